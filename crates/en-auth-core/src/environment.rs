@@ -1,0 +1,366 @@
+//! [`Environment`]: where tokens come from — the token endpoint, the Cognito region and user
+//! pool, scopes and extra token parameters — built in code or loaded by id from a TOML file.
+//!
+//! The file is named by the `EN_AUTH_ENVIRONMENTS` variable and holds one table per
+//! environment id:
+//!
+//! ```toml
+//! [dev]
+//! token_url = "https://example.auth.us-east-1.amazoncognito.com/oauth2/token"
+//! region = "us-east-1"
+//! user_pool_id = "us-east-1_Example"
+//! # cognito_endpoint = "http://127.0.0.1:9229"   # emulators only
+//! # scopes = ["api/read"]
+//! # token_endpoint_auth_method = "client_secret_post"   # default: client_secret_basic
+//! # [dev.extra_params]
+//! # audience = "https://api.example.com"
+//! ```
+//!
+//! URLs must be `https`, except for loopback hosts (`localhost`, `127.0.0.0/8`, `[::1]`), so
+//! that no secret crosses a network in the clear.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::{ConfigurationError, Error};
+
+/// The variable that names the environments file.
+pub const ENVIRONMENTS_VAR: &str = "EN_AUTH_ENVIRONMENTS";
+
+/// How the client authenticates at the token endpoint (RFC 6749 §2.3.1; the names are those of
+/// OAuth 2.0 Dynamic Client Registration, RFC 7591 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TokenEndpointAuthMethod {
+    /// HTTP Basic with the id and secret form-urlencoded first (the default).
+    #[default]
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+}
+
+/// Where and how tokens are obtained for one environment id.
+///
+/// ```
+/// use en_auth_core::Environment;
+///
+/// let env = Environment::new("dev")
+///     .with_token_url("https://auth.example.com/oauth2/token")?
+///     .with_scopes(["api/read"]);
+/// assert_eq!(env.id(), "dev");
+/// assert!(Environment::new("x").with_token_url("http://auth.example.com/token").is_err());
+/// assert!(Environment::new("x").with_token_url("http://127.0.0.1:8080/token").is_ok());
+/// # Ok::<(), en_auth_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment {
+    id: String,
+    source: Option<PathBuf>,
+    token_url: Option<Url>,
+    region: Option<String>,
+    user_pool_id: Option<String>,
+    cognito_endpoint: Option<Url>,
+    scopes: Vec<String>,
+    extra_params: Vec<(String, String)>,
+    auth_method: TokenEndpointAuthMethod,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnvironmentTable {
+    token_url: Option<String>,
+    region: Option<String>,
+    user_pool_id: Option<String>,
+    cognito_endpoint: Option<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    extra_params: BTreeMap<String, String>,
+    #[serde(default)]
+    token_endpoint_auth_method: TokenEndpointAuthMethod,
+}
+
+impl Environment {
+    /// An empty environment named `id`; add endpoints with the `with_*` methods.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            source: None,
+            token_url: None,
+            region: None,
+            user_pool_id: None,
+            cognito_endpoint: None,
+            scopes: Vec::new(),
+            extra_params: Vec::new(),
+            auth_method: TokenEndpointAuthMethod::default(),
+        }
+    }
+
+    /// Loads environment `id` from the file named by [`ENVIRONMENTS_VAR`].
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] when the variable is unset, or as [`Environment::from_file`].
+    pub fn load(id: &str) -> Result<Self, Error> {
+        let path = std::env::var_os(ENVIRONMENTS_VAR).ok_or_else(|| {
+            ConfigurationError::new(format!(
+                "no environments file: set {ENVIRONMENTS_VAR} to the path of a TOML file with a [{id}] table"
+            ))
+            .environment(id)
+        })?;
+        Self::from_file(path, id)
+    }
+
+    /// Loads environment `id` from the TOML file at `path`.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] naming the id, the file and the field when the file cannot be
+    /// read or parsed, has no table `id`, or a field is invalid.
+    pub fn from_file(path: impl AsRef<Path>, id: &str) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigurationError::new(format!("cannot read the environments file: {e}"))
+                .environment(id)
+                .file(path)
+                .source(e)
+        })?;
+        Self::parse(&text, id, Some(path))
+    }
+
+    /// Loads environment `id` from TOML text.
+    ///
+    /// # Errors
+    /// As [`Environment::from_file`].
+    pub fn from_toml_str(text: &str, id: &str) -> Result<Self, Error> {
+        Self::parse(text, id, None)
+    }
+
+    fn parse(text: &str, id: &str, path: Option<&Path>) -> Result<Self, Error> {
+        let err = |message: String| {
+            let e = ConfigurationError::new(message).environment(id);
+            match path {
+                Some(p) => e.file(p),
+                None => e,
+            }
+        };
+        let mut tables: BTreeMap<String, toml::Value> = toml::from_str(text)
+            .map_err(|e| err(format!("malformed TOML: {}", e.message())))?;
+        let table = tables.remove(id).ok_or_else(|| {
+            let known: Vec<_> = tables.keys().map(String::as_str).collect();
+            err(format!(
+                "unknown environment id; the file defines: {}",
+                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            ))
+        })?;
+        let table: EnvironmentTable = table.try_into().map_err(|e: toml::de::Error| {
+            let message = e.message().to_owned();
+            let field = message
+                .split('`')
+                .nth(1)
+                .map(str::to_owned);
+            let e = err(format!("invalid table: {message}"));
+            match field {
+                Some(f) => e.field(f),
+                None => e,
+            }
+        })?;
+        let mut env = Environment::new(id);
+        env.source = path.map(Path::to_path_buf);
+        if let Some(url) = table.token_url {
+            env.token_url = Some(env.checked_url("token_url", &url)?);
+        }
+        if let Some(url) = table.cognito_endpoint {
+            env.cognito_endpoint = Some(env.checked_url("cognito_endpoint", &url)?);
+        }
+        env.region = table.region;
+        env.user_pool_id = table.user_pool_id;
+        env.scopes = table.scopes;
+        env.extra_params = table.extra_params.into_iter().collect();
+        env.auth_method = table.token_endpoint_auth_method;
+        Ok(env)
+    }
+
+    /// Sets the OAuth2 token endpoint (RFC 6749 §3.2).
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] if `url` is not a URL, or is `http` to a non-loopback host.
+    pub fn with_token_url(mut self, url: &str) -> Result<Self, Error> {
+        self.token_url = Some(self.checked_url("token_url", url)?);
+        Ok(self)
+    }
+
+    /// Sets the AWS region of the Cognito user pool, such as `us-east-1`.
+    #[must_use]
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// Sets the Cognito user pool id, such as `us-east-1_Example`.
+    #[must_use]
+    pub fn with_user_pool_id(mut self, pool: impl Into<String>) -> Self {
+        self.user_pool_id = Some(pool.into());
+        self
+    }
+
+    /// Overrides the Cognito API endpoint (for emulators).
+    ///
+    /// # Errors
+    /// As [`Environment::with_token_url`].
+    pub fn with_cognito_endpoint(mut self, url: &str) -> Result<Self, Error> {
+        self.cognito_endpoint = Some(self.checked_url("cognito_endpoint", url)?);
+        Ok(self)
+    }
+
+    /// Sets the scopes requested with every token (RFC 6749 §3.3).
+    #[must_use]
+    pub fn with_scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds a parameter sent with every token request (such as `audience` or `resource`).
+    #[must_use]
+    pub fn with_extra_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra_params.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets how the client authenticates at the token endpoint.
+    #[must_use]
+    pub fn with_token_endpoint_auth_method(mut self, method: TokenEndpointAuthMethod) -> Self {
+        self.auth_method = method;
+        self
+    }
+
+    /// The environment id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The file it was loaded from, if any.
+    pub fn source(&self) -> Option<&Path> {
+        self.source.as_deref()
+    }
+
+    /// The token endpoint, if set.
+    pub fn token_url(&self) -> Option<&Url> {
+        self.token_url.as_ref()
+    }
+
+    /// The AWS region, if set.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
+    /// The Cognito user pool id, if set.
+    pub fn user_pool_id(&self) -> Option<&str> {
+        self.user_pool_id.as_deref()
+    }
+
+    /// The Cognito API endpoint override, if set.
+    pub fn cognito_endpoint(&self) -> Option<&Url> {
+        self.cognito_endpoint.as_ref()
+    }
+
+    /// The scopes requested with every token.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    /// The extra token-request parameters, in order.
+    pub fn extra_params(&self) -> &[(String, String)] {
+        &self.extra_params
+    }
+
+    /// How the client authenticates at the token endpoint.
+    pub fn token_endpoint_auth_method(&self) -> TokenEndpointAuthMethod {
+        self.auth_method
+    }
+
+    /// A configuration error about `field` of this environment.
+    pub fn error(&self, field: &str, message: impl Into<String>) -> Error {
+        let e = ConfigurationError::new(message).environment(&self.id).field(field);
+        match &self.source {
+            Some(p) => e.file(p).into(),
+            None => e.into(),
+        }
+    }
+
+    /// The token URL, or a configuration error naming the missing field.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] when `token_url` is not set.
+    pub fn require_token_url(&self) -> Result<&Url, Error> {
+        self.token_url
+            .as_ref()
+            .ok_or_else(|| self.error("token_url", "missing; the client-credentials flow needs a token endpoint"))
+    }
+
+    fn checked_url(&self, field: &str, text: &str) -> Result<Url, Error> {
+        let url = Url::parse(text).map_err(|e| self.error(field, format!("not a URL: {e}")))?;
+        match url.scheme() {
+            "https" => Ok(url),
+            "http" if is_loopback(&url) => Ok(url),
+            "http" => Err(self.error(
+                field,
+                format!("http is only allowed for loopback hosts; use https for {}", url.host_str().unwrap_or("")),
+            )),
+            other => Err(self.error(field, format!("unsupported scheme `{other}`"))),
+        }
+    }
+}
+
+/// Whether the URL's host is `localhost` or a loopback address.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// What an authorizer's `new` accepts as its environment: an [`Environment`], or an id to
+/// [load](Environment::load) from the environments file, as the seed's `environment` string.
+pub trait IntoEnvironment {
+    /// Resolves to an [`Environment`].
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] when an id cannot be loaded.
+    fn into_environment(self) -> Result<Environment, Error>;
+}
+
+impl IntoEnvironment for Environment {
+    fn into_environment(self) -> Result<Environment, Error> {
+        Ok(self)
+    }
+}
+
+impl IntoEnvironment for &Environment {
+    fn into_environment(self) -> Result<Environment, Error> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoEnvironment for &str {
+    fn into_environment(self) -> Result<Environment, Error> {
+        Environment::load(self)
+    }
+}
+
+impl IntoEnvironment for String {
+    fn into_environment(self) -> Result<Environment, Error> {
+        Environment::load(&self)
+    }
+}
+
+impl IntoEnvironment for &String {
+    fn into_environment(self) -> Result<Environment, Error> {
+        Environment::load(self)
+    }
+}

@@ -1,0 +1,350 @@
+//! The error types, after the seed's `en_auth.exceptions`: [`AuthorizationError`],
+//! [`InvalidClientError`] and [`InvalidCredentialsError`], plus the transport, response and
+//! configuration kinds a Rust caller needs to tell apart, all under one [`enum@Error`].
+//!
+//! No error ever carries a secret, a password or a token: they name the client id, the user
+//! name, the environment and the endpoint instead. Errors are cheap to clone (sources are
+//! shared), so one failed token request can be handed to every caller that waited on it.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A shareable error source.
+pub type Source = Arc<dyn StdError + Send + Sync + 'static>;
+
+/// Everything that can go wrong while obtaining a token or authorizing a request.
+///
+/// Match on the variant to decide what to do: [`Error::InvalidClient`] and
+/// [`Error::InvalidCredentials`] need new configuration, [`Error::is_retryable`] errors may go away
+/// by themselves.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The authorization server refused or failed the request for a reason other than the
+    /// client or the user credentials (an OAuth2 error such as `invalid_scope`, an HTTP 5xx,
+    /// throttling, …).
+    #[error(transparent)]
+    Authorization(#[from] AuthorizationError),
+    /// The client id / secret were rejected (OAuth2 `invalid_client`, RFC 6749 §5.2).
+    #[error(transparent)]
+    InvalidClient(#[from] InvalidClientError),
+    /// The user's name or password were rejected.
+    #[error(transparent)]
+    InvalidCredentials(#[from] InvalidCredentialsError),
+    /// The authorization server could not be reached, or did not answer in time.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The authorization server answered, but not with something usable as a token response.
+    #[error(transparent)]
+    InvalidResponse(#[from] InvalidResponseError),
+    /// The environment or client configuration is unusable.
+    #[error(transparent)]
+    Configuration(#[from] ConfigurationError),
+}
+
+impl Error {
+    /// Whether trying again later may succeed: transport failures, HTTP 5xx and 429 responses.
+    /// Rejected clients or credentials and configuration errors are never retryable.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Transport(_) => true,
+            Error::Authorization(e) => e.is_retryable(),
+            Error::InvalidResponse(e) => e.status_code.is_some_and(|s| s >= 500),
+            _ => false,
+        }
+    }
+
+    /// Whether this error says that a refresh (renewal) of a token was refused, so that a full
+    /// authorization should be tried instead: OAuth2 `invalid_grant` (RFC 6749 §5.2).
+    pub fn is_refresh_refused(&self) -> bool {
+        matches!(self, Error::Authorization(e) if e.code.as_deref() == Some("invalid_grant"))
+    }
+}
+
+/// The authorization process could not be completed; the seed's
+/// `AuthorizationError(status_code, message)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuthorizationError {
+    /// The HTTP status code returned by the authorization service.
+    pub status_code: u16,
+    /// The machine-readable error code, when the server sent one (OAuth2 `error`, such as
+    /// `invalid_scope`; or a Cognito exception name).
+    pub code: Option<String>,
+    /// The human-readable message the server sent (OAuth2 `error_description`), or a summary.
+    pub message: String,
+    /// The endpoint that answered (a URL, no credentials).
+    pub endpoint: String,
+}
+
+impl AuthorizationError {
+    /// An error for `status_code` with the server's `code` and `message`.
+    pub fn new(
+        endpoint: impl Into<String>,
+        status_code: u16,
+        code: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status_code,
+            code,
+            message: message.into(),
+            endpoint: endpoint.into(),
+        }
+    }
+
+    /// HTTP 5xx and 429 (Too Many Requests) are worth retrying later.
+    pub fn is_retryable(&self) -> bool {
+        self.status_code >= 500 || self.status_code == 429
+    }
+}
+
+impl fmt::Display for AuthorizationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "authorization failed at {} (HTTP {})",
+            self.endpoint, self.status_code
+        )?;
+        match (&self.code, self.message.is_empty()) {
+            (Some(code), false) => write!(f, ": {code}: {}", self.message),
+            (Some(code), true) => write!(f, ": {code}"),
+            (None, false) => write!(f, ": {}", self.message),
+            (None, true) => Ok(()),
+        }
+    }
+}
+
+impl StdError for AuthorizationError {}
+
+/// The client id or secret was rejected; the seed's `InvalidClientError(client_info)`.
+/// Carries the client id, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InvalidClientError {
+    /// The id of the rejected client.
+    pub client_id: String,
+    /// The endpoint that rejected it.
+    pub endpoint: String,
+    /// What the server said (for OAuth2, `error_description`, else the error code).
+    pub message: String,
+}
+
+impl InvalidClientError {
+    /// An error for `client_id`, rejected by `endpoint` with `message`.
+    pub fn new(
+        client_id: impl Into<String>,
+        endpoint: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            client_id: client_id.into(),
+            endpoint: endpoint.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for InvalidClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "client `{}` was rejected by {}: {}",
+            self.client_id, self.endpoint, self.message
+        )
+    }
+}
+
+impl StdError for InvalidClientError {}
+
+/// The user's credentials were rejected; the seed's `InvalidCredentialsError(credentials)`.
+/// Carries the user name, never the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InvalidCredentialsError {
+    /// The user name as given.
+    pub user_name: String,
+    /// The endpoint that rejected it.
+    pub endpoint: String,
+    /// What the server said.
+    pub message: String,
+}
+
+impl InvalidCredentialsError {
+    /// An error for `user_name`, rejected by `endpoint` with `message`.
+    pub fn new(
+        user_name: impl Into<String>,
+        endpoint: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            user_name: user_name.into(),
+            endpoint: endpoint.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for InvalidCredentialsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "credentials of user `{}` were rejected by {}: {}",
+            self.user_name, self.endpoint, self.message
+        )
+    }
+}
+
+impl StdError for InvalidCredentialsError {}
+
+/// What kind of transport failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The connection could not be established (refused, DNS, TLS).
+    Connect,
+    /// The server did not answer within the configured timeout.
+    Timeout,
+    /// The response body could not be read completely.
+    Body,
+    /// Anything else.
+    Other,
+}
+
+impl fmt::Display for TransportErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportErrorKind::Connect => "could not connect to",
+            TransportErrorKind::Timeout => "timed out waiting for",
+            TransportErrorKind::Body => "could not read the response of",
+            TransportErrorKind::Other => "request failed to",
+        })
+    }
+}
+
+/// The authorization server could not be reached or did not answer in time.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{kind} {endpoint}")]
+#[non_exhaustive]
+pub struct TransportError {
+    /// What went wrong.
+    pub kind: TransportErrorKind,
+    /// The endpoint that was called.
+    pub endpoint: String,
+    /// The underlying error.
+    #[source]
+    pub source: Option<Source>,
+}
+
+impl TransportError {
+    /// A transport error of `kind` calling `endpoint`, caused by `source`.
+    pub fn new(kind: TransportErrorKind, endpoint: impl Into<String>, source: Option<Source>) -> Self {
+        Self {
+            kind,
+            endpoint: endpoint.into(),
+            source,
+        }
+    }
+}
+
+/// The server answered with something that is not a usable token response: not JSON, no
+/// `access_token`, a body over the size cap, and so on.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unusable response from {endpoint}{}: {reason}", status_code.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+#[non_exhaustive]
+pub struct InvalidResponseError {
+    /// The endpoint that answered.
+    pub endpoint: String,
+    /// The HTTP status of the response, when there was one.
+    pub status_code: Option<u16>,
+    /// What is wrong with it (never quoting a token).
+    pub reason: String,
+}
+
+impl InvalidResponseError {
+    /// A response from `endpoint` with `status_code` that was unusable because of `reason`.
+    pub fn new(endpoint: impl Into<String>, status_code: Option<u16>, reason: impl Into<String>) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            status_code,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The configuration is unusable: an unknown environment id, an unreadable or malformed
+/// environments file, a missing or invalid field.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub struct ConfigurationError {
+    /// The environment id concerned, if any.
+    pub environment: Option<String>,
+    /// The environments file concerned, if any.
+    pub file: Option<PathBuf>,
+    /// The field concerned, if any.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// The underlying error (I/O, TOML), if any.
+    #[source]
+    pub source: Option<Source>,
+}
+
+impl ConfigurationError {
+    /// A configuration error saying `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            environment: None,
+            file: None,
+            field: None,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Names the environment id concerned.
+    #[must_use]
+    pub fn environment(mut self, id: impl Into<String>) -> Self {
+        self.environment = Some(id.into());
+        self
+    }
+
+    /// Names the file concerned.
+    #[must_use]
+    pub fn file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.file = Some(path.into());
+        self
+    }
+
+    /// Names the field concerned.
+    #[must_use]
+    pub fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// Attaches the underlying error.
+    #[must_use]
+    pub fn source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+}
+
+impl fmt::Display for ConfigurationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("configuration error")?;
+        if let Some(env) = &self.environment {
+            write!(f, " in environment `{env}`")?;
+        }
+        if let Some(file) = &self.file {
+            write!(f, " ({})", file.display())?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ", field `{field}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}

@@ -1,0 +1,60 @@
+//! # en-auth-core
+//!
+//! The shared core of en-auth: authorize `reqwest` requests to services protected by OAuth2
+//! or AWS Cognito without ever handling a token.
+//!
+//! - [`ClientInfo`] and [`UserCredentials`]: who asks, with secrets that never print.
+//! - [`TokenProvider`]: the seed's abstract `authorize()` / `expired(token)` / `refresh(token)`,
+//!   implemented by a flow (`en-auth-oauth2`'s `ServiceAccountAuthorizer`, `en-auth-srp`'s
+//!   `SrpAuthorizer`, or your own).
+//! - [`Authorizer`]: the caching, single-flight authorizer over any provider, with a lock-free
+//!   hot path, renewal before expiry, and a [`reqwest_middleware::Middleware`] that adds
+//!   `Authorization: Bearer …` and `X-Api-Key` to every request and replays once on 401.
+//! - [`Environment`]: which endpoints an environment id means.
+//! - [`enum@Error`]: the seed's `AuthorizationError`, `InvalidClientError` and
+//!   `InvalidCredentialsError`, plus transport, response and configuration errors.
+//!
+//! Most users depend on `en-auth-oauth2` or `en-auth-srp`, which re-export this crate.
+
+mod authorizer;
+mod client;
+mod environment;
+mod error;
+mod middleware;
+mod provider;
+mod token;
+
+use std::time::Duration;
+
+use http::HeaderName;
+
+pub use authorizer::{Authorizer, CurrentToken};
+pub use client::{ClientInfo, UserCredentials};
+pub use environment::{
+    is_loopback, Environment, IntoEnvironment, TokenEndpointAuthMethod, ENVIRONMENTS_VAR,
+};
+pub use error::{
+    AuthorizationError, ConfigurationError, Error, InvalidClientError, InvalidCredentialsError,
+    InvalidResponseError, Source, TransportError, TransportErrorKind,
+};
+pub use provider::TokenProvider;
+pub use token::{Token, MAX_GAP_FRACTION, MAX_LIFETIME};
+
+pub use reqwest_middleware;
+pub use secrecy;
+
+/// The standard `Authorization` header (RFC 9110 §11.6.2), which carries `Bearer <token>`
+/// (RFC 6750 §2.1).
+pub const AUTHORIZATION_HEADER: HeaderName = http::header::AUTHORIZATION;
+
+/// The `X-Api-Key` header, sent with every authorized request when the client has an API key
+/// (as AWS API Gateway expects).
+pub const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
+
+/// How long before its expiry a token is renewed: 60 seconds.
+///
+/// Long enough to cover a request's flight time and modest clock skew between the resource
+/// server and the issuer; short enough to waste little of a typical one-hour token. For short
+/// lifetimes the gap is capped at a quarter of the lifetime ([`MAX_GAP_FRACTION`]), so a
+/// 5-second token is used for 3.75 seconds rather than renewed on every request.
+pub const EXPIRATION_GAP: Duration = Duration::from_secs(60);

@@ -1,0 +1,44 @@
+//! The [`reqwest_middleware::Middleware`] adapter: the Rust counterpart of passing the seed's
+//! authorizer as `auth=` to `requests`.
+//!
+//! Each request gets the current token's headers. When the resource server answers `401
+//! Unauthorized`, the token that request carried is invalidated (only that one: a burst of
+//! 401s for the same token costs one renewal) and the request is sent once more with a new
+//! token, if its body can be cloned; otherwise the 401 is returned as it came. `403 Forbidden`
+//! is a refusal of the request, not of the token (RFC 6750 §3.1), and is returned untouched.
+
+use http::{Extensions, StatusCode};
+use reqwest::{Request, Response};
+use reqwest_middleware::{Middleware, Next};
+
+use crate::{Authorizer, TokenProvider};
+
+#[async_trait::async_trait]
+impl<P: TokenProvider> Middleware for Authorizer<P> {
+    async fn handle(
+        &self,
+        mut request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let generation = self
+            .authorize_request(&mut request)
+            .await
+            .map_err(reqwest_middleware::Error::middleware)?;
+        let replay = request.try_clone();
+        let response = next.clone().run(request, extensions).await?;
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        self.invalidate(generation);
+        let Some(mut replay) = replay else {
+            tracing::debug!("401 for a request whose body cannot be replayed; returning it");
+            return Ok(response);
+        };
+        tracing::debug!("401 from the resource server; renewing the token and replaying once");
+        self.authorize_request(&mut replay)
+            .await
+            .map_err(reqwest_middleware::Error::middleware)?;
+        next.run(replay, extensions).await
+    }
+}

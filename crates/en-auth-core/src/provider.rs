@@ -1,0 +1,77 @@
+//! [`TokenProvider`]: the seed's abstract `Authorizer` interface — `authorize()`,
+//! `expired(token)` and `refresh(token)` — that a flow implements and the caching
+//! [`Authorizer`](crate::Authorizer) drives.
+
+use std::future::Future;
+
+use crate::{ClientInfo, Error, Token};
+
+/// A source of access tokens: one authorization flow against one environment.
+///
+/// Implement it for your own service and wrap it in an [`Authorizer`](crate::Authorizer),
+/// which supplies everything else: caching, renewal before expiry, single flight, headers and
+/// the 401 replay. The provider is only called on the slow path, at most once at a time per
+/// authorizer.
+///
+/// ```
+/// use std::time::Duration;
+/// use en_auth_core::{Authorizer, ClientInfo, Error, Token, TokenProvider};
+///
+/// struct StaticProvider { client: ClientInfo }
+///
+/// impl TokenProvider for StaticProvider {
+///     async fn authorize(&self) -> Result<Token, Error> {
+///         // Call your token service here.
+///         Ok(Token::new("token-from-my-service", Some(Duration::from_secs(300))))
+///     }
+///     fn client_info(&self) -> &ClientInfo { &self.client }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
+/// let authorizer = Authorizer::new(StaticProvider { client: ClientInfo::new("id", "secret") });
+/// let token = authorizer.access_token().await?;
+/// assert_eq!(authorizer.client_id(), "id");
+/// # use secrecy::ExposeSecret; assert_eq!(token.secret().expose_secret(), "token-from-my-service");
+/// # Ok(()) }
+/// ```
+pub trait TokenProvider: Send + Sync + 'static {
+    /// Obtains a new token from scratch (the seed's abstract `authorize()`).
+    ///
+    /// # Errors
+    /// Any [`enum@Error`]; [`Error::InvalidClient`] and [`Error::InvalidCredentials`] when the
+    /// server rejects the client or user.
+    fn authorize(&self) -> impl Future<Output = Result<Token, Error>> + Send;
+
+    /// Renews `token` (the seed's `refresh(token)`). The default obtains a new token with
+    /// [`TokenProvider::authorize`], which is what a client-credentials flow does. A flow with
+    /// refresh tokens overrides it; when it returns an error for which
+    /// [`Error::is_refresh_refused`] is true, the authorizer falls back to `authorize()`.
+    ///
+    /// # Errors
+    /// As [`TokenProvider::authorize`].
+    fn refresh(&self, token: &Token) -> impl Future<Output = Result<Token, Error>> + Send {
+        let _ = token;
+        self.authorize()
+    }
+
+    /// Whether `token` is due for renewal (the seed's `expired(token)`). Called on the hot
+    /// path, so it must be cheap and must not block. The default is [`Token::is_expired`].
+    #[inline]
+    fn expired(&self, token: &Token) -> bool {
+        token.is_expired()
+    }
+
+    /// The client on whose behalf tokens are obtained; its API key, if any, is sent with every
+    /// authorized request.
+    fn client_info(&self) -> &ClientInfo;
+
+    /// A short name of the flow for logs and spans, such as `client_credentials`.
+    fn flow(&self) -> &'static str {
+        "custom"
+    }
+
+    /// The environment id for logs and spans, if the provider has one.
+    fn environment_id(&self) -> Option<&str> {
+        None
+    }
+}

@@ -1,0 +1,215 @@
+//! [`Token`]: what a provider's `authorize()` / `refresh()` returns, with its expiry judged on
+//! the monotonic clock.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use secrecy::SecretString;
+
+use crate::client::redacted;
+use crate::EXPIRATION_GAP;
+
+/// The longest lifetime a token is believed to have, whatever the server says: 365 days.
+/// Larger `expires_in` values are clamped to it (so that no `Instant` arithmetic overflows).
+pub const MAX_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// The largest fraction of a token's lifetime given up to the [`EXPIRATION_GAP`]: a quarter.
+/// A token that lives 4 s is renewed after 3 s, not on every request.
+pub const MAX_GAP_FRACTION: u32 = 4;
+
+/// An access token and what is known of it: type, lifetime, and optional refresh and id tokens.
+///
+/// The lifetime is measured on the monotonic clock ([`Instant`]) from when the token was
+/// received, so wall-clock jumps do not affect it. The token is *due for renewal*
+/// ([`Token::is_expired`]) [`EXPIRATION_GAP`] before its end, or a quarter of its lifetime
+/// before, whichever is shorter.
+///
+/// ```
+/// use std::time::Duration;
+/// use en_auth_core::Token;
+///
+/// let token = Token::new("abc", Some(Duration::from_secs(3600)));
+/// assert!(!token.is_expired());
+/// assert!(!format!("{token:?}").contains("abc"));
+/// ```
+#[derive(Clone)]
+pub struct Token {
+    access_token: SecretString,
+    token_type: String,
+    received_at: Instant,
+    lifetime: Option<Duration>,
+    renew_at: Option<Instant>,
+    scope: Option<String>,
+    refresh_token: Option<SecretString>,
+    id_token: Option<SecretString>,
+}
+
+impl Token {
+    /// A bearer token received now that lives `lifetime` (the `expires_in` of the response;
+    /// `None` when the expiry is unknown: such a token is renewed only when a resource server
+    /// rejects it with 401). Lifetimes above [`MAX_LIFETIME`] are clamped to it.
+    pub fn new(access_token: impl Into<String>, lifetime: Option<Duration>) -> Self {
+        Self::received_at(access_token, lifetime, Instant::now())
+    }
+
+    /// As [`Token::new`], received at `received_at` (useful when the response was read a
+    /// while ago, and in tests).
+    pub fn received_at(
+        access_token: impl Into<String>,
+        lifetime: Option<Duration>,
+        received_at: Instant,
+    ) -> Self {
+        let lifetime = lifetime.map(|l| l.min(MAX_LIFETIME));
+        let renew_at = lifetime.map(|l| {
+            let gap = EXPIRATION_GAP.min(l / MAX_GAP_FRACTION);
+            received_at.checked_add(l - gap).unwrap_or(received_at)
+        });
+        Self {
+            access_token: SecretString::from(access_token.into()),
+            token_type: "Bearer".to_owned(),
+            received_at,
+            lifetime,
+            renew_at,
+            scope: None,
+            refresh_token: None,
+            id_token: None,
+        }
+    }
+
+    /// Sets the token type as the server named it (RFC 6749 §7.1; `Bearer` by default).
+    #[must_use]
+    pub fn with_token_type(mut self, token_type: impl Into<String>) -> Self {
+        self.token_type = token_type.into();
+        self
+    }
+
+    /// Sets the granted scope (RFC 6749 §5.1, space-separated).
+    #[must_use]
+    pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// Attaches a refresh token (RFC 6749 §1.5; Cognito's `RefreshToken`).
+    #[must_use]
+    pub fn with_refresh_token(mut self, refresh_token: impl Into<String>) -> Self {
+        self.refresh_token = Some(SecretString::from(refresh_token.into()));
+        self
+    }
+
+    /// Attaches an OpenID Connect id token (Cognito's `IdToken`).
+    #[must_use]
+    pub fn with_id_token(mut self, id_token: impl Into<String>) -> Self {
+        self.id_token = Some(SecretString::from(id_token.into()));
+        self
+    }
+
+    /// The access token.
+    pub fn access_token(&self) -> &SecretString {
+        &self.access_token
+    }
+
+    /// The token type as the server named it (`Bearer`, `bearer`, …).
+    pub fn token_type(&self) -> &str {
+        &self.token_type
+    }
+
+    /// When the token was received (monotonic clock).
+    pub fn received(&self) -> Instant {
+        self.received_at
+    }
+
+    /// The lifetime the server gave (`expires_in`), clamped to [`MAX_LIFETIME`]; `None` if unknown.
+    pub fn lifetime(&self) -> Option<Duration> {
+        self.lifetime
+    }
+
+    /// When the token really expires; `None` if unknown.
+    pub fn expires_at(&self) -> Option<Instant> {
+        self.lifetime
+            .and_then(|l| self.received_at.checked_add(l))
+    }
+
+    /// When the token becomes due for renewal: its expiry less the capped gap; `None` if unknown.
+    pub fn renew_at(&self) -> Option<Instant> {
+        self.renew_at
+    }
+
+    /// The granted scope, if the server said.
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// The refresh token, if any.
+    pub fn refresh_token(&self) -> Option<&SecretString> {
+        self.refresh_token.as_ref()
+    }
+
+    /// The id token, if any.
+    pub fn id_token(&self) -> Option<&SecretString> {
+        self.id_token.as_ref()
+    }
+
+    /// Whether the token is due for renewal now (see [`Token::renew_at`]). A token with an
+    /// unknown lifetime is never due.
+    #[inline]
+    pub fn is_expired(&self) -> bool {
+        self.is_expired_at(Instant::now())
+    }
+
+    /// Whether the token is due for renewal at `now`.
+    #[inline]
+    pub fn is_expired_at(&self, now: Instant) -> bool {
+        self.renew_at.is_some_and(|at| now >= at)
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("access_token", &redacted(true))
+            .field("token_type", &self.token_type)
+            .field("lifetime", &self.lifetime)
+            .field("scope", &self.scope)
+            .field("refresh_token", &redacted(self.refresh_token.is_some()))
+            .field("id_token", &redacted(self.id_token.is_some()))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_tokens_renew_one_gap_early() {
+        let t0 = Instant::now();
+        let t = Token::received_at("x", Some(Duration::from_secs(3600)), t0);
+        assert_eq!(t.renew_at(), Some(t0 + Duration::from_secs(3600) - EXPIRATION_GAP));
+        assert!(!t.is_expired_at(t0 + Duration::from_secs(3539)));
+        assert!(t.is_expired_at(t0 + Duration::from_secs(3540)));
+    }
+
+    #[test]
+    fn short_tokens_keep_three_quarters_of_their_life() {
+        let t0 = Instant::now();
+        let t = Token::received_at("x", Some(Duration::from_secs(4)), t0);
+        assert_eq!(t.renew_at(), Some(t0 + Duration::from_secs(3)));
+        assert!(!t.is_expired_at(t0 + Duration::from_millis(2999)));
+        assert!(t.is_expired_at(t0 + Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn zero_lifetime_is_due_at_once_and_unknown_never() {
+        let t0 = Instant::now();
+        assert!(Token::received_at("x", Some(Duration::ZERO), t0).is_expired_at(t0));
+        assert!(!Token::received_at("x", None, t0).is_expired_at(t0 + MAX_LIFETIME));
+    }
+
+    #[test]
+    fn huge_lifetimes_are_clamped_without_overflow() {
+        let t = Token::new("x", Some(Duration::MAX));
+        assert_eq!(t.lifetime(), Some(MAX_LIFETIME));
+        assert!(t.expires_at().is_some());
+    }
+}

@@ -1,0 +1,175 @@
+//! # en-auth-oauth2
+//!
+//! [`ServiceAccountAuthorizer`]: authorize `reqwest` requests with tokens from the OAuth2
+//! client-credentials grant (RFC 6749 §4.4), cached, renewed before they expire, and sent as
+//! `Authorization: Bearer …` (plus `X-Api-Key` when the client has one).
+//!
+//! ```no_run
+//! use en_auth_oauth2::{ClientInfo, Environment, ServiceAccountAuthorizer};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let client_info = ClientInfo::new("my-client-id", "my-client-secret");
+//! let environment = Environment::new("dev")
+//!     .with_token_url("https://auth.example.com/oauth2/token")?
+//!     .with_scopes(["api/read"]);
+//! let authorizer = ServiceAccountAuthorizer::new(client_info, environment)?;
+//!
+//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(authorizer.clone())
+//!     .build();
+//! let body = client.get("https://api.example.com/resource").send().await?.text().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The environment can also be loaded by id from the TOML file named by `EN_AUTH_ENVIRONMENTS`
+//! (see [`Environment`]): `ServiceAccountAuthorizer::new(client_info, "dev")`.
+
+mod http;
+mod provider;
+mod wire;
+
+use std::ops::Deref;
+use std::time::Duration;
+
+pub use en_auth_core::{
+    self as core, reqwest_middleware, secrecy, AuthorizationError, Authorizer, ClientInfo,
+    ConfigurationError, CurrentToken, Environment, Error, IntoEnvironment, InvalidClientError,
+    InvalidCredentialsError, InvalidResponseError, Token, TokenEndpointAuthMethod, TokenProvider,
+    TransportError, TransportErrorKind, API_KEY_HEADER, AUTHORIZATION_HEADER, EXPIRATION_GAP,
+};
+pub use http::{
+    token_http_client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
+};
+pub use provider::ClientCredentials;
+pub use wire::DEFAULT_EXPIRES_IN;
+
+/// Authorizes requests for a service account: the seed's
+/// `ServiceAccountAuthorizer(client_info, environment)`.
+///
+/// An [`Authorizer`] over the [`ClientCredentials`] provider; it dereferences to it, so
+/// [`Authorizer::access_token`], [`Authorizer::client_id`] and
+/// [`Authorizer::authorize_request`] are available, and it is a
+/// [`reqwest_middleware::Middleware`]. Clones share one token cache.
+#[derive(Clone)]
+pub struct ServiceAccountAuthorizer {
+    inner: Authorizer<ClientCredentials>,
+}
+
+impl ServiceAccountAuthorizer {
+    /// An authorizer for `client_info` in `environment` (an [`Environment`], or an id to load
+    /// from the environments file), with the default HTTP settings: [`DEFAULT_TIMEOUT`],
+    /// [`DEFAULT_CONNECT_TIMEOUT`], no redirects, [`DEFAULT_MAX_RESPONSE_BYTES`].
+    ///
+    /// No request is made until the first token is needed.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] if the environment cannot be loaded or has no `token_url`.
+    pub fn new(client_info: ClientInfo, environment: impl IntoEnvironment) -> Result<Self, Error> {
+        Self::builder(client_info, environment).build()
+    }
+
+    /// A builder, to set the HTTP client, timeouts or the response cap.
+    pub fn builder(client_info: ClientInfo, environment: impl IntoEnvironment) -> Builder {
+        Builder {
+            client_info,
+            environment: environment.into_environment(),
+            http: None,
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        }
+    }
+
+    /// The caching authorizer inside.
+    pub fn authorizer(&self) -> &Authorizer<ClientCredentials> {
+        &self.inner
+    }
+}
+
+impl Deref for ServiceAccountAuthorizer {
+    type Target = Authorizer<ClientCredentials>;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl std::fmt::Debug for ServiceAccountAuthorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceAccountAuthorizer")
+            .field("client_info", self.inner.provider().client_info())
+            .field("environment", &self.inner.provider().environment().id())
+            .field("token_url", &self.inner.provider().endpoint())
+            .finish()
+    }
+}
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for ServiceAccountAuthorizer {
+    async fn handle(
+        &self,
+        request: reqwest::Request,
+        extensions: &mut ::http::Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        self.inner.handle(request, extensions, next).await
+    }
+}
+
+/// Builds a [`ServiceAccountAuthorizer`] with non-default HTTP settings.
+pub struct Builder {
+    client_info: ClientInfo,
+    environment: Result<Environment, Error>,
+    http: Option<reqwest::Client>,
+    timeout: Duration,
+    connect_timeout: Duration,
+    max_response_bytes: usize,
+}
+
+impl Builder {
+    /// Sends token requests with `client` instead of a dedicated one. It should not follow
+    /// redirects, and should have timeouts: the builder's timeout settings do not apply to it.
+    #[must_use]
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// The time allowed for a whole token request (default [`DEFAULT_TIMEOUT`]).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The time allowed to connect (default [`DEFAULT_CONNECT_TIMEOUT`]).
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The cap on a token response body (default [`DEFAULT_MAX_RESPONSE_BYTES`]).
+    #[must_use]
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    /// Builds the authorizer.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] if the environment cannot be loaded or has no `token_url`, or
+    /// the HTTP client cannot be built.
+    pub fn build(self) -> Result<ServiceAccountAuthorizer, Error> {
+        let environment = self.environment?;
+        let http = match self.http {
+            Some(client) => client,
+            None => token_http_client(self.timeout, self.connect_timeout)?,
+        };
+        let provider = ClientCredentials::new(self.client_info, environment, http)?
+            .with_max_response_bytes(self.max_response_bytes);
+        Ok(ServiceAccountAuthorizer {
+            inner: Authorizer::new(provider),
+        })
+    }
+}

@@ -1,0 +1,178 @@
+//! [`ClientCredentials`]: the OAuth2 client-credentials grant (RFC 6749 §4.4) as a
+//! [`TokenProvider`].
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use en_auth_core::{
+    ClientInfo, Environment, Error, InvalidResponseError, Token, TokenEndpointAuthMethod,
+    TokenProvider,
+};
+use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse};
+use oauth2::{
+    AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, RequestTokenError, Scope,
+    StandardRevocableToken, TokenUrl,
+};
+use secrecy::ExposeSecret;
+use url::Url;
+
+use crate::http::{Exchange, DEFAULT_MAX_RESPONSE_BYTES};
+use crate::wire::{map_error_response, map_unstructured_error, WireTokenResponse};
+
+type OAuthClient = oauth2::Client<
+    BasicErrorResponse,
+    WireTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// Obtains tokens with the client-credentials grant (RFC 6749 §4.4) from the environment's
+/// token endpoint.
+///
+/// The client authenticates with `client_secret_basic` (id and secret form-urlencoded, then
+/// base64, RFC 6749 §2.3.1) or `client_secret_post`, as the environment says. The
+/// environment's scopes and extra parameters are sent, identically, with every request. A
+/// "refresh" is a new grant: client-credentials responses carry no refresh token.
+pub struct ClientCredentials {
+    client_info: ClientInfo,
+    environment: Environment,
+    token_url: Url,
+    endpoint: String,
+    http: reqwest::Client,
+    max_response_bytes: usize,
+}
+
+impl ClientCredentials {
+    /// A provider for `client_info` against `environment`, sending requests with `http`.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] if the environment has no `token_url`.
+    pub fn new(client_info: ClientInfo, environment: Environment, http: reqwest::Client) -> Result<Self, Error> {
+        let token_url = environment.require_token_url()?.clone();
+        let mut endpoint = token_url.clone();
+        endpoint.set_query(None);
+        endpoint.set_fragment(None);
+        let _ = endpoint.set_password(None);
+        let _ = endpoint.set_username("");
+        Ok(Self {
+            client_info,
+            environment,
+            token_url,
+            endpoint: endpoint.to_string(),
+            http,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        })
+    }
+
+    /// Caps the token response body at `bytes` (default
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`](crate::DEFAULT_MAX_RESPONSE_BYTES)).
+    #[must_use]
+    pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    /// The environment tokens come from.
+    pub fn environment(&self) -> &Environment {
+        &self.environment
+    }
+
+    /// The token endpoint, as it appears in errors and logs.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    fn oauth_client(&self) -> OAuthClient {
+        let secret = self.client_info.client_secret().expose_secret();
+        let auth_type = match self.environment.token_endpoint_auth_method() {
+            TokenEndpointAuthMethod::ClientSecretPost => AuthType::RequestBody,
+            _ => AuthType::BasicAuth,
+        };
+        let client = oauth2::Client::new(ClientId::new(self.client_info.client_id().to_owned()))
+            .set_token_uri(TokenUrl::from_url(self.token_url.clone()))
+            .set_auth_type(auth_type);
+        if secret.is_empty() {
+            client
+        } else {
+            client.set_client_secret(ClientSecret::new(secret.to_owned()))
+        }
+    }
+
+    async fn request_token(&self) -> Result<Token, Error> {
+        let client = self.oauth_client();
+        let mut request = client.exchange_client_credentials();
+        for scope in self.environment.scopes() {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        for (name, value) in self.environment.extra_params() {
+            request = request.add_extra_param(name.clone(), value.clone());
+        }
+        let exchange = Exchange {
+            client: self.http.clone(),
+            max_bytes: self.max_response_bytes,
+            status: Mutex::new(None),
+        };
+        let client_id = self.client_info.client_id();
+        match request.request_async(&exchange).await {
+            Ok(response) => response.into_token(&self.endpoint, client_id),
+            Err(RequestTokenError::ServerResponse(e)) => Err(map_error_response(
+                &self.endpoint,
+                client_id,
+                exchange.status().unwrap_or(400),
+                &e,
+            )),
+            Err(RequestTokenError::Request(e)) => Err(e.into_error(&self.endpoint)),
+            Err(RequestTokenError::Parse(_, body)) => {
+                let status = exchange.status().unwrap_or(0);
+                if status == 200 {
+                    Err(InvalidResponseError::new(&self.endpoint, Some(200), "the body is not a JSON object").into())
+                } else {
+                    Err(map_unstructured_error(&self.endpoint, client_id, status, &body))
+                }
+            }
+            Err(RequestTokenError::Other(message)) => {
+                let status = exchange.status();
+                match status {
+                    Some(s) if s != 200 => Err(map_unstructured_error(&self.endpoint, client_id, s, &[])),
+                    _ => Err(InvalidResponseError::new(&self.endpoint, status, message).into()),
+                }
+            }
+        }
+    }
+}
+
+impl TokenProvider for ClientCredentials {
+    async fn authorize(&self) -> Result<Token, Error> {
+        let started = Instant::now();
+        let result = self.request_token().await;
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match &result {
+            Ok(token) => tracing::debug!(
+                endpoint = %self.endpoint,
+                elapsed_ms,
+                expires_in_s = token.lifetime().map(|l: Duration| l.as_secs()),
+                "client-credentials token received"
+            ),
+            Err(error) => tracing::debug!(endpoint = %self.endpoint, elapsed_ms, %error, "client-credentials grant failed"),
+        }
+        result
+    }
+
+    fn client_info(&self) -> &ClientInfo {
+        &self.client_info
+    }
+
+    fn flow(&self) -> &'static str {
+        "client_credentials"
+    }
+
+    fn environment_id(&self) -> Option<&str> {
+        Some(self.environment.id())
+    }
+}

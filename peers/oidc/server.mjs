@@ -1,0 +1,144 @@
+// oidc-provider peer for en-auth's integration tests.
+//
+//   cd peers/oidc && npm ci && PORT=0 TOKEN_TTL_SECONDS=4 node server.mjs
+//
+// Environment:
+//   PORT               port on 127.0.0.1 (0 or unset: any free port)
+//   TOKEN_TTL_SECONDS  lifetime of client-credentials access tokens, in seconds (default 4)
+//
+// Prints exactly one line of JSON on stdout once listening, then serves until
+// SIGTERM/SIGINT. Everything else (including oidc-provider's own notices, which it
+// writes with console.info) goes to stderr.
+
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+
+// oidc-provider prints its NOTICEs with console.info, i.e. on stdout: keep stdout
+// for the one JSON line.
+console.log = console.error;
+console.info = console.error;
+console.debug = console.error;
+
+const { default: Provider, errors } = await import('oidc-provider');
+
+const HOST = '127.0.0.1';
+const requestedPort = Number.parseInt(process.env.PORT || '0', 10);
+const ttl = Number.parseInt(process.env.TOKEN_TTL_SECONDS || '4', 10);
+if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65535) {
+  console.error(`invalid PORT: ${process.env.PORT}`);
+  process.exit(2);
+}
+if (!Number.isInteger(ttl) || ttl <= 0) {
+  console.error(`invalid TOKEN_TTL_SECONDS: ${process.env.TOKEN_TTL_SECONDS}`);
+  process.exit(2);
+}
+
+const SCOPE = 'api:read';
+// Resource indicator (RFC 8707) for JWT access tokens; without `resource`, tokens are opaque.
+const JWT_RESOURCE = 'urn:en-auth:api';
+
+// RFC 6749 §2.3.1: client_secret_basic form-encodes id and secret before base64.
+// oidc-provider only accepts VSCHAR (%x20-7E, RFC 6749 Appendix A) in secrets, so
+// this exercises space, '+', '%', ':', '/', '=', '&' but no non-ASCII.
+const clients = {
+  basic: { id: 'svc-basic', secret: 's3cr+t=$!:%/ &?~' },
+  post: { id: 'svc-post', secret: 'post-secret-0123456789' },
+  introspector: { id: 'resource-server', secret: 'introspector-secret-0123456789' },
+};
+
+const m2m = (c, method) => ({
+  client_id: c.id,
+  client_secret: c.secret,
+  token_endpoint_auth_method: method,
+  grant_types: ['client_credentials'],
+  response_types: [],
+  redirect_uris: [],
+  scope: SCOPE,
+});
+
+// Bind first so port 0 is resolved before the issuer is fixed.
+let handler = (_req, res) => { res.statusCode = 503; res.end(); };
+const server = createServer((req, res) => handler(req, res));
+await new Promise((resolve, reject) => {
+  server.once('error', reject);
+  server.listen(requestedPort, HOST, resolve);
+});
+const { port } = server.address();
+const issuer = `http://${HOST}:${port}`;
+
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'en-auth-test', alg: 'RS256', use: 'sig' };
+
+const provider = new Provider(issuer, {
+  clients: [
+    m2m(clients.basic, 'client_secret_basic'),
+    m2m(clients.post, 'client_secret_post'),
+    {
+      client_id: clients.introspector.id,
+      client_secret: clients.introspector.secret,
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: [],
+      response_types: [],
+      redirect_uris: [],
+    },
+  ],
+  jwks: { keys: [signingKey] },
+  cookies: { keys: [randomBytes(32).toString('hex')] },
+  scopes: [SCOPE],
+  ttl: { ClientCredentials: ttl },
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    introspection: {
+      enabled: true,
+      // Only the resource server, or the token's own client, may introspect.
+      allowedPolicy: async (_ctx, client, token) => client.clientId === clients.introspector.id
+        || client.clientId === token.clientId,
+    },
+    revocation: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: async (_ctx, _client, oneOf) => oneOf,
+      useGrantedResource: async () => false,
+      getResourceServerInfo: async (_ctx, resourceIndicator) => {
+        if (resourceIndicator !== JWT_RESOURCE) throw new errors.InvalidTarget();
+        return {
+          scope: SCOPE,
+          audience: JWT_RESOURCE,
+          accessTokenTTL: ttl,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'RS256' } },
+        };
+      },
+    },
+  },
+});
+
+provider.on('server_error', (_ctx, err) => console.error('server_error', err));
+
+handler = provider.callback();
+
+process.stdout.write(`${JSON.stringify({
+  issuer,
+  token_endpoint: `${issuer}/token`,
+  introspection_endpoint: `${issuer}/token/introspection`,
+  revocation_endpoint: `${issuer}/token/revocation`,
+  jwks_uri: `${issuer}/jwks`,
+  scope: SCOPE,
+  jwt_resource: JWT_RESOURCE,
+  clients,
+  token_ttl_seconds: ttl,
+  pid: process.pid,
+})}\n`);
+
+let stopping = false;
+function shutdown(signal) {
+  if (stopping) return;
+  stopping = true;
+  console.error(`oidc peer: ${signal}, shutting down`);
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+  setTimeout(() => process.exit(0), 2000).unref();
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
