@@ -5,6 +5,7 @@
 // Environment:
 //   PORT               port on 127.0.0.1 (0 or unset: any free port)
 //   TOKEN_TTL_SECONDS  lifetime of client-credentials access tokens, in seconds (default 4)
+//   EXIT_WITH_PARENT   1 (default): exit when the process that started this one dies; 0: don't
 //
 // Prints exactly one line of JSON on stdout once listening, then serves until
 // SIGTERM/SIGINT. Everything else (including oidc-provider's own notices, which it
@@ -19,6 +20,7 @@ console.log = console.error;
 console.info = console.error;
 console.debug = console.error;
 
+const initialParent = process.ppid;
 const { default: Provider, errors } = await import('oidc-provider');
 
 const HOST = '127.0.0.1';
@@ -142,3 +144,11 @@ function shutdown(signal) {
 }
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
+
+// Don't outlive the process that started us (a test runner killed with SIGKILL).
+// EXIT_WITH_PARENT=0 turns this off, for starting the peer detached by hand.
+if (process.env.EXIT_WITH_PARENT !== '0' && initialParent !== 1) {
+  setInterval(() => {
+    if (process.ppid !== initialParent) shutdown('parent exited');
+  }, 500).unref();
+}

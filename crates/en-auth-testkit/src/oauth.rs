@@ -1,0 +1,303 @@
+//! The OAuth2 token endpoint and protected resource emulator.
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine;
+
+/// How the token endpoint answers the next token requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Behaviour {
+    /// Issue tokens normally.
+    Normal,
+    /// Answer every token request with this HTTP status and JSON body.
+    Fail {
+        /// The HTTP status.
+        status: u16,
+        /// The body, sent as `application/json`.
+        body: String,
+    },
+    /// Wait this long before answering (normally).
+    Delay(Duration),
+}
+
+/// Configures an [`OAuthServer`].
+#[derive(Debug, Default)]
+pub struct OAuthServerBuilder {
+    clients: Vec<(String, String)>,
+    lifetime_secs: Option<u64>,
+    resource_body: Option<String>,
+}
+
+impl OAuthServerBuilder {
+    /// Registers a confidential client allowed the client-credentials grant.
+    #[must_use]
+    pub fn client(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.clients.push((id.into(), secret.into()));
+        self
+    }
+
+    /// The lifetime of issued tokens, in seconds (`expires_in`); default 3600.
+    #[must_use]
+    pub fn token_lifetime_secs(mut self, secs: u64) -> Self {
+        self.lifetime_secs = Some(secs);
+        self
+    }
+
+    /// The body the protected resource returns to authorized requests; default
+    /// `hello, <client id>`.
+    #[must_use]
+    pub fn resource_body(mut self, body: impl Into<String>) -> Self {
+        self.resource_body = Some(body.into());
+        self
+    }
+
+    /// Starts the server on `127.0.0.1` on a free port, on the current Tokio runtime.
+    ///
+    /// # Panics
+    /// If no loopback port can be bound (a test-environment failure).
+    pub async fn start(self) -> OAuthServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port for the OAuth2 emulator");
+        let addr = listener.local_addr().expect("local address");
+        let state = Arc::new(Shared {
+            clients: self.clients.into_iter().collect(),
+            lifetime: Duration::from_secs(self.lifetime_secs.unwrap_or(3600)),
+            resource_body: self.resource_body,
+            behaviour: Mutex::new(Behaviour::Normal),
+            tokens: Mutex::new(HashMap::new()),
+            next_token: AtomicU64::new(1),
+            seed: RandomState::new(),
+            token_requests: AtomicU64::new(0),
+            tokens_issued: AtomicU64::new(0),
+            resource_requests: AtomicU64::new(0),
+            resource_authorized: AtomicU64::new(0),
+            missing_authorization: AtomicU64::new(0),
+            last_api_key: Mutex::new(None),
+        });
+        let app = Router::new()
+            .route("/oauth2/token", post(token))
+            .route("/resource", get(resource).post(resource))
+            .with_state(Arc::clone(&state));
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        OAuthServer {
+            addr,
+            state,
+            server,
+        }
+    }
+}
+
+struct Shared {
+    clients: HashMap<String, String>,
+    lifetime: Duration,
+    resource_body: Option<String>,
+    behaviour: Mutex<Behaviour>,
+    tokens: Mutex<HashMap<String, (String, Instant)>>,
+    next_token: AtomicU64,
+    seed: RandomState,
+    token_requests: AtomicU64,
+    tokens_issued: AtomicU64,
+    resource_requests: AtomicU64,
+    resource_authorized: AtomicU64,
+    missing_authorization: AtomicU64,
+    last_api_key: Mutex<Option<String>>,
+}
+
+/// A running OAuth2 token endpoint and protected resource on loopback. Stops when dropped.
+pub struct OAuthServer {
+    addr: SocketAddr,
+    state: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl OAuthServer {
+    /// A builder with no clients, token lifetime 3600 s.
+    pub fn builder() -> OAuthServerBuilder {
+        OAuthServerBuilder::default()
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The token endpoint, `<base>/oauth2/token`.
+    pub fn token_url(&self) -> String {
+        format!("{}/oauth2/token", self.base_url())
+    }
+
+    /// The protected resource, `<base>/resource`.
+    pub fn resource_url(&self) -> String {
+        format!("{}/resource", self.base_url())
+    }
+
+    /// Sets how the token endpoint answers from now on.
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        *lock(&self.state.behaviour) = behaviour;
+    }
+
+    /// Forgets every issued token: the resource rejects them all from now on (as after a key
+    /// rotation or a revocation).
+    pub fn revoke_all(&self) {
+        lock(&self.state.tokens).clear();
+    }
+
+    /// Token requests received (including failed ones).
+    pub fn token_requests(&self) -> u64 {
+        self.state.token_requests.load(Ordering::SeqCst)
+    }
+
+    /// Tokens issued.
+    pub fn tokens_issued(&self) -> u64 {
+        self.state.tokens_issued.load(Ordering::SeqCst)
+    }
+
+    /// Requests the protected resource received.
+    pub fn resource_requests(&self) -> u64 {
+        self.state.resource_requests.load(Ordering::SeqCst)
+    }
+
+    /// Requests the protected resource accepted.
+    pub fn resource_authorized(&self) -> u64 {
+        self.state.resource_authorized.load(Ordering::SeqCst)
+    }
+
+    /// Requests that reached the protected resource with no `Authorization` header.
+    pub fn missing_authorization(&self) -> u64 {
+        self.state.missing_authorization.load(Ordering::SeqCst)
+    }
+
+    /// The `X-Api-Key` of the last request to the resource, if it had one.
+    pub fn last_api_key(&self) -> Option<String> {
+        lock(&self.state.last_api_key).clone()
+    }
+}
+
+impl Drop for OAuthServer {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
+    let body = serde_json::json!({"error": code, "error_description": description});
+    let mut response = (status, axum::Json(body)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"token\""));
+    }
+    response
+}
+
+fn form_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+async fn token(State(state): State<Arc<Shared>>, headers: HeaderMap, body: String) -> Response {
+    state.token_requests.fetch_add(1, Ordering::SeqCst);
+    let behaviour = lock(&state.behaviour).clone();
+    match behaviour {
+        Behaviour::Normal => {}
+        Behaviour::Delay(d) => tokio::time::sleep(d).await,
+        Behaviour::Fail { status, body } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+        }
+    }
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only client_credentials");
+    }
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|pair| pair.split_once(':').map(|(i, s)| (form_decode(i), form_decode(s))));
+    let (id, secret) = match basic {
+        Some(pair) => pair,
+        None => match (form.get("client_id"), form.get("client_secret")) {
+            (Some(i), Some(s)) => (i.clone(), s.clone()),
+            _ => return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "no client authentication"),
+        },
+    };
+    if state.clients.get(&id) != Some(&secret) {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
+    }
+    let n = state.next_token.fetch_add(1, Ordering::SeqCst);
+    let mut hasher = state.seed.build_hasher();
+    hasher.write_u64(n);
+    let token = format!("tk{n}.{:016x}", hasher.finish());
+    lock(&state.tokens).insert(token.clone(), (id, Instant::now() + state.lifetime));
+    state.tokens_issued.fetch_add(1, Ordering::SeqCst);
+    let mut response = axum::Json(serde_json::json!({
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": state.lifetime.as_secs(),
+        "scope": form.get("scope").cloned().unwrap_or_default(),
+    }))
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn resource(State(state): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    state.resource_requests.fetch_add(1, Ordering::SeqCst);
+    *lock(&state.last_api_key) = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        state.missing_authorization.fetch_add(1, Ordering::SeqCst);
+        return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "").into_response();
+    };
+    let client = auth.strip_prefix("Bearer ").and_then(|t| {
+        let tokens = lock(&state.tokens);
+        tokens
+            .get(t)
+            .filter(|(_, expires)| Instant::now() < *expires)
+            .map(|(client, _)| client.clone())
+    });
+    match client {
+        Some(client) => {
+            state.resource_authorized.fetch_add(1, Ordering::SeqCst);
+            let body = state
+                .resource_body
+                .clone()
+                .unwrap_or_else(|| format!("hello, {client}"));
+            (StatusCode::OK, body).into_response()
+        }
+        None => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
+            "",
+        )
+            .into_response(),
+    }
+}
