@@ -35,7 +35,10 @@ async fn run() -> Result<(), String> {
         other => format!("error: request to {url} failed: {other}"),
     })?;
     println!("{}", response.status());
-    let body = response.text().await.map_err(|e| format!("error: reading the body: {e}"))?;
+    let body = response
+        .text()
+        .await
+        .map_err(|e| format!("error: reading the body: {e}"))?;
     println!("{body}");
     Ok(())
 }

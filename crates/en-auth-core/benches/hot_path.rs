@@ -1,1 +1,101 @@
-fn main() {}
+//! The hot path: `access_token()` and `authorize_request()` on a fresh cached token, on one
+//! thread and on two threads at once, beside a naive `Mutex<Option<Token>>` cache.
+//!
+//! `cargo bench -p en-auth-core --bench hot_path`. On two threads each iteration is one call on
+//! *each* thread, run concurrently: with perfect scaling its time equals the one-thread time,
+//! and the throughput ratio is `2 × t(1 thread) / t(2 threads)`.
+
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use en_auth_core::{Authorizer, ClientInfo, Error, Token, TokenProvider};
+use futures::FutureExt;
+use secrecy::ExposeSecret;
+
+struct Fixed(ClientInfo);
+
+impl TokenProvider for Fixed {
+    async fn authorize(&self) -> Result<Token, Error> {
+        Ok(Token::new("x".repeat(900), Some(Duration::from_secs(3600))))
+    }
+    fn client_info(&self) -> &ClientInfo {
+        &self.0
+    }
+}
+
+fn authorizer() -> Authorizer<Fixed> {
+    let auth = Authorizer::new(Fixed(
+        ClientInfo::new("bench", "secret").with_api_key("key"),
+    ));
+    auth.access_token().now_or_never().unwrap().unwrap();
+    auth
+}
+
+/// Runs `op` `iters` times on each of two threads at once; returns the wall time.
+fn two_threads<F: Fn() + Sync>(iters: u64, op: &F) -> Duration {
+    let barrier = Barrier::new(3);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                barrier.wait();
+                for _ in 0..iters {
+                    op();
+                }
+                barrier.wait();
+            });
+        }
+        barrier.wait();
+        let start = Instant::now();
+        barrier.wait();
+        start.elapsed()
+    })
+}
+
+fn bench(c: &mut Criterion) {
+    let auth = authorizer();
+    let access = || {
+        let token = auth.access_token().now_or_never().unwrap().unwrap();
+        black_box(token.secret().expose_secret().len());
+    };
+    c.bench_function("access_token/1 thread", |b| b.iter(access));
+    c.bench_function("access_token/2 threads", |b| {
+        b.iter_custom(|iters| two_threads(iters, &access))
+    });
+
+    let template =
+        reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1/".parse().unwrap());
+    let authorize = || {
+        let mut request = template.try_clone().unwrap();
+        auth.authorize_request(&mut request)
+            .now_or_never()
+            .unwrap()
+            .unwrap();
+        black_box(request);
+    };
+    c.bench_function("authorize_request/1 thread", |b| b.iter(authorize));
+    c.bench_function("authorize_request/2 threads", |b| {
+        b.iter_custom(|iters| two_threads(iters, &authorize))
+    });
+
+    // The naive cache: a mutex around an optional token, checked on every call.
+    let naive = Arc::new(Mutex::new(Some(Token::new(
+        "x".repeat(900),
+        Some(Duration::from_secs(3600)),
+    ))));
+    let naive_access = || {
+        let guard = naive.lock().unwrap();
+        let token = guard.as_ref().filter(|t| !t.is_expired()).unwrap();
+        black_box(token.access_token().expose_secret().len());
+    };
+    c.bench_function("naive_mutex/1 thread", |b| b.iter(naive_access));
+    c.bench_function("naive_mutex/2 threads", |b| {
+        b.iter_custom(|iters| two_threads(iters, &naive_access))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

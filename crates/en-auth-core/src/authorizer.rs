@@ -206,7 +206,11 @@ impl<P: TokenProvider> Authorizer<P> {
     #[cold]
     async fn renew(&self, stale: u64) -> Result<CurrentToken, Error> {
         let flight = {
-            let mut slot = self.inner.flight.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut slot = self
+                .inner
+                .flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             // Another flight may have landed between our look and the lock: a newer token that
             // nobody has rejected is the one to use, even if it is already due again (a token
             // with no lifetime), so that each wave of callers costs one token request.

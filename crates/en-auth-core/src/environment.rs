@@ -147,21 +147,22 @@ impl Environment {
                 None => e,
             }
         };
-        let mut tables: BTreeMap<String, toml::Value> = toml::from_str(text)
-            .map_err(|e| err(format!("malformed TOML: {}", e.message())))?;
+        let mut tables: BTreeMap<String, toml::Value> =
+            toml::from_str(text).map_err(|e| err(format!("malformed TOML: {}", e.message())))?;
         let table = tables.remove(id).ok_or_else(|| {
             let known: Vec<_> = tables.keys().map(String::as_str).collect();
             err(format!(
                 "unknown environment id; the file defines: {}",
-                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
             ))
         })?;
         let table: EnvironmentTable = table.try_into().map_err(|e: toml::de::Error| {
             let message = e.message().to_owned();
-            let field = message
-                .split('`')
-                .nth(1)
-                .map(str::to_owned);
+            let field = message.split('`').nth(1).map(str::to_owned);
             let e = err(format!("invalid table: {message}"));
             match field {
                 Some(f) => e.field(f),
@@ -284,7 +285,9 @@ impl Environment {
 
     /// A configuration error about `field` of this environment.
     pub fn error(&self, field: &str, message: impl Into<String>) -> Error {
-        let e = ConfigurationError::new(message).environment(&self.id).field(field);
+        let e = ConfigurationError::new(message)
+            .environment(&self.id)
+            .field(field);
         match &self.source {
             Some(p) => e.file(p).into(),
             None => e.into(),
@@ -296,9 +299,12 @@ impl Environment {
     /// # Errors
     /// [`Error::Configuration`] when `token_url` is not set.
     pub fn require_token_url(&self) -> Result<&Url, Error> {
-        self.token_url
-            .as_ref()
-            .ok_or_else(|| self.error("token_url", "missing; the client-credentials flow needs a token endpoint"))
+        self.token_url.as_ref().ok_or_else(|| {
+            self.error(
+                "token_url",
+                "missing; the client-credentials flow needs a token endpoint",
+            )
+        })
     }
 
     fn checked_url(&self, field: &str, text: &str) -> Result<Url, Error> {
@@ -308,7 +314,10 @@ impl Environment {
             "http" if is_loopback(&url) => Ok(url),
             "http" => Err(self.error(
                 field,
-                format!("http is only allowed for loopback hosts; use https for {}", url.host_str().unwrap_or("")),
+                format!(
+                    "http is only allowed for loopback hosts; use https for {}",
+                    url.host_str().unwrap_or("")
+                ),
             )),
             other => Err(self.error(field, format!("unsupported scheme `{other}`"))),
         }

@@ -240,7 +240,11 @@ pub struct TransportError {
 
 impl TransportError {
     /// A transport error of `kind` calling `endpoint`, caused by `source`.
-    pub fn new(kind: TransportErrorKind, endpoint: impl Into<String>, source: Option<Source>) -> Self {
+    pub fn new(
+        kind: TransportErrorKind,
+        endpoint: impl Into<String>,
+        source: Option<Source>,
+    ) -> Self {
         Self {
             kind,
             endpoint: endpoint.into(),
@@ -265,7 +269,11 @@ pub struct InvalidResponseError {
 
 impl InvalidResponseError {
     /// A response from `endpoint` with `status_code` that was unusable because of `reason`.
-    pub fn new(endpoint: impl Into<String>, status_code: Option<u16>, reason: impl Into<String>) -> Self {
+    pub fn new(
+        endpoint: impl Into<String>,
+        status_code: Option<u16>,
+        reason: impl Into<String>,
+    ) -> Self {
         Self {
             endpoint: endpoint.into(),
             status_code,

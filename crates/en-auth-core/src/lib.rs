@@ -38,7 +38,7 @@ pub use error::{
     InvalidResponseError, Source, TransportError, TransportErrorKind,
 };
 pub use provider::TokenProvider;
-pub use token::{Token, MAX_GAP_FRACTION, MAX_LIFETIME};
+pub use token::{Token, EXPIRES_IN_RESOLUTION, MAX_GAP_FRACTION, MAX_LIFETIME};
 
 pub use reqwest_middleware;
 pub use secrecy;

@@ -17,6 +17,9 @@ pub const MAX_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
 /// A token that lives 4 s is renewed after 3 s, not on every request.
 pub const MAX_GAP_FRACTION: u32 = 4;
 
+/// The resolution of wire-format lifetimes: one second. See [`Token::from_expires_in`].
+pub const EXPIRES_IN_RESOLUTION: Duration = Duration::from_secs(1);
+
 /// An access token and what is known of it: type, lifetime, and optional refresh and id tokens.
 ///
 /// The lifetime is measured on the monotonic clock ([`Instant`]) from when the token was
@@ -76,6 +79,23 @@ impl Token {
         }
     }
 
+    /// A token from a wire-format lifetime (`expires_in` of RFC 6749 §5.1, Cognito's
+    /// `ExpiresIn`): whole seconds, which servers derive from an expiry rounded to the second.
+    /// The lifetime is therefore counted from `requested_at` — when the token request was sent,
+    /// not when the answer arrived — and shortened by [`EXPIRES_IN_RESOLUTION`], so that a
+    /// token is never believed valid after the server's expiry.
+    pub fn from_expires_in(
+        access_token: impl Into<String>,
+        expires_in: Duration,
+        requested_at: Instant,
+    ) -> Self {
+        Self::received_at(
+            access_token,
+            Some(expires_in.saturating_sub(EXPIRES_IN_RESOLUTION)),
+            requested_at,
+        )
+    }
+
     /// Sets the token type as the server named it (RFC 6749 §7.1; `Bearer` by default).
     #[must_use]
     pub fn with_token_type(mut self, token_type: impl Into<String>) -> Self {
@@ -126,8 +146,7 @@ impl Token {
 
     /// When the token really expires; `None` if unknown.
     pub fn expires_at(&self) -> Option<Instant> {
-        self.lifetime
-            .and_then(|l| self.received_at.checked_add(l))
+        self.lifetime.and_then(|l| self.received_at.checked_add(l))
     }
 
     /// When the token becomes due for renewal: its expiry less the capped gap; `None` if unknown.
@@ -185,7 +204,10 @@ mod tests {
     fn long_tokens_renew_one_gap_early() {
         let t0 = Instant::now();
         let t = Token::received_at("x", Some(Duration::from_secs(3600)), t0);
-        assert_eq!(t.renew_at(), Some(t0 + Duration::from_secs(3600) - EXPIRATION_GAP));
+        assert_eq!(
+            t.renew_at(),
+            Some(t0 + Duration::from_secs(3600) - EXPIRATION_GAP)
+        );
         assert!(!t.is_expired_at(t0 + Duration::from_secs(3539)));
         assert!(t.is_expired_at(t0 + Duration::from_secs(3540)));
     }
@@ -204,6 +226,19 @@ mod tests {
         let t0 = Instant::now();
         assert!(Token::received_at("x", Some(Duration::ZERO), t0).is_expired_at(t0));
         assert!(!Token::received_at("x", None, t0).is_expired_at(t0 + MAX_LIFETIME));
+    }
+
+    #[test]
+    fn wire_lifetimes_count_from_the_request_less_one_second() {
+        let sent = Instant::now();
+        let t = Token::from_expires_in("x", Duration::from_secs(3), sent);
+        assert_eq!(t.lifetime(), Some(Duration::from_secs(2)));
+        assert_eq!(t.expires_at(), Some(sent + Duration::from_secs(2)));
+        assert_eq!(t.renew_at(), Some(sent + Duration::from_millis(1500)));
+        assert_eq!(
+            Token::from_expires_in("x", Duration::ZERO, sent).lifetime(),
+            Some(Duration::ZERO)
+        );
     }
 
     #[test]

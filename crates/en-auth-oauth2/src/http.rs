@@ -24,13 +24,20 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024;
 ///
 /// # Errors
 /// [`Error::Configuration`] if the TLS backend cannot be initialised.
-pub fn token_http_client(timeout: Duration, connect_timeout: Duration) -> Result<reqwest::Client, Error> {
+pub fn token_http_client(
+    timeout: Duration,
+    connect_timeout: Duration,
+) -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(connect_timeout)
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| en_auth_core::ConfigurationError::new(format!("cannot build the HTTP client: {e}")).source(e).into())
+        .map_err(|e| {
+            en_auth_core::ConfigurationError::new(format!("cannot build the HTTP client: {e}"))
+                .source(e)
+                .into()
+        })
 }
 
 /// Why a token request's HTTP exchange failed.
@@ -63,11 +70,15 @@ impl HttpError {
                 } else {
                     TransportErrorKind::Other
                 };
-                TransportError::new(kind, endpoint, Some(Arc::new(e.without_url()) as Source)).into()
+                TransportError::new(kind, endpoint, Some(Arc::new(e.without_url()) as Source))
+                    .into()
             }
-            HttpError::Request(e) => {
-                TransportError::new(TransportErrorKind::Other, endpoint, Some(Arc::new(e) as Source)).into()
-            }
+            HttpError::Request(e) => TransportError::new(
+                TransportErrorKind::Other,
+                endpoint,
+                Some(Arc::new(e) as Source),
+            )
+            .into(),
         }
     }
 }
@@ -82,13 +93,23 @@ pub(crate) struct Exchange {
 
 impl Exchange {
     pub(crate) fn status(&self) -> Option<u16> {
-        *self.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn send(&self, request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, HttpError> {
         let request = reqwest::Request::try_from(request).map_err(HttpError::Reqwest)?;
-        let mut response = self.client.execute(request).await.map_err(HttpError::Reqwest)?;
-        *self.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(response.status().as_u16());
+        let mut response = self
+            .client
+            .execute(request)
+            .await
+            .map_err(HttpError::Reqwest)?;
+        *self
+            .status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(response.status().as_u16());
         if response
             .content_length()
             .is_some_and(|len| len > self.max_bytes as u64)
@@ -112,7 +133,9 @@ impl Exchange {
 
 impl<'c> oauth2::AsyncHttpClient<'c> for Exchange {
     type Error = HttpError;
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, HttpError>> + Send + 'c>>;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, HttpError>> + Send + 'c>,
+    >;
 
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
         Box::pin(self.send(request))

@@ -8,7 +8,9 @@ use en_auth_core::{
     ClientInfo, Environment, Error, InvalidResponseError, Token, TokenEndpointAuthMethod,
     TokenProvider,
 };
-use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+};
 use oauth2::{
     AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, RequestTokenError, Scope,
     StandardRevocableToken, TokenUrl,
@@ -53,7 +55,11 @@ impl ClientCredentials {
     ///
     /// # Errors
     /// [`Error::Configuration`] if the environment has no `token_url`.
-    pub fn new(client_info: ClientInfo, environment: Environment, http: reqwest::Client) -> Result<Self, Error> {
+    pub fn new(
+        client_info: ClientInfo,
+        environment: Environment,
+        http: reqwest::Client,
+    ) -> Result<Self, Error> {
         let token_url = environment.require_token_url()?.clone();
         let mut endpoint = token_url.clone();
         endpoint.set_query(None);
@@ -119,8 +125,9 @@ impl ClientCredentials {
             status: Mutex::new(None),
         };
         let client_id = self.client_info.client_id();
+        let requested_at = Instant::now();
         match request.request_async(&exchange).await {
-            Ok(response) => response.into_token(&self.endpoint, client_id),
+            Ok(response) => response.into_token(&self.endpoint, client_id, requested_at),
             Err(RequestTokenError::ServerResponse(e)) => Err(map_error_response(
                 &self.endpoint,
                 client_id,
@@ -131,15 +138,27 @@ impl ClientCredentials {
             Err(RequestTokenError::Parse(_, body)) => {
                 let status = exchange.status().unwrap_or(0);
                 if status == 200 {
-                    Err(InvalidResponseError::new(&self.endpoint, Some(200), "the body is not a JSON object").into())
+                    Err(InvalidResponseError::new(
+                        &self.endpoint,
+                        Some(200),
+                        "the body is not a JSON object",
+                    )
+                    .into())
                 } else {
-                    Err(map_unstructured_error(&self.endpoint, client_id, status, &body))
+                    Err(map_unstructured_error(
+                        &self.endpoint,
+                        client_id,
+                        status,
+                        &body,
+                    ))
                 }
             }
             Err(RequestTokenError::Other(message)) => {
                 let status = exchange.status();
                 match status {
-                    Some(s) if s != 200 => Err(map_unstructured_error(&self.endpoint, client_id, s, &[])),
+                    Some(s) if s != 200 => {
+                        Err(map_unstructured_error(&self.endpoint, client_id, s, &[]))
+                    }
                     _ => Err(InvalidResponseError::new(&self.endpoint, status, message).into()),
                 }
             }
@@ -159,7 +178,9 @@ impl TokenProvider for ClientCredentials {
                 expires_in_s = token.lifetime().map(|l: Duration| l.as_secs()),
                 "client-credentials token received"
             ),
-            Err(error) => tracing::debug!(endpoint = %self.endpoint, elapsed_ms, %error, "client-credentials grant failed"),
+            Err(error) => {
+                tracing::debug!(endpoint = %self.endpoint, elapsed_ms, %error, "client-credentials grant failed")
+            }
         }
         result
     }

@@ -6,11 +6,9 @@
 //! accepted or reported precisely; none is a panic.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use en_auth_core::{
-    AuthorizationError, Error, InvalidClientError, InvalidResponseError, Token,
-};
+use en_auth_core::{AuthorizationError, Error, InvalidClientError, InvalidResponseError, Token};
 use oauth2::basic::BasicErrorResponseType;
 use oauth2::{AccessToken, RefreshToken, Scope, StandardErrorResponse};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -77,7 +75,13 @@ fn lenient_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<ExpiresIn, D::Erro
             .trim()
             .parse::<i64>()
             .ok()
-            .or_else(|| s.trim().parse::<f64>().ok().filter(|f| f.is_finite()).map(saturating_f64))
+            .or_else(|| {
+                s.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .map(saturating_f64)
+            })
             .map_or(ExpiresIn::Unknown, ExpiresIn::Seconds),
         _ => ExpiresIn::Unknown,
     })
@@ -138,7 +142,7 @@ impl fmt::Debug for WireTokenResponse {
 }
 
 impl WireTokenResponse {
-    /// The lifetime to assume: `expires_in` seconds (negative means already expired), or
+    /// The lifetime the server gave: `expires_in` seconds (negative means already expired), or
     /// [`DEFAULT_EXPIRES_IN`] when unknown.
     fn lifetime(&self) -> Option<Duration> {
         Some(match self.expires_in {
@@ -147,12 +151,18 @@ impl WireTokenResponse {
         })
     }
 
-    /// Checks the response and turns it into a [`Token`].
+    /// Checks the response and turns it into a [`Token`] whose life counts from `requested_at`
+    /// (see [`Token::from_expires_in`]).
     ///
     /// # Errors
     /// An `error` member → as an error response; no or an empty `access_token`, or a token type
     /// other than `Bearer` → [`Error::InvalidResponse`].
-    pub(crate) fn into_token(self, endpoint: &str, client_id: &str) -> Result<Token, Error> {
+    pub(crate) fn into_token(
+        self,
+        endpoint: &str,
+        client_id: &str,
+        requested_at: Instant,
+    ) -> Result<Token, Error> {
         if let Some(code) = &self.error {
             return Err(map_error_code(
                 endpoint,
@@ -163,7 +173,12 @@ impl WireTokenResponse {
             ));
         }
         if self.access_token.secret().is_empty() {
-            return Err(InvalidResponseError::new(endpoint, Some(200), "the response has no access_token").into());
+            return Err(InvalidResponseError::new(
+                endpoint,
+                Some(200),
+                "the response has no access_token",
+            )
+            .into());
         }
         let token_type = self.token_type.0.trim();
         if !token_type.is_empty() && !token_type.eq_ignore_ascii_case("bearer") {
@@ -176,12 +191,20 @@ impl WireTokenResponse {
         }
         if let ExpiresIn::Seconds(s) = self.expires_in {
             if s < 0 {
-                tracing::warn!(expires_in = s, "negative expires_in; treating the token as already expired");
+                tracing::warn!(
+                    expires_in = s,
+                    "negative expires_in; treating the token as already expired"
+                );
             }
         }
-        let lifetime = self.lifetime();
-        let mut token = Token::new(self.access_token.into_secret(), lifetime)
-            .with_token_type(if token_type.is_empty() { "Bearer" } else { token_type });
+        let lifetime = self.lifetime().unwrap_or(DEFAULT_EXPIRES_IN);
+        let mut token =
+            Token::from_expires_in(self.access_token.into_secret(), lifetime, requested_at)
+                .with_token_type(if token_type.is_empty() {
+                    "Bearer"
+                } else {
+                    token_type
+                });
         if let Some(scope) = self.scope {
             token = token.with_scope(scope);
         }
@@ -286,34 +309,65 @@ mod tests {
     fn parse(json: &str) -> Result<Token, Error> {
         serde_json::from_str::<WireTokenResponse>(json)
             .expect("lenient parser accepts any JSON object")
-            .into_token("https://t/token", "client")
+            .into_token("https://t/token", "client", Instant::now())
     }
 
+    /// The lifetime the token is given: `expires_in` less the one-second resolution.
     fn lifetime(json: &str) -> Option<Duration> {
-        parse(json).unwrap().lifetime()
+        parse(json)
+            .unwrap()
+            .lifetime()
+            .map(|l| l + en_auth_core::EXPIRES_IN_RESOLUTION)
     }
 
     #[test]
     fn expires_in_in_every_shape() {
         let secs = |s| Some(Duration::from_secs(s));
-        assert_eq!(lifetime(r#"{"access_token":"a","expires_in":3600}"#), secs(3600));
-        assert_eq!(lifetime(r#"{"access_token":"a","expires_in":"3600"}"#), secs(3600));
-        assert_eq!(lifetime(r#"{"access_token":"a","expires_in":" 60 "}"#), secs(60));
-        assert_eq!(lifetime(r#"{"access_token":"a","expires_in":59.9}"#), secs(59));
-        assert_eq!(lifetime(r#"{"access_token":"a","expires_in":"12.5"}"#), secs(12));
-        assert_eq!(lifetime(r#"{"access_token":"a","expires_in":null}"#), Some(DEFAULT_EXPIRES_IN));
-        assert_eq!(lifetime(r#"{"access_token":"a"}"#), Some(DEFAULT_EXPIRES_IN));
-        assert_eq!(lifetime(r#"{"access_token":"a","expires_in":"soon"}"#), Some(DEFAULT_EXPIRES_IN));
-        assert_eq!(lifetime(r#"{"access_token":"a","expires_in":true}"#), Some(DEFAULT_EXPIRES_IN));
-        assert_eq!(lifetime(r#"{"access_token":"a","expires_in":0}"#), secs(0));
-        assert_eq!(lifetime(r#"{"access_token":"a","expires_in":-5}"#), secs(0));
+        assert_eq!(
+            lifetime(r#"{"access_token":"a","expires_in":3600}"#),
+            secs(3600)
+        );
+        assert_eq!(
+            lifetime(r#"{"access_token":"a","expires_in":"3600"}"#),
+            secs(3600)
+        );
+        assert_eq!(
+            lifetime(r#"{"access_token":"a","expires_in":" 60 "}"#),
+            secs(60)
+        );
+        assert_eq!(
+            lifetime(r#"{"access_token":"a","expires_in":59.9}"#),
+            secs(59)
+        );
+        assert_eq!(
+            lifetime(r#"{"access_token":"a","expires_in":"12.5"}"#),
+            secs(12)
+        );
+        assert_eq!(
+            lifetime(r#"{"access_token":"a","expires_in":null}"#),
+            Some(DEFAULT_EXPIRES_IN)
+        );
+        assert_eq!(
+            lifetime(r#"{"access_token":"a"}"#),
+            Some(DEFAULT_EXPIRES_IN)
+        );
+        assert_eq!(
+            lifetime(r#"{"access_token":"a","expires_in":"soon"}"#),
+            Some(DEFAULT_EXPIRES_IN)
+        );
+        assert_eq!(
+            lifetime(r#"{"access_token":"a","expires_in":true}"#),
+            Some(DEFAULT_EXPIRES_IN)
+        );
+        assert_eq!(lifetime(r#"{"access_token":"a","expires_in":0}"#), secs(1));
+        assert_eq!(lifetime(r#"{"access_token":"a","expires_in":-5}"#), secs(1));
         assert_eq!(
             lifetime(r#"{"access_token":"a","expires_in":1e300}"#),
-            Some(en_auth_core::MAX_LIFETIME)
+            Some(en_auth_core::MAX_LIFETIME + en_auth_core::EXPIRES_IN_RESOLUTION)
         );
         assert_eq!(
             lifetime(r#"{"access_token":"a","expires_in":18446744073709551615}"#),
-            Some(en_auth_core::MAX_LIFETIME)
+            Some(en_auth_core::MAX_LIFETIME + en_auth_core::EXPIRES_IN_RESOLUTION)
         );
     }
 
@@ -331,10 +385,14 @@ mod tests {
 
     #[test]
     fn missing_or_empty_access_token_is_an_invalid_response() {
-        for body in [r#"{"token_type":"bearer"}"#, r#"{"access_token":""}"#, r#"{"access_token":null}"#] {
+        for body in [
+            r#"{"token_type":"bearer"}"#,
+            r#"{"access_token":""}"#,
+            r#"{"access_token":null}"#,
+        ] {
             let parsed = serde_json::from_str::<WireTokenResponse>(body);
             let err = match parsed {
-                Ok(r) => r.into_token("e", "c").unwrap_err(),
+                Ok(r) => r.into_token("e", "c", Instant::now()).unwrap_err(),
                 Err(_) => continue, // null is not a string: the parser reports it (also an error)
             };
             assert!(matches!(err, Error::InvalidResponse(_)), "{body}: {err}");
@@ -343,15 +401,21 @@ mod tests {
 
     #[test]
     fn error_member_in_a_200_is_an_error() {
-        let err = parse(r#"{"error":"invalid_client","error_description":"bad secret"}"#).unwrap_err();
-        assert!(matches!(&err, Error::InvalidClient(e) if e.client_id == "client" && e.message.contains("bad secret")));
+        let err =
+            parse(r#"{"error":"invalid_client","error_description":"bad secret"}"#).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidClient(e) if e.client_id == "client" && e.message.contains("bad secret"))
+        );
         let err = parse(r#"{"access_token":"a","error":"invalid_scope"}"#).unwrap_err();
-        assert!(matches!(&err, Error::Authorization(e) if e.code.as_deref() == Some("invalid_scope") && e.status_code == 200));
+        assert!(
+            matches!(&err, Error::Authorization(e) if e.code.as_deref() == Some("invalid_scope") && e.status_code == 200)
+        );
     }
 
     #[test]
     fn optional_fields_are_kept() {
-        let t = parse(r#"{"access_token":"a","scope":"x y","refresh_token":"r","id_token":"i"}"#).unwrap();
+        let t = parse(r#"{"access_token":"a","scope":"x y","refresh_token":"r","id_token":"i"}"#)
+            .unwrap();
         assert_eq!(t.scope(), Some("x y"));
         assert_eq!(t.refresh_token().unwrap().expose_secret(), "r");
         assert_eq!(t.id_token().unwrap().expose_secret(), "i");
@@ -361,10 +425,19 @@ mod tests {
     #[test]
     fn unstructured_errors() {
         let e = map_unstructured_error("e", "c", 502, b"<html>Bad gateway</html>");
-        assert!(matches!(&e, Error::Authorization(a) if a.status_code == 502 && a.message.contains("non-JSON")));
+        assert!(
+            matches!(&e, Error::Authorization(a) if a.status_code == 502 && a.message.contains("non-JSON"))
+        );
         assert!(e.is_retryable());
-        let e = map_unstructured_error("e", "c", 400, br#"{"__type":"NotAuthorizedException","message":"nope"}"#);
-        assert!(matches!(&e, Error::Authorization(a) if a.code.as_deref() == Some("NotAuthorizedException") && a.message == "nope"));
+        let e = map_unstructured_error(
+            "e",
+            "c",
+            400,
+            br#"{"__type":"NotAuthorizedException","message":"nope"}"#,
+        );
+        assert!(
+            matches!(&e, Error::Authorization(a) if a.code.as_deref() == Some("NotAuthorizedException") && a.message == "nope")
+        );
         let e = map_unstructured_error("e", "c", 401, b"");
         assert!(matches!(&e, Error::InvalidClient(_)));
         let e = map_unstructured_error("e", "c", 429, b"");

@@ -12,7 +12,9 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 
 fn env(server: &MockServer) -> Environment {
-    Environment::new("unit").with_token_url(&server.url("/oauth2/token")).unwrap()
+    Environment::new("unit")
+        .with_token_url(&server.url("/oauth2/token"))
+        .unwrap()
 }
 
 fn authorizer(server: &MockServer) -> ServiceAccountAuthorizer {
@@ -36,7 +38,9 @@ async fn error_with(status: u16, content_type: &str, body: Vec<u8>) -> Error {
     server
         .mock_async(|when, then| {
             when.method(POST).path("/oauth2/token");
-            then.status(status).header("content-type", content_type).body(body);
+            then.status(status)
+                .header("content-type", content_type)
+                .body(body);
         })
         .await;
     authorizer(&server).access_token().await.unwrap_err()
@@ -66,7 +70,11 @@ async fn basic_auth_form_encodes_id_and_secret_before_base64() {
     let environment = env(&server)
         .with_scopes(["api/read", "api/write"])
         .with_extra_param("audience", "https://api.example.com");
-    let auth = ServiceAccountAuthorizer::new(ClientInfo::new("svc id+/é", "p@ss+=$!:%/ word é"), environment).unwrap();
+    let auth = ServiceAccountAuthorizer::new(
+        ClientInfo::new("svc id+/é", "p@ss+=$!:%/ word é"),
+        environment,
+    )
+    .unwrap();
     let first = auth.access_token().await.unwrap();
     assert_eq!(first.secret().expose_secret(), "t1");
     // A renewal re-sends the same scopes and parameters (the mock only matches those).
@@ -87,11 +95,17 @@ async fn client_secret_post_sends_credentials_in_the_body() {
                 .form_urlencoded_tuple("grant_type", "client_credentials")
                 .form_urlencoded_tuple("client_id", "svc id+/é")
                 .form_urlencoded_tuple("client_secret", "p@ss+=$!:%/ word é");
-            then.status(200).json_body(json!({"access_token": "t", "token_type": "bearer"}));
+            then.status(200)
+                .json_body(json!({"access_token": "t", "token_type": "bearer"}));
         })
         .await;
-    let environment = env(&server).with_token_endpoint_auth_method(TokenEndpointAuthMethod::ClientSecretPost);
-    let auth = ServiceAccountAuthorizer::new(ClientInfo::new("svc id+/é", "p@ss+=$!:%/ word é"), environment).unwrap();
+    let environment =
+        env(&server).with_token_endpoint_auth_method(TokenEndpointAuthMethod::ClientSecretPost);
+    let auth = ServiceAccountAuthorizer::new(
+        ClientInfo::new("svc id+/é", "p@ss+=$!:%/ word é"),
+        environment,
+    )
+    .unwrap();
     auth.access_token().await.unwrap();
     mock.assert_async().await;
 }
@@ -115,8 +129,14 @@ async fn requests_carry_exactly_bearer_token_and_api_key() {
             then.status(200).body("ok");
         })
         .await;
-    let auth = ServiceAccountAuthorizer::new(ClientInfo::new("c", "s").with_api_key("key-123"), env(&server)).unwrap();
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).with(auth).build();
+    let auth = ServiceAccountAuthorizer::new(
+        ClientInfo::new("c", "s").with_api_key("key-123"),
+        env(&server),
+    )
+    .unwrap();
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(auth)
+        .build();
     // A stale Authorization header set by the caller is replaced, not duplicated.
     let response = client
         .get(server.url("/api"))
@@ -131,46 +151,101 @@ async fn requests_carry_exactly_bearer_token_and_api_key() {
 #[tokio::test]
 async fn odd_but_valid_token_responses_are_accepted() {
     for (body, lifetime) in [
-        (json!({"access_token": "a", "token_type": "Bearer", "expires_in": 60}), Some(60)),
-        (json!({"access_token": "a", "token_type": "bearer", "expires_in": "60"}), Some(60)),
-        (json!({"access_token": "a", "token_type": "BeArEr", "expires_in": null}), Some(300)),
-        (json!({"access_token": "a", "token_type": "Bearer"}), Some(300)),
+        (
+            json!({"access_token": "a", "token_type": "Bearer", "expires_in": 60}),
+            Some(60),
+        ),
+        (
+            json!({"access_token": "a", "token_type": "bearer", "expires_in": "60"}),
+            Some(60),
+        ),
+        (
+            json!({"access_token": "a", "token_type": "BeArEr", "expires_in": null}),
+            Some(300),
+        ),
+        (
+            json!({"access_token": "a", "token_type": "Bearer"}),
+            Some(300),
+        ),
         (json!({"access_token": "a"}), Some(300)),
         (json!({"access_token": "a", "expires_in": 0}), Some(0)),
         (json!({"access_token": "a", "expires_in": -30}), Some(0)),
-        (json!({"access_token": "a", "expires_in": 9.0e18}), Some(365 * 24 * 3600)),
-        (json!({"access_token": "a", "expires_in": "not a number"}), Some(300)),
+        (
+            json!({"access_token": "a", "expires_in": 9.0e18}),
+            Some(365 * 24 * 3600),
+        ),
+        (
+            json!({"access_token": "a", "expires_in": "not a number"}),
+            Some(300),
+        ),
     ] {
-        let token = token_with(body.clone()).await.unwrap_or_else(|e| panic!("{body}: {e}"));
-        assert_eq!(token.lifetime(), lifetime.map(Duration::from_secs), "{body}");
+        let token = token_with(body.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{body}: {e}"));
+        assert_eq!(
+            token.lifetime(),
+            lifetime.map(Duration::from_secs),
+            "{body}"
+        );
         assert_eq!(token.access_token().expose_secret(), "a");
     }
 }
 
 #[tokio::test]
 async fn unusable_token_responses_are_typed_errors() {
-    let err = token_with(json!({"token_type": "Bearer", "expires_in": 60})).await.unwrap_err();
-    assert!(matches!(&err, Error::InvalidResponse(e) if e.reason.contains("access_token")), "{err}");
+    let err = token_with(json!({"token_type": "Bearer", "expires_in": 60}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidResponse(e) if e.reason.contains("access_token")),
+        "{err}"
+    );
 
-    let err = token_with(json!({"access_token": "a", "token_type": "MAC"})).await.unwrap_err();
-    assert!(matches!(&err, Error::InvalidResponse(e) if e.reason.contains("MAC")), "{err}");
+    let err = token_with(json!({"access_token": "a", "token_type": "MAC"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidResponse(e) if e.reason.contains("MAC")),
+        "{err}"
+    );
 
-    let err = token_with(json!({"error": "invalid_client", "error_description": "nope"})).await.unwrap_err();
-    assert!(matches!(&err, Error::InvalidClient(e) if e.client_id == "client"), "{err}");
+    let err = token_with(json!({"error": "invalid_client", "error_description": "nope"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidClient(e) if e.client_id == "client"),
+        "{err}"
+    );
 
-    let err = error_with(200, "application/json", br#"{"access_token": "a", "expi"#.to_vec()).await;
-    assert!(matches!(&err, Error::InvalidResponse(e) if e.status_code == Some(200)), "{err}");
+    let err = error_with(
+        200,
+        "application/json",
+        br#"{"access_token": "a", "expi"#.to_vec(),
+    )
+    .await;
+    assert!(
+        matches!(&err, Error::InvalidResponse(e) if e.status_code == Some(200)),
+        "{err}"
+    );
 
     let err = error_with(200, "text/html", b"<html>login page</html>".to_vec()).await;
     assert!(matches!(&err, Error::InvalidResponse(_)), "{err}");
 
     let err = error_with(200, "application/json", vec![b' '; 10 * 1024 * 1024]).await;
-    assert!(matches!(&err, Error::InvalidResponse(e) if e.reason.contains("cap")), "{err}");
+    assert!(
+        matches!(&err, Error::InvalidResponse(e) if e.reason.contains("cap")),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn error_responses_map_onto_the_seeds_errors() {
-    let err = error_with(401, "application/json", br#"{"error":"invalid_client","error_description":"bad secret"}"#.to_vec()).await;
+    let err = error_with(
+        401,
+        "application/json",
+        br#"{"error":"invalid_client","error_description":"bad secret"}"#.to_vec(),
+    )
+    .await;
     match &err {
         Error::InvalidClient(e) => {
             assert_eq!(e.client_id, "client");
@@ -181,25 +256,42 @@ async fn error_responses_map_onto_the_seeds_errors() {
     }
     assert!(!err.is_retryable());
 
-    let err = error_with(400, "application/json", br#"{"error":"invalid_scope","error_description":"unknown scope x"}"#.to_vec()).await;
+    let err = error_with(
+        400,
+        "application/json",
+        br#"{"error":"invalid_scope","error_description":"unknown scope x"}"#.to_vec(),
+    )
+    .await;
     match &err {
         Error::Authorization(e) => {
             assert_eq!(e.status_code, 400);
             assert_eq!(e.code.as_deref(), Some("invalid_scope"));
-            assert!(err.to_string().contains("invalid_scope: unknown scope x"), "{err}");
+            assert!(
+                err.to_string().contains("invalid_scope: unknown scope x"),
+                "{err}"
+            );
         }
         other => panic!("expected Authorization, got {other:?}"),
     }
 
     for status in [500_u16, 502, 503, 429] {
         let err = error_with(status, "text/html", b"<html>oops</html>".to_vec()).await;
-        assert!(matches!(&err, Error::Authorization(e) if e.status_code == status), "{err}");
+        assert!(
+            matches!(&err, Error::Authorization(e) if e.status_code == status),
+            "{err}"
+        );
         assert!(err.is_retryable(), "{status} should be retryable");
     }
     let err = error_with(500, "application/json", Vec::new()).await;
-    assert!(matches!(&err, Error::Authorization(e) if e.status_code == 500 && e.message.contains("empty")), "{err}");
+    assert!(
+        matches!(&err, Error::Authorization(e) if e.status_code == 500 && e.message.contains("empty")),
+        "{err}"
+    );
     let err = error_with(302, "text/html", b"moved".to_vec()).await;
-    assert!(matches!(&err, Error::Authorization(e) if e.status_code == 302), "{err}");
+    assert!(
+        matches!(&err, Error::Authorization(e) if e.status_code == 302),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -208,7 +300,9 @@ async fn a_silent_endpoint_times_out_and_a_closed_one_refuses() {
     server
         .mock_async(|when, then| {
             when.method(POST).path("/oauth2/token");
-            then.status(200).delay(Duration::from_secs(30)).json_body(json!({"access_token": "late"}));
+            then.status(200)
+                .delay(Duration::from_secs(30))
+                .json_body(json!({"access_token": "late"}));
         })
         .await;
     let auth = ServiceAccountAuthorizer::builder(ClientInfo::new("c", "s"), env(&server))
@@ -216,19 +310,31 @@ async fn a_silent_endpoint_times_out_and_a_closed_one_refuses() {
         .build()
         .unwrap();
     let err = auth.access_token().await.unwrap_err();
-    assert!(matches!(&err, Error::Transport(e) if e.kind == TransportErrorKind::Timeout), "{err:?}");
+    assert!(
+        matches!(&err, Error::Transport(e) if e.kind == TransportErrorKind::Timeout),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("/oauth2/token"), "{err}");
     assert!(err.is_retryable());
 
     // A port nobody listens on: bind one, then free it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let environment = Environment::new("closed").with_token_url(&format!("http://127.0.0.1:{port}/token")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let environment = Environment::new("closed")
+        .with_token_url(&format!("http://127.0.0.1:{port}/token"))
+        .unwrap();
     let err = ServiceAccountAuthorizer::new(ClientInfo::new("c", "s"), environment)
         .unwrap()
         .access_token()
         .await
         .unwrap_err();
-    assert!(matches!(&err, Error::Transport(e) if e.kind == TransportErrorKind::Connect), "{err:?}");
+    assert!(
+        matches!(&err, Error::Transport(e) if e.kind == TransportErrorKind::Connect),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -237,19 +343,26 @@ async fn a_401_renews_once_and_replays_once_then_gives_up() {
     let tokens = server
         .mock_async(|when, then| {
             when.method(POST).path("/oauth2/token");
-            then.status(200).json_body(json!({"access_token": "t", "expires_in": 3600}));
+            then.status(200)
+                .json_body(json!({"access_token": "t", "expires_in": 3600}));
         })
         .await;
     let resource = server
         .mock_async(|when, then| {
             when.method(POST).path("/api").body("payload");
-            then.status(401).header("www-authenticate", "Bearer error=\"invalid_token\"");
+            then.status(401)
+                .header("www-authenticate", "Bearer error=\"invalid_token\"");
         })
         .await;
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(authorizer(&server))
         .build();
-    let response = client.post(server.url("/api")).body("payload").send().await.unwrap();
+    let response = client
+        .post(server.url("/api"))
+        .body("payload")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 401);
     assert_eq!(resource.calls_async().await, 2, "sent once, replayed once");
     assert_eq!(tokens.calls_async().await, 2, "renewed once");
@@ -261,7 +374,8 @@ async fn a_streaming_body_is_not_replayed_and_403_is_not_a_token_problem() {
     let tokens = server
         .mock_async(|when, then| {
             when.method(POST).path("/oauth2/token");
-            then.status(200).json_body(json!({"access_token": "t", "expires_in": 3600}));
+            then.status(200)
+                .json_body(json!({"access_token": "t", "expires_in": 3600}));
         })
         .await;
     let unauthorized = server
@@ -280,10 +394,21 @@ async fn a_streaming_body_is_not_replayed_and_403_is_not_a_token_problem() {
         .with(authorizer(&server))
         .build();
 
-    let body = reqwest::Body::wrap(http_body_util::Full::new(bytes::Bytes::from_static(b"streamed")));
-    let response = client.post(server.url("/stream")).body(body).send().await.unwrap();
+    let body = reqwest::Body::wrap(http_body_util::Full::new(bytes::Bytes::from_static(
+        b"streamed",
+    )));
+    let response = client
+        .post(server.url("/stream"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 401);
-    assert_eq!(unauthorized.calls_async().await, 1, "a body that cannot be cloned is not replayed");
+    assert_eq!(
+        unauthorized.calls_async().await,
+        1,
+        "a body that cannot be cloned is not replayed"
+    );
 
     let response = client.get(server.url("/forbidden")).send().await.unwrap();
     assert_eq!(response.status(), 403);
@@ -298,19 +423,29 @@ async fn errors_reach_middleware_callers_typed() {
     server
         .mock_async(|when, then| {
             when.method(POST).path("/oauth2/token");
-            then.status(401).json_body(json!({"error": "invalid_client"}));
+            then.status(401)
+                .json_body(json!({"error": "invalid_client"}));
         })
         .await;
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(authorizer(&server))
         .build();
     let err = client.get(server.url("/api")).send().await.unwrap_err();
-    let reqwest_middleware::Error::Middleware(inner) = err else { panic!("expected a middleware error") };
-    assert!(matches!(inner.downcast_ref::<Error>(), Some(Error::InvalidClient(_))), "{inner}");
+    let reqwest_middleware::Error::Middleware(inner) = err else {
+        panic!("expected a middleware error")
+    };
+    assert!(
+        matches!(inner.downcast_ref::<Error>(), Some(Error::InvalidClient(_))),
+        "{inner}"
+    );
 }
 
 #[test]
 fn configuration_errors_name_the_field() {
-    let err = ServiceAccountAuthorizer::new(ClientInfo::new("c", "s"), Environment::new("bare")).unwrap_err();
-    assert!(matches!(&err, Error::Configuration(e) if e.field.as_deref() == Some("token_url") && e.environment.as_deref() == Some("bare")), "{err}");
+    let err = ServiceAccountAuthorizer::new(ClientInfo::new("c", "s"), Environment::new("bare"))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Configuration(e) if e.field.as_deref() == Some("token_url") && e.environment.as_deref() == Some("bare")),
+        "{err}"
+    );
 }

@@ -86,6 +86,7 @@ impl OAuthServerBuilder {
             resource_authorized: AtomicU64::new(0),
             missing_authorization: AtomicU64::new(0),
             last_api_key: Mutex::new(None),
+            hold: tokio::sync::watch::channel(false).0,
         });
         let app = Router::new()
             .route("/oauth2/token", post(token))
@@ -116,6 +117,7 @@ struct Shared {
     resource_authorized: AtomicU64,
     missing_authorization: AtomicU64,
     last_api_key: Mutex<Option<String>>,
+    hold: tokio::sync::watch::Sender<bool>,
 }
 
 /// A running OAuth2 token endpoint and protected resource on loopback. Stops when dropped.
@@ -149,6 +151,17 @@ impl OAuthServer {
     /// Sets how the token endpoint answers from now on.
     pub fn set_behaviour(&self, behaviour: Behaviour) {
         *lock(&self.state.behaviour) = behaviour;
+    }
+
+    /// Holds every token request from now on: each is counted on arrival, then waits, unanswered,
+    /// until [`OAuthServer::release_token_requests`].
+    pub fn hold_token_requests(&self) {
+        self.state.hold.send_replace(true);
+    }
+
+    /// Lets held token requests (and later ones) proceed.
+    pub fn release_token_requests(&self) {
+        self.state.hold.send_replace(false);
     }
 
     /// Forgets every issued token: the resource rejects them all from now on (as after a key
@@ -202,9 +215,10 @@ fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
     let body = serde_json::json!({"error": code, "error_description": description});
     let mut response = (status, axum::Json(body)).into_response();
     if status == StatusCode::UNAUTHORIZED {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"token\""));
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"token\""),
+        );
     }
     response
 }
@@ -218,6 +232,8 @@ fn form_decode(s: &str) -> String {
 
 async fn token(State(state): State<Arc<Shared>>, headers: HeaderMap, body: String) -> Response {
     state.token_requests.fetch_add(1, Ordering::SeqCst);
+    let mut hold = state.hold.subscribe();
+    let _ = hold.wait_for(|held| !held).await;
     let behaviour = lock(&state.behaviour).clone();
     match behaviour {
         Behaviour::Normal => {}
@@ -227,9 +243,15 @@ async fn token(State(state): State<Arc<Shared>>, headers: HeaderMap, body: Strin
             return (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
         }
     }
-    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
     if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
-        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only client_credentials");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "only client_credentials",
+        );
     }
     let basic = headers
         .get(header::AUTHORIZATION)
@@ -237,16 +259,29 @@ async fn token(State(state): State<Arc<Shared>>, headers: HeaderMap, body: Strin
         .and_then(|v| v.strip_prefix("Basic "))
         .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
         .and_then(|raw| String::from_utf8(raw).ok())
-        .and_then(|pair| pair.split_once(':').map(|(i, s)| (form_decode(i), form_decode(s))));
+        .and_then(|pair| {
+            pair.split_once(':')
+                .map(|(i, s)| (form_decode(i), form_decode(s)))
+        });
     let (id, secret) = match basic {
         Some(pair) => pair,
         None => match (form.get("client_id"), form.get("client_secret")) {
             (Some(i), Some(s)) => (i.clone(), s.clone()),
-            _ => return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "no client authentication"),
+            _ => {
+                return oauth_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "no client authentication",
+                )
+            }
         },
     };
     if state.clients.get(&id) != Some(&secret) {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        );
     }
     let n = state.next_token.fetch_add(1, Ordering::SeqCst);
     let mut hasher = state.seed.build_hasher();
@@ -261,9 +296,10 @@ async fn token(State(state): State<Arc<Shared>>, headers: HeaderMap, body: Strin
         "scope": form.get("scope").cloned().unwrap_or_default(),
     }))
     .into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     response
 }
 
@@ -273,9 +309,17 @@ async fn resource(State(state): State<Arc<Shared>>, headers: HeaderMap) -> Respo
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         state.missing_authorization.fetch_add(1, Ordering::SeqCst);
-        return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "").into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "",
+        )
+            .into_response();
     };
     let client = auth.strip_prefix("Bearer ").and_then(|t| {
         let tokens = lock(&state.tokens);

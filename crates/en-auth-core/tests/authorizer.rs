@@ -1,0 +1,284 @@
+//! The caching Authorizer with a scripted in-process provider: single flight, error delivery,
+//! cancellation, refresh fallback and expiry — deterministic, no HTTP.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use en_auth_core::{AuthorizationError, Authorizer, ClientInfo, Error, Token, TokenProvider};
+use secrecy::ExposeSecret;
+use tokio::sync::watch;
+
+/// A provider whose calls are counted and can be held at a gate, failed, or given tokens that
+/// are already due.
+struct Scripted {
+    client: ClientInfo,
+    authorize_calls: AtomicUsize,
+    refresh_calls: AtomicUsize,
+    gate: watch::Sender<bool>,
+    fail_with: Mutex<Option<Error>>,
+    refuse_refresh: bool,
+    stale_tokens: bool,
+}
+
+impl Scripted {
+    fn new() -> Self {
+        Self {
+            client: ClientInfo::new("scripted", "secret").with_api_key("key"),
+            authorize_calls: AtomicUsize::new(0),
+            refresh_calls: AtomicUsize::new(0),
+            gate: watch::channel(true).0,
+            fail_with: Mutex::new(None),
+            refuse_refresh: false,
+            stale_tokens: false,
+        }
+    }
+
+    async fn issue(&self, n: usize) -> Result<Token, Error> {
+        let mut open = self.gate.subscribe();
+        let _ = open.wait_for(|open| *open).await;
+        if let Some(e) = self.fail_with.lock().unwrap().clone() {
+            return Err(e);
+        }
+        let received = if self.stale_tokens {
+            Instant::now() - Duration::from_secs(3600)
+        } else {
+            Instant::now()
+        };
+        Ok(Token::received_at(
+            format!("token-{n}"),
+            Some(Duration::from_secs(600)),
+            received,
+        ))
+    }
+}
+
+/// The provider handle the authorizer owns; the test keeps another to script and count.
+struct P(Arc<Scripted>);
+
+impl std::ops::Deref for P {
+    type Target = Scripted;
+    fn deref(&self) -> &Scripted {
+        &self.0
+    }
+}
+
+impl TokenProvider for P {
+    async fn authorize(&self) -> Result<Token, Error> {
+        let n = self.authorize_calls.fetch_add(1, Ordering::SeqCst)
+            + self.refresh_calls.load(Ordering::SeqCst);
+        self.issue(n + 1).await
+    }
+
+    async fn refresh(&self, _token: &Token) -> Result<Token, Error> {
+        let n = self.refresh_calls.fetch_add(1, Ordering::SeqCst)
+            + self.authorize_calls.load(Ordering::SeqCst);
+        if self.refuse_refresh {
+            return Err(AuthorizationError::new(
+                "scripted",
+                400,
+                Some("invalid_grant".into()),
+                "refresh token revoked",
+            )
+            .into());
+        }
+        self.issue(n + 1).await
+    }
+
+    fn client_info(&self) -> &ClientInfo {
+        &self.client
+    }
+}
+
+fn calls(p: &Scripted) -> usize {
+    p.authorize_calls.load(Ordering::SeqCst) + p.refresh_calls.load(Ordering::SeqCst)
+}
+
+/// Spawns `n` `access_token()` calls; returns once all of them are waiting (current-thread
+/// runtime: a task runs until its first pending await).
+async fn burst(
+    auth: &Authorizer<P>,
+    n: usize,
+) -> Vec<tokio::task::JoinHandle<Result<String, Error>>> {
+    let started = Arc::new(AtomicUsize::new(0));
+    let handles = (0..n)
+        .map(|_| {
+            let auth = auth.clone();
+            let started = Arc::clone(&started);
+            tokio::spawn(async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                auth.access_token()
+                    .await
+                    .map(|t| t.secret().expose_secret().to_owned())
+            })
+        })
+        .collect();
+    while started.load(Ordering::SeqCst) < n {
+        tokio::task::yield_now().await;
+    }
+    handles
+}
+
+#[tokio::test]
+async fn cold_and_stale_bursts_make_one_call_each() {
+    let provider = Arc::new(Scripted {
+        stale_tokens: true,
+        ..Scripted::new()
+    });
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    provider.gate.send_replace(false);
+    let handles = burst(&auth, 1000).await;
+    provider.gate.send_replace(true);
+    for h in handles {
+        assert_eq!(h.await.unwrap().unwrap(), "token-1");
+    }
+    assert_eq!(calls(&provider), 1);
+    assert_eq!(auth.token_requests(), 1);
+
+    // The token it got is already due: the next burst renews it, once, through refresh().
+    provider.gate.send_replace(false);
+    let handles = burst(&auth, 1000).await;
+    provider.gate.send_replace(true);
+    for h in handles {
+        assert_eq!(h.await.unwrap().unwrap(), "token-2");
+    }
+    assert_eq!(provider.authorize_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(provider.refresh_calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_fresh_token_is_served_from_the_cache() {
+    let provider = Arc::new(Scripted::new());
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    for _ in 0..100 {
+        assert_eq!(
+            auth.access_token().await.unwrap().secret().expose_secret(),
+            "token-1"
+        );
+    }
+    assert_eq!(calls(&provider), 1);
+    assert_eq!(auth.client_id(), "scripted");
+}
+
+#[tokio::test]
+async fn a_failure_reaches_every_waiter_and_the_next_call_retries() {
+    let provider = Arc::new(Scripted::new());
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    *provider.fail_with.lock().unwrap() =
+        Some(AuthorizationError::new("scripted", 503, None, "down").into());
+    provider.gate.send_replace(false);
+    let handles = burst(&auth, 1000).await;
+    provider.gate.send_replace(true);
+    for h in handles {
+        let err = h.await.unwrap().unwrap_err();
+        assert!(
+            matches!(&err, Error::Authorization(e) if e.status_code == 503),
+            "{err}"
+        );
+    }
+    assert_eq!(calls(&provider), 1);
+
+    *provider.fail_with.lock().unwrap() = None;
+    assert_eq!(
+        auth.access_token().await.unwrap().secret().expose_secret(),
+        "token-2"
+    );
+    assert_eq!(calls(&provider), 2);
+}
+
+#[tokio::test]
+async fn cancelling_the_leader_does_not_strand_the_followers() {
+    let provider = Arc::new(Scripted::new());
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    provider.gate.send_replace(false);
+    let leader = {
+        let auth = auth.clone();
+        tokio::spawn(async move { auth.access_token().await.map(|_| ()) })
+    };
+    while calls(&provider) == 0 {
+        tokio::task::yield_now().await;
+    }
+    let followers = burst(&auth, 100).await;
+    leader.abort();
+    assert!(leader.await.unwrap_err().is_cancelled());
+    provider.gate.send_replace(true);
+    for h in followers {
+        assert_eq!(h.await.unwrap().unwrap(), "token-1");
+    }
+    assert_eq!(calls(&provider), 1);
+}
+
+#[tokio::test]
+async fn when_every_waiter_is_cancelled_the_next_caller_finishes_the_same_request() {
+    let provider = Arc::new(Scripted::new());
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    provider.gate.send_replace(false);
+    let first = {
+        let auth = auth.clone();
+        tokio::spawn(async move { auth.access_token().await.map(|_| ()) })
+    };
+    while calls(&provider) == 0 {
+        tokio::task::yield_now().await;
+    }
+    first.abort();
+    let _ = first.await;
+    provider.gate.send_replace(true);
+    assert_eq!(
+        auth.access_token().await.unwrap().secret().expose_secret(),
+        "token-1"
+    );
+    assert_eq!(calls(&provider), 1);
+}
+
+#[tokio::test]
+async fn a_refused_refresh_falls_back_to_authorize() {
+    let provider = Arc::new(Scripted {
+        refuse_refresh: true,
+        stale_tokens: true,
+        ..Scripted::new()
+    });
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    assert_eq!(
+        auth.access_token().await.unwrap().secret().expose_secret(),
+        "token-1"
+    );
+    // token-1 is already due: refresh() is refused with invalid_grant, authorize() is used.
+    let token = auth.access_token().await.unwrap();
+    assert_eq!(provider.refresh_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(provider.authorize_calls.load(Ordering::SeqCst), 2);
+    assert_eq!(token.secret().expose_secret(), "token-3");
+    assert_eq!(auth.token_requests(), 3);
+}
+
+#[tokio::test]
+async fn invalidate_only_affects_the_named_generation() {
+    let provider = Arc::new(Scripted::new());
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    let first = auth.access_token().await.unwrap().generation();
+    auth.invalidate(first);
+    let second = auth.access_token().await.unwrap().generation();
+    assert_ne!(first, second);
+    assert_eq!(calls(&provider), 2);
+    auth.invalidate(first); // stale 401 for the old token: no effect
+    assert_eq!(auth.access_token().await.unwrap().generation(), second);
+    assert_eq!(calls(&provider), 2);
+}
+
+#[tokio::test]
+async fn authorize_request_sets_bearer_and_api_key_as_sensitive_headers() {
+    let provider = Arc::new(Scripted::new());
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    let mut request =
+        reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1/".parse().unwrap());
+    auth.authorize_request(&mut request).await.unwrap();
+    let authorization = request
+        .headers()
+        .get(en_auth_core::AUTHORIZATION_HEADER)
+        .unwrap();
+    assert_eq!(authorization.as_bytes(), b"Bearer token-1");
+    assert!(authorization.is_sensitive());
+    let key = request.headers().get(en_auth_core::API_KEY_HEADER).unwrap();
+    assert_eq!(key.as_bytes(), b"key");
+    assert!(key.is_sensitive());
+    assert!(!format!("{:?}", request.headers()).contains("token-1"));
+}

@@ -1,0 +1,154 @@
+//! Environments: loading by id from the TOML file named by `EN_AUTH_ENVIRONMENTS`, and the
+//! configuration errors for every way the file can be wrong.
+
+use std::path::PathBuf;
+
+use en_auth_core::{Environment, Error, TokenEndpointAuthMethod, ENVIRONMENTS_VAR};
+
+fn write(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("en-auth-env-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn config_error(result: Result<Environment, Error>) -> en_auth_core::ConfigurationError {
+    match result {
+        Err(Error::Configuration(e)) => e,
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}
+
+const FILE: &str = r#"
+[dev]
+token_url = "https://example.auth.us-east-1.amazoncognito.com/oauth2/token"
+region = "us-east-1"
+user_pool_id = "us-east-1_Example"
+scopes = ["api/read", "api/write"]
+token_endpoint_auth_method = "client_secret_post"
+[dev.extra_params]
+audience = "https://api.example.com"
+
+[local]
+token_url = "http://127.0.0.1:9000/token"
+cognito_endpoint = "http://localhost:9229"
+"#;
+
+#[test]
+fn loads_every_field_by_id_from_the_named_file() {
+    let path = write("good.toml", FILE);
+    // The only test in this binary that touches the variable.
+    std::env::set_var(ENVIRONMENTS_VAR, &path);
+    let env = Environment::load("dev").unwrap();
+    assert_eq!(env.id(), "dev");
+    assert_eq!(env.source(), Some(path.as_path()));
+    assert_eq!(
+        env.token_url().unwrap().as_str(),
+        "https://example.auth.us-east-1.amazoncognito.com/oauth2/token"
+    );
+    assert_eq!(env.region(), Some("us-east-1"));
+    assert_eq!(env.user_pool_id(), Some("us-east-1_Example"));
+    assert_eq!(env.scopes(), ["api/read", "api/write"]);
+    assert_eq!(
+        env.extra_params(),
+        [("audience".to_owned(), "https://api.example.com".to_owned())]
+    );
+    assert_eq!(
+        env.token_endpoint_auth_method(),
+        TokenEndpointAuthMethod::ClientSecretPost
+    );
+
+    let local = Environment::load("local").unwrap();
+    assert_eq!(
+        local.cognito_endpoint().unwrap().as_str(),
+        "http://localhost:9229/"
+    );
+    assert_eq!(
+        local.token_endpoint_auth_method(),
+        TokenEndpointAuthMethod::ClientSecretBasic
+    );
+
+    let e = config_error(Environment::load("prod"));
+    assert_eq!(e.environment.as_deref(), Some("prod"));
+    assert_eq!(e.file.as_deref(), Some(path.as_path()));
+    assert!(e.message.contains("dev, local"), "{e}");
+
+    std::env::remove_var(ENVIRONMENTS_VAR);
+    let e = config_error(Environment::load("dev"));
+    assert!(e.to_string().contains(ENVIRONMENTS_VAR), "{e}");
+}
+
+#[test]
+fn unreadable_and_malformed_files_name_the_file() {
+    let missing = std::env::temp_dir().join("en-auth-no-such-file.toml");
+    let e = config_error(Environment::from_file(&missing, "dev"));
+    assert_eq!(e.file.as_deref(), Some(missing.as_path()));
+    assert!(std::error::Error::source(&e).is_some());
+
+    let path = write("bad.toml", "[dev\ntoken_url = ");
+    let e = config_error(Environment::from_file(&path, "dev"));
+    assert!(e.message.contains("malformed TOML"), "{e}");
+    assert!(e.to_string().contains("bad.toml"), "{e}");
+}
+
+#[test]
+fn invalid_fields_are_named() {
+    let cases = [
+        (
+            "[dev]\ntoken_url = \"http://auth.example.com/token\"",
+            "token_url",
+            "loopback",
+        ),
+        ("[dev]\ntoken_url = \"not a url\"", "token_url", "not a URL"),
+        (
+            "[dev]\ntoken_url = \"ftp://127.0.0.1/token\"",
+            "token_url",
+            "scheme",
+        ),
+        (
+            "[dev]\ncognito_endpoint = \"http://10.0.0.1:9229\"",
+            "cognito_endpoint",
+            "loopback",
+        ),
+        (
+            "[dev]\ntoken_uri = \"https://a/token\"",
+            "token_uri",
+            "unknown field",
+        ),
+        ("[dev]\nscopes = \"api/read\"", "", "invalid"),
+        (
+            "[dev]\ntoken_endpoint_auth_method = \"private_key_jwt\"",
+            "",
+            "private_key_jwt",
+        ),
+    ];
+    for (text, field, needle) in cases {
+        let e = config_error(Environment::from_toml_str(text, "dev"));
+        assert_eq!(e.environment.as_deref(), Some("dev"), "{text}");
+        if !field.is_empty() {
+            assert_eq!(e.field.as_deref(), Some(field), "{text}: {e}");
+        }
+        assert!(e.to_string().contains(needle), "{text}: {e}");
+    }
+}
+
+#[test]
+fn loopback_hosts_may_use_http() {
+    for url in [
+        "http://127.0.0.1/t",
+        "http://127.8.9.10:1/t",
+        "http://localhost:8080/t",
+        "http://[::1]:80/t",
+    ] {
+        assert!(Environment::new("x").with_token_url(url).is_ok(), "{url}");
+    }
+    for url in [
+        "http://192.168.1.1/t",
+        "http://example.com/t",
+        "http://[::2]/t",
+        "http://localhost.example.com/t",
+    ] {
+        assert!(Environment::new("x").with_token_url(url).is_err(), "{url}");
+    }
+}

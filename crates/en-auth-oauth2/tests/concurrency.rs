@@ -1,0 +1,199 @@
+//! Single flight through the whole stack: reqwest-middleware → ServiceAccountAuthorizer → HTTP
+//! token endpoint (the testkit emulator) → protected resource.
+//!
+//! These tests run on a current-thread runtime so that "every task is waiting for the token" is
+//! an observable fact rather than a hope: a spawned task runs until its first `.await` that is
+//! pending, which for a request is the token request shared by all of them.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use en_auth_oauth2::{ClientInfo, Environment, Error, ServiceAccountAuthorizer};
+use en_auth_testkit::{Behaviour, OAuthServer};
+use reqwest_middleware::ClientWithMiddleware;
+
+const TASKS: usize = 1000;
+
+async fn setup(
+    lifetime_secs: u64,
+) -> (OAuthServer, ServiceAccountAuthorizer, ClientWithMiddleware) {
+    let server = OAuthServer::builder()
+        .client("svc", "secret")
+        .token_lifetime_secs(lifetime_secs)
+        .start()
+        .await;
+    let environment = Environment::new("test")
+        .with_token_url(&server.token_url())
+        .unwrap();
+    let authorizer =
+        ServiceAccountAuthorizer::new(ClientInfo::new("svc", "secret"), environment).unwrap();
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(authorizer.clone())
+        .build();
+    (server, authorizer, client)
+}
+
+/// Spawns `n` requests to the resource and returns their handles once every one of them has
+/// started (and so, on this current-thread runtime, is waiting on the shared token request).
+async fn burst(
+    n: usize,
+    client: &ClientWithMiddleware,
+    url: &str,
+) -> Vec<tokio::task::JoinHandle<Result<u16, reqwest_middleware::Error>>> {
+    let started = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let client = client.clone();
+            let url = url.to_owned();
+            let started = Arc::clone(&started);
+            tokio::spawn(async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                client.get(&url).send().await.map(|r| r.status().as_u16())
+            })
+        })
+        .collect();
+    while started.load(Ordering::SeqCst) < n {
+        tokio::task::yield_now().await;
+    }
+    handles
+}
+
+async fn wait_for(mut condition: impl FnMut() -> bool) {
+    while !condition() {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn one_token_request_for_a_cold_burst_and_one_per_expiry() {
+    let (server, authorizer, client) = setup(2).await;
+    server.hold_token_requests();
+    let handles = burst(TASKS, &client, &server.resource_url()).await;
+    server.release_token_requests();
+    for h in handles {
+        assert_eq!(h.await.unwrap().unwrap(), 200);
+    }
+    assert_eq!(server.token_requests(), 1, "cold burst of {TASKS}");
+    assert_eq!(server.resource_authorized(), TASKS as u64);
+
+    // Wait until the token is due (three quarters of its 2-second life), then burst again.
+    let renew_at = authorizer.access_token().await.unwrap().renew_at().unwrap();
+    tokio::time::sleep_until(renew_at.into()).await;
+    server.hold_token_requests();
+    let handles = burst(TASKS, &client, &server.resource_url()).await;
+    server.release_token_requests();
+    for h in handles {
+        assert_eq!(h.await.unwrap().unwrap(), 200);
+    }
+    assert_eq!(
+        server.token_requests(),
+        2,
+        "burst of {TASKS} on an expired token"
+    );
+    assert_eq!(authorizer.token_requests(), 2);
+    assert_eq!(
+        server.missing_authorization(),
+        0,
+        "no request went out without its header"
+    );
+    assert_eq!(server.resource_authorized(), 2 * TASKS as u64);
+}
+
+#[tokio::test]
+async fn a_failed_token_request_fails_every_waiter_once_and_recovery_works() {
+    let (server, _authorizer, client) = setup(60).await;
+    server.set_behaviour(Behaviour::Fail {
+        status: 503,
+        body: r#"{"error":"temporarily_unavailable"}"#.to_owned(),
+    });
+    server.hold_token_requests();
+    let handles = burst(TASKS, &client, &server.resource_url()).await;
+    server.release_token_requests();
+    for h in handles {
+        let err = h
+            .await
+            .expect("no task panics")
+            .expect_err("every waiter gets the error");
+        let reqwest_middleware::Error::Middleware(inner) = err else {
+            panic!("not a middleware error")
+        };
+        assert!(
+            matches!(inner.downcast_ref::<Error>(), Some(Error::Authorization(e)) if e.status_code == 503),
+            "{inner}"
+        );
+    }
+    assert_eq!(
+        server.token_requests(),
+        1,
+        "one token request for {TASKS} waiters"
+    );
+    assert_eq!(
+        server.resource_requests(),
+        0,
+        "nothing reached the resource"
+    );
+
+    server.set_behaviour(Behaviour::Normal);
+    let status = client
+        .get(server.resource_url())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200, "the first request after recovery succeeds");
+    assert_eq!(server.token_requests(), 2);
+}
+
+#[tokio::test]
+async fn aborting_the_task_that_leads_the_token_request_strands_nobody() {
+    let (server, _authorizer, client) = setup(60).await;
+    server.hold_token_requests();
+    let leader = {
+        let client = client.clone();
+        let url = server.resource_url();
+        tokio::spawn(async move { client.get(&url).send().await.map(|r| r.status()) })
+    };
+    wait_for(|| server.token_requests() == 1).await;
+    let followers = burst(100, &client, &server.resource_url()).await;
+    leader.abort();
+    assert!(leader.await.unwrap_err().is_cancelled());
+    server.release_token_requests();
+    for h in followers {
+        assert_eq!(h.await.unwrap().unwrap(), 200);
+    }
+    assert_eq!(
+        server.token_requests(),
+        1,
+        "the followers used the leader's token request"
+    );
+    assert_eq!(server.tokens_issued(), 1);
+}
+
+#[tokio::test]
+async fn a_burst_of_401s_for_one_token_costs_one_renewal() {
+    let (server, _authorizer, client) = setup(3600).await;
+    assert_eq!(
+        client
+            .get(server.resource_url())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    server.revoke_all();
+    server.hold_token_requests();
+    let handles = burst(200, &client, &server.resource_url()).await;
+    // Every request is sent with the revoked token, rejected, and then waits for the renewal.
+    wait_for(|| server.resource_requests() == 201 && server.token_requests() == 2).await;
+    server.release_token_requests();
+    for h in handles {
+        assert_eq!(
+            h.await.unwrap().unwrap(),
+            200,
+            "replayed with the new token"
+        );
+    }
+    assert_eq!(server.token_requests(), 2, "one renewal for 200 rejections");
+    assert_eq!(server.resource_requests(), 1 + 200 + 200);
+}

@@ -1,0 +1,184 @@
+//! Integration with a real, certified OAuth2 server: oidc-provider (npm, pinned in
+//! `peers/oidc`), started on loopback with a 3-second token lifetime.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use en_auth_oauth2::{
+    ClientInfo, Environment, Error, ServiceAccountAuthorizer, TokenEndpointAuthMethod,
+};
+use en_auth_peers::{field, oidc, TOKEN_TTL_SECONDS};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+fn environment(method: TokenEndpointAuthMethod) -> Environment {
+    Environment::new("oidc-provider")
+        .with_token_url(field(oidc(), "token_endpoint"))
+        .unwrap()
+        .with_scopes([field(oidc(), "scope")])
+        .with_token_endpoint_auth_method(method)
+}
+
+fn client(name: &str) -> ClientInfo {
+    ClientInfo::new(
+        field(oidc(), &format!("clients/{name}/id")),
+        field(oidc(), &format!("clients/{name}/secret")),
+    )
+}
+
+/// RFC 7662 introspection, authenticated as the resource server.
+async fn introspect(http: &reqwest::Client, token: &str) -> Value {
+    http.post(field(oidc(), "introspection_endpoint"))
+        .basic_auth(
+            field(oidc(), "clients/introspector/id"),
+            Some(field(oidc(), "clients/introspector/secret")),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .map(|body| serde_json::from_slice(&body).unwrap())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn client_secret_basic_with_special_characters() {
+    // The secret contains + = $ ! : % / space & ? ~ : it only works if form-encoded (§2.3.1).
+    assert!(field(oidc(), "clients/basic/secret").contains('%'));
+    let auth = ServiceAccountAuthorizer::new(
+        client("basic"),
+        environment(TokenEndpointAuthMethod::ClientSecretBasic),
+    )
+    .unwrap();
+    let token = auth.access_token().await.unwrap();
+    // expires_in less its one-second resolution.
+    assert_eq!(
+        token.lifetime(),
+        Some(Duration::from_secs(TOKEN_TTL_SECONDS - 1))
+    );
+    let info = introspect(&reqwest::Client::new(), token.secret().expose_secret()).await;
+    assert_eq!(info["active"], true, "{info}");
+    assert_eq!(info["client_id"], field(oidc(), "clients/basic/id"));
+    assert_eq!(info["scope"], field(oidc(), "scope"));
+}
+
+#[tokio::test]
+async fn client_secret_post() {
+    let auth = ServiceAccountAuthorizer::new(
+        client("post"),
+        environment(TokenEndpointAuthMethod::ClientSecretPost),
+    )
+    .unwrap();
+    let token = auth.access_token().await.unwrap();
+    let info = introspect(&reqwest::Client::new(), token.secret().expose_secret()).await;
+    assert_eq!(info["active"], true, "{info}");
+    assert_eq!(info["client_id"], field(oidc(), "clients/post/id"));
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_an_invalid_client_error() {
+    for method in [
+        TokenEndpointAuthMethod::ClientSecretBasic,
+        TokenEndpointAuthMethod::ClientSecretPost,
+    ] {
+        let info = ClientInfo::new(field(oidc(), "clients/basic/id"), "wrong-secret");
+        let err = ServiceAccountAuthorizer::new(info, environment(method))
+            .unwrap()
+            .access_token()
+            .await
+            .unwrap_err();
+        match &err {
+            Error::InvalidClient(e) => {
+                assert_eq!(e.client_id, field(oidc(), "clients/basic/id"));
+                assert_eq!(e.endpoint, field(oidc(), "token_endpoint"));
+            }
+            other => panic!("{method:?}: expected InvalidClient, got {other:?}"),
+        }
+        assert!(!err.to_string().contains("wrong-secret"));
+    }
+}
+
+/// A protected resource that introspects every bearer token it receives.
+struct Resource {
+    http: reqwest::Client,
+    active: AtomicU64,
+    inactive: AtomicU64,
+}
+
+async fn protected(State(resource): State<Arc<Resource>>, headers: HeaderMap) -> StatusCode {
+    let Some(token) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        resource.inactive.fetch_add(1, Ordering::SeqCst);
+        return StatusCode::UNAUTHORIZED;
+    };
+    if introspect(&resource.http, token).await["active"] == true {
+        resource.active.fetch_add(1, Ordering::SeqCst);
+        StatusCode::OK
+    } else {
+        resource.inactive.fetch_add(1, Ordering::SeqCst);
+        StatusCode::UNAUTHORIZED
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_resource_sees_only_active_tokens_across_several_expiries() {
+    let resource = Arc::new(Resource {
+        http: reqwest::Client::new(),
+        active: AtomicU64::new(0),
+        inactive: AtomicU64::new(0),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/resource", listener.local_addr().unwrap());
+    let app = axum::Router::new()
+        .route("/resource", get(protected))
+        .with_state(Arc::clone(&resource));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let auth = ServiceAccountAuthorizer::new(
+        client("basic"),
+        environment(TokenEndpointAuthMethod::ClientSecretBasic),
+    )
+    .unwrap();
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(auth.clone())
+        .build();
+
+    // Four lifetimes of traffic: at least three expiries.
+    let lifetime = Duration::from_secs(TOKEN_TTL_SECONDS);
+    let until = Instant::now() + lifetime * 4;
+    let mut sent = 0_u64;
+    while Instant::now() < until {
+        let batch = (0..4).map(|_| http.get(&url).send());
+        for response in futures::future::join_all(batch).await {
+            assert_eq!(response.unwrap().status(), 200);
+            sent += 1;
+        }
+    }
+    assert_eq!(
+        resource.inactive.load(Ordering::SeqCst),
+        0,
+        "an expired token reached the resource"
+    );
+    assert_eq!(resource.active.load(Ordering::SeqCst), sent);
+    // A 3 s token is relied on for 2 s (expires_in has one-second resolution) and renewed at
+    // 3/4 of that, 1.5 s: about 8 token requests in 4 lifetimes (12 s).
+    let token_requests = auth.token_requests();
+    assert!(
+        (6..=10).contains(&token_requests),
+        "{token_requests} token requests for {sent} requests"
+    );
+    assert!(
+        sent > 20 * token_requests,
+        "{sent} requests, {token_requests} token requests"
+    );
+}

@@ -1,0 +1,151 @@
+//! No secret, API key or token reaches `Debug`, `Display`, an error, or a `tracing` event — even
+//! at TRACE level, on success, on 401 replay, and on every failure path.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use en_auth_oauth2::{ClientInfo, Environment, Error, ServiceAccountAuthorizer};
+use en_auth_testkit::{Behaviour, OAuthServer};
+use secrecy::ExposeSecret;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+const SECRET: &str = "Sup3r-S3cret+/=value";
+const WRONG_SECRET: &str = "Wr0ng-S3cret-value";
+const API_KEY: &str = "Api-Key-0123456789";
+const PASSWORD: &str = "Pa55word-never-shown";
+
+#[tokio::test(flavor = "current_thread")]
+async fn no_secret_in_debug_display_errors_or_trace_logs() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = OAuthServer::builder()
+        .client("svc", SECRET)
+        .token_lifetime_secs(3600)
+        .start()
+        .await;
+    let environment = Environment::new("secrecy")
+        .with_token_url(&server.token_url())
+        .unwrap();
+    let info = ClientInfo::new("svc", SECRET).with_api_key(API_KEY);
+    let authorizer = ServiceAccountAuthorizer::new(info.clone(), environment.clone()).unwrap();
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(authorizer.clone())
+        .build();
+
+    let mut tokens = Vec::new();
+    let mut printed = Vec::new();
+
+    // Success, then a 401 that forces a renewal and a replay.
+    assert_eq!(
+        client
+            .get(server.resource_url())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let token = authorizer.access_token().await.unwrap();
+    tokens.push(token.secret().expose_secret().to_owned());
+    printed.push(format!("{token:?} {:?}", *token));
+    drop(token);
+    server.revoke_all();
+    assert_eq!(
+        client
+            .get(server.resource_url())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let token = authorizer.access_token().await.unwrap();
+    tokens.push(token.secret().expose_secret().to_owned());
+    drop(token);
+    assert_ne!(tokens[0], tokens[1]);
+
+    // Failure paths: wrong secret, server error, timeout.
+    let wrong =
+        ServiceAccountAuthorizer::new(ClientInfo::new("svc", WRONG_SECRET), environment.clone())
+            .unwrap();
+    let mut errors: Vec<Error> = vec![wrong.access_token().await.unwrap_err()];
+    assert!(matches!(errors[0], Error::InvalidClient(_)));
+    server.set_behaviour(Behaviour::Fail {
+        status: 500,
+        body: "{}".into(),
+    });
+    let failing = ServiceAccountAuthorizer::new(info.clone(), environment.clone()).unwrap();
+    errors.push(failing.access_token().await.unwrap_err());
+    let middleware_error = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(failing.clone())
+        .build()
+        .get(server.resource_url())
+        .send()
+        .await
+        .unwrap_err();
+    server.set_behaviour(Behaviour::Delay(Duration::from_secs(5)));
+    let slow = ServiceAccountAuthorizer::builder(info.clone(), environment.clone())
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    errors.push(slow.access_token().await.unwrap_err());
+
+    for e in &errors {
+        printed.push(format!("{e} | {e:?}"));
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            printed.push(format!("{s} | {s:?}"));
+            source = s.source();
+        }
+    }
+    printed.push(format!("{middleware_error} | {middleware_error:?}"));
+    printed.push(format!("{info:?}"));
+    printed.push(format!("{authorizer:?}"));
+    printed.push(format!("{environment:?}"));
+    printed.push(format!(
+        "{:?}",
+        en_auth_oauth2::core::UserCredentials::new("alice", PASSWORD)
+    ));
+
+    drop(_guard);
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("token obtained"), "the run was logged at all");
+    assert!(
+        logs.contains("client_id=svc") || logs.contains("client_id=\"svc\""),
+        "{logs}"
+    );
+    let everything = format!("{logs}\n{}", printed.join("\n"));
+    for secret in [SECRET, WRONG_SECRET, API_KEY, PASSWORD]
+        .iter()
+        .copied()
+        .chain(tokens.iter().map(String::as_str))
+    {
+        assert!(
+            !everything.contains(secret),
+            "`{secret}` leaked into:\n{everything}"
+        );
+    }
+    // Nor a part of the secret, nor the Basic credential.
+    assert!(!everything.contains("Sup3r"));
+    // "svc:" in base64 starts with c3Zj: no Basic credential was logged.
+    assert!(!everything.contains("c3Zj"));
+}

@@ -1,0 +1,150 @@
+//! Starts the real protocol peers that the integration tests run against, once per test
+//! process, and hands out what they printed: endpoints, client ids and secrets.
+//!
+//! The peers are installed (pinned, from their lock files) by `cargo xtask peers install`,
+//! which `cargo xtask ci` runs first. A test that needs a peer that is not installed or does not
+//! start **fails** with a message saying how to install it; it never passes by skipping.
+//!
+//! Each peer script binds only 127.0.0.1, prints one line of JSON, and exits when this
+//! process does (it watches its parent), so no server outlives the tests.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// How long a peer may take to print its JSON line.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The token lifetime, in seconds, both peers are started with.
+pub const TOKEN_TTL_SECONDS: u64 = 3;
+
+/// The repository's `peers/` folder.
+pub fn peers_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../peers")
+}
+
+/// oidc-provider (npm, a certified OAuth2/OIDC server), started on first use. See
+/// `peers/README.md` for the JSON it prints.
+///
+/// # Panics
+/// If the peer is not installed or does not start: the calling test fails.
+pub fn oidc() -> &'static Value {
+    static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
+    let dir = peers_dir();
+    let result = PEER.get_or_init(|| {
+        if !dir.join("oidc/node_modules/oidc-provider").is_dir() {
+            return Err(not_installed("oidc-provider"));
+        }
+        let mut command = Command::new("node");
+        command.arg(dir.join("oidc/server.mjs"));
+        start("oidc-provider", command)
+    });
+    unwrap(result)
+}
+
+/// ministack (PyPI, a local AWS emulator whose Cognito verifies SRP proofs and serves the
+/// user-pool `/oauth2/token` endpoint), with a user pool, app clients and a user created through
+/// the AWS API, started on first use. See `peers/README.md` for the JSON it prints.
+///
+/// # Panics
+/// If the peer is not installed or does not start: the calling test fails.
+pub fn ministack() -> &'static Value {
+    static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
+    let dir = peers_dir();
+    let result = PEER.get_or_init(|| {
+        let python = dir.join(".venv/bin/python");
+        if !python.is_file() {
+            return Err(not_installed("ministack"));
+        }
+        let mut command = Command::new(python);
+        command.arg(dir.join("ministack/start.py"));
+        start("ministack", command)
+    });
+    unwrap(result)
+}
+
+/// A string field of a peer's JSON, by a `/`-separated path such as `clients/basic/secret`.
+///
+/// # Panics
+/// If the field is missing: the peer script and the tests disagree.
+pub fn field<'a>(info: &'a Value, path: &str) -> &'a str {
+    let pointer = format!("/{path}");
+    info.pointer(&pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("peer JSON has no string at {path}: {info}"))
+}
+
+fn not_installed(name: &str) -> String {
+    format!("{name} is not installed: run `cargo xtask peers install` (or `cargo xtask ci`, which does)")
+}
+
+fn unwrap(result: &'static Result<Value, String>) -> &'static Value {
+    match result {
+        Ok(value) => value,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+fn start(name: &str, mut command: Command) -> Result<Value, String> {
+    let log_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/peers");
+    std::fs::create_dir_all(&log_dir)
+        .map_err(|e| format!("cannot create {}: {e}", log_dir.display()))?;
+    let log_path = log_dir.join(format!("{name}-{}.log", std::process::id()));
+    let log = std::fs::File::create(&log_path)
+        .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+    let mut child = command
+        .env("PORT", "0")
+        .env("TOKEN_TTL_SECONDS", TOKEN_TTL_SECONDS.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .map_err(|e| format!("cannot start {name}: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let result = BufReader::new(stdout).read_line(&mut line).map(|_| line);
+        let _ = tx.send(result);
+    });
+    let failure = |why: String| {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let tail: String = log
+            .lines()
+            .rev()
+            .take(30)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n");
+        format!(
+            "{name} did not start: {why}\n--- {} (last lines) ---\n{tail}",
+            log_path.display()
+        )
+    };
+    match rx.recv_timeout(STARTUP_TIMEOUT) {
+        Ok(Ok(line)) if !line.trim().is_empty() => {
+            // The child keeps running; it exits when this process does.
+            std::mem::forget(child);
+            serde_json::from_str(line.trim())
+                .map_err(|e| failure(format!("its first line is not JSON ({e})")))
+        }
+        Ok(Ok(_)) => {
+            let _ = child.kill();
+            Err(failure("it exited without printing its JSON line".into()))
+        }
+        Ok(Err(e)) => {
+            let _ = child.kill();
+            Err(failure(format!("reading its output failed: {e}")))
+        }
+        Err(_) => {
+            let _ = child.kill();
+            Err(failure(format!("no JSON line within {STARTUP_TIMEOUT:?}")))
+        }
+    }
+}
