@@ -1,1 +1,111 @@
-fn main() {}
+//! Project automation for en-auth.
+//!
+//! - `cargo xtask ci`: everything CI checks — formatting, clippy (`-D warnings`), installing the
+//!   real protocol peers, all tests (unit, integration against the peers, doc tests) and the
+//!   docs (`-D warnings`). Fails at the first failing step.
+//! - `cargo xtask demo`: the zero-configuration demo.
+//! - `cargo xtask peers install`: installs oidc-provider (npm) and ministack (PyPI, in
+//!   `peers/.venv`) from their committed lock files.
+//! - `cargo xtask bench`: the criterion benchmarks.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+/// Runs `command`, echoing it; an error names the step.
+fn run(step: &str, mut command: Command) -> Result<(), String> {
+    eprintln!("==> {step}: {command:?}");
+    let status = command.status().map_err(|e| format!("{step}: cannot run {command:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{step} failed ({status})"))
+    }
+}
+
+fn install_peers() -> Result<(), String> {
+    let peers = root().join("peers");
+    for tool in ["node", "npm", "python3"] {
+        if Command::new(tool).arg("--version").output().is_err() {
+            return Err(format!("`{tool}` is not on PATH: the integration tests need Node.js and Python 3"));
+        }
+    }
+    let mut npm = Command::new("npm");
+    npm.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(peers.join("oidc"));
+    run("install oidc-provider (npm ci)", npm)?;
+
+    let venv = peers.join(".venv");
+    if !venv.join("bin/python").is_file() {
+        let mut python = Command::new("python3");
+        python.args(["-m", "venv"]).arg(&venv);
+        run("create the peers' virtualenv", python)?;
+    }
+    let mut pip = Command::new(venv.join("bin/pip"));
+    pip.args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(peers.join("ministack/requirements.txt"));
+    run("install ministack (pip)", pip)
+}
+
+fn ci() -> Result<(), String> {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    run("format check", fmt)?;
+
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]);
+    run("clippy", clippy)?;
+
+    install_peers()?;
+
+    let mut tests = cargo();
+    tests.args(["test", "--workspace", "--all-targets", "--locked"]);
+    run("tests (unit, integration with the real peers, benches as tests)", tests)?;
+
+    let mut doctests = cargo();
+    doctests.args(["test", "--workspace", "--doc", "--locked"]);
+    run("doc tests", doctests)?;
+
+    let mut doc = cargo();
+    doc.args(["doc", "--workspace", "--no-deps", "--locked"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    run("docs", doc)?;
+    eprintln!("==> ci: all steps passed");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["ci"] => ci(),
+        ["demo"] => {
+            let mut demo = cargo();
+            demo.args(["run", "--quiet", "--package", "en-auth-examples", "--example", "demo"]);
+            run("demo", demo)
+        }
+        ["peers", "install"] => install_peers(),
+        ["bench", rest @ ..] => {
+            let mut bench = cargo();
+            bench.args(["bench", "--workspace"]).args(rest);
+            run("benchmarks", bench)
+        }
+        _ => Err("usage: cargo xtask <ci | demo | peers install | bench [criterion args]>".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
