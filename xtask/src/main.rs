@@ -24,7 +24,9 @@ fn cargo() -> Command {
 /// Runs `command`, echoing it; an error names the step.
 fn run(step: &str, mut command: Command) -> Result<(), String> {
     eprintln!("==> {step}: {command:?}");
-    let status = command.status().map_err(|e| format!("{step}: cannot run {command:?}: {e}"))?;
+    let status = command
+        .status()
+        .map_err(|e| format!("{step}: cannot run {command:?}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -36,7 +38,9 @@ fn install_peers() -> Result<(), String> {
     let peers = root().join("peers");
     for tool in ["node", "npm", "python3"] {
         if Command::new(tool).arg("--version").output().is_err() {
-            return Err(format!("`{tool}` is not on PATH: the integration tests need Node.js and Python 3"));
+            return Err(format!(
+                "`{tool}` is not on PATH: the integration tests need Node.js and Python 3"
+            ));
         }
     }
     let mut npm = Command::new("npm");
@@ -62,14 +66,25 @@ fn ci() -> Result<(), String> {
     run("format check", fmt)?;
 
     let mut clippy = cargo();
-    clippy.args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]);
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]);
     run("clippy", clippy)?;
 
     install_peers()?;
 
     let mut tests = cargo();
     tests.args(["test", "--workspace", "--all-targets", "--locked"]);
-    run("tests (unit, integration with the real peers, benches as tests)", tests)?;
+    run(
+        "tests (unit, integration with the real peers, benches as tests)",
+        tests,
+    )?;
 
     let mut doctests = cargo();
     doctests.args(["test", "--workspace", "--doc", "--locked"]);
@@ -90,7 +105,14 @@ fn main() -> ExitCode {
         ["ci"] => ci(),
         ["demo"] => {
             let mut demo = cargo();
-            demo.args(["run", "--quiet", "--package", "en-auth-examples", "--example", "demo"]);
+            demo.args([
+                "run",
+                "--quiet",
+                "--package",
+                "en-auth-examples",
+                "--example",
+                "demo",
+            ]);
             run("demo", demo)
         }
         ["peers", "install"] => install_peers(),

@@ -29,17 +29,27 @@ fn authorizer(secret: &str) -> ServiceAccountAuthorizer {
 /// Verifies a Cognito access token's RS256 signature and expiry against the pool's JWKS.
 async fn verify(token: &str) -> Value {
     let jwks: Value = serde_json::from_slice(
-        &reqwest::get(field(ministack(), "jwks_uri")).await.unwrap().bytes().await.unwrap(),
+        &reqwest::get(field(ministack(), "jwks_uri"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
     )
     .unwrap();
-    let kid = decode_header(token).unwrap().kid.expect("a kid in the header");
+    let kid = decode_header(token)
+        .unwrap()
+        .kid
+        .expect("a kid in the header");
     let jwk = jwks["keys"]
         .as_array()
         .unwrap()
         .iter()
         .find(|k| k["kid"] == kid.as_str())
         .unwrap_or_else(|| panic!("kid {kid} not in {jwks}"));
-    let key = DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap()).unwrap();
+    let key =
+        DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap())
+            .unwrap();
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_issuer(&[field(ministack(), "issuer")]);
     validation.validate_aud = false;
@@ -55,15 +65,29 @@ async fn client_credentials_yield_a_signed_jwt_with_the_scope() {
     assert_eq!(claims["client_id"], field(ministack(), "m2m/client_id"));
     assert_eq!(claims["token_use"], "access");
     let scope = claims["scope"].as_str().unwrap();
-    assert!(scope.split(' ').any(|s| s == field(ministack(), "m2m/scope")), "{claims}");
+    assert!(
+        scope
+            .split(' ')
+            .any(|s| s == field(ministack(), "m2m/scope")),
+        "{claims}"
+    );
     let lifetime = claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap();
-    assert_eq!(lifetime, TOKEN_TTL_SECONDS, "the app client's access-token validity is honoured");
-    assert_eq!(token.lifetime(), Some(Duration::from_secs(TOKEN_TTL_SECONDS - 1)));
+    assert_eq!(
+        lifetime, TOKEN_TTL_SECONDS,
+        "the app client's access-token validity is honoured"
+    );
+    assert_eq!(
+        token.lifetime(),
+        Some(Duration::from_secs(TOKEN_TTL_SECONDS - 1))
+    );
 }
 
 #[tokio::test]
 async fn a_wrong_secret_is_an_invalid_client_error() {
-    let err = authorizer("not-the-secret").access_token().await.unwrap_err();
+    let err = authorizer("not-the-secret")
+        .access_token()
+        .await
+        .unwrap_err();
     match &err {
         Error::InvalidClient(e) => {
             assert_eq!(e.client_id, field(ministack(), "m2m/client_id"));
@@ -81,7 +105,12 @@ async fn tokens_are_renewed_across_expiries_and_each_verifies() {
         let token = auth.access_token().await.unwrap();
         let renew_at = token.renew_at().unwrap();
         let claims = verify(token.secret().expose_secret()).await;
-        seen.push(claims["jti"].as_str().map(str::to_owned).unwrap_or_else(|| token.secret().expose_secret().to_owned()));
+        seen.push(
+            claims["jti"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| token.secret().expose_secret().to_owned()),
+        );
         drop(token);
         // The same token until it is due...
         assert_eq!(auth.token_requests() as usize, seen.len());
