@@ -150,24 +150,25 @@ async fn requests_carry_exactly_bearer_token_and_api_key() {
 
 #[tokio::test]
 async fn odd_but_valid_token_responses_are_accepted() {
+    // Lifetimes are expires_in less its one-second resolution (absent: 300 s, so 299).
     for (body, lifetime) in [
         (
             json!({"access_token": "a", "token_type": "Bearer", "expires_in": 60}),
-            Some(60),
+            Some(59),
         ),
         (
             json!({"access_token": "a", "token_type": "bearer", "expires_in": "60"}),
-            Some(60),
+            Some(59),
         ),
         (
             json!({"access_token": "a", "token_type": "BeArEr", "expires_in": null}),
-            Some(300),
+            Some(299),
         ),
         (
             json!({"access_token": "a", "token_type": "Bearer"}),
-            Some(300),
+            Some(299),
         ),
-        (json!({"access_token": "a"}), Some(300)),
+        (json!({"access_token": "a"}), Some(299)),
         (json!({"access_token": "a", "expires_in": 0}), Some(0)),
         (json!({"access_token": "a", "expires_in": -30}), Some(0)),
         (
@@ -176,7 +177,7 @@ async fn odd_but_valid_token_responses_are_accepted() {
         ),
         (
             json!({"access_token": "a", "expires_in": "not a number"}),
-            Some(300),
+            Some(299),
         ),
     ] {
         let token = token_with(body.clone())
