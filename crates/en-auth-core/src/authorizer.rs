@@ -29,7 +29,17 @@ use crate::{Error, Token, TokenProvider, API_KEY_HEADER, AUTHORIZATION_HEADER};
 /// Caches the tokens of a [`TokenProvider`] and authorizes requests with them.
 ///
 /// Cheap to clone (clones share the cache), `Send + Sync`, and usable as a
-/// [`reqwest_middleware::Middleware`]. See the [module docs](self) for how it works.
+/// [`reqwest_middleware::Middleware`].
+///
+/// - The current token lives in an `ArcSwap` together with its pre-built `Authorization`
+///   header. A request that finds it fresh reads it without a lock, an allocation or a
+///   shared-memory write ([`Authorizer::access_token`]).
+/// - A request that finds it stale (or invalidated by a 401) joins the one token request under
+///   way, starting it if there is none: however many tasks wait, one request goes out, every
+///   waiter gets its result (token or error), and a waiter that is cancelled — even the one that
+///   started it — does not cancel it for the others.
+/// - A token is never handed out while it is known stale, so no request goes out with an
+///   expired header while a renewal is in flight.
 pub struct Authorizer<P> {
     inner: Arc<Inner<P>>,
 }
