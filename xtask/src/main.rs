@@ -43,10 +43,12 @@ fn install_peers() -> Result<(), String> {
             ));
         }
     }
-    let mut npm = Command::new("npm");
-    npm.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(peers.join("oidc"));
-    run("install oidc-provider (npm ci)", npm)?;
+    for (dir, what) in [("oidc", "oidc-provider"), ("cognito-js", "amazon-cognito-identity-js")] {
+        let mut npm = Command::new("npm");
+        npm.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(peers.join(dir));
+        run(&format!("install {what} (npm ci)"), npm)?;
+    }
 
     let venv = peers.join(".venv");
     if !venv.join("bin/python").is_file() {
@@ -56,8 +58,8 @@ fn install_peers() -> Result<(), String> {
     }
     let mut pip = Command::new(venv.join("bin/pip"));
     pip.args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(peers.join("ministack/requirements.txt"));
-    run("install ministack (pip)", pip)
+        .arg(peers.join("requirements.txt"));
+    run("install ministack and pycognito (pip)", pip)
 }
 
 fn ci() -> Result<(), String> {

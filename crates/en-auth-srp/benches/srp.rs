@@ -1,0 +1,3 @@
+//! SRP benchmark (placeholder).
+#![allow(missing_docs)]
+fn main() {}

@@ -1,0 +1,1 @@
+//! The Cognito SRP math (placeholder).
