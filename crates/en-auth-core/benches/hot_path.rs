@@ -62,6 +62,14 @@ fn bench(c: &mut Criterion) {
         black_box(token.secret().expose_secret().len());
     };
     c.bench_function("access_token/1 thread", |b| b.iter(access));
+    let cached = || {
+        let token = auth.cached_token().unwrap();
+        black_box(token.secret().expose_secret().len());
+    };
+    c.bench_function("cached_token/1 thread", |b| b.iter(cached));
+    c.bench_function("cached_token/2 threads", |b| {
+        b.iter_custom(|iters| two_threads(iters, &cached))
+    });
     c.bench_function("access_token/2 threads", |b| {
         b.iter_custom(|iters| two_threads(iters, &access))
     });

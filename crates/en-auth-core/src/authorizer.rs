@@ -19,7 +19,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use arc_swap::{ArcSwap, Guard};
-use futures::future::{BoxFuture, FutureExt, Shared};
+use std::future::Future;
+
+use futures::future::{BoxFuture, Either, FutureExt, Shared};
 use http::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
@@ -167,15 +169,30 @@ impl<P: TokenProvider> Authorizer<P> {
     /// # Errors
     /// The provider's error when a token had to be obtained and could not be; every caller
     /// waiting on that token request gets a clone of it.
+    ///
+    /// The returned future is ready at once when the token is fresh; only a renewal allocates.
     #[inline]
-    pub async fn access_token(&self) -> Result<CurrentToken, Error> {
+    pub fn access_token(&self) -> impl Future<Output = Result<CurrentToken, Error>> + Send + '_ {
+        match self.cached_token() {
+            Ok(token) => Either::Left(futures::future::ready(Ok(token))),
+            Err(stale) => Either::Right(self.renew(stale).boxed()),
+        }
+    }
+
+    /// The cached token if it is fresh, without waiting; otherwise the
+    /// [generation](CurrentToken::generation) of the stale one (0 when there is none), which
+    /// [`Authorizer::access_token`] would renew.
+    ///
+    /// # Errors
+    /// `Err(generation)` when the cached token is missing, due or invalidated.
+    #[inline]
+    pub fn cached_token(&self) -> Result<CurrentToken, u64> {
         let entry = self.inner.current.load();
         if self.is_fresh(&entry) {
-            return Ok(CurrentToken { entry });
+            Ok(CurrentToken { entry })
+        } else {
+            Err(entry.generation)
         }
-        let stale = entry.generation;
-        drop(entry);
-        self.renew(stale).await
     }
 
     /// Adds `Authorization: Bearer <token>` (and `X-Api-Key` when the client has an API key) to

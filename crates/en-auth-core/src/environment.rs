@@ -12,6 +12,7 @@
 //! # cognito_endpoint = "http://127.0.0.1:9229"   # emulators only
 //! # scopes = ["api/read"]
 //! # token_endpoint_auth_method = "client_secret_post"   # default: client_secret_basic
+//! # refresh_token_rotation = true                        # Cognito app client rotates refresh tokens
 //! # [dev.extra_params]
 //! # audience = "https://api.example.com"
 //! ```
@@ -68,6 +69,7 @@ pub struct Environment {
     scopes: Vec<String>,
     extra_params: Vec<(String, String)>,
     auth_method: TokenEndpointAuthMethod,
+    refresh_token_rotation: bool,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +85,8 @@ struct EnvironmentTable {
     extra_params: BTreeMap<String, String>,
     #[serde(default)]
     token_endpoint_auth_method: TokenEndpointAuthMethod,
+    #[serde(default)]
+    refresh_token_rotation: bool,
 }
 
 impl Environment {
@@ -98,6 +102,7 @@ impl Environment {
             scopes: Vec::new(),
             extra_params: Vec::new(),
             auth_method: TokenEndpointAuthMethod::default(),
+            refresh_token_rotation: false,
         }
     }
 
@@ -182,6 +187,7 @@ impl Environment {
         env.scopes = table.scopes;
         env.extra_params = table.extra_params.into_iter().collect();
         env.auth_method = table.token_endpoint_auth_method;
+        env.refresh_token_rotation = table.refresh_token_rotation;
         Ok(env)
     }
 
@@ -238,6 +244,20 @@ impl Environment {
         self
     }
 
+    /// Says whether the Cognito app client rotates refresh tokens, so that sessions are renewed
+    /// with `GetTokensFromRefreshToken` (which returns a new refresh token) instead of
+    /// `InitiateAuth` `REFRESH_TOKEN_AUTH`.
+    #[must_use]
+    pub fn with_refresh_token_rotation(mut self, rotation: bool) -> Self {
+        self.refresh_token_rotation = rotation;
+        self
+    }
+
+    /// Whether the Cognito app client rotates refresh tokens.
+    pub fn refresh_token_rotation(&self) -> bool {
+        self.refresh_token_rotation
+    }
+
     /// The environment id.
     pub fn id(&self) -> &str {
         &self.id
@@ -291,6 +311,52 @@ impl Environment {
         match &self.source {
             Some(p) => e.file(p).into(),
             None => e.into(),
+        }
+    }
+
+    /// The Cognito region: `region`, or else the prefix of the user pool id (`us-east-1` of
+    /// `us-east-1_Example`), or a configuration error.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] when neither is set.
+    pub fn require_region(&self) -> Result<&str, Error> {
+        self.region
+            .as_deref()
+            .or_else(|| {
+                self.user_pool_id
+                    .as_deref()
+                    .and_then(|p| p.split_once('_'))
+                    .map(|(r, _)| r)
+            })
+            .ok_or_else(|| {
+                self.error(
+                    "region",
+                    "missing; Cognito needs a region (or a user_pool_id like us-east-1_Example)",
+                )
+            })
+    }
+
+    /// The Cognito user pool id, or a configuration error if it is missing or has no `_`.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] when `user_pool_id` is not set or malformed.
+    pub fn require_user_pool_id(&self) -> Result<&str, Error> {
+        match self.user_pool_id.as_deref() {
+            Some(id)
+                if id
+                    .split_once('_')
+                    .is_some_and(|(r, n)| !r.is_empty() && !n.is_empty()) =>
+            {
+                Ok(id)
+            }
+            Some(_) => Err(self.error(
+                "user_pool_id",
+                "malformed; expected <region>_<pool name>, such as us-east-1_Example",
+            )),
+            None => Err(self.error(
+                "user_pool_id",
+                "missing; Cognito SRP needs the user pool id",
+            )),
         }
     }
 

@@ -42,11 +42,32 @@ pub enum Error {
     /// The environment or client configuration is unusable.
     #[error(transparent)]
     Configuration(#[from] ConfigurationError),
+    /// A refresh token was refused (invalid, expired or revoked): the authorizer falls back to
+    /// a full authorization.
+    #[error("refresh refused: {0}")]
+    RefreshRefused(AuthorizationError),
+    /// The user exists but has not confirmed the account (Cognito `UserNotConfirmedException`).
+    #[error("user not confirmed: {0}")]
+    UserNotConfirmed(AccountError),
+    /// The user must reset the password before logging in (Cognito
+    /// `PasswordResetRequiredException`).
+    #[error("password reset required: {0}")]
+    PasswordResetRequired(AccountError),
+    /// Too many failed attempts for this user; the server refuses logins for a while (Cognito
+    /// `TooManyFailedAttemptsException`, or `NotAuthorizedException` "Password attempts exceeded").
+    #[error("too many failed attempts: {0}")]
+    TooManyFailedAttempts(AccountError),
+    /// The server asked for a challenge that could not be answered (no handler for it, or one
+    /// that cannot be answered by a login flow, such as `MFA_SETUP`).
+    #[error(transparent)]
+    Challenge(#[from] ChallengeError),
 }
 
 impl Error {
-    /// Whether trying again later may succeed: transport failures, HTTP 5xx and 429 responses.
-    /// Rejected clients or credentials and configuration errors are never retryable.
+    /// Whether trying again later may succeed: transport failures, HTTP 5xx and 429 responses,
+    /// and throttling or internal errors by name (Cognito's `TooManyRequestsException`,
+    /// `InternalErrorException`, …, which arrive as HTTP 400). Rejected clients or credentials
+    /// and configuration errors are never retryable.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Transport(_) => true,
@@ -59,7 +80,11 @@ impl Error {
     /// Whether this error says that a refresh (renewal) of a token was refused, so that a full
     /// authorization should be tried instead: OAuth2 `invalid_grant` (RFC 6749 §5.2).
     pub fn is_refresh_refused(&self) -> bool {
-        matches!(self, Error::Authorization(e) if e.code.as_deref() == Some("invalid_grant"))
+        match self {
+            Error::RefreshRefused(_) => true,
+            Error::Authorization(e) => e.code.as_deref() == Some("invalid_grant"),
+            _ => false,
+        }
     }
 }
 
@@ -95,9 +120,15 @@ impl AuthorizationError {
         }
     }
 
-    /// HTTP 5xx and 429 (Too Many Requests) are worth retrying later.
+    /// HTTP 5xx and 429 (Too Many Requests), and the throttling and internal-error codes of
+    /// [`RETRYABLE_CODES`], are worth retrying later.
     pub fn is_retryable(&self) -> bool {
-        self.status_code >= 500 || self.status_code == 429
+        self.status_code >= 500
+            || self.status_code == 429
+            || self
+                .code
+                .as_deref()
+                .is_some_and(|code| RETRYABLE_CODES.contains(&code))
     }
 }
 
@@ -118,6 +149,93 @@ impl fmt::Display for AuthorizationError {
 }
 
 impl StdError for AuthorizationError {}
+
+/// Error codes that mean "try again later" whatever the HTTP status: OAuth2's
+/// `temporarily_unavailable` (RFC 6749 §4.1.2.1) and AWS's throttling and internal errors.
+pub const RETRYABLE_CODES: &[&str] = &[
+    "temporarily_unavailable",
+    "TooManyRequestsException",
+    "ThrottlingException",
+    "LimitExceededException",
+    "InternalErrorException",
+    "InternalServerError",
+    "ServiceUnavailable",
+];
+
+/// A user account that cannot log in as it is: not confirmed, password reset required, or
+/// locked after too many failed attempts. Carries the user name and the server's code and
+/// message, never the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AccountError {
+    /// The user name as given.
+    pub user_name: String,
+    /// The endpoint that answered.
+    pub endpoint: String,
+    /// The server's error code, such as `UserNotConfirmedException`.
+    pub code: String,
+    /// The server's message.
+    pub message: String,
+}
+
+impl AccountError {
+    /// An account error for `user_name` with the server's `code` and `message`.
+    pub fn new(
+        user_name: impl Into<String>,
+        endpoint: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            user_name: user_name.into(),
+            endpoint: endpoint.into(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for AccountError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "user `{}` at {}: {}: {}",
+            self.user_name, self.endpoint, self.code, self.message
+        )
+    }
+}
+
+impl StdError for AccountError {}
+
+/// A login challenge that could not be answered: the server asked for `challenge` (Cognito's
+/// `ChallengeName`, such as `SOFTWARE_TOKEN_MFA`) and no handler answered it, or it cannot be
+/// answered within a login.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("challenge {challenge} for user `{user_name}` could not be answered: {message}")]
+#[non_exhaustive]
+pub struct ChallengeError {
+    /// The challenge name.
+    pub challenge: String,
+    /// The user name as given.
+    pub user_name: String,
+    /// Why it could not be answered.
+    pub message: String,
+}
+
+impl ChallengeError {
+    /// A challenge error for `challenge` and `user_name`.
+    pub fn new(
+        challenge: impl Into<String>,
+        user_name: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            challenge: challenge.into(),
+            user_name: user_name.into(),
+            message: message.into(),
+        }
+    }
+}
 
 /// The client id or secret was rejected; the seed's `InvalidClientError(client_info)`.
 /// Carries the client id, never the secret.

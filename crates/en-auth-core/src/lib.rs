@@ -34,8 +34,9 @@ pub use environment::{
     is_loopback, Environment, IntoEnvironment, TokenEndpointAuthMethod, ENVIRONMENTS_VAR,
 };
 pub use error::{
-    AuthorizationError, ConfigurationError, Error, InvalidClientError, InvalidCredentialsError,
-    InvalidResponseError, Source, TransportError, TransportErrorKind,
+    AccountError, AuthorizationError, ChallengeError, ConfigurationError, Error,
+    InvalidClientError, InvalidCredentialsError, InvalidResponseError, Source, TransportError,
+    TransportErrorKind, RETRYABLE_CODES,
 };
 pub use provider::TokenProvider;
 pub use token::{Token, EXPIRES_IN_RESOLUTION, MAX_GAP_FRACTION, MAX_LIFETIME};
