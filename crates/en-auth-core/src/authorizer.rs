@@ -1,32 +1,20 @@
 //! The caching, single-flight [`Authorizer`]: the seed's provided `Authorizer` behaviour
-//! (`__call__`, `access_token`, `client_id`) over any [`TokenProvider`].
-//!
-//! How it works:
-//! - The current token lives in an [`ArcSwap`] together with its pre-built `Authorization`
-//!   header. A request that finds it fresh reads it without a lock, an allocation or a
-//!   shared-memory write ([`Authorizer::access_token`]).
-//! - A request that finds it stale (or invalidated by a 401) joins the one *flight* that
-//!   renews it, starting it if there is none. The flight is a shared future kept in a slot,
-//!   so exactly one token request is under way however many tasks wait, every waiter gets its
-//!   result (token or error), and a waiter that is cancelled — even the one that started it —
-//!   does not stop it for the others.
-//! - A token is never handed out for a request while it is known stale, so no request goes
-//!   out without a valid header while a renewal is in flight.
+//! (`__call__`, `access_token`, `client_id`) over any [`TokenProvider`]. The slow path — the
+//! one token request at a time, its retries and the failure cooldown — is in `flight.rs`.
 
+use std::future::Future;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use arc_swap::{ArcSwap, Guard};
-use std::future::Future;
-
-use futures::future::{BoxFuture, Either, FutureExt, Shared};
+use futures::future::{Either, FutureExt};
 use http::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
-use tracing::Instrument;
 
-use crate::{Error, Token, TokenProvider, API_KEY_HEADER, AUTHORIZATION_HEADER};
+use crate::flight::Slot;
+use crate::{Error, RenewalPolicy, Token, TokenProvider, API_KEY_HEADER, AUTHORIZATION_HEADER};
 
 /// Caches the tokens of a [`TokenProvider`] and authorizes requests with them.
 ///
@@ -36,14 +24,17 @@ use crate::{Error, Token, TokenProvider, API_KEY_HEADER, AUTHORIZATION_HEADER};
 /// - The current token lives in an `ArcSwap` together with its pre-built `Authorization`
 ///   header. A request that finds it fresh reads it without a lock, an allocation or a
 ///   shared-memory write ([`Authorizer::access_token`]).
-/// - A request that finds it stale (or invalidated by a 401) joins the one token request under
-///   way, starting it if there is none: however many tasks wait, one request goes out, every
-///   waiter gets its result (token or error), and a waiter that is cancelled — even the one that
+/// - When the token enters its renewal window ([`Token::renew_at`]) one renewal starts in the
+///   background and requests keep using the token until shortly before it expires
+///   ([`RenewalPolicy::with_proactive_renewal`]). A request that finds no usable token (none
+///   yet, expired, or rejected with a 401) waits for the renewal.
+/// - Single flight: however many tasks wait, one token request is under way; every waiter
+///   gets its result (token or error), and a waiter that is cancelled — even the one that
 ///   started it — does not cancel it for the others.
-/// - A token is never handed out while it is known stale, so no request goes out with an
-///   expired header while a renewal is in flight.
+/// - A failed token request is retried with backoff when the error is transient; once it has
+///   failed, requests get its error at once for a short cooldown instead of asking again.
 pub struct Authorizer<P> {
-    inner: Arc<Inner<P>>,
+    pub(crate) inner: Arc<Inner<P>>,
 }
 
 impl<P> Clone for Authorizer<P> {
@@ -54,24 +45,32 @@ impl<P> Clone for Authorizer<P> {
     }
 }
 
-struct Inner<P> {
-    provider: P,
+pub(crate) struct Inner<P> {
+    pub(crate) provider: P,
+    pub(crate) policy: RenewalPolicy,
     api_key: Option<HeaderValue>,
-    current: ArcSwap<Entry>,
-    flight: Mutex<Option<(u64, Flight)>>,
-    generations: AtomicU64,
-    token_requests: AtomicU64,
+    pub(crate) current: ArcSwap<Entry>,
+    pub(crate) slot: Mutex<Slot>,
+    pub(crate) generations: AtomicU64,
+    pub(crate) token_requests: AtomicU64,
 }
-
-type Flight = Shared<BoxFuture<'static, Result<Arc<Entry>, Error>>>;
 
 /// One cached token with its header, as handed out by [`Authorizer::access_token`].
-struct Entry {
-    token: Token,
+pub(crate) struct Entry {
+    pub(crate) token: Token,
     header: HeaderValue,
-    generation: u64,
-    invalidated: AtomicBool,
+    pub(crate) generation: u64,
+    pub(crate) invalidated: AtomicBool,
+    /// Until when the token may still be used while a renewal runs (coarse clock).
+    usable_until: Option<coarsetime::Instant>,
+    /// Whether a background renewal has been started for this token.
+    renewing: AtomicBool,
 }
+
+/// The least time a token must have left to be used while it is renewed in the background:
+/// 5 seconds, or an eighth of its lifetime if that is shorter — time for the request to reach
+/// the resource server.
+const IN_FLIGHT_MARGIN: Duration = Duration::from_secs(5);
 
 impl Entry {
     /// The "no token yet" placeholder: generation 0, already invalid.
@@ -81,7 +80,31 @@ impl Entry {
             header: HeaderValue::from_static(""),
             generation: 0,
             invalidated: AtomicBool::new(true),
+            usable_until: None,
+            renewing: AtomicBool::new(true),
         }
+    }
+
+    /// A new entry for `token`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidResponse`] if the token cannot be sent in an HTTP header.
+    pub(crate) fn new(token: Token, generation: u64) -> Result<Self, Error> {
+        let usable_until = token.expires_at().map(|expires| {
+            let margin = IN_FLIGHT_MARGIN.min(token.lifetime().unwrap_or_default() / 8);
+            let left = expires
+                .saturating_duration_since(Instant::now())
+                .saturating_sub(margin);
+            coarsetime::Instant::now() + coarsetime::Duration::from(left)
+        });
+        Ok(Self {
+            header: bearer_header(&token)?,
+            token,
+            generation,
+            invalidated: AtomicBool::new(false),
+            usable_until,
+            renewing: AtomicBool::new(false),
+        })
     }
 }
 
@@ -94,6 +117,12 @@ pub struct CurrentToken {
 }
 
 impl CurrentToken {
+    pub(crate) fn new(entry: Arc<Entry>) -> Self {
+        Self {
+            entry: Guard::from_inner(entry),
+        }
+    }
+
     /// The access token.
     pub fn secret(&self) -> &SecretString {
         self.entry.token.access_token()
@@ -127,8 +156,14 @@ impl std::fmt::Debug for CurrentToken {
 }
 
 impl<P: TokenProvider> Authorizer<P> {
-    /// An authorizer over `provider`, with an empty cache: the first request obtains a token.
+    /// An authorizer over `provider` with the default [`RenewalPolicy`] and an empty cache: the
+    /// first request obtains a token.
     pub fn new(provider: P) -> Self {
+        Self::with_policy(provider, RenewalPolicy::default())
+    }
+
+    /// An authorizer over `provider` with `policy`.
+    pub fn with_policy(provider: P, policy: RenewalPolicy) -> Self {
         let api_key = provider.client_info().api_key().and_then(|key| {
             let mut value = HeaderValue::from_str(key.expose_secret()).ok()?;
             value.set_sensitive(true);
@@ -137,9 +172,10 @@ impl<P: TokenProvider> Authorizer<P> {
         Self {
             inner: Arc::new(Inner {
                 provider,
+                policy,
                 api_key,
                 current: ArcSwap::from_pointee(Entry::empty()),
-                flight: Mutex::new(None),
+                slot: Mutex::new(Slot::default()),
                 generations: AtomicU64::new(0),
                 token_requests: AtomicU64::new(0),
             }),
@@ -151,48 +187,78 @@ impl<P: TokenProvider> Authorizer<P> {
         &self.inner.provider
     }
 
+    /// The renewal policy.
+    pub fn policy(&self) -> &RenewalPolicy {
+        &self.inner.policy
+    }
+
     /// The client id (the seed's `client_id` property). The secret is not exposed.
     pub fn client_id(&self) -> &str {
         self.inner.provider.client_info().client_id()
     }
 
     /// How many times this authorizer has asked its provider for a token (calls of
-    /// `authorize()` or `refresh()`), since it was created.
+    /// `authorize()` or `refresh()`, retries included), since it was created.
     pub fn token_requests(&self) -> u64 {
         self.inner.token_requests.load(Ordering::Relaxed)
     }
 
     /// A valid access token (the seed's `access_token` property): the cached one while it is
-    /// fresh, else a renewed one. Concurrent callers that find the token stale share one token
+    /// usable, else a renewed one. Concurrent callers that find no usable token share one token
     /// request.
+    ///
+    /// The returned future is ready at once when the token is usable; only a wait allocates.
     ///
     /// # Errors
     /// The provider's error when a token had to be obtained and could not be; every caller
-    /// waiting on that token request gets a clone of it.
-    ///
-    /// The returned future is ready at once when the token is fresh; only a renewal allocates.
+    /// waiting on that token request gets a clone of it, and so do callers during the
+    /// failure cooldown ([`RenewalPolicy::with_failure_cooldown`]).
     #[inline]
     pub fn access_token(&self) -> impl Future<Output = Result<CurrentToken, Error>> + Send + '_ {
         match self.cached_token() {
             Ok(token) => Either::Left(futures::future::ready(Ok(token))),
-            Err(stale) => Either::Right(self.renew(stale).boxed()),
+            Err(stale) => Either::Right(crate::flight::renew(&self.inner, stale).boxed()),
         }
     }
 
-    /// The cached token if it is fresh, without waiting; otherwise the
-    /// [generation](CurrentToken::generation) of the stale one (0 when there is none), which
-    /// [`Authorizer::access_token`] would renew.
+    /// The cached token if it is usable, without waiting (starting a background renewal if it
+    /// is due); otherwise the [generation](CurrentToken::generation) of the unusable one (0 when
+    /// there is none), which [`Authorizer::access_token`] would renew.
     ///
     /// # Errors
-    /// `Err(generation)` when the cached token is missing, due or invalidated.
+    /// `Err(generation)` when the cached token is missing, expired or invalidated.
     #[inline]
     pub fn cached_token(&self) -> Result<CurrentToken, u64> {
         let entry = self.inner.current.load();
-        if self.is_fresh(&entry) {
-            Ok(CurrentToken { entry })
-        } else {
-            Err(entry.generation)
+        if entry.invalidated.load(Ordering::Acquire) {
+            return Err(entry.generation);
         }
+        if !self.inner.provider.expired(&entry.token) {
+            return Ok(CurrentToken { entry });
+        }
+        self.due(entry)
+    }
+
+    /// The token is due for renewal: keep using it while a background renewal runs, if the
+    /// policy allows and it has time left.
+    #[cold]
+    fn due(&self, entry: Guard<Arc<Entry>>) -> Result<CurrentToken, u64> {
+        let usable = self.inner.policy.proactive()
+            && entry
+                .usable_until
+                .is_some_and(|until| coarsetime::Instant::now() < until)
+            && tokio::runtime::Handle::try_current().is_ok();
+        if !usable {
+            return Err(entry.generation);
+        }
+        if !entry.renewing.swap(true, Ordering::AcqRel) {
+            let inner = Arc::clone(&self.inner);
+            let generation = entry.generation;
+            tokio::spawn(async move {
+                let _ = crate::flight::renew(&inner, generation).await;
+            });
+        }
+        Ok(CurrentToken { entry })
     }
 
     /// Adds `Authorization: Bearer <token>` (and `X-Api-Key` when the client has an API key) to
@@ -223,113 +289,6 @@ impl<P: TokenProvider> Authorizer<P> {
             headers.insert(API_KEY_HEADER, key.clone());
         }
     }
-
-    #[inline]
-    fn is_fresh(&self, entry: &Entry) -> bool {
-        !entry.invalidated.load(Ordering::Acquire) && !self.inner.provider.expired(&entry.token)
-    }
-
-    /// The slow path: join or start the flight that replaces the token of generation `stale`.
-    #[cold]
-    async fn renew(&self, stale: u64) -> Result<CurrentToken, Error> {
-        let flight = {
-            let mut slot = self
-                .inner
-                .flight
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            // Another flight may have landed between our look and the lock: a newer token that
-            // nobody has rejected is the one to use, even if it is already due again (a token
-            // with no lifetime), so that each wave of callers costs one token request.
-            let current = self.inner.current.load_full();
-            if current.generation != stale && !current.invalidated.load(Ordering::Acquire) {
-                return Ok(CurrentToken {
-                    entry: Guard::from_inner(current),
-                });
-            }
-            match &*slot {
-                Some((_, flight)) => flight.clone(),
-                None => {
-                    let id = self.inner.generations.fetch_add(1, Ordering::Relaxed) + 1;
-                    let flight = fly(Arc::clone(&self.inner), id).boxed().shared();
-                    *slot = Some((id, flight.clone()));
-                    flight
-                }
-            }
-        };
-        let entry = flight.await?;
-        Ok(CurrentToken {
-            entry: Guard::from_inner(entry),
-        })
-    }
-}
-
-/// One token request: refresh the current token if there is one (falling back to a full
-/// authorization when the refresh is refused), publish the result, and clear the slot.
-async fn fly<P: TokenProvider>(inner: Arc<Inner<P>>, generation: u64) -> Result<Arc<Entry>, Error> {
-    let span = tracing::info_span!(
-        "en_auth.token",
-        flow = inner.provider.flow(),
-        environment = inner.provider.environment_id().unwrap_or(""),
-        client_id = inner.provider.client_info().client_id(),
-        renewal = tracing::field::Empty,
-        outcome = tracing::field::Empty,
-        latency_ms = tracing::field::Empty,
-    );
-    let started = Instant::now();
-    let result = async {
-        let previous = inner.current.load_full();
-        let has_token = previous.generation != 0;
-        tracing::Span::current().record("renewal", has_token);
-        inner.token_requests.fetch_add(1, Ordering::Relaxed);
-        let token = if has_token {
-            match inner.provider.refresh(&previous.token).await {
-                Err(e) if e.is_refresh_refused() => {
-                    tracing::debug!(error = %e, "refresh refused; authorizing from scratch");
-                    inner.token_requests.fetch_add(1, Ordering::Relaxed);
-                    inner.provider.authorize().await
-                }
-                other => other,
-            }
-        } else {
-            inner.provider.authorize().await
-        }?;
-        let entry = Arc::new(Entry {
-            header: bearer_header(&token)?,
-            token,
-            generation,
-            invalidated: AtomicBool::new(false),
-        });
-        inner.current.store(Arc::clone(&entry));
-        Ok(entry)
-    }
-    .instrument(span.clone())
-    .await;
-
-    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    span.record("latency_ms", latency_ms);
-    match &result {
-        Ok(entry) => {
-            span.record("outcome", "ok");
-            span.in_scope(|| {
-                tracing::info!(
-                    lifetime_s = entry.token.lifetime().map(|l| l.as_secs()),
-                    latency_ms,
-                    "token obtained"
-                );
-            });
-        }
-        Err(error) => {
-            span.record("outcome", "error");
-            span.in_scope(|| tracing::warn!(%error, latency_ms, "token request failed"));
-        }
-    }
-
-    let mut slot = inner.flight.lock().unwrap_or_else(PoisonError::into_inner);
-    if slot.as_ref().is_some_and(|(id, _)| *id == generation) {
-        *slot = None;
-    }
-    result
 }
 
 /// `Bearer <token>` as a sensitive header value. The scheme is always written `Bearer`

@@ -77,6 +77,14 @@ impl Error {
         }
     }
 
+    /// How long the server asked to wait before trying again, if it said (`Retry-After`).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::Authorization(e) => e.retry_after,
+            _ => None,
+        }
+    }
+
     /// Whether this error says that a refresh (renewal) of a token was refused, so that a full
     /// authorization should be tried instead: OAuth2 `invalid_grant` (RFC 6749 §5.2).
     pub fn is_refresh_refused(&self) -> bool {
@@ -102,6 +110,8 @@ pub struct AuthorizationError {
     pub message: String,
     /// The endpoint that answered (a URL, no credentials).
     pub endpoint: String,
+    /// How long the server asked to wait before trying again (`Retry-After`, RFC 9110 §10.2.3).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl AuthorizationError {
@@ -117,7 +127,15 @@ impl AuthorizationError {
             code,
             message: message.into(),
             endpoint: endpoint.into(),
+            retry_after: None,
         }
+    }
+
+    /// Records the server's `Retry-After`.
+    #[must_use]
+    pub fn with_retry_after(mut self, retry_after: Option<std::time::Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
     }
 
     /// HTTP 5xx and 429 (Too Many Requests), and the throttling and internal-error codes of

@@ -20,7 +20,9 @@ mod authorizer;
 mod client;
 mod environment;
 mod error;
+mod flight;
 mod middleware;
+mod policy;
 mod provider;
 mod token;
 
@@ -38,6 +40,7 @@ pub use error::{
     InvalidClientError, InvalidCredentialsError, InvalidResponseError, Source, TransportError,
     TransportErrorKind, RETRYABLE_CODES,
 };
+pub use policy::RenewalPolicy;
 pub use provider::TokenProvider;
 pub use token::{Token, EXPIRES_IN_RESOLUTION, MAX_GAP_FRACTION, MAX_LIFETIME};
 

@@ -5,7 +5,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use en_auth_core::{AuthorizationError, Authorizer, ClientInfo, Error, Token, TokenProvider};
+use en_auth_core::{
+    AuthorizationError, Authorizer, ClientInfo, Error, InvalidClientError, RenewalPolicy, Token,
+    TokenProvider,
+};
 use secrecy::ExposeSecret;
 use tokio::sync::watch;
 
@@ -17,6 +20,10 @@ struct Scripted {
     refresh_calls: AtomicUsize,
     gate: watch::Sender<bool>,
     fail_with: Mutex<Option<Error>>,
+    /// Errors returned by the next calls, in order, before `fail_with` applies.
+    fail_next: Mutex<Vec<Error>>,
+    /// How many seconds ago the issued tokens were received (to place them in time).
+    age_secs: u64,
     refuse_refresh: bool,
     stale_tokens: bool,
 }
@@ -29,6 +36,8 @@ impl Scripted {
             refresh_calls: AtomicUsize::new(0),
             gate: watch::channel(true).0,
             fail_with: Mutex::new(None),
+            fail_next: Mutex::new(Vec::new()),
+            age_secs: 0,
             refuse_refresh: false,
             stale_tokens: false,
         }
@@ -37,13 +46,16 @@ impl Scripted {
     async fn issue(&self, n: usize) -> Result<Token, Error> {
         let mut open = self.gate.subscribe();
         let _ = open.wait_for(|open| *open).await;
+        if let Some(e) = self.fail_next.lock().unwrap().pop() {
+            return Err(e);
+        }
         if let Some(e) = self.fail_with.lock().unwrap().clone() {
             return Err(e);
         }
         let received = if self.stale_tokens {
             Instant::now() - Duration::from_secs(3600)
         } else {
-            Instant::now()
+            Instant::now() - Duration::from_secs(self.age_secs)
         };
         Ok(Token::received_at(
             format!("token-{n}"),
@@ -160,10 +172,21 @@ async fn a_fresh_token_is_served_from_the_cache() {
     assert_eq!(auth.client_id(), "scripted");
 }
 
+/// One attempt per token request and no cooldown: the bare single-flight semantics.
+fn bare() -> RenewalPolicy {
+    RenewalPolicy::default()
+        .with_max_attempts(1)
+        .with_failure_cooldown(Duration::ZERO, Duration::ZERO)
+}
+
+fn unavailable() -> Error {
+    AuthorizationError::new("scripted", 503, None, "down").into()
+}
+
 #[tokio::test]
 async fn a_failure_reaches_every_waiter_and_the_next_call_retries() {
     let provider = Arc::new(Scripted::new());
-    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    let auth = Authorizer::with_policy(P(Arc::clone(&provider)), bare());
     *provider.fail_with.lock().unwrap() =
         Some(AuthorizationError::new("scripted", 503, None, "down").into());
     provider.gate.send_replace(false);
@@ -281,4 +304,190 @@ async fn authorize_request_sets_bearer_and_api_key_as_sensitive_headers() {
     assert_eq!(key.as_bytes(), b"key");
     assert!(key.is_sensitive());
     assert!(!format!("{:?}", request.headers()).contains("token-1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_failures_are_retried_within_one_token_request() {
+    let provider = Arc::new(Scripted::new());
+    *provider.fail_next.lock().unwrap() = vec![unavailable(), unavailable()];
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    provider.gate.send_replace(false);
+    let handles = burst(&auth, 1000).await;
+    provider.gate.send_replace(true);
+    for h in handles {
+        assert_eq!(
+            h.await.unwrap().unwrap(),
+            "token-3",
+            "every waiter gets the token of the third attempt"
+        );
+    }
+    assert_eq!(calls(&provider), 3);
+    assert_eq!(auth.token_requests(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn rejected_clients_are_not_retried() {
+    let provider = Arc::new(Scripted::new());
+    *provider.fail_with.lock().unwrap() =
+        Some(InvalidClientError::new("scripted", "e", "invalid_client").into());
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    assert!(matches!(
+        auth.access_token().await,
+        Err(Error::InvalidClient(_))
+    ));
+    assert_eq!(calls(&provider), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_is_waited_for_and_too_long_a_one_ends_the_retries() {
+    let provider = Arc::new(Scripted::new());
+    let throttled = |secs| -> Error {
+        AuthorizationError::new("scripted", 429, None, "slow down")
+            .with_retry_after(Some(Duration::from_secs(secs)))
+            .into()
+    };
+    *provider.fail_next.lock().unwrap() = vec![throttled(7)];
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    let started = tokio::time::Instant::now();
+    auth.access_token().await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(7),
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(calls(&provider), 2);
+
+    let provider = Arc::new(Scripted::new());
+    *provider.fail_next.lock().unwrap() = vec![throttled(3600)];
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    let err = auth.access_token().await.unwrap_err();
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
+    assert_eq!(
+        calls(&provider),
+        1,
+        "a Retry-After over the cap is not waited for"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn during_an_outage_callers_get_the_error_at_once_and_requests_stay_bounded() {
+    let provider = Arc::new(Scripted::new());
+    *provider.fail_with.lock().unwrap() = Some(unavailable());
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    assert!(auth.access_token().await.is_err());
+    assert_eq!(calls(&provider), 3, "one token request of three attempts");
+    // 10 000 calls during the cooldown: errors at once, no new token request.
+    for _ in 0..10_000 {
+        let err = auth.access_token().await.unwrap_err();
+        assert!(matches!(&err, Error::Authorization(e) if e.status_code == 503));
+    }
+    assert_eq!(calls(&provider), 3);
+    // After the cooldown (1 s) one more token request; then the cooldown doubles.
+    tokio::time::advance(Duration::from_millis(1001)).await;
+    assert!(auth.access_token().await.is_err());
+    assert_eq!(calls(&provider), 6);
+    tokio::time::advance(Duration::from_millis(1500)).await;
+    assert!(auth.access_token().await.is_err());
+    assert_eq!(
+        calls(&provider),
+        6,
+        "still cooling down (2 s after the second failure)"
+    );
+    // Recovery: the first request after the cooldown succeeds.
+    *provider.fail_with.lock().unwrap() = None;
+    tokio::time::advance(Duration::from_millis(600)).await;
+    assert!(auth.access_token().await.is_ok());
+    assert_eq!(calls(&provider), 7);
+}
+
+#[tokio::test]
+async fn a_due_token_is_used_while_it_is_renewed_in_the_background() {
+    // Lifetime 600 s, received 590 s ago: past renew_at (540 s), 10 s before expiry, which
+    // leaves more than the 5 s in-flight margin.
+    let provider = Arc::new(Scripted {
+        age_secs: 590,
+        ..Scripted::new()
+    });
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    assert_eq!(
+        auth.access_token().await.unwrap().secret().expose_secret(),
+        "token-1"
+    );
+    provider.gate.send_replace(false);
+    for _ in 0..1000 {
+        // Served at once, from the cache, while the renewal waits at the gate.
+        let token = auth.cached_token().expect("the due token is still usable");
+        assert_eq!(token.secret().expose_secret(), "token-1");
+    }
+    while calls(&provider) < 2 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(calls(&provider), 2, "one background renewal");
+    provider.gate.send_replace(true);
+    loop {
+        let token = auth.access_token().await.unwrap();
+        if token.secret().expose_secret() == "token-2" {
+            break;
+        }
+        drop(token);
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(provider.refresh_calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn if_the_background_renewal_fails_the_old_token_is_kept() {
+    let provider = Arc::new(Scripted {
+        age_secs: 590,
+        ..Scripted::new()
+    });
+    let auth = Authorizer::with_policy(
+        P(Arc::clone(&provider)),
+        RenewalPolicy::default().with_max_attempts(1),
+    );
+    assert_eq!(
+        auth.access_token().await.unwrap().secret().expose_secret(),
+        "token-1"
+    );
+    *provider.fail_with.lock().unwrap() = Some(unavailable());
+    let _ = auth.cached_token().unwrap();
+    while calls(&provider) < 2 {
+        tokio::task::yield_now().await;
+    }
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        auth.access_token().await.unwrap().secret().expose_secret(),
+        "token-1"
+    );
+    assert_eq!(
+        calls(&provider),
+        2,
+        "no second background attempt for the same token"
+    );
+}
+
+#[tokio::test]
+async fn without_proactive_renewal_a_due_token_is_waited_for() {
+    let provider = Arc::new(Scripted {
+        age_secs: 590,
+        ..Scripted::new()
+    });
+    let auth = Authorizer::with_policy(
+        P(Arc::clone(&provider)),
+        RenewalPolicy::default().with_proactive_renewal(false),
+    );
+    assert_eq!(
+        auth.access_token().await.unwrap().secret().expose_secret(),
+        "token-1"
+    );
+    assert!(
+        auth.cached_token().is_err(),
+        "due, and not used while renewing"
+    );
+    assert_eq!(
+        auth.access_token().await.unwrap().secret().expose_secret(),
+        "token-2"
+    );
 }

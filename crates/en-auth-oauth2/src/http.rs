@@ -89,9 +89,27 @@ pub(crate) struct Exchange {
     pub(crate) client: reqwest::Client,
     pub(crate) max_bytes: usize,
     pub(crate) status: Mutex<Option<u16>>,
+    pub(crate) retry_after: Mutex<Option<Duration>>,
 }
 
 impl Exchange {
+    pub(crate) fn new(client: reqwest::Client, max_bytes: usize) -> Self {
+        Self {
+            client,
+            max_bytes,
+            status: Mutex::new(None),
+            retry_after: Mutex::new(None),
+        }
+    }
+
+    /// The response's `Retry-After` (RFC 9110 §10.2.3: seconds or an HTTP date), if any.
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        *self
+            .retry_after
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     pub(crate) fn status(&self) -> Option<u16> {
         *self
             .status
@@ -110,6 +128,14 @@ impl Exchange {
             .status
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(response.status().as_u16());
+        *self
+            .retry_after
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
         if response
             .content_length()
             .is_some_and(|len| len > self.max_bytes as u64)
@@ -139,5 +165,41 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Exchange {
 
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
         Box::pin(self.send(request))
+    }
+}
+
+/// Parses `Retry-After`: delay-seconds, or an HTTP date (a date in the past means now).
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        let later = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(90));
+        let parsed = parse_retry_after(&later).unwrap();
+        assert!(
+            parsed <= Duration::from_secs(90) && parsed >= Duration::from_secs(88),
+            "{parsed:?}"
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("-5"), None);
     }
 }

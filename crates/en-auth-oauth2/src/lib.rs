@@ -34,8 +34,9 @@ use std::time::Duration;
 pub use en_auth_core::{
     self as core, reqwest_middleware, secrecy, AuthorizationError, Authorizer, ClientInfo,
     ConfigurationError, CurrentToken, Environment, Error, IntoEnvironment, InvalidClientError,
-    InvalidCredentialsError, InvalidResponseError, Token, TokenEndpointAuthMethod, TokenProvider,
-    TransportError, TransportErrorKind, API_KEY_HEADER, AUTHORIZATION_HEADER, EXPIRATION_GAP,
+    InvalidCredentialsError, InvalidResponseError, RenewalPolicy, Token, TokenEndpointAuthMethod,
+    TokenProvider, TransportError, TransportErrorKind, API_KEY_HEADER, AUTHORIZATION_HEADER,
+    EXPIRATION_GAP,
 };
 pub use http::{
     token_http_client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
@@ -77,6 +78,7 @@ impl ServiceAccountAuthorizer {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            policy: RenewalPolicy::default(),
         }
     }
 
@@ -123,9 +125,18 @@ pub struct Builder {
     timeout: Duration,
     connect_timeout: Duration,
     max_response_bytes: usize,
+    policy: RenewalPolicy,
 }
 
 impl Builder {
+    /// How tokens are renewed and failed token requests retried (default
+    /// [`RenewalPolicy::default`]).
+    #[must_use]
+    pub fn renewal_policy(mut self, policy: RenewalPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
     /// Sends token requests with `client` instead of a dedicated one. It should not follow
     /// redirects, and should have timeouts: the builder's timeout settings do not apply to it.
     #[must_use]
@@ -169,7 +180,7 @@ impl Builder {
         let provider = ClientCredentials::new(self.client_info, environment, http)?
             .with_max_response_bytes(self.max_response_bytes);
         Ok(ServiceAccountAuthorizer {
-            inner: Authorizer::new(provider),
+            inner: Authorizer::with_policy(provider, self.policy),
         })
     }
 }

@@ -1,7 +1,6 @@
 //! [`ClientCredentials`]: the OAuth2 client-credentials grant (RFC 6749 §4.4) as a
 //! [`TokenProvider`].
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use en_auth_core::{
@@ -119,14 +118,10 @@ impl ClientCredentials {
         for (name, value) in self.environment.extra_params() {
             request = request.add_extra_param(name.clone(), value.clone());
         }
-        let exchange = Exchange {
-            client: self.http.clone(),
-            max_bytes: self.max_response_bytes,
-            status: Mutex::new(None),
-        };
+        let exchange = Exchange::new(self.http.clone(), self.max_response_bytes);
         let client_id = self.client_info.client_id();
         let requested_at = Instant::now();
-        match request.request_async(&exchange).await {
+        let result = match request.request_async(&exchange).await {
             Ok(response) => response.into_token(&self.endpoint, client_id, requested_at),
             Err(RequestTokenError::ServerResponse(e)) => Err(map_error_response(
                 &self.endpoint,
@@ -162,7 +157,13 @@ impl ClientCredentials {
                     _ => Err(InvalidResponseError::new(&self.endpoint, status, message).into()),
                 }
             }
-        }
+        };
+        result.map_err(|e| match e {
+            Error::Authorization(a) => {
+                Error::Authorization(a.with_retry_after(exchange.retry_after()))
+            }
+            other => other,
+        })
     }
 }
 

@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use en_auth_oauth2::{ClientInfo, Environment, Error, ServiceAccountAuthorizer};
+use en_auth_oauth2::{ClientInfo, Environment, Error, RenewalPolicy, ServiceAccountAuthorizer};
 use en_auth_testkit::{Behaviour, OAuthServer};
 use reqwest_middleware::ClientWithMiddleware;
 
@@ -16,6 +16,13 @@ const TASKS: usize = 1000;
 
 async fn setup(
     lifetime_secs: u64,
+) -> (OAuthServer, ServiceAccountAuthorizer, ClientWithMiddleware) {
+    setup_with(lifetime_secs, RenewalPolicy::default()).await
+}
+
+async fn setup_with(
+    lifetime_secs: u64,
+    policy: RenewalPolicy,
 ) -> (OAuthServer, ServiceAccountAuthorizer, ClientWithMiddleware) {
     let server = OAuthServer::builder()
         .client("svc", "secret")
@@ -26,7 +33,10 @@ async fn setup(
         .with_token_url(&server.token_url())
         .unwrap();
     let authorizer =
-        ServiceAccountAuthorizer::new(ClientInfo::new("svc", "secret"), environment).unwrap();
+        ServiceAccountAuthorizer::builder(ClientInfo::new("svc", "secret"), environment)
+            .renewal_policy(policy)
+            .build()
+            .unwrap();
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(authorizer.clone())
         .build();
@@ -101,7 +111,12 @@ async fn one_token_request_for_a_cold_burst_and_one_per_expiry() {
 
 #[tokio::test]
 async fn a_failed_token_request_fails_every_waiter_once_and_recovery_works() {
-    let (server, _authorizer, client) = setup(60).await;
+    // One attempt, no cooldown: the bare single-flight behaviour (retries and the cooldown are
+    // tested in en-auth-core's authorizer tests).
+    let bare = RenewalPolicy::default()
+        .with_max_attempts(1)
+        .with_failure_cooldown(std::time::Duration::ZERO, std::time::Duration::ZERO);
+    let (server, _authorizer, client) = setup_with(60, bare).await;
     server.set_behaviour(Behaviour::Fail {
         status: 503,
         body: r#"{"error":"temporarily_unavailable"}"#.to_owned(),

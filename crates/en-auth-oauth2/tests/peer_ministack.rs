@@ -101,22 +101,30 @@ async fn a_wrong_secret_is_an_invalid_client_error() {
 async fn tokens_are_renewed_across_expiries_and_each_verifies() {
     let auth = authorizer(field(ministack(), "m2m/client_secret"));
     let mut seen = Vec::new();
-    for _ in 0..3 {
+    for round in 1..=3_u64 {
         let token = auth.access_token().await.unwrap();
-        let renew_at = token.renew_at().unwrap();
-        let claims = verify(token.secret().expose_secret()).await;
-        seen.push(
-            claims["jti"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| token.secret().expose_secret().to_owned()),
-        );
+        let access = token.secret().expose_secret().to_owned();
+        let (renew_at, expires_at) = (token.renew_at().unwrap(), token.expires_at().unwrap());
         drop(token);
-        // The same token until it is due...
-        assert_eq!(auth.token_requests() as usize, seen.len());
+        verify(&access).await;
+        assert_eq!(
+            auth.token_requests(),
+            round,
+            "one token request per lifetime"
+        );
+        // In its renewal window the token is still served while a renewal runs behind it...
         tokio::time::sleep_until(renew_at.into()).await;
+        assert_eq!(
+            auth.access_token().await.unwrap().secret().expose_secret(),
+            &access
+        );
+        // ...and once it has expired, the renewed one is.
+        tokio::time::sleep_until(expires_at.into()).await;
+        seen.push(access);
     }
     seen.dedup();
     assert_eq!(seen.len(), 3, "a new token after each expiry");
-    assert_eq!(auth.token_requests(), 3);
+    let last = auth.access_token().await.unwrap();
+    assert!(!seen.contains(&last.secret().expose_secret().to_owned()));
+    assert_eq!(auth.token_requests(), 4);
 }

@@ -1,0 +1,163 @@
+//! The slow path of the [`Authorizer`](crate::Authorizer): one token request at a time (single
+//! flight), retried with backoff on transient errors, and a cooldown after a failure during
+//! which callers get the error at once.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
+use std::time::Instant;
+
+use futures::future::{BoxFuture, FutureExt, Shared};
+use tracing::Instrument;
+
+use crate::authorizer::{CurrentToken, Entry, Inner};
+use crate::{Error, Token, TokenProvider};
+
+/// The shared result of one token request.
+type Flight = Shared<BoxFuture<'static, Result<Arc<Entry>, Error>>>;
+
+/// The slow path's state, under a mutex that the hot path never takes.
+#[derive(Default)]
+pub(crate) struct Slot {
+    /// The token request under way, with its id.
+    flight: Option<(u64, Flight)>,
+    /// The last failure, while its cooldown lasts.
+    failure: Option<Failure>,
+    /// Consecutive failed token requests.
+    failures: u32,
+}
+
+struct Failure {
+    error: Error,
+    /// On Tokio's clock, so that tests can pause and advance it.
+    until: tokio::time::Instant,
+}
+
+/// Joins or starts the token request that replaces the token of generation `stale`.
+pub(crate) async fn renew<P: TokenProvider>(
+    inner: &Arc<Inner<P>>,
+    stale: u64,
+) -> Result<CurrentToken, Error> {
+    let flight = {
+        let mut slot = inner.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        // Another request may have landed between the caller's look and the lock: a newer token
+        // that nobody has rejected is the one to use, even if already due (a token with no
+        // lifetime), so that each wave of callers costs one token request.
+        let current = inner.current.load_full();
+        if current.generation != stale && !current.invalidated.load(Ordering::Acquire) {
+            return Ok(CurrentToken::new(current));
+        }
+        if let Some((_, flight)) = &slot.flight {
+            flight.clone()
+        } else {
+            if let Some(failure) = &slot.failure {
+                if tokio::time::Instant::now() < failure.until {
+                    return Err(failure.error.clone());
+                }
+            }
+            let id = inner.generations.fetch_add(1, Ordering::Relaxed) + 1;
+            let flight = fly(Arc::clone(inner), id).boxed().shared();
+            slot.flight = Some((id, flight.clone()));
+            flight
+        }
+    };
+    flight.await.map(CurrentToken::new)
+}
+
+/// One token request: refresh the current token if there is one (a full authorization when
+/// the refresh is refused), retrying transient failures; publish the result; clear the slot.
+async fn fly<P: TokenProvider>(inner: Arc<Inner<P>>, generation: u64) -> Result<Arc<Entry>, Error> {
+    let span = tracing::info_span!(
+        "en_auth.token",
+        flow = inner.provider.flow(),
+        environment = inner.provider.environment_id().unwrap_or(""),
+        client_id = inner.provider.client_info().client_id(),
+        renewal = tracing::field::Empty,
+        attempts = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let result = request_with_retries(&inner)
+        .instrument(span.clone())
+        .await
+        .and_then(|token| Entry::new(token, generation).map(Arc::new));
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    span.record("latency_ms", latency_ms);
+
+    let mut slot = inner.slot.lock().unwrap_or_else(PoisonError::into_inner);
+    match &result {
+        Ok(entry) => {
+            inner.current.store(Arc::clone(entry));
+            slot.failure = None;
+            slot.failures = 0;
+            span.record("outcome", "ok");
+            span.in_scope(|| {
+                tracing::info!(
+                    lifetime_s = entry.token.lifetime().map(|l| l.as_secs()),
+                    latency_ms,
+                    "token obtained"
+                );
+            });
+        }
+        Err(error) => {
+            slot.failures = slot.failures.saturating_add(1);
+            let cooldown = inner.policy.cooldown(slot.failures);
+            slot.failure = Some(Failure {
+                error: error.clone(),
+                until: tokio::time::Instant::now() + cooldown,
+            });
+            span.record("outcome", "error");
+            span.in_scope(|| {
+                tracing::warn!(%error, latency_ms, cooldown_ms = u64::try_from(cooldown.as_millis()).unwrap_or(u64::MAX), "token request failed");
+            });
+        }
+    }
+    if slot
+        .flight
+        .as_ref()
+        .is_some_and(|(id, _)| *id == generation)
+    {
+        slot.flight = None;
+    }
+    result
+}
+
+/// Asks the provider, retrying retryable errors as the policy says.
+async fn request_with_retries<P: TokenProvider>(inner: &Inner<P>) -> Result<Token, Error> {
+    let mut attempt = 1;
+    loop {
+        let result = request_once(inner).await;
+        tracing::Span::current().record("attempts", attempt);
+        let error = match result {
+            Ok(token) => return Ok(token),
+            Err(e) if e.is_retryable() && attempt < inner.policy.max_attempts() => e,
+            Err(e) => return Err(e),
+        };
+        let Some(wait) = inner.policy.backoff(attempt, error.retry_after()) else {
+            return Err(error);
+        };
+        tracing::debug!(%error, attempt, wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "retrying the token request");
+        tokio::time::sleep(wait).await;
+        attempt += 1;
+    }
+}
+
+/// One call of the provider: `refresh()` when there is a token to renew (falling back to
+/// `authorize()` when the refresh is refused), else `authorize()`.
+async fn request_once<P: TokenProvider>(inner: &Inner<P>) -> Result<Token, Error> {
+    let previous = inner.current.load_full();
+    let has_token = previous.generation != 0;
+    tracing::Span::current().record("renewal", has_token);
+    inner.token_requests.fetch_add(1, Ordering::Relaxed);
+    if !has_token {
+        return inner.provider.authorize().await;
+    }
+    match inner.provider.refresh(&previous.token).await {
+        Err(e) if e.is_refresh_refused() => {
+            tracing::debug!(error = %e, "refresh refused; authorizing from scratch");
+            inner.token_requests.fetch_add(1, Ordering::Relaxed);
+            inner.provider.authorize().await
+        }
+        other => other,
+    }
+}

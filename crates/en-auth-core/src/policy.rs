@@ -1,0 +1,158 @@
+//! [`RenewalPolicy`]: when tokens are renewed, and how failed token requests are retried.
+
+use std::time::Duration;
+
+/// How an [`Authorizer`](crate::Authorizer) renews tokens and retries failed token requests.
+///
+/// ```
+/// use std::time::Duration;
+/// use en_auth_core::RenewalPolicy;
+///
+/// let policy = RenewalPolicy::default().with_max_attempts(5).with_proactive_renewal(false);
+/// assert_eq!(policy.max_attempts(), 5);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenewalPolicy {
+    proactive: bool,
+    max_attempts: u32,
+    base_backoff: Duration,
+    max_backoff: Duration,
+    max_retry_after: Duration,
+    failure_cooldown: Duration,
+    max_failure_cooldown: Duration,
+}
+
+impl Default for RenewalPolicy {
+    /// Proactive renewal on; 3 attempts per token request with jittered exponential backoff from
+    /// 200 ms up to 5 s; `Retry-After` honoured up to 30 s; after a token request has failed,
+    /// callers get its error at once for 1 s, doubling with each further failure up to 30 s.
+    fn default() -> Self {
+        Self {
+            proactive: true,
+            max_attempts: 3,
+            base_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            max_retry_after: Duration::from_secs(30),
+            failure_cooldown: Duration::from_secs(1),
+            max_failure_cooldown: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RenewalPolicy {
+    /// Whether a token that enters its renewal window ([`Token::renew_at`](crate::Token::renew_at))
+    /// is renewed in the background while requests keep using it until it expires (`true`,
+    /// the default), or requests wait for the renewal (`false`). Background renewal needs a
+    /// Tokio runtime; without one, requests wait.
+    #[must_use]
+    pub fn with_proactive_renewal(mut self, proactive: bool) -> Self {
+        self.proactive = proactive;
+        self
+    }
+
+    /// How many times one token request is tried when it fails with a retryable error
+    /// ([`Error::is_retryable`](crate::Error::is_retryable)); at least 1. Default 3.
+    #[must_use]
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// The backoff before the second attempt (doubled for each further one, with full jitter,
+    /// up to `max`). Default 200 ms, up to 5 s.
+    #[must_use]
+    pub fn with_backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.base_backoff = base;
+        self.max_backoff = max.max(base);
+        self
+    }
+
+    /// The longest `Retry-After` honoured; a longer one ends the retries. Default 30 s.
+    #[must_use]
+    pub fn with_max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
+        self
+    }
+
+    /// After a token request has failed (all its attempts), requests get its error at once,
+    /// without a new token request, for `base` (doubled for each consecutive failure, up to
+    /// `max`). `Duration::ZERO` turns this off. Default 1 s, up to 30 s.
+    #[must_use]
+    pub fn with_failure_cooldown(mut self, base: Duration, max: Duration) -> Self {
+        self.failure_cooldown = base;
+        self.max_failure_cooldown = max.max(base);
+        self
+    }
+
+    /// Whether renewal is proactive.
+    pub fn proactive(&self) -> bool {
+        self.proactive
+    }
+
+    /// The attempts per token request.
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// The wait before attempt `attempt + 1` after attempt `attempt` (1-based) failed: the
+    /// server's `Retry-After` if it gave one (`None` if it exceeds the cap: give up), else a
+    /// jittered exponential backoff.
+    pub(crate) fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Option<Duration> {
+        if let Some(wait) = retry_after {
+            return (wait <= self.max_retry_after).then_some(wait);
+        }
+        let exp = self
+            .base_backoff
+            .saturating_mul(1_u32 << attempt.saturating_sub(1).min(16))
+            .min(self.max_backoff);
+        // Full jitter: uniformly in [exp/2, exp].
+        let half = exp / 2;
+        let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+        Some(half + Duration::from_nanos(fastrand::u64(0..=nanos)))
+    }
+
+    /// How long requests get the error at once after `consecutive` failed token requests.
+    pub(crate) fn cooldown(&self, consecutive: u32) -> Duration {
+        self.failure_cooldown
+            .saturating_mul(1_u32 << consecutive.saturating_sub(1).min(16))
+            .min(self.max_failure_cooldown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_stays_bounded() {
+        let p = RenewalPolicy::default();
+        for attempt in 1..40 {
+            let wait = p.backoff(attempt, None).unwrap();
+            let exp = (Duration::from_millis(200) * 2_u32.pow((attempt - 1).min(16)))
+                .min(Duration::from_secs(5));
+            assert!(
+                wait >= exp / 2 && wait <= exp,
+                "attempt {attempt}: {wait:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_up_to_the_cap() {
+        let p = RenewalPolicy::default();
+        assert_eq!(
+            p.backoff(1, Some(Duration::from_secs(7))),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(p.backoff(1, Some(Duration::from_secs(31))), None);
+    }
+
+    #[test]
+    fn cooldown_doubles_to_its_cap() {
+        let p = RenewalPolicy::default();
+        let secs: Vec<u64> = (1..=7).map(|n| p.cooldown(n).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30]);
+        let off = p.with_failure_cooldown(Duration::ZERO, Duration::ZERO);
+        assert_eq!(off.cooldown(3), Duration::ZERO);
+    }
+}
