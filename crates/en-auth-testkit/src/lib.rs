@@ -7,6 +7,16 @@
 //!   configurable token lifetime, scriptable failures and delays, and request counters;
 //!   and a protected resource that accepts only active bearer tokens it issued (RFC 6750),
 //!   answering `401` with `WWW-Authenticate: Bearer error="invalid_token"` otherwise.
+//! - [`CognitoServer`]: an Amazon Cognito user-pool API (AWS JSON 1.1, as the AWS SDKs and
+//!   amazon-cognito-identity-js speak it) that really verifies `USER_SRP_AUTH` password proofs
+//!   (RFC 5054 3072-bit group, Cognito's "Caldera Derived Key" HKDF), enforces `SECRET_HASH`,
+//!   signs in with e-mail aliases, refreshes (`REFRESH_TOKEN_AUTH`, and
+//!   `GetTokensFromRefreshToken` with rotation), answers `GetUser`, can put MFA and other
+//!   challenges in the way, and fails on script with any Cognito error; with counters, and a
+//!   protected resource that accepts only the live access tokens it issued.
+//! - [`FaultyEndpoint`]: an HTTP endpoint that answers each request with the next scripted
+//!   [`Reply`] — any status and body, silence, a trickling or endless body, a dropped
+//!   connection — for fault-injection tests.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -17,7 +27,31 @@
 //! assert_eq!(server.token_requests(), 0);
 //! # }
 //! ```
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use en_auth_testkit::{AppClient, CognitoServer, PoolUser};
+//!
+//! let server = CognitoServer::builder()
+//!     .pool_id("eu-west-1_Example")
+//!     .client(AppClient::public("app"))
+//!     .user(PoolUser::new("alice", "Corr3ct-Horse!").email("alice@example.com"))
+//!     .access_token_lifetime_secs(300)
+//!     .start()
+//!     .await;
+//! assert!(server.endpoint().starts_with("http://127.0.0.1:"));
+//! assert_eq!(server.region(), "eu-west-1");
+//! server.fail_next("InitiateAuth", "TooManyRequestsException", "Rate exceeded", 1);
+//! assert_eq!(server.verified_logins(), 0);
+//! # }
+//! ```
 
+mod cognito;
+mod faults;
 mod oauth;
 
+pub use cognito::{
+    AppClient, Challenge, CognitoServer, CognitoServerBuilder, PoolUser, Script, UserStatus,
+};
+pub use faults::{FaultyEndpoint, Reply};
 pub use oauth::{Behaviour, OAuthServer, OAuthServerBuilder};

@@ -1,0 +1,1003 @@
+//! The AWS JSON 1.1 wire: request dispatch, the operations, errors, tokens, and the protected
+//! resource.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::State as AxumState;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use serde_json::{json, Map, Value};
+
+use super::srp;
+use super::{
+    lock, random_uuid, AccessRecord, AppClient, Challenge, PendingChallenge, RefreshRecord,
+    RefreshState, Script, Shared, SrpChallenge, State, UserRecord, UserStatus,
+};
+
+const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
+const INCORRECT: &str = "Incorrect username or password.";
+const INVALID_SESSION: &str = "Invalid session for the user.";
+
+/// A Cognito error response.
+pub(crate) struct ApiError {
+    status: u16,
+    error_type: String,
+    message: String,
+}
+
+type ApiResult = Result<Value, ApiError>;
+
+fn err(error_type: &str, message: impl Into<String>) -> ApiError {
+    ApiError {
+        status: if error_type == "InternalErrorException" {
+            500
+        } else {
+            400
+        },
+        error_type: error_type.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn not_authorized(message: impl Into<String>) -> ApiError {
+    err("NotAuthorizedException", message)
+}
+
+fn invalid_parameter(message: impl Into<String>) -> ApiError {
+    err("InvalidParameterException", message)
+}
+
+fn missing(name: &str) -> ApiError {
+    invalid_parameter(format!("Missing required parameter {name}"))
+}
+
+fn request_id_header() -> HeaderValue {
+    HeaderValue::from_str(&random_uuid()).expect("a UUID is a valid header value")
+}
+
+fn json_response(status: u16, body: String) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    headers.insert("x-amzn-requestid", request_id_header());
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"__type": self.error_type, "message": self.message}).to_string();
+        let mut response = json_response(self.status, body);
+        if let Ok(value) = HeaderValue::from_str(&self.error_type) {
+            response.headers_mut().insert("x-amzn-errortype", value);
+        }
+        response
+    }
+}
+
+/// `POST /`: one Cognito API call.
+pub(crate) async fn handle(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let Some(operation) = target.strip_prefix(TARGET_PREFIX).map(str::to_owned) else {
+        return err(
+            "UnknownOperationException",
+            format!("Unknown operation target '{target}'"),
+        )
+        .into_response();
+    };
+    *lock(&shared.calls).entry(operation.clone()).or_insert(0) += 1;
+
+    let mut hold = shared.hold.subscribe();
+    let _ = hold.wait_for(|held| !held).await;
+
+    // At most one script per call; a queued challenge waits for a success (see `Script`).
+    let script = {
+        let mut scripts = lock(&shared.scripts);
+        let queue = scripts.get_mut(&operation);
+        match queue.as_ref().and_then(|q| q.front()) {
+            Some(Script::Challenge(_)) | None => None,
+            Some(_) => queue.and_then(|q| q.pop_front()),
+        }
+    };
+    match script {
+        Some(Script::Error {
+            error_type,
+            message,
+            status,
+        }) => {
+            let mut e = err(&error_type, message);
+            e.status = status;
+            return e.into_response();
+        }
+        Some(Script::Raw { status, body }) => return json_response(status, body),
+        Some(Script::Delay(d)) => tokio::time::sleep(d).await,
+        Some(Script::Challenge(_)) | None => {}
+    }
+
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with(CONTENT_TYPE) {
+        return err(
+            "SerializationException",
+            format!("Content-Type must be {CONTENT_TYPE}, got '{content_type}'"),
+        )
+        .into_response();
+    }
+    let request: Map<String, Value> = match serde_json::from_slice(&body) {
+        Ok(Value::Object(map)) => map,
+        _ => {
+            return err(
+                "SerializationException",
+                "Request body is not a JSON object",
+            )
+            .into_response()
+        }
+    };
+    let result = match operation.as_str() {
+        "InitiateAuth" => initiate_auth(&shared, &request),
+        "RespondToAuthChallenge" => respond_to_auth_challenge(&shared, &request),
+        "GetTokensFromRefreshToken" => get_tokens_from_refresh_token(&shared, &request),
+        "GetUser" => get_user(&shared, &request),
+        other => Err(err(
+            "UnknownOperationException",
+            format!("The en-auth testkit does not emulate {other}"),
+        )),
+    };
+    match result {
+        Ok(value) => json_response(200, value.to_string()),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A string member of a JSON object; non-strings and empty strings count as absent.
+fn string<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    object
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+fn object<'a>(request: &'a Map<String, Value>, key: &str) -> Option<&'a Map<String, Value>> {
+    request.get(key).and_then(Value::as_object)
+}
+
+fn client<'a>(shared: &'a Shared, request: &Map<String, Value>) -> Result<&'a AppClient, ApiError> {
+    let id = string(request, "ClientId").ok_or_else(|| {
+        invalid_parameter(
+            "1 validation error detected: Value null at 'clientId' failed to satisfy constraint: Member must not be null",
+        )
+    })?;
+    shared.clients.get(id).ok_or_else(|| {
+        err(
+            "ResourceNotFoundException",
+            format!("User pool client {id} does not exist."),
+        )
+    })
+}
+
+/// Checks `SECRET_HASH` over `username` for a client with a secret. A client without one ignores
+/// the hash unless `reject_unexpected` (initial authentication rejects it).
+fn check_secret_hash(
+    client: &AppClient,
+    supplied: Option<&str>,
+    username: &str,
+    reject_unexpected: bool,
+) -> Result<(), ApiError> {
+    match (&client.secret, supplied) {
+        (None, Some(_)) if reject_unexpected => Err(invalid_parameter(format!(
+            "App client {} is not configured for secret but secret hash was received",
+            client.id
+        ))),
+        (None, _) => Ok(()),
+        (Some(_), None) => Err(not_authorized(format!(
+            "Client {} is configured with secret but SECRET_HASH was not received",
+            client.id
+        ))),
+        (Some(secret), Some(supplied)) => {
+            let expected = srp::secret_hash(secret, username, &client.id);
+            if srp::ct_eq(expected.as_bytes(), supplied.as_bytes()) {
+                Ok(())
+            } else {
+                Err(not_authorized(format!(
+                    "Unable to verify secret hash for client {}",
+                    client.id
+                )))
+            }
+        }
+    }
+}
+
+/// The user a sign-in name designates: the user name, or the e-mail alias (case-insensitive);
+/// with e-mail as user name, also the sub.
+fn find_user<'a>(shared: &Shared, state: &'a State, name: &str) -> Option<&'a UserRecord> {
+    state
+        .users
+        .iter()
+        .find(|u| u.username == name || (shared.email_as_username && u.sub == name))
+        .or_else(|| {
+            state.users.iter().find(|u| {
+                u.email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(name))
+            })
+        })
+}
+
+fn random_token(bytes: usize) -> String {
+    URL_SAFE_NO_PAD.encode(srp::random_bytes(bytes))
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn jwt(claims: &Value) -> String {
+    let header = json!({"alg": "none", "kid": "en-auth-testkit", "typ": "JWT"});
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        random_token(32)
+    )
+}
+
+enum NewRefresh {
+    /// A login: a fresh refresh token.
+    Fresh,
+    /// A refresh without rotation: none.
+    None,
+    /// A rotation: a new token that expires when the one it replaces would have.
+    Rotated(Instant),
+}
+
+/// Issues an `AuthenticationResult` (the object) for `user` through `client`.
+fn issue(
+    shared: &Shared,
+    state: &mut State,
+    username: &str,
+    client_id: &str,
+    refresh: NewRefresh,
+) -> Value {
+    let user = state.user(username).expect("issuing for a known user");
+    let now = now_unix();
+    let origin_jti = random_uuid();
+    let access = jwt(&json!({
+        "sub": user.sub,
+        "iss": shared.issuer(),
+        "client_id": client_id,
+        "origin_jti": origin_jti,
+        "event_id": random_uuid(),
+        "token_use": "access",
+        "scope": "aws.cognito.signin.user.admin",
+        "auth_time": now,
+        "exp": now + shared.access_lifetime.as_secs(),
+        "iat": now,
+        "jti": random_uuid(),
+        "username": user.srp_id,
+    }));
+    let mut id_claims = json!({
+        "sub": user.sub,
+        "aud": client_id,
+        "iss": shared.issuer(),
+        "cognito:username": user.srp_id,
+        "origin_jti": origin_jti,
+        "event_id": random_uuid(),
+        "token_use": "id",
+        "auth_time": now,
+        "exp": now + shared.id_lifetime.as_secs(),
+        "iat": now,
+        "jti": random_uuid(),
+    });
+    if let Some(email) = &user.email {
+        id_claims["email"] = json!(email);
+        id_claims["email_verified"] = json!(true);
+    }
+    let id = jwt(&id_claims);
+    let instant = Instant::now();
+    state.access_tokens.insert(
+        access.clone(),
+        AccessRecord {
+            user: username.to_owned(),
+            expires: instant + shared.access_lifetime,
+            revoked: false,
+        },
+    );
+    let mut result = json!({
+        "AccessToken": access,
+        "IdToken": id,
+        "ExpiresIn": shared.access_lifetime.as_secs(),
+        "TokenType": "Bearer",
+    });
+    let refresh_expiry = match refresh {
+        NewRefresh::Fresh => Some(instant + shared.refresh_lifetime),
+        NewRefresh::Rotated(expires) => Some(expires),
+        NewRefresh::None => None,
+    };
+    if let Some(expires) = refresh_expiry {
+        // Shaped like Cognito's (a JWE compact serialization: five segments, opaque).
+        let token = format!(
+            "{}.{}.{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(r#"{"cty":"JWT","enc":"A256GCM","alg":"RSA-OAEP"}"#),
+            random_token(256),
+            random_token(12),
+            random_token(192),
+            random_token(16)
+        );
+        state.refresh_tokens.insert(
+            token.clone(),
+            RefreshRecord {
+                user: username.to_owned(),
+                client_id: client_id.to_owned(),
+                expires,
+                state: RefreshState::Active,
+            },
+        );
+        result["RefreshToken"] = json!(token);
+    }
+    shared.tokens_issued.fetch_add(1, Ordering::SeqCst);
+    result
+}
+
+/// The `InitiateAuth` / `RespondToAuthChallenge` answer carrying tokens.
+fn signed_in(result: Value) -> Value {
+    json!({"AuthenticationResult": result, "ChallengeParameters": {}})
+}
+
+fn prune(state: &mut State) {
+    let now = Instant::now();
+    state.srp_challenges.retain(|_, c| c.expires > now);
+    state.sessions.retain(|_, s| s.expires > now);
+}
+
+/// Opens a challenge `Session` and answers with it. `user_challenge_pending`: whether the user's
+/// own challenge (if any) still follows once this one is answered.
+fn open_challenge(
+    shared: &Shared,
+    state: &mut State,
+    username: &str,
+    client_id: &str,
+    challenge: Challenge,
+    user_challenge_pending: bool,
+) -> Value {
+    let user = state.user(username).expect("a challenge for a known user");
+    let srp_id = user.srp_id.clone();
+    let mut parameters = Map::new();
+    parameters.insert("USER_ID_FOR_SRP".into(), json!(srp_id));
+    match &challenge {
+        Challenge::NewPasswordRequired => {
+            let mut attributes = Map::new();
+            if let Some(email) = &user.email {
+                attributes.insert("email".into(), json!(email));
+                attributes.insert("email_verified".into(), json!("true"));
+            }
+            for (name, value) in &user.attributes {
+                attributes.insert(name.clone(), json!(value));
+            }
+            parameters.insert("requiredAttributes".into(), json!("[]"));
+            parameters.insert(
+                "userAttributes".into(),
+                json!(Value::Object(attributes).to_string()),
+            );
+        }
+        Challenge::SmsMfa { .. } => {
+            parameters.insert("CODE_DELIVERY_DELIVERY_MEDIUM".into(), json!("SMS"));
+            parameters.insert("CODE_DELIVERY_DESTINATION".into(), json!("+*******0100"));
+        }
+        Challenge::SoftwareTokenMfa { .. } => {
+            parameters.insert("FRIENDLY_DEVICE_NAME".into(), json!("TOTP device"));
+        }
+        Challenge::SelectMfaType { .. } => {
+            parameters.insert(
+                "MFAS_CAN_CHOOSE".into(),
+                json!(r#"["SMS_MFA","SOFTWARE_TOKEN_MFA"]"#),
+            );
+        }
+        Challenge::MfaSetup => {
+            parameters.insert("MFAS_CAN_SETUP".into(), json!(r#"["SOFTWARE_TOKEN_MFA"]"#));
+        }
+        Challenge::CustomChallenge {
+            parameters: extra, ..
+        } => {
+            parameters.insert("USERNAME".into(), json!(srp_id));
+            for (name, value) in extra {
+                parameters.insert(name.clone(), json!(value));
+            }
+        }
+        Challenge::DeviceSrpAuth => {
+            parameters.insert("USERNAME".into(), json!(srp_id));
+        }
+    }
+    let name = challenge.name();
+    let session = random_token(96);
+    state.sessions.insert(
+        session.clone(),
+        PendingChallenge {
+            client_id: client_id.to_owned(),
+            user: username.to_owned(),
+            challenge,
+            user_challenge_pending,
+            expires: Instant::now() + shared.auth_session,
+        },
+    );
+    json!({"ChallengeName": name, "Session": session, "ChallengeParameters": parameters})
+}
+
+/// Pops a queued challenge script for `operation`, if one is next.
+fn scripted_challenge(shared: &Shared, operation: &str) -> Option<Challenge> {
+    let mut scripts = lock(&shared.scripts);
+    let queue = scripts.get_mut(operation)?;
+    match queue.front() {
+        Some(Script::Challenge(_)) => match queue.pop_front() {
+            Some(Script::Challenge(c)) => Some(c),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// What a verified sign-in step leads to: a scripted challenge, the user's own challenge, or the
+/// tokens.
+fn after_verified(
+    shared: &Shared,
+    state: &mut State,
+    username: &str,
+    client_id: &str,
+    skip_user_challenge: bool,
+) -> Value {
+    if let Some(challenge) = scripted_challenge(shared, "RespondToAuthChallenge") {
+        return open_challenge(
+            shared,
+            state,
+            username,
+            client_id,
+            challenge,
+            !skip_user_challenge,
+        );
+    }
+    if !skip_user_challenge {
+        if let Some(challenge) = state.user(username).and_then(|u| u.challenge.clone()) {
+            return open_challenge(shared, state, username, client_id, challenge, false);
+        }
+    }
+    signed_in(issue(shared, state, username, client_id, NewRefresh::Fresh))
+}
+
+fn initiate_auth(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
+    let client = client(shared, request)?;
+    let flow = string(request, "AuthFlow").ok_or_else(|| {
+        invalid_parameter(
+            "1 validation error detected: Value null at 'authFlow' failed to satisfy constraint: Member must not be null",
+        )
+    })?;
+    let empty = Map::new();
+    let params = object(request, "AuthParameters").unwrap_or(&empty);
+    match flow {
+        "USER_SRP_AUTH" => initiate_srp(shared, client, params),
+        "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
+            if client.rotation.is_some() {
+                return Err(not_authorized(format!(
+                    "Refresh token rotation is enabled for client {}: REFRESH_TOKEN_AUTH is not allowed, use GetTokensFromRefreshToken",
+                    client.id
+                )));
+            }
+            let token = string(params, "REFRESH_TOKEN").ok_or_else(|| missing("REFRESH_TOKEN"))?;
+            let mut state = lock(&shared.state);
+            let username = refresh_owner(&state, client, token)?;
+            let srp_id = state.user(&username).map(|u| u.srp_id.clone()).unwrap_or_default();
+            check_secret_hash(client, string(params, "SECRET_HASH"), &srp_id, false)?;
+            Ok(signed_in(issue(
+                shared,
+                &mut state,
+                &username,
+                &client.id,
+                NewRefresh::None,
+            )))
+        }
+        "USER_PASSWORD_AUTH" => Err(invalid_parameter(
+            "USER_PASSWORD_AUTH flow not enabled for this client",
+        )),
+        "CUSTOM_AUTH" | "USER_AUTH" | "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => Err(
+            invalid_parameter(format!("{flow} is not enabled for the client.")),
+        ),
+        other => Err(invalid_parameter(format!(
+            "1 validation error detected: Value '{other}' at 'authFlow' failed to satisfy constraint: Member must satisfy enum value set: [USER_SRP_AUTH, REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, USER_PASSWORD_AUTH, USER_AUTH]"
+        ))),
+    }
+}
+
+fn initiate_srp(shared: &Shared, client: &AppClient, params: &Map<String, Value>) -> ApiResult {
+    if !client.srp {
+        return Err(invalid_parameter(
+            "USER_SRP_AUTH is not enabled for the client.",
+        ));
+    }
+    let typed = string(params, "USERNAME").ok_or_else(|| missing("USERNAME"))?;
+    check_secret_hash(client, string(params, "SECRET_HASH"), typed, true)?;
+    let srp_a = string(params, "SRP_A").ok_or_else(|| missing("SRP_A"))?;
+    let big_a = srp::from_hex(srp_a).ok_or_else(|| {
+        invalid_parameter(
+            "1 validation error detected: Value at 'sRPA' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[0-9a-fA-F]+$",
+        )
+    })?;
+    let mut state = lock(&shared.state);
+    prune(&mut state);
+    let (user, user_id, salt, verifier) = match find_user(shared, &state, typed) {
+        None if shared.prevent_user_existence_errors => (
+            None,
+            typed.to_owned(),
+            srp::new_salt(),
+            srp::unanswerable_verifier(),
+        ),
+        None => return Err(err("UserNotFoundException", "User does not exist.")),
+        Some(u) if !u.enabled => return Err(not_authorized("User is disabled.")),
+        Some(u) if u.status == UserStatus::Unconfirmed => {
+            return Err(err("UserNotConfirmedException", "User is not confirmed."))
+        }
+        Some(u) => (
+            Some(u.username.clone()),
+            u.srp_id.clone(),
+            u.salt.clone(),
+            u.verifier.clone(),
+        ),
+    };
+    if let Some(username) = &user {
+        if let Some(challenge) = scripted_challenge(shared, "InitiateAuth") {
+            return Ok(open_challenge(
+                shared, &mut state, username, &client.id, challenge, true,
+            ));
+        }
+    }
+    let (b, big_b) = srp::server_ephemeral(&verifier);
+    let secret_block = STANDARD.encode(srp::random_bytes(128));
+    let session = shared.require_session.then(|| random_token(96));
+    let mut response = json!({
+        "ChallengeName": "PASSWORD_VERIFIER",
+        "ChallengeParameters": {
+            "SALT": srp::to_hex(&salt),
+            "SECRET_BLOCK": secret_block,
+            "SRP_B": srp::to_hex(&big_b),
+            "USERNAME": user_id,
+            "USER_ID_FOR_SRP": user_id,
+        },
+    });
+    if let Some(session) = &session {
+        response["Session"] = json!(session);
+    }
+    state.srp_challenges.insert(
+        secret_block,
+        SrpChallenge {
+            client_id: client.id.clone(),
+            user,
+            user_id,
+            big_a,
+            b,
+            big_b,
+            verifier,
+            session,
+            expires: Instant::now() + shared.auth_session,
+        },
+    );
+    Ok(response)
+}
+
+fn respond_to_auth_challenge(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
+    let client = client(shared, request)?;
+    let name = string(request, "ChallengeName").ok_or_else(|| {
+        invalid_parameter(
+            "1 validation error detected: Value null at 'challengeName' failed to satisfy constraint: Member must not be null",
+        )
+    })?;
+    let empty = Map::new();
+    let responses = object(request, "ChallengeResponses").unwrap_or(&empty);
+    if name == "PASSWORD_VERIFIER" {
+        password_verifier(shared, client, request, responses)
+    } else {
+        answer_challenge(shared, client, name, request, responses)
+    }
+}
+
+fn password_verifier(
+    shared: &Shared,
+    client: &AppClient,
+    request: &Map<String, Value>,
+    responses: &Map<String, Value>,
+) -> ApiResult {
+    if responses.is_empty() {
+        return Err(invalid_parameter(
+            "Missing required parameter challenge responses.",
+        ));
+    }
+    for key in [
+        "USERNAME",
+        "TIMESTAMP",
+        "PASSWORD_CLAIM_SIGNATURE",
+        "PASSWORD_CLAIM_SECRET_BLOCK",
+    ] {
+        if string(responses, key).is_none() {
+            return Err(missing(key));
+        }
+    }
+    let username = string(responses, "USERNAME").unwrap_or_default();
+    let timestamp = string(responses, "TIMESTAMP").unwrap_or_default();
+    let secret_block = string(responses, "PASSWORD_CLAIM_SECRET_BLOCK").unwrap_or_default();
+    let timestamp = srp::canonical_timestamp(timestamp).ok_or_else(|| {
+        invalid_parameter("TIMESTAMP format should be EEE MMM d HH:mm:ss z yyyy in english.")
+    })?;
+    let signature = STANDARD
+        .decode(string(responses, "PASSWORD_CLAIM_SIGNATURE").unwrap_or_default())
+        .map_err(|_| {
+            invalid_parameter("Invalid PASSWORD_CLAIM_SIGNATURE format. Must be a Base64 string.")
+        })?;
+    // A missing hash is reported before anything else is looked at; a wrong one once the
+    // challenged user (whose name it must be computed over) is known.
+    if client.secret.is_some() && string(responses, "SECRET_HASH").is_none() {
+        check_secret_hash(client, None, "", false)?;
+    }
+    let mut state = lock(&shared.state);
+    prune(&mut state);
+    let Some(challenge) = state.srp_challenges.get(secret_block) else {
+        shared.failed_proofs.fetch_add(1, Ordering::SeqCst);
+        return Err(not_authorized(INCORRECT));
+    };
+    if challenge.client_id != client.id {
+        shared.failed_proofs.fetch_add(1, Ordering::SeqCst);
+        return Err(not_authorized(INCORRECT));
+    }
+    if let Some(expected) = &challenge.session {
+        match string(request, "Session") {
+            None => return Err(missing("Session")),
+            Some(s) if s != expected => return Err(not_authorized(INVALID_SESSION)),
+            Some(_) => {}
+        }
+    }
+    // The USERNAME answered must designate the challenged user; the secret hash is over
+    // Cognito's user name (USER_ID_FOR_SRP), whatever name was typed at InitiateAuth.
+    let designated = find_user(shared, &state, username).map(|u| u.username.clone());
+    let user = match (&challenge.user, designated) {
+        (Some(user), Some(designated)) if *user == designated => user.clone(),
+        _ => {
+            shared.failed_proofs.fetch_add(1, Ordering::SeqCst);
+            return Err(not_authorized(INCORRECT));
+        }
+    };
+    check_secret_hash(
+        client,
+        string(responses, "SECRET_HASH"),
+        &challenge.user_id,
+        false,
+    )?;
+    let key = srp::session_key(
+        &challenge.big_a,
+        &challenge.big_b,
+        &challenge.b,
+        &challenge.verifier,
+    );
+    let secret_block_bytes = STANDARD.decode(secret_block).unwrap_or_default();
+    let verified = key.is_some_and(|key| {
+        let expected = srp::signature(
+            &key,
+            &shared.pool_name,
+            &challenge.user_id,
+            &secret_block_bytes,
+            &timestamp,
+        );
+        srp::ct_eq(&expected, &signature)
+    });
+    if !verified {
+        shared.failed_proofs.fetch_add(1, Ordering::SeqCst);
+        return Err(not_authorized(INCORRECT));
+    }
+    shared.verified_logins.fetch_add(1, Ordering::SeqCst);
+    let record = state.user(&user).expect("a challenged user exists");
+    if !record.enabled {
+        return Err(not_authorized("User is disabled."));
+    }
+    match record.status {
+        UserStatus::ResetRequired => Err(err(
+            "PasswordResetRequiredException",
+            "Password reset required for the user",
+        )),
+        UserStatus::Unconfirmed => Err(err("UserNotConfirmedException", "User is not confirmed.")),
+        UserStatus::ForceChangePassword => Ok(open_challenge(
+            shared,
+            &mut state,
+            &user,
+            &client.id,
+            Challenge::NewPasswordRequired,
+            true,
+        )),
+        UserStatus::Confirmed => Ok(after_verified(shared, &mut state, &user, &client.id, false)),
+    }
+}
+
+fn answer_challenge(
+    shared: &Shared,
+    client: &AppClient,
+    name: &str,
+    request: &Map<String, Value>,
+    responses: &Map<String, Value>,
+) -> ApiResult {
+    let session_id = string(request, "Session").ok_or_else(|| missing("Session"))?;
+    let mut state = lock(&shared.state);
+    let Some(pending) = state.sessions.get(session_id) else {
+        return Err(not_authorized(INVALID_SESSION));
+    };
+    if pending.expires <= Instant::now() {
+        state.sessions.remove(session_id);
+        return Err(not_authorized(
+            "Invalid session for the user, session is expired.",
+        ));
+    }
+    if pending.client_id != client.id {
+        return Err(not_authorized(INVALID_SESSION));
+    }
+    if pending.challenge.name() != name {
+        return Err(invalid_parameter(format!(
+            "Invalid challenge name {name}: the session awaits {}",
+            pending.challenge.name()
+        )));
+    }
+    let username = string(responses, "USERNAME").ok_or_else(|| missing("USERNAME"))?;
+    let user = pending.user.clone();
+    let challenge = pending.challenge.clone();
+    let user_challenge_pending = pending.user_challenge_pending;
+    let designated = find_user(shared, &state, username).map(|u| u.username.clone());
+    if designated.as_deref() != Some(user.as_str()) {
+        return Err(not_authorized(INCORRECT));
+    }
+    let srp_id = state
+        .user(&user)
+        .map(|u| u.srp_id.clone())
+        .unwrap_or_default();
+    check_secret_hash(client, string(responses, "SECRET_HASH"), &srp_id, false)?;
+    let code_mismatch = || {
+        err(
+            "CodeMismatchException",
+            "Invalid code or auth state for the user.",
+        )
+    };
+    let code_matches = |key: &str, code: &str| {
+        string(responses, key).is_some_and(|given| srp::ct_eq(given.as_bytes(), code.as_bytes()))
+    };
+    match &challenge {
+        Challenge::NewPasswordRequired => {
+            let password =
+                string(responses, "NEW_PASSWORD").ok_or_else(|| missing("NEW_PASSWORD"))?;
+            let pool_name = shared.pool_name.clone();
+            let record = state.user_mut(&user).expect("a challenged user exists");
+            record.set_password(&pool_name, password);
+            record.status = UserStatus::Confirmed;
+        }
+        Challenge::SmsMfa { code } => {
+            if !code_matches("SMS_MFA_CODE", code) {
+                return Err(code_mismatch());
+            }
+        }
+        Challenge::SoftwareTokenMfa { code } => {
+            if !code_matches("SOFTWARE_TOKEN_MFA_CODE", code) {
+                return Err(code_mismatch());
+            }
+        }
+        Challenge::SelectMfaType {
+            sms_code,
+            totp_code,
+        } => {
+            let next = match string(responses, "ANSWER") {
+                Some("SMS_MFA") => Challenge::sms_mfa(sms_code.clone()),
+                Some("SOFTWARE_TOKEN_MFA") => Challenge::software_token_mfa(totp_code.clone()),
+                _ => {
+                    return Err(invalid_parameter(
+                        "ANSWER must be SMS_MFA or SOFTWARE_TOKEN_MFA",
+                    ))
+                }
+            };
+            state.sessions.remove(session_id);
+            return Ok(open_challenge(
+                shared,
+                &mut state,
+                &user,
+                &client.id,
+                next,
+                user_challenge_pending,
+            ));
+        }
+        Challenge::MfaSetup => {
+            return Err(invalid_parameter(
+                "MFA_SETUP cannot be completed: the en-auth testkit does not emulate AssociateSoftwareToken or VerifySoftwareToken",
+            ));
+        }
+        Challenge::CustomChallenge { answer, .. } => {
+            if !code_matches("ANSWER", answer) {
+                state.sessions.remove(session_id);
+                return Err(not_authorized(INCORRECT));
+            }
+        }
+        Challenge::DeviceSrpAuth => {
+            return Err(err("ResourceNotFoundException", "Device does not exist."));
+        }
+    }
+    state.sessions.remove(session_id);
+    Ok(after_verified(
+        shared,
+        &mut state,
+        &user,
+        &client.id,
+        !user_challenge_pending,
+    ))
+}
+
+/// The owner (configured user name) of a refresh token usable by `client`.
+fn refresh_owner(state: &State, client: &AppClient, token: &str) -> Result<String, ApiError> {
+    let record = state
+        .refresh_tokens
+        .get(token)
+        .ok_or_else(|| not_authorized("Invalid Refresh Token"))?;
+    if record.client_id != client.id {
+        return Err(not_authorized("Invalid Refresh Token"));
+    }
+    let now = Instant::now();
+    match record.state {
+        RefreshState::Revoked => return Err(not_authorized("Refresh Token has been revoked")),
+        RefreshState::RotatedOut(until) if now >= until => {
+            return Err(err(
+                "RefreshTokenReuseException",
+                "Refresh Token has been invalidated by refresh token rotation",
+            ))
+        }
+        _ => {}
+    }
+    if now >= record.expires {
+        return Err(not_authorized("Refresh Token has expired"));
+    }
+    let user = state
+        .user(&record.user)
+        .ok_or_else(|| not_authorized("User does not exist."))?;
+    if !user.enabled {
+        return Err(not_authorized("User is disabled."));
+    }
+    Ok(record.user.clone())
+}
+
+fn get_tokens_from_refresh_token(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
+    let client = client(shared, request)?;
+    let token = string(request, "RefreshToken").ok_or_else(|| {
+        invalid_parameter(
+            "1 validation error detected: Value null at 'refreshToken' failed to satisfy constraint: Member must not be null",
+        )
+    })?;
+    if let Some(secret) = &client.secret {
+        match string(request, "ClientSecret") {
+            None => {
+                return Err(not_authorized(format!(
+                    "Client {} is configured with secret but ClientSecret was not received",
+                    client.id
+                )))
+            }
+            Some(given) if !srp::ct_eq(given.as_bytes(), secret.as_bytes()) => {
+                return Err(not_authorized(format!(
+                    "Unable to verify secret for client {}",
+                    client.id
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    let mut state = lock(&shared.state);
+    let username = refresh_owner(&state, client, token)?;
+    let refresh = match client.rotation {
+        None => NewRefresh::None,
+        Some(grace) => {
+            let record = state
+                .refresh_tokens
+                .get_mut(token)
+                .expect("refresh_owner found it");
+            if record.state == RefreshState::Active {
+                record.state = RefreshState::RotatedOut(Instant::now() + grace);
+            }
+            NewRefresh::Rotated(record.expires)
+        }
+    };
+    Ok(json!({
+        "AuthenticationResult": issue(shared, &mut state, &username, &client.id, refresh)
+    }))
+}
+
+fn get_user(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
+    let token = string(request, "AccessToken").ok_or_else(|| {
+        invalid_parameter(
+            "1 validation error detected: Value null at 'accessToken' failed to satisfy constraint: Member must not be null",
+        )
+    })?;
+    let state = lock(&shared.state);
+    let record = state
+        .access_tokens
+        .get(token)
+        .ok_or_else(|| not_authorized("Invalid Access Token"))?;
+    if record.revoked {
+        return Err(not_authorized("Access Token has been revoked"));
+    }
+    if Instant::now() >= record.expires {
+        return Err(not_authorized("Access Token has expired"));
+    }
+    let user = state
+        .user(&record.user)
+        .ok_or_else(|| err("UserNotFoundException", "User does not exist."))?;
+    if !user.enabled {
+        return Err(not_authorized("User is disabled."));
+    }
+    let mut attributes = vec![json!({"Name": "sub", "Value": user.sub})];
+    if let Some(email) = &user.email {
+        attributes.push(json!({"Name": "email", "Value": email}));
+        attributes.push(json!({"Name": "email_verified", "Value": "true"}));
+    }
+    for (name, value) in &user.attributes {
+        attributes.push(json!({"Name": name, "Value": value}));
+    }
+    Ok(json!({"Username": user.srp_id, "UserAttributes": attributes}))
+}
+
+/// `GET|POST /resource`: accepts live access tokens issued here.
+pub(crate) async fn resource(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    headers: HeaderMap,
+) -> Response {
+    shared.resource_requests.fetch_add(1, Ordering::SeqCst);
+    *lock(&shared.last_api_key) = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        shared.missing_authorization.fetch_add(1, Ordering::SeqCst);
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "",
+        )
+            .into_response();
+    };
+    let owner = auth.strip_prefix("Bearer ").and_then(|token| {
+        let state = lock(&shared.state);
+        let record = state.access_tokens.get(token)?;
+        if record.revoked || Instant::now() >= record.expires {
+            return None;
+        }
+        state.user(&record.user).map(|u| u.srp_id.clone())
+    });
+    match owner {
+        Some(owner) => {
+            shared.resource_authorized.fetch_add(1, Ordering::SeqCst);
+            let body = shared
+                .resource_body
+                .clone()
+                .unwrap_or_else(|| format!("hello, {owner}"));
+            (StatusCode::OK, body).into_response()
+        }
+        None => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
+            "",
+        )
+            .into_response(),
+    }
+}

@@ -1,0 +1,247 @@
+//! The Cognito emulator against the official JS client, amazon-cognito-identity-js 6.3.21
+//! (`peers/cognito-js/login.mjs`): if the emulator's SRP verifier, challenge shapes or user-name
+//! handling differed from real Cognito's, the official client could not sign in.
+//!
+//! Needs `node` and `peers/cognito-js/node_modules` (installed by `cargo xtask peers install`);
+//! without them these tests FAIL, they never pass by skipping.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use en_auth_testkit::{Challenge, CognitoServer, PoolUser, Script, UserStatus};
+use serde_json::Value;
+
+const PASSWORD: &str = "Corr3ct-Horse!Battery";
+const SUB: &str = "7d3f9a10-2b4c-4d5e-8f60-718293a4b5c6";
+const INSTALL: &str = "run `cargo xtask peers install` (it runs `npm ci` in peers/cognito-js)";
+
+fn peer_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../peers/cognito-js")
+}
+
+/// The login script, after checking that node and the pinned package are installed.
+fn login_script() -> PathBuf {
+    let dir = peer_dir();
+    let script = dir.join("login.mjs");
+    assert!(
+        script.is_file(),
+        "{} is missing (it belongs to the repository)",
+        script.display()
+    );
+    let node = Command::new("node").arg("--version").output();
+    match node {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!(
+            "`node --version` failed ({}): Node.js 20+ is needed for the official Cognito client peer; {INSTALL}",
+            out.status
+        ),
+        Err(e) => panic!(
+            "cannot run `node` ({e}): Node.js 20+ is needed for the official Cognito client peer; {INSTALL}"
+        ),
+    }
+    let package = dir.join("node_modules/amazon-cognito-identity-js/package.json");
+    let manifest = std::fs::read_to_string(&package).unwrap_or_else(|e| {
+        panic!(
+            "amazon-cognito-identity-js is not installed ({}: {e}); {INSTALL}",
+            package.display()
+        )
+    });
+    let manifest: Value = serde_json::from_str(&manifest).expect("package.json is JSON");
+    assert_eq!(
+        manifest["version"], "6.3.21",
+        "peers/cognito-js/node_modules holds another amazon-cognito-identity-js; {INSTALL}"
+    );
+    script
+}
+
+/// Runs `login.mjs` against the emulator and returns its JSON line.
+async fn js_login(
+    server: &CognitoServer,
+    client_id: &str,
+    username: &str,
+    password: &str,
+    extra: &[(&str, &str)],
+) -> Value {
+    let script = login_script();
+    let mut command = Command::new("node");
+    command
+        .arg(&script)
+        .current_dir(peer_dir())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("ENDPOINT", server.endpoint())
+        .env("POOL_ID", server.pool_id())
+        .env("CLIENT_ID", client_id)
+        .env("USERNAME", username)
+        .env("PASSWORD", password);
+    for (name, value) in extra {
+        command.env(name, value);
+    }
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("the node runner task")
+        .expect("spawn node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "login.mjs crashed ({}):\nstdout: {stdout}\nstderr: {stderr}",
+        output.status
+    );
+    let line = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("login.mjs printed no JSON line ({e}): {stdout}\n{stderr}"))
+}
+
+fn alice() -> PoolUser {
+    PoolUser::new("alice", PASSWORD)
+        .email("alice@example.com")
+        .sub(SUB)
+}
+
+async fn server() -> CognitoServer {
+    CognitoServer::builder()
+        .pool_id("eu-west-1_Official")
+        .public_client("js-client")
+        .user(alice())
+        .user(PoolUser::new("dave", "temporary-Pa55").status(UserStatus::ForceChangePassword))
+        .access_token_lifetime_secs(120)
+        .start()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn right_password_signs_in() {
+    let server = server().await;
+    let out = js_login(&server, "js-client", "alice", PASSWORD, &[]).await;
+    assert_eq!(out["ok"], true, "{out}");
+    assert_eq!(out["username"], "alice", "{out}");
+    assert_eq!(out["user_id_for_srp"], "alice", "{out}");
+    assert_eq!(out["access_token_use"], "access", "{out}");
+    assert_eq!(out["expires_in"], 120, "{out}");
+    assert_eq!(out["has_refresh_token"], true, "{out}");
+    assert_eq!(server.verified_logins(), 1);
+    assert_eq!(server.failed_proofs(), 0);
+    assert_eq!(server.calls("InitiateAuth"), 1);
+    assert_eq!(server.calls("RespondToAuthChallenge"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_not_authorized() {
+    let server = server().await;
+    let out = js_login(&server, "js-client", "alice", "Wrong-Horse!Battery", &[]).await;
+    assert_eq!(out["ok"], false, "{out}");
+    assert_eq!(out["code"], "NotAuthorizedException", "{out}");
+    assert_eq!(out["message"], "Incorrect username or password.", "{out}");
+    assert_eq!(server.failed_proofs(), 1);
+    assert_eq!(server.verified_logins(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_alias_signs_in() {
+    let server = server().await;
+    let out = js_login(&server, "js-client", "alice@example.com", PASSWORD, &[]).await;
+    assert_eq!(out["ok"], true, "{out}");
+    assert_eq!(out["username"], "alice", "{out}");
+    // The client continues as USER_ID_FOR_SRP, the canonical user name.
+    assert_eq!(out["user_id_for_srp"], "alice", "{out}");
+    assert_eq!(server.verified_logins(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_as_username_pool_signs_in_as_the_sub() {
+    let server = CognitoServer::builder()
+        .pool_id("eu-west-1_Official")
+        .public_client("js-client")
+        .user(alice())
+        .email_as_username(true)
+        .start()
+        .await;
+    let out = js_login(&server, "js-client", "alice@example.com", PASSWORD, &[]).await;
+    assert_eq!(out["ok"], true, "{out}");
+    assert_eq!(out["username"], SUB, "{out}");
+    assert_eq!(out["user_id_for_srp"], SUB, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_user_and_client_errors_reach_the_client() {
+    let server = server().await;
+    let out = js_login(&server, "js-client", "mallory", PASSWORD, &[]).await;
+    assert_eq!(out["code"], "UserNotFoundException", "{out}");
+    assert_eq!(out["message"], "User does not exist.", "{out}");
+    let out = js_login(&server, "no-such-client", "alice", PASSWORD, &[]).await;
+    assert_eq!(out["code"], "ResourceNotFoundException", "{out}");
+    server.fail_next(
+        "InitiateAuth",
+        "TooManyRequestsException",
+        "Rate exceeded",
+        1,
+    );
+    let out = js_login(&server, "js-client", "alice", PASSWORD, &[]).await;
+    assert_eq!(out["code"], "TooManyRequestsException", "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_and_challenges_work_with_the_official_client() {
+    // A server that returns (and requires) a Session with PASSWORD_VERIFIER.
+    let server = CognitoServer::builder()
+        .pool_id("eu-west-1_Official")
+        .public_client("js-client")
+        .user(alice())
+        .user(PoolUser::new("dave", "temporary-Pa55").status(UserStatus::ForceChangePassword))
+        .require_session(true)
+        .start()
+        .await;
+    let out = js_login(&server, "js-client", "alice", PASSWORD, &[]).await;
+    assert_eq!(out["ok"], true, "{out}");
+
+    server.script(
+        "RespondToAuthChallenge",
+        Script::challenge(Challenge::software_token_mfa("314159")),
+        1,
+    );
+    let out = js_login(&server, "js-client", "alice", PASSWORD, &[]).await;
+    assert_eq!(out["challenge"], "SOFTWARE_TOKEN_MFA", "{out}");
+
+    server.script(
+        "RespondToAuthChallenge",
+        Script::challenge(Challenge::software_token_mfa("314159")),
+        1,
+    );
+    let out = js_login(
+        &server,
+        "js-client",
+        "alice@example.com",
+        PASSWORD,
+        &[("MFA_CODE", "000000")],
+    )
+    .await;
+    assert_eq!(out["code"], "CodeMismatchException", "{out}");
+
+    server.script(
+        "RespondToAuthChallenge",
+        Script::challenge(Challenge::sms_mfa("271828")),
+        1,
+    );
+    let out = js_login(
+        &server,
+        "js-client",
+        "alice@example.com",
+        PASSWORD,
+        &[("MFA_CODE", "271828")],
+    )
+    .await;
+    assert_eq!(out["ok"], true, "{out}");
+
+    let out = js_login(
+        &server,
+        "js-client",
+        "dave",
+        "temporary-Pa55",
+        &[("NEW_PASSWORD", "Brand-n3w-Pa55")],
+    )
+    .await;
+    assert_eq!(out["ok"], true, "{out}");
+    let out = js_login(&server, "js-client", "dave", "Brand-n3w-Pa55", &[]).await;
+    assert_eq!(out["ok"], true, "{out}");
+}
