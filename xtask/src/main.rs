@@ -1,8 +1,9 @@
 //! Project automation for en-auth.
 //!
-//! - `cargo xtask ci`: everything CI checks — formatting, clippy (`-D warnings`), installing the
-//!   real protocol peers, all tests (unit, integration against the peers, doc tests) and the
-//!   docs (`-D warnings`). Fails at the first failing step.
+//! - `cargo xtask ci`: everything CI checks — formatting, clippy (`-D warnings`), the supply
+//!   chain (cargo-deny, installed pinned), installing the real protocol peers, all tests (unit,
+//!   integration against the peers, doc tests) and the docs (`-D warnings`). Fails at the first
+//!   failing step.
 //! - `cargo xtask demo`: the zero-configuration demo.
 //! - `cargo xtask peers install`: installs oidc-provider (npm) and ministack (PyPI, in
 //!   `peers/.venv`) from their committed lock files.
@@ -62,6 +63,43 @@ fn install_peers() -> Result<(), String> {
     run("install ministack and pycognito (pip)", pip)
 }
 
+/// The pinned versions of the cargo tools CI installs.
+const CARGO_DENY: (&str, &str) = ("cargo-deny", "0.20.2");
+
+/// Installs `tool` at `version` with `cargo install --locked` unless that version is on PATH.
+fn ensure_cargo_tool((tool, version): (&str, &str)) -> Result<(), String> {
+    let installed = Command::new(tool)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(version))
+        .unwrap_or(false);
+    if installed {
+        return Ok(());
+    }
+    let mut install = cargo();
+    install.args(["install", "--locked", tool, "--version", version]);
+    run(&format!("install {tool} {version}"), install)
+}
+
+/// cargo-deny: bans (one reqwest and one hyper major), licenses and sources, always;
+/// advisories only when the advisory database can be fetched.
+fn supply_chain() -> Result<(), String> {
+    ensure_cargo_tool(CARGO_DENY)?;
+    let mut deny = cargo();
+    deny.args(["deny", "--offline", "check", "bans", "licenses", "sources"]);
+    run("supply chain (cargo deny: bans, licenses, sources)", deny)?;
+    let mut fetch = cargo();
+    fetch.args(["deny", "fetch", "db"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    if fetch.status().is_ok_and(|s| s.success()) {
+        let mut advisories = cargo();
+        advisories.args(["deny", "check", "advisories"]);
+        run("supply chain (cargo deny: advisories)", advisories)
+    } else {
+        eprintln!("==> supply chain (cargo deny: advisories): SKIPPED — the advisory database cannot be fetched from this machine");
+        Ok(())
+    }
+}
+
 fn ci() -> Result<(), String> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
@@ -78,6 +116,8 @@ fn ci() -> Result<(), String> {
         "warnings",
     ]);
     run("clippy", clippy)?;
+
+    supply_chain()?;
 
     install_peers()?;
 
