@@ -44,6 +44,8 @@ SCOPE = f"{RESOURCE_SERVER}/read"
 USERNAME = "alice"
 EMAIL = "alice@example.com"
 PASSWORD = "Corr3ct-Horse!Battery"
+NEW_USER = "carol"
+NEW_USER_TEMPORARY_PASSWORD = "Temp0rary-Passw0rd!"
 
 
 def log(*args):
@@ -180,6 +182,13 @@ def provision(endpoint: str, ttl: int) -> dict:
     idp.admin_set_user_password(
         UserPoolId=pool_id, Username=USERNAME, Password=PASSWORD, Permanent=True
     )
+    # A user who must choose a new password at the first login (FORCE_CHANGE_PASSWORD).
+    idp.admin_create_user(
+        UserPoolId=pool_id,
+        Username=NEW_USER,
+        TemporaryPassword=NEW_USER_TEMPORARY_PASSWORD,
+        MessageAction="SUPPRESS",
+    )
     user = idp.admin_get_user(UserPoolId=pool_id, Username=USERNAME)
     if user["UserStatus"] != "CONFIRMED":
         raise RuntimeError(f"user status is {user['UserStatus']}, expected CONFIRMED")
@@ -210,6 +219,7 @@ def provision(endpoint: str, ttl: int) -> dict:
             "no_srp_client_id": no_srp["ClientId"],
         },
         "user": {"username": USERNAME, "email": EMAIL, "password": PASSWORD},
+        "new_password_user": {"username": NEW_USER, "temporary_password": NEW_USER_TEMPORARY_PASSWORD},
     }
 
 

@@ -1,6 +1,219 @@
 //! # en-auth-srp
 //!
-//! `SrpAuthorizer`: log a user in to an AWS Cognito user pool over SRP (`USER_SRP_AUTH`) and
-//! keep the session alive, behind en-auth's caching `Authorizer`.
+//! [`SrpAuthorizer`]: log a user in to an AWS Cognito user pool with the Secure Remote Password
+//! protocol (`USER_SRP_AUTH`) and keep the session alive — tokens cached, renewed with the
+//! refresh token before they expire (a full login again if the refresh token is refused), and
+//! sent as `Authorization: Bearer <access token>` (plus `X-Api-Key` when the client has one).
+//! The password never leaves the process: Cognito only sees the SRP proof.
+//!
+//! ```no_run
+//! use en_auth_srp::{ClientInfo, Environment, SrpAuthorizer, UserCredentials};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let client_info = ClientInfo::new("app-client-id", "app-client-secret");
+//! let credentials = UserCredentials::new("alice@example.com", "correct horse battery staple");
+//! let environment = Environment::new("dev").with_user_pool_id("us-east-1_Example");
+//! let authorizer = SrpAuthorizer::new(client_info, credentials, environment)?;
+//!
+//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(authorizer.clone())
+//!     .build();
+//! let body = client.get("https://api.example.com/me").send().await?.text().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Cognito is called through the official `aws-sdk-cognitoidentityprovider`; the calls involved
+//! need no AWS credentials. The region is the environment's `region` (or the prefix of the pool
+//! id); `cognito_endpoint` points the SDK at an emulator.
 
+mod challenge;
+mod errors;
+mod provider;
 pub mod srp;
+
+use std::ops::Deref;
+use std::time::Duration;
+
+use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Region};
+pub use challenge::{
+    Challenge, ChallengeHandler, ChallengeResponses, CUSTOM_CHALLENGE, DEVICE_SRP_AUTH, MFA_SETUP,
+    NEW_PASSWORD_REQUIRED, SELECT_MFA_TYPE, SMS_MFA, SOFTWARE_TOKEN_MFA, UNANSWERABLE,
+};
+pub use en_auth_core::{
+    self as core, reqwest_middleware, secrecy, AccountError, AuthorizationError, Authorizer,
+    ChallengeError, ClientInfo, ConfigurationError, CurrentToken, Environment, Error,
+    IntoEnvironment, InvalidClientError, InvalidCredentialsError, InvalidResponseError, RenewalPolicy, Token,
+    TokenProvider, TransportError, TransportErrorKind, UserCredentials, API_KEY_HEADER,
+    AUTHORIZATION_HEADER, EXPIRATION_GAP,
+};
+pub use provider::CognitoSrp;
+
+/// The default time allowed for one Cognito call: 10 seconds.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default time allowed to connect to Cognito: 5 seconds.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Authorizes requests as a user logged in over Cognito SRP: the seed's
+/// `SrpAuthorizer(client_info, credentials, environment)`.
+///
+/// An [`Authorizer`] over the [`CognitoSrp`] provider; it dereferences to it, so
+/// [`Authorizer::access_token`] (the access token), [`Authorizer::client_id`] and
+/// [`Authorizer::authorize_request`] are available, and the id and refresh tokens are on the
+/// [`Token`]. It is a [`reqwest_middleware::Middleware`]. Clones share one session.
+#[derive(Clone)]
+pub struct SrpAuthorizer {
+    inner: Authorizer<CognitoSrp>,
+}
+
+impl SrpAuthorizer {
+    /// An authorizer logging in `credentials` with the app client `client_info` (its secret,
+    /// if any, is used for `SECRET_HASH`) in `environment` (an [`Environment`] or an id to load
+    /// from the environments file). No call is made until the first token is needed.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] if the environment cannot be loaded, or has no well-formed
+    /// `user_pool_id` or region.
+    pub fn new(
+        client_info: ClientInfo,
+        credentials: UserCredentials,
+        environment: impl IntoEnvironment,
+    ) -> Result<Self, Error> {
+        Self::builder(client_info, credentials, environment).build()
+    }
+
+    /// A builder, to set a challenge handler or timeouts.
+    pub fn builder(
+        client_info: ClientInfo,
+        credentials: UserCredentials,
+        environment: impl IntoEnvironment,
+    ) -> Builder {
+        Builder {
+            client_info,
+            credentials,
+            environment: environment.into_environment(),
+            handler: None,
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            policy: RenewalPolicy::default(),
+        }
+    }
+
+    /// The caching authorizer inside.
+    pub fn authorizer(&self) -> &Authorizer<CognitoSrp> {
+        &self.inner
+    }
+}
+
+impl Deref for SrpAuthorizer {
+    type Target = Authorizer<CognitoSrp>;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl std::fmt::Debug for SrpAuthorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let provider = self.inner.provider();
+        f.debug_struct("SrpAuthorizer")
+            .field("client_info", provider.client_info())
+            .field("credentials", provider.credentials())
+            .field("environment", &provider.environment().id())
+            .field("endpoint", &provider.endpoint())
+            .finish()
+    }
+}
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for SrpAuthorizer {
+    async fn handle(
+        &self,
+        request: reqwest::Request,
+        extensions: &mut ::http::Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        self.inner.handle(request, extensions, next).await
+    }
+}
+
+/// Builds an [`SrpAuthorizer`].
+pub struct Builder {
+    client_info: ClientInfo,
+    credentials: UserCredentials,
+    environment: Result<Environment, Error>,
+    handler: Option<Box<dyn ChallengeHandler>>,
+    timeout: Duration,
+    connect_timeout: Duration,
+    policy: RenewalPolicy,
+}
+
+impl Builder {
+    /// How tokens are renewed and failed logins or refreshes retried (default
+    /// [`RenewalPolicy::default`]).
+    #[must_use]
+    pub fn renewal_policy(mut self, policy: RenewalPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Answers challenges after `PASSWORD_VERIFIER` (MFA codes, a new password, custom
+    /// challenges) with `handler`. Without one, such a challenge ends the login with
+    /// [`Error::Challenge`].
+    #[must_use]
+    pub fn challenge_handler(mut self, handler: impl ChallengeHandler) -> Self {
+        self.handler = Some(Box::new(handler));
+        self
+    }
+
+    /// The time allowed for one Cognito call (default [`DEFAULT_TIMEOUT`]).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The time allowed to connect (default [`DEFAULT_CONNECT_TIMEOUT`]).
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Builds the authorizer.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] if the environment cannot be loaded, or has no well-formed
+    /// `user_pool_id` or region.
+    pub fn build(self) -> Result<SrpAuthorizer, Error> {
+        let environment = self.environment?;
+        let region = environment.require_region()?.to_owned();
+        environment.require_user_pool_id()?;
+        let timeouts = aws_sdk_cognitoidentityprovider::config::timeout::TimeoutConfig::builder()
+            .operation_timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .build();
+        let mut config = aws_sdk_cognitoidentityprovider::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.clone()))
+            .timeout_config(timeouts)
+            // One attempt per call: retrying is the authorizer's decision, so that a token
+            // request is exactly one upstream request.
+            .retry_config(aws_sdk_cognitoidentityprovider::config::retry::RetryConfig::disabled());
+        let endpoint = match environment.cognito_endpoint() {
+            Some(url) => {
+                let url = url.as_str().trim_end_matches('/').to_owned();
+                config = config.endpoint_url(&url);
+                url
+            }
+            None => format!("https://cognito-idp.{region}.amazonaws.com"),
+        };
+        let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(config.build());
+        let mut provider = CognitoSrp::new(self.client_info, self.credentials, environment, cognito, endpoint)?;
+        if let Some(handler) = self.handler {
+            provider = provider.with_boxed_challenge_handler(handler);
+        }
+        Ok(SrpAuthorizer {
+            inner: Authorizer::with_policy(provider, self.policy),
+        })
+    }
+}

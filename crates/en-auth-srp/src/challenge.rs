@@ -1,0 +1,148 @@
+//! Login challenges beyond `PASSWORD_VERIFIER` — MFA codes, a new password, custom challenges
+//! — answered by a caller-supplied [`ChallengeHandler`].
+//!
+//! Cognito names the challenge in `ChallengeName` and expects `ChallengeResponses`
+//! ([RespondToAuthChallenge](https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_RespondToAuthChallenge.html)).
+//! The flow adds `USERNAME` and `SECRET_HASH` itself; a handler supplies only the answer.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use en_auth_core::Error;
+
+/// `NEW_PASSWORD_REQUIRED`: the user must choose a new password.
+pub const NEW_PASSWORD_REQUIRED: &str = "NEW_PASSWORD_REQUIRED";
+/// `SMS_MFA`: a code sent by SMS.
+pub const SMS_MFA: &str = "SMS_MFA";
+/// `SOFTWARE_TOKEN_MFA`: a TOTP code from an authenticator app.
+pub const SOFTWARE_TOKEN_MFA: &str = "SOFTWARE_TOKEN_MFA";
+/// `SELECT_MFA_TYPE`: choose between `SMS_MFA` and `SOFTWARE_TOKEN_MFA`.
+pub const SELECT_MFA_TYPE: &str = "SELECT_MFA_TYPE";
+/// `MFA_SETUP`: the user must enrol an MFA device first (not answerable within a login).
+pub const MFA_SETUP: &str = "MFA_SETUP";
+/// `CUSTOM_CHALLENGE`: a challenge defined by the pool's Lambda triggers.
+pub const CUSTOM_CHALLENGE: &str = "CUSTOM_CHALLENGE";
+/// `DEVICE_SRP_AUTH`: a remembered-device SRP round (not supported: needs device keys).
+pub const DEVICE_SRP_AUTH: &str = "DEVICE_SRP_AUTH";
+
+/// Challenges that cannot be answered by responses alone: they need other API calls
+/// (`AssociateSoftwareToken`) or device keys. They always end a login with
+/// [`Error::Challenge`].
+pub const UNANSWERABLE: &[&str] = &[MFA_SETUP, DEVICE_SRP_AUTH, "DEVICE_PASSWORD_VERIFIER"];
+
+/// A challenge the server asked for during a login.
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    pub(crate) name: String,
+    pub(crate) parameters: HashMap<String, String>,
+    pub(crate) user_name: String,
+}
+
+impl Challenge {
+    /// The challenge name, such as [`SOFTWARE_TOKEN_MFA`].
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The challenge parameters (`ChallengeParameters`), such as `CODE_DELIVERY_DESTINATION`
+    /// for `SMS_MFA` or `MFAS_CAN_CHOOSE` for `SELECT_MFA_TYPE`.
+    pub fn parameters(&self) -> &HashMap<String, String> {
+        &self.parameters
+    }
+
+    /// The user name being logged in, as given.
+    pub fn user_name(&self) -> &str {
+        &self.user_name
+    }
+}
+
+/// The answer to a challenge: `ChallengeResponses` entries, values kept secret.
+#[derive(Clone, Default)]
+pub struct ChallengeResponses {
+    entries: Vec<(String, SecretString)>,
+}
+
+impl ChallengeResponses {
+    /// An empty answer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `name = value`.
+    #[must_use]
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.entries.push((name.into(), SecretString::from(value.into())));
+        self
+    }
+
+    /// `SOFTWARE_TOKEN_MFA_CODE`: the answer to [`SOFTWARE_TOKEN_MFA`].
+    pub fn totp(code: impl Into<String>) -> Self {
+        Self::new().with("SOFTWARE_TOKEN_MFA_CODE", code)
+    }
+
+    /// `SMS_MFA_CODE`: the answer to [`SMS_MFA`].
+    pub fn sms(code: impl Into<String>) -> Self {
+        Self::new().with("SMS_MFA_CODE", code)
+    }
+
+    /// `NEW_PASSWORD`: the answer to [`NEW_PASSWORD_REQUIRED`].
+    pub fn new_password(password: impl Into<String>) -> Self {
+        Self::new().with("NEW_PASSWORD", password)
+    }
+
+    /// `ANSWER`: the answer to [`SELECT_MFA_TYPE`] (`SMS_MFA` or `SOFTWARE_TOKEN_MFA`) and to
+    /// [`CUSTOM_CHALLENGE`].
+    pub fn answer(answer: impl Into<String>) -> Self {
+        Self::new().with("ANSWER", answer)
+    }
+
+    pub(crate) fn into_entries(self) -> impl Iterator<Item = (String, String)> {
+        self.entries
+            .into_iter()
+            .map(|(k, v)| (k, v.expose_secret().to_owned()))
+    }
+}
+
+impl fmt::Debug for ChallengeResponses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.entries.iter().map(|(k, _)| (k, "[REDACTED]")))
+            .finish()
+    }
+}
+
+/// Answers login challenges. Return `Ok(None)` for a challenge you do not handle: the login then
+/// fails with [`Error::Challenge`] naming it.
+///
+/// Any `Fn(&Challenge) -> Option<ChallengeResponses>` is a handler:
+///
+/// ```
+/// use en_auth_srp::{Challenge, ChallengeResponses, SOFTWARE_TOKEN_MFA};
+///
+/// let handler = |challenge: &Challenge| match challenge.name() {
+///     SOFTWARE_TOKEN_MFA => Some(ChallengeResponses::totp("123456")),
+///     _ => None,
+/// };
+/// # fn takes(_: impl en_auth_srp::ChallengeHandler) {}
+/// takes(handler);
+/// ```
+#[async_trait::async_trait]
+pub trait ChallengeHandler: Send + Sync + 'static {
+    /// The responses to `challenge`, or `None` if this handler does not answer it.
+    ///
+    /// # Errors
+    /// Any error ends the login with it.
+    async fn respond(&self, challenge: &Challenge) -> Result<Option<ChallengeResponses>, Error>;
+}
+
+#[async_trait::async_trait]
+impl<F> ChallengeHandler for F
+where
+    F: Fn(&Challenge) -> Option<ChallengeResponses> + Send + Sync + 'static,
+{
+    async fn respond(&self, challenge: &Challenge) -> Result<Option<ChallengeResponses>, Error> {
+        Ok(self(challenge))
+    }
+}

@@ -1,0 +1,332 @@
+//! [`CognitoSrp`]: Cognito's `USER_SRP_AUTH` login and its token refresh as a
+//! [`TokenProvider`].
+//!
+//! Login ([InitiateAuth](https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_InitiateAuth.html)
+//! `USER_SRP_AUTH` → challenge `PASSWORD_VERIFIER` →
+//! [RespondToAuthChallenge](https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_RespondToAuthChallenge.html),
+//! then any further challenge through the [`ChallengeHandler`]); renewal with
+//! `REFRESH_TOKEN_AUTH`, or
+//! [GetTokensFromRefreshToken](https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_GetTokensFromRefreshToken.html)
+//! when the app client rotates refresh tokens.
+//!
+//! Which user name goes where: `SECRET_HASH` of InitiateAuth is computed over the name the user
+//! typed; after the challenge, over the challenge's `USERNAME` (the canonical user name, not an
+//! alias), which is also what refreshes use. The SRP math uses the challenge's
+//! `USER_ID_FOR_SRP`.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Instant, SystemTime};
+
+use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, AuthenticationResultType, ChallengeNameType};
+use aws_sdk_cognitoidentityprovider::Client;
+use en_auth_core::{
+    ChallengeError, ClientInfo, Environment, Error, InvalidResponseError, Token, TokenProvider,
+    UserCredentials,
+};
+use secrecy::ExposeSecret;
+
+use crate::challenge::{Challenge, ChallengeHandler, UNANSWERABLE};
+use crate::errors::{map_sdk_error, Call, Context};
+use crate::srp::{secret_hash, timestamp, SrpClient, VerifierInput};
+
+/// How many challenges one login may go through before it is abandoned.
+const MAX_CHALLENGES: usize = 8;
+
+/// Logs a user in to a Cognito user pool over SRP and renews the session.
+pub struct CognitoSrp {
+    client_info: ClientInfo,
+    credentials: UserCredentials,
+    environment: Environment,
+    pool_id: String,
+    endpoint: String,
+    cognito: Client,
+    handler: Option<Box<dyn ChallengeHandler>>,
+    /// The canonical user name learnt from the last login's challenge (for refresh SECRET_HASH).
+    canonical_user: Mutex<Option<String>>,
+}
+
+/// One step of a login: what the last call returned.
+struct Step {
+    challenge: Option<ChallengeNameType>,
+    parameters: HashMap<String, String>,
+    session: Option<String>,
+    result: Option<AuthenticationResultType>,
+}
+
+impl CognitoSrp {
+    /// A provider for `credentials` of `client_info` in `environment`, calling Cognito with
+    /// `cognito`.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] if the environment has no well-formed `user_pool_id`.
+    pub fn new(
+        client_info: ClientInfo,
+        credentials: UserCredentials,
+        environment: Environment,
+        cognito: Client,
+        endpoint: String,
+    ) -> Result<Self, Error> {
+        let pool_id = environment.require_user_pool_id()?.to_owned();
+        Ok(Self {
+            client_info,
+            credentials,
+            environment,
+            pool_id,
+            endpoint,
+            cognito,
+            handler: None,
+            canonical_user: Mutex::new(None),
+        })
+    }
+
+    /// Answers challenges other than `PASSWORD_VERIFIER` with `handler`.
+    #[must_use]
+    pub fn with_challenge_handler(mut self, handler: impl ChallengeHandler) -> Self {
+        self.handler = Some(Box::new(handler));
+        self
+    }
+
+    pub(crate) fn with_boxed_challenge_handler(mut self, handler: Box<dyn ChallengeHandler>) -> Self {
+        self.handler = Some(handler);
+        self
+    }
+
+    /// The environment.
+    pub fn environment(&self) -> &Environment {
+        &self.environment
+    }
+
+    /// The Cognito endpoint, as it appears in errors and logs.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The user's credentials (the password stays secret).
+    pub fn credentials(&self) -> &UserCredentials {
+        &self.credentials
+    }
+
+    fn context(&self, call: Call) -> Context<'_> {
+        Context {
+            endpoint: &self.endpoint,
+            client_id: self.client_info.client_id(),
+            user_name: self.credentials.user_name(),
+            call,
+        }
+    }
+
+    fn secret_hash(&self, user_name: &str) -> Option<String> {
+        self.client_info.has_secret().then(|| {
+            secret_hash(
+                self.client_info.client_id(),
+                self.client_info.client_secret().expose_secret(),
+                user_name,
+            )
+        })
+    }
+
+    fn invalid(&self, reason: impl Into<String>) -> Error {
+        InvalidResponseError::new(&self.endpoint, Some(200), reason).into()
+    }
+
+    /// A full login: SRP, then whatever challenges follow.
+    async fn login(&self) -> Result<Token, Error> {
+        let typed = self.credentials.user_name();
+        let srp = SrpClient::new().map_err(|e| self.invalid(format!("SRP: {e}")))?;
+        let mut request = self
+            .cognito
+            .initiate_auth()
+            .auth_flow(AuthFlowType::UserSrpAuth)
+            .client_id(self.client_info.client_id())
+            .auth_parameters("USERNAME", typed)
+            .auth_parameters("SRP_A", srp.srp_a());
+        if let Some(hash) = self.secret_hash(typed) {
+            request = request.auth_parameters("SECRET_HASH", hash);
+        }
+        let mut requested_at = Instant::now();
+        let out = request.send().await.map_err(|e| map_sdk_error(&self.context(Call::Login), e))?;
+        let mut step = Step {
+            challenge: out.challenge_name().cloned(),
+            parameters: out.challenge_parameters().cloned().unwrap_or_default(),
+            session: out.session().map(str::to_owned),
+            result: out.authentication_result().cloned(),
+        };
+        let mut canonical = typed.to_owned();
+        for _ in 0..MAX_CHALLENGES {
+            let Some(challenge) = step.challenge.take() else {
+                let result = step
+                    .result
+                    .take()
+                    .ok_or_else(|| self.invalid("neither a challenge nor an AuthenticationResult"))?;
+                *self.canonical_user.lock().unwrap_or_else(PoisonError::into_inner) = Some(canonical);
+                return self.token(&result, None, requested_at);
+            };
+            if let Some(user) = step.parameters.get("USERNAME") {
+                canonical.clone_from(user);
+            }
+            let responses = match &challenge {
+                ChallengeNameType::PasswordVerifier => self.password_verifier(&srp, &step.parameters, &canonical)?,
+                other => self.other_challenge(other.as_str(), &step.parameters).await?,
+            };
+            let mut request = self
+                .cognito
+                .respond_to_auth_challenge()
+                .client_id(self.client_info.client_id())
+                .challenge_name(challenge)
+                .challenge_responses("USERNAME", &canonical)
+                .set_session(step.session.take());
+            for (name, value) in responses {
+                request = request.challenge_responses(name, value);
+            }
+            if let Some(hash) = self.secret_hash(&canonical) {
+                request = request.challenge_responses("SECRET_HASH", hash);
+            }
+            requested_at = Instant::now();
+            let out = request.send().await.map_err(|e| map_sdk_error(&self.context(Call::Login), e))?;
+            step = Step {
+                challenge: out.challenge_name().cloned(),
+                parameters: out.challenge_parameters().cloned().unwrap_or_default(),
+                session: out.session().map(str::to_owned),
+                result: out.authentication_result().cloned(),
+            };
+        }
+        Err(self.invalid(format!("more than {MAX_CHALLENGES} challenges in one login")))
+    }
+
+    /// The `PASSWORD_VERIFIER` responses: the password claim for the server's SRP_B and salt.
+    fn password_verifier(
+        &self,
+        srp: &SrpClient,
+        parameters: &HashMap<String, String>,
+        canonical: &str,
+    ) -> Result<Vec<(String, String)>, Error> {
+        let param = |name: &str| {
+            parameters
+                .get(name)
+                .map(String::as_str)
+                .ok_or_else(|| self.invalid(format!("PASSWORD_VERIFIER without {name}")))
+        };
+        let secret_block = param("SECRET_BLOCK")?;
+        let timestamp = timestamp(SystemTime::now());
+        let claim = srp
+            .password_verifier(&VerifierInput {
+                pool_id: &self.pool_id,
+                user_id_for_srp: parameters.get("USER_ID_FOR_SRP").map_or(canonical, String::as_str),
+                password: self.credentials.password().expose_secret(),
+                srp_b: param("SRP_B")?,
+                salt: param("SALT")?,
+                secret_block,
+                timestamp: &timestamp,
+            })
+            .map_err(|e| self.invalid(format!("PASSWORD_VERIFIER: {e}")))?;
+        Ok(vec![
+            ("PASSWORD_CLAIM_SECRET_BLOCK".to_owned(), secret_block.to_owned()),
+            ("PASSWORD_CLAIM_SIGNATURE".to_owned(), claim.signature().expose_secret().to_owned()),
+            ("TIMESTAMP".to_owned(), timestamp),
+        ])
+    }
+
+    /// Any other challenge: through the handler, or a typed error naming it.
+    async fn other_challenge(&self, name: &str, parameters: &HashMap<String, String>) -> Result<Vec<(String, String)>, Error> {
+        let user = self.credentials.user_name();
+        if UNANSWERABLE.contains(&name) {
+            return Err(ChallengeError::new(name, user, "cannot be answered within a login (it needs MFA enrolment or device keys)").into());
+        }
+        let Some(handler) = &self.handler else {
+            return Err(ChallengeError::new(name, user, "no challenge handler is configured").into());
+        };
+        let challenge = Challenge {
+            name: name.to_owned(),
+            parameters: parameters.clone(),
+            user_name: user.to_owned(),
+        };
+        match handler.respond(&challenge).await? {
+            Some(responses) => Ok(responses.into_entries().collect()),
+            None => Err(ChallengeError::new(name, user, "the challenge handler does not answer it").into()),
+        }
+    }
+
+    /// Renews with the refresh token of `previous`.
+    async fn renew(&self, previous: &Token) -> Result<Token, Error> {
+        let Some(refresh_token) = previous.refresh_token() else {
+            return self.login().await;
+        };
+        let canonical = self
+            .canonical_user
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_else(|| self.credentials.user_name().to_owned());
+        let requested_at = Instant::now();
+        let result = if self.environment.refresh_token_rotation() {
+            let mut request = self
+                .cognito
+                .get_tokens_from_refresh_token()
+                .client_id(self.client_info.client_id())
+                .refresh_token(refresh_token.expose_secret());
+            if self.client_info.has_secret() {
+                request = request.client_secret(self.client_info.client_secret().expose_secret());
+            }
+            let out = request.send().await.map_err(|e| map_sdk_error(&self.context(Call::Refresh), e))?;
+            out.authentication_result().cloned()
+        } else {
+            let mut request = self
+                .cognito
+                .initiate_auth()
+                .auth_flow(AuthFlowType::RefreshTokenAuth)
+                .client_id(self.client_info.client_id())
+                .auth_parameters("REFRESH_TOKEN", refresh_token.expose_secret());
+            if let Some(hash) = self.secret_hash(&canonical) {
+                request = request.auth_parameters("SECRET_HASH", hash);
+            }
+            let out = request.send().await.map_err(|e| map_sdk_error(&self.context(Call::Refresh), e))?;
+            out.authentication_result().cloned()
+        };
+        let result = result.ok_or_else(|| self.invalid("a refresh answered without an AuthenticationResult"))?;
+        self.token(&result, Some(previous), requested_at)
+    }
+
+    /// The token of an `AuthenticationResult`; a refresh keeps the previous refresh token
+    /// when the response carries none.
+    fn token(&self, result: &AuthenticationResultType, previous: Option<&Token>, requested_at: Instant) -> Result<Token, Error> {
+        let access = result
+            .access_token()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| self.invalid("AuthenticationResult without an AccessToken"))?;
+        let expires_in = std::time::Duration::from_secs(u64::try_from(result.expires_in()).unwrap_or(0));
+        let mut token = Token::from_expires_in(access, expires_in, requested_at)
+            .with_token_type(result.token_type().unwrap_or("Bearer"));
+        if let Some(id) = result.id_token() {
+            token = token.with_id_token(id);
+        }
+        match (result.refresh_token(), previous.and_then(Token::refresh_token)) {
+            (Some(new), _) => token = token.with_refresh_token(new),
+            (None, Some(old)) => token = token.with_refresh_token(old.expose_secret()),
+            (None, None) => {}
+        }
+        Ok(token)
+    }
+}
+
+impl TokenProvider for CognitoSrp {
+    async fn authorize(&self) -> Result<Token, Error> {
+        self.login().await
+    }
+
+    async fn refresh(&self, token: &Token) -> Result<Token, Error> {
+        self.renew(token).await
+    }
+
+    fn client_info(&self) -> &ClientInfo {
+        &self.client_info
+    }
+
+    fn flow(&self) -> &'static str {
+        "cognito_user_srp_auth"
+    }
+
+    fn environment_id(&self) -> Option<&str> {
+        Some(self.environment.id())
+    }
+}
