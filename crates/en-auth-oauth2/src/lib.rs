@@ -44,6 +44,47 @@ pub use http::{
 pub use provider::ClientCredentials;
 pub use wire::DEFAULT_EXPIRES_IN;
 
+/// Parses a token endpoint's successful response body (RFC 6749 §5.1) exactly as the
+/// authorizer does: `access_token` required, `expires_in` as a number, a numeric string,
+/// `null` or absent ([`DEFAULT_EXPIRES_IN`]), `token_type` Bearer in any case, an `error`
+/// member treated as an error (§5.2). The token's life counts from `requested_at` (see
+/// [`Token::from_expires_in`]). `endpoint` and `client_id` only name things in errors.
+///
+/// ```
+/// use std::time::Instant;
+///
+/// let token = en_auth_oauth2::parse_token_response(
+///     br#"{"access_token":"abc","token_type":"bearer","expires_in":"3600"}"#,
+///     Instant::now(),
+///     "https://auth.example.com/token",
+///     "client",
+/// )?;
+/// assert_eq!(token.lifetime().unwrap().as_secs(), 3599);
+/// # Ok::<(), en_auth_oauth2::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidResponse`] for a body that is not a JSON object or has no usable token;
+/// [`Error::InvalidClient`] / [`Error::Authorization`] for an `error` member.
+pub fn parse_token_response(
+    body: &[u8],
+    requested_at: std::time::Instant,
+    endpoint: &str,
+    client_id: &str,
+) -> Result<Token, Error> {
+    serde_json::from_slice::<wire::WireTokenResponse>(body)
+        .map_err(|e| {
+            let what = match e.classify() {
+                serde_json::error::Category::Eof => "truncated JSON",
+                serde_json::error::Category::Syntax => "not JSON",
+                serde_json::error::Category::Data => "not a token response object",
+                serde_json::error::Category::Io => "unreadable",
+            };
+            InvalidResponseError::new(endpoint, Some(200), what)
+        })?
+        .into_token(endpoint, client_id, requested_at)
+}
+
 /// Authorizes requests for a service account: the seed's
 /// `ServiceAccountAuthorizer(client_info, environment)`.
 ///
