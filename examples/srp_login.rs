@@ -20,8 +20,11 @@ async fn run() -> Result<(), String> {
     let url = std::env::args()
         .nth(1)
         .ok_or("usage: srp_login <url>  (with CLIENT_ID, USER_NAME, USER_PWD, ENVIRONMENT set)")?;
-    let client_info = ClientInfo::new(var("CLIENT_ID")?, std::env::var("CLIENT_SECRET").unwrap_or_default())
-        .with_api_key(std::env::var("API_KEY").unwrap_or_default());
+    let client_info = ClientInfo::new(
+        var("CLIENT_ID")?,
+        std::env::var("CLIENT_SECRET").unwrap_or_default(),
+    )
+    .with_api_key(std::env::var("API_KEY").unwrap_or_default());
     let credentials = UserCredentials::new(var("USER_NAME")?, var("USER_PWD")?);
     let environment = var("ENVIRONMENT")?;
     let authorizer = SrpAuthorizer::new(client_info, credentials, environment.as_str())
@@ -36,7 +39,10 @@ async fn run() -> Result<(), String> {
         other => format!("error: request to {url} failed: {other}"),
     })?;
     println!("{}", response.status());
-    let body = response.text().await.map_err(|e| format!("error: reading the body: {e}"))?;
+    let body = response
+        .text()
+        .await
+        .map_err(|e| format!("error: reading the body: {e}"))?;
     println!("{body}");
     Ok(())
 }

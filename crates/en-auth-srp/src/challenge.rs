@@ -73,7 +73,8 @@ impl ChallengeResponses {
     /// Adds `name = value`.
     #[must_use]
     pub fn with(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.entries.push((name.into(), SecretString::from(value.into())));
+        self.entries
+            .push((name.into(), SecretString::from(value.into())));
         self
     }
 

@@ -37,9 +37,18 @@ where
     match err {
         SdkError::ServiceError(service) => {
             let e = service.err();
-            map_code(ctx, 400, e.code().unwrap_or("Unknown"), e.message().unwrap_or(""))
+            map_code(
+                ctx,
+                400,
+                e.code().unwrap_or("Unknown"),
+                e.message().unwrap_or(""),
+            )
         }
-        SdkError::TimeoutError(e) => transport(ctx, TransportErrorKind::Timeout, SdkError::<E, R>::TimeoutError(e)),
+        SdkError::TimeoutError(e) => transport(
+            ctx,
+            TransportErrorKind::Timeout,
+            SdkError::<E, R>::TimeoutError(e),
+        ),
         SdkError::DispatchFailure(failure) => {
             let kind = if failure.is_timeout() {
                 TransportErrorKind::Timeout
@@ -53,10 +62,21 @@ where
         SdkError::ResponseError(e) => InvalidResponseError::new(
             ctx.endpoint,
             None,
-            format!("unreadable Cognito response: {:?}", e.raw()).chars().take(200).collect::<String>(),
+            format!("unreadable Cognito response: {:?}", e.raw())
+                .chars()
+                .take(200)
+                .collect::<String>(),
         )
         .into(),
-        other => InvalidResponseError::new(ctx.endpoint, None, format!("the Cognito call failed: {}", aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&other))).into(),
+        other => InvalidResponseError::new(
+            ctx.endpoint,
+            None,
+            format!(
+                "the Cognito call failed: {}",
+                aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&other)
+            ),
+        )
+        .into(),
     }
 }
 
@@ -71,15 +91,23 @@ where
 /// Maps a Cognito error name and message.
 pub(crate) fn map_code(ctx: &Context<'_>, status: u16, code: &str, message: &str) -> Error {
     let account = |code: &str| AccountError::new(ctx.user_name, ctx.endpoint, code, message);
-    let client = || InvalidClientError::new(ctx.client_id, ctx.endpoint, format!("{code}: {message}")).into();
+    let client = || {
+        InvalidClientError::new(ctx.client_id, ctx.endpoint, format!("{code}: {message}")).into()
+    };
     match code {
         "NotAuthorizedException" if is_client_problem(message) => client(),
-        "NotAuthorizedException" if message.contains("attempts exceeded") => Error::TooManyFailedAttempts(account(code)),
-        "NotAuthorizedException" if ctx.call == Call::Refresh => {
-            Error::RefreshRefused(AuthorizationError::new(ctx.endpoint, status, Some(code.to_owned()), message))
+        "NotAuthorizedException" if message.contains("attempts exceeded") => {
+            Error::TooManyFailedAttempts(account(code))
         }
-        "NotAuthorizedException" | "UserNotFoundException" | "CodeMismatchException" | "ExpiredCodeException" => {
-            InvalidCredentialsError::new(ctx.user_name, ctx.endpoint, format!("{code}: {message}")).into()
+        "NotAuthorizedException" if ctx.call == Call::Refresh => Error::RefreshRefused(
+            AuthorizationError::new(ctx.endpoint, status, Some(code.to_owned()), message),
+        ),
+        "NotAuthorizedException"
+        | "UserNotFoundException"
+        | "CodeMismatchException"
+        | "ExpiredCodeException" => {
+            InvalidCredentialsError::new(ctx.user_name, ctx.endpoint, format!("{code}: {message}"))
+                .into()
         }
         "ResourceNotFoundException" => client(),
         "InvalidParameterException" if message.contains("not enabled for the client") => client(),
@@ -94,7 +122,10 @@ pub(crate) fn map_code(ctx: &Context<'_>, status: u16, code: &str, message: &str
 /// missing or wrong, a client secret required, an unknown client.
 fn is_client_problem(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    m.contains("secret hash") || m.contains("secret_hash") || m.contains("client secret") || m.contains("configured with secret")
+    m.contains("secret hash")
+        || m.contains("secret_hash")
+        || m.contains("client secret")
+        || m.contains("configured with secret")
 }
 
 #[cfg(test)]
@@ -102,7 +133,12 @@ mod tests {
     use super::*;
 
     fn map(call: Call, code: &str, message: &str) -> Error {
-        let ctx = Context { endpoint: "https://cognito", client_id: "client", user_name: "alice", call };
+        let ctx = Context {
+            endpoint: "https://cognito",
+            client_id: "client",
+            user_name: "alice",
+            call,
+        };
         map_code(&ctx, 400, code, message)
     }
 
@@ -110,30 +146,114 @@ mod tests {
     fn every_cognito_error_name_has_its_kind() {
         use Call::{Login, Refresh};
         let cases: &[(Call, &str, &str, fn(&Error) -> bool)] = &[
-            (Login, "NotAuthorizedException", "Incorrect username or password.", |e| matches!(e, Error::InvalidCredentials(c) if c.user_name == "alice")),
-            (Login, "UserNotFoundException", "User does not exist.", |e| matches!(e, Error::InvalidCredentials(_))),
-            (Login, "NotAuthorizedException", "Unable to verify secret hash for client client", |e| matches!(e, Error::InvalidClient(c) if c.client_id == "client")),
-            (Login, "NotAuthorizedException", "Client client is configured with secret but SECRET_HASH was not received", |e| matches!(e, Error::InvalidClient(_))),
-            (Login, "NotAuthorizedException", "Password attempts exceeded", |e| matches!(e, Error::TooManyFailedAttempts(_))),
-            (Login, "ResourceNotFoundException", "User pool client x does not exist.", |e| matches!(e, Error::InvalidClient(_))),
-            (Login, "InvalidParameterException", "USER_SRP_AUTH is not enabled for the client.", |e| matches!(e, Error::InvalidClient(_))),
-            (Login, "InvalidParameterException", "Missing required parameter SRP_A", |e| matches!(e, Error::Authorization(a) if a.code.as_deref() == Some("InvalidParameterException"))),
-            (Login, "UserNotConfirmedException", "User is not confirmed.", |e| matches!(e, Error::UserNotConfirmed(a) if a.code == "UserNotConfirmedException")),
-            (Login, "PasswordResetRequiredException", "Password reset required for the user", |e| matches!(e, Error::PasswordResetRequired(_))),
-            (Login, "TooManyFailedAttemptsException", "Too many failed attempts", |e| matches!(e, Error::TooManyFailedAttempts(_))),
-            (Login, "CodeMismatchException", "Invalid code received for user", |e| matches!(e, Error::InvalidCredentials(_))),
-            (Login, "TooManyRequestsException", "Rate exceeded", |e| matches!(e, Error::Authorization(_)) && e.is_retryable()),
-            (Login, "InternalErrorException", "Internal error", |e| matches!(e, Error::Authorization(_)) && e.is_retryable()),
-            (Login, "LimitExceededException", "Limit exceeded", |e| e.is_retryable()),
-            (Refresh, "NotAuthorizedException", "Invalid Refresh Token", |e| matches!(e, Error::RefreshRefused(_)) && e.is_refresh_refused()),
-            (Refresh, "NotAuthorizedException", "Refresh Token has expired", |e| e.is_refresh_refused()),
-            (Refresh, "NotAuthorizedException", "Unable to verify secret hash for client client", |e| matches!(e, Error::InvalidClient(_)) && !e.is_refresh_refused()),
+            (
+                Login,
+                "NotAuthorizedException",
+                "Incorrect username or password.",
+                |e| matches!(e, Error::InvalidCredentials(c) if c.user_name == "alice"),
+            ),
+            (
+                Login,
+                "UserNotFoundException",
+                "User does not exist.",
+                |e| matches!(e, Error::InvalidCredentials(_)),
+            ),
+            (
+                Login,
+                "NotAuthorizedException",
+                "Unable to verify secret hash for client client",
+                |e| matches!(e, Error::InvalidClient(c) if c.client_id == "client"),
+            ),
+            (
+                Login,
+                "NotAuthorizedException",
+                "Client client is configured with secret but SECRET_HASH was not received",
+                |e| matches!(e, Error::InvalidClient(_)),
+            ),
+            (
+                Login,
+                "NotAuthorizedException",
+                "Password attempts exceeded",
+                |e| matches!(e, Error::TooManyFailedAttempts(_)),
+            ),
+            (
+                Login,
+                "ResourceNotFoundException",
+                "User pool client x does not exist.",
+                |e| matches!(e, Error::InvalidClient(_)),
+            ),
+            (
+                Login,
+                "InvalidParameterException",
+                "USER_SRP_AUTH is not enabled for the client.",
+                |e| matches!(e, Error::InvalidClient(_)),
+            ),
+            (
+                Login,
+                "InvalidParameterException",
+                "Missing required parameter SRP_A",
+                |e| matches!(e, Error::Authorization(a) if a.code.as_deref() == Some("InvalidParameterException")),
+            ),
+            (
+                Login,
+                "UserNotConfirmedException",
+                "User is not confirmed.",
+                |e| matches!(e, Error::UserNotConfirmed(a) if a.code == "UserNotConfirmedException"),
+            ),
+            (
+                Login,
+                "PasswordResetRequiredException",
+                "Password reset required for the user",
+                |e| matches!(e, Error::PasswordResetRequired(_)),
+            ),
+            (
+                Login,
+                "TooManyFailedAttemptsException",
+                "Too many failed attempts",
+                |e| matches!(e, Error::TooManyFailedAttempts(_)),
+            ),
+            (
+                Login,
+                "CodeMismatchException",
+                "Invalid code received for user",
+                |e| matches!(e, Error::InvalidCredentials(_)),
+            ),
+            (Login, "TooManyRequestsException", "Rate exceeded", |e| {
+                matches!(e, Error::Authorization(_)) && e.is_retryable()
+            }),
+            (Login, "InternalErrorException", "Internal error", |e| {
+                matches!(e, Error::Authorization(_)) && e.is_retryable()
+            }),
+            (Login, "LimitExceededException", "Limit exceeded", |e| {
+                e.is_retryable()
+            }),
+            (
+                Refresh,
+                "NotAuthorizedException",
+                "Invalid Refresh Token",
+                |e| matches!(e, Error::RefreshRefused(_)) && e.is_refresh_refused(),
+            ),
+            (
+                Refresh,
+                "NotAuthorizedException",
+                "Refresh Token has expired",
+                |e| e.is_refresh_refused(),
+            ),
+            (
+                Refresh,
+                "NotAuthorizedException",
+                "Unable to verify secret hash for client client",
+                |e| matches!(e, Error::InvalidClient(_)) && !e.is_refresh_refused(),
+            ),
         ];
         for (call, code, message, check) in cases {
             let e = map(*call, code, message);
             assert!(check(&e), "{call:?} {code} {message} → {e:?}");
             if !matches!(e, Error::RefreshRefused(_)) {
-                assert!(e.to_string().contains(code) || e.to_string().contains(message), "{e}");
+                assert!(
+                    e.to_string().contains(code) || e.to_string().contains(message),
+                    "{e}"
+                );
             }
         }
     }

@@ -42,9 +42,9 @@ pub use challenge::{
 pub use en_auth_core::{
     self as core, reqwest_middleware, secrecy, AccountError, AuthorizationError, Authorizer,
     ChallengeError, ClientInfo, ConfigurationError, CurrentToken, Environment, Error,
-    IntoEnvironment, InvalidClientError, InvalidCredentialsError, InvalidResponseError, RenewalPolicy, Token,
-    TokenProvider, TransportError, TransportErrorKind, UserCredentials, API_KEY_HEADER,
-    AUTHORIZATION_HEADER, EXPIRATION_GAP,
+    IntoEnvironment, InvalidClientError, InvalidCredentialsError, InvalidResponseError,
+    RenewalPolicy, Token, TokenProvider, TransportError, TransportErrorKind, UserCredentials,
+    API_KEY_HEADER, AUTHORIZATION_HEADER, EXPIRATION_GAP,
 };
 pub use provider::CognitoSrp;
 
@@ -208,7 +208,13 @@ impl Builder {
             None => format!("https://cognito-idp.{region}.amazonaws.com"),
         };
         let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(config.build());
-        let mut provider = CognitoSrp::new(self.client_info, self.credentials, environment, cognito, endpoint)?;
+        let mut provider = CognitoSrp::new(
+            self.client_info,
+            self.credentials,
+            environment,
+            cognito,
+            endpoint,
+        )?;
         if let Some(handler) = self.handler {
             provider = provider.with_boxed_challenge_handler(handler);
         }

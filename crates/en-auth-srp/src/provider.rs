@@ -18,7 +18,9 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Instant, SystemTime};
 
-use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, AuthenticationResultType, ChallengeNameType};
+use aws_sdk_cognitoidentityprovider::types::{
+    AuthFlowType, AuthenticationResultType, ChallengeNameType,
+};
 use aws_sdk_cognitoidentityprovider::Client;
 use en_auth_core::{
     ChallengeError, ClientInfo, Environment, Error, InvalidResponseError, Token, TokenProvider,
@@ -87,7 +89,10 @@ impl CognitoSrp {
         self
     }
 
-    pub(crate) fn with_boxed_challenge_handler(mut self, handler: Box<dyn ChallengeHandler>) -> Self {
+    pub(crate) fn with_boxed_challenge_handler(
+        mut self,
+        handler: Box<dyn ChallengeHandler>,
+    ) -> Self {
         self.handler = Some(handler);
         self
     }
@@ -145,7 +150,10 @@ impl CognitoSrp {
             request = request.auth_parameters("SECRET_HASH", hash);
         }
         let mut requested_at = Instant::now();
-        let out = request.send().await.map_err(|e| map_sdk_error(&self.context(Call::Login), e))?;
+        let out = request
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(&self.context(Call::Login), e))?;
         let mut step = Step {
             challenge: out.challenge_name().cloned(),
             parameters: out.challenge_parameters().cloned().unwrap_or_default(),
@@ -155,19 +163,26 @@ impl CognitoSrp {
         let mut canonical = typed.to_owned();
         for _ in 0..MAX_CHALLENGES {
             let Some(challenge) = step.challenge.take() else {
-                let result = step
-                    .result
-                    .take()
-                    .ok_or_else(|| self.invalid("neither a challenge nor an AuthenticationResult"))?;
-                *self.canonical_user.lock().unwrap_or_else(PoisonError::into_inner) = Some(canonical);
+                let result = step.result.take().ok_or_else(|| {
+                    self.invalid("neither a challenge nor an AuthenticationResult")
+                })?;
+                *self
+                    .canonical_user
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(canonical);
                 return self.token(&result, None, requested_at);
             };
             if let Some(user) = step.parameters.get("USERNAME") {
                 canonical.clone_from(user);
             }
             let responses = match &challenge {
-                ChallengeNameType::PasswordVerifier => self.password_verifier(&srp, &step.parameters, &canonical)?,
-                other => self.other_challenge(other.as_str(), &step.parameters).await?,
+                ChallengeNameType::PasswordVerifier => {
+                    self.password_verifier(&srp, &step.parameters, &canonical)?
+                }
+                other => {
+                    self.other_challenge(other.as_str(), &step.parameters)
+                        .await?
+                }
             };
             let mut request = self
                 .cognito
@@ -183,7 +198,10 @@ impl CognitoSrp {
                 request = request.challenge_responses("SECRET_HASH", hash);
             }
             requested_at = Instant::now();
-            let out = request.send().await.map_err(|e| map_sdk_error(&self.context(Call::Login), e))?;
+            let out = request
+                .send()
+                .await
+                .map_err(|e| map_sdk_error(&self.context(Call::Login), e))?;
             step = Step {
                 challenge: out.challenge_name().cloned(),
                 parameters: out.challenge_parameters().cloned().unwrap_or_default(),
@@ -191,7 +209,9 @@ impl CognitoSrp {
                 result: out.authentication_result().cloned(),
             };
         }
-        Err(self.invalid(format!("more than {MAX_CHALLENGES} challenges in one login")))
+        Err(self.invalid(format!(
+            "more than {MAX_CHALLENGES} challenges in one login"
+        )))
     }
 
     /// The `PASSWORD_VERIFIER` responses: the password claim for the server's SRP_B and salt.
@@ -212,7 +232,9 @@ impl CognitoSrp {
         let claim = srp
             .password_verifier(&VerifierInput {
                 pool_id: &self.pool_id,
-                user_id_for_srp: parameters.get("USER_ID_FOR_SRP").map_or(canonical, String::as_str),
+                user_id_for_srp: parameters
+                    .get("USER_ID_FOR_SRP")
+                    .map_or(canonical, String::as_str),
                 password: self.credentials.password().expose_secret(),
                 srp_b: param("SRP_B")?,
                 salt: param("SALT")?,
@@ -221,20 +243,37 @@ impl CognitoSrp {
             })
             .map_err(|e| self.invalid(format!("PASSWORD_VERIFIER: {e}")))?;
         Ok(vec![
-            ("PASSWORD_CLAIM_SECRET_BLOCK".to_owned(), secret_block.to_owned()),
-            ("PASSWORD_CLAIM_SIGNATURE".to_owned(), claim.signature().expose_secret().to_owned()),
+            (
+                "PASSWORD_CLAIM_SECRET_BLOCK".to_owned(),
+                secret_block.to_owned(),
+            ),
+            (
+                "PASSWORD_CLAIM_SIGNATURE".to_owned(),
+                claim.signature().expose_secret().to_owned(),
+            ),
             ("TIMESTAMP".to_owned(), timestamp),
         ])
     }
 
     /// Any other challenge: through the handler, or a typed error naming it.
-    async fn other_challenge(&self, name: &str, parameters: &HashMap<String, String>) -> Result<Vec<(String, String)>, Error> {
+    async fn other_challenge(
+        &self,
+        name: &str,
+        parameters: &HashMap<String, String>,
+    ) -> Result<Vec<(String, String)>, Error> {
         let user = self.credentials.user_name();
         if UNANSWERABLE.contains(&name) {
-            return Err(ChallengeError::new(name, user, "cannot be answered within a login (it needs MFA enrolment or device keys)").into());
+            return Err(ChallengeError::new(
+                name,
+                user,
+                "cannot be answered within a login (it needs MFA enrolment or device keys)",
+            )
+            .into());
         }
         let Some(handler) = &self.handler else {
-            return Err(ChallengeError::new(name, user, "no challenge handler is configured").into());
+            return Err(
+                ChallengeError::new(name, user, "no challenge handler is configured").into(),
+            );
         };
         let challenge = Challenge {
             name: name.to_owned(),
@@ -243,7 +282,12 @@ impl CognitoSrp {
         };
         match handler.respond(&challenge).await? {
             Some(responses) => Ok(responses.into_entries().collect()),
-            None => Err(ChallengeError::new(name, user, "the challenge handler does not answer it").into()),
+            None => {
+                Err(
+                    ChallengeError::new(name, user, "the challenge handler does not answer it")
+                        .into(),
+                )
+            }
         }
     }
 
@@ -268,7 +312,10 @@ impl CognitoSrp {
             if self.client_info.has_secret() {
                 request = request.client_secret(self.client_info.client_secret().expose_secret());
             }
-            let out = request.send().await.map_err(|e| map_sdk_error(&self.context(Call::Refresh), e))?;
+            let out = request
+                .send()
+                .await
+                .map_err(|e| map_sdk_error(&self.context(Call::Refresh), e))?;
             out.authentication_result().cloned()
         } else {
             let mut request = self
@@ -280,27 +327,40 @@ impl CognitoSrp {
             if let Some(hash) = self.secret_hash(&canonical) {
                 request = request.auth_parameters("SECRET_HASH", hash);
             }
-            let out = request.send().await.map_err(|e| map_sdk_error(&self.context(Call::Refresh), e))?;
+            let out = request
+                .send()
+                .await
+                .map_err(|e| map_sdk_error(&self.context(Call::Refresh), e))?;
             out.authentication_result().cloned()
         };
-        let result = result.ok_or_else(|| self.invalid("a refresh answered without an AuthenticationResult"))?;
+        let result = result
+            .ok_or_else(|| self.invalid("a refresh answered without an AuthenticationResult"))?;
         self.token(&result, Some(previous), requested_at)
     }
 
     /// The token of an `AuthenticationResult`; a refresh keeps the previous refresh token
     /// when the response carries none.
-    fn token(&self, result: &AuthenticationResultType, previous: Option<&Token>, requested_at: Instant) -> Result<Token, Error> {
+    fn token(
+        &self,
+        result: &AuthenticationResultType,
+        previous: Option<&Token>,
+        requested_at: Instant,
+    ) -> Result<Token, Error> {
         let access = result
             .access_token()
             .filter(|t| !t.is_empty())
             .ok_or_else(|| self.invalid("AuthenticationResult without an AccessToken"))?;
-        let expires_in = std::time::Duration::from_secs(u64::try_from(result.expires_in()).unwrap_or(0));
+        let expires_in =
+            std::time::Duration::from_secs(u64::try_from(result.expires_in()).unwrap_or(0));
         let mut token = Token::from_expires_in(access, expires_in, requested_at)
             .with_token_type(result.token_type().unwrap_or("Bearer"));
         if let Some(id) = result.id_token() {
             token = token.with_id_token(id);
         }
-        match (result.refresh_token(), previous.and_then(Token::refresh_token)) {
+        match (
+            result.refresh_token(),
+            previous.and_then(Token::refresh_token),
+        ) {
             (Some(new), _) => token = token.with_refresh_token(new),
             (None, Some(old)) => token = token.with_refresh_token(old.expose_secret()),
             (None, None) => {}

@@ -30,15 +30,31 @@ async fn server() -> CognitoServer {
         .user(PoolUser::new("unconfirmed", PASSWORD).status(UserStatus::Unconfirmed))
         .user(PoolUser::new("reset", PASSWORD).status(UserStatus::ResetRequired))
         .user(PoolUser::new("newbie", "Temp0rary!").status(UserStatus::ForceChangePassword))
-        .user(PoolUser::new("totp", PASSWORD).challenge_after_password(testkit::Challenge::software_token_mfa("123456")))
-        .user(PoolUser::new("sms", PASSWORD).challenge_after_password(testkit::Challenge::sms_mfa("654321")))
-        .user(PoolUser::new("choosy", PASSWORD).challenge_after_password(testkit::Challenge::SelectMfaType {
-            sms_code: "111111".into(),
-            totp_code: "222222".into(),
-        }))
-        .user(PoolUser::new("custom", PASSWORD).challenge_after_password(testkit::Challenge::custom("42")))
-        .user(PoolUser::new("setup", PASSWORD).challenge_after_password(testkit::Challenge::MfaSetup))
-        .user(PoolUser::new("device", PASSWORD).challenge_after_password(testkit::Challenge::DeviceSrpAuth))
+        .user(
+            PoolUser::new("totp", PASSWORD)
+                .challenge_after_password(testkit::Challenge::software_token_mfa("123456")),
+        )
+        .user(
+            PoolUser::new("sms", PASSWORD)
+                .challenge_after_password(testkit::Challenge::sms_mfa("654321")),
+        )
+        .user(PoolUser::new("choosy", PASSWORD).challenge_after_password(
+            testkit::Challenge::SelectMfaType {
+                sms_code: "111111".into(),
+                totp_code: "222222".into(),
+            },
+        ))
+        .user(
+            PoolUser::new("custom", PASSWORD)
+                .challenge_after_password(testkit::Challenge::custom("42")),
+        )
+        .user(
+            PoolUser::new("setup", PASSWORD).challenge_after_password(testkit::Challenge::MfaSetup),
+        )
+        .user(
+            PoolUser::new("device", PASSWORD)
+                .challenge_after_password(testkit::Challenge::DeviceSrpAuth),
+        )
         .access_token_lifetime_secs(3)
         .id_token_lifetime_secs(3)
         .start()
@@ -60,29 +76,57 @@ fn client(id: &str) -> ClientInfo {
 }
 
 fn auth(server: &CognitoServer, client_id: &str, user: &str, password: &str) -> SrpAuthorizer {
-    SrpAuthorizer::new(client(client_id), UserCredentials::new(user, password), environment(server)).unwrap()
+    SrpAuthorizer::new(
+        client(client_id),
+        UserCredentials::new(user, password),
+        environment(server),
+    )
+    .unwrap()
 }
 
-fn with_handler(server: &CognitoServer, user: &str, handler: impl en_auth_srp::ChallengeHandler) -> SrpAuthorizer {
-    SrpAuthorizer::builder(client("public"), UserCredentials::new(user, PASSWORD), environment(server))
-        .challenge_handler(handler)
-        .build()
-        .unwrap()
+fn with_handler(
+    server: &CognitoServer,
+    user: &str,
+    handler: impl en_auth_srp::ChallengeHandler,
+) -> SrpAuthorizer {
+    SrpAuthorizer::builder(
+        client("public"),
+        UserCredentials::new(user, PASSWORD),
+        environment(server),
+    )
+    .challenge_handler(handler)
+    .build()
+    .unwrap()
 }
 
 #[tokio::test]
 async fn login_by_name_and_alias_with_and_without_a_secret_and_a_protected_call() {
     let server = server().await;
-    for (client_id, user) in [("public", "alice"), ("confidential", "alice"), ("public", "alice@example.com"), ("confidential", "alice@example.com")] {
+    for (client_id, user) in [
+        ("public", "alice"),
+        ("confidential", "alice"),
+        ("public", "alice@example.com"),
+        ("confidential", "alice@example.com"),
+    ] {
         let a = auth(&server, client_id, user, PASSWORD);
-        let token = a.access_token().await.unwrap_or_else(|e| panic!("{client_id} / {user}: {e}"));
-        assert_eq!(server.access_token_owner(token.secret().expose_secret()).as_deref(), Some("alice"));
+        let token = a
+            .access_token()
+            .await
+            .unwrap_or_else(|e| panic!("{client_id} / {user}: {e}"));
+        assert_eq!(
+            server
+                .access_token_owner(token.secret().expose_secret())
+                .as_deref(),
+            Some("alice")
+        );
         assert!(token.id_token().is_some() && token.refresh_token().is_some());
     }
     assert_eq!(server.verified_logins(), 4);
 
     let a = auth(&server, "public", "alice", PASSWORD);
-    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).with(a).build();
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(a)
+        .build();
     let response = http.get(server.resource_url()).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(server.resource_authorized(), 1);
@@ -97,7 +141,10 @@ async fn a_session_returned_with_the_challenge_is_sent_back() {
         .require_session(true)
         .start()
         .await;
-    auth(&server, "public", "alice", PASSWORD).access_token().await.unwrap();
+    auth(&server, "public", "alice", PASSWORD)
+        .access_token()
+        .await
+        .unwrap();
     assert_eq!(server.verified_logins(), 1);
 }
 
@@ -109,25 +156,56 @@ async fn errors_map_onto_their_kinds() {
         async move { a.access_token().await.unwrap_err() }
     };
     let e = err("public", "alice", "wrong-password").await;
-    assert!(matches!(&e, Error::InvalidCredentials(c) if c.user_name == "alice" && c.message.contains("Incorrect")), "{e:?}");
-    assert_eq!(server.failed_proofs(), 1, "the wrong proof was checked and refused");
+    assert!(
+        matches!(&e, Error::InvalidCredentials(c) if c.user_name == "alice" && c.message.contains("Incorrect")),
+        "{e:?}"
+    );
+    assert_eq!(
+        server.failed_proofs(),
+        1,
+        "the wrong proof was checked and refused"
+    );
     let e = err("public", "nobody", PASSWORD).await;
     assert!(matches!(&e, Error::InvalidCredentials(_)), "{e:?}");
     let e = err("unknown-client", "alice", PASSWORD).await;
-    assert!(matches!(&e, Error::InvalidClient(c) if c.client_id == "unknown-client"), "{e:?}");
+    assert!(
+        matches!(&e, Error::InvalidClient(c) if c.client_id == "unknown-client"),
+        "{e:?}"
+    );
     let e = err("no-srp", "alice", PASSWORD).await;
     assert!(matches!(&e, Error::InvalidClient(_)), "{e:?}");
     let e = err("public", "unconfirmed", PASSWORD).await;
-    assert!(matches!(&e, Error::UserNotConfirmed(a) if a.code == "UserNotConfirmedException"), "{e:?}");
+    assert!(
+        matches!(&e, Error::UserNotConfirmed(a) if a.code == "UserNotConfirmedException"),
+        "{e:?}"
+    );
     let e = err("public", "reset", PASSWORD).await;
     assert!(matches!(&e, Error::PasswordResetRequired(_)), "{e:?}");
-    let wrong_secret = SrpAuthorizer::new(ClientInfo::new("confidential", "not-the-secret"), UserCredentials::new("alice", PASSWORD), environment(&server)).unwrap();
+    let wrong_secret = SrpAuthorizer::new(
+        ClientInfo::new("confidential", "not-the-secret"),
+        UserCredentials::new("alice", PASSWORD),
+        environment(&server),
+    )
+    .unwrap();
     let e = wrong_secret.access_token().await.unwrap_err();
     assert!(matches!(&e, Error::InvalidClient(_)), "{e:?}");
-    let no_secret = SrpAuthorizer::new(ClientInfo::public("confidential"), UserCredentials::new("alice", PASSWORD), environment(&server)).unwrap();
+    let no_secret = SrpAuthorizer::new(
+        ClientInfo::public("confidential"),
+        UserCredentials::new("alice", PASSWORD),
+        environment(&server),
+    )
+    .unwrap();
     let e = no_secret.access_token().await.unwrap_err();
-    assert!(matches!(&e, Error::InvalidClient(c) if c.message.contains("SECRET_HASH")), "{e:?}");
-    server.fail_next("RespondToAuthChallenge", "NotAuthorizedException", "Password attempts exceeded", 1);
+    assert!(
+        matches!(&e, Error::InvalidClient(c) if c.message.contains("SECRET_HASH")),
+        "{e:?}"
+    );
+    server.fail_next(
+        "RespondToAuthChallenge",
+        "NotAuthorizedException",
+        "Password attempts exceeded",
+        1,
+    );
     let e = err("public", "alice", PASSWORD).await;
     assert!(matches!(&e, Error::TooManyFailedAttempts(_)), "{e:?}");
 }
@@ -135,24 +213,55 @@ async fn errors_map_onto_their_kinds() {
 #[tokio::test]
 async fn throttling_and_internal_errors_are_retried() {
     let server = server().await;
-    server.fail_next("InitiateAuth", "TooManyRequestsException", "Rate exceeded", 1);
-    server.fail_next("RespondToAuthChallenge", "InternalErrorException", "Internal error", 1);
-    let a = SrpAuthorizer::builder(client("public"), UserCredentials::new("alice", PASSWORD), environment(&server))
-        .renewal_policy(RenewalPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(5)))
-        .build()
-        .unwrap();
+    server.fail_next(
+        "InitiateAuth",
+        "TooManyRequestsException",
+        "Rate exceeded",
+        1,
+    );
+    server.fail_next(
+        "RespondToAuthChallenge",
+        "InternalErrorException",
+        "Internal error",
+        1,
+    );
+    let a = SrpAuthorizer::builder(
+        client("public"),
+        UserCredentials::new("alice", PASSWORD),
+        environment(&server),
+    )
+    .renewal_policy(
+        RenewalPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
+    )
+    .build()
+    .unwrap();
     a.access_token().await.unwrap();
     assert_eq!(a.token_requests(), 3, "two failed attempts, then a login");
     assert_eq!(server.verified_logins(), 1);
 
-    server.fail_next("InitiateAuth", "TooManyRequestsException", "Rate exceeded", 10);
-    let b = SrpAuthorizer::builder(client("public"), UserCredentials::new("alice", PASSWORD), environment(&server))
-        .renewal_policy(RenewalPolicy::default().with_max_attempts(2).with_backoff(Duration::from_millis(1), Duration::from_millis(5)))
-        .build()
-        .unwrap();
+    server.fail_next(
+        "InitiateAuth",
+        "TooManyRequestsException",
+        "Rate exceeded",
+        10,
+    );
+    let b = SrpAuthorizer::builder(
+        client("public"),
+        UserCredentials::new("alice", PASSWORD),
+        environment(&server),
+    )
+    .renewal_policy(
+        RenewalPolicy::default()
+            .with_max_attempts(2)
+            .with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
+    )
+    .build()
+    .unwrap();
     let e = b.access_token().await.unwrap_err();
     assert!(e.is_retryable(), "{e:?}");
-    assert!(matches!(&e, Error::Authorization(a) if a.code.as_deref() == Some("TooManyRequestsException")));
+    assert!(
+        matches!(&e, Error::Authorization(a) if a.code.as_deref() == Some("TooManyRequestsException"))
+    );
     assert_eq!(b.token_requests(), 2);
 }
 
@@ -161,13 +270,24 @@ async fn sessions_are_renewed_with_refresh_tokens_and_fall_back_to_a_login() {
     let server = server().await;
     let a = auth(&server, "confidential", "alice@example.com", PASSWORD);
     let first = a.access_token().await.unwrap();
-    let (generation, refresh) = (first.generation(), first.refresh_token().unwrap().expose_secret().to_owned());
+    let (generation, refresh) = (
+        first.generation(),
+        first.refresh_token().unwrap().expose_secret().to_owned(),
+    );
     drop(first);
     a.invalidate(generation);
     let second = a.access_token().await.unwrap();
-    assert_eq!(server.verified_logins(), 1, "renewed by REFRESH_TOKEN_AUTH, not a login");
+    assert_eq!(
+        server.verified_logins(),
+        1,
+        "renewed by REFRESH_TOKEN_AUTH, not a login"
+    );
     assert_eq!(server.calls("InitiateAuth"), 2);
-    assert_eq!(second.refresh_token().unwrap().expose_secret(), refresh, "the refresh token is kept");
+    assert_eq!(
+        second.refresh_token().unwrap().expose_secret(),
+        refresh,
+        "the refresh token is kept"
+    );
     let generation = second.generation();
     drop(second);
 
@@ -177,14 +297,30 @@ async fn sessions_are_renewed_with_refresh_tokens_and_fall_back_to_a_login() {
     let third = a.access_token().await.unwrap();
     assert_eq!(server.verified_logins(), 2, "fell back to a full login");
     assert_ne!(third.refresh_token().unwrap().expose_secret(), refresh);
-    assert_eq!(a.token_requests(), 4, "login, refresh, refused refresh, login");
+    assert_eq!(
+        a.token_requests(),
+        4,
+        "login, refresh, refused refresh, login"
+    );
 }
 
 #[tokio::test]
 async fn rotated_refresh_tokens_are_adopted() {
     let server = server().await;
-    let a = SrpAuthorizer::new(client("rotating"), UserCredentials::new("alice", PASSWORD), environment(&server).with_refresh_token_rotation(true)).unwrap();
-    let mut refresh = a.access_token().await.unwrap().refresh_token().unwrap().expose_secret().to_owned();
+    let a = SrpAuthorizer::new(
+        client("rotating"),
+        UserCredentials::new("alice", PASSWORD),
+        environment(&server).with_refresh_token_rotation(true),
+    )
+    .unwrap();
+    let mut refresh = a
+        .access_token()
+        .await
+        .unwrap()
+        .refresh_token()
+        .unwrap()
+        .expose_secret()
+        .to_owned();
     for _ in 0..3 {
         let generation = a.access_token().await.unwrap().generation();
         a.invalidate(generation);
@@ -194,22 +330,39 @@ async fn rotated_refresh_tokens_are_adopted() {
         refresh = rotated;
     }
     assert_eq!(server.calls("GetTokensFromRefreshToken"), 3);
-    assert_eq!(server.verified_logins(), 1, "every renewal by rotation, none by login");
+    assert_eq!(
+        server.verified_logins(),
+        1,
+        "every renewal by rotation, none by login"
+    );
 }
 
 #[tokio::test]
 async fn a_refresh_refused_in_the_middle_of_a_burst_costs_one_refresh_and_one_login() {
     let server = server().await;
     let a = auth(&server, "public", "alice", PASSWORD);
-    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).with(a.clone()).build();
-    assert_eq!(http.get(server.resource_url()).send().await.unwrap().status(), 200);
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(a.clone())
+        .build();
+    assert_eq!(
+        http.get(server.resource_url())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     server.revoke_refresh_tokens();
     server.revoke_access_tokens();
     let requests = (0..200).map(|_| http.get(server.resource_url()).send());
     for response in futures::future::join_all(requests).await {
         assert_eq!(response.unwrap().status(), 200);
     }
-    assert_eq!(server.calls("InitiateAuth"), 3, "login, then one refused refresh and one login");
+    assert_eq!(
+        server.calls("InitiateAuth"),
+        3,
+        "login, then one refused refresh and one login"
+    );
     assert_eq!(server.verified_logins(), 2);
     assert_eq!(a.token_requests(), 3);
 }
@@ -218,7 +371,11 @@ async fn a_refresh_refused_in_the_middle_of_a_burst_costs_one_refresh_and_one_lo
 async fn every_challenge_is_answered_by_the_handler_or_named_in_the_error() {
     let server = server().await;
     let handler = |c: &Challenge| match c.name() {
-        SOFTWARE_TOKEN_MFA => Some(ChallengeResponses::totp(if c.user_name() == "choosy" { "222222" } else { "123456" })),
+        SOFTWARE_TOKEN_MFA => Some(ChallengeResponses::totp(if c.user_name() == "choosy" {
+            "222222"
+        } else {
+            "123456"
+        })),
         SMS_MFA => Some(ChallengeResponses::sms("654321")),
         SELECT_MFA_TYPE => Some(ChallengeResponses::answer("SOFTWARE_TOKEN_MFA")),
         CUSTOM_CHALLENGE => Some(ChallengeResponses::answer("42")),
@@ -229,38 +386,70 @@ async fn every_challenge_is_answered_by_the_handler_or_named_in_the_error() {
     for user in ["totp", "sms", "choosy", "custom"] {
         let h = Arc::clone(&handler);
         let a = with_handler(&server, user, move |c: &Challenge| h(c));
-        a.access_token().await.unwrap_or_else(|e| panic!("{user}: {e}"));
+        a.access_token()
+            .await
+            .unwrap_or_else(|e| panic!("{user}: {e}"));
     }
     // NEW_PASSWORD_REQUIRED: the temporary password, then the new one.
     let h = Arc::clone(&handler);
-    let a = SrpAuthorizer::builder(client("public"), UserCredentials::new("newbie", "Temp0rary!"), environment(&server))
-        .challenge_handler(move |c: &Challenge| h(c))
-        .build()
-        .unwrap();
+    let a = SrpAuthorizer::builder(
+        client("public"),
+        UserCredentials::new("newbie", "Temp0rary!"),
+        environment(&server),
+    )
+    .challenge_handler(move |c: &Challenge| h(c))
+    .build()
+    .unwrap();
     a.access_token().await.unwrap();
     assert_eq!(server.user_status("newbie"), Some(UserStatus::Confirmed));
 
     // A wrong code is the user's credentials failing.
-    let a = with_handler(&server, "totp", |_: &Challenge| Some(ChallengeResponses::totp("000000")));
+    let a = with_handler(&server, "totp", |_: &Challenge| {
+        Some(ChallengeResponses::totp("000000"))
+    });
     let e = a.access_token().await.unwrap_err();
-    assert!(matches!(&e, Error::InvalidCredentials(c) if c.message.contains("CodeMismatch")), "{e:?}");
+    assert!(
+        matches!(&e, Error::InvalidCredentials(c) if c.message.contains("CodeMismatch")),
+        "{e:?}"
+    );
 
     // No handler, or one that declines: the challenge is named.
-    for (user, challenge) in [("totp", SOFTWARE_TOKEN_MFA), ("sms", SMS_MFA), ("choosy", SELECT_MFA_TYPE), ("custom", CUSTOM_CHALLENGE)] {
-        let e = auth(&server, "public", user, PASSWORD).access_token().await.unwrap_err();
-        assert!(matches!(&e, Error::Challenge(c) if c.challenge == challenge && c.user_name == user), "{user}: {e:?}");
+    for (user, challenge) in [
+        ("totp", SOFTWARE_TOKEN_MFA),
+        ("sms", SMS_MFA),
+        ("choosy", SELECT_MFA_TYPE),
+        ("custom", CUSTOM_CHALLENGE),
+    ] {
+        let e = auth(&server, "public", user, PASSWORD)
+            .access_token()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::Challenge(c) if c.challenge == challenge && c.user_name == user),
+            "{user}: {e:?}"
+        );
     }
     // MFA_SETUP and DEVICE_SRP_AUTH cannot be answered within a login, handler or not.
     for (user, challenge) in [("setup", MFA_SETUP), ("device", DEVICE_SRP_AUTH)] {
         let h = Arc::clone(&handler);
         let a = with_handler(&server, user, move |c: &Challenge| h(c));
         let e = a.access_token().await.unwrap_err();
-        assert!(matches!(&e, Error::Challenge(c) if c.challenge == challenge), "{user}: {e:?}");
+        assert!(
+            matches!(&e, Error::Challenge(c) if c.challenge == challenge),
+            "{user}: {e:?}"
+        );
     }
     // A challenge the server puts in the way mid-login, by script.
-    server.script("RespondToAuthChallenge", Script::challenge(testkit::Challenge::software_token_mfa("123456")), 1);
+    server.script(
+        "RespondToAuthChallenge",
+        Script::challenge(testkit::Challenge::software_token_mfa("123456")),
+        1,
+    );
     let h = Arc::clone(&handler);
-    with_handler(&server, "alice", move |c: &Challenge| h(c)).access_token().await.unwrap();
+    with_handler(&server, "alice", move |c: &Challenge| h(c))
+        .access_token()
+        .await
+        .unwrap();
 }
 
 #[derive(Clone, Default)]
@@ -288,12 +477,21 @@ async fn no_password_secret_code_or_token_is_printed() {
 
     let server = server().await;
     let mut printed = Vec::new();
-    let mut secrets: Vec<String> = vec![PASSWORD.into(), SECRET.into(), "123456".into(), "wrong-password-xyz".into()];
+    let mut secrets: Vec<String> = vec![
+        PASSWORD.into(),
+        SECRET.into(),
+        "123456".into(),
+        "wrong-password-xyz".into(),
+    ];
 
-    let a = SrpAuthorizer::builder(client("confidential"), UserCredentials::new("totp", PASSWORD), environment(&server))
-        .challenge_handler(|_: &Challenge| Some(ChallengeResponses::totp("123456")))
-        .build()
-        .unwrap();
+    let a = SrpAuthorizer::builder(
+        client("confidential"),
+        UserCredentials::new("totp", PASSWORD),
+        environment(&server),
+    )
+    .challenge_handler(|_: &Challenge| Some(ChallengeResponses::totp("123456")))
+    .build()
+    .unwrap();
     let token = a.access_token().await.unwrap();
     secrets.push(token.secret().expose_secret().to_owned());
     secrets.push(token.id_token().unwrap().expose_secret().to_owned());
@@ -318,6 +516,11 @@ async fn no_password_secret_code_or_token_is_printed() {
     assert!(logs.contains("token obtained"), "the run was logged");
     let everything = format!("{logs}\n{}", printed.join("\n"));
     for secret in &secrets {
-        assert!(!everything.contains(secret.as_str()), "a secret leaked: {} chars starting {:?}", secret.len(), &secret[..4.min(secret.len())]);
+        assert!(
+            !everything.contains(secret.as_str()),
+            "a secret leaked: {} chars starting {:?}",
+            secret.len(),
+            &secret[..4.min(secret.len())]
+        );
     }
 }

@@ -6,8 +6,8 @@
 use axum::http::{HeaderMap, StatusCode};
 use en_auth_peers::{field, ministack, TOKEN_TTL_SECONDS};
 use en_auth_srp::{
-    ChallengeResponses, ClientInfo, Environment, Error, SrpAuthorizer, TokenProvider, UserCredentials,
-    NEW_PASSWORD_REQUIRED,
+    ChallengeResponses, ClientInfo, Environment, Error, SrpAuthorizer, TokenProvider,
+    UserCredentials, NEW_PASSWORD_REQUIRED,
 };
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
@@ -33,7 +33,10 @@ fn confidential_client() -> ClientInfo {
 }
 
 fn alice(name_field: &str) -> UserCredentials {
-    UserCredentials::new(field(ministack(), name_field), field(ministack(), "user/password"))
+    UserCredentials::new(
+        field(ministack(), name_field),
+        field(ministack(), "user/password"),
+    )
 }
 
 fn authorizer(client: ClientInfo, credentials: UserCredentials) -> SrpAuthorizer {
@@ -73,7 +76,10 @@ async fn login_with_a_public_and_a_confidential_client_by_name_and_by_alias() {
             .access_token()
             .await
             .unwrap_or_else(|e| panic!("{id} / {name}: {e}"));
-        assert_eq!(get_user(token.secret().expose_secret()).await.unwrap(), field(ministack(), "user/username"));
+        assert_eq!(
+            get_user(token.secret().expose_secret()).await.unwrap(),
+            field(ministack(), "user/username")
+        );
         assert!(token.id_token().is_some(), "the id token is kept");
         assert!(token.refresh_token().is_some(), "the refresh token is kept");
     }
@@ -81,26 +87,47 @@ async fn login_with_a_public_and_a_confidential_client_by_name_and_by_alias() {
 
 #[tokio::test]
 async fn wrong_password_unknown_user_and_a_client_without_srp() {
-    let err = authorizer(public_client(), UserCredentials::new("alice", "not-the-password"))
-        .access_token()
-        .await
-        .unwrap_err();
-    assert!(matches!(&err, Error::InvalidCredentials(e) if e.user_name == "alice"), "{err:?}");
+    let err = authorizer(
+        public_client(),
+        UserCredentials::new("alice", "not-the-password"),
+    )
+    .access_token()
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidCredentials(e) if e.user_name == "alice"),
+        "{err:?}"
+    );
     assert!(!err.to_string().contains("not-the-password"));
 
-    let err = authorizer(confidential_client(), UserCredentials::new("nobody", "whatever-1A!"))
+    let err = authorizer(
+        confidential_client(),
+        UserCredentials::new("nobody", "whatever-1A!"),
+    )
+    .access_token()
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidCredentials(e) if e.user_name == "nobody"),
+        "{err:?}"
+    );
+
+    let no_srp = ClientInfo::public(field(ministack(), "srp/no_srp_client_id"));
+    let err = authorizer(no_srp, alice("user/username"))
         .access_token()
         .await
         .unwrap_err();
-    assert!(matches!(&err, Error::InvalidCredentials(e) if e.user_name == "nobody"), "{err:?}");
-
-    let no_srp = ClientInfo::public(field(ministack(), "srp/no_srp_client_id"));
-    let err = authorizer(no_srp, alice("user/username")).access_token().await.unwrap_err();
     assert!(matches!(&err, Error::InvalidClient(_)), "{err:?}");
 
     // A confidential client whose secret is wrong: SECRET_HASH fails at InitiateAuth.
-    let wrong_secret = ClientInfo::new(field(ministack(), "srp/confidential_client_id"), "wrong-secret");
-    let err = authorizer(wrong_secret, alice("user/username")).access_token().await.unwrap_err();
+    let wrong_secret = ClientInfo::new(
+        field(ministack(), "srp/confidential_client_id"),
+        "wrong-secret",
+    );
+    let err = authorizer(wrong_secret, alice("user/username"))
+        .access_token()
+        .await
+        .unwrap_err();
     assert!(matches!(&err, Error::InvalidClient(_)), "{err:?}");
 }
 
@@ -112,8 +139,14 @@ async fn sessions_are_renewed_with_the_refresh_token_across_expiries() {
     for round in 1..=3_u64 {
         let token = auth.access_token().await.unwrap();
         let access = token.secret().expose_secret().to_owned();
-        assert!(!seen.contains(&access), "round {round}: a new access token after each expiry");
-        assert_eq!(get_user(&access).await.unwrap(), field(ministack(), "user/username"));
+        assert!(
+            !seen.contains(&access),
+            "round {round}: a new access token after each expiry"
+        );
+        assert_eq!(
+            get_user(&access).await.unwrap(),
+            field(ministack(), "user/username")
+        );
         assert_eq!(token.lifetime().unwrap().as_secs(), TOKEN_TTL_SECONDS - 1);
         // One login, then one refresh per renewal: no fallback to a full login.
         assert_eq!(auth.token_requests(), round);
@@ -121,7 +154,10 @@ async fn sessions_are_renewed_with_the_refresh_token_across_expiries() {
         drop(token);
         // Due: still served while the refresh runs behind it; expired: the refreshed one.
         tokio::time::sleep_until(renew_at.into()).await;
-        assert_eq!(auth.access_token().await.unwrap().secret().expose_secret(), &access);
+        assert_eq!(
+            auth.access_token().await.unwrap().secret().expose_secret(),
+            &access
+        );
         tokio::time::sleep_until(expires_at.into()).await;
         seen.push(access);
     }
@@ -133,24 +169,40 @@ async fn a_refresh_token_of_another_client_is_refused() {
     let token = (*public.access_token().await.unwrap()).clone();
     let confidential = authorizer(confidential_client(), alice("user/username"));
     let err = confidential.provider().refresh(&token).await.unwrap_err();
-    assert!(err.is_refresh_refused() || matches!(err, Error::InvalidClient(_)), "{err:?}");
+    assert!(
+        err.is_refresh_refused() || matches!(err, Error::InvalidClient(_)),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_new_password_required_challenge_is_answered_by_the_handler() {
     let user = field(ministack(), "new_password_user/username");
-    let credentials = UserCredentials::new(user, field(ministack(), "new_password_user/temporary_password"));
-    let err = authorizer(public_client(), credentials.clone()).access_token().await.unwrap_err();
-    assert!(matches!(&err, Error::Challenge(c) if c.challenge == NEW_PASSWORD_REQUIRED), "{err:?}");
+    let credentials = UserCredentials::new(
+        user,
+        field(ministack(), "new_password_user/temporary_password"),
+    );
+    let err = authorizer(public_client(), credentials.clone())
+        .access_token()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Challenge(c) if c.challenge == NEW_PASSWORD_REQUIRED),
+        "{err:?}"
+    );
 
     let auth = SrpAuthorizer::builder(public_client(), credentials, environment())
         .challenge_handler(|challenge: &en_auth_srp::Challenge| {
-            (challenge.name() == NEW_PASSWORD_REQUIRED).then(|| ChallengeResponses::new_password("N3w-Passw0rd!chosen"))
+            (challenge.name() == NEW_PASSWORD_REQUIRED)
+                .then(|| ChallengeResponses::new_password("N3w-Passw0rd!chosen"))
         })
         .build()
         .unwrap();
     let token = auth.access_token().await.unwrap();
-    assert_eq!(get_user(token.secret().expose_secret()).await.unwrap(), user);
+    assert_eq!(
+        get_user(token.secret().expose_secret()).await.unwrap(),
+        user
+    );
 }
 
 /// A protected resource that accepts a bearer token only if Cognito's GetUser does.
@@ -174,8 +226,13 @@ async fn a_protected_call_through_the_middleware() {
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let auth = authorizer(public_client(), alice("user/username"));
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).with(auth).build();
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(auth)
+        .build();
     let response = client.get(&url).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(response.text().await.unwrap(), format!("hello, {}", field(ministack(), "user/username")));
+    assert_eq!(
+        response.text().await.unwrap(),
+        format!("hello, {}", field(ministack(), "user/username"))
+    );
 }
