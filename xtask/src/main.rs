@@ -51,6 +51,18 @@ fn install_peers() -> Result<(), String> {
         run(&format!("install {what} (npm ci)"), npm)?;
     }
 
+    // libfaketime moves the wall clock for the wall-clock-jump test (Debian package `faketime`).
+    if !Path::new("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1").is_file()
+        && !Path::new("/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1").is_file()
+    {
+        let mut update = Command::new("apt-get");
+        update.args(["update", "-qq"]);
+        run("apt-get update (for faketime)", update)?;
+        let mut apt = Command::new("apt-get");
+        apt.args(["install", "-y", "-qq", "faketime"]).env("DEBIAN_FRONTEND", "noninteractive");
+        run("install libfaketime (apt-get)", apt)?;
+    }
+
     let venv = peers.join(".venv");
     if !venv.join("bin/python").is_file() {
         let mut python = Command::new("python3");
