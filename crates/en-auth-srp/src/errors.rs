@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use aws_sdk_cognitoidentityprovider::config::http::HttpResponse;
 use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 use en_auth_core::{
     AccountError, AuthorizationError, Error, InvalidClientError, InvalidCredentialsError,
@@ -29,17 +30,17 @@ pub(crate) struct Context<'a> {
 }
 
 /// Maps a failed SDK call.
-pub(crate) fn map_sdk_error<E, R>(ctx: &Context<'_>, err: SdkError<E, R>) -> Error
+pub(crate) fn map_sdk_error<E>(ctx: &Context<'_>, err: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match err {
         SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
             let e = service.err();
             map_code(
                 ctx,
-                400,
+                status,
                 e.code().unwrap_or("Unknown"),
                 e.message().unwrap_or(""),
             )
@@ -47,7 +48,7 @@ where
         SdkError::TimeoutError(e) => transport(
             ctx,
             TransportErrorKind::Timeout,
-            SdkError::<E, R>::TimeoutError(e),
+            SdkError::<E, HttpResponse>::TimeoutError(e),
         ),
         SdkError::DispatchFailure(failure) => {
             let kind = if failure.is_timeout() {
@@ -57,17 +58,26 @@ where
             } else {
                 TransportErrorKind::Other
             };
-            transport(ctx, kind, SdkError::<E, R>::DispatchFailure(failure))
+            transport(
+                ctx,
+                kind,
+                SdkError::<E, HttpResponse>::DispatchFailure(failure),
+            )
         }
-        SdkError::ResponseError(e) => InvalidResponseError::new(
-            ctx.endpoint,
-            None,
-            format!("unreadable Cognito response: {:?}", e.raw())
-                .chars()
-                .take(200)
-                .collect::<String>(),
-        )
-        .into(),
+        // Never print the raw response: its body may hold tokens.
+        SdkError::ResponseError(e) => match e.raw().status().as_u16() {
+            status @ 400.. => AuthorizationError::new(
+                ctx.endpoint,
+                status,
+                None,
+                "an error response that is not a Cognito error (a proxy's page?)",
+            )
+            .into(),
+            status => {
+                InvalidResponseError::new(ctx.endpoint, Some(status), "unreadable Cognito response")
+                    .into()
+            }
+        },
         other => InvalidResponseError::new(
             ctx.endpoint,
             None,
@@ -145,7 +155,8 @@ mod tests {
     #[test]
     fn every_cognito_error_name_has_its_kind() {
         use Call::{Login, Refresh};
-        let cases: &[(Call, &str, &str, fn(&Error) -> bool)] = &[
+        type Case<'a> = (Call, &'a str, &'a str, fn(&Error) -> bool);
+        let cases: &[Case<'_>] = &[
             (
                 Login,
                 "NotAuthorizedException",

@@ -1,0 +1,123 @@
+//! No password, client secret, MFA code or token (access, id, refresh) reaches `Debug`,
+//! `Display`, an error or a TRACE-level log of an SRP login, its renewal and its failure.
+//! (Alone in its test binary: tracing's per-thread subscriber is unreliable beside other tests
+//! running on other threads.)
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use en_auth_srp::{
+    Challenge, ChallengeResponses, ClientInfo, Environment, SrpAuthorizer, UserCredentials,
+};
+use en_auth_testkit::{self as testkit, AppClient, CognitoServer, PoolUser};
+use secrecy::ExposeSecret;
+
+const POOL: &str = "us-east-1_EnAuthTest";
+const PASSWORD: &str = "Corr3ct-Horse!Battery";
+const SECRET: &str = "app-client-secret-0123456789";
+
+async fn server() -> CognitoServer {
+    CognitoServer::builder()
+        .pool_id(POOL)
+        .client(AppClient::confidential("confidential", SECRET))
+        .user(PoolUser::new("alice", PASSWORD))
+        .user(
+            PoolUser::new("totp", PASSWORD)
+                .challenge_after_password(testkit::Challenge::software_token_mfa("123456")),
+        )
+        .start()
+        .await
+}
+
+fn environment(server: &CognitoServer) -> Environment {
+    Environment::new("emulator")
+        .with_user_pool_id(POOL)
+        .with_cognito_endpoint(&server.endpoint())
+        .unwrap()
+}
+
+fn client(id: &str) -> ClientInfo {
+    ClientInfo::new(id, SECRET)
+}
+
+fn auth(server: &CognitoServer, client_id: &str, user: &str, password: &str) -> SrpAuthorizer {
+    SrpAuthorizer::new(
+        client(client_id),
+        UserCredentials::new(user, password),
+        environment(server),
+    )
+    .unwrap()
+}
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn no_password_secret_code_or_token_is_printed() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = server().await;
+    let mut printed = Vec::new();
+    let mut secrets: Vec<String> = vec![
+        PASSWORD.into(),
+        SECRET.into(),
+        "123456".into(),
+        "wrong-password-xyz".into(),
+    ];
+
+    let a = SrpAuthorizer::builder(
+        client("confidential"),
+        UserCredentials::new("totp", PASSWORD),
+        environment(&server),
+    )
+    .challenge_handler(|_: &Challenge| Some(ChallengeResponses::totp("123456")))
+    .build()
+    .unwrap();
+    let token = a.access_token().await.unwrap();
+    secrets.push(token.secret().expose_secret().to_owned());
+    secrets.push(token.id_token().unwrap().expose_secret().to_owned());
+    secrets.push(token.refresh_token().unwrap().expose_secret().to_owned());
+    printed.push(format!("{token:?} {:?} {a:?}", *token));
+    let generation = token.generation();
+    drop(token);
+    a.invalidate(generation);
+    let renewed = a.access_token().await.unwrap();
+    secrets.push(renewed.secret().expose_secret().to_owned());
+    drop(renewed);
+
+    let wrong = auth(&server, "confidential", "alice", "wrong-password-xyz");
+    let e = wrong.access_token().await.unwrap_err();
+    printed.push(format!("{e} {e:?}"));
+    printed.push(format!("{:?}", ChallengeResponses::totp("123456")));
+    printed.push(format!("{:?}", UserCredentials::new("alice", PASSWORD)));
+    printed.push(format!("{:?}", en_auth_srp::srp::SrpClient::new().unwrap()));
+
+    drop(_guard);
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("token obtained"), "the run was logged");
+    let everything = format!("{logs}\n{}", printed.join("\n"));
+    for secret in &secrets {
+        assert!(
+            !everything.contains(secret.as_str()),
+            "a secret leaked: {} chars starting {:?}",
+            secret.len(),
+            &secret[..4.min(secret.len())]
+        );
+    }
+}
