@@ -1,1 +1,0 @@
-//! The Cognito SRP math (placeholder).

@@ -1,0 +1,750 @@
+//! The client side of AWS Cognito's SRP-6a login (`USER_SRP_AUTH` → `PASSWORD_VERIFIER`):
+//! pure computation, no I/O.
+//!
+//! Cognito's variant, as its official clients compute it (amazon-cognito-identity-js
+//! `AuthenticationHelper`, pycognito `aws_srp`) and its server checks it:
+//!
+//! | value | definition |
+//! |---|---|
+//! | N, g | the RFC 5054 Appendix A 3072-bit group, g = 2; H = SHA-256 |
+//! | k | H(pad(N) ‖ pad(g)) |
+//! | A | g^a mod N, sent as `SRP_A` (lowercase hex, no padding) |
+//! | u | H(pad(A) ‖ pad(B)), B = `SRP_B` as received (not reduced) |
+//! | x | H(pad(salt) ‖ H(pool_name ‖ USER_ID_FOR_SRP ‖ ":" ‖ password)) |
+//! | S | (B − k·g^x)^(a + u·x) mod N |
+//! | key | HKDF-SHA256(ikm = pad(S), salt = pad(u), info = "Caldera Derived Key"), 16 bytes |
+//! | signature | base64(HMAC-SHA256(key, pool_name ‖ USER_ID_FOR_SRP ‖ SECRET_BLOCK bytes ‖ TIMESTAMP)) |
+//!
+//! `pad(v)` is the big-endian two's-complement encoding with the fewest bytes, i.e. Java's
+//! `BigInteger.toByteArray()`: a leading `00` byte when the high bit of a positive value is set,
+//! `ff…` for negative values (see [`pad_hex`]). `pool_name` is the part of the user pool id
+//! after the `_`. Both `SALT` and `SRP_B` are hexadecimal *integers*: odd length and a leading
+//! `-` occur and are honoured, redundant leading zeros are insignificant.
+//!
+//! The usual entry points are [`SrpClient`] and [`timestamp`]; [`secret_hash`] computes the
+//! `SECRET_HASH` of confidential app clients. The lower-level functions ([`multiplier_k`],
+//! [`pad_hex`], [`compute_u`], [`compute_x`], [`compute_s`], [`derive_key`], [`sign`]) expose
+//! each step in the hex form the reference clients print, for known-answer tests.
+//!
+//! Sources: RFC 5054 (SRP for TLS; group and SRP-6a), RFC 5869 (HKDF), the AWS Cognito API
+//! reference for `InitiateAuth` / `RespondToAuthChallenge` (`PASSWORD_VERIFIER` parameters), and
+//! the official client amazon-cognito-identity-js.
+
+mod montgomery;
+mod timestamp;
+
+use std::fmt;
+
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::DecodePaddingMode;
+use base64::Engine as _;
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use num_bigint::BigUint;
+use num_traits::Zero;
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, Zeroizing};
+
+use montgomery::{Limbs, LIMBS};
+
+pub use timestamp::timestamp;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The HKDF `info` Cognito uses for the password-verifier key.
+const HKDF_INFO: &[u8] = b"Caldera Derived Key";
+
+/// Bytes of the random private value `a` drawn by [`SrpClient::new`] (256 bits, the minimum
+/// RFC 5054 §2.5.4 asks for).
+const PRIVATE_KEY_BYTES: usize = 32;
+
+/// Why an SRP computation was refused. Messages name the offending parameter, never its value
+/// when that value is secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SrpError {
+    /// The user pool id is not `<region>_<name>` (exactly one `_`, both parts non-empty).
+    #[error("invalid user pool id: expected `<region>_<name>`, e.g. `us-east-1_AbCdEf123`")]
+    InvalidPoolId,
+    /// A required input is empty (`field` names it: `USER_ID_FOR_SRP`, `password`,
+    /// `SECRET_BLOCK`, `TIMESTAMP`).
+    #[error("{field} is empty")]
+    Empty {
+        /// Which input.
+        field: &'static str,
+    },
+    /// A value that must be a hexadecimal integer is not one: an optional leading `-`, then at
+    /// least one hex digit (either case), nothing else.
+    #[error("{field} is not a hexadecimal integer")]
+    InvalidHex {
+        /// Which input (`SRP_B`, `SALT`, `SRP_A`, `u`, `x`, `S`, `value`).
+        field: &'static str,
+    },
+    /// `SECRET_BLOCK` is not base64 (standard or URL-safe alphabet, padding optional).
+    #[error("SECRET_BLOCK is not valid base64")]
+    InvalidSecretBlock,
+    /// The server's `SRP_B` is a multiple of N (RFC 5054 §2.5.4: the client must abort).
+    #[error("illegal SRP_B from the server: B mod N is 0")]
+    IllegalServerB,
+    /// The scrambling parameter u = H(pad(A) ‖ pad(B)) is 0 (RFC 5054 §2.5.4: abort).
+    #[error("illegal scrambling parameter: u is 0")]
+    IllegalScrambler,
+    /// A private value `a` that is 0 or not below N.
+    #[error("invalid SRP private value: it must be in [1, N - 1]")]
+    InvalidPrivateKey,
+    /// A = g^a mod N is 0 (cannot happen for g = 2 and a prime N; checked like the references).
+    #[error("illegal SRP_A: A mod N is 0")]
+    IllegalClientA,
+    /// The operating system's random number generator failed.
+    #[error("the OS random number generator failed: {0}")]
+    Random(getrandom::Error),
+}
+
+// ------------------------------------------------------------------------------- the client
+
+/// One login attempt's client state: the private value `a` (zeroized on drop) and the public
+/// value A = g^a mod N.
+///
+/// Make one per `InitiateAuth` (send [`srp_a`](Self::srp_a) as `SRP_A`), then answer the
+/// `PASSWORD_VERIFIER` challenge with [`password_verifier`](Self::password_verifier). `Debug`
+/// shows only the beginning of A.
+pub struct SrpClient {
+    /// a, little-endian limbs, trailing zero limbs removed.
+    a: Zeroizing<Vec<u64>>,
+    /// pad(A): Java `toByteArray` bytes of A.
+    a_padded: Vec<u8>,
+    /// A as lowercase hex without padding.
+    a_hex: String,
+}
+
+impl SrpClient {
+    /// A client with a fresh random private value: 256 bits from the operating system's RNG
+    /// (`getrandom`).
+    ///
+    /// The first call in a process also builds a table for powers of g (a few milliseconds,
+    /// ~400 KiB, kept for the process lifetime).
+    ///
+    /// # Errors
+    /// [`SrpError::Random`] when the OS RNG fails.
+    pub fn new() -> Result<Self, SrpError> {
+        let mut bytes = Zeroizing::new([0u8; PRIVATE_KEY_BYTES]);
+        loop {
+            getrandom::fill(bytes.as_mut()).map_err(SrpError::Random)?;
+            match Self::with_private_key(bytes.as_ref()) {
+                // a == 0 (probability 2^-256): draw again
+                Err(SrpError::InvalidPrivateKey) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// A client with a given private value `a` (big-endian bytes, any length; leading zero bytes
+    /// are ignored). For known-answer tests: a real login must use [`new`](Self::new).
+    ///
+    /// # Errors
+    /// [`SrpError::InvalidPrivateKey`] when `a` is 0 or not below N;
+    /// [`SrpError::IllegalClientA`] if A mod N were 0.
+    pub fn with_private_key(a: &[u8]) -> Result<Self, SrpError> {
+        let limbs =
+            Zeroizing::new(montgomery::from_be_bytes(a).ok_or(SrpError::InvalidPrivateKey)?);
+        if limbs.iter().all(|&l| l == 0) || !montgomery::less_than_n(&limbs) {
+            return Err(SrpError::InvalidPrivateKey);
+        }
+        let used = limbs.iter().rposition(|&l| l != 0).map_or(0, |i| i + 1);
+        let a = Zeroizing::new(limbs[..used].to_vec());
+        let big_a = montgomery::from_mont(&montgomery::pow_g(&a));
+        if big_a.iter().all(|&l| l == 0) {
+            return Err(SrpError::IllegalClientA);
+        }
+        let a_be = montgomery::to_be_bytes(&big_a);
+        Ok(SrpClient {
+            a,
+            a_padded: java_bytes(false, &a_be),
+            a_hex: unpadded_hex(&a_be),
+        })
+    }
+
+    /// The public value A = g^a mod N as the `SRP_A` auth parameter: lowercase hexadecimal
+    /// without leading zeros (so possibly of odd length), exactly as amazon-cognito-identity-js
+    /// (`A.toString(16)`) and pycognito send it.
+    #[must_use]
+    pub fn srp_a(&self) -> String {
+        self.a_hex.clone()
+    }
+
+    /// Answers a `PASSWORD_VERIFIER` challenge: computes u, x, S, the HKDF key and the
+    /// `PASSWORD_CLAIM_SIGNATURE`.
+    ///
+    /// Send the result with `PASSWORD_CLAIM_SECRET_BLOCK` = the challenge's `SECRET_BLOCK` as
+    /// received, `TIMESTAMP` = `input.timestamp`, and `USERNAME` (the official JS client sends
+    /// `USER_ID_FOR_SRP` there; pycognito the challenge's `USERNAME`).
+    ///
+    /// # Errors
+    /// [`SrpError::InvalidPoolId`], [`SrpError::Empty`] (user id, password, secret block or
+    /// timestamp), [`SrpError::InvalidHex`] (`SRP_B`, `SALT`), [`SrpError::InvalidSecretBlock`],
+    /// [`SrpError::IllegalServerB`] (B ≡ 0 mod N) and [`SrpError::IllegalScrambler`] (u = 0).
+    pub fn password_verifier(&self, input: &VerifierInput<'_>) -> Result<PasswordClaim, SrpError> {
+        let pool_name = pool_name(input.pool_id)?;
+        non_empty("USER_ID_FOR_SRP", input.user_id_for_srp)?;
+        non_empty("password", input.password)?;
+        non_empty("TIMESTAMP", input.timestamp)?;
+        let b = SignedHex::parse("SRP_B", input.srp_b)?;
+        let salt = SignedHex::parse("SALT", input.salt)?;
+        let secret_block = decode_secret_block(input.secret_block)?;
+
+        let b_reduced = reduce_b(&b)?;
+        let u = scrambler(&self.a_padded, &b)?;
+        let x = x_digest(pool_name, input.user_id_for_srp, input.password, &salt);
+        let s = Zeroizing::new(premaster(&self.a, &b_reduced, &u, &x[..]));
+        let key = hkdf_key(&s, &u);
+        let signature = signature(
+            &key,
+            pool_name,
+            input.user_id_for_srp,
+            &secret_block,
+            input.timestamp,
+        );
+        Ok(PasswordClaim { signature })
+    }
+}
+
+impl fmt::Debug for SrpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let prefix = self.a_hex.get(..16).unwrap_or(&self.a_hex);
+        f.debug_struct("SrpClient")
+            .field("srp_a", &format_args!("{prefix}…"))
+            .field("a", &format_args!("[REDACTED]"))
+            .finish()
+    }
+}
+
+/// The `PASSWORD_VERIFIER` challenge as the client needs it: the challenge parameters as
+/// received, the user's password, and the timestamp it will send.
+///
+/// All strings are used as UTF-8 bytes. `Debug` redacts the password.
+#[derive(Clone, Copy)]
+pub struct VerifierInput<'a> {
+    /// The user pool id, `<region>_<name>` (e.g. `us-east-1_AbCdEf123`); the `<name>` part goes
+    /// into x and into the signature.
+    pub pool_id: &'a str,
+    /// The challenge's `USER_ID_FOR_SRP` (not the name the user typed, nor `USERNAME`): both
+    /// reference clients hash and sign this one.
+    pub user_id_for_srp: &'a str,
+    /// The user's password.
+    pub password: &'a str,
+    /// The challenge's `SRP_B`: a hexadecimal integer, possibly of odd length or signed.
+    pub srp_b: &'a str,
+    /// The challenge's `SALT`: a hexadecimal integer, possibly of odd length or signed.
+    pub salt: &'a str,
+    /// The challenge's `SECRET_BLOCK`: base64 (standard or URL-safe, padding optional).
+    pub secret_block: &'a str,
+    /// The `TIMESTAMP` that will be sent, normally [`timestamp`]`(SystemTime::now())`.
+    pub timestamp: &'a str,
+}
+
+impl fmt::Debug for VerifierInput<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifierInput")
+            .field("pool_id", &self.pool_id)
+            .field("user_id_for_srp", &self.user_id_for_srp)
+            .field("password", &format_args!("[REDACTED]"))
+            .field("srp_b", &self.srp_b)
+            .field("salt", &self.salt)
+            .field(
+                "secret_block",
+                &format_args!("<{} chars>", self.secret_block.len()),
+            )
+            .field("timestamp", &self.timestamp)
+            .finish()
+    }
+}
+
+/// The client's proof for `RespondToAuthChallenge`. `Debug` redacts it.
+pub struct PasswordClaim {
+    signature: SecretString,
+}
+
+impl PasswordClaim {
+    /// `PASSWORD_CLAIM_SIGNATURE`: standard base64 (with padding) of the 32-byte HMAC-SHA256.
+    #[must_use]
+    pub fn signature(&self) -> &SecretString {
+        &self.signature
+    }
+}
+
+impl fmt::Debug for PasswordClaim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordClaim")
+            .field("signature", &format_args!("[REDACTED]"))
+            .finish()
+    }
+}
+
+/// `SECRET_HASH` for app clients that have a secret: base64(HMAC-SHA256(key = client secret,
+/// message = user name ‖ client id)), standard alphabet with padding.
+///
+/// `user_name` is the `USERNAME` of the same request: the typed name in `InitiateAuth`; in
+/// `RespondToAuthChallenge`, the `USERNAME` sent there. Source: AWS Cognito developer guide,
+/// "Computing secret hash values".
+#[must_use]
+pub fn secret_hash(client_id: &str, client_secret: &str, user_name: &str) -> String {
+    let mut mac = HmacSha256::new_from_slice(client_secret.as_bytes())
+        .expect("HMAC accepts keys of any length");
+    mac.update(user_name.as_bytes());
+    mac.update(client_id.as_bytes());
+    STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// The `<name>` part of a user pool id `<region>_<name>` (what Cognito's clients call the pool
+/// name), which enters x and the signature.
+///
+/// # Errors
+/// [`SrpError::InvalidPoolId`] unless the id has exactly one `_` with text on both sides.
+pub fn pool_name(pool_id: &str) -> Result<&str, SrpError> {
+    match pool_id.split_once('_') {
+        Some((region, name)) if !region.is_empty() && !name.is_empty() && !name.contains('_') => {
+            Ok(name)
+        }
+        _ => Err(SrpError::InvalidPoolId),
+    }
+}
+
+// --------------------------------------------------------------- lower-level, for KATs
+
+/// The SRP-6a multiplier k = H(pad(N) ‖ pad(g)) as lowercase hex without leading zeros
+/// (Cognito: `538282c4…`).
+#[must_use]
+pub fn multiplier_k() -> String {
+    unpadded_hex(&montgomery::consts().k_digest)
+}
+
+/// Parses a signed hexadecimal integer (optional leading `-`, any length, either case) and
+/// returns its padded encoding as lowercase hex: Java's `BigInteger.toByteArray()`, which is
+/// amazon-cognito-identity-js's `padHex` (e.g. `80` → `0080`, `-80` → `80`, `-81` → `ff7f`,
+/// `abc` → `0abc`, `0` → `00`).
+///
+/// # Errors
+/// [`SrpError::InvalidHex`] (field `value`).
+pub fn pad_hex(value: &str) -> Result<String, SrpError> {
+    let v = SignedHex::parse("value", value)?;
+    Ok(hex_lower(&java_bytes(v.negative, &v.magnitude)))
+}
+
+/// u = H(pad(A) ‖ pad(B)) as lowercase hex without leading zeros. Both arguments are
+/// hexadecimal integers as sent (`SRP_A`, `SRP_B`).
+///
+/// # Errors
+/// [`SrpError::InvalidHex`], [`SrpError::IllegalScrambler`] when u = 0.
+pub fn compute_u(srp_a: &str, srp_b: &str) -> Result<String, SrpError> {
+    let a = SignedHex::parse("SRP_A", srp_a)?;
+    let b = SignedHex::parse("SRP_B", srp_b)?;
+    let u = scrambler(&java_bytes(a.negative, &a.magnitude), &b)?;
+    Ok(unpadded_hex(&u))
+}
+
+/// x = H(pad(salt) ‖ H(pool_name ‖ user_id_for_srp ‖ ":" ‖ password)) as lowercase hex without
+/// leading zeros. Secret: handle the result with care.
+///
+/// # Errors
+/// [`SrpError::InvalidPoolId`], [`SrpError::InvalidHex`] (`SALT`).
+pub fn compute_x(
+    pool_id: &str,
+    user_id_for_srp: &str,
+    password: &str,
+    salt: &str,
+) -> Result<Zeroizing<String>, SrpError> {
+    let pool_name = pool_name(pool_id)?;
+    let salt = SignedHex::parse("SALT", salt)?;
+    let x = x_digest(pool_name, user_id_for_srp, password, &salt);
+    Ok(Zeroizing::new(unpadded_hex(&x[..])))
+}
+
+/// S = (B − k·g^x)^(a + u·x) mod N as lowercase hex without leading zeros, from the private value
+/// `a` (big-endian bytes) and the hex of `SRP_B`, u and x. Secret.
+///
+/// # Errors
+/// [`SrpError::InvalidPrivateKey`], [`SrpError::InvalidHex`], [`SrpError::IllegalServerB`],
+/// [`SrpError::IllegalScrambler`] (u = 0; u and x must be non-negative and below 2^3072).
+pub fn compute_s(a: &[u8], srp_b: &str, u: &str, x: &str) -> Result<Zeroizing<String>, SrpError> {
+    let a = Zeroizing::new(montgomery::from_be_bytes(a).ok_or(SrpError::InvalidPrivateKey)?);
+    if a.iter().all(|&l| l == 0) || !montgomery::less_than_n(&a) {
+        return Err(SrpError::InvalidPrivateKey);
+    }
+    let b = reduce_b(&SignedHex::parse("SRP_B", srp_b)?)?;
+    let u = unsigned_hex("u", u)?;
+    if u.iter().all(|&b| b == 0) {
+        return Err(SrpError::IllegalScrambler);
+    }
+    let x = Zeroizing::new(unsigned_hex("x", x)?);
+    let s = Zeroizing::new(premaster(&a[..], &b, &u, &x));
+    Ok(Zeroizing::new(unpadded_hex(&montgomery::to_be_bytes(&s))))
+}
+
+/// The 16-byte password key HKDF-SHA256(ikm = pad(S), salt = pad(u), info = "Caldera Derived
+/// Key") (RFC 5869, one block), from the hex of S and u. Secret.
+///
+/// # Errors
+/// [`SrpError::InvalidHex`] (`S`, `u`; both non-negative and below 2^3072),
+/// [`SrpError::IllegalScrambler`] (u = 0).
+pub fn derive_key(s: &str, u: &str) -> Result<Zeroizing<[u8; 16]>, SrpError> {
+    let s = Zeroizing::new(unsigned_hex("S", s)?);
+    let s =
+        Zeroizing::new(montgomery::from_be_bytes(&s).ok_or(SrpError::InvalidHex { field: "S" })?);
+    let u = unsigned_hex("u", u)?;
+    if u.iter().all(|&b| b == 0) {
+        return Err(SrpError::IllegalScrambler);
+    }
+    Ok(hkdf_key(&s, &u))
+}
+
+/// `PASSWORD_CLAIM_SIGNATURE` = base64(HMAC-SHA256(key, pool_name ‖ user_id_for_srp ‖
+/// SECRET_BLOCK bytes ‖ timestamp)).
+///
+/// # Errors
+/// [`SrpError::InvalidPoolId`], [`SrpError::InvalidSecretBlock`].
+pub fn sign(
+    key: &[u8; 16],
+    pool_id: &str,
+    user_id_for_srp: &str,
+    secret_block: &str,
+    timestamp: &str,
+) -> Result<SecretString, SrpError> {
+    let pool_name = pool_name(pool_id)?;
+    let block = decode_secret_block(secret_block)?;
+    Ok(signature(
+        key,
+        pool_name,
+        user_id_for_srp,
+        &block,
+        timestamp,
+    ))
+}
+
+// ------------------------------------------------------------------------------ internals
+
+fn non_empty(field: &'static str, value: &str) -> Result<(), SrpError> {
+    if value.is_empty() {
+        Err(SrpError::Empty { field })
+    } else {
+        Ok(())
+    }
+}
+
+/// A hexadecimal integer as Cognito sends them: sign and big-endian magnitude bytes.
+struct SignedHex {
+    negative: bool,
+    /// Big-endian, leading zero bytes removed (empty for zero).
+    magnitude: Vec<u8>,
+}
+
+impl SignedHex {
+    /// An optional `-`, then one or more hex digits, any length (odd included), either case.
+    /// Never an even-length byte decoder: `abc` is 0x0abc.
+    fn parse(field: &'static str, text: &str) -> Result<Self, SrpError> {
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let digits = digits.as_bytes();
+        if digits.is_empty() {
+            return Err(SrpError::InvalidHex { field });
+        }
+        let mut magnitude = Vec::with_capacity(digits.len().div_ceil(2));
+        let odd = digits.len() % 2;
+        let nibble = |c: u8| -> Result<u8, SrpError> {
+            match c {
+                b'0'..=b'9' => Ok(c - b'0'),
+                b'a'..=b'f' => Ok(c - b'a' + 10),
+                b'A'..=b'F' => Ok(c - b'A' + 10),
+                _ => Err(SrpError::InvalidHex { field }),
+            }
+        };
+        if odd == 1 {
+            magnitude.push(nibble(digits[0])?);
+        }
+        for pair in digits[odd..].chunks_exact(2) {
+            magnitude.push(nibble(pair[0])? << 4 | nibble(pair[1])?);
+        }
+        let start = magnitude
+            .iter()
+            .position(|&b| b != 0)
+            .unwrap_or(magnitude.len());
+        magnitude.drain(..start);
+        Ok(SignedHex {
+            negative: negative && !magnitude.is_empty(),
+            magnitude,
+        })
+    }
+}
+
+/// A non-negative hex integer's big-endian bytes (for u, x, S given as hex).
+fn unsigned_hex(field: &'static str, text: &str) -> Result<Vec<u8>, SrpError> {
+    let v = SignedHex::parse(field, text)?;
+    if v.negative || v.magnitude.len() > LIMBS * 8 {
+        return Err(SrpError::InvalidHex { field });
+    }
+    Ok(v.magnitude)
+}
+
+/// Java's `BigInteger.toByteArray()` of ±magnitude (big-endian; leading zeros in `magnitude`
+/// are ignored): the shortest two's-complement encoding, at least one byte.
+fn java_bytes(negative: bool, magnitude: &[u8]) -> Vec<u8> {
+    let start = magnitude
+        .iter()
+        .position(|&b| b != 0)
+        .unwrap_or(magnitude.len());
+    let m = &magnitude[start..];
+    if m.is_empty() {
+        return vec![0];
+    }
+    if !negative {
+        let mut out = Vec::with_capacity(m.len() + 1);
+        if m[0] & 0x80 != 0 {
+            out.push(0);
+        }
+        out.extend_from_slice(m);
+        return out;
+    }
+    // -m fits in m.len() bytes iff m <= 2^(8 len - 1), i.e. m[0] < 0x80 or m is 0x80 00..00.
+    let fits = m[0] < 0x80 || (m[0] == 0x80 && m[1..].iter().all(|&b| b == 0));
+    let mut out = if fits {
+        m.to_vec()
+    } else {
+        let mut v = Vec::with_capacity(m.len() + 1);
+        v.push(0);
+        v.extend_from_slice(m);
+        v
+    };
+    // two's complement in place: invert, add one
+    let mut carry = 1u16;
+    for byte in out.iter_mut().rev() {
+        let v = u16::from(!*byte) + carry;
+        *byte = v as u8;
+        carry = v >> 8;
+    }
+    out
+}
+
+/// B mod N as limbs (floor modulus, so a negative B gives N − (|B| mod N)).
+///
+/// Errors with [`SrpError::IllegalServerB`] when it is 0.
+fn reduce_b(b: &SignedHex) -> Result<Limbs, SrpError> {
+    let n = &montgomery::consts().n_big;
+    let mut r = BigUint::from_bytes_be(&b.magnitude) % n;
+    if r.is_zero() {
+        return Err(SrpError::IllegalServerB);
+    }
+    if b.negative {
+        r = n - r;
+    }
+    montgomery::from_be_bytes(&r.to_bytes_be()).ok_or(SrpError::IllegalServerB)
+}
+
+/// u = H(pad(A) ‖ pad(B)), B as received (signed, not reduced); refuses u = 0.
+fn scrambler(a_padded: &[u8], b: &SignedHex) -> Result<[u8; 32], SrpError> {
+    let u: [u8; 32] = Sha256::new()
+        .chain_update(a_padded)
+        .chain_update(java_bytes(b.negative, &b.magnitude))
+        .finalize()
+        .into();
+    if u.iter().all(|&b| b == 0) {
+        return Err(SrpError::IllegalScrambler);
+    }
+    Ok(u)
+}
+
+/// x = H(pad(salt) ‖ H(pool_name ‖ user ‖ ":" ‖ password)).
+fn x_digest(pool_name: &str, user: &str, password: &str, salt: &SignedHex) -> Zeroizing<[u8; 32]> {
+    let mut inner = Sha256::new();
+    inner.update(pool_name.as_bytes());
+    inner.update(user.as_bytes());
+    inner.update(b":");
+    inner.update(password.as_bytes());
+    let mut inner = Zeroizing::new(<[u8; 32]>::from(inner.finalize()));
+    let x = Zeroizing::new(
+        Sha256::new()
+            .chain_update(java_bytes(salt.negative, &salt.magnitude))
+            .chain_update(&inner[..])
+            .finalize()
+            .into(),
+    );
+    inner.zeroize();
+    x
+}
+
+/// Little-endian limbs of big-endian bytes (any length).
+fn le_limbs(be: &[u8]) -> Vec<u64> {
+    be.rchunks(8)
+        .map(|chunk| {
+            let mut buf = [0u8; 8];
+            buf[8 - chunk.len()..].copy_from_slice(chunk);
+            u64::from_be_bytes(buf)
+        })
+        .collect()
+}
+
+/// S = (B − k·g^x)^(a + u·x) mod N; `b` already reduced mod N; `a` little-endian limbs.
+fn premaster(a: &[u64], b: &Limbs, u: &[u8], x: &[u8]) -> Limbs {
+    let c = montgomery::consts();
+    let u = le_limbs(u);
+    let x = Zeroizing::new(le_limbs(x));
+
+    // e = a + u·x (schoolbook; u and x are a few limbs)
+    let mut e = Zeroizing::new(vec![0u64; a.len().max(u.len() + x.len()) + 1]);
+    for (i, &ui) in u.iter().enumerate() {
+        let mut carry = 0u128;
+        for (j, &xj) in x.iter().enumerate() {
+            let v = u128::from(e[i + j]) + u128::from(ui) * u128::from(xj) + carry;
+            e[i + j] = v as u64;
+            carry = v >> 64;
+        }
+        e[i + x.len()] = carry as u64;
+    }
+    let mut carry = 0u128;
+    for (i, limb) in e.iter_mut().enumerate() {
+        let v = u128::from(*limb) + u128::from(a.get(i).copied().unwrap_or(0)) + carry;
+        *limb = v as u64;
+        carry = v >> 64;
+    }
+
+    let mut gx = montgomery::pow_g(&x);
+    let mut kgx = montgomery::mul(&c.k_mont, &gx);
+    let mut base = montgomery::sub_mod(&montgomery::to_mont(b), &kgx);
+    let mut s = montgomery::pow(&base, &e);
+    let out = montgomery::from_mont(&s);
+    gx.zeroize();
+    kgx.zeroize();
+    base.zeroize();
+    s.zeroize();
+    out
+}
+
+/// HKDF-SHA256(ikm = pad(S), salt = pad(u), info = "Caldera Derived Key"), first 16 bytes.
+fn hkdf_key(s: &Limbs, u: &[u8]) -> Zeroizing<[u8; 16]> {
+    let mut s_be = Zeroizing::new(montgomery::to_be_bytes(s));
+    let ikm = Zeroizing::new(java_bytes(false, &s_be[..]));
+    s_be.zeroize();
+    let hk = Hkdf::<Sha256>::new(Some(&java_bytes(false, u)), &ikm);
+    let mut key = Zeroizing::new([0u8; 16]);
+    hk.expand(HKDF_INFO, key.as_mut())
+        .expect("16 bytes is a valid HKDF-SHA256 output length");
+    key
+}
+
+fn signature(
+    key: &[u8; 16],
+    pool_name: &str,
+    user_id_for_srp: &str,
+    secret_block: &[u8],
+    timestamp: &str,
+) -> SecretString {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length");
+    mac.update(pool_name.as_bytes());
+    mac.update(user_id_for_srp.as_bytes());
+    mac.update(secret_block);
+    mac.update(timestamp.as_bytes());
+    SecretString::from(STANDARD.encode(mac.finalize().into_bytes()))
+}
+
+/// Standard alphabet, padding optional, non-zero trailing bits tolerated (as Node's `Buffer`
+/// and Python's `b64decode` do).
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// `SECRET_BLOCK` bytes: base64 in the standard or URL-safe alphabet, with or without padding.
+fn decode_secret_block(text: &str) -> Result<Vec<u8>, SrpError> {
+    non_empty("SECRET_BLOCK", text)?;
+    let decoded = if text.contains(['-', '_']) {
+        LENIENT.decode(text.replace('-', "+").replace('_', "/"))
+    } else {
+        LENIENT.decode(text)
+    };
+    decoded.map_err(|_| SrpError::InvalidSecretBlock)
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// Lowercase hex of a big-endian non-negative integer without leading zeros ("0" for zero):
+/// what `BigInteger.toString(16)` / Python's `format(v, "x")` print.
+fn unpadded_hex(bytes: &[u8]) -> String {
+    let s = hex_lower(bytes);
+    match s.find(|c| c != '0') {
+        Some(i) => s[i..].to_owned(),
+        None => "0".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_byte_array_encoding() {
+        let cases = [
+            ("0", "00"),
+            ("-0", "00"),
+            ("7f", "7f"),
+            ("80", "0080"),
+            ("-80", "80"),
+            ("-81", "ff7f"),
+            ("-100", "ff00"),
+            ("-8000", "8000"),
+            ("-800001", "ff7fffff"),
+            ("000abc", "0abc"),
+            ("-abc", "f544"),
+            ("ABC", "0abc"),
+        ];
+        for (input, expect) in cases {
+            assert_eq!(pad_hex(input).unwrap(), expect, "{input}");
+        }
+        for bad in ["", "-", "0x12", "+1", " 1", "1 ", "g", "--1", "1-2"] {
+            assert!(
+                matches!(pad_hex(bad), Err(SrpError::InvalidHex { field: "value" })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn pool_names() {
+        assert_eq!(pool_name("us-east-1_AbC").unwrap(), "AbC");
+        for bad in ["", "_", "us-east-1", "us-east-1_", "_abc", "a_b_c"] {
+            assert!(
+                matches!(pool_name(bad), Err(SrpError::InvalidPoolId)),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn secret_block_alphabets() {
+        let std = decode_secret_block("+/8=").unwrap();
+        assert_eq!(std, [0xfb, 0xff]);
+        assert_eq!(decode_secret_block("-_8").unwrap(), std);
+        assert_eq!(decode_secret_block("+/8").unwrap(), std);
+        assert!(matches!(
+            decode_secret_block("a b"),
+            Err(SrpError::InvalidSecretBlock)
+        ));
+        assert!(matches!(
+            decode_secret_block(""),
+            Err(SrpError::Empty {
+                field: "SECRET_BLOCK"
+            })
+        ));
+    }
+}
