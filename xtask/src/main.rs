@@ -44,7 +44,10 @@ fn install_peers() -> Result<(), String> {
             ));
         }
     }
-    for (dir, what) in [("oidc", "oidc-provider"), ("cognito-js", "amazon-cognito-identity-js")] {
+    for (dir, what) in [
+        ("oidc", "oidc-provider"),
+        ("cognito-js", "amazon-cognito-identity-js"),
+    ] {
         let mut npm = Command::new("npm");
         npm.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(peers.join(dir));
@@ -59,7 +62,8 @@ fn install_peers() -> Result<(), String> {
         update.args(["update", "-qq"]);
         run("apt-get update (for faketime)", update)?;
         let mut apt = Command::new("apt-get");
-        apt.args(["install", "-y", "-qq", "faketime"]).env("DEBIAN_FRONTEND", "noninteractive");
+        apt.args(["install", "-y", "-qq", "faketime"])
+            .env("DEBIAN_FRONTEND", "noninteractive");
         run("install libfaketime (apt-get)", apt)?;
     }
 
@@ -101,7 +105,10 @@ fn supply_chain() -> Result<(), String> {
     deny.args(["deny", "--offline", "check", "bans", "licenses", "sources"]);
     run("supply chain (cargo deny: bans, licenses, sources)", deny)?;
     let mut fetch = cargo();
-    fetch.args(["deny", "fetch", "db"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    fetch
+        .args(["deny", "fetch", "db"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
     if fetch.status().is_ok_and(|s| s.success()) {
         let mut advisories = cargo();
         advisories.args(["deny", "check", "advisories"]);

@@ -63,8 +63,11 @@ pub(crate) struct Entry {
     pub(crate) invalidated: AtomicBool,
     /// Until when the token may still be used while a renewal runs (coarse clock).
     usable_until: Option<coarsetime::Instant>,
-    /// Whether a background renewal has been started for this token.
-    renewing: AtomicBool,
+    /// From when (coarse clock ticks) a background renewal may start; `u64::MAX` while one runs.
+    background_after: AtomicU64,
+    /// A request replayed with this token after a 401 was rejected again: the token is not
+    /// the problem, so further 401s do not invalidate it.
+    replay_rejected: AtomicBool,
 }
 
 /// The least time a token must have left to be used while it is renewed in the background:
@@ -81,7 +84,8 @@ impl Entry {
             generation: 0,
             invalidated: AtomicBool::new(true),
             usable_until: None,
-            renewing: AtomicBool::new(true),
+            background_after: AtomicU64::new(u64::MAX),
+            replay_rejected: AtomicBool::new(false),
         }
     }
 
@@ -103,8 +107,16 @@ impl Entry {
             generation,
             invalidated: AtomicBool::new(false),
             usable_until,
-            renewing: AtomicBool::new(false),
+            background_after: AtomicU64::new(0),
+            replay_rejected: AtomicBool::new(false),
         })
+    }
+
+    /// Allows another background renewal of this token `cooldown` from now (after one failed).
+    pub(crate) fn retry_background_after(&self, cooldown: Duration) {
+        let at = coarsetime::Instant::now() + coarsetime::Duration::from(cooldown);
+        self.background_after
+            .store(at.as_ticks(), Ordering::Release);
     }
 }
 
@@ -155,6 +167,20 @@ impl std::fmt::Debug for CurrentToken {
     }
 }
 
+impl<P: TokenProvider> std::fmt::Debug for Authorizer<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let entry = self.inner.current.load();
+        f.debug_struct("Authorizer")
+            .field("client_info", self.inner.provider.client_info())
+            .field("flow", &self.inner.provider.flow())
+            .field("environment", &self.inner.provider.environment_id())
+            .field("token", &(entry.generation != 0).then_some(&entry.token))
+            .field("token_requests", &self.token_requests())
+            .field("policy", &self.inner.policy)
+            .finish()
+    }
+}
+
 impl<P: TokenProvider> Authorizer<P> {
     /// An authorizer over `provider` with the default [`RenewalPolicy`] and an empty cache: the
     /// first request obtains a token.
@@ -165,7 +191,14 @@ impl<P: TokenProvider> Authorizer<P> {
     /// An authorizer over `provider` with `policy`.
     pub fn with_policy(provider: P, policy: RenewalPolicy) -> Self {
         let api_key = provider.client_info().api_key().and_then(|key| {
-            let mut value = HeaderValue::from_str(key.expose_secret()).ok()?;
+            let Ok(mut value) = HeaderValue::from_str(key.expose_secret()) else {
+                tracing::error!(
+                    client_id = provider.client_info().client_id(),
+                    "the API key is not a valid header value; requests go without X-Api-Key \
+                     (ClientInfo::validate reports this)"
+                );
+                return None;
+            };
             value.set_sensitive(true);
             Some(value)
         });
@@ -251,7 +284,14 @@ impl<P: TokenProvider> Authorizer<P> {
         if !usable {
             return Err(entry.generation);
         }
-        if !entry.renewing.swap(true, Ordering::AcqRel) {
+        let now = coarsetime::Instant::now().as_ticks();
+        let after = entry.background_after.load(Ordering::Acquire);
+        if now >= after
+            && entry
+                .background_after
+                .compare_exchange(after, u64::MAX, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
             let inner = Arc::clone(&self.inner);
             let generation = entry.generation;
             tokio::spawn(async move {
@@ -274,12 +314,23 @@ impl<P: TokenProvider> Authorizer<P> {
     }
 
     /// Marks the token of `generation` as rejected, so that the next request renews it.
-    /// Does nothing if that token has already been replaced: a burst of 401s for one token
-    /// causes one renewal.
+    /// Does nothing if that token has already been replaced (a burst of 401s for one token
+    /// causes one renewal), or if a request replayed with it after a 401 was rejected again
+    /// (then the token is not the problem, and renewing it on every request would only load
+    /// the token endpoint).
     pub fn invalidate(&self, generation: u64) {
         let entry = self.inner.current.load();
-        if entry.generation == generation {
+        if entry.generation == generation && !entry.replay_rejected.load(Ordering::Acquire) {
             entry.invalidated.store(true, Ordering::Release);
+        }
+    }
+
+    /// Records that a request replayed with the token of `generation`, just after a 401, was
+    /// rejected again.
+    pub(crate) fn replay_rejected(&self, generation: u64) {
+        let entry = self.inner.current.load();
+        if entry.generation == generation {
+            entry.replay_rejected.store(true, Ordering::Release);
         }
     }
 

@@ -76,6 +76,29 @@ impl ClientInfo {
         self.api_key.as_ref()
     }
 
+    /// Checks that the client can be used: a non-empty id, and an API key that can be sent as
+    /// an HTTP header value (no control characters such as a trailing newline).
+    ///
+    /// # Errors
+    /// [`Error::Configuration`](crate::Error::Configuration) naming the field.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        if self.client_id.trim().is_empty() {
+            return Err(crate::ConfigurationError::new("the client id is empty")
+                .with_field("client_id")
+                .into());
+        }
+        if let Some(key) = &self.api_key {
+            if http::HeaderValue::from_str(key.expose_secret()).is_err() {
+                return Err(crate::ConfigurationError::new(
+                    "the API key cannot be sent as an HTTP header value (control characters?)",
+                )
+                .with_field("api_key")
+                .into());
+            }
+        }
+        Ok(())
+    }
+
     /// The `(client_id, client_secret)` pair for HTTP Basic authentication, as the seed's
     /// `to_basic_auth()`. The caller encodes it; for an OAuth2 token endpoint both parts are
     /// form-urlencoded before base64 (RFC 6749 §2.3.1), which `en-auth-oauth2` does for you.

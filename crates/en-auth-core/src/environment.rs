@@ -58,7 +58,7 @@ pub enum TokenEndpointAuthMethod {
 /// assert!(Environment::new("x").with_token_url("http://127.0.0.1:8080/token").is_ok());
 /// # Ok::<(), en_auth_core::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Environment {
     id: String,
     source: Option<PathBuf>,
@@ -70,6 +70,34 @@ pub struct Environment {
     extra_params: Vec<(String, String)>,
     auth_method: TokenEndpointAuthMethod,
     refresh_token_rotation: bool,
+}
+
+/// Extra parameter values may be secrets (`client_assertion`, …): only their names are shown.
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Environment")
+            .field("id", &self.id)
+            .field("source", &self.source)
+            .field("token_url", &self.token_url.as_ref().map(Url::as_str))
+            .field("region", &self.region)
+            .field("user_pool_id", &self.user_pool_id)
+            .field(
+                "cognito_endpoint",
+                &self.cognito_endpoint.as_ref().map(Url::as_str),
+            )
+            .field("scopes", &self.scopes)
+            .field(
+                "extra_params",
+                &self
+                    .extra_params
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
+            )
+            .field("token_endpoint_auth_method", &self.auth_method)
+            .field("refresh_token_rotation", &self.refresh_token_rotation)
+            .finish()
+    }
 }
 
 #[derive(Deserialize)]
@@ -115,7 +143,7 @@ impl Environment {
             ConfigurationError::new(format!(
                 "no environments file: set {ENVIRONMENTS_VAR} to the path of a TOML file with a [{id}] table"
             ))
-            .environment(id)
+            .with_environment(id)
         })?;
         Self::from_file(path, id)
     }
@@ -129,9 +157,9 @@ impl Environment {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigurationError::new(format!("cannot read the environments file: {e}"))
-                .environment(id)
-                .file(path)
-                .source(e)
+                .with_environment(id)
+                .with_file(path)
+                .with_source(e)
         })?;
         Self::parse(&text, id, Some(path))
     }
@@ -146,9 +174,9 @@ impl Environment {
 
     fn parse(text: &str, id: &str, path: Option<&Path>) -> Result<Self, Error> {
         let err = |message: String| {
-            let e = ConfigurationError::new(message).environment(id);
+            let e = ConfigurationError::new(message).with_environment(id);
             match path {
-                Some(p) => e.file(p),
+                Some(p) => e.with_file(p),
                 None => e,
             }
         };
@@ -170,7 +198,7 @@ impl Environment {
             let field = message.split('`').nth(1).map(str::to_owned);
             let e = err(format!("invalid table: {message}"));
             match field {
-                Some(f) => e.field(f),
+                Some(f) => e.with_field(f),
                 None => e,
             }
         })?;
@@ -303,13 +331,14 @@ impl Environment {
         self.auth_method
     }
 
-    /// A configuration error about `field` of this environment.
+    /// A configuration error about `field` of this environment (naming the environment and
+    /// the file it came from), for providers that check further fields.
     pub fn error(&self, field: &str, message: impl Into<String>) -> Error {
         let e = ConfigurationError::new(message)
-            .environment(&self.id)
-            .field(field);
+            .with_environment(&self.id)
+            .with_field(field);
         match &self.source {
-            Some(p) => e.file(p).into(),
+            Some(p) => e.with_file(p).into(),
             None => e.into(),
         }
     }
@@ -375,6 +404,12 @@ impl Environment {
 
     fn checked_url(&self, field: &str, text: &str) -> Result<Url, Error> {
         let url = Url::parse(text).map_err(|e| self.error(field, format!("not a URL: {e}")))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(self.error(
+                field,
+                "credentials in the URL are not allowed; use the client info",
+            ));
+        }
         match url.scheme() {
             "https" => Ok(url),
             "http" if is_loopback(&url) => Ok(url),

@@ -61,6 +61,28 @@ pub enum Error {
     /// that cannot be answered by a login flow, such as `MFA_SETUP`).
     #[error(transparent)]
     Challenge(#[from] ChallengeError),
+    /// The token request did not complete: the provider panicked, or the runtime it ran on
+    /// shut down. The next request tries again.
+    #[error(transparent)]
+    Internal(#[from] InternalError),
+}
+
+/// A token request that did not complete (a panic in the provider, a runtime shut down).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("internal error: {message}")]
+#[non_exhaustive]
+pub struct InternalError {
+    /// What happened.
+    pub message: String,
+}
+
+impl InternalError {
+    /// An internal error saying `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
 }
 
 impl Error {
@@ -85,14 +107,27 @@ impl Error {
         }
     }
 
-    /// Whether this error says that a refresh (renewal) of a token was refused, so that a full
-    /// authorization should be tried instead: OAuth2 `invalid_grant` (RFC 6749 §5.2).
+    /// Whether this error says that a refresh token was refused ([`Error::RefreshRefused`]), so
+    /// that a full authorization should be tried instead. A provider that renews with refresh
+    /// tokens reports an OAuth2 `invalid_grant` (RFC 6749 §5.2) on a refresh this way.
     pub fn is_refresh_refused(&self) -> bool {
-        match self {
-            Error::RefreshRefused(_) => true,
-            Error::Authorization(e) => e.code.as_deref() == Some("invalid_grant"),
-            _ => false,
-        }
+        matches!(self, Error::RefreshRefused(_))
+    }
+
+    /// Whether retrying cannot help while the configuration and credentials stay as they are:
+    /// a rejected client or user, an account that cannot log in, an unanswerable challenge, a
+    /// configuration error.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidClient(_)
+                | Error::InvalidCredentials(_)
+                | Error::UserNotConfirmed(_)
+                | Error::PasswordResetRequired(_)
+                | Error::TooManyFailedAttempts(_)
+                | Error::Challenge(_)
+                | Error::Configuration(_)
+        )
     }
 }
 
@@ -450,28 +485,28 @@ impl ConfigurationError {
 
     /// Names the environment id concerned.
     #[must_use]
-    pub fn environment(mut self, id: impl Into<String>) -> Self {
+    pub fn with_environment(mut self, id: impl Into<String>) -> Self {
         self.environment = Some(id.into());
         self
     }
 
     /// Names the file concerned.
     #[must_use]
-    pub fn file(mut self, path: impl Into<PathBuf>) -> Self {
+    pub fn with_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.file = Some(path.into());
         self
     }
 
     /// Names the field concerned.
     #[must_use]
-    pub fn field(mut self, field: impl Into<String>) -> Self {
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
         self
     }
 
     /// Attaches the underlying error.
     #[must_use]
-    pub fn source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
+    pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
         self.source = Some(Arc::new(source));
         self
     }

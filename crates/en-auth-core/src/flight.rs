@@ -1,6 +1,10 @@
 //! The slow path of the [`Authorizer`](crate::Authorizer): one token request at a time (single
 //! flight), retried with backoff on transient errors, and a cooldown after a failure during
 //! which callers get the error at once.
+//!
+//! The token request runs in a task of its own, spawned on the caller's Tokio runtime: waiters
+//! share its `JoinHandle`, so cancelling every waiter does not stall it, and a panic in the
+//! provider becomes an [`Error::Internal`] for the waiters instead of poisoning the authorizer.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
@@ -10,7 +14,7 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use tracing::Instrument;
 
 use crate::authorizer::{CurrentToken, Entry, Inner};
-use crate::{Error, Token, TokenProvider};
+use crate::{Error, InternalError, Token, TokenProvider};
 
 /// The shared result of one token request.
 type Flight = Shared<BoxFuture<'static, Result<Arc<Entry>, Error>>>;
@@ -55,12 +59,44 @@ pub(crate) async fn renew<P: TokenProvider>(
                 }
             }
             let id = inner.generations.fetch_add(1, Ordering::Relaxed) + 1;
-            let flight = fly(Arc::clone(inner), id).boxed().shared();
+            let flight = start(Arc::clone(inner), id);
             slot.flight = Some((id, flight.clone()));
             flight
         }
     };
     flight.await.map(CurrentToken::new)
+}
+
+/// Spawns the token request `id` and returns its shared result. If the task does not complete
+/// (the provider panicked, or its runtime shut down), the first waiter to see that clears the
+/// slot and every waiter gets an [`Error::Internal`].
+fn start<P: TokenProvider>(inner: Arc<Inner<P>>, id: u64) -> Flight {
+    let task = tokio::spawn(fly(Arc::clone(&inner), id));
+    async move {
+        match task.await {
+            Ok(result) => result,
+            Err(join) => {
+                let error: Error = InternalError::new(if join.is_panic() {
+                    "the token provider panicked"
+                } else {
+                    "the token request was cancelled (its runtime shut down)"
+                })
+                .into();
+                let mut slot = inner.slot.lock().unwrap_or_else(PoisonError::into_inner);
+                if slot
+                    .flight
+                    .as_ref()
+                    .is_some_and(|(flight, _)| *flight == id)
+                {
+                    slot.flight = None;
+                }
+                tracing::error!(%error, "token request did not complete");
+                Err(error)
+            }
+        }
+    }
+    .boxed()
+    .shared()
 }
 
 /// One token request: refresh the current token if there is one (a full authorization when
@@ -101,14 +137,24 @@ async fn fly<P: TokenProvider>(inner: Arc<Inner<P>>, generation: u64) -> Result<
         }
         Err(error) => {
             slot.failures = slot.failures.saturating_add(1);
-            let cooldown = inner.policy.cooldown(slot.failures);
+            let cooldown = inner.policy.cooldown(slot.failures, error);
+            let now = tokio::time::Instant::now();
             slot.failure = Some(Failure {
                 error: error.clone(),
-                until: tokio::time::Instant::now() + cooldown,
+                until: now
+                    .checked_add(cooldown)
+                    .unwrap_or(now + crate::MAX_LIFETIME),
             });
+            // A token that is still usable may try a background renewal again after the cooldown.
+            inner.current.load().retry_background_after(cooldown);
             span.record("outcome", "error");
             span.in_scope(|| {
-                tracing::warn!(%error, latency_ms, cooldown_ms = u64::try_from(cooldown.as_millis()).unwrap_or(u64::MAX), "token request failed");
+                tracing::warn!(
+                    %error,
+                    latency_ms,
+                    cooldown_ms = u64::try_from(cooldown.as_millis()).unwrap_or(u64::MAX),
+                    "token request failed"
+                );
             });
         }
     }
@@ -136,7 +182,12 @@ async fn request_with_retries<P: TokenProvider>(inner: &Inner<P>) -> Result<Toke
         let Some(wait) = inner.policy.backoff(attempt, error.retry_after()) else {
             return Err(error);
         };
-        tracing::debug!(%error, attempt, wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "retrying the token request");
+        tracing::debug!(
+            %error,
+            attempt,
+            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            "retrying the token request"
+        );
         tokio::time::sleep(wait).await;
         attempt += 1;
     }

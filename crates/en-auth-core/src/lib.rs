@@ -36,7 +36,7 @@ pub use environment::{
     is_loopback, Environment, IntoEnvironment, TokenEndpointAuthMethod, ENVIRONMENTS_VAR,
 };
 pub use error::{
-    AccountError, AuthorizationError, ChallengeError, ConfigurationError, Error,
+    AccountError, AuthorizationError, ChallengeError, ConfigurationError, Error, InternalError,
     InvalidClientError, InvalidCredentialsError, InvalidResponseError, Source, TransportError,
     TransportErrorKind, RETRYABLE_CODES,
 };

@@ -4,7 +4,13 @@
 //! Each request gets the current token's headers. When the resource server answers `401
 //! Unauthorized`, the token that request carried is invalidated (only that one: a burst of
 //! 401s for the same token costs one renewal) and the request is sent once more with a new
-//! token, if its body can be cloned; otherwise the 401 is returned as it came. `403 Forbidden`
+//! token, if its body can be cloned; otherwise the 401 is returned as it came (as it is when
+//! the renewal fails). If the replay with the new token is rejected too, the token is not the
+//! problem (a wrong audience or scope, say): later 401s do not renew it again.
+//!
+//! Redirects are followed below the middleware, by `reqwest`: its default policy drops
+//! `Authorization` on a redirect to another host but keeps `X-Api-Key`. Give the client
+//! `reqwest::redirect::Policy::none()` (or a same-host policy) when the API key must not travel. `403 Forbidden`
 //! is a refusal of the request, not of the token (RFC 6750 §3.1), and is returned untouched.
 
 use http::{Extensions, StatusCode};
@@ -36,9 +42,19 @@ impl<P: TokenProvider> Middleware for Authorizer<P> {
             return Ok(response);
         };
         tracing::debug!("401 from the resource server; renewing the token and replaying once");
-        self.authorize_request(&mut replay)
-            .await
-            .map_err(reqwest_middleware::Error::middleware)?;
-        next.run(replay, extensions).await
+        let renewed = match self.authorize_request(&mut replay).await {
+            Ok(renewed) => renewed,
+            Err(error) => {
+                // The request itself completed: hand back its 401 rather than the renewal error.
+                tracing::warn!(%error, "renewing the token after a 401 failed; returning the 401");
+                return Ok(response);
+            }
+        };
+        let response = next.run(replay, extensions).await?;
+        if response.status() == StatusCode::UNAUTHORIZED && renewed != generation {
+            tracing::warn!("a request replayed with a new token was rejected again (401): the token is not the problem");
+            self.replay_rejected(renewed);
+        }
+        Ok(response)
     }
 }

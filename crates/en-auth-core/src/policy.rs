@@ -20,12 +20,15 @@ pub struct RenewalPolicy {
     max_retry_after: Duration,
     failure_cooldown: Duration,
     max_failure_cooldown: Duration,
+    fatal_cooldown: Duration,
 }
 
 impl Default for RenewalPolicy {
     /// Proactive renewal on; 3 attempts per token request with jittered exponential backoff from
     /// 200 ms up to 5 s; `Retry-After` honoured up to 30 s; after a token request has failed,
-    /// callers get its error at once for 1 s, doubling with each further failure up to 30 s.
+    /// callers get its error at once for 1 s, doubling with each further failure up to 30 s (or
+    /// the server's `Retry-After`, if longer) — and for 5 minutes after a fatal error (a
+    /// rejected client or password: asking again at once would only lock the account).
     fn default() -> Self {
         Self {
             proactive: true,
@@ -35,6 +38,7 @@ impl Default for RenewalPolicy {
             max_retry_after: Duration::from_secs(30),
             failure_cooldown: Duration::from_secs(1),
             max_failure_cooldown: Duration::from_secs(30),
+            fatal_cooldown: Duration::from_secs(300),
         }
     }
 }
@@ -84,6 +88,15 @@ impl RenewalPolicy {
         self
     }
 
+    /// After a fatal error ([`Error::is_fatal`](crate::Error::is_fatal): a rejected client or
+    /// password, an account that cannot log in), requests get the error at once for `cooldown`
+    /// before the credentials are tried again. Default 5 minutes.
+    #[must_use]
+    pub fn with_fatal_error_cooldown(mut self, cooldown: Duration) -> Self {
+        self.fatal_cooldown = cooldown;
+        self
+    }
+
     /// Whether renewal is proactive.
     pub fn proactive(&self) -> bool {
         self.proactive
@@ -111,11 +124,17 @@ impl RenewalPolicy {
         Some(half + Duration::from_nanos(fastrand::u64(0..=nanos)))
     }
 
-    /// How long requests get the error at once after `consecutive` failed token requests.
-    pub(crate) fn cooldown(&self, consecutive: u32) -> Duration {
-        self.failure_cooldown
-            .saturating_mul(1_u32 << consecutive.saturating_sub(1).min(16))
-            .min(self.max_failure_cooldown)
+    /// How long requests get `error` at once after `consecutive` failed token requests: the
+    /// fatal-error cooldown, or the doubling one — at least the server's `Retry-After`.
+    pub(crate) fn cooldown(&self, consecutive: u32, error: &crate::Error) -> Duration {
+        let cooldown = if error.is_fatal() {
+            self.fatal_cooldown
+        } else {
+            self.failure_cooldown
+                .saturating_mul(1_u32 << consecutive.saturating_sub(1).min(16))
+                .min(self.max_failure_cooldown)
+        };
+        cooldown.max(error.retry_after().unwrap_or_default())
     }
 }
 
@@ -148,11 +167,22 @@ mod tests {
     }
 
     #[test]
-    fn cooldown_doubles_to_its_cap() {
+    fn cooldown_doubles_to_its_cap_and_respects_retry_after_and_fatal_errors() {
+        use crate::{AuthorizationError, Error, InvalidCredentialsError};
         let p = RenewalPolicy::default();
-        let secs: Vec<u64> = (1..=7).map(|n| p.cooldown(n).as_secs()).collect();
+        let down: Error = AuthorizationError::new("e", 503, None, "down").into();
+        let secs: Vec<u64> = (1..=7).map(|n| p.cooldown(n, &down).as_secs()).collect();
         assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30]);
-        let off = p.with_failure_cooldown(Duration::ZERO, Duration::ZERO);
-        assert_eq!(off.cooldown(3), Duration::ZERO);
+        let off = p
+            .clone()
+            .with_failure_cooldown(Duration::ZERO, Duration::ZERO);
+        assert_eq!(off.cooldown(3, &down), Duration::ZERO);
+        let throttled: Error = AuthorizationError::new("e", 429, None, "slow")
+            .with_retry_after(Some(Duration::from_secs(3600)))
+            .into();
+        assert_eq!(p.cooldown(1, &throttled), Duration::from_secs(3600));
+        let wrong: Error =
+            InvalidCredentialsError::new("alice", "e", "Incorrect username or password.").into();
+        assert_eq!(p.cooldown(1, &wrong), Duration::from_secs(300));
     }
 }

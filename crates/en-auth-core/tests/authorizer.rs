@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use en_auth_core::{
     AuthorizationError, Authorizer, ClientInfo, Error, InvalidClientError, RenewalPolicy, Token,
@@ -22,8 +22,10 @@ struct Scripted {
     fail_with: Mutex<Option<Error>>,
     /// Errors returned by the next calls, in order, before `fail_with` applies.
     fail_next: Mutex<Vec<Error>>,
-    /// How many seconds ago the issued tokens were received (to place them in time).
-    age_secs: u64,
+    /// Tokens are due for renewal as soon as issued (but usable for 600 s): the provider says so
+    /// through `expired()`, the seed's hook, for `token-1` only.
+    due_first: bool,
+    panic_next: std::sync::atomic::AtomicBool,
     refuse_refresh: bool,
     stale_tokens: bool,
 }
@@ -37,7 +39,8 @@ impl Scripted {
             gate: watch::channel(true).0,
             fail_with: Mutex::new(None),
             fail_next: Mutex::new(Vec::new()),
-            age_secs: 0,
+            due_first: false,
+            panic_next: std::sync::atomic::AtomicBool::new(false),
             refuse_refresh: false,
             stale_tokens: false,
         }
@@ -46,22 +49,22 @@ impl Scripted {
     async fn issue(&self, n: usize) -> Result<Token, Error> {
         let mut open = self.gate.subscribe();
         let _ = open.wait_for(|open| *open).await;
+        if self.panic_next.swap(false, Ordering::SeqCst) {
+            panic!("a provider bug");
+        }
         if let Some(e) = self.fail_next.lock().unwrap().pop() {
             return Err(e);
         }
         if let Some(e) = self.fail_with.lock().unwrap().clone() {
             return Err(e);
         }
-        let received = if self.stale_tokens {
-            Instant::now() - Duration::from_secs(3600)
+        // A stale token expires as it arrives: it is neither fresh nor usable while renewed.
+        let lifetime = if self.stale_tokens {
+            Duration::ZERO
         } else {
-            Instant::now() - Duration::from_secs(self.age_secs)
+            Duration::from_secs(600)
         };
-        Ok(Token::received_at(
-            format!("token-{n}"),
-            Some(Duration::from_secs(600)),
-            received,
-        ))
+        Ok(Token::new(format!("token-{n}"), Some(lifetime)))
     }
 }
 
@@ -86,15 +89,18 @@ impl TokenProvider for P {
         let n = self.refresh_calls.fetch_add(1, Ordering::SeqCst)
             + self.authorize_calls.load(Ordering::SeqCst);
         if self.refuse_refresh {
-            return Err(AuthorizationError::new(
+            return Err(Error::RefreshRefused(AuthorizationError::new(
                 "scripted",
                 400,
                 Some("invalid_grant".into()),
                 "refresh token revoked",
-            )
-            .into());
+            )));
         }
         self.issue(n + 1).await
+    }
+
+    fn expired(&self, token: &Token) -> bool {
+        (self.due_first && token.access_token().expose_secret() == "token-1") || token.is_expired()
     }
 
     fn client_info(&self) -> &ClientInfo {
@@ -402,10 +408,9 @@ async fn during_an_outage_callers_get_the_error_at_once_and_requests_stay_bounde
 
 #[tokio::test]
 async fn a_due_token_is_used_while_it_is_renewed_in_the_background() {
-    // Lifetime 600 s, received 590 s ago: past renew_at (540 s), 10 s before expiry, which
-    // leaves more than the 5 s in-flight margin.
+    // token-1 is due (the provider's expired() says so) but has 600 s to live.
     let provider = Arc::new(Scripted {
-        age_secs: 590,
+        due_first: true,
         ..Scripted::new()
     });
     let auth = Authorizer::new(P(Arc::clone(&provider)));
@@ -438,7 +443,7 @@ async fn a_due_token_is_used_while_it_is_renewed_in_the_background() {
 #[tokio::test]
 async fn if_the_background_renewal_fails_the_old_token_is_kept() {
     let provider = Arc::new(Scripted {
-        age_secs: 590,
+        due_first: true,
         ..Scripted::new()
     });
     let auth = Authorizer::with_policy(
@@ -471,7 +476,7 @@ async fn if_the_background_renewal_fails_the_old_token_is_kept() {
 #[tokio::test]
 async fn without_proactive_renewal_a_due_token_is_waited_for() {
     let provider = Arc::new(Scripted {
-        age_secs: 590,
+        due_first: true,
         ..Scripted::new()
     });
     let auth = Authorizer::with_policy(
@@ -489,5 +494,50 @@ async fn without_proactive_renewal_a_due_token_is_waited_for() {
     assert_eq!(
         auth.access_token().await.unwrap().secret().expose_secret(),
         "token-2"
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_provider_fails_its_waiters_and_the_authorizer_recovers() {
+    let provider = Arc::new(Scripted::new());
+    let auth = Authorizer::with_policy(P(Arc::clone(&provider)), bare());
+    provider.panic_next.store(true, Ordering::SeqCst);
+    provider.gate.send_replace(false);
+    let handles = burst(&auth, 100).await;
+    provider.gate.send_replace(true);
+    for h in handles {
+        let err = h
+            .await
+            .expect("the waiter itself does not panic")
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Internal(e) if e.message.contains("panicked")),
+            "{err:?}"
+        );
+    }
+    assert_eq!(
+        auth.access_token().await.unwrap().secret().expose_secret(),
+        "token-2"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_not_asked_again_during_the_fatal_cooldown() {
+    let provider = Arc::new(Scripted::new());
+    *provider.fail_with.lock().unwrap() = Some(
+        en_auth_core::InvalidCredentialsError::new("alice", "e", "Incorrect username or password.")
+            .into(),
+    );
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    for _ in 0..1000 {
+        assert!(matches!(
+            auth.access_token().await,
+            Err(Error::InvalidCredentials(_))
+        ));
+    }
+    assert_eq!(
+        calls(&provider),
+        1,
+        "one attempt; the account is not hammered"
     );
 }

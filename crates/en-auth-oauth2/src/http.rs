@@ -35,7 +35,7 @@ pub fn token_http_client(
         .build()
         .map_err(|e| {
             en_auth_core::ConfigurationError::new(format!("cannot build the HTTP client: {e}"))
-                .source(e)
+                .with_source(e)
                 .into()
         })
 }

@@ -42,10 +42,11 @@ pub use http::{
     token_http_client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
 };
 pub use provider::ClientCredentials;
+pub use reqwest;
 pub use wire::DEFAULT_EXPIRES_IN;
 
-/// Parses a token endpoint's successful response body (RFC 6749 §5.1) exactly as the
-/// authorizer does: `access_token` required, `expires_in` as a number, a numeric string,
+/// Parses a token endpoint's successful response body (RFC 6749 §5.1) with the authorizer's
+/// parser (the authorizer, through the `oauth2` crate, also requires a JSON `Content-Type`): `access_token` required, `expires_in` as a number, a numeric string,
 /// `null` or absent ([`DEFAULT_EXPIRES_IN`]), `token_type` Bearer in any case, an `error`
 /// member treated as an error (§5.2). The token's life counts from `requested_at` (see
 /// [`Token::from_expires_in`]). `endpoint` and `client_id` only name things in errors.
@@ -105,14 +106,18 @@ impl ServiceAccountAuthorizer {
     /// No request is made until the first token is needed.
     ///
     /// # Errors
-    /// [`Error::Configuration`] if the environment cannot be loaded or has no `token_url`.
+    /// [`Error::Configuration`] if the environment cannot be loaded or has no `token_url`, or
+    /// the client info is unusable ([`ClientInfo::validate`]).
     pub fn new(client_info: ClientInfo, environment: impl IntoEnvironment) -> Result<Self, Error> {
         Self::builder(client_info, environment).build()
     }
 
     /// A builder, to set the HTTP client, timeouts or the response cap.
-    pub fn builder(client_info: ClientInfo, environment: impl IntoEnvironment) -> Builder {
-        Builder {
+    pub fn builder(
+        client_info: ClientInfo,
+        environment: impl IntoEnvironment,
+    ) -> ServiceAccountAuthorizerBuilder {
+        ServiceAccountAuthorizerBuilder {
             client_info,
             environment: environment.into_environment(),
             http: None,
@@ -158,8 +163,9 @@ impl reqwest_middleware::Middleware for ServiceAccountAuthorizer {
     }
 }
 
-/// Builds a [`ServiceAccountAuthorizer`] with non-default HTTP settings.
-pub struct Builder {
+/// Builds a [`ServiceAccountAuthorizer`] with non-default HTTP or renewal settings.
+#[derive(Debug)]
+pub struct ServiceAccountAuthorizerBuilder {
     client_info: ClientInfo,
     environment: Result<Environment, Error>,
     http: Option<reqwest::Client>,
@@ -169,7 +175,7 @@ pub struct Builder {
     policy: RenewalPolicy,
 }
 
-impl Builder {
+impl ServiceAccountAuthorizerBuilder {
     /// How tokens are renewed and failed token requests retried (default
     /// [`RenewalPolicy::default`]).
     #[must_use]
@@ -210,10 +216,11 @@ impl Builder {
     /// Builds the authorizer.
     ///
     /// # Errors
-    /// [`Error::Configuration`] if the environment cannot be loaded or has no `token_url`, or
-    /// the HTTP client cannot be built.
+    /// [`Error::Configuration`] if the environment cannot be loaded or has no `token_url`, the
+    /// client info is unusable ([`ClientInfo::validate`]), or the HTTP client cannot be built.
     pub fn build(self) -> Result<ServiceAccountAuthorizer, Error> {
         let environment = self.environment?;
+        self.client_info.validate()?;
         let http = match self.http {
             Some(client) => client,
             None => token_http_client(self.timeout, self.connect_timeout)?,

@@ -76,7 +76,9 @@ async fn wait_for(mut condition: impl FnMut() -> bool) {
 
 #[tokio::test]
 async fn one_token_request_for_a_cold_burst_and_one_per_expiry() {
-    let (server, authorizer, client) = setup(2).await;
+    // Without proactive renewal, so that the burst after expiry really waits for the renewal.
+    let policy = RenewalPolicy::default().with_proactive_renewal(false);
+    let (server, authorizer, client) = setup_with(2, policy).await;
     server.hold_token_requests();
     let handles = burst(TASKS, &client, &server.resource_url()).await;
     server.release_token_requests();

@@ -40,7 +40,7 @@ async fn authorizer(endpoint: &FaultyEndpoint) -> ServiceAccountAuthorizer {
         .with_token_url(&endpoint.url())
         .unwrap();
     ServiceAccountAuthorizer::builder(ClientInfo::new("client", "secret"), environment)
-        .timeout(Duration::from_millis(300))
+        .timeout(Duration::from_secs(1))
         .renewal_policy(policy())
         .build()
         .unwrap()
@@ -140,7 +140,7 @@ fn cases() -> Vec<Case> {
                 Reply::Trickle {
                     body: br#"{"access_token":"slow","expires_in":60}"#.to_vec(),
                     chunk: 2,
-                    interval: Duration::from_millis(50)
+                    interval: Duration::from_millis(100)
                 };
                 3
             ],

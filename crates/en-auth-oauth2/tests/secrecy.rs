@@ -141,7 +141,8 @@ async fn no_secret_in_debug_display_errors_or_trace_logs() {
     {
         assert!(
             !everything.contains(secret),
-            "`{secret}` leaked into:\n{everything}"
+            "a secret of {} characters leaked",
+            secret.len()
         );
     }
     // Nor a part of the secret, nor the Basic credential.

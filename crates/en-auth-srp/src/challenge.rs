@@ -117,6 +117,11 @@ impl fmt::Debug for ChallengeResponses {
 /// Answers login challenges. Return `Ok(None)` for a challenge you do not handle: the login then
 /// fails with [`Error::Challenge`] naming it.
 ///
+/// A login that fails transiently after a challenge was answered (throttling, a timeout) is
+/// retried from the start, so the handler may be asked again — a new SMS code may be sent.
+/// After a `NEW_PASSWORD_REQUIRED` answer is accepted, the authorizer logs in with the new
+/// password from then on.
+///
 /// Any `Fn(&Challenge) -> Option<ChallengeResponses>` is a handler:
 ///
 /// ```

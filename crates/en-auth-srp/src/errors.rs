@@ -109,9 +109,17 @@ pub(crate) fn map_code(ctx: &Context<'_>, status: u16, code: &str, message: &str
         "NotAuthorizedException" if message.contains("attempts exceeded") => {
             Error::TooManyFailedAttempts(account(code))
         }
-        "NotAuthorizedException" if ctx.call == Call::Refresh => Error::RefreshRefused(
-            AuthorizationError::new(ctx.endpoint, status, Some(code.to_owned()), message),
-        ),
+        "ResourceNotFoundException" => client(),
+        // On a refresh, any other refusal that is not transient means the refresh token is no
+        // good (invalid, expired, revoked, reused after rotation): the authorizer logs in again.
+        _ if ctx.call == Call::Refresh && !is_retryable_code(code) && status < 500 => {
+            Error::RefreshRefused(AuthorizationError::new(
+                ctx.endpoint,
+                status,
+                Some(code.to_owned()),
+                message,
+            ))
+        }
         "NotAuthorizedException"
         | "UserNotFoundException"
         | "CodeMismatchException"
@@ -119,13 +127,16 @@ pub(crate) fn map_code(ctx: &Context<'_>, status: u16, code: &str, message: &str
             InvalidCredentialsError::new(ctx.user_name, ctx.endpoint, format!("{code}: {message}"))
                 .into()
         }
-        "ResourceNotFoundException" => client(),
         "InvalidParameterException" if message.contains("not enabled for the client") => client(),
         "UserNotConfirmedException" => Error::UserNotConfirmed(account(code)),
         "PasswordResetRequiredException" => Error::PasswordResetRequired(account(code)),
         "TooManyFailedAttemptsException" => Error::TooManyFailedAttempts(account(code)),
         _ => AuthorizationError::new(ctx.endpoint, status, Some(code.to_owned()), message).into(),
     }
+}
+
+fn is_retryable_code(code: &str) -> bool {
+    en_auth_core::RETRYABLE_CODES.contains(&code)
 }
 
 /// `NotAuthorizedException`s that blame the app client rather than the user: SECRET_HASH

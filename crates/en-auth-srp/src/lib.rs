@@ -47,6 +47,8 @@ pub use en_auth_core::{
     API_KEY_HEADER, AUTHORIZATION_HEADER, EXPIRATION_GAP,
 };
 pub use provider::CognitoSrp;
+pub use reqwest;
+use secrecy::ExposeSecret;
 
 /// The default time allowed for one Cognito call: 10 seconds.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -87,8 +89,8 @@ impl SrpAuthorizer {
         client_info: ClientInfo,
         credentials: UserCredentials,
         environment: impl IntoEnvironment,
-    ) -> Builder {
-        Builder {
+    ) -> SrpAuthorizerBuilder {
+        SrpAuthorizerBuilder {
             client_info,
             credentials,
             environment: environment.into_environment(),
@@ -137,7 +139,7 @@ impl reqwest_middleware::Middleware for SrpAuthorizer {
 }
 
 /// Builds an [`SrpAuthorizer`].
-pub struct Builder {
+pub struct SrpAuthorizerBuilder {
     client_info: ClientInfo,
     credentials: UserCredentials,
     environment: Result<Environment, Error>,
@@ -147,7 +149,21 @@ pub struct Builder {
     policy: RenewalPolicy,
 }
 
-impl Builder {
+impl std::fmt::Debug for SrpAuthorizerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SrpAuthorizerBuilder")
+            .field("client_info", &self.client_info)
+            .field("credentials", &self.credentials)
+            .field("environment", &self.environment)
+            .field("challenge_handler", &self.handler.is_some())
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+impl SrpAuthorizerBuilder {
     /// How tokens are renewed and failed logins or refreshes retried (default
     /// [`RenewalPolicy::default`]).
     #[must_use]
@@ -182,12 +198,23 @@ impl Builder {
     /// Builds the authorizer.
     ///
     /// # Errors
-    /// [`Error::Configuration`] if the environment cannot be loaded, or has no well-formed
-    /// `user_pool_id` or region.
+    /// [`Error::Configuration`] if the environment cannot be loaded, has no well-formed
+    /// `user_pool_id` or region, the client info is unusable ([`ClientInfo::validate`]), or the
+    /// user name or password is empty.
     pub fn build(self) -> Result<SrpAuthorizer, Error> {
         let environment = self.environment?;
+        self.client_info.validate()?;
         let region = environment.require_region()?.to_owned();
-        environment.require_user_pool_id()?;
+        let pool_id = environment.require_user_pool_id()?;
+        if let Err(e) = srp::pool_name(pool_id) {
+            return Err(environment.error("user_pool_id", e.to_string()));
+        }
+        if self.credentials.user_name().is_empty() {
+            return Err(environment.error("user_name", "the user name is empty"));
+        }
+        if self.credentials.password().expose_secret().is_empty() {
+            return Err(environment.error("password", "the password is empty"));
+        }
         let timeouts = aws_sdk_cognitoidentityprovider::config::timeout::TimeoutConfig::builder()
             .operation_timeout(self.timeout)
             .connect_timeout(self.connect_timeout)

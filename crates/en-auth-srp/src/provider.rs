@@ -26,7 +26,7 @@ use en_auth_core::{
     ChallengeError, ClientInfo, Environment, Error, InvalidResponseError, Token, TokenProvider,
     UserCredentials,
 };
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::challenge::{Challenge, ChallengeHandler, UNANSWERABLE};
 use crate::errors::{map_sdk_error, Call, Context};
@@ -46,6 +46,8 @@ pub struct CognitoSrp {
     handler: Option<Box<dyn ChallengeHandler>>,
     /// The canonical user name learnt from the last login's challenge (for refresh SECRET_HASH).
     canonical_user: Mutex<Option<String>>,
+    /// The password chosen in answer to `NEW_PASSWORD_REQUIRED`, which replaces the original.
+    new_password: Mutex<Option<SecretString>>,
 }
 
 /// One step of a login: what the last call returned.
@@ -79,6 +81,7 @@ impl CognitoSrp {
             cognito,
             handler: None,
             canonical_user: Mutex::new(None),
+            new_password: Mutex::new(None),
         })
     }
 
@@ -184,6 +187,10 @@ impl CognitoSrp {
                         .await?
                 }
             };
+            let new_password = (challenge == ChallengeNameType::NewPasswordRequired)
+                .then(|| responses.iter().find(|(name, _)| name == "NEW_PASSWORD"))
+                .flatten()
+                .map(|(_, value)| SecretString::from(value.clone()));
             let mut request = self
                 .cognito
                 .respond_to_auth_challenge()
@@ -202,6 +209,13 @@ impl CognitoSrp {
                 .send()
                 .await
                 .map_err(|e| map_sdk_error(&self.context(Call::Login), e))?;
+            if let Some(password) = new_password {
+                // The server took the new password: later logins must use it.
+                *self
+                    .new_password
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(password);
+            }
             step = Step {
                 challenge: out.challenge_name().cloned(),
                 parameters: out.challenge_parameters().cloned().unwrap_or_default(),
@@ -228,6 +242,12 @@ impl CognitoSrp {
                 .ok_or_else(|| self.invalid(format!("PASSWORD_VERIFIER without {name}")))
         };
         let secret_block = param("SECRET_BLOCK")?;
+        let password = self
+            .new_password
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_else(|| self.credentials.password().clone());
         let timestamp = timestamp(SystemTime::now());
         let claim = srp
             .password_verifier(&VerifierInput {
@@ -235,7 +255,7 @@ impl CognitoSrp {
                 user_id_for_srp: parameters
                     .get("USER_ID_FOR_SRP")
                     .map_or(canonical, String::as_str),
-                password: self.credentials.password().expose_secret(),
+                password: password.expose_secret(),
                 srp_b: param("SRP_B")?,
                 salt: param("SALT")?,
                 secret_block,

@@ -399,8 +399,13 @@ async fn every_challenge_is_answered_by_the_handler_or_named_in_the_error() {
     .challenge_handler(move |c: &Challenge| h(c))
     .build()
     .unwrap();
-    a.access_token().await.unwrap();
+    let generation = a.access_token().await.unwrap().generation();
     assert_eq!(server.user_status("newbie"), Some(UserStatus::Confirmed));
+    // A later full login (the refresh token refused) uses the new password.
+    server.revoke_refresh_tokens();
+    a.invalidate(generation);
+    a.access_token().await.unwrap();
+    assert_eq!(server.failed_proofs(), 0, "the new password was used");
 
     // A wrong code is the user's credentials failing.
     let a = with_handler(&server, "totp", |_: &Challenge| {

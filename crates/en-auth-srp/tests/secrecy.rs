@@ -75,6 +75,8 @@ async fn no_password_secret_code_or_token_is_printed() {
     let server = server().await;
     let mut printed = Vec::new();
     let mut secrets: Vec<String> = vec![
+        en_auth_srp::srp::secret_hash("confidential", SECRET, "totp"),
+        en_auth_srp::srp::secret_hash("confidential", SECRET, "alice"),
         PASSWORD.into(),
         SECRET.into(),
         "123456".into(),
