@@ -50,8 +50,12 @@ impl<P: TokenProvider> Middleware for Authorizer<P> {
                 return Ok(response);
             }
         };
+        if renewed == generation {
+            // The token was not renewed (a replay with it was rejected before): same answer.
+            return Ok(response);
+        }
         let response = next.run(replay, extensions).await?;
-        if response.status() == StatusCode::UNAUTHORIZED && renewed != generation {
+        if response.status() == StatusCode::UNAUTHORIZED {
             tracing::warn!("a request replayed with a new token was rejected again (401): the token is not the problem");
             self.replay_rejected(renewed);
         }

@@ -367,6 +367,34 @@ async fn a_401_renews_once_and_replays_once_then_gives_up() {
     assert_eq!(response.status(), 401);
     assert_eq!(resource.calls_async().await, 2, "sent once, replayed once");
     assert_eq!(tokens.calls_async().await, 2, "renewed once");
+
+    // The replay with a new token was rejected too: the token is not the problem, so the
+    // following requests are not renewed again (no token request per request).
+    for sent in 3..=5 {
+        let response = client
+            .post(server.url("/api"))
+            .body("payload")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+        assert_eq!(resource.calls_async().await, sent, "no more replays");
+    }
+    assert_eq!(tokens.calls_async().await, 2, "no renewal storm");
+}
+
+#[test]
+fn an_api_key_that_is_not_a_header_value_is_a_configuration_error() {
+    let environment = Environment::new("key")
+        .with_token_url("https://auth.example.com/token")
+        .unwrap();
+    let info = ClientInfo::new("c", "s").with_api_key("key-from-a-file\n");
+    let err = ServiceAccountAuthorizer::new(info, environment).unwrap_err();
+    assert!(
+        matches!(&err, Error::Configuration(e) if e.field.as_deref() == Some("api_key")),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains("key-from-a-file"));
 }
 
 #[tokio::test]
