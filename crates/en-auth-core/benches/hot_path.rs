@@ -31,7 +31,11 @@ fn authorizer() -> Authorizer<Fixed> {
     let auth = Authorizer::new(Fixed(
         ClientInfo::new("bench", "secret").with_api_key("key"),
     ));
-    auth.access_token().now_or_never().unwrap().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(auth.access_token()).unwrap();
     auth
 }
 

@@ -58,8 +58,14 @@ pub(crate) async fn renew<P: TokenProvider>(
                     return Err(failure.error.clone());
                 }
             }
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                return Err(InternalError::new(
+                    "no Tokio runtime: token requests run on Tokio (call from within a runtime)",
+                )
+                .into());
+            };
             let id = inner.generations.fetch_add(1, Ordering::Relaxed) + 1;
-            let flight = start(Arc::clone(inner), id);
+            let flight = start(&runtime, Arc::clone(inner), id);
             slot.flight = Some((id, flight.clone()));
             flight
         }
@@ -70,8 +76,12 @@ pub(crate) async fn renew<P: TokenProvider>(
 /// Spawns the token request `id` and returns its shared result. If the task does not complete
 /// (the provider panicked, or its runtime shut down), the first waiter to see that clears the
 /// slot and every waiter gets an [`Error::Internal`].
-fn start<P: TokenProvider>(inner: Arc<Inner<P>>, id: u64) -> Flight {
-    let task = tokio::spawn(fly(Arc::clone(&inner), id));
+fn start<P: TokenProvider>(
+    runtime: &tokio::runtime::Handle,
+    inner: Arc<Inner<P>>,
+    id: u64,
+) -> Flight {
+    let task = runtime.spawn(fly(Arc::clone(&inner), id));
     async move {
         match task.await {
             Ok(result) => result,

@@ -541,3 +541,17 @@ async fn a_wrong_password_is_not_asked_again_during_the_fatal_cooldown() {
         "one attempt; the account is not hammered"
     );
 }
+
+#[test]
+fn outside_a_tokio_runtime_a_token_request_is_an_error_not_a_panic() {
+    let provider = Arc::new(Scripted::new());
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    let err = futures::FutureExt::now_or_never(auth.access_token())
+        .expect("an error at once, without a runtime")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Internal(e) if e.message.contains("Tokio")),
+        "{err:?}"
+    );
+    assert_eq!(calls(&provider), 0);
+}
