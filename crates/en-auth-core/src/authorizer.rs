@@ -99,7 +99,7 @@ impl Entry {
             let left = expires
                 .saturating_duration_since(Instant::now())
                 .saturating_sub(margin);
-            coarsetime::Instant::now() + coarsetime::Duration::from(left)
+            coarsetime::Instant::now_without_cache_update() + coarsetime::Duration::from(left)
         });
         Ok(Self {
             header: bearer_header(&token)?,
@@ -114,7 +114,8 @@ impl Entry {
 
     /// Allows another background renewal of this token `cooldown` from now (after one failed).
     pub(crate) fn retry_background_after(&self, cooldown: Duration) {
-        let at = coarsetime::Instant::now() + coarsetime::Duration::from(cooldown);
+        let at =
+            coarsetime::Instant::now_without_cache_update() + coarsetime::Duration::from(cooldown);
         self.background_after
             .store(at.as_ticks(), Ordering::Release);
     }
@@ -279,12 +280,12 @@ impl<P: TokenProvider> Authorizer<P> {
         let usable = self.inner.policy.proactive()
             && entry
                 .usable_until
-                .is_some_and(|until| coarsetime::Instant::now() < until)
+                .is_some_and(|until| coarsetime::Instant::now_without_cache_update() < until)
             && tokio::runtime::Handle::try_current().is_ok();
         if !usable {
             return Err(entry.generation);
         }
-        let now = coarsetime::Instant::now().as_ticks();
+        let now = coarsetime::Instant::now_without_cache_update().as_ticks();
         let after = entry.background_after.load(Ordering::Acquire);
         if now >= after
             && entry

@@ -79,7 +79,7 @@ impl Token {
             let remaining = at
                 .saturating_duration_since(Instant::now())
                 .saturating_sub(COARSE_MARGIN);
-            coarsetime::Instant::now() + coarsetime::Duration::from(remaining)
+            coarsetime::Instant::now_without_cache_update() + coarsetime::Duration::from(remaining)
         });
         Self {
             access_token: SecretString::from(access_token.into()),
@@ -194,7 +194,7 @@ impl Token {
     #[inline]
     pub fn is_expired(&self) -> bool {
         self.renew_at_coarse
-            .is_some_and(|at| coarsetime::Instant::now() >= at)
+            .is_some_and(|at| coarsetime::Instant::now_without_cache_update() >= at)
     }
 
     /// Whether the token is due for renewal at `now`.
