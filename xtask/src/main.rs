@@ -2,8 +2,8 @@
 //!
 //! - `cargo xtask ci`: everything CI checks — formatting, clippy (`-D warnings`), the supply
 //!   chain (cargo-deny, installed pinned), installing the real protocol peers, all tests (unit,
-//!   integration against the peers, doc tests) and the docs (`-D warnings`). Fails at the first
-//!   failing step.
+//!   integration against the peers, fuzz-corpus replays, doc tests), a fuzz smoke (cargo-fuzz,
+//!   installed pinned) and the docs (`-D warnings`). Fails at the first failing step.
 //! - `cargo xtask demo`: the zero-configuration demo.
 //! - `cargo xtask peers install`: installs oidc-provider (npm) and ministack (PyPI, in
 //!   `peers/.venv`) from their committed lock files.
@@ -119,6 +119,18 @@ fn supply_chain() -> Result<(), String> {
     }
 }
 
+/// The pinned cargo-fuzz, for the fuzz smoke.
+const CARGO_FUZZ: (&str, &str) = ("cargo-fuzz", "0.13.2");
+
+/// A short run of every fuzz target over its committed corpus (`fuzz/smoke.sh`). cargo-fuzz
+/// needs nightly compiler flags; on the stable toolchain `RUSTC_BOOTSTRAP=1` allows them.
+fn fuzz_smoke() -> Result<(), String> {
+    ensure_cargo_tool(CARGO_FUZZ)?;
+    let mut smoke = Command::new("bash");
+    smoke.arg(root().join("fuzz/smoke.sh")).current_dir(root());
+    run("fuzz smoke (every target, briefly)", smoke)
+}
+
 fn ci() -> Result<(), String> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
@@ -150,6 +162,8 @@ fn ci() -> Result<(), String> {
     let mut doctests = cargo();
     doctests.args(["test", "--workspace", "--doc", "--locked"]);
     run("doc tests", doctests)?;
+
+    fuzz_smoke()?;
 
     let mut doc = cargo();
     doc.args(["doc", "--workspace", "--no-deps", "--locked"])
