@@ -193,7 +193,17 @@ fn main() -> ExitCode {
         ["peers", "install"] => install_peers(),
         ["bench", rest @ ..] => {
             let mut bench = cargo();
-            bench.args(["bench", "--workspace"]).args(rest);
+            bench
+                .args([
+                    "bench",
+                    "-p",
+                    "en-auth-core",
+                    "-p",
+                    "en-auth-oauth2",
+                    "-p",
+                    "en-auth-srp",
+                ])
+                .args(rest);
             run("benchmarks", bench)
         }
         _ => Err("usage: cargo xtask <ci | demo | peers install | bench [criterion args]>".into()),

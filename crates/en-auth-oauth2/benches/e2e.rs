@@ -54,6 +54,22 @@ fn bench(c: &mut Criterion) {
             }
         });
     });
+    // reqwest-middleware with no middleware, static header: the cost of the middleware stack
+    // itself, apart from the authorizer.
+    let bare_middleware = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
+    group.bench_function("middleware_stack_static_header", |b| {
+        b.to_async(&rt).iter(|| async {
+            let requests = (0..CONCURRENCY).map(|_| {
+                bare_middleware
+                    .get(&url)
+                    .header("authorization", &header)
+                    .send()
+            });
+            for r in futures::future::join_all(requests).await {
+                assert_eq!(r.unwrap().status(), 200);
+            }
+        });
+    });
     group.bench_function("authorizer_middleware", |b| {
         b.to_async(&rt).iter(|| async {
             let requests = (0..CONCURRENCY).map(|_| with_authorizer.get(&url).send());
