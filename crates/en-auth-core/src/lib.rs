@@ -55,6 +55,13 @@ pub const AUTHORIZATION_HEADER: HeaderName = http::header::AUTHORIZATION;
 /// (as AWS API Gateway expects).
 pub const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
 
+/// The default time allowed for one token request (an OAuth2 token request, or one Cognito
+/// call): 10 seconds, from connecting to the last byte of the response.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default time allowed to connect to a token endpoint or to Cognito: 5 seconds.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long before its expiry a token is renewed: 60 seconds.
 ///
 /// Long enough to cover a request's flight time and modest clock skew between the resource

@@ -8,12 +8,6 @@ use std::time::Duration;
 use en_auth_core::{Error, Source, TransportError, TransportErrorKind};
 use std::sync::Arc;
 
-/// The default time allowed for a whole token request (connect, send, receive): 10 seconds.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The default time allowed to establish a connection to the token endpoint: 5 seconds.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// The default cap on a token response body: 64 KiB. Token responses are a few KiB; a larger
 /// body is refused rather than buffered.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024;

@@ -36,11 +36,9 @@ pub use en_auth_core::{
     ConfigurationError, CurrentToken, Environment, Error, IntoEnvironment, InvalidClientError,
     InvalidCredentialsError, InvalidResponseError, RenewalPolicy, Token, TokenEndpointAuthMethod,
     TokenProvider, TransportError, TransportErrorKind, API_KEY_HEADER, AUTHORIZATION_HEADER,
-    EXPIRATION_GAP,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, EXPIRATION_GAP,
 };
-pub use http::{
-    token_http_client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
-};
+pub use http::{token_http_client, DEFAULT_MAX_RESPONSE_BYTES};
 pub use provider::ClientCredentials;
 pub use reqwest;
 pub use wire::DEFAULT_EXPIRES_IN;

@@ -44,17 +44,11 @@ pub use en_auth_core::{
     ChallengeError, ClientInfo, ConfigurationError, CurrentToken, Environment, Error,
     IntoEnvironment, InvalidClientError, InvalidCredentialsError, InvalidResponseError,
     RenewalPolicy, Token, TokenProvider, TransportError, TransportErrorKind, UserCredentials,
-    API_KEY_HEADER, AUTHORIZATION_HEADER, EXPIRATION_GAP,
+    API_KEY_HEADER, AUTHORIZATION_HEADER, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, EXPIRATION_GAP,
 };
 pub use provider::CognitoSrp;
 pub use reqwest;
 use secrecy::ExposeSecret;
-
-/// The default time allowed for one Cognito call: 10 seconds.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The default time allowed to connect to Cognito: 5 seconds.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Authorizes requests as a user logged in over Cognito SRP: the seed's
 /// `SrpAuthorizer(client_info, credentials, environment)`.
