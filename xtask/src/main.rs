@@ -82,10 +82,12 @@ fn install_peers() -> Result<(), String> {
 /// The pinned versions of the cargo tools CI installs.
 const CARGO_DENY: (&str, &str) = ("cargo-deny", "0.20.2");
 
-/// Installs `tool` at `version` with `cargo install --locked` unless that version is on PATH.
+/// Installs `tool` at `version` with `cargo install --locked` unless cargo already finds that
+/// version as a subcommand (in `$CARGO_HOME/bin` or on `PATH`).
 fn ensure_cargo_tool((tool, version): (&str, &str)) -> Result<(), String> {
-    let installed = Command::new(tool)
-        .arg("--version")
+    let subcommand = tool.trim_start_matches("cargo-");
+    let installed = cargo()
+        .args([subcommand, "--version"])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).contains(version))
         .unwrap_or(false);
@@ -101,6 +103,11 @@ fn ensure_cargo_tool((tool, version): (&str, &str)) -> Result<(), String> {
 /// advisories only when the advisory database can be fetched.
 fn supply_chain() -> Result<(), String> {
     ensure_cargo_tool(CARGO_DENY)?;
+    // cargo-deny resolves the crates of every target platform (windows-sys, …), offline: fetch
+    // them all first, so that the check does not depend on what this machine's cache holds.
+    let mut fetch = cargo();
+    fetch.args(["fetch", "--locked"]);
+    run("fetch every platform's crates (for cargo deny)", fetch)?;
     let mut deny = cargo();
     deny.args(["deny", "--offline", "check", "bans", "licenses", "sources"]);
     run("supply chain (cargo deny: bans, licenses, sources)", deny)?;
@@ -173,23 +180,27 @@ fn ci() -> Result<(), String> {
     Ok(())
 }
 
+/// Builds the demo with cargo's progress shown (the first build takes minutes on two cores),
+/// then runs it quietly.
+fn demo() -> Result<(), String> {
+    const DEMO: [&str; 4] = ["--package", "en-auth-examples", "--example", "demo"];
+    eprintln!(
+        "==> building the demo (the first build takes a few minutes; later runs start at once)"
+    );
+    let mut build = cargo();
+    build.arg("build").args(DEMO);
+    run("build the demo", build)?;
+    let mut demo = cargo();
+    demo.args(["run", "--quiet"]).args(DEMO);
+    run("demo", demo)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
         ["ci"] => ci(),
-        ["demo"] => {
-            let mut demo = cargo();
-            demo.args([
-                "run",
-                "--quiet",
-                "--package",
-                "en-auth-examples",
-                "--example",
-                "demo",
-            ]);
-            run("demo", demo)
-        }
+        ["demo"] => demo(),
         ["peers", "install"] => install_peers(),
         ["bench", rest @ ..] => {
             let mut bench = cargo();

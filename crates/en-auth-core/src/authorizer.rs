@@ -14,7 +14,9 @@ use http::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::flight::Slot;
-use crate::{Error, RenewalPolicy, Token, TokenProvider, API_KEY_HEADER, AUTHORIZATION_HEADER};
+use crate::{
+    Error, RenewalPolicy, RequestPolicy, Token, TokenProvider, API_KEY_HEADER, AUTHORIZATION_HEADER,
+};
 
 /// Caches the tokens of a [`TokenProvider`] and authorizes requests with them.
 ///
@@ -48,6 +50,7 @@ impl<P> Clone for Authorizer<P> {
 pub(crate) struct Inner<P> {
     pub(crate) provider: P,
     pub(crate) policy: RenewalPolicy,
+    requests: RequestPolicy,
     api_key: Option<HeaderValue>,
     pub(crate) current: ArcSwap<Entry>,
     pub(crate) slot: Mutex<Slot>,
@@ -189,8 +192,15 @@ impl<P: TokenProvider> Authorizer<P> {
         Self::with_policy(provider, RenewalPolicy::default())
     }
 
-    /// An authorizer over `provider` with `policy`.
+    /// An authorizer over `provider` with `policy` and the default [`RequestPolicy`].
     pub fn with_policy(provider: P, policy: RenewalPolicy) -> Self {
+        Self::with_policies(provider, policy, RequestPolicy::default())
+    }
+
+    /// An authorizer over `provider` that renews tokens as `policy` says and treats the
+    /// requests it authorizes as `requests` says (which URLs may carry a token, which answers
+    /// reject it).
+    pub fn with_policies(provider: P, policy: RenewalPolicy, requests: RequestPolicy) -> Self {
         let api_key = provider.client_info().api_key().and_then(|key| {
             let Ok(mut value) = HeaderValue::from_str(key.expose_secret()) else {
                 tracing::error!(
@@ -207,6 +217,7 @@ impl<P: TokenProvider> Authorizer<P> {
             inner: Arc::new(Inner {
                 provider,
                 policy,
+                requests,
                 api_key,
                 current: ArcSwap::from_pointee(Entry::empty()),
                 slot: Mutex::new(Slot::default()),
@@ -224,6 +235,11 @@ impl<P: TokenProvider> Authorizer<P> {
     /// The renewal policy.
     pub fn policy(&self) -> &RenewalPolicy {
         &self.inner.policy
+    }
+
+    /// The request policy: which URLs may carry the token, which answers reject it.
+    pub fn request_policy(&self) -> &RequestPolicy {
+        &self.inner.requests
     }
 
     /// The client id (the seed's `client_id` property). The secret is not exposed.
@@ -307,8 +323,12 @@ impl<P: TokenProvider> Authorizer<P> {
     /// Returns the token's [generation](CurrentToken::generation).
     ///
     /// # Errors
-    /// As [`Authorizer::access_token`]; the request is then left unchanged.
+    /// [`Error::Configuration`] if the [`RequestPolicy`] forbids sending a token to the
+    /// request's URL (plain `http` to a host that is not loopback, by default): no token is
+    /// requested then. Otherwise as [`Authorizer::access_token`]. The request is left unchanged
+    /// on error.
     pub async fn authorize_request(&self, request: &mut reqwest::Request) -> Result<u64, Error> {
+        self.inner.requests.check_url(request.url())?;
         let token = self.access_token().await?;
         self.apply(request.headers_mut(), &token);
         Ok(token.generation())

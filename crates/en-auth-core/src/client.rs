@@ -76,16 +76,30 @@ impl ClientInfo {
         self.api_key.as_ref()
     }
 
-    /// Checks that the client can be used: a non-empty id, and an API key that can be sent as
-    /// an HTTP header value (no control characters such as a trailing newline).
+    /// Checks that the client can be used: a non-empty id, a secret without leading or trailing
+    /// white space or control characters (the newline of a secret read from a file), and an API
+    /// key that can be sent as an HTTP header value. The authorizers call it when they are
+    /// built, so these mistakes surface there rather than as `invalid_client` at the first
+    /// request.
     ///
     /// # Errors
-    /// [`Error::Configuration`](crate::Error::Configuration) naming the field.
+    /// [`Error::Configuration`](crate::Error::Configuration) naming the field and the client
+    /// (never the secret).
     pub fn validate(&self) -> Result<(), crate::Error> {
         if self.client_id.trim().is_empty() {
             return Err(crate::ConfigurationError::new("the client id is empty")
                 .with_field("client_id")
                 .into());
+        }
+        let secret = self.client_secret.expose_secret();
+        if secret.trim() != secret || secret.chars().any(char::is_control) {
+            return Err(crate::ConfigurationError::new(format!(
+                "the client secret of `{}` has leading or trailing white space or a control \
+                 character (a newline left over from reading it from a file?)",
+                self.client_id
+            ))
+            .with_field("client_secret")
+            .into());
         }
         if let Some(key) = &self.api_key {
             if http::HeaderValue::from_str(key.expose_secret()).is_err() {
@@ -176,5 +190,27 @@ pub(crate) struct Redacted(bool);
 impl fmt::Debug for Redacted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(if self.0 { "[REDACTED]" } else { "None" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_with_a_trailing_newline_or_padding_is_refused_without_printing_it() {
+        for secret in ["s3cret\n", " s3cret", "s3cret\r\n", "s3c\tret"] {
+            let err = ClientInfo::new("svc", secret).validate().unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains("`svc`") && text.contains("client_secret") && !text.contains("s3c"),
+                "{text}"
+            );
+        }
+        // A space inside a secret is legitimate, and so is an empty one (a public client).
+        ClientInfo::new("svc", "s3cr+t/with=odd:chars%21! and space")
+            .validate()
+            .unwrap();
+        ClientInfo::public("app").validate().unwrap();
     }
 }

@@ -413,15 +413,20 @@ impl Environment {
         match url.scheme() {
             "https" => Ok(url),
             "http" if is_loopback(&url) => Ok(url),
-            "http" => Err(self.error(
-                field,
-                format!(
-                    "http is only allowed for loopback hosts; use https for {}",
-                    url.host_str().unwrap_or("")
-                ),
-            )),
+            "http" => Err(self.error(field, plain_http_refusal(&url))),
             other => Err(self.error(field, format!("unsupported scheme `{other}`"))),
         }
+    }
+}
+
+/// Why `url` (plain `http` to a host that is not loopback) is refused, with a hint when the host
+/// looks like a misspelt `localhost`.
+pub(crate) fn plain_http_refusal(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    if strsim::damerau_levenshtein(&host.to_ascii_lowercase(), "localhost") <= 2 {
+        format!("`{host}` is not a loopback host (did you mean localhost?); http is only allowed for loopback hosts")
+    } else {
+        format!("http is only allowed for loopback hosts; use https for {host}")
     }
 }
 

@@ -69,11 +69,14 @@ pub enum Error {
 
 /// A token request that did not complete (a panic in the provider, a runtime shut down).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("internal error: {message}")]
+#[error("internal error: {message}{}", note(cooldown))]
 #[non_exhaustive]
 pub struct InternalError {
     /// What happened.
     pub message: String,
+    /// Set when this is an earlier token request's failure handed out again during its
+    /// cooldown, rather than a new failure.
+    pub cooldown: Option<Cooldown>,
 }
 
 impl InternalError {
@@ -81,18 +84,88 @@ impl InternalError {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            cooldown: None,
         }
     }
 }
 
+/// What an error handed out during a failure cooldown says: when the token request failed and
+/// when the next one may be made. (After a token request fails, callers get its error at once
+/// for a while instead of asking again: see `RenewalPolicy::with_failure_cooldown`.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Cooldown {
+    /// How long ago the token request failed.
+    pub failed_ago: std::time::Duration,
+    /// How long until a new token request may be made.
+    pub next_attempt_in: std::time::Duration,
+}
+
+impl fmt::Display for Cooldown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the failure of a token request {:.1} s ago, repeated during its cooldown; the next \
+             attempt is made in {:.1} s at the earliest",
+            self.failed_ago.as_secs_f64(),
+            self.next_attempt_in.as_secs_f64()
+        )
+    }
+}
+
+/// ` (<cooldown>)` when there is one, else nothing.
+fn note(cooldown: &Option<Cooldown>) -> String {
+    cooldown.map(|c| format!(" ({c})")).unwrap_or_default()
+}
+
 impl Error {
-    /// Whether trying again later may succeed: transport failures, HTTP 5xx and 429 responses,
+    /// When this error is an earlier token request's failure handed out again during its
+    /// cooldown: how long ago it failed and when the next attempt will be made.
+    pub fn cooldown(&self) -> Option<Cooldown> {
+        match self {
+            Error::Authorization(e) | Error::RefreshRefused(e) => e.cooldown,
+            Error::InvalidClient(e) => e.cooldown,
+            Error::InvalidCredentials(e) => e.cooldown,
+            Error::Transport(e) => e.cooldown,
+            Error::InvalidResponse(e) => e.cooldown,
+            Error::Configuration(e) => e.cooldown,
+            Error::UserNotConfirmed(e)
+            | Error::PasswordResetRequired(e)
+            | Error::TooManyFailedAttempts(e) => e.cooldown,
+            Error::Challenge(e) => e.cooldown,
+            Error::Internal(e) => e.cooldown,
+        }
+    }
+
+    /// The same error, marked as handed out again during a cooldown.
+    pub(crate) fn during_cooldown(mut self, cooldown: Cooldown) -> Self {
+        let slot = match &mut self {
+            Error::Authorization(e) | Error::RefreshRefused(e) => &mut e.cooldown,
+            Error::InvalidClient(e) => &mut e.cooldown,
+            Error::InvalidCredentials(e) => &mut e.cooldown,
+            Error::Transport(e) => &mut e.cooldown,
+            Error::InvalidResponse(e) => &mut e.cooldown,
+            Error::Configuration(e) => &mut e.cooldown,
+            Error::UserNotConfirmed(e)
+            | Error::PasswordResetRequired(e)
+            | Error::TooManyFailedAttempts(e) => &mut e.cooldown,
+            Error::Challenge(e) => &mut e.cooldown,
+            Error::Internal(e) => &mut e.cooldown,
+        };
+        *slot = Some(cooldown);
+        self
+    }
+
+    /// Whether trying again later may succeed: transport failures (but TLS failures), HTTP 5xx
+    /// and 429 responses,
     /// and throttling or internal errors by name (Cognito's `TooManyRequestsException`,
     /// `InternalErrorException`, …, which arrive as HTTP 400). Rejected clients or credentials
     /// and configuration errors are never retryable.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Transport(_) => true,
+            Error::Transport(e) => {
+                !matches!(e.kind, TransportErrorKind::NotTls | TransportErrorKind::Tls)
+            }
             Error::Authorization(e) => e.is_retryable(),
             Error::InvalidResponse(e) => e.status_code.is_some_and(|s| s >= 500),
             _ => false,
@@ -147,6 +220,9 @@ pub struct AuthorizationError {
     pub endpoint: String,
     /// How long the server asked to wait before trying again (`Retry-After`, RFC 9110 §10.2.3).
     pub retry_after: Option<std::time::Duration>,
+    /// Set when this is an earlier token request's failure handed out again during its
+    /// cooldown, rather than a new failure.
+    pub cooldown: Option<Cooldown>,
 }
 
 impl AuthorizationError {
@@ -163,6 +239,7 @@ impl AuthorizationError {
             message: message.into(),
             endpoint: endpoint.into(),
             retry_after: None,
+            cooldown: None,
         }
     }
 
@@ -197,7 +274,8 @@ impl fmt::Display for AuthorizationError {
             (Some(code), true) => write!(f, ": {code}"),
             (None, false) => write!(f, ": {}", self.message),
             (None, true) => Ok(()),
-        }
+        }?;
+        write!(f, "{}", note(&self.cooldown))
     }
 }
 
@@ -229,6 +307,9 @@ pub struct AccountError {
     pub code: String,
     /// The server's message.
     pub message: String,
+    /// Set when this is an earlier token request's failure handed out again during its
+    /// cooldown, rather than a new failure.
+    pub cooldown: Option<Cooldown>,
 }
 
 impl AccountError {
@@ -244,6 +325,7 @@ impl AccountError {
             endpoint: endpoint.into(),
             code: code.into(),
             message: message.into(),
+            cooldown: None,
         }
     }
 }
@@ -252,8 +334,12 @@ impl fmt::Display for AccountError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "user `{}` at {}: {}: {}",
-            self.user_name, self.endpoint, self.code, self.message
+            "user `{}` at {}: {}: {}{}",
+            self.user_name,
+            self.endpoint,
+            self.code,
+            self.message,
+            note(&self.cooldown)
         )
     }
 }
@@ -264,7 +350,10 @@ impl StdError for AccountError {}
 /// `ChallengeName`, such as `SOFTWARE_TOKEN_MFA`) and no handler answered it, or it cannot be
 /// answered within a login.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("challenge {challenge} for user `{user_name}` could not be answered: {message}")]
+#[error(
+    "challenge {challenge} for user `{user_name}` could not be answered: {message}{}",
+    note(cooldown)
+)]
 #[non_exhaustive]
 pub struct ChallengeError {
     /// The challenge name.
@@ -273,6 +362,9 @@ pub struct ChallengeError {
     pub user_name: String,
     /// Why it could not be answered.
     pub message: String,
+    /// Set when this is an earlier token request's failure handed out again during its
+    /// cooldown, rather than a new failure.
+    pub cooldown: Option<Cooldown>,
 }
 
 impl ChallengeError {
@@ -286,6 +378,7 @@ impl ChallengeError {
             challenge: challenge.into(),
             user_name: user_name.into(),
             message: message.into(),
+            cooldown: None,
         }
     }
 }
@@ -301,6 +394,9 @@ pub struct InvalidClientError {
     pub endpoint: String,
     /// What the server said (for OAuth2, `error_description`, else the error code).
     pub message: String,
+    /// Set when this is an earlier token request's failure handed out again during its
+    /// cooldown, rather than a new failure.
+    pub cooldown: Option<Cooldown>,
 }
 
 impl InvalidClientError {
@@ -314,6 +410,7 @@ impl InvalidClientError {
             client_id: client_id.into(),
             endpoint: endpoint.into(),
             message: message.into(),
+            cooldown: None,
         }
     }
 }
@@ -322,8 +419,11 @@ impl fmt::Display for InvalidClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "client `{}` was rejected by {}: {}",
-            self.client_id, self.endpoint, self.message
+            "client `{}` was rejected by {}: {}{}",
+            self.client_id,
+            self.endpoint,
+            self.message,
+            note(&self.cooldown)
         )
     }
 }
@@ -341,6 +441,9 @@ pub struct InvalidCredentialsError {
     pub endpoint: String,
     /// What the server said.
     pub message: String,
+    /// Set when this is an earlier token request's failure handed out again during its
+    /// cooldown, rather than a new failure.
+    pub cooldown: Option<Cooldown>,
 }
 
 impl InvalidCredentialsError {
@@ -354,6 +457,7 @@ impl InvalidCredentialsError {
             user_name: user_name.into(),
             endpoint: endpoint.into(),
             message: message.into(),
+            cooldown: None,
         }
     }
 }
@@ -362,8 +466,11 @@ impl fmt::Display for InvalidCredentialsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "credentials of user `{}` were rejected by {}: {}",
-            self.user_name, self.endpoint, self.message
+            "credentials of user `{}` were rejected by {}: {}{}",
+            self.user_name,
+            self.endpoint,
+            self.message,
+            note(&self.cooldown)
         )
     }
 }
@@ -374,8 +481,13 @@ impl StdError for InvalidCredentialsError {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TransportErrorKind {
-    /// The connection could not be established (refused, DNS, TLS).
+    /// The connection could not be established (refused, DNS).
     Connect,
+    /// The endpoint does not speak TLS: an `https` URL for a port that speaks plain HTTP. Not
+    /// retried.
+    NotTls,
+    /// The TLS handshake failed (an untrusted certificate, say). Not retried.
+    Tls,
     /// The server did not answer within the configured timeout.
     Timeout,
     /// The response body could not be read completely.
@@ -388,6 +500,10 @@ impl fmt::Display for TransportErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             TransportErrorKind::Connect => "could not connect to",
+            TransportErrorKind::NotTls => {
+                "the endpoint does not speak TLS (a plain-http port behind an https URL?):"
+            }
+            TransportErrorKind::Tls => "the TLS handshake failed with",
             TransportErrorKind::Timeout => "timed out waiting for",
             TransportErrorKind::Body => "could not read the response of",
             TransportErrorKind::Other => "request failed to",
@@ -397,7 +513,7 @@ impl fmt::Display for TransportErrorKind {
 
 /// The authorization server could not be reached or did not answer in time.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{kind} {endpoint}")]
+#[error("{kind} {endpoint}{}", note(cooldown))]
 #[non_exhaustive]
 pub struct TransportError {
     /// What went wrong.
@@ -407,6 +523,9 @@ pub struct TransportError {
     /// The underlying error.
     #[source]
     pub source: Option<Source>,
+    /// Set when this is an earlier token request's failure handed out again during its
+    /// cooldown, rather than a new failure.
+    pub cooldown: Option<Cooldown>,
 }
 
 impl TransportError {
@@ -420,6 +539,7 @@ impl TransportError {
             kind,
             endpoint: endpoint.into(),
             source,
+            cooldown: None,
         }
     }
 }
@@ -427,7 +547,7 @@ impl TransportError {
 /// The server answered with something that is not a usable token response: not JSON, no
 /// `access_token`, a body over the size cap, and so on.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("unusable response from {endpoint}{}: {reason}", status_code.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+#[error("unusable response from {endpoint}{}: {reason}{}", status_code.map(|s| format!(" (HTTP {s})")).unwrap_or_default(), note(cooldown))]
 #[non_exhaustive]
 pub struct InvalidResponseError {
     /// The endpoint that answered.
@@ -436,6 +556,9 @@ pub struct InvalidResponseError {
     pub status_code: Option<u16>,
     /// What is wrong with it (never quoting a token).
     pub reason: String,
+    /// Set when this is an earlier token request's failure handed out again during its
+    /// cooldown, rather than a new failure.
+    pub cooldown: Option<Cooldown>,
 }
 
 impl InvalidResponseError {
@@ -449,6 +572,7 @@ impl InvalidResponseError {
             endpoint: endpoint.into(),
             status_code,
             reason: reason.into(),
+            cooldown: None,
         }
     }
 }
@@ -469,6 +593,9 @@ pub struct ConfigurationError {
     /// The underlying error (I/O, TOML), if any.
     #[source]
     pub source: Option<Source>,
+    /// Set when this is an earlier token request's failure handed out again during its
+    /// cooldown, rather than a new failure.
+    pub cooldown: Option<Cooldown>,
 }
 
 impl ConfigurationError {
@@ -480,6 +607,7 @@ impl ConfigurationError {
             field: None,
             message: message.into(),
             source: None,
+            cooldown: None,
         }
     }
 
@@ -524,6 +652,6 @@ impl fmt::Display for ConfigurationError {
         if let Some(field) = &self.field {
             write!(f, ", field `{field}`")?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}{}", self.message, note(&self.cooldown))
     }
 }

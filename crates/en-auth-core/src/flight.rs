@@ -5,6 +5,8 @@
 //! The token request runs in a task of its own, spawned on the caller's Tokio runtime: waiters
 //! share its `JoinHandle`, so cancelling every waiter does not stall it, and a panic in the
 //! provider becomes an [`Error::Internal`] for the waiters instead of poisoning the authorizer.
+//! A token request whose runtime shut down before it finished (a `static` authorizer shared by
+//! several `#[tokio::test]`s) is abandoned, not failed: the next caller starts a new one.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
@@ -14,10 +16,22 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use tracing::Instrument;
 
 use crate::authorizer::{CurrentToken, Entry, Inner};
-use crate::{Error, InternalError, Token, TokenProvider};
+use crate::{Cooldown, Error, InternalError, Token, TokenProvider};
 
 /// The shared result of one token request.
-type Flight = Shared<BoxFuture<'static, Result<Arc<Entry>, Error>>>;
+type Flight = Shared<BoxFuture<'static, Landing>>;
+
+/// How a token request ended.
+#[derive(Clone)]
+enum Landing {
+    /// It ran to the end: a token, or the error that every waiter gets.
+    Done(Result<Arc<Entry>, Error>),
+    /// Its task was cancelled before the end (its runtime shut down): nobody failed, ask again.
+    Abandoned,
+}
+
+/// How many abandoned token requests one caller replaces before giving up.
+const MAX_RESTARTS: u32 = 3;
 
 /// The slow path's state, under a mutex that the hot path never takes.
 #[derive(Default)]
@@ -32,7 +46,9 @@ pub(crate) struct Slot {
 
 struct Failure {
     error: Error,
-    /// On Tokio's clock, so that tests can pause and advance it.
+    /// When it failed and until when it is handed out, on Tokio's clock (so that tests can
+    /// pause and advance it).
+    at: tokio::time::Instant,
     until: tokio::time::Instant,
 }
 
@@ -41,41 +57,64 @@ pub(crate) async fn renew<P: TokenProvider>(
     inner: &Arc<Inner<P>>,
     stale: u64,
 ) -> Result<CurrentToken, Error> {
-    let flight = {
-        let mut slot = inner.slot.lock().unwrap_or_else(PoisonError::into_inner);
-        // Another request may have landed between the caller's look and the lock: a newer token
-        // that nobody has rejected is the one to use, even if already due (a token with no
-        // lifetime), so that each wave of callers costs one token request.
-        let current = inner.current.load_full();
-        if current.generation != stale && !current.invalidated.load(Ordering::Acquire) {
-            return Ok(CurrentToken::new(current));
+    for _ in 0..=MAX_RESTARTS {
+        let flight = match join(inner, stale) {
+            Ok(flight) => flight,
+            Err(done) => return done,
+        };
+        match flight.await {
+            Landing::Done(result) => return result.map(CurrentToken::new),
+            Landing::Abandoned => tracing::debug!(
+                "a token request was abandoned (its runtime shut down); starting another"
+            ),
         }
-        if let Some((_, flight)) = &slot.flight {
-            flight.clone()
-        } else {
-            if let Some(failure) = &slot.failure {
-                if tokio::time::Instant::now() < failure.until {
-                    return Err(failure.error.clone());
-                }
-            }
-            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-                return Err(InternalError::new(
-                    "no Tokio runtime: token requests run on Tokio (call from within a runtime)",
-                )
-                .into());
-            };
-            let id = inner.generations.fetch_add(1, Ordering::Relaxed) + 1;
-            let flight = start(&runtime, Arc::clone(inner), id);
-            slot.flight = Some((id, flight.clone()));
-            flight
-        }
-    };
-    flight.await.map(CurrentToken::new)
+    }
+    Err(InternalError::new("token requests keep being cancelled (their runtimes shut down)").into())
 }
 
-/// Spawns the token request `id` and returns its shared result. If the task does not complete
-/// (the provider panicked, or its runtime shut down), the first waiter to see that clears the
-/// slot and every waiter gets an [`Error::Internal`].
+/// The token request to wait for: the one under way, or a new one. `Err` holds the answer
+/// when there is nothing to wait for (a newer token, a cooldown, no runtime).
+fn join<P: TokenProvider>(
+    inner: &Arc<Inner<P>>,
+    stale: u64,
+) -> Result<Flight, Result<CurrentToken, Error>> {
+    let mut slot = inner.slot.lock().unwrap_or_else(PoisonError::into_inner);
+    // Another request may have landed between the caller's look and the lock: a newer token
+    // that nobody has rejected is the one to use, even if already due (a token with no
+    // lifetime), so that each wave of callers costs one token request.
+    let current = inner.current.load_full();
+    if current.generation != stale && !current.invalidated.load(Ordering::Acquire) {
+        return Err(Ok(CurrentToken::new(current)));
+    }
+    if let Some((_, flight)) = &slot.flight {
+        Ok(flight.clone())
+    } else {
+        if let Some(failure) = &slot.failure {
+            let now = tokio::time::Instant::now();
+            if now < failure.until {
+                return Err(Err(failure.error.clone().during_cooldown(Cooldown {
+                    failed_ago: now - failure.at,
+                    next_attempt_in: failure.until - now,
+                })));
+            }
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(Err(InternalError::new(
+                "no Tokio runtime: token requests run on Tokio (call from within a runtime)",
+            )
+            .into()));
+        };
+        let id = inner.generations.fetch_add(1, Ordering::Relaxed) + 1;
+        let flight = start(&runtime, Arc::clone(inner), id);
+        slot.flight = Some((id, flight.clone()));
+        Ok(flight)
+    }
+}
+
+/// Spawns the token request `id` and returns its shared result. If the task does not complete,
+/// the first waiter to see that clears the slot; if the provider panicked, every waiter gets an
+/// [`Error::Internal`], and if the task was cancelled (its runtime shut down), every waiter
+/// starts or joins a new token request.
 fn start<P: TokenProvider>(
     runtime: &tokio::runtime::Handle,
     inner: Arc<Inner<P>>,
@@ -83,27 +122,24 @@ fn start<P: TokenProvider>(
 ) -> Flight {
     let task = runtime.spawn(fly(Arc::clone(&inner), id));
     async move {
-        match task.await {
-            Ok(result) => result,
-            Err(join) => {
-                let error: Error = InternalError::new(if join.is_panic() {
-                    "the token provider panicked"
-                } else {
-                    "the token request was cancelled (its runtime shut down)"
-                })
-                .into();
-                let mut slot = inner.slot.lock().unwrap_or_else(PoisonError::into_inner);
-                if slot
-                    .flight
-                    .as_ref()
-                    .is_some_and(|(flight, _)| *flight == id)
-                {
-                    slot.flight = None;
-                }
-                tracing::error!(%error, "token request did not complete");
-                Err(error)
-            }
+        let join = match task.await {
+            Ok(result) => return Landing::Done(result),
+            Err(join) => join,
+        };
+        let mut slot = inner.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot
+            .flight
+            .as_ref()
+            .is_some_and(|(flight, _)| *flight == id)
+        {
+            slot.flight = None;
         }
+        if !join.is_panic() {
+            return Landing::Abandoned;
+        }
+        let error: Error = InternalError::new("the token provider panicked").into();
+        tracing::error!(%error, "token request did not complete");
+        Landing::Done(Err(error))
     }
     .boxed()
     .shared()
@@ -151,6 +187,7 @@ async fn fly<P: TokenProvider>(inner: Arc<Inner<P>>, generation: u64) -> Result<
             let now = tokio::time::Instant::now();
             slot.failure = Some(Failure {
                 error: error.clone(),
+                at: now,
                 until: now
                     .checked_add(cooldown)
                     .unwrap_or(now + crate::MAX_LIFETIME),

@@ -21,9 +21,11 @@ mod client;
 mod environment;
 mod error;
 mod flight;
+mod io;
 mod middleware;
 mod policy;
 mod provider;
+mod request_policy;
 mod token;
 
 use std::time::Duration;
@@ -36,12 +38,14 @@ pub use environment::{
     is_loopback, Environment, IntoEnvironment, TokenEndpointAuthMethod, ENVIRONMENTS_VAR,
 };
 pub use error::{
-    AccountError, AuthorizationError, ChallengeError, ConfigurationError, Error, InternalError,
-    InvalidClientError, InvalidCredentialsError, InvalidResponseError, Source, TransportError,
-    TransportErrorKind, RETRYABLE_CODES,
+    AccountError, AuthorizationError, ChallengeError, ConfigurationError, Cooldown, Error,
+    InternalError, InvalidClientError, InvalidCredentialsError, InvalidResponseError, Source,
+    TransportError, TransportErrorKind, RETRYABLE_CODES,
 };
+pub use io::run_on_io_runtime;
 pub use policy::RenewalPolicy;
 pub use provider::TokenProvider;
+pub use request_policy::RequestPolicy;
 pub use token::{Token, EXPIRES_IN_RESOLUTION, MAX_GAP_FRACTION, MAX_LIFETIME};
 
 pub use reqwest_middleware;

@@ -1,19 +1,24 @@
-//! The [`reqwest_middleware::Middleware`] adapter: the Rust counterpart of passing the seed's
-//! authorizer as `auth=` to `requests`.
+//! The [`reqwest_middleware::Middleware`] adapter: the Rust counterpart of passing the Python
+//! `en_auth` package's authorizer as `auth=` to `requests`.
 //!
-//! Each request gets the current token's headers. When the resource server answers `401
-//! Unauthorized`, the token that request carried is invalidated (only that one: a burst of
-//! 401s for the same token costs one renewal) and the request is sent once more with a new
-//! token, if its body can be cloned; otherwise the 401 is returned as it came (as it is when
-//! the renewal fails). If the replay with the new token is rejected too, the token is not the
-//! problem (a wrong audience or scope, say): later 401s do not renew it again.
+//! Each request gets the current token's headers, if its URL may carry a token (`https`, or
+//! loopback; see [`RequestPolicy`](crate::RequestPolicy)). When the resource server rejects
+//! the token (`401 Unauthorized` by default; [`RequestPolicy::with_rejection_statuses`]
+//! names others), the token that request carried is invalidated (only that one: a burst of
+//! rejections of the same token costs one renewal) and the request is sent once more with a
+//! new token, if its body can be cloned; otherwise the answer is returned as it came (as it is
+//! when the renewal fails). If the replay with the new token is rejected too, the token is not
+//! the problem (a wrong audience or scope, say): later rejections do not renew it again.
 //!
 //! Redirects are followed below the middleware, by `reqwest`: its default policy drops
 //! `Authorization` on a redirect to another host but keeps `X-Api-Key`. Give the client
-//! `reqwest::redirect::Policy::none()` (or a same-host policy) when the API key must not travel. `403 Forbidden`
-//! is a refusal of the request, not of the token (RFC 6750 §3.1), and is returned untouched.
+//! `reqwest::redirect::Policy::none()` (or a same-host policy) when the API key must not
+//! travel. `403 Forbidden` is, by default, a refusal of the request, not of the token (RFC 6750
+//! §3.1), and is returned untouched.
+//!
+//! [`RequestPolicy::with_rejection_statuses`]: crate::RequestPolicy::with_rejection_statuses
 
-use http::{Extensions, StatusCode};
+use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
@@ -33,20 +38,20 @@ impl<P: TokenProvider> Middleware for Authorizer<P> {
             .map_err(reqwest_middleware::Error::middleware)?;
         let replay = request.try_clone();
         let response = next.clone().run(request, extensions).await?;
-        if response.status() != StatusCode::UNAUTHORIZED {
+        if !self.request_policy().is_rejection(response.status()) {
             return Ok(response);
         }
         self.invalidate(generation);
         let Some(mut replay) = replay else {
-            tracing::debug!("401 for a request whose body cannot be replayed; returning it");
+            tracing::debug!(status = %response.status(), "the token was rejected, and the request's body cannot be replayed; returning the answer");
             return Ok(response);
         };
-        tracing::debug!("401 from the resource server; renewing the token and replaying once");
+        tracing::debug!(status = %response.status(), "the resource server rejected the token; renewing it and replaying once");
         let renewed = match self.authorize_request(&mut replay).await {
             Ok(renewed) => renewed,
             Err(error) => {
                 // The request itself completed: hand back its 401 rather than the renewal error.
-                tracing::warn!(%error, "renewing the token after a 401 failed; returning the 401");
+                tracing::warn!(%error, "renewing a rejected token failed; returning the rejection");
                 return Ok(response);
             }
         };
@@ -55,8 +60,8 @@ impl<P: TokenProvider> Middleware for Authorizer<P> {
             return Ok(response);
         }
         let response = next.run(replay, extensions).await?;
-        if response.status() == StatusCode::UNAUTHORIZED {
-            tracing::warn!("a request replayed with a new token was rejected again (401): the token is not the problem");
+        if self.request_policy().is_rejection(response.status()) {
+            tracing::warn!(status = %response.status(), "a request replayed with a new token was rejected again: the token is not the problem");
             self.replay_rejected(renewed);
         }
         Ok(response)

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use en_auth_core::{
-    AuthorizationError, Authorizer, ClientInfo, Error, InvalidClientError, RenewalPolicy, Token,
-    TokenProvider,
+    AuthorizationError, Authorizer, ClientInfo, Error, InvalidClientError, RenewalPolicy,
+    RequestPolicy, Token, TokenProvider,
 };
 use secrecy::ExposeSecret;
 use tokio::sync::watch;
@@ -388,9 +388,22 @@ async fn during_an_outage_callers_get_the_error_at_once_and_requests_stay_bounde
         assert!(matches!(&err, Error::Authorization(e) if e.status_code == 503));
     }
     assert_eq!(calls(&provider), 3);
+    // The repeated error says it is the earlier failure, and when the next attempt is made.
+    tokio::time::advance(Duration::from_millis(400)).await;
+    let err = auth.access_token().await.unwrap_err();
+    let cooldown = err.cooldown().expect("marked as repeated during the cooldown");
+    assert_eq!(cooldown.failed_ago, Duration::from_millis(400));
+    assert_eq!(cooldown.next_attempt_in, Duration::from_millis(600));
+    let text = err.to_string();
+    assert!(
+        text.contains("0.4 s ago") && text.contains("next attempt is made in 0.6 s"),
+        "{text}"
+    );
+    tokio::time::advance(Duration::from_millis(1)).await;
     // After the cooldown (1 s) one more token request; then the cooldown doubles.
-    tokio::time::advance(Duration::from_millis(1001)).await;
-    assert!(auth.access_token().await.is_err());
+    tokio::time::advance(Duration::from_millis(600)).await;
+    let fresh = auth.access_token().await.unwrap_err();
+    assert_eq!(fresh.cooldown(), None, "a new failure is not marked: {fresh}");
     assert_eq!(calls(&provider), 6);
     tokio::time::advance(Duration::from_millis(1500)).await;
     assert!(auth.access_token().await.is_err());
@@ -554,4 +567,81 @@ fn outside_a_tokio_runtime_a_token_request_is_an_error_not_a_panic() {
         "{err:?}"
     );
     assert_eq!(calls(&provider), 0);
+}
+
+#[test]
+fn a_token_request_abandoned_by_its_runtime_is_started_again_by_the_next_caller() {
+    // A `static` authorizer shared by two `#[tokio::test]`s: the first test's runtime ends while
+    // its token request is under way.
+    let provider = Arc::new(Scripted::new());
+    provider.gate.send_replace(false);
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    let first = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    first.block_on(async {
+        let waiting = tokio::spawn({
+            let auth = auth.clone();
+            async move { auth.access_token().await.map(|_| ()) }
+        });
+        while calls(&provider) == 0 {
+            tokio::task::yield_now().await;
+        }
+        waiting.abort();
+    });
+    drop(first);
+    assert_eq!(calls(&provider), 1);
+
+    provider.gate.send_replace(true);
+    let second = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let token = second
+        .block_on(auth.access_token())
+        .expect("a new token request, not the abandoned one's error");
+    assert_eq!(token.secret().expose_secret(), "token-2");
+    assert_eq!(calls(&provider), 2);
+}
+
+#[tokio::test]
+async fn tokens_go_over_https_or_to_loopback_unless_plain_http_is_allowed() {
+    let provider = Arc::new(Scripted::new());
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    let request = |url: &str| reqwest::Request::new(reqwest::Method::GET, url.parse().unwrap());
+    for url in [
+        "https://api.example.com/r",
+        "http://127.0.0.1:8080/r",
+        "http://localhost/r",
+        "http://[::1]:9/r",
+    ] {
+        let mut r = request(url);
+        auth.authorize_request(&mut r).await.unwrap();
+        assert!(r.headers().contains_key("authorization"), "{url}");
+    }
+    let calls_before = calls(&provider);
+    let mut remote = request("http://api.example.com/r");
+    let err = auth.authorize_request(&mut remote).await.unwrap_err();
+    assert!(matches!(err, Error::Configuration(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("api.example.com") && text.contains("with_insecure_http"),
+        "{text}"
+    );
+    assert!(!remote.headers().contains_key("authorization"));
+    assert!(!remote.headers().contains_key("x-api-key"));
+    let mut typo = request("http://localhots:8080/r");
+    let text = auth.authorize_request(&mut typo).await.unwrap_err().to_string();
+    assert!(text.contains("did you mean localhost?"), "{text}");
+    assert_eq!(calls(&provider), calls_before, "no token request for a refused URL");
+
+    let mesh = Authorizer::with_policies(
+        P(Arc::clone(&provider)),
+        RenewalPolicy::default(),
+        RequestPolicy::default().with_insecure_http(true),
+    );
+    let mut remote = request("http://api.example.com/r");
+    mesh.authorize_request(&mut remote).await.unwrap();
+    assert!(remote.headers().contains_key("authorization"));
 }

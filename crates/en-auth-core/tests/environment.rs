@@ -152,3 +152,19 @@ fn loopback_hosts_may_use_http() {
         assert!(Environment::new("x").with_token_url(url).is_err(), "{url}");
     }
 }
+
+#[test]
+fn a_misspelt_localhost_is_named_as_such() {
+    for url in ["http://localhots:8080/t", "http://locahost/t", "http://LOCALHST/t"] {
+        let err = config_error(Environment::new("x").with_token_url(url));
+        assert!(
+            err.message.contains("not a loopback host (did you mean localhost?)"),
+            "{url}: {err}"
+        );
+    }
+    let err = config_error(Environment::new("x").with_token_url("http://example.com/t"));
+    assert!(
+        !err.message.contains("did you mean") && err.message.contains("use https for example.com"),
+        "{err}"
+    );
+}

@@ -1,20 +1,35 @@
-//! The token endpoint's HTTP client: the shared `reqwest::Client`, driven by the `oauth2` crate
-//! through its [`oauth2::AsyncHttpClient`] trait, with timeouts, no redirects and a cap on the
-//! response size.
+//! The token endpoint's HTTP client, driven by the `oauth2` crate through its
+//! [`oauth2::AsyncHttpClient`] trait: timeouts, no redirects, a cap on the response size.
+//!
+//! Authorizers share one `reqwest::Client` (its connection pool and TLS configuration) unless
+//! the user gives one, and every exchange runs on en-auth's I/O runtime
+//! ([`en_auth_core::run_on_io_runtime`]), so a connection is always driven by the runtime that
+//! opened it, whichever runtime asks for a token. At most [`MAX_CONNECTIONS_PER_ENDPOINT`]
+//! token requests to one endpoint are under way at once in a process.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use en_auth_core::{Error, Source, TransportError, TransportErrorKind};
-use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 /// The default cap on a token response body: 64 KiB. Token responses are a few KiB; a larger
 /// body is refused rather than buffered.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
-/// Builds the `reqwest::Client` used for token requests when the caller supplies none: the
-/// given timeouts and no redirects (a token endpoint that redirects is a misconfiguration, and
-/// following it would send the credentials elsewhere).
+/// How many token requests to one endpoint (scheme, host and port) may be under way at once in
+/// a process, across all authorizers: 32. More wait for a turn (the wait does not count
+/// against the request's timeout), so that ten thousand authorizers starting together open at
+/// most this many connections instead of one each.
+pub const MAX_CONNECTIONS_PER_ENDPOINT: usize = 32;
+
+/// Builds a dedicated `reqwest::Client` for token requests: `timeout` for a whole request,
+/// `connect_timeout`, and no redirects (a token endpoint that redirects is a misconfiguration,
+/// and following it would send the credentials elsewhere).
+///
+/// Authorizers do not need one: they share [`shared_token_http_client`] unless given a client
+/// with `ServiceAccountAuthorizerBuilder::http_client`.
 ///
 /// # Errors
 /// [`Error::Configuration`] if the TLS backend cannot be initialised.
@@ -22,16 +37,61 @@ pub fn token_http_client(
     timeout: Duration,
     connect_timeout: Duration,
 ) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
+    client_builder(connect_timeout)
         .timeout(timeout)
-        .connect_timeout(connect_timeout)
-        .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| {
-            en_auth_core::ConfigurationError::new(format!("cannot build the HTTP client: {e}"))
-                .with_source(e)
-                .into()
-        })
+        .map_err(build_error)
+}
+
+/// The process-wide token-request client for `connect_timeout`: built once, then shared (a
+/// clone is a reference count) by every authorizer that uses that connect timeout. It follows
+/// no redirects, keeps up to [`MAX_CONNECTIONS_PER_ENDPOINT`] idle connections per endpoint,
+/// and sets no overall timeout: each token request carries its own.
+///
+/// # Errors
+/// [`Error::Configuration`] if the TLS backend cannot be initialised.
+pub fn shared_token_http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
+    static CLIENTS: OnceLock<Mutex<HashMap<Duration, reqwest::Client>>> = OnceLock::new();
+    let mut clients = CLIENTS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(client) = clients.get(&connect_timeout) {
+        return Ok(client.clone());
+    }
+    let client = client_builder(connect_timeout)
+        .build()
+        .map_err(build_error)?;
+    clients.insert(connect_timeout, client.clone());
+    Ok(client)
+}
+
+fn client_builder(connect_timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .pool_max_idle_per_host(MAX_CONNECTIONS_PER_ENDPOINT)
+        .redirect(reqwest::redirect::Policy::none())
+}
+
+fn build_error(e: reqwest::Error) -> Error {
+    en_auth_core::ConfigurationError::new(format!("cannot build the HTTP client: {e}"))
+        .with_source(e)
+        .into()
+}
+
+/// The turnstile of token requests to `url`'s endpoint ([`MAX_CONNECTIONS_PER_ENDPOINT`]).
+fn endpoint_limit(url: &url::Url) -> Arc<Semaphore> {
+    static LIMITS: OnceLock<Mutex<HashMap<String, Arc<Semaphore>>>> = OnceLock::new();
+    let origin = url.origin().ascii_serialization();
+    let mut limits = LIMITS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(
+        limits
+            .entry(origin)
+            .or_insert_with(|| Arc::new(Semaphore::new(MAX_CONNECTIONS_PER_ENDPOINT))),
+    )
 }
 
 /// Why a token request's HTTP exchange failed.
@@ -43,6 +103,8 @@ pub(crate) enum HttpError {
     TooLarge(usize),
     #[error("invalid request: {0}")]
     Request(#[source] http::Error),
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl HttpError {
@@ -57,6 +119,8 @@ impl HttpError {
             HttpError::Reqwest(e) => {
                 let kind = if e.is_timeout() {
                     TransportErrorKind::Timeout
+                } else if let Some(tls) = tls_error(&e) {
+                    tls
                 } else if e.is_connect() {
                     TransportErrorKind::Connect
                 } else if e.is_body() || e.is_decode() {
@@ -67,6 +131,7 @@ impl HttpError {
                 TransportError::new(kind, endpoint, Some(Arc::new(e.without_url()) as Source))
                     .into()
             }
+            HttpError::Internal(message) => en_auth_core::InternalError::new(message).into(),
             HttpError::Request(e) => TransportError::new(
                 TransportErrorKind::Other,
                 endpoint,
@@ -77,19 +142,51 @@ impl HttpError {
     }
 }
 
-/// One token request's HTTP exchange, remembering the response status (which `oauth2`'s error
-/// type does not carry).
+/// The kind of a TLS failure somewhere in `error`'s chain of sources: a server that answered the
+/// handshake with something that is not TLS, or another TLS error.
+fn tls_error(error: &(dyn std::error::Error + 'static)) -> Option<TransportErrorKind> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        // An io::Error's `source()` skips the error it wraps: look inside it too.
+        let inner = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        for candidate in [Some(e), inner].into_iter().flatten() {
+            if let Some(tls) = candidate.downcast_ref::<rustls::Error>() {
+                return Some(match tls {
+                    rustls::Error::InvalidMessage(_) => TransportErrorKind::NotTls,
+                    _ => TransportErrorKind::Tls,
+                });
+            }
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// One token request's HTTP exchange, remembering the response status and `Retry-After`
+/// (which `oauth2`'s error type does not carry).
 pub(crate) struct Exchange {
-    pub(crate) client: reqwest::Client,
-    pub(crate) max_bytes: usize,
-    pub(crate) status: Mutex<Option<u16>>,
-    pub(crate) retry_after: Mutex<Option<Duration>>,
+    client: reqwest::Client,
+    timeout: Duration,
+    max_bytes: usize,
+    status: Mutex<Option<u16>>,
+    retry_after: Mutex<Option<Duration>>,
+}
+
+/// A response as read on the I/O runtime.
+struct Received {
+    status: reqwest::StatusCode,
+    headers: http::HeaderMap,
+    body: Vec<u8>,
 }
 
 impl Exchange {
-    pub(crate) fn new(client: reqwest::Client, max_bytes: usize) -> Self {
+    pub(crate) fn new(client: reqwest::Client, timeout: Duration, max_bytes: usize) -> Self {
         Self {
             client,
+            timeout,
             max_bytes,
             status: Mutex::new(None),
             retry_after: Mutex::new(None),
@@ -101,54 +198,67 @@ impl Exchange {
         *self
             .retry_after
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn status(&self) -> Option<u16> {
-        *self
-            .status
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self.status.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     async fn send(&self, request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, HttpError> {
-        let request = reqwest::Request::try_from(request).map_err(HttpError::Reqwest)?;
-        let mut response = self
-            .client
-            .execute(request)
+        let mut request = reqwest::Request::try_from(request).map_err(HttpError::Reqwest)?;
+        *request.timeout_mut() = Some(self.timeout);
+        let _turn = endpoint_limit(request.url())
+            .acquire_owned()
             .await
-            .map_err(HttpError::Reqwest)?;
-        *self
-            .status
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(response.status().as_u16());
+            .map_err(|_| HttpError::Internal("the endpoint's turnstile is closed".into()))?;
+        let received =
+            en_auth_core::run_on_io_runtime(receive(self.client.clone(), request, self.max_bytes))
+                .await
+                .map_err(|e| HttpError::Internal(e.to_string()))??;
+        *self.status.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(received.status.as_u16());
         *self
             .retry_after
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = response
-            .headers()
+            .unwrap_or_else(PoisonError::into_inner) = received
+            .headers
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        if response
-            .content_length()
-            .is_some_and(|len| len > self.max_bytes as u64)
-        {
-            return Err(HttpError::TooLarge(self.max_bytes));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(HttpError::Reqwest)? {
-            if body.len() + chunk.len() > self.max_bytes {
-                return Err(HttpError::TooLarge(self.max_bytes));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let mut builder = http::Response::builder().status(response.status());
+        let mut builder = http::Response::builder().status(received.status);
         if let Some(headers) = builder.headers_mut() {
-            *headers = std::mem::take(response.headers_mut());
+            *headers = received.headers;
         }
-        builder.body(body).map_err(HttpError::Request)
+        builder.body(received.body).map_err(HttpError::Request)
     }
+}
+
+/// Sends `request` and reads the response body, up to `max_bytes` (on the I/O runtime).
+async fn receive(
+    client: reqwest::Client,
+    request: reqwest::Request,
+    max_bytes: usize,
+) -> Result<Received, HttpError> {
+    let mut response = client.execute(request).await.map_err(HttpError::Reqwest)?;
+    if response
+        .content_length()
+        .is_some_and(|len| len > max_bytes as u64)
+    {
+        return Err(HttpError::TooLarge(max_bytes));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(HttpError::Reqwest)? {
+        if body.len() + chunk.len() > max_bytes {
+            return Err(HttpError::TooLarge(max_bytes));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Received {
+        status: response.status(),
+        headers: std::mem::take(response.headers_mut()),
+        body,
+    })
 }
 
 impl<'c> oauth2::AsyncHttpClient<'c> for Exchange {

@@ -32,13 +32,17 @@ use std::ops::Deref;
 use std::time::Duration;
 
 pub use en_auth_core::{
-    self as core, reqwest_middleware, secrecy, AuthorizationError, Authorizer, ClientInfo,
-    ConfigurationError, CurrentToken, Environment, Error, IntoEnvironment, InvalidClientError,
-    InvalidCredentialsError, InvalidResponseError, RenewalPolicy, Token, TokenEndpointAuthMethod,
-    TokenProvider, TransportError, TransportErrorKind, API_KEY_HEADER, AUTHORIZATION_HEADER,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, EXPIRATION_GAP,
+    self as core, reqwest_middleware, run_on_io_runtime, secrecy, AuthorizationError, Authorizer,
+    ClientInfo, ConfigurationError, Cooldown, CurrentToken, Environment, Error, IntoEnvironment,
+    InvalidClientError, InvalidCredentialsError, InvalidResponseError, RenewalPolicy,
+    RequestPolicy, Token, TokenEndpointAuthMethod, TokenProvider, TransportError,
+    TransportErrorKind, API_KEY_HEADER, AUTHORIZATION_HEADER, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_TIMEOUT, EXPIRATION_GAP,
 };
-pub use http::{token_http_client, DEFAULT_MAX_RESPONSE_BYTES};
+pub use http::{
+    shared_token_http_client, token_http_client, DEFAULT_MAX_RESPONSE_BYTES,
+    MAX_CONNECTIONS_PER_ENDPOINT,
+};
 pub use provider::ClientCredentials;
 pub use reqwest;
 pub use wire::DEFAULT_EXPIRES_IN;
@@ -105,7 +109,8 @@ impl ServiceAccountAuthorizer {
     ///
     /// # Errors
     /// [`Error::Configuration`] if the environment cannot be loaded or has no `token_url`, or
-    /// the client info is unusable ([`ClientInfo::validate`]).
+    /// the client info is unusable ([`ClientInfo::validate`]) or has no secret (an unset
+    /// `CLIENT_SECRET`, say).
     pub fn new(client_info: ClientInfo, environment: impl IntoEnvironment) -> Result<Self, Error> {
         Self::builder(client_info, environment).build()
     }
@@ -123,6 +128,7 @@ impl ServiceAccountAuthorizer {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             policy: RenewalPolicy::default(),
+            requests: RequestPolicy::default(),
         }
     }
 
@@ -171,6 +177,7 @@ pub struct ServiceAccountAuthorizerBuilder {
     connect_timeout: Duration,
     max_response_bytes: usize,
     policy: RenewalPolicy,
+    requests: RequestPolicy,
 }
 
 impl ServiceAccountAuthorizerBuilder {
@@ -182,8 +189,20 @@ impl ServiceAccountAuthorizerBuilder {
         self
     }
 
-    /// Sends token requests with `client` instead of a dedicated one. It should not follow
-    /// redirects, and should have timeouts: the builder's timeout settings do not apply to it.
+    /// Which requests may carry the token and which answers mean it was rejected (default
+    /// [`RequestPolicy::default`]: `https` or loopback only; renew and replay on `401`). For
+    /// example, renew on `403` too behind a gateway that answers an expired token so, or allow
+    /// plain `http` inside a service mesh that encrypts.
+    #[must_use]
+    pub fn request_policy(mut self, requests: RequestPolicy) -> Self {
+        self.requests = requests;
+        self
+    }
+
+    /// Sends token requests with `client` instead of the shared one
+    /// ([`shared_token_http_client`]). It should not follow redirects (see
+    /// [`token_http_client`]). The builder's [`timeout`](Self::timeout) applies to each token
+    /// request; its [`connect_timeout`](Self::connect_timeout) does not (it is the client's).
     #[must_use]
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
@@ -197,7 +216,8 @@ impl ServiceAccountAuthorizerBuilder {
         self
     }
 
-    /// The time allowed to connect (default [`DEFAULT_CONNECT_TIMEOUT`]).
+    /// The time allowed to connect (default [`DEFAULT_CONNECT_TIMEOUT`]). Authorizers with the
+    /// same connect timeout share one HTTP client ([`shared_token_http_client`]).
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
@@ -215,18 +235,29 @@ impl ServiceAccountAuthorizerBuilder {
     ///
     /// # Errors
     /// [`Error::Configuration`] if the environment cannot be loaded or has no `token_url`, the
-    /// client info is unusable ([`ClientInfo::validate`]), or the HTTP client cannot be built.
+    /// client info is unusable ([`ClientInfo::validate`]) or has no secret, or the HTTP client
+    /// cannot be built.
     pub fn build(self) -> Result<ServiceAccountAuthorizer, Error> {
         let environment = self.environment?;
         self.client_info.validate()?;
+        if !self.client_info.has_secret() {
+            return Err(ConfigurationError::new(format!(
+                "the client secret of `{}` is empty (is CLIENT_SECRET set?): the client-credentials \
+                 grant needs a confidential client",
+                self.client_info.client_id()
+            ))
+            .with_field("client_secret")
+            .into());
+        }
         let http = match self.http {
             Some(client) => client,
-            None => token_http_client(self.timeout, self.connect_timeout)?,
+            None => shared_token_http_client(self.connect_timeout)?,
         };
         let provider = ClientCredentials::new(self.client_info, environment, http)?
+            .with_timeout(self.timeout)
             .with_max_response_bytes(self.max_response_bytes);
         Ok(ServiceAccountAuthorizer {
-            inner: Authorizer::with_policy(provider, self.policy),
+            inner: Authorizer::with_policies(provider, self.policy, self.requests),
         })
     }
 }

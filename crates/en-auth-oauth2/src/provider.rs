@@ -46,11 +46,13 @@ pub struct ClientCredentials {
     token_url: Url,
     endpoint: String,
     http: reqwest::Client,
+    timeout: Duration,
     max_response_bytes: usize,
 }
 
 impl ClientCredentials {
-    /// A provider for `client_info` against `environment`, sending requests with `http`.
+    /// A provider for `client_info` against `environment`, sending requests with `http` (for
+    /// example [`shared_token_http_client`](crate::shared_token_http_client)).
     ///
     /// # Errors
     /// [`Error::Configuration`] if the environment has no `token_url`.
@@ -71,8 +73,18 @@ impl ClientCredentials {
             token_url,
             endpoint: endpoint.to_string(),
             http,
+            timeout: en_auth_core::DEFAULT_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         })
+    }
+
+    /// The time allowed for each token request, from connecting to the last byte of the
+    /// response (default [`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT)). It applies whatever
+    /// client sends the request.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// Caps the token response body at `bytes` (default
@@ -118,7 +130,7 @@ impl ClientCredentials {
         for (name, value) in self.environment.extra_params() {
             request = request.add_extra_param(name.clone(), value.clone());
         }
-        let exchange = Exchange::new(self.http.clone(), self.max_response_bytes);
+        let exchange = Exchange::new(self.http.clone(), self.timeout, self.max_response_bytes);
         let client_id = self.client_info.client_id();
         let requested_at = Instant::now();
         let result = match request.request_async(&exchange).await {

@@ -40,11 +40,12 @@ pub use challenge::{
     NEW_PASSWORD_REQUIRED, SELECT_MFA_TYPE, SMS_MFA, SOFTWARE_TOKEN_MFA, UNANSWERABLE,
 };
 pub use en_auth_core::{
-    self as core, reqwest_middleware, secrecy, AccountError, AuthorizationError, Authorizer,
-    ChallengeError, ClientInfo, ConfigurationError, CurrentToken, Environment, Error,
-    IntoEnvironment, InvalidClientError, InvalidCredentialsError, InvalidResponseError,
-    RenewalPolicy, Token, TokenProvider, TransportError, TransportErrorKind, UserCredentials,
-    API_KEY_HEADER, AUTHORIZATION_HEADER, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, EXPIRATION_GAP,
+    self as core, reqwest_middleware, run_on_io_runtime, secrecy, AccountError, AuthorizationError,
+    Authorizer, ChallengeError, ClientInfo, ConfigurationError, Cooldown, CurrentToken,
+    Environment, Error, IntoEnvironment, InvalidClientError, InvalidCredentialsError,
+    InvalidResponseError, RenewalPolicy, RequestPolicy, Token, TokenProvider, TransportError,
+    TransportErrorKind, UserCredentials, API_KEY_HEADER, AUTHORIZATION_HEADER,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, EXPIRATION_GAP,
 };
 pub use provider::CognitoSrp;
 pub use reqwest;
@@ -92,6 +93,7 @@ impl SrpAuthorizer {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             policy: RenewalPolicy::default(),
+            requests: RequestPolicy::default(),
         }
     }
 
@@ -141,6 +143,7 @@ pub struct SrpAuthorizerBuilder {
     timeout: Duration,
     connect_timeout: Duration,
     policy: RenewalPolicy,
+    requests: RequestPolicy,
 }
 
 impl std::fmt::Debug for SrpAuthorizerBuilder {
@@ -153,6 +156,7 @@ impl std::fmt::Debug for SrpAuthorizerBuilder {
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("policy", &self.policy)
+            .field("requests", &self.requests)
             .finish()
     }
 }
@@ -163,6 +167,16 @@ impl SrpAuthorizerBuilder {
     #[must_use]
     pub fn renewal_policy(mut self, policy: RenewalPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Which requests may carry the token and which answers mean it was rejected (default
+    /// [`RequestPolicy::default`]: `https` or loopback only; renew and replay on `401`). For
+    /// example, renew on `403` too behind a gateway that answers an expired token so, or allow
+    /// plain `http` inside a service mesh that encrypts.
+    #[must_use]
+    pub fn request_policy(mut self, requests: RequestPolicy) -> Self {
+        self.requests = requests;
         self
     }
 
@@ -240,7 +254,7 @@ impl SrpAuthorizerBuilder {
             provider = provider.with_boxed_challenge_handler(handler);
         }
         Ok(SrpAuthorizer {
-            inner: Authorizer::with_policy(provider, self.policy),
+            inner: Authorizer::with_policies(provider, self.policy, self.requests),
         })
     }
 }

@@ -28,6 +28,24 @@ use en_auth_core::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
+/// Sends an AWS SDK call from en-auth's I/O runtime ([`en_auth_core::run_on_io_runtime`]), so
+/// that the SDK's pooled connections are driven whichever runtime asks for a token.
+trait OnIoRuntime: std::future::Future + Send + Sized + 'static
+where
+    Self::Output: Send + 'static,
+{
+    fn on_io_runtime(self) -> impl std::future::Future<Output = Result<Self::Output, Error>> {
+        en_auth_core::run_on_io_runtime(self)
+    }
+}
+
+impl<F> OnIoRuntime for F
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+}
+
 use crate::challenge::{Challenge, ChallengeHandler, UNANSWERABLE};
 use crate::errors::{map_sdk_error, Call, Context};
 use crate::srp::{secret_hash, timestamp, SrpClient, VerifierInput};
@@ -155,7 +173,8 @@ impl CognitoSrp {
         let mut requested_at = Instant::now();
         let out = request
             .send()
-            .await
+            .on_io_runtime()
+            .await?
             .map_err(|e| map_sdk_error(&self.context(Call::Login), e))?;
         let mut step = Step {
             challenge: out.challenge_name().cloned(),
@@ -207,7 +226,8 @@ impl CognitoSrp {
             requested_at = Instant::now();
             let out = request
                 .send()
-                .await
+                .on_io_runtime()
+                .await?
                 .map_err(|e| map_sdk_error(&self.context(Call::Login), e))?;
             if let Some(password) = new_password {
                 // The server took the new password: later logins must use it.
@@ -334,7 +354,8 @@ impl CognitoSrp {
             }
             let out = request
                 .send()
-                .await
+                .on_io_runtime()
+                .await?
                 .map_err(|e| map_sdk_error(&self.context(Call::Refresh), e))?;
             out.authentication_result().cloned()
         } else {
@@ -349,7 +370,8 @@ impl CognitoSrp {
             }
             let out = request
                 .send()
-                .await
+                .on_io_runtime()
+                .await?
                 .map_err(|e| map_sdk_error(&self.context(Call::Refresh), e))?;
             out.authentication_result().cloned()
         };
