@@ -147,20 +147,20 @@ impl HttpError {
 fn tls_error(error: &(dyn std::error::Error + 'static)) -> Option<TransportErrorKind> {
     let mut next = Some(error);
     while let Some(e) = next {
-        // An io::Error's `source()` skips the error it wraps: look inside it too.
-        let inner = e
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(match tls {
+                rustls::Error::InvalidMessage(_) => TransportErrorKind::NotTls,
+                _ => TransportErrorKind::Tls,
+            });
+        }
+        // An io::Error's `source()` skips the error it wraps: step into that one instead.
+        next = match e
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
-            .map(|inner| inner as &(dyn std::error::Error + 'static));
-        for candidate in [Some(e), inner].into_iter().flatten() {
-            if let Some(tls) = candidate.downcast_ref::<rustls::Error>() {
-                return Some(match tls {
-                    rustls::Error::InvalidMessage(_) => TransportErrorKind::NotTls,
-                    _ => TransportErrorKind::Tls,
-                });
-            }
-        }
-        next = e.source();
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
     None
 }
@@ -207,6 +207,7 @@ impl Exchange {
 
     async fn send(&self, request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, HttpError> {
         let mut request = reqwest::Request::try_from(request).map_err(HttpError::Reqwest)?;
+        spaces_as_percent_20(request.headers_mut());
         *request.timeout_mut() = Some(self.timeout);
         let _turn = endpoint_limit(request.url())
             .acquire_owned()
@@ -231,6 +232,44 @@ impl Exchange {
             *headers = received.headers;
         }
         builder.body(received.body).map_err(HttpError::Request)
+    }
+}
+
+/// Rewrites the spaces of `client_secret_basic` credentials as `%20` instead of `+`.
+///
+/// RFC 6749 §2.3.1 form-encodes the client id and secret before Basic authentication, and form
+/// encoding writes a space as `+`; servers that decode the pair with plain percent-decoding
+/// (Authlib, for one) then keep the `+`. A space written `%20` is the same character under both
+/// decodings, and a `+` in the credentials themselves is already `%2B`, so every `+` of the
+/// encoded pair is a space.
+fn spaces_as_percent_20(headers: &mut http::HeaderMap) {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let Some(encoded) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+    else {
+        return;
+    };
+    let Ok(pair) = engine.decode(encoded) else {
+        return;
+    };
+    if !pair.contains(&b'+') {
+        return;
+    }
+    let mut fixed = Vec::with_capacity(pair.len() + 8);
+    for &byte in &pair {
+        if byte == b'+' {
+            fixed.extend_from_slice(b"%20");
+        } else {
+            fixed.push(byte);
+        }
+    }
+    if let Ok(mut value) = http::HeaderValue::from_str(&format!("Basic {}", engine.encode(&fixed)))
+    {
+        value.set_sensitive(true);
+        headers.insert(http::header::AUTHORIZATION, value);
     }
 }
 
@@ -288,6 +327,25 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn basic_credentials_write_spaces_as_percent_20() {
+        use base64::Engine as _;
+        let engine = base64::engine::general_purpose::STANDARD;
+        let basic = |pair: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                http::header::AUTHORIZATION,
+                format!("Basic {}", engine.encode(pair)).parse().unwrap(),
+            );
+            spaces_as_percent_20(&mut headers);
+            let value = headers[http::header::AUTHORIZATION].to_str().unwrap();
+            String::from_utf8(engine.decode(&value["Basic ".len()..]).unwrap()).unwrap()
+        };
+        // As the oauth2 crate form-encodes `my client` / `a+b c`.
+        assert_eq!(basic("my+client:a%2Bb+c"), "my%20client:a%2Bb%20c");
+        assert_eq!(basic("svc:s3cret"), "svc:s3cret");
+    }
 
     #[test]
     fn retry_after_in_seconds_or_as_a_date() {

@@ -55,9 +55,11 @@ async fn basic_auth_form_encodes_id_and_secret_before_base64() {
         .mock_async(|when, then| {
             when.method(POST)
                 .path("/oauth2/token")
+                // `svc%20id%2B%2F%C3%A9:p%40ss%2B%3D%24%21%3A%25%2F%20word%20%C3%A9`: spaces as
+                // `%20`, which plain percent-decoding servers read as spaces too.
                 .header(
                     "authorization",
-                    "Basic c3ZjK2lkJTJCJTJGJUMzJUE5OnAlNDBzcyUyQiUzRCUyNCUyMSUzQSUyNSUyRit3b3JkKyVDMyVBOQ==",
+                    "Basic c3ZjJTIwaWQlMkIlMkYlQzMlQTk6cCU0MHNzJTJCJTNEJTI0JTIxJTNBJTI1JTJGJTIwd29yZCUyMCVDMyVBOQ==",
                 )
                 .header("content-type", "application/x-www-form-urlencoded")
                 .form_urlencoded_tuple("grant_type", "client_credentials")

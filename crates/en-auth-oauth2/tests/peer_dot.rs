@@ -1,0 +1,272 @@
+//! Integration with a real OAuth2 server written in Python: django-oauth-toolkit 3.4.1 (PyPI,
+//! pinned in `peers/requirements.txt`, on Django 5.2, served by Hypercorn), started on
+//! loopback with a 3-second token lifetime and the scopes `read` and `write`. Client secrets
+//! are stored hashed, as DOT does by default. See `peers/README.md`.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use en_auth_oauth2::secrecy::ExposeSecret;
+use en_auth_oauth2::{
+    reqwest, ClientInfo, Environment, Error, ServiceAccountAuthorizer, TokenEndpointAuthMethod,
+};
+use en_auth_peers::{dot, field, TOKEN_TTL_SECONDS};
+use serde_json::Value;
+
+const BASIC: TokenEndpointAuthMethod = TokenEndpointAuthMethod::ClientSecretBasic;
+const POST: TokenEndpointAuthMethod = TokenEndpointAuthMethod::ClientSecretPost;
+
+fn environment<S: Into<String>>(
+    method: TokenEndpointAuthMethod,
+    scopes: impl IntoIterator<Item = S>,
+) -> Environment {
+    Environment::new("dot")
+        .with_token_url(field(dot(), "token_endpoint"))
+        .unwrap()
+        .with_scopes(scopes)
+        .with_token_endpoint_auth_method(method)
+}
+
+fn client(name: &str) -> ClientInfo {
+    ClientInfo::new(client_id(name), secret(name))
+}
+
+fn client_id(name: &str) -> &'static str {
+    field(dot(), &format!("clients/{name}/id"))
+}
+
+fn secret(name: &str) -> &'static str {
+    field(dot(), &format!("clients/{name}/secret"))
+}
+
+fn authorizer(name: &str, method: TokenEndpointAuthMethod) -> ServiceAccountAuthorizer {
+    let scope = field(dot(), "scope");
+    ServiceAccountAuthorizer::new(client(name), environment(method, [scope])).unwrap()
+}
+
+/// Fails if `err` shows, in `Display` or `Debug`, any secret the peer printed or `also`.
+fn assert_no_secret(err: &Error, also: &str) {
+    let shown = format!("{err}\n{err:?}");
+    for name in ["basic", "post", "introspector"] {
+        assert!(!shown.contains(secret(name)), "{name}'s secret in {shown}");
+    }
+    assert!(!shown.contains(also), "{also:?} in {shown}");
+}
+
+/// RFC 7662 introspection, authenticated (Basic) as the resource server's application.
+async fn introspect(http: &reqwest::Client, token: &str) -> Value {
+    let response = http
+        .post(field(dot(), "introspection_endpoint"))
+        .basic_auth(client_id("introspector"), Some(secret("introspector")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "token={}",
+            url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "introspection refused");
+    serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn client_secret_basic_with_special_characters() {
+    // Every character that §2.3.1 form-encoding must escape, and a space: sent raw, `+` would
+    // read as a space and `%21` as `!` (DOT decodes Basic credentials with unquote_plus).
+    let basic = secret("basic");
+    for c in ['+', '/', '=', ':', '%', '!', ' '] {
+        assert!(basic.contains(c), "{c:?} not in the secret");
+    }
+    let auth = authorizer("basic", BASIC);
+    let token = auth.access_token().await.unwrap();
+    // expires_in less its one-second resolution.
+    assert_eq!(
+        token.lifetime(),
+        Some(Duration::from_secs(TOKEN_TTL_SECONDS - 1))
+    );
+    assert_eq!(token.scope(), Some(field(dot(), "scope")));
+    let info = introspect(&reqwest::Client::new(), token.secret().expose_secret()).await;
+    assert_eq!(info["active"], true, "{info}");
+    assert_eq!(info["client_id"], client_id("basic"), "{info}");
+    assert_eq!(info["scope"], field(dot(), "scope"), "{info}");
+    assert_eq!(auth.token_requests(), 1);
+}
+
+#[tokio::test]
+async fn client_secret_post() {
+    // The odd secret must be form-encoded in the body too (DOT takes either method from
+    // any client).
+    for name in ["post", "basic"] {
+        let token = authorizer(name, POST).access_token().await.unwrap();
+        let info = introspect(&reqwest::Client::new(), token.secret().expose_secret()).await;
+        assert_eq!(info["active"], true, "{name}: {info}");
+        assert_eq!(info["client_id"], client_id(name), "{info}");
+    }
+}
+
+#[tokio::test]
+async fn a_token_carries_every_scope_requested() {
+    let scopes = field(dot(), "scopes");
+    assert_eq!(scopes, "read write");
+    for method in [BASIC, POST] {
+        let auth =
+            ServiceAccountAuthorizer::new(client("post"), environment(method, scopes.split(' ')))
+                .unwrap();
+        let token = auth.access_token().await.unwrap();
+        assert_eq!(token.scope(), Some(scopes), "{method:?}");
+        let info = introspect(&reqwest::Client::new(), token.secret().expose_secret()).await;
+        assert_eq!(info["active"], true, "{method:?}: {info}");
+        assert_eq!(info["scope"], scopes, "{method:?}: {info}");
+        assert_eq!(info["client_id"], client_id("post"), "{info}");
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_an_invalid_client_error() {
+    // DOT answers 401 {"error": "invalid_client"} (no description), with
+    // `WWW-Authenticate: Bearer error="invalid_client"`, for both methods.
+    let wrong = "wrong-secret-for-dot";
+    for method in [BASIC, POST] {
+        let info = ClientInfo::new(client_id("basic"), wrong);
+        let err = ServiceAccountAuthorizer::new(info, environment(method, ["read"]))
+            .unwrap()
+            .access_token()
+            .await
+            .unwrap_err();
+        match &err {
+            Error::InvalidClient(e) => {
+                assert_eq!(e.client_id, client_id("basic"));
+                assert_eq!(e.endpoint, field(dot(), "token_endpoint"));
+            }
+            other => panic!("{method:?}: expected InvalidClient, got {other:?}"),
+        }
+        assert!(err.to_string().contains(client_id("basic")), "{err}");
+        assert!(err.is_fatal() && !err.is_retryable(), "{err:?}");
+        assert_no_secret(&err, wrong);
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_client_is_an_invalid_client_error() {
+    for method in [BASIC, POST] {
+        let info = ClientInfo::new("no-such-client", secret("basic"));
+        let err = ServiceAccountAuthorizer::new(info, environment(method, ["read"]))
+            .unwrap()
+            .access_token()
+            .await
+            .unwrap_err();
+        match &err {
+            Error::InvalidClient(e) => assert_eq!(e.client_id, "no-such-client"),
+            other => panic!("{method:?}: expected InvalidClient, got {other:?}"),
+        }
+        assert_no_secret(&err, secret("basic"));
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_scope_is_an_invalid_scope_error() {
+    // DOT answers 400 {"error": "invalid_scope"}.
+    let auth =
+        ServiceAccountAuthorizer::new(client("basic"), environment(BASIC, ["admin"])).unwrap();
+    let err = auth.access_token().await.unwrap_err();
+    match &err {
+        Error::Authorization(e) => {
+            assert_eq!(e.code.as_deref(), Some("invalid_scope"), "{e:?}");
+            assert_eq!(e.status_code, 400);
+            assert_eq!(e.endpoint, field(dot(), "token_endpoint"));
+        }
+        other => panic!("expected Authorization, got {other:?}"),
+    }
+    assert!(!err.is_retryable(), "{err:?}");
+    assert_no_secret(&err, secret("basic"));
+}
+
+/// A protected resource that has DOT introspect every bearer token it receives.
+struct Resource {
+    http: reqwest::Client,
+    active: AtomicU64,
+    inactive: AtomicU64,
+    tokens: Mutex<HashSet<String>>,
+}
+
+async fn protected(State(resource): State<Arc<Resource>>, headers: HeaderMap) -> StatusCode {
+    let Some(token) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        resource.inactive.fetch_add(1, Ordering::SeqCst);
+        return StatusCode::UNAUTHORIZED;
+    };
+    let info = introspect(&resource.http, token).await;
+    if info["active"] == true && info["scope"] == field(dot(), "scope") {
+        resource.tokens.lock().unwrap().insert(token.to_owned());
+        resource.active.fetch_add(1, Ordering::SeqCst);
+        StatusCode::OK
+    } else {
+        resource.inactive.fetch_add(1, Ordering::SeqCst);
+        StatusCode::UNAUTHORIZED
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_resource_sees_only_active_tokens_across_several_expiries() {
+    let resource = Arc::new(Resource {
+        http: reqwest::Client::new(),
+        active: AtomicU64::new(0),
+        inactive: AtomicU64::new(0),
+        tokens: Mutex::new(HashSet::new()),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/resource", listener.local_addr().unwrap());
+    let app = axum::Router::new()
+        .route("/resource", get(protected))
+        .with_state(Arc::clone(&resource));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let auth = authorizer("basic", BASIC);
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(auth.clone())
+        .build();
+
+    // About 7 s of paced traffic, over two lifetimes of the 3 s tokens: batches of three
+    // concurrent requests, a quarter of a second apart.
+    let until = Instant::now() + Duration::from_secs(7);
+    let mut sent = 0_u64;
+    while Instant::now() < until {
+        let batch = (0..3).map(|_| http.get(&url).send());
+        for response in futures::future::join_all(batch).await {
+            assert_eq!(response.unwrap().status(), 200);
+            sent += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        resource.inactive.load(Ordering::SeqCst),
+        0,
+        "an expired or foreign token reached the resource"
+    );
+    assert_eq!(resource.active.load(Ordering::SeqCst), sent);
+    // A 3 s token is relied on for 2 s (expires_in has one-second resolution) and renewed at
+    // 3/4 of that, 1.5 s: about 5 token requests in 7 s, and no fewer than 7 s / 2 s.
+    let token_requests = auth.token_requests();
+    let distinct = resource.tokens.lock().unwrap().len() as u64;
+    assert!(
+        (4..=8).contains(&token_requests),
+        "{token_requests} token requests for {sent} requests"
+    );
+    assert!(
+        distinct >= 3 && distinct <= token_requests,
+        "{distinct} distinct tokens, {token_requests} token requests"
+    );
+    assert!(
+        sent >= 3 * token_requests,
+        "{sent} requests, {token_requests} token requests"
+    );
+}
