@@ -19,7 +19,7 @@ use serde_json::Value;
 /// How long a peer may take to print its JSON line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The token lifetime, in seconds, both peers are started with.
+/// The token lifetime, in seconds, every peer is started with.
 pub const TOKEN_TTL_SECONDS: u64 = 3;
 
 /// The repository's `peers/` folder.
@@ -63,6 +63,27 @@ pub fn ministack() -> &'static Value {
         let mut command = Command::new(python);
         command.arg(dir.join("ministack/start.py"));
         start("ministack", command)
+    });
+    unwrap(result)
+}
+
+/// django-oauth-toolkit (PyPI, an OAuth2 server on Django; served by Hypercorn) with a sqlite
+/// database in a temp dir, confidential client-credentials applications and the scopes `read`
+/// and `write`, started on first use. See `peers/README.md` for the JSON it prints.
+///
+/// # Panics
+/// If the peer is not installed or does not start: the calling test fails.
+pub fn dot() -> &'static Value {
+    static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
+    let dir = peers_dir();
+    let result = PEER.get_or_init(|| {
+        let python = dir.join(".venv/bin/python");
+        if !python.is_file() {
+            return Err(not_installed("django-oauth-toolkit"));
+        }
+        let mut command = Command::new(python);
+        command.arg(dir.join("dot/start.py"));
+        start("django-oauth-toolkit", command)
     });
     unwrap(result)
 }
