@@ -76,7 +76,7 @@ pub struct InternalError {
     pub message: String,
     /// Set when this is an earlier token request's failure handed out again during its
     /// cooldown, rather than a new failure.
-    pub cooldown: Option<Cooldown>,
+    pub cooldown: Option<Box<Cooldown>>,
 }
 
 impl InternalError {
@@ -114,8 +114,11 @@ impl fmt::Display for Cooldown {
 }
 
 /// ` (<cooldown>)` when there is one, else nothing.
-fn note(cooldown: &Option<Cooldown>) -> String {
-    cooldown.map(|c| format!(" ({c})")).unwrap_or_default()
+fn note(cooldown: &Option<Box<Cooldown>>) -> String {
+    cooldown
+        .as_ref()
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default()
 }
 
 impl Error {
@@ -123,17 +126,17 @@ impl Error {
     /// cooldown: how long ago it failed and when the next attempt will be made.
     pub fn cooldown(&self) -> Option<Cooldown> {
         match self {
-            Error::Authorization(e) | Error::RefreshRefused(e) => e.cooldown,
-            Error::InvalidClient(e) => e.cooldown,
-            Error::InvalidCredentials(e) => e.cooldown,
-            Error::Transport(e) => e.cooldown,
-            Error::InvalidResponse(e) => e.cooldown,
-            Error::Configuration(e) => e.cooldown,
+            Error::Authorization(e) | Error::RefreshRefused(e) => e.cooldown.as_deref().copied(),
+            Error::InvalidClient(e) => e.cooldown.as_deref().copied(),
+            Error::InvalidCredentials(e) => e.cooldown.as_deref().copied(),
+            Error::Transport(e) => e.cooldown.as_deref().copied(),
+            Error::InvalidResponse(e) => e.cooldown.as_deref().copied(),
+            Error::Configuration(e) => e.cooldown.as_deref().copied(),
             Error::UserNotConfirmed(e)
             | Error::PasswordResetRequired(e)
-            | Error::TooManyFailedAttempts(e) => e.cooldown,
-            Error::Challenge(e) => e.cooldown,
-            Error::Internal(e) => e.cooldown,
+            | Error::TooManyFailedAttempts(e) => e.cooldown.as_deref().copied(),
+            Error::Challenge(e) => e.cooldown.as_deref().copied(),
+            Error::Internal(e) => e.cooldown.as_deref().copied(),
         }
     }
 
@@ -152,7 +155,7 @@ impl Error {
             Error::Challenge(e) => &mut e.cooldown,
             Error::Internal(e) => &mut e.cooldown,
         };
-        *slot = Some(cooldown);
+        *slot = Some(Box::new(cooldown));
         self
     }
 
@@ -222,7 +225,7 @@ pub struct AuthorizationError {
     pub retry_after: Option<std::time::Duration>,
     /// Set when this is an earlier token request's failure handed out again during its
     /// cooldown, rather than a new failure.
-    pub cooldown: Option<Cooldown>,
+    pub cooldown: Option<Box<Cooldown>>,
 }
 
 impl AuthorizationError {
@@ -309,7 +312,7 @@ pub struct AccountError {
     pub message: String,
     /// Set when this is an earlier token request's failure handed out again during its
     /// cooldown, rather than a new failure.
-    pub cooldown: Option<Cooldown>,
+    pub cooldown: Option<Box<Cooldown>>,
 }
 
 impl AccountError {
@@ -364,7 +367,7 @@ pub struct ChallengeError {
     pub message: String,
     /// Set when this is an earlier token request's failure handed out again during its
     /// cooldown, rather than a new failure.
-    pub cooldown: Option<Cooldown>,
+    pub cooldown: Option<Box<Cooldown>>,
 }
 
 impl ChallengeError {
@@ -396,7 +399,7 @@ pub struct InvalidClientError {
     pub message: String,
     /// Set when this is an earlier token request's failure handed out again during its
     /// cooldown, rather than a new failure.
-    pub cooldown: Option<Cooldown>,
+    pub cooldown: Option<Box<Cooldown>>,
 }
 
 impl InvalidClientError {
@@ -443,7 +446,7 @@ pub struct InvalidCredentialsError {
     pub message: String,
     /// Set when this is an earlier token request's failure handed out again during its
     /// cooldown, rather than a new failure.
-    pub cooldown: Option<Cooldown>,
+    pub cooldown: Option<Box<Cooldown>>,
 }
 
 impl InvalidCredentialsError {
@@ -525,7 +528,7 @@ pub struct TransportError {
     pub source: Option<Source>,
     /// Set when this is an earlier token request's failure handed out again during its
     /// cooldown, rather than a new failure.
-    pub cooldown: Option<Cooldown>,
+    pub cooldown: Option<Box<Cooldown>>,
 }
 
 impl TransportError {
@@ -558,7 +561,7 @@ pub struct InvalidResponseError {
     pub reason: String,
     /// Set when this is an earlier token request's failure handed out again during its
     /// cooldown, rather than a new failure.
-    pub cooldown: Option<Cooldown>,
+    pub cooldown: Option<Box<Cooldown>>,
 }
 
 impl InvalidResponseError {
@@ -595,7 +598,7 @@ pub struct ConfigurationError {
     pub source: Option<Source>,
     /// Set when this is an earlier token request's failure handed out again during its
     /// cooldown, rather than a new failure.
-    pub cooldown: Option<Cooldown>,
+    pub cooldown: Option<Box<Cooldown>>,
 }
 
 impl ConfigurationError {

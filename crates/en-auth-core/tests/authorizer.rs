@@ -391,7 +391,9 @@ async fn during_an_outage_callers_get_the_error_at_once_and_requests_stay_bounde
     // The repeated error says it is the earlier failure, and when the next attempt is made.
     tokio::time::advance(Duration::from_millis(400)).await;
     let err = auth.access_token().await.unwrap_err();
-    let cooldown = err.cooldown().expect("marked as repeated during the cooldown");
+    let cooldown = err
+        .cooldown()
+        .expect("marked as repeated during the cooldown");
     assert_eq!(cooldown.failed_ago, Duration::from_millis(400));
     assert_eq!(cooldown.next_attempt_in, Duration::from_millis(600));
     let text = err.to_string();
@@ -403,7 +405,11 @@ async fn during_an_outage_callers_get_the_error_at_once_and_requests_stay_bounde
     // After the cooldown (1 s) one more token request; then the cooldown doubles.
     tokio::time::advance(Duration::from_millis(600)).await;
     let fresh = auth.access_token().await.unwrap_err();
-    assert_eq!(fresh.cooldown(), None, "a new failure is not marked: {fresh}");
+    assert_eq!(
+        fresh.cooldown(),
+        None,
+        "a new failure is not marked: {fresh}"
+    );
     assert_eq!(calls(&provider), 6);
     tokio::time::advance(Duration::from_millis(1500)).await;
     assert!(auth.access_token().await.is_err());
@@ -632,9 +638,17 @@ async fn tokens_go_over_https_or_to_loopback_unless_plain_http_is_allowed() {
     assert!(!remote.headers().contains_key("authorization"));
     assert!(!remote.headers().contains_key("x-api-key"));
     let mut typo = request("http://localhots:8080/r");
-    let text = auth.authorize_request(&mut typo).await.unwrap_err().to_string();
+    let text = auth
+        .authorize_request(&mut typo)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(text.contains("did you mean localhost?"), "{text}");
-    assert_eq!(calls(&provider), calls_before, "no token request for a refused URL");
+    assert_eq!(
+        calls(&provider),
+        calls_before,
+        "no token request for a refused URL"
+    );
 
     let mesh = Authorizer::with_policies(
         P(Arc::clone(&provider)),

@@ -155,10 +155,15 @@ fn loopback_hosts_may_use_http() {
 
 #[test]
 fn a_misspelt_localhost_is_named_as_such() {
-    for url in ["http://localhots:8080/t", "http://locahost/t", "http://LOCALHST/t"] {
+    for url in [
+        "http://localhots:8080/t",
+        "http://locahost/t",
+        "http://LOCALHST/t",
+    ] {
         let err = config_error(Environment::new("x").with_token_url(url));
         assert!(
-            err.message.contains("not a loopback host (did you mean localhost?)"),
+            err.message
+                .contains("not a loopback host (did you mean localhost?)"),
             "{url}: {err}"
         );
     }
