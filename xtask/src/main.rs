@@ -5,8 +5,8 @@
 //!   integration against the peers, fuzz-corpus replays, doc tests), a fuzz smoke (cargo-fuzz,
 //!   installed pinned) and the docs (`-D warnings`). Fails at the first failing step.
 //! - `cargo xtask demo`: the zero-configuration demo.
-//! - `cargo xtask peers install`: installs oidc-provider (npm) and ministack (PyPI, in
-//!   `peers/.venv`) from their committed lock files.
+//! - `cargo xtask peers install`: installs oidc-provider (npm), and ministack and
+//!   django-oauth-toolkit (PyPI, in `peers/.venv`) from their committed lock files.
 //! - `cargo xtask bench`: the criterion benchmarks.
 
 use std::path::{Path, PathBuf};
@@ -76,7 +76,7 @@ fn install_peers() -> Result<(), String> {
     let mut pip = Command::new(venv.join("bin/pip"));
     pip.args(["install", "--quiet", "--disable-pip-version-check", "-r"])
         .arg(peers.join("requirements.txt"));
-    run("install ministack and pycognito (pip)", pip)
+    run("install ministack, pycognito and django-oauth-toolkit (pip)", pip)
 }
 
 /// The pinned versions of the cargo tools CI installs.
