@@ -76,7 +76,10 @@ fn install_peers() -> Result<(), String> {
     let mut pip = Command::new(venv.join("bin/pip"));
     pip.args(["install", "--quiet", "--disable-pip-version-check", "-r"])
         .arg(peers.join("requirements.txt"));
-    run("install ministack, pycognito and django-oauth-toolkit (pip)", pip)
+    run(
+        "install ministack, pycognito and django-oauth-toolkit (pip)",
+        pip,
+    )
 }
 
 /// The pinned versions of the cargo tools CI installs.

@@ -1,4 +1,4 @@
-//! The caching, single-flight [`Authorizer`]: the seed's provided `Authorizer` behaviour
+//! The caching, single-flight [`Authorizer`]: the behaviour the Python `en_auth` package's `Authorizer` provides
 //! (`__call__`, `access_token`, `client_id`) over any [`TokenProvider`]. The slow path — the
 //! one token request at a time, its retries and the failure cooldown — is in `flight.rs`.
 
@@ -242,7 +242,7 @@ impl<P: TokenProvider> Authorizer<P> {
         &self.inner.requests
     }
 
-    /// The client id (the seed's `client_id` property). The secret is not exposed.
+    /// The client id (the Python `en_auth` package's `client_id` property). The secret is not exposed.
     pub fn client_id(&self) -> &str {
         self.inner.provider.client_info().client_id()
     }
@@ -253,7 +253,7 @@ impl<P: TokenProvider> Authorizer<P> {
         self.inner.token_requests.load(Ordering::Relaxed)
     }
 
-    /// A valid access token (the seed's `access_token` property): the cached one while it is
+    /// A valid access token (the Python `en_auth` package's `access_token` property): the cached one while it is
     /// usable, else a renewed one. Concurrent callers that find no usable token share one token
     /// request.
     ///
@@ -319,7 +319,7 @@ impl<P: TokenProvider> Authorizer<P> {
     }
 
     /// Adds `Authorization: Bearer <token>` (and `X-Api-Key` when the client has an API key) to
-    /// `request`, replacing any such headers it had (the seed's `__call__(request)`).
+    /// `request`, replacing any such headers it had (the Python `en_auth` package's `__call__(request)`).
     /// Returns the token's [generation](CurrentToken::generation).
     ///
     /// # Errors

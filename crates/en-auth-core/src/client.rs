@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 /// The authentication parameters of a client application: its id, its secret and an optional
 /// API key.
 ///
-/// Mirrors the seed's `en_auth.data.ClientInfo(client_id, client_secret, api_key='')`.
+/// Mirrors the Python `en_auth` package's `en_auth.data.ClientInfo(client_id, client_secret, api_key='')`.
 /// The client id is public and appears in errors and logs; the secret and the API key never do.
 /// A public client (one without a secret, such as a Cognito app client with no secret) is made
 /// with an empty secret or [`ClientInfo::public`].
@@ -48,7 +48,7 @@ impl ClientInfo {
     }
 
     /// Adds the API key sent in the [`API_KEY_HEADER`](crate::API_KEY_HEADER) of every
-    /// authorized request. An empty key means "no API key", as in the seed.
+    /// authorized request. An empty key means "no API key", as in the Python `en_auth` package.
     #[must_use]
     pub fn with_api_key(mut self, api_key: impl Into<String>) -> Self {
         let key = api_key.into();
@@ -113,8 +113,8 @@ impl ClientInfo {
         Ok(())
     }
 
-    /// The `(client_id, client_secret)` pair for HTTP Basic authentication, as the seed's
-    /// `to_basic_auth()`. The caller encodes it; for an OAuth2 token endpoint both parts are
+    /// The `(client_id, client_secret)` pair for HTTP Basic authentication, as in the Python `en_auth` package
+    /// (`to_basic_auth()`). The caller encodes it; for an OAuth2 token endpoint both parts are
     /// form-urlencoded before base64 (RFC 6749 §2.3.1), which `en-auth-oauth2` does for you.
     pub fn to_basic_auth(&self) -> (&str, &SecretString) {
         (&self.client_id, &self.client_secret)
@@ -133,7 +133,7 @@ impl fmt::Debug for ClientInfo {
 
 /// The credentials of a user who logs in (for example over Cognito SRP).
 ///
-/// Mirrors the seed's `UserCredentials(user_name, password)`. The user name appears in errors and
+/// Mirrors the Python `en_auth` package's `UserCredentials(user_name, password)`. The user name appears in errors and
 /// logs; the password never does.
 ///
 /// ```

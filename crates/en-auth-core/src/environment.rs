@@ -441,7 +441,7 @@ pub fn is_loopback(url: &Url) -> bool {
 }
 
 /// What an authorizer's `new` accepts as its environment: an [`Environment`], or an id to
-/// [load](Environment::load) from the environments file, as the seed's `environment` string.
+/// [load](Environment::load) from the environments file, as the Python `en_auth` package's `environment` string.
 pub trait IntoEnvironment {
     /// Resolves to an [`Environment`].
     ///

@@ -1,4 +1,4 @@
-//! The error types, after the seed's `en_auth.exceptions`: [`AuthorizationError`],
+//! The error types, after the Python `en_auth` package's `en_auth.exceptions`: [`AuthorizationError`],
 //! [`InvalidClientError`] and [`InvalidCredentialsError`], plus the transport, response and
 //! configuration kinds a Rust caller needs to tell apart, all under one [`enum@Error`].
 //!
@@ -207,7 +207,7 @@ impl Error {
     }
 }
 
-/// The authorization process could not be completed; the seed's
+/// The authorization process could not be completed; the Python `en_auth` package's
 /// `AuthorizationError(status_code, message)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -386,7 +386,7 @@ impl ChallengeError {
     }
 }
 
-/// The client id or secret was rejected; the seed's `InvalidClientError(client_info)`.
+/// The client id or secret was rejected; the Python `en_auth` package's `InvalidClientError(client_info)`.
 /// Carries the client id, never the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -433,7 +433,7 @@ impl fmt::Display for InvalidClientError {
 
 impl StdError for InvalidClientError {}
 
-/// The user's credentials were rejected; the seed's `InvalidCredentialsError(credentials)`.
+/// The user's credentials were rejected; the Python `en_auth` package's `InvalidCredentialsError(credentials)`.
 /// Carries the user name, never the password.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -4,14 +4,14 @@
 //! or AWS Cognito without ever handling a token.
 //!
 //! - [`ClientInfo`] and [`UserCredentials`]: who asks, with secrets that never print.
-//! - [`TokenProvider`]: the seed's abstract `authorize()` / `expired(token)` / `refresh(token)`,
+//! - [`TokenProvider`]: the Python `en_auth` package's abstract `authorize()` / `expired(token)` / `refresh(token)`,
 //!   implemented by a flow (`en-auth-oauth2`'s `ServiceAccountAuthorizer`, `en-auth-srp`'s
 //!   `SrpAuthorizer`, or your own).
 //! - [`Authorizer`]: the caching, single-flight authorizer over any provider, with a lock-free
 //!   hot path, renewal before expiry, and a [`reqwest_middleware::Middleware`] that adds
 //!   `Authorization: Bearer …` and `X-Api-Key` to every request and replays once on 401.
 //! - [`Environment`]: which endpoints an environment id means.
-//! - [`enum@Error`]: the seed's `AuthorizationError`, `InvalidClientError` and
+//! - [`enum@Error`]: the Python `en_auth` package's `AuthorizationError`, `InvalidClientError` and
 //!   `InvalidCredentialsError`, plus transport, response and configuration errors.
 //!
 //! Most users depend on `en-auth-oauth2` or `en-auth-srp`, which re-export this crate.

@@ -1,4 +1,4 @@
-//! [`TokenProvider`]: the seed's abstract `Authorizer` interface — `authorize()`,
+//! [`TokenProvider`]: the abstract `Authorizer` interface of the Python `en_auth` package — `authorize()`,
 //! `expired(token)` and `refresh(token)` — that a flow implements and the caching
 //! [`Authorizer`](crate::Authorizer) drives.
 
@@ -35,14 +35,14 @@ use crate::{ClientInfo, Error, Token};
 /// # Ok(()) }
 /// ```
 pub trait TokenProvider: Send + Sync + 'static {
-    /// Obtains a new token from scratch (the seed's abstract `authorize()`).
+    /// Obtains a new token from scratch (the Python `en_auth` package's abstract `authorize()`).
     ///
     /// # Errors
     /// Any [`enum@Error`]; [`Error::InvalidClient`] and [`Error::InvalidCredentials`] when the
     /// server rejects the client or user.
     fn authorize(&self) -> impl Future<Output = Result<Token, Error>> + Send;
 
-    /// Renews `token` (the seed's `refresh(token)`). The default obtains a new token with
+    /// Renews `token` (the Python `en_auth` package's `refresh(token)`). The default obtains a new token with
     /// [`TokenProvider::authorize`], which is what a client-credentials flow does. A flow with
     /// refresh tokens overrides it; when it returns an error for which
     /// [`Error::is_refresh_refused`] is true, the authorizer falls back to `authorize()`.
@@ -54,7 +54,7 @@ pub trait TokenProvider: Send + Sync + 'static {
         self.authorize()
     }
 
-    /// Whether `token` is due for renewal (the seed's `expired(token)`). Called on the hot
+    /// Whether `token` is due for renewal (the Python `en_auth` package's `expired(token)`). Called on the hot
     /// path, so it must be cheap and must not block. The default is [`Token::is_expired`].
     #[inline]
     fn expired(&self, token: &Token) -> bool {

@@ -23,7 +23,7 @@ struct Scripted {
     /// Errors returned by the next calls, in order, before `fail_with` applies.
     fail_next: Mutex<Vec<Error>>,
     /// Tokens are due for renewal as soon as issued (but usable for 600 s): the provider says so
-    /// through `expired()`, the seed's hook, for `token-1` only.
+    /// through `expired()`, the provider's hook, for `token-1` only.
     due_first: bool,
     panic_next: std::sync::atomic::AtomicBool,
     refuse_refresh: bool,
