@@ -101,7 +101,6 @@ impl std::fmt::Debug for Environment {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct EnvironmentTable {
     token_url: Option<String>,
     region: Option<String>,
@@ -115,6 +114,22 @@ struct EnvironmentTable {
     token_endpoint_auth_method: TokenEndpointAuthMethod,
     #[serde(default)]
     refresh_token_rotation: bool,
+    /// Keys that are none of the above (reported by name).
+    #[serde(flatten)]
+    unknown: BTreeMap<String, toml::Value>,
+}
+
+impl EnvironmentTable {
+    const FIELDS: &'static [&'static str] = &[
+        "token_url",
+        "region",
+        "user_pool_id",
+        "cognito_endpoint",
+        "scopes",
+        "extra_params",
+        "token_endpoint_auth_method",
+        "refresh_token_rotation",
+    ];
 }
 
 impl Environment {
@@ -193,15 +208,17 @@ impl Environment {
                 }
             ))
         })?;
-        let table: EnvironmentTable = table.try_into().map_err(|e: toml::de::Error| {
-            let message = e.message().to_owned();
-            let field = message.split('`').nth(1).map(str::to_owned);
-            let e = err(format!("invalid table: {message}"));
-            match field {
-                Some(f) => e.with_field(f),
-                None => e,
-            }
-        })?;
+        let table: EnvironmentTable = serde_path_to_error::deserialize(table).map_err(
+            |e: serde_path_to_error::Error<toml::de::Error>| {
+                let field = e.path().to_string();
+                err(format!("invalid table: {}", e.inner().message())).with_field(field)
+            },
+        )?;
+        if let Some(unknown) = table.unknown.keys().next() {
+            let known = EnvironmentTable::FIELDS.join(", ");
+            let message = format!("unknown field `{unknown}`, expected one of {known}");
+            return Err(err(message).with_field(unknown.clone()).into());
+        }
         let mut env = Environment::new(id);
         env.source = path.map(Path::to_path_buf);
         if let Some(url) = table.token_url {

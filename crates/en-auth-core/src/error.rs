@@ -113,6 +113,35 @@ impl fmt::Display for Cooldown {
     }
 }
 
+/// `: <code>: <message>`, with what there is of the two.
+fn detail(code: Option<&str>, message: &str) -> String {
+    match (code, message.is_empty()) {
+        (Some(code), false) => format!(": {code}: {message}"),
+        (Some(code), true) => format!(": {code}"),
+        (None, false) => format!(": {message}"),
+        (None, true) => String::new(),
+    }
+}
+
+/// ` in environment `<id>` (<file>), field `<field>``, with what there is of the three.
+fn location(
+    environment: Option<&str>,
+    file: Option<&std::path::Path>,
+    field: Option<&str>,
+) -> String {
+    let mut text = String::new();
+    if let Some(env) = environment {
+        text.push_str(&format!(" in environment `{env}`"));
+    }
+    if let Some(file) = file {
+        text.push_str(&format!(" ({})", file.display()));
+    }
+    if let Some(field) = field {
+        text.push_str(&format!(", field `{field}`"));
+    }
+    text
+}
+
 /// ` (<cooldown>)` when there is one, else nothing.
 fn note(cooldown: &Option<Box<Cooldown>>) -> String {
     cooldown
@@ -209,7 +238,8 @@ impl Error {
 
 /// The authorization process could not be completed; the Python `en_auth` package's
 /// `AuthorizationError(status_code, message)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("authorization failed at {endpoint} (HTTP {status_code}){}{}", detail(code.as_deref(), message), note(cooldown))]
 #[non_exhaustive]
 pub struct AuthorizationError {
     /// The HTTP status code returned by the authorization service.
@@ -265,25 +295,6 @@ impl AuthorizationError {
     }
 }
 
-impl fmt::Display for AuthorizationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "authorization failed at {} (HTTP {})",
-            self.endpoint, self.status_code
-        )?;
-        match (&self.code, self.message.is_empty()) {
-            (Some(code), false) => write!(f, ": {code}: {}", self.message),
-            (Some(code), true) => write!(f, ": {code}"),
-            (None, false) => write!(f, ": {}", self.message),
-            (None, true) => Ok(()),
-        }?;
-        write!(f, "{}", note(&self.cooldown))
-    }
-}
-
-impl StdError for AuthorizationError {}
-
 /// Error codes that mean "try again later" whatever the HTTP status: OAuth2's
 /// `temporarily_unavailable` (RFC 6749 §4.1.2.1) and AWS's throttling and internal errors.
 pub const RETRYABLE_CODES: &[&str] = &[
@@ -299,7 +310,11 @@ pub const RETRYABLE_CODES: &[&str] = &[
 /// A user account that cannot log in as it is: not confirmed, password reset required, or
 /// locked after too many failed attempts. Carries the user name and the server's code and
 /// message, never the password.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "user `{user_name}` at {endpoint}: {code}: {message}{}",
+    note(cooldown)
+)]
 #[non_exhaustive]
 pub struct AccountError {
     /// The user name as given.
@@ -332,22 +347,6 @@ impl AccountError {
         }
     }
 }
-
-impl fmt::Display for AccountError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "user `{}` at {}: {}: {}{}",
-            self.user_name,
-            self.endpoint,
-            self.code,
-            self.message,
-            note(&self.cooldown)
-        )
-    }
-}
-
-impl StdError for AccountError {}
 
 /// A login challenge that could not be answered: the server asked for `challenge` (Cognito's
 /// `ChallengeName`, such as `SOFTWARE_TOKEN_MFA`) and no handler answered it, or it cannot be
@@ -388,7 +387,11 @@ impl ChallengeError {
 
 /// The client id or secret was rejected; the Python `en_auth` package's `InvalidClientError(client_info)`.
 /// Carries the client id, never the secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "client `{client_id}` was rejected by {endpoint}: {message}{}",
+    note(cooldown)
+)]
 #[non_exhaustive]
 pub struct InvalidClientError {
     /// The id of the rejected client.
@@ -418,24 +421,13 @@ impl InvalidClientError {
     }
 }
 
-impl fmt::Display for InvalidClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "client `{}` was rejected by {}: {}{}",
-            self.client_id,
-            self.endpoint,
-            self.message,
-            note(&self.cooldown)
-        )
-    }
-}
-
-impl StdError for InvalidClientError {}
-
 /// The user's credentials were rejected; the Python `en_auth` package's `InvalidCredentialsError(credentials)`.
 /// Carries the user name, never the password.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "credentials of user `{user_name}` were rejected by {endpoint}: {message}{}",
+    note(cooldown)
+)]
 #[non_exhaustive]
 pub struct InvalidCredentialsError {
     /// The user name as given.
@@ -464,21 +456,6 @@ impl InvalidCredentialsError {
         }
     }
 }
-
-impl fmt::Display for InvalidCredentialsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "credentials of user `{}` were rejected by {}: {}{}",
-            self.user_name,
-            self.endpoint,
-            self.message,
-            note(&self.cooldown)
-        )
-    }
-}
-
-impl StdError for InvalidCredentialsError {}
 
 /// What kind of transport failure happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -583,6 +560,7 @@ impl InvalidResponseError {
 /// The configuration is unusable: an unknown environment id, an unreadable or malformed
 /// environments file, a missing or invalid field.
 #[derive(Debug, Clone, thiserror::Error)]
+#[error("configuration error{}: {message}{}", location(environment.as_deref(), file.as_deref(), field.as_deref()), note(cooldown))]
 #[non_exhaustive]
 pub struct ConfigurationError {
     /// The environment id concerned, if any.
@@ -640,21 +618,5 @@ impl ConfigurationError {
     pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
         self.source = Some(Arc::new(source));
         self
-    }
-}
-
-impl fmt::Display for ConfigurationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("configuration error")?;
-        if let Some(env) = &self.environment {
-            write!(f, " in environment `{env}`")?;
-        }
-        if let Some(file) = &self.file {
-            write!(f, " ({})", file.display())?;
-        }
-        if let Some(field) = &self.field {
-            write!(f, ", field `{field}`")?;
-        }
-        write!(f, ": {}{}", self.message, note(&self.cooldown))
     }
 }

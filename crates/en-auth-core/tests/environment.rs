@@ -116,11 +116,16 @@ fn invalid_fields_are_named() {
             "token_uri",
             "unknown field",
         ),
-        ("[dev]\nscopes = \"api/read\"", "", "invalid"),
+        ("[dev]\nscopes = \"api/read\"", "scopes", "invalid"),
         (
             "[dev]\ntoken_endpoint_auth_method = \"private_key_jwt\"",
-            "",
+            "token_endpoint_auth_method",
             "private_key_jwt",
+        ),
+        (
+            "[dev]\n[dev.extra_params]\naudience = 3",
+            "extra_params.audience",
+            "invalid",
         ),
     ];
     for (text, field, needle) in cases {
