@@ -100,7 +100,7 @@ fn bench(c: &mut Criterion) {
     ))));
     let naive_access = || {
         let guard = naive.lock().unwrap();
-        let token = guard.as_ref().filter(|t| !t.is_expired()).unwrap();
+        let token = guard.as_ref().filter(|t| !t.needs_renewal()).unwrap();
         black_box(token.access_token().expose_secret().len());
     };
     c.bench_function("naive_mutex/1 thread", |b| b.iter(naive_access));

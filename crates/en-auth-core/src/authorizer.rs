@@ -1,19 +1,23 @@
-//! The caching, single-flight [`Authorizer`]: the behaviour the Python `en_auth` package's `Authorizer` provides
-//! (`__call__`, `access_token`, `client_id`) over any [`TokenProvider`]. The slow path — the
-//! one token request at a time, its retries and the failure cooldown — is in `flight.rs`.
+//! The caching, single-flight [`Authorizer`]: what the Python `en_auth` package's `Authorizer`
+//! provides (`__call__`, `access_token`, `client_id`) over any [`TokenProvider`].
+//!
+//! It composes the parts: the token cache (`cache.rs`) read on the hot path, the renewal timing
+//! and retries (`policy.rs`), the single flight with its cooldown (`flight.rs`) on the slow
+//! path, and the rules for the requests it authorizes (`request_policy.rs`).
 
 use std::future::Future;
-use std::ops::Deref;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
-use arc_swap::{ArcSwap, Guard};
+use arc_swap::Guard;
 use futures::future::{Either, FutureExt};
 use http::HeaderValue;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
+use tracing::Instrument;
 
-use crate::flight::Slot;
+use crate::cache::{CacheMiss, CurrentToken, Entry, TokenCache};
+use crate::flight::SingleFlight;
 use crate::{
     Error, RenewalPolicy, RequestPolicy, Token, TokenProvider, API_KEY_HEADER, AUTHORIZATION_HEADER,
 };
@@ -36,7 +40,7 @@ use crate::{
 /// - A failed token request is retried with backoff when the error is transient; once it has
 ///   failed, requests get its error at once for a short cooldown instead of asking again.
 pub struct Authorizer<P> {
-    pub(crate) inner: Arc<Inner<P>>,
+    inner: Arc<Inner<P>>,
 }
 
 impl<P> Clone for Authorizer<P> {
@@ -47,140 +51,27 @@ impl<P> Clone for Authorizer<P> {
     }
 }
 
-pub(crate) struct Inner<P> {
-    pub(crate) provider: P,
-    pub(crate) policy: RenewalPolicy,
+struct Inner<P> {
+    provider: P,
+    policy: RenewalPolicy,
     requests: RequestPolicy,
     api_key: Option<HeaderValue>,
-    pub(crate) current: ArcSwap<Entry>,
-    pub(crate) slot: Mutex<Slot>,
-    pub(crate) generations: AtomicU64,
-    pub(crate) token_requests: AtomicU64,
-}
-
-/// One cached token with its header, as handed out by [`Authorizer::access_token`].
-pub(crate) struct Entry {
-    pub(crate) token: Token,
-    header: HeaderValue,
-    pub(crate) generation: u64,
-    pub(crate) invalidated: AtomicBool,
-    /// Until when the token may still be used while a renewal runs (coarse clock).
-    usable_until: Option<coarsetime::Instant>,
-    /// From when (coarse clock ticks) a background renewal may start; `u64::MAX` while one runs.
-    background_after: AtomicU64,
-    /// A request replayed with this token after a 401 was rejected again: the token is not
-    /// the problem, so further 401s do not invalidate it.
-    replay_rejected: AtomicBool,
-}
-
-/// The least time a token must have left to be used while it is renewed in the background:
-/// 5 seconds, or an eighth of its lifetime if that is shorter — time for the request to reach
-/// the resource server.
-const IN_FLIGHT_MARGIN: Duration = Duration::from_secs(5);
-
-impl Entry {
-    /// The "no token yet" placeholder: generation 0, already invalid.
-    fn empty() -> Self {
-        Self {
-            token: Token::new("", None),
-            header: HeaderValue::from_static(""),
-            generation: 0,
-            invalidated: AtomicBool::new(true),
-            usable_until: None,
-            background_after: AtomicU64::new(u64::MAX),
-            replay_rejected: AtomicBool::new(false),
-        }
-    }
-
-    /// A new entry for `token`.
-    ///
-    /// # Errors
-    /// [`Error::InvalidResponse`] if the token cannot be sent in an HTTP header.
-    pub(crate) fn new(token: Token, generation: u64) -> Result<Self, Error> {
-        let usable_until = token.expires_at().map(|expires| {
-            let margin = IN_FLIGHT_MARGIN.min(token.lifetime().unwrap_or_default() / 8);
-            let left = expires
-                .saturating_duration_since(Instant::now())
-                .saturating_sub(margin);
-            coarsetime::Instant::now_without_cache_update() + coarsetime::Duration::from(left)
-        });
-        Ok(Self {
-            header: bearer_header(&token)?,
-            token,
-            generation,
-            invalidated: AtomicBool::new(false),
-            usable_until,
-            background_after: AtomicU64::new(0),
-            replay_rejected: AtomicBool::new(false),
-        })
-    }
-
-    /// Allows another background renewal of this token `cooldown` from now (after one failed).
-    pub(crate) fn retry_background_after(&self, cooldown: Duration) {
-        let at =
-            coarsetime::Instant::now_without_cache_update() + coarsetime::Duration::from(cooldown);
-        self.background_after
-            .store(at.as_ticks(), Ordering::Release);
-    }
-}
-
-/// A token handed out by [`Authorizer::access_token`]. Dereferences to [`Token`].
-///
-/// It borrows the cache's copy without copying the secret; keep it briefly (it is not meant to
-/// be stored: ask the authorizer again for each request).
-pub struct CurrentToken {
-    entry: Guard<Arc<Entry>>,
-}
-
-impl CurrentToken {
-    pub(crate) fn new(entry: Arc<Entry>) -> Self {
-        Self {
-            entry: Guard::from_inner(entry),
-        }
-    }
-
-    /// The access token.
-    pub fn secret(&self) -> &SecretString {
-        self.entry.token.access_token()
-    }
-
-    /// The ready `Authorization` header value (`Bearer <token>`, marked sensitive).
-    pub fn header_value(&self) -> &HeaderValue {
-        &self.entry.header
-    }
-
-    /// Identifies this token within its authorizer; pass it to [`Authorizer::invalidate`].
-    pub fn generation(&self) -> u64 {
-        self.entry.generation
-    }
-}
-
-impl Deref for CurrentToken {
-    type Target = Token;
-    fn deref(&self) -> &Token {
-        &self.entry.token
-    }
-}
-
-impl std::fmt::Debug for CurrentToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CurrentToken")
-            .field("token", &self.entry.token)
-            .field("generation", &self.entry.generation)
-            .finish()
-    }
+    cache: TokenCache,
+    flight: SingleFlight<Arc<Entry>>,
+    token_requests: AtomicU64,
 }
 
 impl<P: TokenProvider> std::fmt::Debug for Authorizer<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let entry = self.inner.current.load();
+        let entry = self.inner.cache.load();
         f.debug_struct("Authorizer")
             .field("client_info", self.inner.provider.client_info())
             .field("flow", &self.inner.provider.flow())
             .field("environment", &self.inner.provider.environment_id())
-            .field("token", &(entry.generation != 0).then_some(&entry.token))
+            .field("token", &(entry.generation() != 0).then_some(entry.token()))
             .field("token_requests", &self.token_requests())
             .field("policy", &self.inner.policy)
+            .field("requests", &self.inner.requests)
             .finish()
     }
 }
@@ -219,9 +110,8 @@ impl<P: TokenProvider> Authorizer<P> {
                 policy,
                 requests,
                 api_key,
-                current: ArcSwap::from_pointee(Entry::empty()),
-                slot: Mutex::new(Slot::default()),
-                generations: AtomicU64::new(0),
+                cache: TokenCache::new(),
+                flight: SingleFlight::new(),
                 token_requests: AtomicU64::new(0),
             }),
         }
@@ -242,7 +132,8 @@ impl<P: TokenProvider> Authorizer<P> {
         &self.inner.requests
     }
 
-    /// The client id (the Python `en_auth` package's `client_id` property). The secret is not exposed.
+    /// The client id (the Python `en_auth` package's `client_id` property). The secret is not
+    /// exposed.
     pub fn client_id(&self) -> &str {
         self.inner.provider.client_info().client_id()
     }
@@ -253,69 +144,62 @@ impl<P: TokenProvider> Authorizer<P> {
         self.inner.token_requests.load(Ordering::Relaxed)
     }
 
-    /// A valid access token (the Python `en_auth` package's `access_token` property): the cached one while it is
-    /// usable, else a renewed one. Concurrent callers that find no usable token share one token
-    /// request.
+    /// A valid access token (the Python `en_auth` package's `access_token` property): the
+    /// cached one while it is usable, else a renewed one. Concurrent callers that find no
+    /// usable token share one token request.
     ///
     /// The returned future is ready at once when the token is usable; only a wait allocates.
     ///
     /// # Errors
     /// The provider's error when a token had to be obtained and could not be; every caller
     /// waiting on that token request gets a clone of it, and so do callers during the
-    /// failure cooldown ([`RenewalPolicy::with_failure_cooldown`]).
+    /// failure cooldown ([`RenewalPolicy::with_failure_cooldown`]), marked with
+    /// [`Error::cooldown`].
     #[inline]
     pub fn access_token(&self) -> impl Future<Output = Result<CurrentToken, Error>> + Send + '_ {
         match self.cached_token() {
             Ok(token) => Either::Left(futures::future::ready(Ok(token))),
-            Err(stale) => Either::Right(crate::flight::renew(&self.inner, stale).boxed()),
+            Err(miss) => Either::Right(renew(&self.inner, miss.generation()).boxed()),
         }
     }
 
     /// The cached token if it is usable, without waiting (starting a background renewal if it
-    /// is due); otherwise the [generation](CurrentToken::generation) of the unusable one (0 when
-    /// there is none), which [`Authorizer::access_token`] would renew.
+    /// needs renewal and may still be used meanwhile).
     ///
     /// # Errors
-    /// `Err(generation)` when the cached token is missing, expired or invalidated.
+    /// [`CacheMiss`] when there is no token yet, or it needs renewal and may not be used
+    /// meanwhile, or a resource server rejected it: [`Authorizer::access_token`] would renew
+    /// it.
     #[inline]
-    pub fn cached_token(&self) -> Result<CurrentToken, u64> {
-        let entry = self.inner.current.load();
-        if entry.invalidated.load(Ordering::Acquire) {
-            return Err(entry.generation);
+    pub fn cached_token(&self) -> Result<CurrentToken, CacheMiss> {
+        let entry = self.inner.cache.load();
+        if !entry.is_valid() {
+            return Err(CacheMiss::new(entry.generation()));
         }
-        if !self.inner.provider.expired(&entry.token) {
-            return Ok(CurrentToken { entry });
+        if !self.inner.provider.expired(entry.token()) {
+            return Ok(CurrentToken::from_guard(entry));
         }
         self.due(entry)
     }
 
-    /// The token is due for renewal: keep using it while a background renewal runs, if the
-    /// policy allows and it has time left.
+    /// The token needs renewal: keep using it while a background renewal runs, if the policy
+    /// allows and it has time left.
     #[cold]
-    fn due(&self, entry: Guard<Arc<Entry>>) -> Result<CurrentToken, u64> {
+    fn due(&self, entry: Guard<Arc<Entry>>) -> Result<CurrentToken, CacheMiss> {
         let usable = self.inner.policy.proactive()
-            && entry
-                .usable_until
-                .is_some_and(|until| coarsetime::Instant::now_without_cache_update() < until)
+            && entry.usable_while_renewed()
             && tokio::runtime::Handle::try_current().is_ok();
         if !usable {
-            return Err(entry.generation);
+            return Err(CacheMiss::new(entry.generation()));
         }
-        let now = coarsetime::Instant::now_without_cache_update().as_ticks();
-        let after = entry.background_after.load(Ordering::Acquire);
-        if now >= after
-            && entry
-                .background_after
-                .compare_exchange(after, u64::MAX, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-        {
+        if entry.claim_background_renewal() {
             let inner = Arc::clone(&self.inner);
-            let generation = entry.generation;
+            let generation = entry.generation();
             tokio::spawn(async move {
-                let _ = crate::flight::renew(&inner, generation).await;
+                let _ = renew(&inner, generation).await;
             });
         }
-        Ok(CurrentToken { entry })
+        Ok(CurrentToken::from_guard(entry))
     }
 
     /// Adds `Authorization: Bearer <token>` (and `X-Api-Key` when the client has an API key) to
@@ -340,19 +224,13 @@ impl<P: TokenProvider> Authorizer<P> {
     /// (then the token is not the problem, and renewing it on every request would only load
     /// the token endpoint).
     pub fn invalidate(&self, generation: u64) {
-        let entry = self.inner.current.load();
-        if entry.generation == generation && !entry.replay_rejected.load(Ordering::Acquire) {
-            entry.invalidated.store(true, Ordering::Release);
-        }
+        self.inner.cache.invalidate(generation);
     }
 
     /// Records that a request replayed with the token of `generation`, just after a 401, was
     /// rejected again.
     pub(crate) fn replay_rejected(&self, generation: u64) {
-        let entry = self.inner.current.load();
-        if entry.generation == generation {
-            entry.replay_rejected.store(true, Ordering::Release);
-        }
+        self.inner.cache.replay_rejected(generation);
     }
 
     pub(crate) fn apply(&self, headers: &mut http::HeaderMap, token: &CurrentToken) {
@@ -363,20 +241,95 @@ impl<P: TokenProvider> Authorizer<P> {
     }
 }
 
-/// `Bearer <token>` as a sensitive header value. The scheme is always written `Bearer`
-/// (RFC 6750 §2.1), whatever case the server used for `token_type`.
-fn bearer_header(token: &Token) -> Result<HeaderValue, Error> {
-    let secret = token.access_token().expose_secret();
-    let mut bytes = Vec::with_capacity(7 + secret.len());
-    bytes.extend_from_slice(b"Bearer ");
-    bytes.extend_from_slice(secret.as_bytes());
-    let mut value = HeaderValue::from_maybe_shared(bytes::Bytes::from(bytes)).map_err(|_| {
-        crate::InvalidResponseError::new(
-            "token provider",
-            None,
-            "the access token contains characters not allowed in an HTTP header",
-        )
-    })?;
-    value.set_sensitive(true);
-    Ok(value)
+/// Joins or starts the token request that replaces the token of generation `stale`.
+async fn renew<P: TokenProvider>(inner: &Arc<Inner<P>>, stale: u64) -> Result<CurrentToken, Error> {
+    // Another request may have landed between the caller's look and the flight's lock: a newer
+    // token that nobody has rejected is the one to use, even if it already needs renewal (a
+    // token with no lifetime), so that each wave of callers costs one token request.
+    let fresh = || {
+        let current = inner.cache.load_full();
+        (current.generation() != stale && current.is_valid()).then_some(current)
+    };
+    let work = |id| token_request(Arc::clone(inner), id);
+    inner.flight.get(fresh, work).await.map(CurrentToken::new)
+}
+
+/// One token request, as the flight's work: the provider asked (with retries), the result
+/// published to the cache and the failure cooldown set, under the flight's lock.
+async fn token_request<P: TokenProvider>(
+    inner: Arc<Inner<P>>,
+    id: u64,
+) -> Result<Arc<Entry>, Error> {
+    let span = tracing::info_span!(
+        "en_auth.token",
+        flow = inner.provider.flow(),
+        environment = inner.provider.environment_id().unwrap_or(""),
+        client_id = inner.provider.client_info().client_id(),
+        renewal = tracing::field::Empty,
+        attempts = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let result = inner
+        .policy
+        .retry(|attempt| {
+            tracing::Span::current().record("attempts", attempt);
+            ask_provider(&inner)
+        })
+        .instrument(span.clone())
+        .await
+        .and_then(|token| Entry::new(token, id).map(Arc::new));
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    span.record("latency_ms", latency_ms);
+
+    let cooldown = inner.flight.land(
+        id,
+        &result,
+        |entry| inner.cache.publish(Arc::clone(entry)),
+        |failures, error| inner.policy.cooldown(failures, error),
+    );
+    let _in = span.enter();
+    match &result {
+        Ok(entry) => {
+            span.record("outcome", "ok");
+            tracing::info!(
+                lifetime_s = entry.token().lifetime().map(|l| l.as_secs()),
+                latency_ms,
+                "token obtained"
+            );
+        }
+        Err(error) => {
+            // A token that is still usable may try a background renewal again after the cooldown.
+            inner.cache.load().retry_background_after(cooldown);
+            span.record("outcome", "error");
+            tracing::warn!(
+                %error,
+                latency_ms,
+                cooldown_ms = u64::try_from(cooldown.as_millis()).unwrap_or(u64::MAX),
+                "token request failed"
+            );
+        }
+    }
+    result
+}
+
+/// One call of the provider: `refresh()` when there is a token to renew (falling back to
+/// `authorize()` when the refresh is refused), else `authorize()`.
+async fn ask_provider<P: TokenProvider>(inner: &Inner<P>) -> Result<Token, Error> {
+    let previous = inner.cache.load_full();
+    let has_token = previous.generation() != 0;
+    tracing::Span::current().record("renewal", has_token);
+    inner.token_requests.fetch_add(1, Ordering::Relaxed);
+    if !has_token {
+        return inner.provider.authorize().await;
+    }
+    match inner.provider.refresh(previous.token()).await {
+        Err(e) if e.is_refresh_refused() => {
+            tracing::debug!(error = %e, "refresh refused; authorizing from scratch");
+            inner.token_requests.fetch_add(1, Ordering::Relaxed);
+            inner.provider.authorize().await
+        }
+        other => other,
+    }
 }

@@ -1,46 +1,42 @@
-//! The slow path of the [`Authorizer`](crate::Authorizer): one token request at a time (single
-//! flight), retried with backoff on transient errors, and a cooldown after a failure during
-//! which callers get the error at once.
+//! A single flight with a failure cooldown: however many callers want a new value at once, one
+//! task computes it and every caller gets its result; after a failure, callers get that error
+//! at once for a while instead of starting another.
 //!
-//! The token request runs in a task of its own, spawned on the caller's Tokio runtime: waiters
-//! share its `JoinHandle`, so cancelling every waiter does not stall it, and a panic in the
-//! provider becomes an [`Error::Internal`] for the waiters instead of poisoning the authorizer.
-//! A token request whose runtime shut down before it finished (a `static` authorizer shared by
-//! several `#[tokio::test]`s) is abandoned, not failed: the next caller starts a new one.
+//! It knows nothing of tokens or authorizers: the caller says how to tell that a value is
+//! already fresh, how to start the work, how to publish its result and how long a failure
+//! cools down.
+//!
+//! The work runs in a task of its own, spawned on the caller's Tokio runtime: waiters share its
+//! `JoinHandle`, so cancelling every waiter does not stall it, and a panic in the work becomes
+//! an [`Error::Internal`] for the waiters instead of poisoning the flight. Work whose runtime
+//! shut down before it finished (a `static` authorizer shared by several `#[tokio::test]`s) is
+//! abandoned, not failed: the next caller starts it again.
 
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, PoisonError};
-use std::time::Instant;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, Shared};
-use tracing::Instrument;
 
-use crate::authorizer::{CurrentToken, Entry, Inner};
-use crate::{Cooldown, Error, InternalError, Token, TokenProvider};
+use crate::{Cooldown, Error, InternalError};
 
-/// The shared result of one token request.
-type Flight = Shared<BoxFuture<'static, Landing>>;
-
-/// How a token request ended.
-#[derive(Clone)]
-enum Landing {
-    /// It ran to the end: a token, or the error that every waiter gets.
-    Done(Result<Arc<Entry>, Error>),
-    /// Its task was cancelled before the end (its runtime shut down): nobody failed, ask again.
-    Abandoned,
-}
-
-/// How many abandoned token requests one caller replaces before giving up.
+/// How many abandoned flights one caller replaces before giving up.
 const MAX_RESTARTS: u32 = 3;
 
-/// The slow path's state, under a mutex that the hot path never takes.
-#[derive(Default)]
-pub(crate) struct Slot {
-    /// The token request under way, with its id.
-    flight: Option<(u64, Flight)>,
+/// One value at a time, with the cooldown of its last failure.
+pub(crate) struct SingleFlight<T: Clone> {
+    slot: Mutex<Slot<T>>,
+    /// The ids of the flights, from 1.
+    ids: AtomicU64,
+}
+
+struct Slot<T: Clone> {
+    /// The flight under way, with its id.
+    flight: Option<(u64, Flight<T>)>,
     /// The last failure, while its cooldown lasts.
     failure: Option<Failure>,
-    /// Consecutive failed token requests.
+    /// Consecutive failed flights.
     failures: u32,
 }
 
@@ -52,43 +48,84 @@ struct Failure {
     until: tokio::time::Instant,
 }
 
-/// Joins or starts the token request that replaces the token of generation `stale`.
-pub(crate) async fn renew<P: TokenProvider>(
-    inner: &Arc<Inner<P>>,
-    stale: u64,
-) -> Result<CurrentToken, Error> {
-    for _ in 0..=MAX_RESTARTS {
-        let flight = match join(inner, stale) {
-            Ok(flight) => flight,
-            Err(done) => return done,
-        };
-        match flight.await {
-            Landing::Done(result) => return result.map(CurrentToken::new),
-            Landing::Abandoned => tracing::debug!(
-                "a token request was abandoned (its runtime shut down); starting another"
-            ),
-        }
-    }
-    Err(InternalError::new("token requests keep being cancelled (their runtimes shut down)").into())
+/// The shared result of one flight.
+type Flight<T> = Shared<BoxFuture<'static, Landing<T>>>;
+
+/// How a flight ended.
+#[derive(Clone)]
+enum Landing<T> {
+    /// It ran to the end: a value, or the error that every waiter gets.
+    Done(Result<T, Error>),
+    /// Its task was cancelled before the end (its runtime shut down): nobody failed, ask again.
+    Abandoned,
 }
 
-/// The token request to wait for: the one under way, or a new one. `Err` holds the answer
-/// when there is nothing to wait for (a newer token, a cooldown, no runtime).
-fn join<P: TokenProvider>(
-    inner: &Arc<Inner<P>>,
-    stale: u64,
-) -> Result<Flight, Result<CurrentToken, Error>> {
-    let mut slot = inner.slot.lock().unwrap_or_else(PoisonError::into_inner);
-    // Another request may have landed between the caller's look and the lock: a newer token
-    // that nobody has rejected is the one to use, even if already due (a token with no
-    // lifetime), so that each wave of callers costs one token request.
-    let current = inner.current.load_full();
-    if current.generation != stale && !current.invalidated.load(Ordering::Acquire) {
-        return Err(Ok(CurrentToken::new(current)));
+impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            slot: Mutex::new(Slot {
+                flight: None,
+                failure: None,
+                failures: 0,
+            }),
+            ids: AtomicU64::new(0),
+        }
     }
-    if let Some((_, flight)) = &slot.flight {
-        Ok(flight.clone())
-    } else {
+
+    /// The value: `fresh()` if it gives one (asked under the flight's lock, so that a flight
+    /// that just landed is seen), else the result of the flight under way, else — outside a
+    /// failure's cooldown — of a new flight running `work(id)`. The work must end with
+    /// [`SingleFlight::land`] for its id.
+    ///
+    /// # Errors
+    /// The flight's error (every waiter gets a clone); during a cooldown, the last failure
+    /// marked with its [`Cooldown`]; [`Error::Internal`] without a Tokio runtime, or if the
+    /// work panicked.
+    pub(crate) async fn get<Fresh, Work, Fut>(&self, fresh: Fresh, work: Work) -> Result<T, Error>
+    where
+        Fresh: Fn() -> Option<T>,
+        Work: Fn(u64) -> Fut,
+        Fut: Future<Output = Result<T, Error>> + Send + 'static,
+    {
+        for _ in 0..=MAX_RESTARTS {
+            let (id, flight) = match self.join(&fresh, &work) {
+                Ok(flight) => flight,
+                Err(answer) => return answer,
+            };
+            let landing = flight.await;
+            // Work that ended without landing (a panic, a runtime shut down) left its flight in
+            // the slot: clear it for the next caller.
+            self.forget(id);
+            match landing {
+                Landing::Done(result) => return result,
+                Landing::Abandoned => tracing::debug!(
+                    "a token request was abandoned (its runtime shut down); starting another"
+                ),
+            }
+        }
+        Err(
+            InternalError::new("token requests keep being cancelled (their runtimes shut down)")
+                .into(),
+        )
+    }
+
+    /// The flight to wait for: the one under way, or a new one. `Err` holds the answer when
+    /// there is nothing to wait for (a fresh value, a cooldown, no runtime).
+    fn join<Fut>(
+        &self,
+        fresh: &impl Fn() -> Option<T>,
+        work: &impl Fn(u64) -> Fut,
+    ) -> Result<(u64, Flight<T>), Result<T, Error>>
+    where
+        Fut: Future<Output = Result<T, Error>> + Send + 'static,
+    {
+        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(value) = fresh() {
+            return Err(Ok(value));
+        }
+        if let Some((id, flight)) = &slot.flight {
+            return Ok((*id, flight.clone()));
+        }
         if let Some(failure) = &slot.failure {
             let now = tokio::time::Instant::now();
             if now < failure.until {
@@ -104,29 +141,28 @@ fn join<P: TokenProvider>(
             )
             .into()));
         };
-        let id = inner.generations.fetch_add(1, Ordering::Relaxed) + 1;
-        let flight = start(&runtime, Arc::clone(inner), id);
+        let id = self.ids.fetch_add(1, Ordering::Relaxed) + 1;
+        let task = runtime.spawn(work(id));
+        let flight = async move {
+            match task.await {
+                Ok(result) => Landing::Done(result),
+                Err(join) if join.is_panic() => {
+                    let error: Error = InternalError::new("the token provider panicked").into();
+                    tracing::error!(%error, "token request did not complete");
+                    Landing::Done(Err(error))
+                }
+                Err(_) => Landing::Abandoned,
+            }
+        }
+        .boxed()
+        .shared();
         slot.flight = Some((id, flight.clone()));
-        Ok(flight)
+        Ok((id, flight))
     }
-}
 
-/// Spawns the token request `id` and returns its shared result. If the task does not complete,
-/// the first waiter to see that clears the slot; if the provider panicked, every waiter gets an
-/// [`Error::Internal`], and if the task was cancelled (its runtime shut down), every waiter
-/// starts or joins a new token request.
-fn start<P: TokenProvider>(
-    runtime: &tokio::runtime::Handle,
-    inner: Arc<Inner<P>>,
-    id: u64,
-) -> Flight {
-    let task = runtime.spawn(fly(Arc::clone(&inner), id));
-    async move {
-        let join = match task.await {
-            Ok(result) => return Landing::Done(result),
-            Err(join) => join,
-        };
-        let mut slot = inner.slot.lock().unwrap_or_else(PoisonError::into_inner);
+    /// Clears flight `id` from the slot, if it is still there.
+    fn forget(&self, id: u64) {
+        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
         if slot
             .flight
             .as_ref()
@@ -134,128 +170,47 @@ fn start<P: TokenProvider>(
         {
             slot.flight = None;
         }
-        if !join.is_panic() {
-            return Landing::Abandoned;
-        }
-        let error: Error = InternalError::new("the token provider panicked").into();
-        tracing::error!(%error, "token request did not complete");
-        Landing::Done(Err(error))
     }
-    .boxed()
-    .shared()
-}
 
-/// One token request: refresh the current token if there is one (a full authorization when
-/// the refresh is refused), retrying transient failures; publish the result; clear the slot.
-async fn fly<P: TokenProvider>(inner: Arc<Inner<P>>, generation: u64) -> Result<Arc<Entry>, Error> {
-    let span = tracing::info_span!(
-        "en_auth.token",
-        flow = inner.provider.flow(),
-        environment = inner.provider.environment_id().unwrap_or(""),
-        client_id = inner.provider.client_info().client_id(),
-        renewal = tracing::field::Empty,
-        attempts = tracing::field::Empty,
-        outcome = tracing::field::Empty,
-        latency_ms = tracing::field::Empty,
-    );
-    let started = Instant::now();
-    let result = request_with_retries(&inner)
-        .instrument(span.clone())
-        .await
-        .and_then(|token| Entry::new(token, generation).map(Arc::new));
-    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    span.record("latency_ms", latency_ms);
-
-    let mut slot = inner.slot.lock().unwrap_or_else(PoisonError::into_inner);
-    match &result {
-        Ok(entry) => {
-            inner.current.store(Arc::clone(entry));
-            slot.failure = None;
-            slot.failures = 0;
-            span.record("outcome", "ok");
-            span.in_scope(|| {
-                tracing::info!(
-                    lifetime_s = entry.token.lifetime().map(|l| l.as_secs()),
-                    latency_ms,
-                    "token obtained"
-                );
-            });
-        }
-        Err(error) => {
-            slot.failures = slot.failures.saturating_add(1);
-            let cooldown = inner.policy.cooldown(slot.failures, error);
-            let now = tokio::time::Instant::now();
-            slot.failure = Some(Failure {
-                error: error.clone(),
-                at: now,
-                until: now
-                    .checked_add(cooldown)
-                    .unwrap_or(now + crate::MAX_LIFETIME),
-            });
-            // A token that is still usable may try a background renewal again after the cooldown.
-            inner.current.load().retry_background_after(cooldown);
-            span.record("outcome", "error");
-            span.in_scope(|| {
-                tracing::warn!(
-                    %error,
-                    latency_ms,
-                    cooldown_ms = u64::try_from(cooldown.as_millis()).unwrap_or(u64::MAX),
-                    "token request failed"
-                );
-            });
-        }
-    }
-    if slot
-        .flight
-        .as_ref()
-        .is_some_and(|(id, _)| *id == generation)
-    {
-        slot.flight = None;
-    }
-    result
-}
-
-/// Asks the provider, retrying retryable errors as the policy says.
-async fn request_with_retries<P: TokenProvider>(inner: &Inner<P>) -> Result<Token, Error> {
-    let mut attempt = 1;
-    loop {
-        let result = request_once(inner).await;
-        tracing::Span::current().record("attempts", attempt);
-        let error = match result {
-            Ok(token) => return Ok(token),
-            Err(e) if e.is_retryable() && attempt < inner.policy.max_attempts() => e,
-            Err(e) => return Err(e),
+    /// Ends flight `id` with `result`, under the flight's lock: on success `publish` runs and
+    /// the failures are forgotten; on failure the error is handed out for `cooldown(consecutive
+    /// failures, error)`. Returns that cooldown (zero on success).
+    pub(crate) fn land(
+        &self,
+        id: u64,
+        result: &Result<T, Error>,
+        publish: impl FnOnce(&T),
+        cooldown: impl FnOnce(u32, &Error) -> Duration,
+    ) -> Duration {
+        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let cooled = match result {
+            Ok(value) => {
+                publish(value);
+                slot.failure = None;
+                slot.failures = 0;
+                Duration::ZERO
+            }
+            Err(error) => {
+                slot.failures = slot.failures.saturating_add(1);
+                let cooldown = cooldown(slot.failures, error);
+                let now = tokio::time::Instant::now();
+                slot.failure = Some(Failure {
+                    error: error.clone(),
+                    at: now,
+                    until: now
+                        .checked_add(cooldown)
+                        .unwrap_or(now + crate::MAX_LIFETIME),
+                });
+                cooldown
+            }
         };
-        let Some(wait) = inner.policy.backoff(attempt, error.retry_after()) else {
-            return Err(error);
-        };
-        tracing::debug!(
-            %error,
-            attempt,
-            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-            "retrying the token request"
-        );
-        tokio::time::sleep(wait).await;
-        attempt += 1;
-    }
-}
-
-/// One call of the provider: `refresh()` when there is a token to renew (falling back to
-/// `authorize()` when the refresh is refused), else `authorize()`.
-async fn request_once<P: TokenProvider>(inner: &Inner<P>) -> Result<Token, Error> {
-    let previous = inner.current.load_full();
-    let has_token = previous.generation != 0;
-    tracing::Span::current().record("renewal", has_token);
-    inner.token_requests.fetch_add(1, Ordering::Relaxed);
-    if !has_token {
-        return inner.provider.authorize().await;
-    }
-    match inner.provider.refresh(&previous.token).await {
-        Err(e) if e.is_refresh_refused() => {
-            tracing::debug!(error = %e, "refresh refused; authorizing from scratch");
-            inner.token_requests.fetch_add(1, Ordering::Relaxed);
-            inner.provider.authorize().await
+        if slot
+            .flight
+            .as_ref()
+            .is_some_and(|(flight, _)| *flight == id)
+        {
+            slot.flight = None;
         }
-        other => other,
+        cooled
     }
 }

@@ -17,6 +17,7 @@
 //! Most users depend on `en-auth-oauth2` or `en-auth-srp`, which re-export this crate.
 
 mod authorizer;
+mod cache;
 mod client;
 mod environment;
 mod error;
@@ -32,7 +33,8 @@ use std::time::Duration;
 
 use http::HeaderName;
 
-pub use authorizer::{Authorizer, CurrentToken};
+pub use authorizer::Authorizer;
+pub use cache::{CacheMiss, CurrentToken};
 pub use client::{ClientInfo, UserCredentials};
 pub use environment::{
     is_loopback, Environment, IntoEnvironment, TokenEndpointAuthMethod, ENVIRONMENTS_VAR,
@@ -43,10 +45,10 @@ pub use error::{
     TransportError, TransportErrorKind, RETRYABLE_CODES,
 };
 pub use io::run_on_io_runtime;
-pub use policy::RenewalPolicy;
+pub use policy::{RenewalPolicy, MAX_GAP_FRACTION};
 pub use provider::TokenProvider;
 pub use request_policy::RequestPolicy;
-pub use token::{Token, EXPIRES_IN_RESOLUTION, MAX_GAP_FRACTION, MAX_LIFETIME};
+pub use token::{Token, EXPIRES_IN_RESOLUTION, MAX_LIFETIME};
 
 pub use reqwest_middleware;
 pub use secrecy;

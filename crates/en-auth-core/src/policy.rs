@@ -1,6 +1,61 @@
-//! [`RenewalPolicy`]: when tokens are renewed, and how failed token requests are retried.
+//! When tokens are renewed, and how failed token requests are retried: the one place that
+//! decides *when*.
+//!
+//! - The timing rules every token follows: renewal [`EXPIRATION_GAP`] before expiry (at most a
+//!   quarter of the lifetime), the margin that keeps the hot path's coarse clock on the safe
+//!   side, and the margin a token must have left to be used while it is renewed.
+//! - [`RenewalPolicy`]: proactive renewal, retries with backoff and `Retry-After`, cooldowns.
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use crate::{Error, EXPIRATION_GAP};
+
+/// The largest fraction of a token's lifetime given up to the [`EXPIRATION_GAP`]: a quarter.
+/// A token that lives 4 s is renewed after 3 s, not on every request.
+pub const MAX_GAP_FRACTION: u32 = 4;
+
+/// How much earlier than its exact renewal time the hot path may consider a token due: 25 ms,
+/// a bound on the coarse monotonic clock's lag behind the exact one.
+const COARSE_MARGIN: Duration = Duration::from_millis(25);
+
+/// The least time a token must have left to be used while it is renewed in the background:
+/// 5 seconds, or an eighth of its lifetime if that is shorter — time for the request to reach
+/// the resource server.
+const IN_FLIGHT_MARGIN: Duration = Duration::from_secs(5);
+
+/// When a token received at `received` that lives `lifetime` is due for renewal: its expiry
+/// less the [`EXPIRATION_GAP`], capped to a quarter of the lifetime.
+pub(crate) fn renewal_time(received: Instant, lifetime: Duration) -> Instant {
+    let gap = EXPIRATION_GAP.min(lifetime / MAX_GAP_FRACTION);
+    received.checked_add(lifetime - gap).unwrap_or(received)
+}
+
+/// `at` on the coarse monotonic clock, brought forward by [`COARSE_MARGIN`] so that a check
+/// on the coarse clock never answers "not yet" after `at`.
+pub(crate) fn coarse_deadline(at: Instant) -> coarsetime::Instant {
+    let remaining = at
+        .saturating_duration_since(Instant::now())
+        .saturating_sub(COARSE_MARGIN);
+    coarse_now() + coarsetime::Duration::from(remaining)
+}
+
+/// Until when a token expiring at `expires_at` after living `lifetime` may still be used while
+/// it is renewed in the background (coarse clock): its expiry less [`IN_FLIGHT_MARGIN`].
+pub(crate) fn usable_until(expires_at: Instant, lifetime: Duration) -> coarsetime::Instant {
+    let margin = IN_FLIGHT_MARGIN.min(lifetime / 8);
+    let left = expires_at
+        .saturating_duration_since(Instant::now())
+        .saturating_sub(margin);
+    coarse_now() + coarsetime::Duration::from(left)
+}
+
+/// The coarse monotonic clock (`CLOCK_MONOTONIC_COARSE` on Linux: a few nanoseconds to read,
+/// at a resolution of a few milliseconds), read without touching its shared cache.
+#[inline]
+pub(crate) fn coarse_now() -> coarsetime::Instant {
+    coarsetime::Instant::now_without_cache_update()
+}
 
 /// How an [`Authorizer`](crate::Authorizer) renews tokens and retries failed token requests.
 ///
@@ -124,9 +179,38 @@ impl RenewalPolicy {
         Some(half + Duration::from_nanos(fastrand::u64(0..=nanos)))
     }
 
+    /// Runs `attempt` until it succeeds, fails with an error that is not retryable, or has
+    /// been tried [`RenewalPolicy::max_attempts`] times, waiting [`RenewalPolicy::backoff`]
+    /// (on Tokio's timer) between attempts. `attempt` gets the 1-based attempt number.
+    pub(crate) async fn retry<T, F, Fut>(&self, mut attempt: F) -> Result<T, Error>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let mut number = 1;
+        loop {
+            let error = match attempt(number).await {
+                Ok(value) => return Ok(value),
+                Err(e) if e.is_retryable() && number < self.max_attempts => e,
+                Err(e) => return Err(e),
+            };
+            let Some(wait) = self.backoff(number, error.retry_after()) else {
+                return Err(error);
+            };
+            tracing::debug!(
+                %error,
+                attempt = number,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "retrying the token request"
+            );
+            tokio::time::sleep(wait).await;
+            number += 1;
+        }
+    }
+
     /// How long requests get `error` at once after `consecutive` failed token requests: the
     /// fatal-error cooldown, or the doubling one — at least the server's `Retry-After`.
-    pub(crate) fn cooldown(&self, consecutive: u32, error: &crate::Error) -> Duration {
+    pub(crate) fn cooldown(&self, consecutive: u32, error: &Error) -> Duration {
         let cooldown = if error.is_fatal() {
             self.fatal_cooldown
         } else {

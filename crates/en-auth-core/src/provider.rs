@@ -54,11 +54,12 @@ pub trait TokenProvider: Send + Sync + 'static {
         self.authorize()
     }
 
-    /// Whether `token` is due for renewal (the Python `en_auth` package's `expired(token)`). Called on the hot
-    /// path, so it must be cheap and must not block. The default is [`Token::is_expired`].
+    /// Whether `token` needs renewal (the Python `en_auth` package's `expired(token)`). Called
+    /// on the hot path, so it must be cheap and must not block. The default is
+    /// [`Token::needs_renewal`].
     #[inline]
     fn expired(&self, token: &Token) -> bool {
-        token.is_expired()
+        token.needs_renewal()
     }
 
     /// The client on whose behalf tokens are obtained; its API key, if any, is sent with every

@@ -7,19 +7,13 @@ use std::time::{Duration, Instant};
 use secrecy::SecretString;
 
 use crate::client::redacted;
-use crate::EXPIRATION_GAP;
+use crate::policy::{coarse_deadline, coarse_now, renewal_time};
+#[cfg(doc)]
+use crate::{EXPIRATION_GAP, MAX_GAP_FRACTION};
 
 /// The longest lifetime a token is believed to have, whatever the server says: 365 days.
 /// Larger `expires_in` values are clamped to it (so that no `Instant` arithmetic overflows).
 pub const MAX_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
-
-/// The largest fraction of a token's lifetime given up to the [`EXPIRATION_GAP`]: a quarter.
-/// A token that lives 4 s is renewed after 3 s, not on every request.
-pub const MAX_GAP_FRACTION: u32 = 4;
-
-/// How much earlier than [`Token::renew_at`] the hot path may consider a token due: 25 ms, a
-/// bound on the coarse monotonic clock's lag behind the exact one.
-const COARSE_MARGIN: Duration = Duration::from_millis(25);
 
 /// The resolution of wire-format lifetimes: one second. See [`Token::from_expires_in`].
 pub const EXPIRES_IN_RESOLUTION: Duration = Duration::from_secs(1);
@@ -27,16 +21,16 @@ pub const EXPIRES_IN_RESOLUTION: Duration = Duration::from_secs(1);
 /// An access token and what is known of it: type, lifetime, and optional refresh and id tokens.
 ///
 /// The lifetime is measured on the monotonic clock ([`Instant`]) from when the token was
-/// received, so wall-clock jumps do not affect it. The token is *due for renewal*
-/// ([`Token::is_expired`]) [`EXPIRATION_GAP`] before its end, or a quarter of its lifetime
-/// before, whichever is shorter.
+/// received, so wall-clock jumps do not affect it. The token [needs
+/// renewal](Token::needs_renewal) [`EXPIRATION_GAP`] before it [expires](Token::expires_at),
+/// or a quarter of its lifetime ([`MAX_GAP_FRACTION`]) before, whichever is shorter.
 ///
 /// ```
 /// use std::time::Duration;
 /// use en_auth_core::Token;
 ///
 /// let token = Token::new("abc", Some(Duration::from_secs(3600)));
-/// assert!(!token.is_expired());
+/// assert!(!token.needs_renewal());
 /// assert!(!format!("{token:?}").contains("abc"));
 /// ```
 #[derive(Clone)]
@@ -69,18 +63,8 @@ impl Token {
         received_at: Instant,
     ) -> Self {
         let lifetime = lifetime.map(|l| l.min(MAX_LIFETIME));
-        let renew_at = lifetime.map(|l| {
-            let gap = EXPIRATION_GAP.min(l / MAX_GAP_FRACTION);
-            received_at.checked_add(l - gap).unwrap_or(received_at)
-        });
-        // The coarse clock lags the exact one by up to a tick (1-10 ms): bring the coarse
-        // deadline forward by COARSE_MARGIN so that it never falls after `renew_at`.
-        let renew_at_coarse = renew_at.map(|at| {
-            let remaining = at
-                .saturating_duration_since(Instant::now())
-                .saturating_sub(COARSE_MARGIN);
-            coarsetime::Instant::now_without_cache_update() + coarsetime::Duration::from(remaining)
-        });
+        let renew_at = lifetime.map(|l| renewal_time(received_at, l));
+        let renew_at_coarse = renew_at.map(coarse_deadline);
         Self {
             access_token: SecretString::from(access_token.into()),
             token_type: "Bearer".to_owned(),
@@ -184,22 +168,22 @@ impl Token {
         self.id_token.as_ref()
     }
 
-    /// Whether the token is due for renewal now (see [`Token::renew_at`]). A token with an
-    /// unknown lifetime is never due.
+    /// Whether the token needs renewal now (see [`Token::renew_at`]); not whether it has
+    /// expired ([`Token::expires_at`]), which comes later. A token with an unknown lifetime
+    /// never needs renewal by time (only when a resource server rejects it).
     ///
     /// Read on the hot path, so it uses the coarse monotonic clock (`CLOCK_MONOTONIC_COARSE`
     /// on Linux: a few nanoseconds instead of a few tens, at a resolution of a few
     /// milliseconds). It answers `true` from at most 25 ms before [`Token::renew_at`] on, and
-    /// always from `renew_at` on. [`Token::is_expired_at`] is exact.
+    /// always from `renew_at` on. [`Token::needs_renewal_at`] is exact.
     #[inline]
-    pub fn is_expired(&self) -> bool {
-        self.renew_at_coarse
-            .is_some_and(|at| coarsetime::Instant::now_without_cache_update() >= at)
+    pub fn needs_renewal(&self) -> bool {
+        self.renew_at_coarse.is_some_and(|at| coarse_now() >= at)
     }
 
-    /// Whether the token is due for renewal at `now`.
+    /// Whether the token needs renewal at `now` (exact).
     #[inline]
-    pub fn is_expired_at(&self, now: Instant) -> bool {
+    pub fn needs_renewal_at(&self, now: Instant) -> bool {
         self.renew_at.is_some_and(|at| now >= at)
     }
 }
@@ -227,10 +211,10 @@ mod tests {
         let t = Token::received_at("x", Some(Duration::from_secs(3600)), t0);
         assert_eq!(
             t.renew_at(),
-            Some(t0 + Duration::from_secs(3600) - EXPIRATION_GAP)
+            Some(t0 + Duration::from_secs(3600) - crate::EXPIRATION_GAP)
         );
-        assert!(!t.is_expired_at(t0 + Duration::from_secs(3539)));
-        assert!(t.is_expired_at(t0 + Duration::from_secs(3540)));
+        assert!(!t.needs_renewal_at(t0 + Duration::from_secs(3539)));
+        assert!(t.needs_renewal_at(t0 + Duration::from_secs(3540)));
     }
 
     #[test]
@@ -238,15 +222,15 @@ mod tests {
         let t0 = Instant::now();
         let t = Token::received_at("x", Some(Duration::from_secs(4)), t0);
         assert_eq!(t.renew_at(), Some(t0 + Duration::from_secs(3)));
-        assert!(!t.is_expired_at(t0 + Duration::from_millis(2999)));
-        assert!(t.is_expired_at(t0 + Duration::from_secs(3)));
+        assert!(!t.needs_renewal_at(t0 + Duration::from_millis(2999)));
+        assert!(t.needs_renewal_at(t0 + Duration::from_secs(3)));
     }
 
     #[test]
     fn zero_lifetime_is_due_at_once_and_unknown_never() {
         let t0 = Instant::now();
-        assert!(Token::received_at("x", Some(Duration::ZERO), t0).is_expired_at(t0));
-        assert!(!Token::received_at("x", None, t0).is_expired_at(t0 + MAX_LIFETIME));
+        assert!(Token::received_at("x", Some(Duration::ZERO), t0).needs_renewal_at(t0));
+        assert!(!Token::received_at("x", None, t0).needs_renewal_at(t0 + MAX_LIFETIME));
     }
 
     #[test]
@@ -269,9 +253,9 @@ mod tests {
             Some(Duration::from_secs(4)),
             Instant::now() - Duration::from_secs(3),
         );
-        assert!(past.is_expired(), "due exactly now");
+        assert!(past.needs_renewal(), "due exactly now");
         let fresh = Token::new("x", Some(Duration::from_secs(4)));
-        assert!(!fresh.is_expired());
+        assert!(!fresh.needs_renewal());
     }
 
     #[test]

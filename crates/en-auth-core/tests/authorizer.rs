@@ -100,7 +100,8 @@ impl TokenProvider for P {
     }
 
     fn expired(&self, token: &Token) -> bool {
-        (self.due_first && token.access_token().expose_secret() == "token-1") || token.is_expired()
+        (self.due_first && token.access_token().expose_secret() == "token-1")
+            || token.needs_renewal()
     }
 
     fn client_info(&self) -> &ClientInfo {

@@ -26,7 +26,7 @@ impl Naive {
     async fn access_token(&self) -> String {
         let cached = self.token.lock().unwrap().clone();
         match cached {
-            Some(t) if !t.is_expired() => {
+            Some(t) if !t.needs_renewal() => {
                 secrecy::ExposeSecret::expose_secret(t.access_token()).to_owned()
             }
             _ => {

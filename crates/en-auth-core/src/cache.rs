@@ -1,0 +1,245 @@
+//! The token cache: the current token with its ready `Authorization` header, read without a
+//! lock, and the marks that a token was rejected.
+//!
+//! The cache holds one [`Entry`] in an `ArcSwap`. Readers load it (a few atomic operations, no
+//! lock, no allocation, no shared write) and decide with the provider whether it is fresh; a
+//! token request publishes a new entry; a rejected token is marked invalid in place, so that
+//! only requests that carried *that* token cause a renewal.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::{ArcSwap, Guard};
+use http::HeaderValue;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::policy::{coarse_now, usable_until};
+use crate::{Error, InvalidResponseError, Token};
+
+/// The cache of one authorizer.
+pub(crate) struct TokenCache {
+    current: ArcSwap<Entry>,
+}
+
+impl TokenCache {
+    /// An empty cache: its entry is the invalid "no token yet" placeholder, generation 0.
+    pub(crate) fn new() -> Self {
+        Self {
+            current: ArcSwap::from_pointee(Entry::empty()),
+        }
+    }
+
+    /// The current entry, for a quick look (the hot path).
+    #[inline]
+    pub(crate) fn load(&self) -> Guard<Arc<Entry>> {
+        self.current.load()
+    }
+
+    /// The current entry, to keep.
+    pub(crate) fn load_full(&self) -> Arc<Entry> {
+        self.current.load_full()
+    }
+
+    /// Makes `entry` the current one.
+    pub(crate) fn publish(&self, entry: Arc<Entry>) {
+        self.current.store(entry);
+    }
+
+    /// Marks the token of `generation` as rejected, unless it has been replaced already or a
+    /// replay with it was rejected too (then the token is not the problem).
+    pub(crate) fn invalidate(&self, generation: u64) {
+        let entry = self.current.load();
+        if entry.generation == generation && !entry.replay_rejected.load(Ordering::Acquire) {
+            entry.invalidated.store(true, Ordering::Release);
+        }
+    }
+
+    /// Records that a request replayed with the token of `generation`, just after a rejection,
+    /// was rejected again.
+    pub(crate) fn replay_rejected(&self, generation: u64) {
+        let entry = self.current.load();
+        if entry.generation == generation {
+            entry.replay_rejected.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// One cached token with its header.
+pub(crate) struct Entry {
+    token: Token,
+    header: HeaderValue,
+    generation: u64,
+    invalidated: AtomicBool,
+    /// Until when the token may still be used while a renewal runs (coarse clock).
+    usable_until: Option<coarsetime::Instant>,
+    /// From when (coarse clock ticks) a background renewal may start; `u64::MAX` while one runs.
+    background_after: AtomicU64,
+    /// A request replayed with this token after a rejection was rejected again: the token is
+    /// not the problem, so further rejections do not invalidate it.
+    replay_rejected: AtomicBool,
+}
+
+impl Entry {
+    /// The "no token yet" placeholder: generation 0, already invalid.
+    fn empty() -> Self {
+        Self {
+            token: Token::new("", None),
+            header: HeaderValue::from_static(""),
+            generation: 0,
+            invalidated: AtomicBool::new(true),
+            usable_until: None,
+            background_after: AtomicU64::new(u64::MAX),
+            replay_rejected: AtomicBool::new(false),
+        }
+    }
+
+    /// A new entry for `token`, identified by `generation` (never 0).
+    ///
+    /// # Errors
+    /// [`Error::InvalidResponse`] if the token cannot be sent in an HTTP header.
+    pub(crate) fn new(token: Token, generation: u64) -> Result<Self, Error> {
+        let usable_until = token
+            .expires_at()
+            .map(|expires| usable_until(expires, token.lifetime().unwrap_or_default()));
+        Ok(Self {
+            header: bearer_header(&token)?,
+            token,
+            generation,
+            invalidated: AtomicBool::new(false),
+            usable_until,
+            background_after: AtomicU64::new(0),
+            replay_rejected: AtomicBool::new(false),
+        })
+    }
+
+    pub(crate) fn token(&self) -> &Token {
+        &self.token
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Whether there is a token here that nobody has rejected.
+    #[inline]
+    pub(crate) fn is_valid(&self) -> bool {
+        !self.invalidated.load(Ordering::Acquire)
+    }
+
+    /// Whether the token may still be used while it is renewed: it has time left.
+    pub(crate) fn usable_while_renewed(&self) -> bool {
+        self.usable_until.is_some_and(|until| coarse_now() < until)
+    }
+
+    /// Claims the right to start this token's background renewal: true for one caller, until
+    /// [`Entry::retry_background_after`] allows another.
+    pub(crate) fn claim_background_renewal(&self) -> bool {
+        let now = coarse_now().as_ticks();
+        let after = self.background_after.load(Ordering::Acquire);
+        now >= after
+            && self
+                .background_after
+                .compare_exchange(after, u64::MAX, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+    }
+
+    /// Allows another background renewal of this token `cooldown` from now (after one failed).
+    pub(crate) fn retry_background_after(&self, cooldown: Duration) {
+        let at = coarse_now() + coarsetime::Duration::from(cooldown);
+        self.background_after
+            .store(at.as_ticks(), Ordering::Release);
+    }
+}
+
+/// A token handed out by [`Authorizer::access_token`](crate::Authorizer::access_token).
+/// Dereferences to [`Token`].
+///
+/// It borrows the cache's copy without copying the secret; keep it briefly (it is not meant to
+/// be stored: ask the authorizer again for each request).
+pub struct CurrentToken {
+    entry: Guard<Arc<Entry>>,
+}
+
+impl CurrentToken {
+    pub(crate) fn new(entry: Arc<Entry>) -> Self {
+        Self {
+            entry: Guard::from_inner(entry),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn from_guard(entry: Guard<Arc<Entry>>) -> Self {
+        Self { entry }
+    }
+
+    /// The access token.
+    pub fn secret(&self) -> &SecretString {
+        self.entry.token.access_token()
+    }
+
+    /// The ready `Authorization` header value (`Bearer <token>`, marked sensitive).
+    pub fn header_value(&self) -> &HeaderValue {
+        &self.entry.header
+    }
+
+    /// Identifies this token within its authorizer; pass it to
+    /// [`Authorizer::invalidate`](crate::Authorizer::invalidate).
+    pub fn generation(&self) -> u64 {
+        self.entry.generation
+    }
+}
+
+impl std::ops::Deref for CurrentToken {
+    type Target = Token;
+    fn deref(&self) -> &Token {
+        &self.entry.token
+    }
+}
+
+impl std::fmt::Debug for CurrentToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CurrentToken")
+            .field("token", &self.entry.token)
+            .field("generation", &self.entry.generation)
+            .finish()
+    }
+}
+
+/// Why [`Authorizer::cached_token`](crate::Authorizer::cached_token) has no token to hand out
+/// at once: there is none yet, it expired, or a resource server rejected it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no usable token in the cache (generation {generation}; 0 means none yet)")]
+pub struct CacheMiss {
+    generation: u64,
+}
+
+impl CacheMiss {
+    pub(crate) fn new(generation: u64) -> Self {
+        Self { generation }
+    }
+
+    /// The [generation](CurrentToken::generation) of the unusable token (0 when there is
+    /// none), which a renewal replaces.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+/// `Bearer <token>` as a sensitive header value. The scheme is always written `Bearer`
+/// (RFC 6750 §2.1), whatever case the server used for `token_type`.
+fn bearer_header(token: &Token) -> Result<HeaderValue, Error> {
+    let secret = token.access_token().expose_secret();
+    let mut bytes = Vec::with_capacity(7 + secret.len());
+    bytes.extend_from_slice(b"Bearer ");
+    bytes.extend_from_slice(secret.as_bytes());
+    let mut value = HeaderValue::from_maybe_shared(bytes::Bytes::from(bytes)).map_err(|_| {
+        InvalidResponseError::new(
+            "token provider",
+            None,
+            "the access token contains characters not allowed in an HTTP header",
+        )
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
