@@ -30,7 +30,7 @@ pub(crate) struct WireTokenResponse {
     token_type: LenientTokenType,
     #[serde(default, deserialize_with = "lenient_seconds")]
     expires_in: ExpiresIn,
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient_scope")]
     scope: Option<String>,
     #[serde(default)]
     refresh_token: Option<RefreshToken>,
@@ -97,6 +97,24 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     Ok(match serde_json::Value::deserialize(d)? {
         serde_json::Value::String(s) => Some(s),
         serde_json::Value::Null => None,
+        other => Some(other.to_string()),
+    })
+}
+
+/// `scope` as RFC 6749 §3.3 has it, space-delimited; a JSON array of strings (as some servers
+/// send) is joined with spaces. Anything else is kept as its JSON text, as [`lenient_string`]
+/// does.
+fn lenient_scope<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Null => None,
+        serde_json::Value::Array(items) if items.iter().all(serde_json::Value::is_string) => Some(
+            items
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
         other => Some(other.to_string()),
     })
 }
@@ -420,6 +438,34 @@ mod tests {
         assert_eq!(t.refresh_token().unwrap().expose_secret(), "r");
         assert_eq!(t.id_token().unwrap().expose_secret(), "i");
         assert_eq!(t.access_token().expose_secret(), "a");
+    }
+
+    #[test]
+    fn a_scope_array_is_space_delimited() {
+        let scope = |json: &str| parse(json).unwrap().scope().map(str::to_owned);
+        assert_eq!(
+            scope(r#"{"access_token":"a","scope":["openid","user:read:email"]}"#).as_deref(),
+            Some("openid user:read:email")
+        );
+        assert_eq!(
+            scope(r#"{"access_token":"a","scope":["x"]}"#).as_deref(),
+            Some("x")
+        );
+        assert_eq!(
+            scope(r#"{"access_token":"a","scope":[]}"#).as_deref(),
+            Some("")
+        );
+        assert_eq!(scope(r#"{"access_token":"a","scope":null}"#), None);
+        assert_eq!(scope(r#"{"access_token":"a"}"#), None);
+        // Not an array of strings: kept as sent, as before.
+        assert_eq!(
+            scope(r#"{"access_token":"a","scope":["x",1]}"#).as_deref(),
+            Some(r#"["x",1]"#)
+        );
+        assert_eq!(
+            scope(r#"{"access_token":"a","scope":7}"#).as_deref(),
+            Some("7")
+        );
     }
 
     #[test]
