@@ -307,6 +307,17 @@ pub(crate) fn map_unstructured_error(
         )
         .into();
     }
+    if let Some(what) = wrong_url(status) {
+        // Not the server refusing the request: nothing at this URL takes token requests. Not
+        // retryable (a 4xx without a retryable code), and not the body's text.
+        return AuthorizationError::new(
+            endpoint,
+            status,
+            None,
+            format!("{what}: the token URL is probably wrong"),
+        )
+        .into();
+    }
     let message = message.unwrap_or_else(|| {
         if body.is_empty() {
             "empty response body".to_owned()
@@ -317,6 +328,15 @@ pub(crate) fn map_unstructured_error(
         }
     });
     AuthorizationError::new(endpoint, status, None, message).into()
+}
+
+/// What a 404 or 405 from the token endpoint means: the URL names no token endpoint.
+fn wrong_url(status: u16) -> Option<&'static str> {
+    match status {
+        404 => Some("not found"),
+        405 => Some("POST not allowed"),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -486,6 +506,24 @@ mod tests {
         );
         let e = map_unstructured_error("e", "c", 401, b"");
         assert!(matches!(&e, Error::InvalidClient(_)));
+        for (status, body) in [
+            (404_u16, &b""[..]),
+            (404, b"<html>Not Found</html>"),
+            (404, br#"{"message":"Not Found"}"#),
+            (405, b""),
+        ] {
+            let e = map_unstructured_error("e", "c", status, body);
+            assert!(
+                matches!(&e, Error::Authorization(a) if a.status_code == status && a.code.is_none() && a.message.contains("token URL is probably wrong")),
+                "{e:?}"
+            );
+            assert!(!e.is_retryable());
+        }
+        // A 404 with an OAuth2 error keeps it.
+        let e = map_unstructured_error("e", "c", 404, br#"{"error":"invalid_request"}"#);
+        assert!(
+            matches!(&e, Error::Authorization(a) if a.code.as_deref() == Some("invalid_request"))
+        );
         let e = map_unstructured_error("e", "c", 429, b"");
         assert!(matches!(&e, Error::Authorization(a) if a.message == "empty response body"));
         assert!(e.is_retryable());
