@@ -43,6 +43,9 @@ pub(crate) enum HttpError {
     TooLarge(usize),
     #[error("invalid request: {0}")]
     Request(#[source] http::Error),
+    /// A 2xx that is no token response (normalize.rs).
+    #[error(transparent)]
+    NotAToken(crate::normalize::NotAToken),
 }
 
 impl HttpError {
@@ -73,6 +76,7 @@ impl HttpError {
                 Some(Arc::new(e) as Source),
             )
             .into(),
+            HttpError::NotAToken(e) => e.into_error(endpoint),
         }
     }
 }
@@ -143,7 +147,12 @@ impl Exchange {
             }
             body.extend_from_slice(&chunk);
         }
-        let mut builder = http::Response::builder().status(response.status());
+        // Lenient token responses (normalize.rs): JSON under any content type, form-encoded
+        // answers, a byte-order mark, a 2xx other than 200; a 2xx with no token is refused.
+        let (status, body) =
+            crate::normalize::apply(response.status(), response.headers_mut(), body)
+                .map_err(HttpError::NotAToken)?;
+        let mut builder = http::Response::builder().status(status);
         if let Some(headers) = builder.headers_mut() {
             *headers = std::mem::take(response.headers_mut());
         }

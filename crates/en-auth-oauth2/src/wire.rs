@@ -170,7 +170,7 @@ impl WireTokenResponse {
     }
 
     /// Checks the response and turns it into a [`Token`] whose life counts from `requested_at`
-    /// (see [`Token::from_expires_in`]).
+    /// (see [`Token::from_expires_in`]). `status` is the response's (a 2xx), for errors.
     ///
     /// # Errors
     /// An `error` member → as an error response; no or an empty `access_token`, or a token type
@@ -179,13 +179,14 @@ impl WireTokenResponse {
         self,
         endpoint: &str,
         client_id: &str,
+        status: u16,
         requested_at: Instant,
     ) -> Result<Token, Error> {
         if let Some(code) = &self.error {
             return Err(map_error_code(
                 endpoint,
                 client_id,
-                200,
+                status,
                 code,
                 self.error_description.as_deref(),
             ));
@@ -193,7 +194,7 @@ impl WireTokenResponse {
         if self.access_token.secret().is_empty() {
             return Err(InvalidResponseError::new(
                 endpoint,
-                Some(200),
+                Some(status),
                 "the response has no access_token",
             )
             .into());
@@ -202,7 +203,7 @@ impl WireTokenResponse {
         if !token_type.is_empty() && !token_type.eq_ignore_ascii_case("bearer") {
             return Err(InvalidResponseError::new(
                 endpoint,
-                Some(200),
+                Some(status),
                 format!("unsupported token_type `{token_type}` (only Bearer tokens, RFC 6750, can be sent)"),
             )
             .into());
@@ -347,7 +348,7 @@ mod tests {
     fn parse(json: &str) -> Result<Token, Error> {
         serde_json::from_str::<WireTokenResponse>(json)
             .expect("lenient parser accepts any JSON object")
-            .into_token("https://t/token", "client", Instant::now())
+            .into_token("https://t/token", "client", 200, Instant::now())
     }
 
     /// The lifetime the token is given: `expires_in` less the one-second resolution.
@@ -430,7 +431,7 @@ mod tests {
         ] {
             let parsed = serde_json::from_str::<WireTokenResponse>(body);
             let err = match parsed {
-                Ok(r) => r.into_token("e", "c", Instant::now()).unwrap_err(),
+                Ok(r) => r.into_token("e", "c", 200, Instant::now()).unwrap_err(),
                 Err(_) => continue, // null is not a string: the parser reports it (also an error)
             };
             assert!(matches!(err, Error::InvalidResponse(_)), "{body}: {err}");
