@@ -100,6 +100,19 @@ def token_response():
         '{"access_token":"abc","expires_in":' + "9" * 40 + "}",
         "[" * 200 + "]" * 200,
         '{"a":' * 130 + "1" + "}" * 130,
+        # Lenient answers: a byte-order mark, form-encoded tokens and errors (GitHub), scope as
+        # a JSON array; and what must stay refused (a repeated or undecodable parameter, HTML
+        # with a token-looking link).
+        '\ufeff{"access_token":"tok-123","token_type":"bearer","expires_in":3600}',
+        "access_token=tok-123&token_type=bearer&expires_in=3600&scope=",
+        "access_token=a%2Bb%2F%3D&token_type=Bearer&expires_in=60&scope=repo+user%3Aemail\n",
+        '{"access_token":"tok-123","token_type":"bearer","expires_in":3600,"scope":["openid","user:read:email"]}',
+        '{"access_token":"abc","scope":[]}',
+        "error=invalid_client&error_description=Client+authentication+failed",
+        '\ufeff{"error":"invalid_scope","error_description":"no"}',
+        "access_token=a&access_token=b",
+        "access_token=%FF&expires_in=%33%36%30%30",
+        '<html><a href="/login?next=%2F&access_token=abc">go</a></html>',
     ]
     write("token_response", s)
 

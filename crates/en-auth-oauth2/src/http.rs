@@ -105,6 +105,9 @@ pub(crate) enum HttpError {
     Request(#[source] http::Error),
     #[error("{0}")]
     Internal(String),
+    /// A 2xx that is no token response (normalize.rs).
+    #[error(transparent)]
+    NotAToken(crate::normalize::NotAToken),
 }
 
 impl HttpError {
@@ -138,6 +141,7 @@ impl HttpError {
                 Some(Arc::new(e) as Source),
             )
             .into(),
+            HttpError::NotAToken(e) => e.into_error(endpoint),
         }
     }
 }
@@ -227,11 +231,16 @@ impl Exchange {
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let mut builder = http::Response::builder().status(received.status);
-        if let Some(headers) = builder.headers_mut() {
-            *headers = received.headers;
+        // Lenient token responses (normalize.rs): JSON under any content type, form-encoded
+        // answers, a byte-order mark, a 2xx other than 200; a 2xx with no token is refused.
+        let mut headers = received.headers;
+        let (status, body) = crate::normalize::apply(received.status, &mut headers, received.body)
+            .map_err(HttpError::NotAToken)?;
+        let mut builder = http::Response::builder().status(status);
+        if let Some(slot) = builder.headers_mut() {
+            *slot = headers;
         }
-        builder.body(received.body).map_err(HttpError::Request)
+        builder.body(body).map_err(HttpError::Request)
     }
 }
 

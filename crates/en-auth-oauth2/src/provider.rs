@@ -133,8 +133,15 @@ impl ClientCredentials {
         let exchange = Exchange::new(self.http.clone(), self.timeout, self.max_response_bytes);
         let client_id = self.client_info.client_id();
         let requested_at = Instant::now();
+        // The status as received: a 2xx carrying a token reaches the oauth2 crate as a 200
+        // (normalize.rs).
         let result = match request.request_async(&exchange).await {
-            Ok(response) => response.into_token(&self.endpoint, client_id, requested_at),
+            Ok(response) => response.into_token(
+                &self.endpoint,
+                client_id,
+                exchange.status().unwrap_or(200),
+                requested_at,
+            ),
             Err(RequestTokenError::ServerResponse(e)) => Err(map_error_response(
                 &self.endpoint,
                 client_id,
@@ -142,13 +149,14 @@ impl ClientCredentials {
                 &e,
             )),
             Err(RequestTokenError::Request(e)) => Err(e.into_error(&self.endpoint)),
-            Err(RequestTokenError::Parse(_, body)) => {
+            Err(RequestTokenError::Parse(e, body)) => {
                 let status = exchange.status().unwrap_or(0);
-                if status == 200 {
+                if is_success(status) {
+                    // A JSON object (normalize.rs saw to that) that is no token response.
                     Err(InvalidResponseError::new(
                         &self.endpoint,
-                        Some(200),
-                        "the body is not a JSON object",
+                        Some(status),
+                        not_a_token_response(&e.path().to_string()),
                     )
                     .into())
                 } else {
@@ -163,7 +171,7 @@ impl ClientCredentials {
             Err(RequestTokenError::Other(message)) => {
                 let status = exchange.status();
                 match status {
-                    Some(s) if s != 200 => {
+                    Some(s) if !is_success(s) => {
                         Err(map_unstructured_error(&self.endpoint, client_id, s, &[]))
                     }
                     _ => Err(InvalidResponseError::new(&self.endpoint, status, message).into()),
@@ -176,6 +184,29 @@ impl ClientCredentials {
             }
             other => other,
         })
+    }
+}
+
+fn is_success(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
+/// Why a JSON object is no token response, naming the member at fault when it is one of a token
+/// response's (never quoting a value: serde's own message may).
+fn not_a_token_response(path: &str) -> String {
+    const MEMBERS: [&str; 8] = [
+        "access_token",
+        "token_type",
+        "expires_in",
+        "scope",
+        "refresh_token",
+        "id_token",
+        "error",
+        "error_description",
+    ];
+    match MEMBERS.iter().find(|m| **m == path) {
+        Some(member) => format!("not a token response: unusable `{member}` member"),
+        None => "not a token response: a member has the wrong type or appears twice".to_owned(),
     }
 }
 

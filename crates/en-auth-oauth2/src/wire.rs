@@ -30,7 +30,7 @@ pub(crate) struct WireTokenResponse {
     token_type: LenientTokenType,
     #[serde(default, deserialize_with = "lenient_seconds")]
     expires_in: ExpiresIn,
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient_scope")]
     scope: Option<String>,
     #[serde(default)]
     refresh_token: Option<RefreshToken>,
@@ -101,6 +101,24 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     })
 }
 
+/// `scope` as RFC 6749 §3.3 has it, space-delimited; a JSON array of strings (as some servers
+/// send) is joined with spaces. Anything else is kept as its JSON text, as [`lenient_string`]
+/// does.
+fn lenient_scope<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Null => None,
+        serde_json::Value::Array(items) if items.iter().all(serde_json::Value::is_string) => Some(
+            items
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        other => Some(other.to_string()),
+    })
+}
+
 fn lenient_string_or_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     lenient_string(d).map(Option::unwrap_or_default)
 }
@@ -152,7 +170,7 @@ impl WireTokenResponse {
     }
 
     /// Checks the response and turns it into a [`Token`] whose life counts from `requested_at`
-    /// (see [`Token::from_expires_in`]).
+    /// (see [`Token::from_expires_in`]). `status` is the response's (a 2xx), for errors.
     ///
     /// # Errors
     /// An `error` member → as an error response; no or an empty `access_token`, or a token type
@@ -161,13 +179,14 @@ impl WireTokenResponse {
         self,
         endpoint: &str,
         client_id: &str,
+        status: u16,
         requested_at: Instant,
     ) -> Result<Token, Error> {
         if let Some(code) = &self.error {
             return Err(map_error_code(
                 endpoint,
                 client_id,
-                200,
+                status,
                 code,
                 self.error_description.as_deref(),
             ));
@@ -175,7 +194,7 @@ impl WireTokenResponse {
         if self.access_token.secret().is_empty() {
             return Err(InvalidResponseError::new(
                 endpoint,
-                Some(200),
+                Some(status),
                 "the response has no access_token",
             )
             .into());
@@ -184,7 +203,7 @@ impl WireTokenResponse {
         if !token_type.is_empty() && !token_type.eq_ignore_ascii_case("bearer") {
             return Err(InvalidResponseError::new(
                 endpoint,
-                Some(200),
+                Some(status),
                 format!("unsupported token_type `{token_type}` (only Bearer tokens, RFC 6750, can be sent)"),
             )
             .into());
@@ -289,6 +308,17 @@ pub(crate) fn map_unstructured_error(
         )
         .into();
     }
+    if let Some(what) = wrong_url(status) {
+        // Not the server refusing the request: nothing at this URL takes token requests. Not
+        // retryable (a 4xx without a retryable code), and not the body's text.
+        return AuthorizationError::new(
+            endpoint,
+            status,
+            None,
+            format!("{what}: the token URL is probably wrong"),
+        )
+        .into();
+    }
     let message = message.unwrap_or_else(|| {
         if body.is_empty() {
             "empty response body".to_owned()
@@ -301,6 +331,15 @@ pub(crate) fn map_unstructured_error(
     AuthorizationError::new(endpoint, status, None, message).into()
 }
 
+/// What a 404 or 405 from the token endpoint means: the URL names no token endpoint.
+fn wrong_url(status: u16) -> Option<&'static str> {
+    match status {
+        404 => Some("not found"),
+        405 => Some("POST not allowed"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,7 +348,7 @@ mod tests {
     fn parse(json: &str) -> Result<Token, Error> {
         serde_json::from_str::<WireTokenResponse>(json)
             .expect("lenient parser accepts any JSON object")
-            .into_token("https://t/token", "client", Instant::now())
+            .into_token("https://t/token", "client", 200, Instant::now())
     }
 
     /// The lifetime the token is given: `expires_in` less the one-second resolution.
@@ -392,7 +431,7 @@ mod tests {
         ] {
             let parsed = serde_json::from_str::<WireTokenResponse>(body);
             let err = match parsed {
-                Ok(r) => r.into_token("e", "c", Instant::now()).unwrap_err(),
+                Ok(r) => r.into_token("e", "c", 200, Instant::now()).unwrap_err(),
                 Err(_) => continue, // null is not a string: the parser reports it (also an error)
             };
             assert!(matches!(err, Error::InvalidResponse(_)), "{body}: {err}");
@@ -423,6 +462,34 @@ mod tests {
     }
 
     #[test]
+    fn a_scope_array_is_space_delimited() {
+        let scope = |json: &str| parse(json).unwrap().scope().map(str::to_owned);
+        assert_eq!(
+            scope(r#"{"access_token":"a","scope":["openid","user:read:email"]}"#).as_deref(),
+            Some("openid user:read:email")
+        );
+        assert_eq!(
+            scope(r#"{"access_token":"a","scope":["x"]}"#).as_deref(),
+            Some("x")
+        );
+        assert_eq!(
+            scope(r#"{"access_token":"a","scope":[]}"#).as_deref(),
+            Some("")
+        );
+        assert_eq!(scope(r#"{"access_token":"a","scope":null}"#), None);
+        assert_eq!(scope(r#"{"access_token":"a"}"#), None);
+        // Not an array of strings: kept as sent, as before.
+        assert_eq!(
+            scope(r#"{"access_token":"a","scope":["x",1]}"#).as_deref(),
+            Some(r#"["x",1]"#)
+        );
+        assert_eq!(
+            scope(r#"{"access_token":"a","scope":7}"#).as_deref(),
+            Some("7")
+        );
+    }
+
+    #[test]
     fn unstructured_errors() {
         let e = map_unstructured_error("e", "c", 502, b"<html>Bad gateway</html>");
         assert!(
@@ -440,6 +507,24 @@ mod tests {
         );
         let e = map_unstructured_error("e", "c", 401, b"");
         assert!(matches!(&e, Error::InvalidClient(_)));
+        for (status, body) in [
+            (404_u16, &b""[..]),
+            (404, b"<html>Not Found</html>"),
+            (404, br#"{"message":"Not Found"}"#),
+            (405, b""),
+        ] {
+            let e = map_unstructured_error("e", "c", status, body);
+            assert!(
+                matches!(&e, Error::Authorization(a) if a.status_code == status && a.code.is_none() && a.message.contains("token URL is probably wrong")),
+                "{e:?}"
+            );
+            assert!(!e.is_retryable());
+        }
+        // A 404 with an OAuth2 error keeps it.
+        let e = map_unstructured_error("e", "c", 404, br#"{"error":"invalid_request"}"#);
+        assert!(
+            matches!(&e, Error::Authorization(a) if a.code.as_deref() == Some("invalid_request"))
+        );
         let e = map_unstructured_error("e", "c", 429, b"");
         assert!(matches!(&e, Error::Authorization(a) if a.message == "empty response body"));
         assert!(e.is_retryable());

@@ -77,8 +77,10 @@ async fn wait_for(mut condition: impl FnMut() -> bool) {
 #[tokio::test]
 async fn one_token_request_for_a_cold_burst_and_one_per_expiry() {
     // Without proactive renewal, so that the burst after expiry really waits for the renewal.
+    // A 6-second token (renewed 4.5 s after it was asked for): the cold burst, with its 1000
+    // resource requests, must end before the token needs renewal, even on a loaded machine.
     let policy = RenewalPolicy::default().with_proactive_renewal(false);
-    let (server, authorizer, client) = setup_with(2, policy).await;
+    let (server, authorizer, client) = setup_with(6, policy).await;
     server.hold_token_requests();
     let handles = burst(TASKS, &client, &server.resource_url()).await;
     server.release_token_requests();
@@ -88,7 +90,7 @@ async fn one_token_request_for_a_cold_burst_and_one_per_expiry() {
     assert_eq!(server.token_requests(), 1, "cold burst of {TASKS}");
     assert_eq!(server.resource_authorized(), TASKS as u64);
 
-    // Wait until the token is due (three quarters of its 2-second life), then burst again.
+    // Wait until the token needs renewal (three quarters of its life), then burst again.
     let renew_at = authorizer.access_token().await.unwrap().renew_at().unwrap();
     tokio::time::sleep_until(renew_at.into()).await;
     server.hold_token_requests();
