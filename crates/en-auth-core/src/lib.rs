@@ -22,6 +22,7 @@ mod client;
 mod environment;
 mod error;
 mod flight;
+mod flow;
 mod io;
 mod middleware;
 mod policy;
@@ -44,6 +45,7 @@ pub use error::{
     InternalError, InvalidClientError, InvalidCredentialsError, InvalidResponseError, Source,
     TransportError, TransportErrorKind, RETRYABLE_CODES,
 };
+pub use flow::BuilderSettings;
 pub use io::run_on_io_runtime;
 pub use policy::{RenewalPolicy, MAX_GAP_FRACTION};
 pub use provider::TokenProvider;
@@ -51,6 +53,14 @@ pub use request_policy::RequestPolicy;
 pub use token::{Token, EXPIRES_IN_RESOLUTION, MAX_LIFETIME};
 
 pub use reqwest_middleware;
+
+/// What [`flow_authorizer!`] expands to needs; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use async_trait::async_trait;
+    pub use http;
+    pub use reqwest;
+}
 pub use secrecy;
 
 /// The standard `Authorization` header (RFC 9110 §11.6.2), which carries `Bearer <token>`

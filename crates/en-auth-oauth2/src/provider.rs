@@ -210,6 +210,17 @@ fn not_a_token_response(path: &str) -> String {
     }
 }
 
+impl std::fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("client_info", &self.client_info)
+            .field("environment", &self.environment.id())
+            .field("token_url", &self.endpoint)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 impl TokenProvider for ClientCredentials {
     async fn authorize(&self) -> Result<Token, Error> {
         let started = Instant::now();

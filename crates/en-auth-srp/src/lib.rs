@@ -31,36 +31,28 @@ mod errors;
 mod provider;
 pub mod srp;
 
-use std::ops::Deref;
-use std::time::Duration;
-
 use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Region};
 pub use challenge::{
     Challenge, ChallengeHandler, ChallengeResponses, CUSTOM_CHALLENGE, DEVICE_SRP_AUTH, MFA_SETUP,
     NEW_PASSWORD_REQUIRED, SELECT_MFA_TYPE, SMS_MFA, SOFTWARE_TOKEN_MFA, UNANSWERABLE,
 };
-pub use en_auth_core::{
-    self as core, reqwest_middleware, run_on_io_runtime, secrecy, AccountError, AuthorizationError,
-    Authorizer, ChallengeError, ClientInfo, ConfigurationError, Cooldown, CurrentToken,
-    Environment, Error, IntoEnvironment, InvalidClientError, InvalidCredentialsError,
-    InvalidResponseError, RenewalPolicy, RequestPolicy, Token, TokenProvider, TransportError,
-    TransportErrorKind, UserCredentials, API_KEY_HEADER, AUTHORIZATION_HEADER,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, EXPIRATION_GAP,
-};
+/// The core crate, for what its glob re-export above does not name (its modules' docs).
+pub use en_auth_core as core;
+pub use en_auth_core::*;
 pub use provider::CognitoSrp;
 pub use reqwest;
 use secrecy::ExposeSecret;
 
-/// Authorizes requests as a user logged in over Cognito SRP: the seed's
-/// `SrpAuthorizer(client_info, credentials, environment)`.
-///
-/// An [`Authorizer`] over the [`CognitoSrp`] provider; it dereferences to it, so
-/// [`Authorizer::access_token`] (the access token), [`Authorizer::client_id`] and
-/// [`Authorizer::authorize_request`] are available, and the id and refresh tokens are on the
-/// [`Token`]. It is a [`reqwest_middleware::Middleware`]. Clones share one session.
-#[derive(Clone)]
-pub struct SrpAuthorizer {
-    inner: Authorizer<CognitoSrp>,
+en_auth_core::flow_authorizer! {
+    /// Authorizes requests as a user logged in over Cognito SRP: as the Python `en_auth`
+    /// package's `SrpAuthorizer(client_info, credentials, environment)`.
+    ///
+    /// An [`Authorizer`] over the [`CognitoSrp`] provider; it dereferences to it, so
+    /// [`Authorizer::access_token`] (the access token), [`Authorizer::client_id`] and
+    /// [`Authorizer::authorize_request`] are available, and the id and refresh tokens are on the
+    /// [`Token`]. It is a [`reqwest_middleware::Middleware`]. Clones share one session.
+    pub struct SrpAuthorizer(CognitoSrp);
+    builder: SrpAuthorizerBuilder;
 }
 
 impl SrpAuthorizer {
@@ -79,7 +71,7 @@ impl SrpAuthorizer {
         Self::builder(client_info, credentials, environment).build()
     }
 
-    /// A builder, to set a challenge handler or timeouts.
+    /// A builder, to set a challenge handler, timeouts or policies.
     pub fn builder(
         client_info: ClientInfo,
         credentials: UserCredentials,
@@ -88,49 +80,9 @@ impl SrpAuthorizer {
         SrpAuthorizerBuilder {
             client_info,
             credentials,
-            environment: environment.into_environment(),
             handler: None,
-            timeout: DEFAULT_TIMEOUT,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            policy: RenewalPolicy::default(),
-            requests: RequestPolicy::default(),
+            settings: BuilderSettings::new(environment),
         }
-    }
-
-    /// The caching authorizer inside.
-    pub fn authorizer(&self) -> &Authorizer<CognitoSrp> {
-        &self.inner
-    }
-}
-
-impl Deref for SrpAuthorizer {
-    type Target = Authorizer<CognitoSrp>;
-    fn deref(&self) -> &Self::Target {
-        &self.inner
-    }
-}
-
-impl std::fmt::Debug for SrpAuthorizer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let provider = self.inner.provider();
-        f.debug_struct("SrpAuthorizer")
-            .field("client_info", provider.client_info())
-            .field("credentials", provider.credentials())
-            .field("environment", &provider.environment().id())
-            .field("endpoint", &provider.endpoint())
-            .finish()
-    }
-}
-
-#[async_trait::async_trait]
-impl reqwest_middleware::Middleware for SrpAuthorizer {
-    async fn handle(
-        &self,
-        request: reqwest::Request,
-        extensions: &mut ::http::Extensions,
-        next: reqwest_middleware::Next<'_>,
-    ) -> reqwest_middleware::Result<reqwest::Response> {
-        self.inner.handle(request, extensions, next).await
     }
 }
 
@@ -138,12 +90,8 @@ impl reqwest_middleware::Middleware for SrpAuthorizer {
 pub struct SrpAuthorizerBuilder {
     client_info: ClientInfo,
     credentials: UserCredentials,
-    environment: Result<Environment, Error>,
     handler: Option<Box<dyn ChallengeHandler>>,
-    timeout: Duration,
-    connect_timeout: Duration,
-    policy: RenewalPolicy,
-    requests: RequestPolicy,
+    settings: BuilderSettings,
 }
 
 impl std::fmt::Debug for SrpAuthorizerBuilder {
@@ -151,55 +99,19 @@ impl std::fmt::Debug for SrpAuthorizerBuilder {
         f.debug_struct("SrpAuthorizerBuilder")
             .field("client_info", &self.client_info)
             .field("credentials", &self.credentials)
-            .field("environment", &self.environment)
             .field("challenge_handler", &self.handler.is_some())
-            .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("policy", &self.policy)
-            .field("requests", &self.requests)
+            .field("settings", &self.settings)
             .finish()
     }
 }
 
 impl SrpAuthorizerBuilder {
-    /// How tokens are renewed and failed logins or refreshes retried (default
-    /// [`RenewalPolicy::default`]).
-    #[must_use]
-    pub fn renewal_policy(mut self, policy: RenewalPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// Which requests may carry the token and which answers mean it was rejected (default
-    /// [`RequestPolicy::default`]: `https` or loopback only; renew and replay on `401`). For
-    /// example, renew on `403` too behind a gateway that answers an expired token so, or allow
-    /// plain `http` inside a service mesh that encrypts.
-    #[must_use]
-    pub fn request_policy(mut self, requests: RequestPolicy) -> Self {
-        self.requests = requests;
-        self
-    }
-
     /// Answers challenges after `PASSWORD_VERIFIER` (MFA codes, a new password, custom
     /// challenges) with `handler`. Without one, such a challenge ends the login with
     /// [`Error::Challenge`].
     #[must_use]
     pub fn challenge_handler(mut self, handler: impl ChallengeHandler) -> Self {
         self.handler = Some(Box::new(handler));
-        self
-    }
-
-    /// The time allowed for one Cognito call (default [`DEFAULT_TIMEOUT`]).
-    #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// The time allowed to connect (default [`DEFAULT_CONNECT_TIMEOUT`]).
-    #[must_use]
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
         self
     }
 
@@ -210,7 +122,7 @@ impl SrpAuthorizerBuilder {
     /// `user_pool_id` or region, the client info is unusable ([`ClientInfo::validate`]), or the
     /// user name or password is empty.
     pub fn build(self) -> Result<SrpAuthorizer, Error> {
-        let environment = self.environment?;
+        let environment = self.settings.environment()?.clone();
         self.client_info.validate()?;
         let region = environment.require_region()?.to_owned();
         let pool_id = environment.require_user_pool_id()?;
@@ -224,8 +136,8 @@ impl SrpAuthorizerBuilder {
             return Err(environment.error("password", "the password is empty"));
         }
         let timeouts = aws_sdk_cognitoidentityprovider::config::timeout::TimeoutConfig::builder()
-            .operation_timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
+            .operation_timeout(self.settings.timeout)
+            .connect_timeout(self.settings.connect_timeout)
             .build();
         let mut config = aws_sdk_cognitoidentityprovider::Config::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -253,8 +165,6 @@ impl SrpAuthorizerBuilder {
         if let Some(handler) = self.handler {
             provider = provider.with_boxed_challenge_handler(handler);
         }
-        Ok(SrpAuthorizer {
-            inner: Authorizer::with_policies(provider, self.policy, self.requests),
-        })
+        Ok(self.settings.authorizer(provider).into())
     }
 }

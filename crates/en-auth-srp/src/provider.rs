@@ -28,6 +28,10 @@ use en_auth_core::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::challenge::{Challenge, ChallengeHandler, UNANSWERABLE};
+use crate::errors::{map_sdk_error, Call, Context};
+use crate::srp::{secret_hash, timestamp, SrpClient, VerifierInput};
+
 /// Sends an AWS SDK call from en-auth's I/O runtime ([`en_auth_core::run_on_io_runtime`]), so
 /// that the SDK's pooled connections are driven whichever runtime asks for a token.
 trait OnIoRuntime: std::future::Future + Send + Sized + 'static
@@ -45,10 +49,6 @@ where
     F::Output: Send + 'static,
 {
 }
-
-use crate::challenge::{Challenge, ChallengeHandler, UNANSWERABLE};
-use crate::errors::{map_sdk_error, Call, Context};
-use crate::srp::{secret_hash, timestamp, SrpClient, VerifierInput};
 
 /// How many challenges one login may go through before it is abandoned.
 const MAX_CHALLENGES: usize = 8;
@@ -408,6 +408,17 @@ impl CognitoSrp {
             (None, None) => {}
         }
         Ok(token)
+    }
+}
+
+impl std::fmt::Debug for CognitoSrp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CognitoSrp")
+            .field("client_info", &self.client_info)
+            .field("credentials", &self.credentials)
+            .field("environment", &self.environment.id())
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
     }
 }
 
