@@ -1,5 +1,5 @@
 //! The stampede: how many token requests are made when 10 000 tasks meet an expired token at
-//! once — the `ServiceAccountAuthorizer` beside the seed's naive pattern ("check the token;
+//! once — the `ServiceAccountAuthorizer` beside the Python `en_auth` package's naive pattern ("check the token;
 //! if it has expired, fetch a new one"). The token endpoint takes 200 ms to answer, as a real
 //! one over a network does. A count, not a time:
 //! `cargo bench -p en-auth-oauth2 --bench stampede`.

@@ -242,7 +242,7 @@ async fn unusable_token_responses_are_typed_errors() {
 }
 
 #[tokio::test]
-async fn error_responses_map_onto_the_seeds_errors() {
+async fn error_responses_map_onto_the_three_error_types_of_en_auth() {
     let err = error_with(
         401,
         "application/json",

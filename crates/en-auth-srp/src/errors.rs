@@ -1,4 +1,4 @@
-//! How Cognito's errors map onto en-auth's: the seed's three error types, plus the account,
+//! How Cognito's errors map onto en-auth's: the three error types of the Python `en_auth` package, plus the account,
 //! refresh and retryable kinds. Cognito names its errors in `__type` / `x-amzn-errortype`
 //! ([common errors](https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/CommonErrors.html),
 //! [InitiateAuth errors](https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_InitiateAuth.html#API_InitiateAuth_Errors)).
