@@ -383,11 +383,7 @@ async fn every_fault_ends_in_a_typed_error_or_a_token_and_nothing_hangs() {
 
 #[tokio::test]
 async fn a_closed_port_is_a_connect_error_retried_then_reported() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = en_auth_peers::support::closed_port();
     let environment = Environment::new("closed")
         .with_token_url(&format!("http://127.0.0.1:{port}/token"))
         .unwrap();

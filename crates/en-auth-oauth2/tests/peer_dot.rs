@@ -3,18 +3,13 @@
 //! loopback with a 3-second token lifetime and the scopes `read` and `write`. Client secrets
 //! are stored hashed, as DOT does by default. See `peers/README.md`.
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::get;
 use en_auth_oauth2::secrecy::ExposeSecret;
 use en_auth_oauth2::{
     reqwest, ClientInfo, Environment, Error, ServiceAccountAuthorizer, TokenEndpointAuthMethod,
 };
+use en_auth_peers::support::{IntrospectedResource, Introspection};
 use en_auth_peers::{dot, field, TOKEN_TTL_SECONDS};
 use serde_json::Value;
 
@@ -59,20 +54,19 @@ fn assert_no_secret(err: &Error, also: &str) {
 }
 
 /// RFC 7662 introspection, authenticated (Basic) as the resource server's application.
-async fn introspect(http: &reqwest::Client, token: &str) -> Value {
-    let response = http
-        .post(field(dot(), "introspection_endpoint"))
-        .basic_auth(client_id("introspector"), Some(secret("introspector")))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "token={}",
-            url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
-        ))
-        .send()
+/// DOT's RFC 7662 introspection, as the resource server.
+fn introspection() -> Introspection {
+    Introspection {
+        endpoint: field(dot(), "introspection_endpoint").to_owned(),
+        client_id: client_id("introspector").to_owned(),
+        secret: secret("introspector").to_owned(),
+    }
+}
+
+async fn introspect(token: &str) -> Value {
+    introspection()
+        .introspect(&reqwest::Client::new(), token)
         .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "introspection refused");
-    serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
 }
 
 #[tokio::test]
@@ -91,7 +85,7 @@ async fn client_secret_basic_with_special_characters() {
         Some(Duration::from_secs(TOKEN_TTL_SECONDS - 1))
     );
     assert_eq!(token.scope(), Some(field(dot(), "scope")));
-    let info = introspect(&reqwest::Client::new(), token.secret().expose_secret()).await;
+    let info = introspect(token.secret().expose_secret()).await;
     assert_eq!(info["active"], true, "{info}");
     assert_eq!(info["client_id"], client_id("basic"), "{info}");
     assert_eq!(info["scope"], field(dot(), "scope"), "{info}");
@@ -104,7 +98,7 @@ async fn client_secret_post() {
     // any client).
     for name in ["post", "basic"] {
         let token = authorizer(name, POST).access_token().await.unwrap();
-        let info = introspect(&reqwest::Client::new(), token.secret().expose_secret()).await;
+        let info = introspect(token.secret().expose_secret()).await;
         assert_eq!(info["active"], true, "{name}: {info}");
         assert_eq!(info["client_id"], client_id(name), "{info}");
     }
@@ -120,7 +114,7 @@ async fn a_token_carries_every_scope_requested() {
                 .unwrap();
         let token = auth.access_token().await.unwrap();
         assert_eq!(token.scope(), Some(scopes), "{method:?}");
-        let info = introspect(&reqwest::Client::new(), token.secret().expose_secret()).await;
+        let info = introspect(token.secret().expose_secret()).await;
         assert_eq!(info["active"], true, "{method:?}: {info}");
         assert_eq!(info["scope"], scopes, "{method:?}: {info}");
         assert_eq!(info["client_id"], client_id("post"), "{info}");
@@ -187,48 +181,10 @@ async fn an_unknown_scope_is_an_invalid_scope_error() {
     assert_no_secret(&err, secret("basic"));
 }
 
-/// A protected resource that has DOT introspect every bearer token it receives.
-struct Resource {
-    http: reqwest::Client,
-    active: AtomicU64,
-    inactive: AtomicU64,
-    tokens: Mutex<HashSet<String>>,
-}
-
-async fn protected(State(resource): State<Arc<Resource>>, headers: HeaderMap) -> StatusCode {
-    let Some(token) = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        resource.inactive.fetch_add(1, Ordering::SeqCst);
-        return StatusCode::UNAUTHORIZED;
-    };
-    let info = introspect(&resource.http, token).await;
-    if info["active"] == true && info["scope"] == field(dot(), "scope") {
-        resource.tokens.lock().unwrap().insert(token.to_owned());
-        resource.active.fetch_add(1, Ordering::SeqCst);
-        StatusCode::OK
-    } else {
-        resource.inactive.fetch_add(1, Ordering::SeqCst);
-        StatusCode::UNAUTHORIZED
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_resource_sees_only_active_tokens_across_several_expiries() {
-    let resource = Arc::new(Resource {
-        http: reqwest::Client::new(),
-        active: AtomicU64::new(0),
-        inactive: AtomicU64::new(0),
-        tokens: Mutex::new(HashSet::new()),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/resource", listener.local_addr().unwrap());
-    let app = axum::Router::new()
-        .route("/resource", get(protected))
-        .with_state(Arc::clone(&resource));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let resource = IntrospectedResource::start(introspection(), Some(field(dot(), "scope"))).await;
+    let url = resource.url().to_owned();
 
     let auth = authorizer("basic", BASIC);
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
@@ -248,15 +204,15 @@ async fn the_resource_sees_only_active_tokens_across_several_expiries() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(
-        resource.inactive.load(Ordering::SeqCst),
+        resource.inactive(),
         0,
         "an expired or foreign token reached the resource"
     );
-    assert_eq!(resource.active.load(Ordering::SeqCst), sent);
+    assert_eq!(resource.active(), sent);
     // A 3 s token is relied on for 2 s (expires_in has one-second resolution) and renewed at
     // 3/4 of that, 1.5 s: about 5 token requests in 7 s, and no fewer than 7 s / 2 s.
     let token_requests = auth.token_requests();
-    let distinct = resource.tokens.lock().unwrap().len() as u64;
+    let distinct = resource.distinct_tokens() as u64;
     assert!(
         (4..=8).contains(&token_requests),
         "{token_requests} token requests for {sent} requests"

@@ -1,16 +1,12 @@
 //! Integration with a real, certified OAuth2 server: oidc-provider (npm, pinned in
 //! `peers/oidc`), started on loopback with a 3-second token lifetime.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::get;
 use en_auth_oauth2::{
     ClientInfo, Environment, Error, ServiceAccountAuthorizer, TokenEndpointAuthMethod,
 };
+use en_auth_peers::support::{IntrospectedResource, Introspection};
 use en_auth_peers::{field, oidc, TOKEN_TTL_SECONDS};
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -30,22 +26,19 @@ fn client(name: &str) -> ClientInfo {
     )
 }
 
-/// RFC 7662 introspection, authenticated as the resource server.
-async fn introspect(http: &reqwest::Client, token: &str) -> Value {
-    http.post(field(oidc(), "introspection_endpoint"))
-        .basic_auth(
-            field(oidc(), "clients/introspector/id"),
-            Some(field(oidc(), "clients/introspector/secret")),
-        )
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={token}"))
-        .send()
+/// RFC 7662 introspection, as the resource server.
+fn introspection() -> Introspection {
+    Introspection {
+        endpoint: field(oidc(), "introspection_endpoint").to_owned(),
+        client_id: field(oidc(), "clients/introspector/id").to_owned(),
+        secret: field(oidc(), "clients/introspector/secret").to_owned(),
+    }
+}
+
+async fn introspect(token: &str) -> Value {
+    introspection()
+        .introspect(&reqwest::Client::new(), token)
         .await
-        .unwrap()
-        .bytes()
-        .await
-        .map(|body| serde_json::from_slice(&body).unwrap())
-        .unwrap()
 }
 
 #[tokio::test]
@@ -63,7 +56,7 @@ async fn client_secret_basic_with_special_characters() {
         token.lifetime(),
         Some(Duration::from_secs(TOKEN_TTL_SECONDS - 1))
     );
-    let info = introspect(&reqwest::Client::new(), token.secret().expose_secret()).await;
+    let info = introspect(token.secret().expose_secret()).await;
     assert_eq!(info["active"], true, "{info}");
     assert_eq!(info["client_id"], field(oidc(), "clients/basic/id"));
     assert_eq!(info["scope"], field(oidc(), "scope"));
@@ -77,7 +70,7 @@ async fn client_secret_post() {
     )
     .unwrap();
     let token = auth.access_token().await.unwrap();
-    let info = introspect(&reqwest::Client::new(), token.secret().expose_secret()).await;
+    let info = introspect(token.secret().expose_secret()).await;
     assert_eq!(info["active"], true, "{info}");
     assert_eq!(info["client_id"], field(oidc(), "clients/post/id"));
 }
@@ -105,44 +98,10 @@ async fn a_wrong_secret_is_an_invalid_client_error() {
     }
 }
 
-/// A protected resource that introspects every bearer token it receives.
-struct Resource {
-    http: reqwest::Client,
-    active: AtomicU64,
-    inactive: AtomicU64,
-}
-
-async fn protected(State(resource): State<Arc<Resource>>, headers: HeaderMap) -> StatusCode {
-    let Some(token) = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        resource.inactive.fetch_add(1, Ordering::SeqCst);
-        return StatusCode::UNAUTHORIZED;
-    };
-    if introspect(&resource.http, token).await["active"] == true {
-        resource.active.fetch_add(1, Ordering::SeqCst);
-        StatusCode::OK
-    } else {
-        resource.inactive.fetch_add(1, Ordering::SeqCst);
-        StatusCode::UNAUTHORIZED
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_resource_sees_only_active_tokens_across_several_expiries() {
-    let resource = Arc::new(Resource {
-        http: reqwest::Client::new(),
-        active: AtomicU64::new(0),
-        inactive: AtomicU64::new(0),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/resource", listener.local_addr().unwrap());
-    let app = axum::Router::new()
-        .route("/resource", get(protected))
-        .with_state(Arc::clone(&resource));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let resource = IntrospectedResource::start(introspection(), None).await;
+    let url = resource.url().to_owned();
 
     let auth = ServiceAccountAuthorizer::new(
         client("basic"),
@@ -165,11 +124,11 @@ async fn the_resource_sees_only_active_tokens_across_several_expiries() {
         }
     }
     assert_eq!(
-        resource.inactive.load(Ordering::SeqCst),
+        resource.inactive(),
         0,
         "an expired token reached the resource"
     );
-    assert_eq!(resource.active.load(Ordering::SeqCst), sent);
+    assert_eq!(resource.active(), sent);
     // A 3 s token is relied on for 2 s (expires_in has one-second resolution) and renewed at
     // 3/4 of that, 1.5 s: about 8 token requests in 4 lifetimes (12 s).
     let token_requests = auth.token_requests();

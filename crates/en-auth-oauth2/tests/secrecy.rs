@@ -1,26 +1,12 @@
 //! No secret, API key or token reaches `Debug`, `Display`, an error, or a `tracing` event — even
 //! at TRACE level, on success, on 401 replay, and on every failure path.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use en_auth_oauth2::{ClientInfo, Environment, Error, ServiceAccountAuthorizer};
+use en_auth_peers::support::LogCapture;
 use en_auth_testkit::{Behaviour, OAuthServer};
 use secrecy::ExposeSecret;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 const SECRET: &str = "Sup3r-S3cret+/=value";
 const WRONG_SECRET: &str = "Wr0ng-S3cret-value";
@@ -29,13 +15,7 @@ const PASSWORD: &str = "Pa55word-never-shown";
 
 #[tokio::test(flavor = "current_thread")]
 async fn no_secret_in_debug_display_errors_or_trace_logs() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = LogCapture::install();
 
     let server = OAuthServer::builder()
         .client("svc", SECRET)
@@ -127,7 +107,7 @@ async fn no_secret_in_debug_display_errors_or_trace_logs() {
     ));
 
     drop(_guard);
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(logs.contains("token obtained"), "the run was logged at all");
     assert!(
         logs.contains("client_id=svc") || logs.contains("client_id=\"svc\""),

@@ -321,11 +321,7 @@ async fn a_silent_endpoint_times_out_and_a_closed_one_refuses() {
     assert!(err.is_retryable());
 
     // A port nobody listens on: bind one, then free it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = en_auth_peers::support::closed_port();
     let environment = Environment::new("closed")
         .with_token_url(&format!("http://127.0.0.1:{port}/token"))
         .unwrap();

@@ -8,6 +8,8 @@
 //! Each peer script binds only 127.0.0.1, prints one line of JSON, and exits when this
 //! process does (it watches its parent), so no server outlives the tests.
 
+pub mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
