@@ -31,28 +31,29 @@ async fn server() -> CognitoServer {
         .user(PoolUser::new("newbie", "Temp0rary!").status(UserStatus::ForceChangePassword))
         .user(
             PoolUser::new("totp", PASSWORD)
-                .challenge_after_password(testkit::Challenge::software_token_mfa("123456")),
+                .challenge_after_password(testkit::ScriptedChallenge::software_token_mfa("123456")),
         )
         .user(
             PoolUser::new("sms", PASSWORD)
-                .challenge_after_password(testkit::Challenge::sms_mfa("654321")),
+                .challenge_after_password(testkit::ScriptedChallenge::sms_mfa("654321")),
         )
         .user(PoolUser::new("choosy", PASSWORD).challenge_after_password(
-            testkit::Challenge::SelectMfaType {
+            testkit::ScriptedChallenge::SelectMfaType {
                 sms_code: "111111".into(),
                 totp_code: "222222".into(),
             },
         ))
         .user(
             PoolUser::new("custom", PASSWORD)
-                .challenge_after_password(testkit::Challenge::custom("42")),
+                .challenge_after_password(testkit::ScriptedChallenge::custom("42")),
         )
         .user(
-            PoolUser::new("setup", PASSWORD).challenge_after_password(testkit::Challenge::MfaSetup),
+            PoolUser::new("setup", PASSWORD)
+                .challenge_after_password(testkit::ScriptedChallenge::MfaSetup),
         )
         .user(
             PoolUser::new("device", PASSWORD)
-                .challenge_after_password(testkit::Challenge::DeviceSrpAuth),
+                .challenge_after_password(testkit::ScriptedChallenge::DeviceSrpAuth),
         )
         .access_token_lifetime_secs(3)
         .id_token_lifetime_secs(3)
@@ -446,7 +447,7 @@ async fn every_challenge_is_answered_by_the_handler_or_named_in_the_error() {
     // A challenge the server puts in the way mid-login, by script.
     server.script(
         "RespondToAuthChallenge",
-        Script::challenge(testkit::Challenge::software_token_mfa("123456")),
+        Script::challenge(testkit::ScriptedChallenge::software_token_mfa("123456")),
         1,
     );
     let h = Arc::clone(&handler);

@@ -23,7 +23,7 @@ async fn server() -> CognitoServer {
         .user(PoolUser::new("alice", PASSWORD))
         .user(
             PoolUser::new("totp", PASSWORD)
-                .challenge_after_password(testkit::Challenge::software_token_mfa("123456")),
+                .challenge_after_password(testkit::ScriptedChallenge::software_token_mfa("123456")),
         )
         .start()
         .await

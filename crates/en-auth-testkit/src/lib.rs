@@ -51,7 +51,7 @@ mod faults;
 mod oauth;
 
 pub use cognito::{
-    AppClient, Challenge, CognitoServer, CognitoServerBuilder, PoolUser, Script, UserStatus,
+    AppClient, CognitoServer, CognitoServerBuilder, PoolUser, Script, ScriptedChallenge, UserStatus,
 };
 pub use faults::{FaultyEndpoint, Reply};
 pub use oauth::{Behaviour, OAuthServer, OAuthServerBuilder};

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_cognitoidentityprovider as cip;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use en_auth_testkit::{AppClient, Challenge, CognitoServer, PoolUser, Script, UserStatus};
+use en_auth_testkit::{AppClient, CognitoServer, PoolUser, Script, ScriptedChallenge, UserStatus};
 use hmac::{Hmac, Mac};
 use num_bigint::BigUint;
 use serde_json::{json, Value};
@@ -318,7 +318,7 @@ async fn server() -> CognitoServer {
         .user(PoolUser::new("erin", "erin-password").disabled())
         .user(
             PoolUser::new("frank", "frank-password")
-                .challenge_after_password(Challenge::software_token_mfa("424242")),
+                .challenge_after_password(ScriptedChallenge::software_token_mfa("424242")),
         )
         .access_token_lifetime_secs(300)
         .start()
@@ -1158,7 +1158,7 @@ async fn totp_and_sms_mfa_challenges() {
     let server = server().await;
     server.script(
         "RespondToAuthChallenge",
-        Script::challenge(Challenge::software_token_mfa("123456")),
+        Script::challenge(ScriptedChallenge::software_token_mfa("123456")),
         1,
     );
     // A failing proof does not consume the scripted challenge.
@@ -1198,7 +1198,7 @@ async fn totp_and_sms_mfa_challenges() {
 
     server.script(
         "RespondToAuthChallenge",
-        Script::challenge(Challenge::sms_mfa("987654")),
+        Script::challenge(ScriptedChallenge::sms_mfa("987654")),
         1,
     );
     let challenge = challenge_after_password(&server, "alice", PASSWORD).await;
@@ -1236,7 +1236,7 @@ async fn select_mfa_type_setup_custom_and_device_challenges() {
     let server = server().await;
     server.script(
         "RespondToAuthChallenge",
-        Script::challenge(Challenge::SelectMfaType {
+        Script::challenge(ScriptedChallenge::SelectMfaType {
             sms_code: "111111".into(),
             totp_code: "222222".into(),
         }),
@@ -1271,7 +1271,7 @@ async fn select_mfa_type_setup_custom_and_device_challenges() {
 
     server.script(
         "RespondToAuthChallenge",
-        Script::challenge(Challenge::MfaSetup),
+        Script::challenge(ScriptedChallenge::MfaSetup),
         1,
     );
     let challenge = challenge_after_password(&server, "alice", PASSWORD).await;
@@ -1291,7 +1291,7 @@ async fn select_mfa_type_setup_custom_and_device_challenges() {
 
     server.script(
         "RespondToAuthChallenge",
-        Script::challenge(Challenge::DeviceSrpAuth),
+        Script::challenge(ScriptedChallenge::DeviceSrpAuth),
         1,
     );
     let challenge = challenge_after_password(&server, "alice", PASSWORD).await;
@@ -1308,7 +1308,7 @@ async fn select_mfa_type_setup_custom_and_device_challenges() {
     // CUSTOM_CHALLENGE in place of PASSWORD_VERIFIER.
     server.script(
         "InitiateAuth",
-        Script::challenge(Challenge::CustomChallenge {
+        Script::challenge(ScriptedChallenge::CustomChallenge {
             answer: "blue".into(),
             parameters: vec![("question".into(), "favourite colour?".into())],
         }),
@@ -1351,15 +1351,15 @@ async fn debug_output_reveals_no_secret() {
         .pool_id(POOL)
         .confidential_client("confidential", SECRET)
         .user(
-            alice().challenge_after_password(Challenge::CustomChallenge {
+            alice().challenge_after_password(ScriptedChallenge::CustomChallenge {
                 answer: "the-answer".into(),
                 parameters: vec![],
             }),
         );
     let text = format!(
         "{builder:?} {:?} {:?} {:?} {:?}",
-        Challenge::software_token_mfa("135790"),
-        Script::challenge(Challenge::sms_mfa("246802")),
+        ScriptedChallenge::software_token_mfa("135790"),
+        Script::challenge(ScriptedChallenge::sms_mfa("246802")),
         AppClient::confidential("c", SECRET),
         PoolUser::new("u", PASSWORD),
     );

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use en_auth_testkit::{Challenge, CognitoServer, PoolUser, Script, UserStatus};
+use en_auth_testkit::{CognitoServer, PoolUser, Script, ScriptedChallenge, UserStatus};
 use serde_json::Value;
 
 const PASSWORD: &str = "Corr3ct-Horse!Battery";
@@ -197,7 +197,7 @@ async fn session_and_challenges_work_with_the_official_client() {
 
     server.script(
         "RespondToAuthChallenge",
-        Script::challenge(Challenge::software_token_mfa("314159")),
+        Script::challenge(ScriptedChallenge::software_token_mfa("314159")),
         1,
     );
     let out = js_login(&server, "js-client", "alice", PASSWORD, &[]).await;
@@ -205,7 +205,7 @@ async fn session_and_challenges_work_with_the_official_client() {
 
     server.script(
         "RespondToAuthChallenge",
-        Script::challenge(Challenge::software_token_mfa("314159")),
+        Script::challenge(ScriptedChallenge::software_token_mfa("314159")),
         1,
     );
     let out = js_login(
@@ -220,7 +220,7 @@ async fn session_and_challenges_work_with_the_official_client() {
 
     server.script(
         "RespondToAuthChallenge",
-        Script::challenge(Challenge::sms_mfa("271828")),
+        Script::challenge(ScriptedChallenge::sms_mfa("271828")),
         1,
     );
     let out = js_login(

@@ -15,8 +15,8 @@ use serde_json::{json, Map, Value};
 
 use super::srp;
 use super::{
-    lock, random_uuid, AccessRecord, AppClient, Challenge, PendingChallenge, RefreshRecord,
-    RefreshState, Script, Shared, SrpChallenge, State, UserRecord, UserStatus,
+    lock, random_uuid, AccessRecord, AppClient, PendingChallenge, RefreshRecord, RefreshState,
+    Script, ScriptedChallenge, Shared, SrpChallenge, State, UserRecord, UserStatus,
 };
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
@@ -374,7 +374,7 @@ fn open_challenge(
     state: &mut State,
     username: &str,
     client_id: &str,
-    challenge: Challenge,
+    challenge: ScriptedChallenge,
     user_challenge_pending: bool,
 ) -> Value {
     let user = state.user(username).expect("a challenge for a known user");
@@ -382,7 +382,7 @@ fn open_challenge(
     let mut parameters = Map::new();
     parameters.insert("USER_ID_FOR_SRP".into(), json!(srp_id));
     match &challenge {
-        Challenge::NewPasswordRequired => {
+        ScriptedChallenge::NewPasswordRequired => {
             let mut attributes = Map::new();
             if let Some(email) = &user.email {
                 attributes.insert("email".into(), json!(email));
@@ -397,23 +397,23 @@ fn open_challenge(
                 json!(Value::Object(attributes).to_string()),
             );
         }
-        Challenge::SmsMfa { .. } => {
+        ScriptedChallenge::SmsMfa { .. } => {
             parameters.insert("CODE_DELIVERY_DELIVERY_MEDIUM".into(), json!("SMS"));
             parameters.insert("CODE_DELIVERY_DESTINATION".into(), json!("+*******0100"));
         }
-        Challenge::SoftwareTokenMfa { .. } => {
+        ScriptedChallenge::SoftwareTokenMfa { .. } => {
             parameters.insert("FRIENDLY_DEVICE_NAME".into(), json!("TOTP device"));
         }
-        Challenge::SelectMfaType { .. } => {
+        ScriptedChallenge::SelectMfaType { .. } => {
             parameters.insert(
                 "MFAS_CAN_CHOOSE".into(),
                 json!(r#"["SMS_MFA","SOFTWARE_TOKEN_MFA"]"#),
             );
         }
-        Challenge::MfaSetup => {
+        ScriptedChallenge::MfaSetup => {
             parameters.insert("MFAS_CAN_SETUP".into(), json!(r#"["SOFTWARE_TOKEN_MFA"]"#));
         }
-        Challenge::CustomChallenge {
+        ScriptedChallenge::CustomChallenge {
             parameters: extra, ..
         } => {
             parameters.insert("USERNAME".into(), json!(srp_id));
@@ -421,7 +421,7 @@ fn open_challenge(
                 parameters.insert(name.clone(), json!(value));
             }
         }
-        Challenge::DeviceSrpAuth => {
+        ScriptedChallenge::DeviceSrpAuth => {
             parameters.insert("USERNAME".into(), json!(srp_id));
         }
     }
@@ -441,7 +441,7 @@ fn open_challenge(
 }
 
 /// Pops a queued challenge script for `operation`, if one is next.
-fn scripted_challenge(shared: &Shared, operation: &str) -> Option<Challenge> {
+fn scripted_challenge(shared: &Shared, operation: &str) -> Option<ScriptedChallenge> {
     let mut scripts = lock(&shared.scripts);
     let queue = scripts.get_mut(operation)?;
     match queue.front() {
@@ -721,7 +721,7 @@ fn password_verifier(
             &mut state,
             &user,
             &client.id,
-            Challenge::NewPasswordRequired,
+            ScriptedChallenge::NewPasswordRequired,
             true,
         )),
         UserStatus::Confirmed => Ok(after_verified(shared, &mut state, &user, &client.id, false)),
@@ -778,7 +778,7 @@ fn answer_challenge(
         string(responses, key).is_some_and(|given| srp::ct_eq(given.as_bytes(), code.as_bytes()))
     };
     match &challenge {
-        Challenge::NewPasswordRequired => {
+        ScriptedChallenge::NewPasswordRequired => {
             let password =
                 string(responses, "NEW_PASSWORD").ok_or_else(|| missing("NEW_PASSWORD"))?;
             let pool_name = shared.pool_name.clone();
@@ -786,23 +786,25 @@ fn answer_challenge(
             record.set_password(&pool_name, password);
             record.status = UserStatus::Confirmed;
         }
-        Challenge::SmsMfa { code } => {
+        ScriptedChallenge::SmsMfa { code } => {
             if !code_matches("SMS_MFA_CODE", code) {
                 return Err(code_mismatch());
             }
         }
-        Challenge::SoftwareTokenMfa { code } => {
+        ScriptedChallenge::SoftwareTokenMfa { code } => {
             if !code_matches("SOFTWARE_TOKEN_MFA_CODE", code) {
                 return Err(code_mismatch());
             }
         }
-        Challenge::SelectMfaType {
+        ScriptedChallenge::SelectMfaType {
             sms_code,
             totp_code,
         } => {
             let next = match string(responses, "ANSWER") {
-                Some("SMS_MFA") => Challenge::sms_mfa(sms_code.clone()),
-                Some("SOFTWARE_TOKEN_MFA") => Challenge::software_token_mfa(totp_code.clone()),
+                Some("SMS_MFA") => ScriptedChallenge::sms_mfa(sms_code.clone()),
+                Some("SOFTWARE_TOKEN_MFA") => {
+                    ScriptedChallenge::software_token_mfa(totp_code.clone())
+                }
                 _ => {
                     return Err(invalid_parameter(
                         "ANSWER must be SMS_MFA or SOFTWARE_TOKEN_MFA",
@@ -819,18 +821,18 @@ fn answer_challenge(
                 user_challenge_pending,
             ));
         }
-        Challenge::MfaSetup => {
+        ScriptedChallenge::MfaSetup => {
             return Err(invalid_parameter(
                 "MFA_SETUP cannot be completed: the en-auth testkit does not emulate AssociateSoftwareToken or VerifySoftwareToken",
             ));
         }
-        Challenge::CustomChallenge { answer, .. } => {
+        ScriptedChallenge::CustomChallenge { answer, .. } => {
             if !code_matches("ANSWER", answer) {
                 state.sessions.remove(session_id);
                 return Err(not_authorized(INCORRECT));
             }
         }
-        Challenge::DeviceSrpAuth => {
+        ScriptedChallenge::DeviceSrpAuth => {
             return Err(err("ResourceNotFoundException", "Device does not exist."));
         }
     }

@@ -55,9 +55,13 @@ impl UserStatus {
 /// (plus `SECRET_HASH` for clients with a secret), as in the Cognito API reference.
 ///
 /// Codes and answers are redacted in `Debug`.
+///
+/// This is the emulator's side: what the pool asks and which answer it accepts, set up with
+/// [`PoolUser::challenge_after_password`] or [`Script::challenge`]. The client's side — the
+/// challenge a login receives and a challenge handler answers — is `en_auth_srp::Challenge`.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Challenge {
+pub enum ScriptedChallenge {
     /// `NEW_PASSWORD_REQUIRED` (parameters `USER_ID_FOR_SRP`, `requiredAttributes` = `"[]"`,
     /// `userAttributes` = a JSON object string); answered with `NEW_PASSWORD`, which becomes the
     /// user's password (the user is then `CONFIRMED`).
@@ -101,7 +105,7 @@ pub enum Challenge {
     DeviceSrpAuth,
 }
 
-impl Challenge {
+impl ScriptedChallenge {
     /// A `SOFTWARE_TOKEN_MFA` challenge expecting this TOTP code.
     pub fn software_token_mfa(code: impl Into<String>) -> Self {
         Self::SoftwareTokenMfa { code: code.into() }
@@ -134,7 +138,7 @@ impl Challenge {
     }
 }
 
-impl fmt::Debug for Challenge {
+impl fmt::Debug for ScriptedChallenge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::CustomChallenge { parameters, .. } => f
@@ -176,7 +180,7 @@ pub enum Script {
     /// (`USER_SRP_AUTH`) returns it instead of `PASSWORD_VERIFIER`; `RespondToAuthChallenge`
     /// returns it instead of the tokens once the answer (e.g. the password proof) is verified.
     /// Consumed only by such a success, so a failing call leaves it queued.
-    Challenge(Challenge),
+    Challenge(ScriptedChallenge),
 }
 
 impl Script {
@@ -218,7 +222,7 @@ impl Script {
     }
 
     /// A challenge (see [`Script::Challenge`]).
-    pub fn challenge(challenge: Challenge) -> Self {
+    pub fn challenge(challenge: ScriptedChallenge) -> Self {
         Self::Challenge(challenge)
     }
 }
@@ -321,7 +325,7 @@ pub struct PoolUser {
     status: UserStatus,
     enabled: bool,
     attributes: Vec<(String, String)>,
-    challenge: Option<Challenge>,
+    challenge: Option<ScriptedChallenge>,
 }
 
 impl PoolUser {
@@ -379,7 +383,7 @@ impl PoolUser {
 
     /// A challenge this user must always answer after a verified password (e.g. MFA).
     #[must_use]
-    pub fn challenge_after_password(mut self, challenge: Challenge) -> Self {
+    pub fn challenge_after_password(mut self, challenge: ScriptedChallenge) -> Self {
         self.challenge = Some(challenge);
         self
     }
@@ -608,7 +612,7 @@ pub(crate) struct UserRecord {
     status: UserStatus,
     enabled: bool,
     attributes: Vec<(String, String)>,
-    challenge: Option<Challenge>,
+    challenge: Option<ScriptedChallenge>,
     /// Cognito's user name: the configured one, or the sub when the pool uses e-mail as user name.
     srp_id: String,
     salt: BigUint,
@@ -664,7 +668,7 @@ pub(crate) struct SrpChallenge {
 pub(crate) struct PendingChallenge {
     client_id: String,
     user: String,
-    challenge: Challenge,
+    challenge: ScriptedChallenge,
     user_challenge_pending: bool,
     expires: Instant,
 }
@@ -738,7 +742,7 @@ pub(crate) struct Shared {
 /// A running Cognito user-pool emulator and protected resource on loopback. Stops when dropped.
 ///
 /// Operations (AWS JSON 1.1 on `POST /`): `InitiateAuth` (`USER_SRP_AUTH`, `REFRESH_TOKEN_AUTH`
-/// / `REFRESH_TOKEN`), `RespondToAuthChallenge` (`PASSWORD_VERIFIER` and the [`Challenge`]s),
+/// / `REFRESH_TOKEN`), `RespondToAuthChallenge` (`PASSWORD_VERIFIER` and the [`ScriptedChallenge`]s),
 /// `GetTokensFromRefreshToken`, `GetUser`. Errors are HTTP 400 (500 for
 /// `InternalErrorException`) with `{"__type": ..., "message": ...}` and `x-amzn-errortype`.
 /// Tokens are unsigned JWT-shaped strings (`alg: none`) tracked server-side with their expiry.
