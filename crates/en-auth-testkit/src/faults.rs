@@ -11,6 +11,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::serving::{on_own_thread, Serving};
+
 /// One scripted answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -82,11 +84,17 @@ impl Reply {
 }
 
 /// An HTTP endpoint on `127.0.0.1` answering from a script. When the script is empty it
-/// answers with the fallback reply (by default a valid token response). Stops when dropped.
+/// answers with the fallback reply (by default a valid token response).
+///
+/// It stops when dropped. One started with [`FaultyEndpoint::start`] also stops when the Tokio
+/// runtime that started it shuts down — so a `static` endpoint started that way in one
+/// `#[tokio::test]` is dead for the next; start a shared one with
+/// [`FaultyEndpoint::start_on_own_thread`] instead. Its methods are synchronous and work from
+/// any thread.
 pub struct FaultyEndpoint {
     addr: SocketAddr,
     state: Arc<State>,
-    task: tokio::task::JoinHandle<()>,
+    _serving: Serving,
 }
 
 struct State {
@@ -98,10 +106,13 @@ struct State {
 }
 
 impl FaultyEndpoint {
-    /// Starts the endpoint on a free loopback port on the current Tokio runtime.
+    /// Starts the endpoint on a free loopback port, as a task of the current Tokio runtime.
+    ///
+    /// The endpoint stops when the returned value is dropped *or when this runtime shuts
+    /// down*, whichever comes first (see [`FaultyEndpoint::start_on_own_thread`]).
     ///
     /// # Panics
-    /// If no loopback port can be bound.
+    /// If no loopback port can be bound, or if called outside a Tokio runtime.
     pub async fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -122,7 +133,44 @@ impl FaultyEndpoint {
                 });
             }
         });
-        Self { addr, state, task }
+        Self {
+            addr,
+            state,
+            _serving: Serving::Task(task),
+        }
+    }
+
+    /// Starts the endpoint on a free loopback port, on a thread of its own with a
+    /// single-threaded Tokio runtime of its own, and returns once it listens. It serves until
+    /// the returned value is dropped, whatever happens to the caller's runtime (a `static`
+    /// endpoint: until the process exits).
+    ///
+    /// ```
+    /// use en_auth_testkit::{FaultyEndpoint, Reply};
+    ///
+    /// let endpoint = FaultyEndpoint::start_on_own_thread(); // no runtime needed here
+    /// endpoint.push([Reply::json(503, "{}")]);
+    /// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let status = runtime.block_on(async {
+    ///     reqwest::Client::new().post(endpoint.url()).send().await.unwrap().status()
+    /// });
+    /// drop(runtime);
+    /// assert_eq!(status, 503);
+    /// assert_eq!(endpoint.requests(), 1);
+    /// ```
+    ///
+    /// # Panics
+    /// If no loopback port can be bound, or the thread or its runtime cannot be created.
+    pub fn start_on_own_thread() -> Self {
+        let ((addr, state), serving) =
+            on_own_thread("faulty-endpoint", Self::start, |endpoint: &Self| {
+                (endpoint.addr, Arc::clone(&endpoint.state))
+            });
+        Self {
+            addr,
+            state,
+            _serving: serving,
+        }
     }
 
     /// The URL of the endpoint (any path is accepted): `http://127.0.0.1:<port>/token`.
@@ -144,12 +192,6 @@ impl FaultyEndpoint {
     /// Requests received.
     pub fn requests(&self) -> u64 {
         self.state.requests.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for FaultyEndpoint {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

@@ -18,6 +18,18 @@
 //!   [`Reply`] — any status and body, silence, a trickling or endless body, a dropped
 //!   connection — for fault-injection tests.
 //!
+//! ## Which runtime a server runs on
+//!
+//! `start().await` (on [`OAuthServerBuilder`], [`CognitoServerBuilder`], and
+//! [`FaultyEndpoint::start`]) runs the server as a task of the calling Tokio runtime: it stops
+//! when its value is dropped *or when that runtime shuts down*. Every `#[tokio::test]` has a
+//! runtime of its own, so a server kept in a `static` but started inside one test is gone for
+//! the next (its requests fail to connect). `start_on_own_thread()`
+//! ([`OAuthServerBuilder::start_on_own_thread`], [`CognitoServerBuilder::start_on_own_thread`],
+//! [`FaultyEndpoint::start_on_own_thread`]) runs the server on a thread with a runtime of its
+//! own, serving until its value is dropped: that is the one to share between tests, and it can
+//! be started from synchronous code. The servers' methods are synchronous and work anywhere.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! use en_auth_testkit::OAuthServer;
@@ -49,6 +61,7 @@
 mod cognito;
 mod faults;
 mod oauth;
+mod serving;
 
 pub use cognito::{
     AppClient, CognitoServer, CognitoServerBuilder, PoolUser, Script, ScriptedChallenge, UserStatus,

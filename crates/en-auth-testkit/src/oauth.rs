@@ -15,6 +15,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
 
+use crate::serving::{on_own_thread, Serving};
+
 /// How the token endpoint answers the next token requests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -63,10 +65,16 @@ impl OAuthServerBuilder {
         self
     }
 
-    /// Starts the server on `127.0.0.1` on a free port, on the current Tokio runtime.
+    /// Starts the server on `127.0.0.1` on a free port, as a task of the current Tokio runtime.
+    ///
+    /// The server stops when the returned value is dropped *or when this runtime shuts down*,
+    /// whichever comes first: a server started in one `#[tokio::test]` (each has a runtime of
+    /// its own) refuses connections once that test ends. For a server shared by several tests,
+    /// use [`start_on_own_thread`](Self::start_on_own_thread).
     ///
     /// # Panics
-    /// If no loopback port can be bound (a test-environment failure).
+    /// If no loopback port can be bound (a test-environment failure), or if called outside a
+    /// Tokio runtime.
     pub async fn start(self) -> OAuthServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -98,7 +106,57 @@ impl OAuthServerBuilder {
         OAuthServer {
             addr,
             state,
-            server,
+            _serving: Serving::Task(server),
+        }
+    }
+
+    /// Starts the server on `127.0.0.1` on a free port, on a thread of its own with a
+    /// single-threaded Tokio runtime of its own, and returns once it listens.
+    ///
+    /// The server serves until the returned value is dropped, whatever happens to the caller's
+    /// runtime: put it in a `static` (`LazyLock`, `OnceLock`) to share it between tests, each
+    /// of which runs its own runtime. Its methods work from any runtime and from synchronous
+    /// code. A `static` is never dropped, so such a server serves until the process exits.
+    ///
+    /// ```
+    /// use std::sync::LazyLock;
+    /// use en_auth_testkit::OAuthServer;
+    ///
+    /// static SERVER: LazyLock<OAuthServer> =
+    ///     LazyLock::new(|| OAuthServer::builder().client("svc", "secret").start_on_own_thread());
+    ///
+    /// // Two runtimes one after the other, as two `#[tokio::test]`s would have: the server
+    /// // outlives the first.
+    /// for _ in 0..2 {
+    ///     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    ///     let status = runtime.block_on(async {
+    ///         reqwest::Client::new()
+    ///             .post(SERVER.token_url())
+    ///             .basic_auth("svc", Some("secret"))
+    ///             .header("Content-Type", "application/x-www-form-urlencoded")
+    ///             .body("grant_type=client_credentials")
+    ///             .send()
+    ///             .await
+    ///             .unwrap()
+    ///             .status()
+    ///     });
+    ///     assert_eq!(status, 200);
+    /// }
+    /// assert_eq!(SERVER.tokens_issued(), 2);
+    /// ```
+    ///
+    /// # Panics
+    /// If no loopback port can be bound, or the thread or its runtime cannot be created.
+    pub fn start_on_own_thread(self) -> OAuthServer {
+        let ((addr, state), serving) = on_own_thread(
+            "oauth-emulator",
+            move || self.start(),
+            |server: &OAuthServer| (server.addr, Arc::clone(&server.state)),
+        );
+        OAuthServer {
+            addr,
+            state,
+            _serving: serving,
         }
     }
 }
@@ -120,11 +178,17 @@ struct Shared {
     hold: tokio::sync::watch::Sender<bool>,
 }
 
-/// A running OAuth2 token endpoint and protected resource on loopback. Stops when dropped.
+/// A running OAuth2 token endpoint and protected resource on loopback.
+///
+/// It stops when dropped. One started with [`OAuthServerBuilder::start`] also stops when the
+/// Tokio runtime that started it shuts down — so a `static` server started that way in one
+/// `#[tokio::test]` is dead for the next; start a shared one with
+/// [`OAuthServerBuilder::start_on_own_thread`] instead. Its methods are synchronous and work
+/// from any thread.
 pub struct OAuthServer {
     addr: SocketAddr,
     state: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
+    _serving: Serving,
 }
 
 impl OAuthServer {
@@ -198,12 +262,6 @@ impl OAuthServer {
     /// The `X-Api-Key` of the last request to the resource, if it had one.
     pub fn last_api_key(&self) -> Option<String> {
         lock(&self.state.last_api_key).clone()
-    }
-}
-
-impl Drop for OAuthServer {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }
 

@@ -1599,3 +1599,42 @@ async fn the_aws_sdk_retries_throttling_and_server_errors() {
     assert!(reply.challenge_parameters().is_some());
     assert_eq!(server.calls("InitiateAuth"), 3);
 }
+
+// ---------------------------------------------------------------------------------------------
+// A server shared by tests, on its own thread
+// ---------------------------------------------------------------------------------------------
+
+/// One pool for the two tests below, each of which runs on a runtime of its own (and ends it).
+/// A server started with `start().await` inside the first would be gone for the second.
+static SHARED: std::sync::LazyLock<CognitoServer> = std::sync::LazyLock::new(|| {
+    CognitoServer::builder()
+        .pool_id(POOL)
+        .public_client("public")
+        .user(alice())
+        .start_on_own_thread()
+});
+
+async fn login_to_the_shared_pool() {
+    let reply = login(&SHARED, "public", "alice", PASSWORD).await;
+    let access = reply.ok()["AuthenticationResult"]["AccessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resource = reqwest::Client::new()
+        .get(SHARED.resource_url())
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resource.status(), 200);
+}
+
+#[tokio::test]
+async fn a_static_server_on_its_own_thread_serves_a_first_test() {
+    login_to_the_shared_pool().await;
+}
+
+#[tokio::test]
+async fn a_static_server_on_its_own_thread_serves_a_second_test() {
+    login_to_the_shared_pool().await;
+}

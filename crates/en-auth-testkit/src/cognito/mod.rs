@@ -20,6 +20,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use num_bigint::BigUint;
 
+use crate::serving::{on_own_thread, Serving};
+
 /// The status of a user in the pool (Cognito `UserStatusType`), which decides how sign-in ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -539,10 +541,16 @@ impl CognitoServerBuilder {
         self
     }
 
-    /// Starts the server on `127.0.0.1` on a free port, on the current Tokio runtime.
+    /// Starts the server on `127.0.0.1` on a free port, as a task of the current Tokio runtime.
+    ///
+    /// The server stops when the returned value is dropped *or when this runtime shuts down*,
+    /// whichever comes first: a server started in one `#[tokio::test]` (each has a runtime of
+    /// its own) refuses connections once that test ends. For a server shared by several tests,
+    /// use [`start_on_own_thread`](Self::start_on_own_thread).
     ///
     /// # Panics
-    /// If no loopback port can be bound, or the pool id has no `_`.
+    /// If no loopback port can be bound, the pool id has no `_`, or if called outside a Tokio
+    /// runtime.
     pub async fn start(self) -> CognitoServer {
         let (region, pool_name) = self
             .pool_id
@@ -600,7 +608,55 @@ impl CognitoServerBuilder {
         CognitoServer {
             addr,
             shared,
-            server,
+            _serving: Serving::Task(server),
+        }
+    }
+
+    /// Starts the server on `127.0.0.1` on a free port, on a thread of its own with a
+    /// single-threaded Tokio runtime of its own, and returns once it listens.
+    ///
+    /// The server serves until the returned value is dropped, whatever happens to the caller's
+    /// runtime: put it in a `static` (`LazyLock`, `OnceLock`) to share it between tests, each
+    /// of which runs its own runtime. Its methods work from any runtime and from synchronous
+    /// code. A `static` is never dropped, so such a server serves until the process exits.
+    /// Its one thread verifies password proofs one at a time.
+    ///
+    /// ```
+    /// use std::sync::LazyLock;
+    /// use en_auth_testkit::{AppClient, CognitoServer, PoolUser};
+    ///
+    /// static POOL: LazyLock<CognitoServer> = LazyLock::new(|| {
+    ///     CognitoServer::builder()
+    ///         .client(AppClient::public("app"))
+    ///         .user(PoolUser::new("alice", "Corr3ct-Horse!"))
+    ///         .start_on_own_thread()
+    /// });
+    ///
+    /// // Two runtimes one after the other, as two `#[tokio::test]`s would have: the server
+    /// // outlives the first.
+    /// for _ in 0..2 {
+    ///     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    ///     let status = runtime.block_on(async {
+    ///         reqwest::Client::new().get(POOL.resource_url()).send().await.unwrap().status()
+    ///     });
+    ///     assert_eq!(status, 401); // no token: but the server answered
+    /// }
+    /// assert_eq!(POOL.resource_requests(), 2);
+    /// ```
+    ///
+    /// # Panics
+    /// If no loopback port can be bound, the pool id has no `_`, or the thread or its runtime
+    /// cannot be created.
+    pub fn start_on_own_thread(self) -> CognitoServer {
+        let ((addr, shared), serving) = on_own_thread(
+            "cognito-emulator",
+            move || self.start(),
+            |server: &CognitoServer| (server.addr, Arc::clone(&server.shared)),
+        );
+        CognitoServer {
+            addr,
+            shared,
+            _serving: serving,
         }
     }
 }
@@ -739,7 +795,13 @@ pub(crate) struct Shared {
     hold: tokio::sync::watch::Sender<bool>,
 }
 
-/// A running Cognito user-pool emulator and protected resource on loopback. Stops when dropped.
+/// A running Cognito user-pool emulator and protected resource on loopback.
+///
+/// It stops when dropped. One started with [`CognitoServerBuilder::start`] also stops when the
+/// Tokio runtime that started it shuts down — so a `static` server started that way in one
+/// `#[tokio::test]` is dead for the next; start a shared one with
+/// [`CognitoServerBuilder::start_on_own_thread`] instead. Its methods are synchronous and work
+/// from any thread.
 ///
 /// Operations (AWS JSON 1.1 on `POST /`): `InitiateAuth` (`USER_SRP_AUTH`, `REFRESH_TOKEN_AUTH`
 /// / `REFRESH_TOKEN`), `RespondToAuthChallenge` (`PASSWORD_VERIFIER` and the [`ScriptedChallenge`]s),
@@ -749,7 +811,7 @@ pub(crate) struct Shared {
 pub struct CognitoServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
+    _serving: Serving,
 }
 
 impl fmt::Debug for CognitoServer {
@@ -958,12 +1020,6 @@ impl CognitoServer {
             return None;
         }
         state.user(&record.user).map(|u| u.srp_id.clone())
-    }
-}
-
-impl Drop for CognitoServer {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }
 
