@@ -114,15 +114,25 @@ impl fmt::Debug for ChallengeResponses {
     }
 }
 
-/// Answers login challenges. Return `Ok(None)` for a challenge you do not handle: the login then
-/// fails with [`Error::Challenge`] naming it.
+/// Answers login challenges.
+///
+/// A handler is either a closure (or function) or an implementation of this trait:
+///
+/// - Any `Fn(&Challenge) -> Option<ChallengeResponses>` is a handler: it returns
+///   `Some(responses)` to answer a challenge and `None` for one it does not handle.
+/// - An implementation of [`ChallengeHandler::respond`] is async and fallible (for a code that
+///   must be fetched or asked for): it returns `Ok(Some(responses))` to answer, `Ok(None)` for
+///   a challenge it does not handle, and `Err(error)` to end the login with `error`.
+///
+/// A challenge left unanswered (`None`, `Ok(None)`) ends the login with [`Error::Challenge`]
+/// naming it.
 ///
 /// A login that fails transiently after a challenge was answered (throttling, a timeout) is
 /// retried from the start, so the handler may be asked again — a new SMS code may be sent.
 /// After a `NEW_PASSWORD_REQUIRED` answer is accepted, the authorizer logs in with the new
 /// password from then on.
 ///
-/// Any `Fn(&Challenge) -> Option<ChallengeResponses>` is a handler:
+/// A closure:
 ///
 /// ```
 /// use en_auth_srp::{Challenge, ChallengeResponses, SOFTWARE_TOKEN_MFA};
@@ -134,12 +144,41 @@ impl fmt::Debug for ChallengeResponses {
 /// # fn takes(_: impl en_auth_srp::ChallengeHandler) {}
 /// takes(handler);
 /// ```
+///
+/// An implementation (with the `async-trait` crate), which asks for the code and may fail:
+///
+/// ```
+/// use en_auth_srp::{
+///     Challenge, ChallengeError, ChallengeHandler, ChallengeResponses, Error, SMS_MFA,
+/// };
+///
+/// struct AskForSmsCodes;
+///
+/// #[async_trait::async_trait]
+/// impl ChallengeHandler for AskForSmsCodes {
+///     async fn respond(&self, challenge: &Challenge) -> Result<Option<ChallengeResponses>, Error> {
+///         if challenge.name() != SMS_MFA {
+///             return Ok(None); // not ours: the login fails with Error::Challenge
+///         }
+///         match ask_the_user_for_the_code().await {
+///             Some(code) => Ok(Some(ChallengeResponses::sms(code))),
+///             None => Err(ChallengeError::new(SMS_MFA, challenge.user_name(), "no code given").into()),
+///         }
+///     }
+/// }
+/// # async fn ask_the_user_for_the_code() -> Option<String> { Some("123456".into()) }
+/// # fn takes(_: impl en_auth_srp::ChallengeHandler) {}
+/// takes(AskForSmsCodes);
+/// ```
 #[async_trait::async_trait]
 pub trait ChallengeHandler: Send + Sync + 'static {
-    /// The responses to `challenge`, or `None` if this handler does not answer it.
+    /// `Ok(Some(responses))` to answer `challenge`, `Ok(None)` if this handler does not answer
+    /// it (the login then fails with [`Error::Challenge`] naming it).
     ///
     /// # Errors
-    /// Any error ends the login with it.
+    /// Any error ends this login attempt with it; the login is tried again only if the error
+    /// [`is_retryable`](Error::is_retryable) (a [`ChallengeError`](en_auth_core::ChallengeError)
+    /// is not).
     async fn respond(&self, challenge: &Challenge) -> Result<Option<ChallengeResponses>, Error>;
 }
 
