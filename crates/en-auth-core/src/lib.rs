@@ -25,6 +25,7 @@ mod flight;
 mod flow;
 mod io;
 mod middleware;
+mod middleware_error;
 mod policy;
 mod provider;
 mod request_policy;
@@ -47,6 +48,7 @@ pub use error::{
 };
 pub use flow::BuilderSettings;
 pub use io::run_on_io_runtime;
+pub use middleware_error::auth_error;
 pub use policy::{RenewalPolicy, MAX_GAP_FRACTION};
 pub use provider::TokenProvider;
 pub use request_policy::RequestPolicy;

@@ -560,3 +560,17 @@ async fn cognito_faults_end_in_typed_errors() {
     );
     assert_eq!(a.token_requests(), 3, "retried");
 }
+
+#[tokio::test]
+async fn a_rejected_password_is_found_behind_the_middleware_error() {
+    let server = server().await;
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(auth(&server, "public", "alice", "wrong-password"))
+        .build();
+    let failure = http.get(server.resource_url()).send().await.unwrap_err();
+    match en_auth_srp::auth_error(&failure) {
+        Some(Error::InvalidCredentials(e)) => assert_eq!(e.user_name, "alice"),
+        other => panic!("expected InvalidCredentials, got {other:?}"),
+    }
+    assert_eq!(server.resource_requests(), 0);
+}
