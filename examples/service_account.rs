@@ -1,4 +1,4 @@
-//! GET a protected URL as a service account, like the seed's example.
+//! GET a protected URL as a service account, like the Python `en_auth` package's example.
 //!
 //! ```text
 //! CLIENT_ID=… CLIENT_SECRET=… [API_KEY=…] ENVIRONMENT=dev EN_AUTH_ENVIRONMENTS=envs.toml \
@@ -10,30 +10,44 @@
 
 use std::process::ExitCode;
 
-use en_auth_oauth2::{ClientInfo, ServiceAccountAuthorizer};
+use en_auth_oauth2::{reqwest_middleware, ClientInfo, ServiceAccountAuthorizer};
 
 fn var(name: &str) -> Result<String, String> {
     std::env::var(name).map_err(|_| format!("error: the environment variable {name} is not set"))
+}
+
+/// The line printed when the request fails: which client tried where, and the en-auth error
+/// (which names the endpoint); or the request's own failure when it got as far as being sent.
+fn failure_line(
+    failure: &reqwest_middleware::Error,
+    client_id: &str,
+    environment: &str,
+    url: &str,
+) -> String {
+    match en_auth_oauth2::auth_error(failure) {
+        Some(error) => format!("error: client `{client_id}`, environment `{environment}`: {error}"),
+        None => format!("error: request to {url} failed: {failure}"),
+    }
 }
 
 async fn run() -> Result<(), String> {
     let url = std::env::args()
         .nth(1)
         .ok_or("usage: service_account <url>  (with CLIENT_ID, CLIENT_SECRET, ENVIRONMENT set)")?;
-    let client_info = ClientInfo::new(var("CLIENT_ID")?, var("CLIENT_SECRET")?)
+    let client_id = var("CLIENT_ID")?;
+    let client_info = ClientInfo::new(client_id.as_str(), var("CLIENT_SECRET")?)
         .with_api_key(std::env::var("API_KEY").unwrap_or_default());
     let environment = var("ENVIRONMENT")?;
     let authorizer = ServiceAccountAuthorizer::new(client_info, environment.as_str())
         .map_err(|e| format!("error: {e}"))?;
-    let client = en_auth_oauth2::reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(authorizer)
         .build();
-    let response = client.get(&url).send().await.map_err(|e| match e {
-        en_auth_oauth2::reqwest_middleware::Error::Middleware(e) => {
-            format!("error: environment `{environment}`: {e}")
-        }
-        other => format!("error: request to {url} failed: {other}"),
-    })?;
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| failure_line(&e, &client_id, &environment, &url))?;
     println!("{}", response.status());
     let body = response
         .text()
@@ -50,6 +64,44 @@ async fn main() -> ExitCode {
         Err(line) => {
             eprintln!("{line}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use en_auth_oauth2::Environment;
+    use en_auth_testkit::OAuthServer;
+
+    use super::*;
+
+    /// The failure line for client `svc` with `secret`, its token endpoint reachable or not.
+    async fn line_for(secret: &str, reachable: bool) -> (String, String) {
+        let server = OAuthServer::builder().client("svc", "secret").start().await;
+        let (token_url, url) = (server.token_url(), server.resource_url());
+        let environment = Environment::new("emulator")
+            .with_token_url(&token_url)
+            .unwrap();
+        let authorizer =
+            ServiceAccountAuthorizer::new(ClientInfo::new("svc", secret), environment).unwrap();
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(authorizer)
+            .build();
+        if !reachable {
+            drop(server);
+        }
+        let failure = client.get(&url).send().await.unwrap_err();
+        (failure_line(&failure, "svc", "emulator", &url), token_url)
+    }
+
+    #[tokio::test]
+    async fn a_rejected_client_or_an_unreachable_endpoint_names_client_environment_and_endpoint() {
+        for (secret, reachable) in [("wrong-secret", true), ("secret", false)] {
+            let (line, token_url) = line_for(secret, reachable).await;
+            for part in ["client `svc`", "environment `emulator`", &token_url] {
+                assert!(line.contains(part), "{part:?} missing from {line:?}");
+            }
+            assert!(!line.contains('\n'), "{line:?}");
         }
     }
 }
