@@ -7,7 +7,7 @@ use crate::{normalize, wire};
 
 /// Parses a token endpoint's successful response body (RFC 6749 §5.1) with the authorizer's
 /// parser: `access_token` required, `expires_in` as a number, a numeric string, `null` or absent
-/// ([`DEFAULT_EXPIRES_IN`]), `token_type` Bearer in any case, `scope` a string or an array of
+/// ([`DEFAULT_EXPIRES_IN`](crate::DEFAULT_EXPIRES_IN)), `token_type` Bearer in any case, `scope` a string or an array of
 /// strings (joined with spaces), an `error` member treated as an error (§5.2). The token's life
 /// counts from `requested_at` (see [`Token::from_expires_in`]). `endpoint` and `client_id` only
 /// name things in errors.
