@@ -533,11 +533,7 @@ async fn cognito_faults_end_in_typed_errors() {
     assert_eq!(a.token_requests(), 3);
 
     // Nobody listening.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = en_auth_peers::support::closed_port();
     let closed = Environment::new("closed")
         .with_user_pool_id(POOL)
         .with_cognito_endpoint(&format!("http://127.0.0.1:{port}"))

@@ -3,9 +3,7 @@
 //! (Alone in its test binary: tracing's per-thread subscriber is unreliable beside other tests
 //! running on other threads.)
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
+use en_auth_peers::support::LogCapture;
 use en_auth_srp::{
     Challenge, ChallengeResponses, ClientInfo, Environment, SrpAuthorizer, UserCredentials,
 };
@@ -49,28 +47,9 @@ fn auth(server: &CognitoServer, client_id: &str, user: &str, password: &str) -> 
     .unwrap()
 }
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn no_password_secret_code_or_token_is_printed() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = LogCapture::install();
 
     let server = server().await;
     let mut printed = Vec::new();
@@ -111,7 +90,7 @@ async fn no_password_secret_code_or_token_is_printed() {
     printed.push(format!("{:?}", en_auth_srp::srp::SrpClient::new().unwrap()));
 
     drop(_guard);
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(logs.contains("token obtained"), "the run was logged");
     let everything = format!("{logs}\n{}", printed.join("\n"));
     for secret in &secrets {

@@ -61,6 +61,7 @@
 mod cognito;
 mod faults;
 mod oauth;
+mod resource;
 mod serving;
 
 pub use cognito::{

@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
 
+use crate::resource::ProtectedResource;
 use crate::serving::{on_own_thread, Serving};
 
 /// How the token endpoint answers the next token requests.
@@ -83,17 +84,13 @@ impl OAuthServerBuilder {
         let state = Arc::new(Shared {
             clients: self.clients.into_iter().collect(),
             lifetime: Duration::from_secs(self.lifetime_secs.unwrap_or(3600)),
-            resource_body: self.resource_body,
             behaviour: Mutex::new(Behaviour::Normal),
             tokens: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),
             seed: RandomState::new(),
             token_requests: AtomicU64::new(0),
             tokens_issued: AtomicU64::new(0),
-            resource_requests: AtomicU64::new(0),
-            resource_authorized: AtomicU64::new(0),
-            missing_authorization: AtomicU64::new(0),
-            last_api_key: Mutex::new(None),
+            resource: ProtectedResource::new(self.resource_body),
             hold: tokio::sync::watch::channel(false).0,
         });
         let app = Router::new()
@@ -164,17 +161,13 @@ impl OAuthServerBuilder {
 struct Shared {
     clients: HashMap<String, String>,
     lifetime: Duration,
-    resource_body: Option<String>,
     behaviour: Mutex<Behaviour>,
     tokens: Mutex<HashMap<String, (String, Instant)>>,
     next_token: AtomicU64,
     seed: RandomState,
     token_requests: AtomicU64,
     tokens_issued: AtomicU64,
-    resource_requests: AtomicU64,
-    resource_authorized: AtomicU64,
-    missing_authorization: AtomicU64,
-    last_api_key: Mutex<Option<String>>,
+    resource: ProtectedResource,
     hold: tokio::sync::watch::Sender<bool>,
 }
 
@@ -246,22 +239,22 @@ impl OAuthServer {
 
     /// Requests the protected resource received.
     pub fn resource_requests(&self) -> u64 {
-        self.state.resource_requests.load(Ordering::SeqCst)
+        self.state.resource.requests()
     }
 
     /// Requests the protected resource accepted.
     pub fn resource_authorized(&self) -> u64 {
-        self.state.resource_authorized.load(Ordering::SeqCst)
+        self.state.resource.authorized()
     }
 
     /// Requests that reached the protected resource with no `Authorization` header.
     pub fn missing_authorization(&self) -> u64 {
-        self.state.missing_authorization.load(Ordering::SeqCst)
+        self.state.resource.missing_authorization()
     }
 
     /// The `X-Api-Key` of the last request to the resource, if it had one.
     pub fn last_api_key(&self) -> Option<String> {
-        lock(&self.state.last_api_key).clone()
+        self.state.resource.last_api_key()
     }
 }
 
@@ -362,44 +355,10 @@ async fn token(State(state): State<Arc<Shared>>, headers: HeaderMap, body: Strin
 }
 
 async fn resource(State(state): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    state.resource_requests.fetch_add(1, Ordering::SeqCst);
-    *lock(&state.last_api_key) = headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let Some(auth) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        state.missing_authorization.fetch_add(1, Ordering::SeqCst);
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            "",
-        )
-            .into_response();
-    };
-    let client = auth.strip_prefix("Bearer ").and_then(|t| {
-        let tokens = lock(&state.tokens);
-        tokens
-            .get(t)
+    state.resource.answer(&headers, |token| {
+        lock(&state.tokens)
+            .get(token)
             .filter(|(_, expires)| Instant::now() < *expires)
             .map(|(client, _)| client.clone())
-    });
-    match client {
-        Some(client) => {
-            state.resource_authorized.fetch_add(1, Ordering::SeqCst);
-            let body = state
-                .resource_body
-                .clone()
-                .unwrap_or_else(|| format!("hello, {client}"));
-            (StatusCode::OK, body).into_response()
-        }
-        None => (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
-            "",
-        )
-            .into_response(),
-    }
+    })
 }

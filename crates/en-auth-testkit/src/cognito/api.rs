@@ -961,45 +961,12 @@ pub(crate) async fn resource(
     AxumState(shared): AxumState<Arc<Shared>>,
     headers: HeaderMap,
 ) -> Response {
-    shared.resource_requests.fetch_add(1, Ordering::SeqCst);
-    *lock(&shared.last_api_key) = headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let Some(auth) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        shared.missing_authorization.fetch_add(1, Ordering::SeqCst);
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            "",
-        )
-            .into_response();
-    };
-    let owner = auth.strip_prefix("Bearer ").and_then(|token| {
+    shared.resource.answer(&headers, |token| {
         let state = lock(&shared.state);
         let record = state.access_tokens.get(token)?;
         if record.revoked || Instant::now() >= record.expires {
             return None;
         }
         state.user(&record.user).map(|u| u.srp_id.clone())
-    });
-    match owner {
-        Some(owner) => {
-            shared.resource_authorized.fetch_add(1, Ordering::SeqCst);
-            let body = shared
-                .resource_body
-                .clone()
-                .unwrap_or_else(|| format!("hello, {owner}"));
-            (StatusCode::OK, body).into_response()
-        }
-        None => (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
-            "",
-        )
-            .into_response(),
-    }
+    })
 }

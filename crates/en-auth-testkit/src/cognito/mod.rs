@@ -20,6 +20,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use num_bigint::BigUint;
 
+use crate::resource::ProtectedResource;
 use crate::serving::{on_own_thread, Serving};
 
 /// The status of a user in the pool (Cognito `UserStatusType`), which decides how sign-in ends.
@@ -582,7 +583,6 @@ impl CognitoServerBuilder {
             require_session: self.require_session,
             prevent_user_existence_errors: self.prevent_user_existence_errors,
             email_as_username: self.email_as_username,
-            resource_body: self.resource_body,
             state: Mutex::new(State {
                 users,
                 ..State::default()
@@ -592,10 +592,7 @@ impl CognitoServerBuilder {
             verified_logins: AtomicU64::new(0),
             failed_proofs: AtomicU64::new(0),
             tokens_issued: AtomicU64::new(0),
-            resource_requests: AtomicU64::new(0),
-            resource_authorized: AtomicU64::new(0),
-            missing_authorization: AtomicU64::new(0),
-            last_api_key: Mutex::new(None),
+            resource: ProtectedResource::new(self.resource_body),
             hold: tokio::sync::watch::channel(false).0,
         });
         let app = Router::new()
@@ -781,17 +778,13 @@ pub(crate) struct Shared {
     require_session: bool,
     prevent_user_existence_errors: bool,
     email_as_username: bool,
-    resource_body: Option<String>,
     state: Mutex<State>,
     scripts: Mutex<HashMap<String, VecDeque<Script>>>,
     calls: Mutex<HashMap<String, u64>>,
     verified_logins: AtomicU64,
     failed_proofs: AtomicU64,
     tokens_issued: AtomicU64,
-    resource_requests: AtomicU64,
-    resource_authorized: AtomicU64,
-    missing_authorization: AtomicU64,
-    last_api_key: Mutex<Option<String>>,
+    resource: ProtectedResource,
     hold: tokio::sync::watch::Sender<bool>,
 }
 
@@ -902,22 +895,22 @@ impl CognitoServer {
 
     /// Requests the protected resource received.
     pub fn resource_requests(&self) -> u64 {
-        self.shared.resource_requests.load(Ordering::SeqCst)
+        self.shared.resource.requests()
     }
 
     /// Requests the protected resource accepted.
     pub fn resource_authorized(&self) -> u64 {
-        self.shared.resource_authorized.load(Ordering::SeqCst)
+        self.shared.resource.authorized()
     }
 
     /// Requests that reached the protected resource with no `Authorization` header.
     pub fn missing_authorization(&self) -> u64 {
-        self.shared.missing_authorization.load(Ordering::SeqCst)
+        self.shared.resource.missing_authorization()
     }
 
     /// The `X-Api-Key` of the last request to the resource, if it had one.
     pub fn last_api_key(&self) -> Option<String> {
-        lock(&self.shared.last_api_key).clone()
+        self.shared.resource.last_api_key()
     }
 
     /// Holds every API call from now on: each is counted on arrival, then waits, unanswered,
