@@ -26,11 +26,15 @@
 //! [`pad_hex`], [`compute_u`], [`compute_x`], [`compute_s`], [`derive_key`], [`sign`]) expose
 //! each step in the hex form the reference clients print, for known-answer tests.
 //!
+//! Arithmetic mod N is `crypto-bigint`'s constant-time Montgomery form (the group and a table of
+//! powers of g are in `group.rs`); the hexadecimal integers Cognito sends, which may be negative
+//! or longer than N, are parsed and padded with `num-bigint`'s `BigInt`.
+//!
 //! Sources: RFC 5054 (SRP for TLS; group and SRP-6a), RFC 5869 (HKDF), the AWS Cognito API
 //! reference for `InitiateAuth` / `RespondToAuthChallenge` (`PASSWORD_VERIFIER` parameters), and
 //! the official client amazon-cognito-identity-js.
 
-mod montgomery;
+mod group;
 mod timestamp;
 
 use std::fmt;
@@ -39,15 +43,15 @@ use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
+use crypto_bigint::{U256, U3072, U6144};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
-use num_bigint::BigUint;
-use num_traits::Zero;
+use num_bigint::{BigInt, Sign};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
-use montgomery::{Limbs, LIMBS};
+use group::Residue;
 
 pub use timestamp::timestamp;
 
@@ -111,8 +115,8 @@ pub enum SrpError {
 /// `PASSWORD_VERIFIER` challenge with [`password_verifier`](Self::password_verifier). `Debug`
 /// shows only the beginning of A.
 pub struct SrpClient {
-    /// a, little-endian limbs, trailing zero limbs removed.
-    a: Zeroizing<Vec<u64>>,
+    /// a (zeroized on drop).
+    a: Bounded,
     /// pad(A): Java `toByteArray` bytes of A.
     a_padded: Vec<u8>,
     /// A as lowercase hex without padding.
@@ -143,26 +147,23 @@ impl SrpClient {
     /// A client with a given private value `a` (big-endian bytes, any length; leading zero bytes
     /// are ignored). For known-answer tests: a real login must use [`new`](Self::new).
     ///
+    /// The exponentiations take a time that depends on the length of `a` in bytes, never on its
+    /// value; up to 32 bytes (what [`new`](Self::new) draws) use the table of powers of g.
+    ///
     /// # Errors
     /// [`SrpError::InvalidPrivateKey`] when `a` is 0 or not below N;
     /// [`SrpError::IllegalClientA`] if A mod N were 0.
     pub fn with_private_key(a: &[u8]) -> Result<Self, SrpError> {
-        let limbs =
-            Zeroizing::new(montgomery::from_be_bytes(a).ok_or(SrpError::InvalidPrivateKey)?);
-        if limbs.iter().all(|&l| l == 0) || !montgomery::less_than_n(&limbs) {
-            return Err(SrpError::InvalidPrivateKey);
-        }
-        let used = limbs.iter().rposition(|&l| l != 0).map_or(0, |i| i + 1);
-        let a = Zeroizing::new(limbs[..used].to_vec());
-        let big_a = montgomery::from_mont(&montgomery::pow_g(&a));
-        if big_a.iter().all(|&l| l == 0) {
+        let a = private_key(a)?;
+        let big_a = group::pow_g(&a.value, a.bits).retrieve();
+        if big_a == U3072::ZERO {
             return Err(SrpError::IllegalClientA);
         }
-        let a_be = montgomery::to_be_bytes(&big_a);
+        let big_a = BigInt::from_bytes_be(Sign::Plus, &big_a.to_be_bytes());
         Ok(SrpClient {
             a,
-            a_padded: java_bytes(false, &a_be),
-            a_hex: unpadded_hex(&a_be),
+            a_padded: big_a.to_signed_bytes_be(),
+            a_hex: big_a.to_str_radix(16),
         })
     }
 
@@ -190,15 +191,20 @@ impl SrpClient {
         non_empty("USER_ID_FOR_SRP", input.user_id_for_srp)?;
         non_empty("password", input.password)?;
         non_empty("TIMESTAMP", input.timestamp)?;
-        let b = SignedHex::parse("SRP_B", input.srp_b)?;
-        let salt = SignedHex::parse("SALT", input.salt)?;
+        let b = signed_hex("SRP_B", input.srp_b)?;
+        let salt = signed_hex("SALT", input.salt)?;
         let secret_block = decode_secret_block(input.secret_block)?;
 
         let b_reduced = reduce_b(&b)?;
         let u = scrambler(&self.a_padded, &b)?;
         let x = x_digest(pool_name, input.user_id_for_srp, input.password, &salt);
-        let s = Zeroizing::new(premaster(&self.a, &b_reduced, &u, &x[..]));
-        let key = hkdf_key(&s, &u);
+        let s = premaster(
+            &self.a,
+            &b_reduced,
+            &Bounded::digest(&u),
+            &Bounded::digest(&x),
+        );
+        let key = hkdf_key(&s, &BigInt::from_bytes_be(Sign::Plus, &u));
         let signature = signature(
             &key,
             pool_name,
@@ -317,7 +323,7 @@ pub fn pool_name(pool_id: &str) -> Result<&str, SrpError> {
 /// (Cognito: `538282c4…`).
 #[must_use]
 pub fn multiplier_k() -> String {
-    unpadded_hex(&montgomery::consts().k_digest)
+    group::K.to_string_radix_vartime(16)
 }
 
 /// Parses a signed hexadecimal integer (optional leading `-`, any length, either case) and
@@ -328,8 +334,8 @@ pub fn multiplier_k() -> String {
 /// # Errors
 /// [`SrpError::InvalidHex`] (field `value`).
 pub fn pad_hex(value: &str) -> Result<String, SrpError> {
-    let v = SignedHex::parse("value", value)?;
-    Ok(hex_lower(&java_bytes(v.negative, &v.magnitude)))
+    let bytes = signed_hex("value", value)?.to_signed_bytes_be();
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// u = H(pad(A) ‖ pad(B)) as lowercase hex without leading zeros. Both arguments are
@@ -338,10 +344,10 @@ pub fn pad_hex(value: &str) -> Result<String, SrpError> {
 /// # Errors
 /// [`SrpError::InvalidHex`], [`SrpError::IllegalScrambler`] when u = 0.
 pub fn compute_u(srp_a: &str, srp_b: &str) -> Result<String, SrpError> {
-    let a = SignedHex::parse("SRP_A", srp_a)?;
-    let b = SignedHex::parse("SRP_B", srp_b)?;
-    let u = scrambler(&java_bytes(a.negative, &a.magnitude), &b)?;
-    Ok(unpadded_hex(&u))
+    let a = signed_hex("SRP_A", srp_a)?;
+    let b = signed_hex("SRP_B", srp_b)?;
+    let u = scrambler(&a.to_signed_bytes_be(), &b)?;
+    Ok(U256::from_be_slice(&u).to_string_radix_vartime(16))
 }
 
 /// x = H(pad(salt) ‖ H(pool_name ‖ user_id_for_srp ‖ ":" ‖ password)) as lowercase hex without
@@ -356,9 +362,9 @@ pub fn compute_x(
     salt: &str,
 ) -> Result<Zeroizing<String>, SrpError> {
     let pool_name = pool_name(pool_id)?;
-    let salt = SignedHex::parse("SALT", salt)?;
-    let x = x_digest(pool_name, user_id_for_srp, password, &salt);
-    Ok(Zeroizing::new(unpadded_hex(&x[..])))
+    let salt = signed_hex("SALT", salt)?;
+    let x = Bounded::digest(&x_digest(pool_name, user_id_for_srp, password, &salt));
+    Ok(Zeroizing::new(x.value.to_string_radix_vartime(16)))
 }
 
 /// S = (B − k·g^x)^(a + u·x) mod N as lowercase hex without leading zeros, from the private value
@@ -368,18 +374,15 @@ pub fn compute_x(
 /// [`SrpError::InvalidPrivateKey`], [`SrpError::InvalidHex`], [`SrpError::IllegalServerB`],
 /// [`SrpError::IllegalScrambler`] (u = 0; u and x must be non-negative and below 2^3072).
 pub fn compute_s(a: &[u8], srp_b: &str, u: &str, x: &str) -> Result<Zeroizing<String>, SrpError> {
-    let a = Zeroizing::new(montgomery::from_be_bytes(a).ok_or(SrpError::InvalidPrivateKey)?);
-    if a.iter().all(|&l| l == 0) || !montgomery::less_than_n(&a) {
-        return Err(SrpError::InvalidPrivateKey);
-    }
-    let b = reduce_b(&SignedHex::parse("SRP_B", srp_b)?)?;
-    let u = unsigned_hex("u", u)?;
-    if u.iter().all(|&b| b == 0) {
+    let a = private_key(a)?;
+    let b = reduce_b(&signed_hex("SRP_B", srp_b)?)?;
+    let u = Bounded::from_hex("u", u)?;
+    if u.value == U3072::ZERO {
         return Err(SrpError::IllegalScrambler);
     }
-    let x = Zeroizing::new(unsigned_hex("x", x)?);
-    let s = Zeroizing::new(premaster(&a[..], &b, &u, &x));
-    Ok(Zeroizing::new(unpadded_hex(&montgomery::to_be_bytes(&s))))
+    let x = Bounded::from_hex("x", x)?;
+    let s = premaster(&a, &b, &u, &x);
+    Ok(Zeroizing::new(s.to_string_radix_vartime(16)))
 }
 
 /// The 16-byte password key HKDF-SHA256(ikm = pad(S), salt = pad(u), info = "Caldera Derived
@@ -389,14 +392,15 @@ pub fn compute_s(a: &[u8], srp_b: &str, u: &str, x: &str) -> Result<Zeroizing<St
 /// [`SrpError::InvalidHex`] (`S`, `u`; both non-negative and below 2^3072),
 /// [`SrpError::IllegalScrambler`] (u = 0).
 pub fn derive_key(s: &str, u: &str) -> Result<Zeroizing<[u8; 16]>, SrpError> {
-    let s = Zeroizing::new(unsigned_hex("S", s)?);
-    let s =
-        Zeroizing::new(montgomery::from_be_bytes(&s).ok_or(SrpError::InvalidHex { field: "S" })?);
-    let u = unsigned_hex("u", u)?;
-    if u.iter().all(|&b| b == 0) {
+    let s = Bounded::from_hex("S", s)?;
+    let u = Bounded::from_hex("u", u)?;
+    if u.value == U3072::ZERO {
         return Err(SrpError::IllegalScrambler);
     }
-    Ok(hkdf_key(&s, &u))
+    Ok(hkdf_key(
+        &s.value,
+        &BigInt::from_bytes_be(Sign::Plus, &u.value.to_be_bytes()),
+    ))
 }
 
 /// `PASSWORD_CLAIM_SIGNATURE` = base64(HMAC-SHA256(key, pool_name ‖ user_id_for_srp ‖
@@ -432,121 +436,115 @@ fn non_empty(field: &'static str, value: &str) -> Result<(), SrpError> {
     }
 }
 
-/// A hexadecimal integer as Cognito sends them: sign and big-endian magnitude bytes.
-struct SignedHex {
-    negative: bool,
-    /// Big-endian, leading zero bytes removed (empty for zero).
-    magnitude: Vec<u8>,
-}
-
-impl SignedHex {
-    /// An optional `-`, then one or more hex digits, any length (odd included), either case.
-    /// Never an even-length byte decoder: `abc` is 0x0abc.
-    fn parse(field: &'static str, text: &str) -> Result<Self, SrpError> {
-        let (negative, digits) = match text.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, text),
-        };
-        let digits = digits.as_bytes();
-        if digits.is_empty() {
-            return Err(SrpError::InvalidHex { field });
-        }
-        let mut magnitude = Vec::with_capacity(digits.len().div_ceil(2));
-        let odd = digits.len() % 2;
-        let nibble = |c: u8| -> Result<u8, SrpError> {
-            match c {
-                b'0'..=b'9' => Ok(c - b'0'),
-                b'a'..=b'f' => Ok(c - b'a' + 10),
-                b'A'..=b'F' => Ok(c - b'A' + 10),
-                _ => Err(SrpError::InvalidHex { field }),
-            }
-        };
-        if odd == 1 {
-            magnitude.push(nibble(digits[0])?);
-        }
-        for pair in digits[odd..].chunks_exact(2) {
-            magnitude.push(nibble(pair[0])? << 4 | nibble(pair[1])?);
-        }
-        let start = magnitude
-            .iter()
-            .position(|&b| b != 0)
-            .unwrap_or(magnitude.len());
-        magnitude.drain(..start);
-        Ok(SignedHex {
-            negative: negative && !magnitude.is_empty(),
-            magnitude,
-        })
-    }
-}
-
-/// A non-negative hex integer's big-endian bytes (for u, x, S given as hex).
-fn unsigned_hex(field: &'static str, text: &str) -> Result<Vec<u8>, SrpError> {
-    let v = SignedHex::parse(field, text)?;
-    if v.negative || v.magnitude.len() > LIMBS * 8 {
+/// Checks the syntax of Cognito's hexadecimal integers: an optional `-`, then one or more hex
+/// digits (either case, any length, odd included), nothing else (no `+`, `_`, `0x` or spaces).
+/// Returns whether there was a `-`, and the digits.
+fn hex_syntax<'t>(field: &'static str, text: &'t str) -> Result<(bool, &'t str), SrpError> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_hexdigit()) {
         return Err(SrpError::InvalidHex { field });
     }
-    Ok(v.magnitude)
+    Ok((negative, digits))
 }
 
-/// Java's `BigInteger.toByteArray()` of ±magnitude (big-endian; leading zeros in `magnitude`
-/// are ignored): the shortest two's-complement encoding, at least one byte.
-fn java_bytes(negative: bool, magnitude: &[u8]) -> Vec<u8> {
-    let start = magnitude
-        .iter()
-        .position(|&b| b != 0)
-        .unwrap_or(magnitude.len());
-    let m = &magnitude[start..];
-    if m.is_empty() {
-        return vec![0];
-    }
-    if !negative {
-        let mut out = Vec::with_capacity(m.len() + 1);
-        if m[0] & 0x80 != 0 {
-            out.push(0);
+/// A signed hexadecimal integer (`SRP_B`, `SALT`, `SRP_A`): never an even-length byte decoder,
+/// `abc` is 0x0abc. Its `to_signed_bytes_be` is pad(v), Java's `BigInteger.toByteArray()`.
+fn signed_hex(field: &'static str, text: &str) -> Result<BigInt, SrpError> {
+    hex_syntax(field, text)?;
+    BigInt::parse_bytes(text.as_bytes(), 16).ok_or(SrpError::InvalidHex { field })
+}
+
+/// A secret or exponent below 2^3072 (a, u, x, S) with a bound on its length in bits taken from
+/// the size of its encoding (bytes or hex digits), never from its value: exponentiations take
+/// time that depends on the bound only. Zeroized on drop.
+struct Bounded {
+    value: U3072,
+    bits: u32,
+}
+
+impl Bounded {
+    /// From big-endian bytes of any length; `None` when the value is 2^3072 or more.
+    fn from_be_bytes(bytes: &[u8]) -> Option<Self> {
+        let (excess, tail) = bytes.split_at(bytes.len().saturating_sub(U3072::BYTES));
+        if excess.iter().fold(0, |acc, &b| acc | b) != 0 {
+            return None;
         }
-        out.extend_from_slice(m);
-        return out;
+        let mut buf = Zeroizing::new([0u8; U3072::BYTES]);
+        buf[U3072::BYTES - tail.len()..].copy_from_slice(tail);
+        Some(Bounded {
+            value: U3072::from_be_slice(&buf[..]),
+            bits: bits_of(bytes.len(), 8),
+        })
     }
-    // -m fits in m.len() bytes iff m <= 2^(8 len - 1), i.e. m[0] < 0x80 or m is 0x80 00..00.
-    let fits = m[0] < 0x80 || (m[0] == 0x80 && m[1..].iter().all(|&b| b == 0));
-    let mut out = if fits {
-        m.to_vec()
-    } else {
-        let mut v = Vec::with_capacity(m.len() + 1);
-        v.push(0);
-        v.extend_from_slice(m);
-        v
-    };
-    // two's complement in place: invert, add one
-    let mut carry = 1u16;
-    for byte in out.iter_mut().rev() {
-        let v = u16::from(!*byte) + carry;
-        *byte = v as u8;
-        carry = v >> 8;
+
+    /// A SHA-256 value.
+    fn digest(digest: &[u8; 32]) -> Self {
+        Bounded {
+            value: U256::from_be_slice(digest).resize(),
+            bits: 256,
+        }
     }
-    out
+
+    /// A non-negative hexadecimal integer (`-0` is 0) below 2^3072.
+    fn from_hex(field: &'static str, text: &str) -> Result<Self, SrpError> {
+        let (negative, digits) = hex_syntax(field, text)?;
+        let value = U3072::from_str_radix_vartime(digits, 16)
+            .map_err(|_| SrpError::InvalidHex { field })?;
+        let bounded = Bounded {
+            value,
+            bits: bits_of(digits.len(), 4),
+        };
+        if negative && bounded.value != U3072::ZERO {
+            return Err(SrpError::InvalidHex { field });
+        }
+        Ok(bounded)
+    }
 }
 
-/// B mod N as limbs (floor modulus, so a negative B gives N − (|B| mod N)).
+impl Drop for Bounded {
+    fn drop(&mut self) {
+        self.value.zeroize();
+    }
+}
+
+/// The bits of `len` digits of `bits_per_digit` bits, at most 3072 (the values are below 2^3072).
+fn bits_of(len: usize, bits_per_digit: u32) -> u32 {
+    u32::try_from(len).map_or(U3072::BITS, |len| {
+        len.saturating_mul(bits_per_digit).min(U3072::BITS)
+    })
+}
+
+/// A private value `a` from big-endian bytes: 0 < a < N.
+fn private_key(a: &[u8]) -> Result<Bounded, SrpError> {
+    match Bounded::from_be_bytes(a) {
+        Some(a) if a.value != U3072::ZERO && a.value < group::N => Ok(a),
+        _ => Err(SrpError::InvalidPrivateKey),
+    }
+}
+
+/// B mod N (floor modulus, so a negative B gives N − (|B| mod N)); B is public.
 ///
 /// Errors with [`SrpError::IllegalServerB`] when it is 0.
-fn reduce_b(b: &SignedHex) -> Result<Limbs, SrpError> {
-    let n = &montgomery::consts().n_big;
-    let mut r = BigUint::from_bytes_be(&b.magnitude) % n;
-    if r.is_zero() {
-        return Err(SrpError::IllegalServerB);
+fn reduce_b(b: &BigInt) -> Result<Residue, SrpError> {
+    let n = BigInt::from_bytes_be(Sign::Plus, &group::N.to_be_bytes());
+    let mut r = b % &n;
+    match r.sign() {
+        Sign::NoSign => return Err(SrpError::IllegalServerB),
+        Sign::Minus => r += &n,
+        Sign::Plus => {}
     }
-    if b.negative {
-        r = n - r;
-    }
-    montgomery::from_be_bytes(&r.to_bytes_be()).ok_or(SrpError::IllegalServerB)
+    let r = Bounded::from_be_bytes(&r.magnitude().to_bytes_be()).ok_or(SrpError::IllegalServerB)?;
+    Ok(Residue::new(&r.value))
 }
 
 /// u = H(pad(A) ‖ pad(B)), B as received (signed, not reduced); refuses u = 0.
-fn scrambler(a_padded: &[u8], b: &SignedHex) -> Result<[u8; 32], SrpError> {
+fn scrambler(a_padded: &[u8], b: &BigInt) -> Result<[u8; 32], SrpError> {
     let u: [u8; 32] = Sha256::new()
         .chain_update(a_padded)
-        .chain_update(java_bytes(b.negative, &b.magnitude))
+        .chain_update(b.to_signed_bytes_be())
         .finalize()
         .into();
     if u.iter().all(|&b| b == 0) {
@@ -556,7 +554,7 @@ fn scrambler(a_padded: &[u8], b: &SignedHex) -> Result<[u8; 32], SrpError> {
 }
 
 /// x = H(pad(salt) ‖ H(pool_name ‖ user ‖ ":" ‖ password)).
-fn x_digest(pool_name: &str, user: &str, password: &str, salt: &SignedHex) -> Zeroizing<[u8; 32]> {
+fn x_digest(pool_name: &str, user: &str, password: &str, salt: &BigInt) -> Zeroizing<[u8; 32]> {
     let mut inner = Sha256::new();
     inner.update(pool_name.as_bytes());
     inner.update(user.as_bytes());
@@ -565,7 +563,7 @@ fn x_digest(pool_name: &str, user: &str, password: &str, salt: &SignedHex) -> Ze
     let mut inner = Zeroizing::new(<[u8; 32]>::from(inner.finalize()));
     let x = Zeroizing::new(
         Sha256::new()
-            .chain_update(java_bytes(salt.negative, &salt.magnitude))
+            .chain_update(salt.to_signed_bytes_be())
             .chain_update(&inner[..])
             .finalize()
             .into(),
@@ -574,59 +572,37 @@ fn x_digest(pool_name: &str, user: &str, password: &str, salt: &SignedHex) -> Ze
     x
 }
 
-/// Little-endian limbs of big-endian bytes (any length).
-fn le_limbs(be: &[u8]) -> Vec<u64> {
-    be.rchunks(8)
-        .map(|chunk| {
-            let mut buf = [0u8; 8];
-            buf[8 - chunk.len()..].copy_from_slice(chunk);
-            u64::from_be_bytes(buf)
-        })
-        .collect()
+/// S = (B − k·g^x)^(a + u·x) mod N; `b` already reduced mod N.
+///
+/// a + u·x < 2^(max(a.bits, u.bits + x.bits) + 1), which bounds the exponentiation; it fits
+/// 6144 bits since a < N and u, x < 2^3072.
+fn premaster(a: &Bounded, b: &Residue, u: &Bounded, x: &Bounded) -> Zeroizing<U3072> {
+    let ux: Zeroizing<U6144> = Zeroizing::new(u.value.widening_mul(&x.value));
+    let e = Zeroizing::new(ux.wrapping_add(&a.value.resize()));
+    let e_bits = (a.bits.max(u.bits + x.bits) + 1).min(U6144::BITS);
+    let kgx = Zeroizing::new(group::K_RESIDUE.mul(&group::pow_g(&x.value, x.bits)));
+    let base = Zeroizing::new(b.sub(&kgx));
+    Zeroizing::new(base.pow_bounded_exp(&e, e_bits).retrieve())
 }
 
-/// S = (B − k·g^x)^(a + u·x) mod N; `b` already reduced mod N; `a` little-endian limbs.
-fn premaster(a: &[u64], b: &Limbs, u: &[u8], x: &[u8]) -> Limbs {
-    let c = montgomery::consts();
-    let u = le_limbs(u);
-    let x = Zeroizing::new(le_limbs(x));
-
-    // e = a + u·x (schoolbook; u and x are a few limbs)
-    let mut e = Zeroizing::new(vec![0u64; a.len().max(u.len() + x.len()) + 1]);
-    for (i, &ui) in u.iter().enumerate() {
-        let mut carry = 0u128;
-        for (j, &xj) in x.iter().enumerate() {
-            let v = u128::from(e[i + j]) + u128::from(ui) * u128::from(xj) + carry;
-            e[i + j] = v as u64;
-            carry = v >> 64;
-        }
-        e[i + x.len()] = carry as u64;
+/// pad(S) for the secret S: what `BigInt::to_signed_bytes_be` gives for a non-negative value (the
+/// big-endian bytes without leading zeros, one `00` byte first when the top bit is set), built
+/// in buffers that are zeroized, which a `BigInt`'s are not.
+fn pad_secret(s: &U3072) -> Zeroizing<Vec<u8>> {
+    let be = Zeroizing::new(s.to_be_bytes());
+    let start = be.iter().position(|&b| b != 0).unwrap_or(be.len() - 1);
+    let mut out = Zeroizing::new(Vec::with_capacity(U3072::BYTES + 1));
+    if be[start] & 0x80 != 0 {
+        out.push(0);
     }
-    let mut carry = 0u128;
-    for (i, limb) in e.iter_mut().enumerate() {
-        let v = u128::from(*limb) + u128::from(a.get(i).copied().unwrap_or(0)) + carry;
-        *limb = v as u64;
-        carry = v >> 64;
-    }
-
-    let mut gx = montgomery::pow_g(&x);
-    let mut kgx = montgomery::mul(&c.k_mont, &gx);
-    let mut base = montgomery::sub_mod(&montgomery::to_mont(b), &kgx);
-    let mut s = montgomery::pow(&base, &e);
-    let out = montgomery::from_mont(&s);
-    gx.zeroize();
-    kgx.zeroize();
-    base.zeroize();
-    s.zeroize();
+    out.extend_from_slice(&be[start..]);
     out
 }
 
 /// HKDF-SHA256(ikm = pad(S), salt = pad(u), info = "Caldera Derived Key"), first 16 bytes.
-fn hkdf_key(s: &Limbs, u: &[u8]) -> Zeroizing<[u8; 16]> {
-    let mut s_be = Zeroizing::new(montgomery::to_be_bytes(s));
-    let ikm = Zeroizing::new(java_bytes(false, &s_be[..]));
-    s_be.zeroize();
-    let hk = Hkdf::<Sha256>::new(Some(&java_bytes(false, u)), &ikm);
+fn hkdf_key(s: &U3072, u: &BigInt) -> Zeroizing<[u8; 16]> {
+    let ikm = pad_secret(s);
+    let hk = Hkdf::<Sha256>::new(Some(&u.to_signed_bytes_be()), &ikm);
     let mut key = Zeroizing::new([0u8; 16]);
     hk.expand(HKDF_INFO, key.as_mut())
         .expect("16 bytes is a valid HKDF-SHA256 output length");
@@ -668,26 +644,6 @@ fn decode_secret_block(text: &str) -> Result<Vec<u8>, SrpError> {
     decoded.map_err(|_| SrpError::InvalidSecretBlock)
 }
 
-fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
-}
-
-/// Lowercase hex of a big-endian non-negative integer without leading zeros ("0" for zero):
-/// what `BigInteger.toString(16)` / Python's `format(v, "x")` print.
-fn unpadded_hex(bytes: &[u8]) -> String {
-    let s = hex_lower(bytes);
-    match s.find(|c| c != '0') {
-        Some(i) => s[i..].to_owned(),
-        None => "0".to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -716,6 +672,24 @@ mod tests {
                 matches!(pad_hex(bad), Err(SrpError::InvalidHex { field: "value" })),
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn secret_padding_is_java_to_byte_array() {
+        let mut values = vec![
+            U3072::ZERO,
+            U3072::ONE,
+            U3072::from_u8(0x7f),
+            U3072::from_u8(0x80),
+        ];
+        values.push(group::N);
+        values.push(group::N.shr_vartime(1));
+        values.push(U3072::MAX.shr_vartime(1));
+        values.push(U3072::MAX);
+        for v in values {
+            let expect = BigInt::from_bytes_be(Sign::Plus, &v.to_be_bytes()).to_signed_bytes_be();
+            assert_eq!(*pad_secret(&v), expect, "{v}");
         }
     }
 
