@@ -1,0 +1,445 @@
+//! The token cache between invocations: one JSON file per canonical request, named by the
+//! SHA-256 of that request, of mode 0600 in a directory of mode 0700, replaced by an atomic
+//! rename. Anything unreadable, corrupt, foreign or for another request is a miss.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::token::IssuedToken;
+use crate::Notes;
+
+/// The version of the file format; a file of another version is a miss.
+const FORMAT: u32 = 1;
+
+/// The largest cache file read (a token response is capped at 64 KiB; this is ample).
+const MAX_FILE_BYTES: u64 = 256 * 1024;
+
+/// The file that records that the refresh-token notice was printed.
+const NOTICE_MARKER: &str = ".refresh-token-notice";
+
+/// What a token was asked for: two requests that differ in any field never share a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// The environment id.
+    pub environment: String,
+    /// The token URL, or the Cognito endpoint.
+    pub endpoint: String,
+    /// The Cognito user pool, for a user.
+    pub user_pool_id: Option<String>,
+    /// The client id.
+    pub client_id: String,
+    /// The requested scopes, sorted, without duplicates.
+    pub scopes: Vec<String>,
+    /// The user, for a Cognito login.
+    pub user: Option<String>,
+    /// The names of the environment's extra token parameters (their values are in the key,
+    /// not in the file: they may be secrets).
+    #[serde(default)]
+    pub extra_params: Vec<String>,
+    /// The key: SHA-256 over all of the above and the extra parameters' values.
+    #[serde(skip)]
+    key: String,
+}
+
+impl Request {
+    /// The request for these fields; `scopes` are sorted and deduplicated, `extra_params`
+    /// sorted.
+    pub fn new(
+        environment: &str,
+        endpoint: &str,
+        user_pool_id: Option<&str>,
+        client_id: &str,
+        scopes: &[String],
+        user: Option<&str>,
+        extra_params: &[(String, String)],
+    ) -> Self {
+        let mut scopes = scopes.to_vec();
+        scopes.sort();
+        scopes.dedup();
+        let mut extra = extra_params.to_vec();
+        extra.sort();
+        // A JSON array: unambiguous whatever the fields contain.
+        let canonical = serde_json::json!([
+            FORMAT,
+            environment,
+            endpoint,
+            user_pool_id,
+            client_id,
+            scopes,
+            user,
+            extra
+        ]);
+        let digest = Sha256::digest(canonical.to_string().as_bytes());
+        let key = digest.iter().map(|b| format!("{b:02x}")).collect();
+        Self {
+            environment: environment.to_owned(),
+            endpoint: endpoint.to_owned(),
+            user_pool_id: user_pool_id.map(str::to_owned),
+            client_id: client_id.to_owned(),
+            scopes,
+            user: user.map(str::to_owned),
+            extra_params: extra.into_iter().map(|(name, _)| name).collect(),
+            key,
+        }
+    }
+
+    /// The key: 64 hex digits.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn same_as(&self, other: &Request) -> bool {
+        self.environment == other.environment
+            && self.endpoint == other.endpoint
+            && self.user_pool_id == other.user_pool_id
+            && self.client_id == other.client_id
+            && self.scopes == other.scopes
+            && self.user == other.user
+            && self.extra_params == other.extra_params
+    }
+}
+
+/// A cached token, with the session's refresh token for a user.
+pub struct Entry {
+    /// The access token and what is known of it.
+    pub token: IssuedToken,
+    /// The Cognito refresh token.
+    pub refresh_token: Option<SecretString>,
+    /// The user's canonical name in the pool (for the refresh's SECRET_HASH).
+    pub canonical_user: Option<String>,
+    /// When the token was obtained.
+    pub obtained_at: SystemTime,
+}
+
+/// The file's layout.
+#[derive(Serialize, Deserialize)]
+struct File {
+    format: u32,
+    request: Request,
+    access_token: String,
+    token_type: String,
+    /// Seconds since the Unix epoch.
+    obtained_at: u64,
+    /// Seconds since the Unix epoch.
+    expires_at: u64,
+    lifetime_secs: u64,
+    scope: Option<String>,
+    refresh_token: Option<String>,
+    canonical_user: Option<String>,
+}
+
+/// Why a lookup found no usable entry.
+#[derive(Debug)]
+pub enum Miss {
+    /// No file.
+    Absent,
+    /// A file that could not be read or parsed, or is not ours: it is replaced.
+    Unusable(String),
+}
+
+/// The cache directory.
+pub struct Cache {
+    dir: PathBuf,
+}
+
+impl Cache {
+    /// The cache in `dir`, or in `$XDG_CACHE_HOME/en-auth` (else `~/.cache/en-auth`), created
+    /// with mode 0700. `None`, after a warning, if there is no such directory or it is open to
+    /// others: then nothing is cached.
+    pub fn open(dir: Option<PathBuf>, notes: &Notes) -> Option<Cache> {
+        let Some(dir) = dir.or_else(default_dir) else {
+            notes.warn("no cache directory (neither XDG_CACHE_HOME nor HOME is set): not caching");
+            return None;
+        };
+        if let Err(e) = create_private_dir(&dir) {
+            notes.warn(&format!(
+                "cannot use the cache directory {}: {e}; not caching",
+                dir.display()
+            ));
+            return None;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            match fs::metadata(&dir) {
+                Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                    notes.warn(&format!(
+                        "the cache directory {} is open to other users (mode {:o}): not caching; \
+                         `chmod 700` it or choose another with --cache-dir",
+                        dir.display(),
+                        meta.permissions().mode() & 0o777
+                    ));
+                    return None;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    notes.warn(&format!("cannot use {}: {e}; not caching", dir.display()));
+                    return None;
+                }
+            }
+        }
+        Some(Cache { dir })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file of `request`.
+    pub fn path(&self, request: &Request) -> PathBuf {
+        self.dir.join(format!("{}.json", request.key()))
+    }
+
+    /// The entry of `request`.
+    pub fn load(&self, request: &Request) -> Result<Entry, Miss> {
+        let path = self.path(request);
+        let file = read_file(&path)?;
+        if !file.request.same_as(request) {
+            return Err(Miss::Unusable("it holds another request's token".into()));
+        }
+        if file.access_token.is_empty() {
+            return Err(Miss::Unusable("no access token".into()));
+        }
+        let obtained_at = UNIX_EPOCH + Duration::from_secs(file.obtained_at);
+        let expires_at = UNIX_EPOCH + Duration::from_secs(file.expires_at);
+        if SystemTime::now() < obtained_at {
+            return Err(Miss::Unusable(
+                "obtained in the future (the clock went back)".into(),
+            ));
+        }
+        Ok(Entry {
+            token: IssuedToken {
+                access_token: SecretString::from(file.access_token),
+                token_type: file.token_type,
+                expires_at: Some(expires_at),
+                lifetime: Some(Duration::from_secs(file.lifetime_secs)),
+                scope: file.scope,
+            },
+            refresh_token: file.refresh_token.map(SecretString::from),
+            canonical_user: file.canonical_user,
+            obtained_at,
+        })
+    }
+
+    /// Stores `entry` for `request`: written to a new file of mode 0600 in the same directory,
+    /// then renamed over the old one, so that a reader sees the old file or the new one, never
+    /// a mix. A token of unknown lifetime is not stored (its validity cannot be judged later).
+    pub fn store(&self, request: &Request, entry: &Entry) -> std::io::Result<bool> {
+        let (Some(expires_at), Some(lifetime)) = (entry.token.expires_at, entry.token.lifetime)
+        else {
+            return Ok(false);
+        };
+        let file = File {
+            format: FORMAT,
+            request: request.clone(),
+            access_token: entry.token.access_token.expose_secret().to_owned(),
+            token_type: entry.token.token_type.clone(),
+            obtained_at: unix_secs(entry.obtained_at),
+            expires_at: unix_secs(expires_at),
+            lifetime_secs: lifetime.as_secs(),
+            scope: entry.token.scope.clone(),
+            refresh_token: entry
+                .refresh_token
+                .as_ref()
+                .map(|r| r.expose_secret().to_owned()),
+            canonical_user: entry.canonical_user.clone(),
+        };
+        let text = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
+        write_atomically(&self.dir, &self.path(request), &text)?;
+        Ok(true)
+    }
+
+    /// Removes the entry of `request`; whether there was one.
+    pub fn remove(&self, request: &Request) -> std::io::Result<bool> {
+        remove_if_present(&self.path(request))
+    }
+
+    /// Removes every entry of `user` in `environment` (of `client_id` only, if given): the
+    /// paths removed.
+    pub fn remove_user(
+        &self,
+        environment: &str,
+        user: &str,
+        client_id: Option<&str>,
+    ) -> std::io::Result<Vec<PathBuf>> {
+        let mut removed = Vec::new();
+        for dirent in fs::read_dir(&self.dir)? {
+            let path = dirent?.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let Ok(file) = read_file(&path) else { continue };
+            let r = &file.request;
+            if r.environment == environment
+                && r.user.as_deref() == Some(user)
+                && client_id.is_none_or(|c| c == r.client_id)
+                && remove_if_present(&path)?
+            {
+                removed.push(path);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Whether the refresh-token notice is still to be printed; records that it was.
+    pub fn first_refresh_token(&self) -> bool {
+        let marker = self.dir.join(NOTICE_MARKER);
+        if marker.exists() {
+            return false;
+        }
+        let _ = write_atomically(&self.dir, &marker, b"");
+        true
+    }
+}
+
+/// `$XDG_CACHE_HOME/en-auth` (an absolute path, per the XDG base directory specification),
+/// else `$HOME/.cache/en-auth`; `%LOCALAPPDATA%\en-auth` on Windows.
+fn default_dir() -> Option<PathBuf> {
+    let absolute = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    if cfg!(windows) {
+        return absolute("LOCALAPPDATA").map(|d| d.join("en-auth"));
+    }
+    absolute("XDG_CACHE_HOME")
+        .or_else(|| absolute("HOME").map(|h| h.join(".cache")))
+        .map(|d| d.join("en-auth"))
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+fn read_file(path: &Path) -> Result<File, Miss> {
+    let file = match fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Miss::Absent),
+        Err(e) => return Err(Miss::Unusable(format!("cannot open it: {e}"))),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file
+            .metadata()
+            .map_err(|e| Miss::Unusable(e.to_string()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(Miss::Unusable(format!(
+                "mode {:o}: readable by others, not ours",
+                mode & 0o777
+            )));
+        }
+    }
+    let mut text = Vec::new();
+    file.take(MAX_FILE_BYTES)
+        .read_to_end(&mut text)
+        .map_err(|e| Miss::Unusable(format!("cannot read it: {e}")))?;
+    // serde_json's messages name a position and what was expected, never the content.
+    let file: File =
+        serde_json::from_slice(&text).map_err(|e| Miss::Unusable(format!("corrupt: {e}")))?;
+    if file.format != FORMAT {
+        return Err(Miss::Unusable(format!("format {}", file.format)));
+    }
+    Ok(file)
+}
+
+/// Writes `bytes` to `path` through a temporary file of mode 0600 in `dir` and a rename.
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let temp = dir.join(format!(
+        ".tmp-{}-{:016x}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let result = options.open(&temp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&temp, path)
+    });
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+fn remove_if_present(path: &Path) -> std::io::Result<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+fn unix_secs(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(scopes: &[&str], client: &str, user: Option<&str>) -> Request {
+        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+        Request::new(
+            "dev",
+            "https://auth.example.com/token",
+            None,
+            client,
+            &scopes,
+            user,
+            &[],
+        )
+    }
+
+    #[test]
+    fn the_key_depends_on_every_field_and_not_on_scope_order() {
+        let base = request(&["a", "b"], "svc", None);
+        assert_eq!(base.key(), request(&["b", "a", "a"], "svc", None).key());
+        assert_eq!(base.key().len(), 64);
+        for other in [
+            request(&["a"], "svc", None),
+            request(&["a", "b"], "svc2", None),
+            request(&["a", "b"], "svc", Some("alice")),
+            Request::new("dev", "https://other/token", None, "svc", &[], None, &[]),
+            Request::new(
+                "dev",
+                "https://auth.example.com/token",
+                None,
+                "svc",
+                &["a".into(), "b".into()],
+                None,
+                &[("audience".into(), "x".into())],
+            ),
+        ] {
+            assert_ne!(base.key(), other.key(), "{other:?}");
+        }
+        // Field boundaries cannot be shifted to collide.
+        assert_ne!(
+            request(&["a b"], "svc", None).key(),
+            request(&["a", "b"], "svc", None).key()
+        );
+    }
+}

@@ -1,0 +1,282 @@
+//! The command line: commands, options and their help (clap derive).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The exit codes, as `--help` shows them (the README has the same table).
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  anything else (stdout closed, …)
+  2  usage: unknown command or option, missing argument
+  3  configuration: unknown environment, unreadable or invalid environments file or secret file
+  4  credentials or client rejected: wrong secret or password, unknown client or user,
+     refused scope, an account that cannot log in (unconfirmed, MFA to enrol, locked)
+  5  server unreachable or failing: connection refused, timeout, HTTP 5xx, 429 (transient)
+  6  interaction needed (a password, MFA code or new password) and stdin is not a terminal
+
+On failure, one line on stderr names the client, the environment, the endpoint and the
+server's error; the token goes to stdout only. Nothing printed contains a secret.";
+
+const TOP_EXAMPLES: &str = "\
+Examples:
+  export EN_AUTH_ENVIRONMENTS=~/envs.toml CLIENT_ID=svc CLIENT_SECRET=…
+  en-auth token --env dev                              # the token alone
+  curl -H \"$(en-auth token --env dev --format header)\" https://api.example.com/
+  en-auth exec --env dev -- ./deploy.sh                # token in $EN_AUTH_ACCESS_TOKEN
+  en-auth login --env dev --user alice                 # Cognito SRP, asks the password
+  en-auth token --env dev --user alice                 # alice's access token, renewed as needed
+  en-auth envs                                         # what the environments file defines";
+
+/// en-auth: prints, caches and injects OAuth2 client-credentials and AWS Cognito (SRP) access
+/// tokens for shells, curl and kubectl.
+///
+/// Environments (token URL, Cognito region and user pool, scopes …) come from the TOML file
+/// named by EN_AUTH_ENVIRONMENTS. Tokens are cached between invocations under
+/// $XDG_CACHE_HOME/en-auth (files of mode 0600 in a 0700 directory) and reused while they
+/// are valid.
+#[derive(Debug, Parser)]
+#[command(
+    name = "en-auth",
+    version,
+    after_help = format!("{TOP_EXAMPLES}\n\n{EXIT_CODES_HELP}"),
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// The cache directory [default: $XDG_CACHE_HOME/en-auth, else ~/.cache/en-auth]. Created
+    /// with mode 0700; a directory others can read is not used.
+    #[arg(long, global = true, env = "EN_AUTH_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Say on stderr what happens (cache hits and misses, token requests); twice for the
+    /// library's log. Never prints a secret.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print an access token: a client-credentials token, or a logged-in user's (--user).
+    #[command(after_help = format!("{TOKEN_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Token(TokenCommand),
+
+    /// Log a user in to a Cognito user pool over SRP and keep the session in the cache.
+    #[command(after_help = format!("{LOGIN_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Login(LoginCommand),
+
+    /// Forget a user's cached session (access and refresh tokens).
+    #[command(after_help = format!("{LOGOUT_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Logout(LogoutCommand),
+
+    /// Run a command with the access token in EN_AUTH_ACCESS_TOKEN; exit with its status.
+    #[command(after_help = format!("{EXEC_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Exec(ExecCommand),
+
+    /// List the environments of the environments file and what each defines.
+    #[command(after_help = format!("{ENVS_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Envs(EnvsCommand),
+
+    /// Print a shell completion script.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsCommand),
+}
+
+const TOKEN_EXAMPLES: &str = "\
+Examples:
+  CLIENT_ID=svc CLIENT_SECRET=… en-auth token --env dev
+  en-auth token --env dev --client-id svc --client-secret-file ~/.svc-secret --scope api/read
+  curl -H \"$(en-auth token --env dev --format header)\" https://api.example.com/
+  en-auth token --env dev --format json | jq .expires_at
+  en-auth token --env dev --min-validity 10m           # renew if less than 10 minutes are left
+  en-auth token --env dev --user alice                 # after `en-auth login`
+  en-auth token --env dev --format exec-credential     # as a kubeconfig exec plugin";
+
+const LOGIN_EXAMPLES: &str = "\
+Examples:
+  CLIENT_ID=app en-auth login --env dev --user alice   # a public app client: no secret
+  USER_PWD=… en-auth login --env dev --user alice@example.com --client-id app
+  en-auth token --env dev --user alice --client-id app # then: the access token";
+
+const LOGOUT_EXAMPLES: &str = "\
+Examples:
+  en-auth logout --env dev --user alice                # every app client's session of alice
+  en-auth logout --env dev --user alice --client-id app";
+
+const EXEC_EXAMPLES: &str = "\
+Examples:
+  en-auth exec --env dev -- sh -c 'curl -H \"Authorization: Bearer $EN_AUTH_ACCESS_TOKEN\" https://api.example.com/'
+  en-auth exec --env dev --user alice -- ./call-api.py";
+
+const ENVS_EXAMPLES: &str = "\
+Examples:
+  EN_AUTH_ENVIRONMENTS=~/envs.toml en-auth envs
+  en-auth envs --json | jq -r '.[].id'";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  en-auth completions bash > ~/.local/share/bash-completion/completions/en-auth
+  en-auth completions zsh > \"${fpath[1]}/_en-auth\"
+  en-auth completions fish > ~/.config/fish/completions/en-auth.fish";
+
+/// What identifies the token: the environment, the client and, for a user, the user.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// The environment id: a table of the file named by EN_AUTH_ENVIRONMENTS.
+    #[arg(long = "env", value_name = "ID")]
+    pub environment: String,
+
+    /// The client id.
+    #[arg(long, env = "CLIENT_ID", value_name = "ID")]
+    pub client_id: String,
+
+    /// Read the client secret from this file ('-' for stdin; one trailing newline is
+    /// dropped) instead of CLIENT_SECRET. Without either, it is asked on the terminal
+    /// (not for a Cognito user: no secret means a public app client).
+    #[arg(long, value_name = "FILE")]
+    pub client_secret_file: Option<PathBuf>,
+}
+
+/// How a token is obtained and reused: shared by `token` and `exec`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The client and environment.
+    #[command(flatten)]
+    pub client: ClientArgs,
+
+    /// A logged-in Cognito user (see `en-auth login`): the user's access token, renewed with
+    /// the refresh token. The password (USER_PWD, or asked on the terminal) is only needed
+    /// when there is no session to renew.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// A scope to request (repeatable; replaces the environment's scopes). Client
+    /// credentials only.
+    #[arg(long = "scope", value_name = "SCOPE", conflicts_with = "user")]
+    pub scopes: Vec<String>,
+
+    /// Renew a cached token with less validity left than this (60s, 5m, 1h30m …)
+    /// [default: 60s, or a quarter of the token's lifetime if that is shorter].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub min_validity: Option<Duration>,
+
+    /// Neither read nor write the cache: always ask the server.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+/// `en-auth token`.
+#[derive(Debug, Args)]
+pub struct TokenCommand {
+    /// Which token, and how it is reused.
+    #[command(flatten)]
+    pub token: TokenArgs,
+
+    /// What to print: the token alone; an `Authorization: Bearer …` header; a JSON object
+    /// (access_token, token_type, expires_in, expires_at, scope); or a Kubernetes
+    /// client.authentication.k8s.io/v1 ExecCredential.
+    #[arg(long, value_enum, default_value_t = Format::Raw)]
+    pub format: Format,
+}
+
+/// `en-auth login`.
+#[derive(Debug, Args)]
+pub struct LoginCommand {
+    /// The app client and environment.
+    #[command(flatten)]
+    pub client: ClientArgs,
+
+    /// The user name (or an alias, such as the e-mail address). The password comes from
+    /// USER_PWD, or is asked on the terminal; so are MFA codes and a new password when
+    /// Cognito asks for them.
+    #[arg(long, value_name = "NAME")]
+    pub user: String,
+}
+
+/// `en-auth logout`.
+#[derive(Debug, Args)]
+pub struct LogoutCommand {
+    /// The environment id.
+    #[arg(long = "env", value_name = "ID")]
+    pub environment: String,
+
+    /// The user name, as given to `en-auth login`.
+    #[arg(long, value_name = "NAME")]
+    pub user: String,
+
+    /// Only this app client's session [default: every client's].
+    #[arg(long, env = "CLIENT_ID", value_name = "ID")]
+    pub client_id: Option<String>,
+}
+
+/// `en-auth exec`.
+#[derive(Debug, Args)]
+pub struct ExecCommand {
+    /// Which token, and how it is reused.
+    #[command(flatten)]
+    pub token: TokenArgs,
+
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+/// `en-auth envs`.
+#[derive(Debug, Args)]
+pub struct EnvsCommand {
+    /// Print a JSON array instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `en-auth completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsCommand {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// How `en-auth token` prints the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// The access token alone.
+    Raw,
+    /// `Authorization: Bearer <token>`, for `curl -H`.
+    Header,
+    /// `{"access_token", "token_type", "expires_in", "expires_at", "scope"}`.
+    Json,
+    /// A Kubernetes `client.authentication.k8s.io/v1` `ExecCredential`.
+    ExecCredential,
+}
+
+/// A duration such as `60s`, `5m`, `1h30m` or `0`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|e| format!("{e} (examples: 60s, 5m, 1h30m)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("soon").is_err());
+    }
+}

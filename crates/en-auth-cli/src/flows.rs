@@ -1,0 +1,413 @@
+//! Obtaining a token: from the cache, or from the server — the client-credentials grant, or a
+//! Cognito user's session (renewed with its refresh token, or a new SRP login).
+
+use std::time::{Duration, SystemTime};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use en_auth_oauth2::{ClientInfo, Environment, Error, ServiceAccountAuthorizer, Token};
+use en_auth_srp::{Challenge, SrpAuthorizer, TokenProvider, UserCredentials};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::cache::{Cache, Entry, Miss, Request};
+use crate::cli::{ClientArgs, TokenArgs};
+use crate::failure::{Exit, Failure, Subject};
+use crate::input::{self, TerminalChallenges};
+use crate::token::IssuedToken;
+use crate::Notes;
+
+/// Stands in for the password in an authorizer built only to renew a session with its
+/// refresh token: `CognitoSrp::refresh` sends the refresh token, never the password, when the
+/// token it renews has a refresh token (which is the only way this crate calls it). The builder
+/// refuses an empty password, hence a placeholder.
+const UNUSED_PASSWORD: &str = "(unused: renewal with the refresh token)";
+
+/// Where the command runs: the cache (if any) and what to say on stderr.
+pub struct Context<'a> {
+    /// The cache, unless there is none or `--no-cache`.
+    pub cache: Option<&'a Cache>,
+    /// Verbose notes and warnings.
+    pub notes: &'a Notes,
+}
+
+/// The token `args` ask for: a cached one valid for long enough, else a new one (stored).
+pub async fn token(args: &TokenArgs, cx: &Context<'_>) -> Result<IssuedToken, Failure> {
+    let cache = if args.no_cache { None } else { cx.cache };
+    let cx = Context {
+        cache,
+        notes: cx.notes,
+    };
+    match &args.user {
+        None => client_credentials(args, &cx).await,
+        Some(user) => user_token(&args.client, user, args.min_validity, &cx).await,
+    }
+}
+
+/// A client-credentials token.
+async fn client_credentials(args: &TokenArgs, cx: &Context<'_>) -> Result<IssuedToken, Failure> {
+    let mut subject = subject(&args.client, None);
+    let mut environment = load_environment(&args.client, &subject)?;
+    if !args.scopes.is_empty() {
+        environment = environment.with_scopes(args.scopes.iter().cloned());
+    }
+    let endpoint = environment
+        .require_token_url()
+        .map_err(|e| Failure::from_error(&e, &subject))?
+        .to_string();
+    subject.endpoint = Some(endpoint.clone());
+    let request = Request::new(
+        environment.id(),
+        &endpoint,
+        None,
+        &args.client.client_id,
+        environment.scopes(),
+        None,
+        environment.extra_params(),
+    );
+    if let Some(entry) = lookup(cx, &request) {
+        if entry.token.valid_for(args.min_validity) {
+            cx.notes.info(&format!(
+                "cached token, valid for {} s more",
+                entry.token.remaining().unwrap_or_default().as_secs()
+            ));
+            return Ok(entry.token);
+        }
+        cx.notes
+            .info("the cached token has too little validity left: renewing it");
+    }
+    let secret = input::client_secret(args.client.client_secret_file.as_deref(), true, &subject)?
+        .unwrap_or_else(|| SecretString::from(String::new()));
+    let client = ClientInfo::new(&args.client.client_id, secret.expose_secret());
+    cx.notes.info(&format!(
+        "requesting a token from {endpoint} for client `{}`",
+        args.client.client_id
+    ));
+    let started = std::time::Instant::now();
+    let token = async {
+        let authorizer = ServiceAccountAuthorizer::new(client, environment)?;
+        let token = authorizer.access_token().await?;
+        Ok::<_, Error>(IssuedToken::from_token(&token))
+    }
+    .await
+    .map_err(|e| Failure::from_error(&e, &subject))?;
+    cx.notes.info(&format!(
+        "token obtained in {} ms, valid for {} s",
+        started.elapsed().as_millis(),
+        token.remaining().unwrap_or_default().as_secs()
+    ));
+    let entry = Entry {
+        token,
+        refresh_token: None,
+        canonical_user: None,
+        obtained_at: SystemTime::now(),
+    };
+    store(cx, &request, &entry);
+    Ok(entry.token)
+}
+
+/// A Cognito user's access token: cached, else renewed with the session's refresh token, else
+/// from a new login (which needs the password).
+async fn user_token(
+    client: &ClientArgs,
+    user: &str,
+    min_validity: Option<Duration>,
+    cx: &Context<'_>,
+) -> Result<IssuedToken, Failure> {
+    let (environment, request, subject) = user_request(client, user)?;
+    let mut why = "not logged in";
+    if let Some(entry) = lookup(cx, &request) {
+        if entry.token.valid_for(min_validity) {
+            cx.notes.info(&format!(
+                "cached access token of `{user}`, valid for {} s more",
+                entry.token.remaining().unwrap_or_default().as_secs()
+            ));
+            return Ok(entry.token);
+        }
+        if let Some(refresh_token) = &entry.refresh_token {
+            cx.notes.info(&format!(
+                "renewing the session of `{user}` with its refresh token"
+            ));
+            let secret =
+                input::client_secret(client.client_secret_file.as_deref(), false, &subject)?;
+            match refresh(&environment, client, secret, user, &entry, refresh_token).await {
+                Ok(renewed) => {
+                    store(cx, &request, &renewed);
+                    return Ok(renewed.token);
+                }
+                Err(e) if e.is_refresh_refused() => {
+                    cx.notes.info(&format!(
+                        "the refresh token was refused ({e}): logging in again"
+                    ));
+                    if let Some(cache) = cx.cache {
+                        let _ = cache.remove(&request);
+                    }
+                    why = "the session has ended (its refresh token was refused)";
+                }
+                Err(e) => return Err(Failure::from_error(&e, &subject)),
+            }
+        } else {
+            why = "the session has expired";
+        }
+    }
+    let entry = login(&environment, client, user, &subject, why).await?;
+    store(cx, &request, &entry);
+    Ok(entry.token)
+}
+
+/// `en-auth login`: a new SRP login, its session stored; what to tell the user.
+pub async fn login_command(
+    client: &ClientArgs,
+    user: &str,
+    cx: &Context<'_>,
+) -> Result<String, Failure> {
+    let (environment, request, subject) = user_request(client, user)?;
+    let entry = login(&environment, client, user, &subject, "logging in").await?;
+    let until = entry
+        .token
+        .expires_at
+        .map(crate::token::rfc3339)
+        .unwrap_or_else(|| "an unknown time".into());
+    let stored = store(cx, &request, &entry);
+    Ok(match (stored, entry.refresh_token.is_some()) {
+        (true, true) => format!(
+            "logged in as `{user}` in `{}`: the access token is valid until {until} and is \
+             renewed with the refresh token by `en-auth token --env {} --user {user}`",
+            environment.id(),
+            environment.id()
+        ),
+        (true, false) => format!(
+            "logged in as `{user}` in `{}`: the access token is valid until {until} (no refresh \
+             token: log in again then)",
+            environment.id()
+        ),
+        (false, _) => format!(
+            "logged in as `{user}` in `{}`, but the session could not be cached",
+            environment.id()
+        ),
+    })
+}
+
+/// The environment, cache request and subject of a user's session.
+fn user_request(
+    client: &ClientArgs,
+    user: &str,
+) -> Result<(Environment, Request, Subject), Failure> {
+    let mut subject = subject(client, Some(user));
+    let environment = load_environment(client, &subject)?;
+    let located = (|| {
+        let pool = environment.require_user_pool_id()?.to_owned();
+        let endpoint = match environment.cognito_endpoint() {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!(
+                "https://cognito-idp.{}.amazonaws.com",
+                environment.require_region()?
+            ),
+        };
+        Ok::<_, Error>((pool, endpoint))
+    })();
+    let (pool, endpoint) = located.map_err(|e| Failure::from_error(&e, &subject))?;
+    subject.endpoint = Some(endpoint.clone());
+    let request = Request::new(
+        environment.id(),
+        &endpoint,
+        Some(&pool),
+        &client.client_id,
+        &[],
+        Some(user),
+        &[],
+    );
+    Ok((environment, request, subject))
+}
+
+/// A full SRP login, challenges answered on the terminal.
+async fn login(
+    environment: &Environment,
+    client: &ClientArgs,
+    user: &str,
+    subject: &Subject,
+    why: &str,
+) -> Result<Entry, Failure> {
+    let secret = input::client_secret(client.client_secret_file.as_deref(), false, subject)?;
+    let password = input::password(user, subject, why)?;
+    let client_info = client_info(&client.client_id, secret);
+    let credentials = UserCredentials::new(user, password.expose_secret());
+    let challenges = TerminalChallenges::default();
+    let handler = challenges.clone();
+    let result = async {
+        let authorizer = SrpAuthorizer::builder(client_info, credentials, environment.clone())
+            .challenge_handler(move |challenge: &Challenge| handler.answer(challenge))
+            .build()?;
+        let token = authorizer.access_token().await?;
+        Ok::<_, Error>(session_entry(&token, None))
+    }
+    .await;
+    result.map_err(|e| match &e {
+        Error::Challenge(c) if challenges.refused() => Failure::new(
+            Exit::InteractionNeeded,
+            subject,
+            format!(
+                "Cognito asks for {} to log `{user}` in, and stdin is not a terminal to ask it \
+                 on: run `en-auth login` in a terminal",
+                c.challenge
+            ),
+        ),
+        _ => Failure::from_error(&e, subject),
+    })
+}
+
+/// Renews a session with its refresh token, calling the provider directly: an `SrpAuthorizer`
+/// cannot be given a token it did not obtain, and through one a refused refresh token would
+/// fall back to a login with the placeholder password.
+async fn refresh(
+    environment: &Environment,
+    client: &ClientArgs,
+    secret: Option<SecretString>,
+    user: &str,
+    entry: &Entry,
+    refresh_token: &SecretString,
+) -> Result<Entry, Error> {
+    let has_secret = secret
+        .as_ref()
+        .is_some_and(|s| !s.expose_secret().is_empty());
+    // With a client secret, SECRET_HASH is computed over the pool's name for the user, which
+    // differs from an alias (an e-mail address) the user logged in with.
+    let name = match (&entry.canonical_user, has_secret) {
+        (Some(canonical), true) => canonical.as_str(),
+        _ => user,
+    };
+    let authorizer = SrpAuthorizer::new(
+        client_info(&client.client_id, secret),
+        UserCredentials::new(name, UNUSED_PASSWORD),
+        environment.clone(),
+    )?;
+    let previous = Token::new(entry.token.access_token.expose_secret(), None)
+        .with_refresh_token(refresh_token.expose_secret());
+    // Transient failures are retried as the authorizer would: same attempts, backoff doubling.
+    let attempts = authorizer.policy().max_attempts().max(1);
+    let mut backoff = Duration::from_millis(200);
+    let mut attempt = 1;
+    let token = loop {
+        match authorizer.provider().refresh(&previous).await {
+            Err(e) if e.is_retryable() && attempt < attempts => {
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+                attempt += 1;
+            }
+            other => break other?,
+        }
+    };
+    Ok(session_entry(&token, entry.canonical_user.as_deref()))
+}
+
+/// The cache entry of a user's token.
+fn session_entry(token: &Token, canonical_user: Option<&str>) -> Entry {
+    let issued = IssuedToken::from_token(token);
+    let canonical = canonical_user_name(issued.access_token.expose_secret())
+        .or_else(|| canonical_user.map(str::to_owned));
+    Entry {
+        token: issued,
+        refresh_token: token.refresh_token().cloned(),
+        canonical_user: canonical,
+        obtained_at: SystemTime::now(),
+    }
+}
+
+/// The `username` claim of a Cognito access token (a JWT): the user's name in the pool, which
+/// a refresh's SECRET_HASH is computed over. Read without verifying the signature — it is our
+/// own token, from the server we just called — and `None` if it is not a JWT.
+fn canonical_user_name(access_token: &str) -> Option<String> {
+    let payload = access_token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims
+        .get("username")
+        .or_else(|| claims.get("cognito:username"))?
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn client_info(client_id: &str, secret: Option<SecretString>) -> ClientInfo {
+    match secret {
+        Some(secret) => ClientInfo::new(client_id, secret.expose_secret()),
+        None => ClientInfo::public(client_id),
+    }
+}
+
+fn subject(client: &ClientArgs, user: Option<&str>) -> Subject {
+    Subject {
+        client_id: Some(client.client_id.clone()),
+        environment: Some(client.environment.clone()),
+        user: user.map(str::to_owned),
+        endpoint: None,
+    }
+}
+
+fn load_environment(client: &ClientArgs, subject: &Subject) -> Result<Environment, Failure> {
+    Environment::load(&client.environment).map_err(|e| Failure::from_error(&e, subject))
+}
+
+/// The cached entry of `request`, if any (corrupt or foreign files are misses).
+fn lookup(cx: &Context<'_>, request: &Request) -> Option<Entry> {
+    let cache = cx.cache?;
+    match cache.load(request) {
+        Ok(entry) => Some(entry),
+        Err(Miss::Absent) => {
+            cx.notes.info(&format!(
+                "no cached token ({})",
+                cache.path(request).display()
+            ));
+            None
+        }
+        Err(Miss::Unusable(why)) => {
+            cx.notes.info(&format!(
+                "ignoring the cache file {}: {why}",
+                cache.path(request).display()
+            ));
+            None
+        }
+    }
+}
+
+/// Stores `entry`; a failure is a warning (the token is still printed). Whether it was stored.
+fn store(cx: &Context<'_>, request: &Request, entry: &Entry) -> bool {
+    let Some(cache) = cx.cache else { return false };
+    if entry.refresh_token.is_some() && cache.first_refresh_token() {
+        cx.notes.notice(&format!(
+            "refresh tokens are kept in {} (files of mode 0600; no OS keyring is used); \
+             `en-auth logout` forgets them",
+            cache.dir().display()
+        ));
+    }
+    match cache.store(request, entry) {
+        Ok(stored) => {
+            if stored {
+                cx.notes
+                    .info(&format!("cached in {}", cache.path(request).display()));
+            }
+            stored
+        }
+        Err(e) => {
+            cx.notes.warn(&format!(
+                "cannot write the cache file {}: {e}",
+                cache.path(request).display()
+            ));
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_canonical_name_comes_from_the_access_token() {
+        let claims = URL_SAFE_NO_PAD.encode(br#"{"sub":"abc","username":"alice"}"#);
+        assert_eq!(
+            canonical_user_name(&format!("eyJhbGciOiJub25lIn0.{claims}.")).as_deref(),
+            Some("alice")
+        );
+        assert_eq!(canonical_user_name("opaque-token"), None);
+        assert_eq!(canonical_user_name("a.!!!.c"), None);
+    }
+}

@@ -1,0 +1,235 @@
+//! What the user supplies beyond the command line: the client secret, the password, and the
+//! answers to login challenges — from the environment, a file, or the terminal (echo off for
+//! secrets), never from an argument.
+
+use std::io::{BufRead, IsTerminal, Read};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use en_auth_srp::{
+    Challenge, ChallengeResponses, CUSTOM_CHALLENGE, NEW_PASSWORD_REQUIRED, SELECT_MFA_TYPE,
+    SMS_MFA, SOFTWARE_TOKEN_MFA,
+};
+use secrecy::SecretString;
+
+use crate::failure::{Exit, Failure, Subject};
+
+/// The variable holding the client secret.
+pub const CLIENT_SECRET_VAR: &str = "CLIENT_SECRET";
+/// The variable holding the user's password.
+pub const PASSWORD_VAR: &str = "USER_PWD";
+
+/// Whether the user can be asked: stdin is a terminal.
+pub fn interactive() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+/// The client secret: from `file` ('-' for stdin), else `CLIENT_SECRET`, else asked on the
+/// terminal when `required`, else none (a public client).
+///
+/// # Errors
+/// Exit 3 for an unreadable file; exit 6 when it is required and there is no terminal.
+pub fn client_secret(
+    file: Option<&Path>,
+    required: bool,
+    subject: &Subject,
+) -> Result<Option<SecretString>, Failure> {
+    if let Some(path) = file {
+        let mut text = String::new();
+        let read = if path == Path::new("-") {
+            std::io::stdin().read_to_string(&mut text)
+        } else {
+            std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text))
+        };
+        read.map_err(|e| {
+            Failure::new(
+                Exit::Configuration,
+                subject,
+                format!("cannot read the client secret file {}: {e}", path.display()),
+            )
+        })?;
+        let secret = strip_line_ending(text);
+        return Ok(Some(SecretString::from(secret)));
+    }
+    if let Some(secret) = std::env::var_os(CLIENT_SECRET_VAR) {
+        let secret = secret.into_string().map_err(|_| {
+            Failure::new(
+                Exit::Configuration,
+                subject,
+                format!("{CLIENT_SECRET_VAR} is not valid UTF-8"),
+            )
+        })?;
+        return Ok(Some(SecretString::from(secret)));
+    }
+    if !required {
+        return Ok(None);
+    }
+    if !interactive() {
+        return Err(Failure::new(
+            Exit::InteractionNeeded,
+            subject,
+            format!(
+                "the client secret is needed: set {CLIENT_SECRET_VAR}, use --client-secret-file, \
+                 or run on a terminal to be asked"
+            ),
+        ));
+    }
+    let prompt = format!(
+        "Client secret of `{}`: ",
+        subject.client_id.as_deref().unwrap_or("")
+    );
+    ask_secret(&prompt, subject).map(Some)
+}
+
+/// The password: `USER_PWD`, else asked on the terminal.
+///
+/// # Errors
+/// Exit 6 when it is not set and there is no terminal.
+pub fn password(user: &str, subject: &Subject, why: &str) -> Result<SecretString, Failure> {
+    if let Some(password) = std::env::var_os(PASSWORD_VAR).filter(|p| !p.is_empty()) {
+        let password = password.into_string().map_err(|_| {
+            Failure::new(
+                Exit::Configuration,
+                subject,
+                format!("{PASSWORD_VAR} is not valid UTF-8"),
+            )
+        })?;
+        return Ok(SecretString::from(password));
+    }
+    if !interactive() {
+        return Err(Failure::new(
+            Exit::InteractionNeeded,
+            subject,
+            format!(
+                "{why}: the password of `{user}` is needed: set {PASSWORD_VAR} or run on a \
+                 terminal to be asked"
+            ),
+        ));
+    }
+    ask_secret(&format!("Password of `{user}`: "), subject)
+}
+
+fn ask_secret(prompt: &str, subject: &Subject) -> Result<SecretString, Failure> {
+    rpassword::prompt_password(prompt)
+        .map(SecretString::from)
+        .map_err(|e| {
+            Failure::new(
+                Exit::InteractionNeeded,
+                subject,
+                format!("cannot read from the terminal: {e}"),
+            )
+        })
+}
+
+/// One trailing `\n` or `\r\n` removed: what a secret file saved by an editor ends with.
+fn strip_line_ending(mut text: String) -> String {
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    text
+}
+
+/// Answers Cognito's login challenges on the terminal: MFA codes, the MFA type, a new
+/// password (twice, echo off), a custom challenge's answer. Without a terminal it answers
+/// nothing and records that it was asked, so that the login fails with exit 6.
+#[derive(Clone, Default)]
+pub struct TerminalChallenges {
+    refused: Arc<AtomicBool>,
+}
+
+impl TerminalChallenges {
+    /// Whether a challenge went unanswered for want of a terminal.
+    pub fn refused(&self) -> bool {
+        self.refused.load(Ordering::SeqCst)
+    }
+
+    /// The answer to `challenge`, or `None`.
+    pub fn answer(&self, challenge: &Challenge) -> Option<ChallengeResponses> {
+        let name = challenge.name();
+        if ![
+            SOFTWARE_TOKEN_MFA,
+            SMS_MFA,
+            SELECT_MFA_TYPE,
+            NEW_PASSWORD_REQUIRED,
+            CUSTOM_CHALLENGE,
+        ]
+        .contains(&name)
+        {
+            return None;
+        }
+        if !interactive() {
+            self.refused.store(true, Ordering::SeqCst);
+            return None;
+        }
+        let user = challenge.user_name();
+        let parameter = |key: &str| challenge.parameters().get(key).map(String::as_str);
+        match name {
+            SOFTWARE_TOKEN_MFA => {
+                let device = parameter("FRIENDLY_DEVICE_NAME")
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default();
+                ask_line(&format!(
+                    "MFA code from the authenticator app{device} of `{user}`: "
+                ))
+                .map(ChallengeResponses::totp)
+            }
+            SMS_MFA => {
+                let to = parameter("CODE_DELIVERY_DESTINATION").unwrap_or("your phone");
+                ask_line(&format!("Code sent by SMS to {to}: ")).map(ChallengeResponses::sms)
+            }
+            SELECT_MFA_TYPE => {
+                let choices = parameter("MFAS_CAN_CHOOSE").unwrap_or("SMS_MFA, SOFTWARE_TOKEN_MFA");
+                ask_line(&format!("MFA type for `{user}` {choices}: "))
+                    .map(ChallengeResponses::answer)
+            }
+            NEW_PASSWORD_REQUIRED => {
+                eprintln!("en-auth: `{user}` must choose a new password.");
+                for _ in 0..3 {
+                    let first =
+                        rpassword::prompt_password(format!("New password of `{user}`: ")).ok()?;
+                    let again = rpassword::prompt_password("Repeat the new password: ").ok()?;
+                    if first == again && !first.is_empty() {
+                        return Some(ChallengeResponses::new_password(first));
+                    }
+                    eprintln!("en-auth: the passwords differ or are empty; again.");
+                }
+                None
+            }
+            _ => {
+                for (key, value) in challenge.parameters() {
+                    if !matches!(key.as_str(), "USERNAME" | "USER_ID_FOR_SRP") {
+                        eprintln!("  {key}: {value}");
+                    }
+                }
+                ask_line(&format!("Answer to the custom challenge for `{user}`: "))
+                    .map(ChallengeResponses::answer)
+            }
+        }
+    }
+}
+
+/// A line typed on the terminal (echoed: one-time codes), without its line ending.
+fn ask_line(prompt: &str) -> Option<String> {
+    eprint!("{prompt}");
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).ok()?;
+    let line = line.trim().to_owned();
+    (!line.is_empty()).then_some(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_ending_is_dropped() {
+        assert_eq!(strip_line_ending("s3cret\n".into()), "s3cret");
+        assert_eq!(strip_line_ending("s3cret\r\n".into()), "s3cret");
+        assert_eq!(strip_line_ending("s3cret\n\n".into()), "s3cret\n");
+        assert_eq!(strip_line_ending("s3cret".into()), "s3cret");
+    }
+}

@@ -1,0 +1,229 @@
+//! `en-auth`: prints, caches and injects OAuth2 client-credentials and AWS Cognito (SRP)
+//! access tokens for shells, curl and kubectl. See `en-auth --help` and the README's
+//! "Command line" section.
+
+mod cache;
+mod cli;
+mod envs;
+mod failure;
+mod flows;
+mod input;
+mod token;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use crate::cache::Cache;
+use crate::cli::{Cli, Command, ExecCommand};
+use crate::failure::{Exit, Failure, Subject};
+use crate::flows::Context;
+
+/// The variable `en-auth exec` hands the access token to the command in.
+pub const ACCESS_TOKEN_VAR: &str = "EN_AUTH_ACCESS_TOKEN";
+
+/// What `en-auth` says on stderr besides a failure: notes with `--verbose`, warnings always.
+pub struct Notes {
+    verbose: u8,
+}
+
+impl Notes {
+    /// A note, shown with `--verbose`.
+    pub fn info(&self, message: &str) {
+        if self.verbose > 0 {
+            eprintln!("en-auth: {message}");
+        }
+    }
+
+    /// A one-time notice, always shown.
+    pub fn notice(&self, message: &str) {
+        eprintln!("en-auth: note: {message}");
+    }
+
+    /// A warning, always shown.
+    pub fn warn(&self, message: &str) {
+        eprintln!("en-auth: warning: {message}");
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Usage errors exit 2; --help and --version print to stdout and exit 0.
+            let _ = e.print();
+            return if e.use_stderr() {
+                Exit::Usage.into()
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    if cli.verbose > 1 {
+        // The library's spans and events (which never hold a secret); not the AWS SDK's.
+        let filter = tracing_subscriber::EnvFilter::new(
+            "en_auth_core=debug,en_auth_oauth2=debug,en_auth_srp=debug",
+        );
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+    let notes = Notes {
+        verbose: cli.verbose,
+    };
+    match run(cli, &notes) {
+        Ok(code) => code,
+        Err(failure) => failure.report(),
+    }
+}
+
+fn run(cli: Cli, notes: &Notes) -> Result<ExitCode, Failure> {
+    match cli.command {
+        Command::Envs(args) => {
+            let (text, all_valid) = envs::list(args.json)?;
+            print(&text)?;
+            Ok(if all_valid {
+                ExitCode::SUCCESS
+            } else {
+                Exit::Configuration.into()
+            })
+        }
+        Command::Completions(args) => {
+            let mut out = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "en-auth", &mut out);
+            print(&String::from_utf8_lossy(&out))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Logout(args) => {
+            let Some(cache) = Cache::open(cli.cache_dir, notes) else {
+                return Ok(ExitCode::SUCCESS);
+            };
+            let removed = cache
+                .remove_user(&args.environment, &args.user, args.client_id.as_deref())
+                .map_err(|e| {
+                    Failure::new(
+                        Exit::Other,
+                        &Subject {
+                            environment: Some(args.environment.clone()),
+                            user: Some(args.user.clone()),
+                            ..Subject::default()
+                        },
+                        format!("cannot read the cache {}: {e}", cache.dir().display()),
+                    )
+                })?;
+            for path in &removed {
+                notes.info(&format!("removed {}", path.display()));
+            }
+            eprintln!(
+                "en-auth: {} of `{}` in `{}` forgotten",
+                match removed.len() {
+                    0 => "no session".to_owned(),
+                    1 => "1 session".to_owned(),
+                    n => format!("{n} sessions"),
+                },
+                args.user,
+                args.environment
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(args) => {
+            let cache = open_cache(cli.cache_dir, args.token.no_cache, notes);
+            let cx = Context {
+                cache: cache.as_ref(),
+                notes,
+            };
+            let token = runtime()?.block_on(flows::token(&args.token, &cx))?;
+            print(&token.render(args.format))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Login(args) => {
+            let cache = open_cache(cli.cache_dir, false, notes);
+            let cx = Context {
+                cache: cache.as_ref(),
+                notes,
+            };
+            let message =
+                runtime()?.block_on(flows::login_command(&args.client, &args.user, &cx))?;
+            eprintln!("en-auth: {message}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Exec(args) => {
+            let cache = open_cache(cli.cache_dir, args.token.no_cache, notes);
+            let cx = Context {
+                cache: cache.as_ref(),
+                notes,
+            };
+            let token = runtime()?.block_on(flows::token(&args.token, &cx))?;
+            Ok(exec(&args, &token))
+        }
+    }
+}
+
+fn open_cache(dir: Option<std::path::PathBuf>, no_cache: bool, notes: &Notes) -> Option<Cache> {
+    if no_cache {
+        return None;
+    }
+    Cache::open(dir, notes)
+}
+
+/// A single-threaded runtime: the library does its I/O on a small runtime of its own.
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            Failure::new(
+                Exit::Other,
+                &Subject::default(),
+                format!("cannot start: {e}"),
+            )
+        })
+}
+
+fn print(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| {
+            Failure::new(
+                Exit::Other,
+                &Subject::default(),
+                format!("cannot write to stdout: {e}"),
+            )
+        })
+}
+
+/// Runs the command with the token in [`ACCESS_TOKEN_VAR`]: on Unix by replacing this process
+/// (signals and the exit status are the command's own), elsewhere as a child whose status is
+/// passed on. A command that cannot be started exits 127 (not found) or 126, as in a shell.
+fn exec(args: &ExecCommand, token: &token::IssuedToken) -> ExitCode {
+    use secrecy::ExposeSecret;
+
+    let (program, rest) = args.command.split_first().expect("clap requires a command");
+    let mut command = std::process::Command::new(program);
+    command
+        .args(rest)
+        .env(ACCESS_TOKEN_VAR, token.access_token.expose_secret());
+    let failed = |e: std::io::Error| {
+        eprintln!("en-auth: cannot run `{}`: {e}", program.to_string_lossy());
+        ExitCode::from(if e.kind() == std::io::ErrorKind::NotFound {
+            127
+        } else {
+            126
+        })
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        failed(command.exec())
+    }
+    #[cfg(not(unix))]
+    {
+        match command.status() {
+            Ok(status) => ExitCode::from(status.code().map_or(1, |c| c as u8)),
+            Err(e) => failed(e),
+        }
+    }
+}
