@@ -54,17 +54,27 @@ fn install_peers() -> Result<(), String> {
         run(&format!("install {what} (npm ci)"), npm)?;
     }
 
-    // libfaketime moves the wall clock for the wall-clock-jump test (Debian package `faketime`).
+    // Debian packages: libfaketime moves the wall clock for the wall-clock-jump test; curl is
+    // fed `en-auth token --format header` by the command line's tests.
+    let mut debian = Vec::new();
     if !Path::new("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1").is_file()
         && !Path::new("/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1").is_file()
     {
+        debian.push("faketime");
+    }
+    if Command::new("curl").arg("--version").output().is_err() {
+        debian.push("curl");
+    }
+    if !debian.is_empty() {
+        let what = debian.join(" ");
         let mut update = Command::new("apt-get");
         update.args(["update", "-qq"]);
-        run("apt-get update (for faketime)", update)?;
+        run(&format!("apt-get update (for {what})"), update)?;
         let mut apt = Command::new("apt-get");
-        apt.args(["install", "-y", "-qq", "faketime"])
+        apt.args(["install", "-y", "-qq"])
+            .args(&debian)
             .env("DEBIAN_FRONTEND", "noninteractive");
-        run("install libfaketime (apt-get)", apt)?;
+        run(&format!("install {what} (apt-get)"), apt)?;
     }
 
     let venv = peers.join(".venv");

@@ -1,0 +1,569 @@
+//! `en-auth token` / `exec` for a service account against the testkit's OAuth2 emulator: every
+//! format, the cache between invocations, concurrency, curl, and the failures' exit codes.
+
+mod common;
+
+use common::{is_rfc3339_utc, mode, only_cache_file, seconds_until, Sandbox};
+use en_auth_testkit::{Behaviour, OAuthServer};
+use serde_json::Value;
+
+const SECRET: &str = "s3cr+t/with=odd:chars%21! and space";
+
+async fn server() -> OAuthServer {
+    OAuthServer::builder()
+        .client("svc", SECRET)
+        .client("other", "other-secret")
+        .start()
+        .await
+}
+
+fn sandbox(tag: &str, server: &OAuthServer) -> Sandbox {
+    Sandbox::new(
+        tag,
+        &format!(
+            "[dev]\ntoken_url = \"{}\"\nscopes = [\"api/read\"]\n",
+            server.token_url()
+        ),
+    )
+}
+
+fn token_cmd(sandbox: &Sandbox, extra: &[&str]) -> common::Invocation {
+    let mut args = vec!["token", "--env", "dev"];
+    args.extend_from_slice(extra);
+    sandbox
+        .cmd(args)
+        .env("CLIENT_ID", "svc")
+        .env("CLIENT_SECRET", SECRET)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_format() {
+    let server = server().await;
+    let sandbox = sandbox("formats", &server);
+
+    let raw = token_cmd(&sandbox, &[]).run().await.ok();
+    assert!(raw.ends_with('\n') && raw.lines().count() == 1, "{raw:?}");
+    let token = raw.trim_end();
+    assert!(token.starts_with("tk"), "{token}");
+
+    let header = token_cmd(&sandbox, &["--format", "header"])
+        .run()
+        .await
+        .ok();
+    assert_eq!(header, format!("Authorization: Bearer {token}\n"));
+
+    let json: Value =
+        serde_json::from_str(&token_cmd(&sandbox, &["--format", "json"]).run().await.ok()).unwrap();
+    assert_eq!(json["access_token"], token);
+    assert_eq!(json["token_type"], "Bearer");
+    assert_eq!(json["scope"], "api/read");
+    // 3600 s less the one-second resolution, less the time since.
+    let expires_in = json["expires_in"].as_i64().unwrap();
+    assert!((3590..=3599).contains(&expires_in), "{json}");
+    let expires_at = json["expires_at"].as_str().unwrap();
+    assert!(is_rfc3339_utc(expires_at), "{expires_at}");
+    assert!(
+        (seconds_until(expires_at) - expires_in).abs() <= 2,
+        "{json}"
+    );
+    assert_eq!(json.as_object().unwrap().len(), 5, "{json}");
+
+    // One token request for all of them: the cache.
+    assert_eq!(server.token_requests(), 1);
+}
+
+/// The ExecCredential, field by field, against the client.authentication.k8s.io/v1 schema:
+/// apiVersion and kind as the group registers them, status.token a non-empty string,
+/// status.expirationTimestamp a metav1.Time (RFC 3339), and nothing kubectl would reject.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_credential_for_kubectl() {
+    let server = server().await;
+    let sandbox = sandbox("execcred", &server);
+    let out = token_cmd(&sandbox, &["--format", "exec-credential"])
+        .run()
+        .await
+        .ok();
+    let cred: Value = serde_json::from_str(&out).unwrap();
+    let object = cred.as_object().unwrap();
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["apiVersion", "kind", "status"], "{cred}");
+    assert_eq!(cred["apiVersion"], "client.authentication.k8s.io/v1");
+    assert_eq!(cred["kind"], "ExecCredential");
+    let status = cred["status"].as_object().unwrap();
+    let mut keys: Vec<&str> = status.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["expirationTimestamp", "token"], "{cred}");
+    let token = status["token"].as_str().unwrap();
+    assert!(!token.is_empty());
+    // The token works at the resource.
+    let body = reqwest::Client::new()
+        .get(server.resource_url())
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body.status(), 200);
+    let expiration = status["expirationTimestamp"].as_str().unwrap();
+    assert!(is_rfc3339_utc(expiration), "{expiration}");
+    assert!(
+        (3590..=3600).contains(&seconds_until(expiration)),
+        "{expiration}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_call_within_the_validity_makes_no_token_request() {
+    let server = server().await;
+    let sandbox = sandbox("cache", &server);
+    let first = token_cmd(&sandbox, &[]).run().await.ok();
+    let second = token_cmd(&sandbox, &[]).run().await.ok();
+    assert_eq!(first, second);
+    assert_eq!(server.token_requests(), 1);
+
+    // Files of mode 0600 in a directory of mode 0700.
+    assert_eq!(mode(&sandbox.cache()), 0o700);
+    let (path, file) = only_cache_file(&sandbox);
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(file["request"]["client_id"], "svc");
+    assert_eq!(file["request"]["environment"], "dev");
+    assert_eq!(file["request"]["scopes"], serde_json::json!(["api/read"]));
+    // Named by a SHA-256.
+    let name = path.file_stem().unwrap().to_str().unwrap();
+    assert!(name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()));
+    // No secret in the cache.
+    assert!(!std::fs::read_to_string(&path).unwrap().contains(SECRET));
+
+    // --no-cache asks the server and leaves the cache alone.
+    let fresh = token_cmd(&sandbox, &["--no-cache"]).run().await.ok();
+    assert_ne!(fresh, first);
+    assert_eq!(server.token_requests(), 2);
+    assert_eq!(token_cmd(&sandbox, &[]).run().await.ok(), first);
+
+    // --min-validity longer than what is left: renewed (and the renewal cached).
+    let renewed = token_cmd(&sandbox, &["--min-validity", "2h"])
+        .run()
+        .await
+        .ok();
+    assert_ne!(renewed, first);
+    assert_eq!(server.token_requests(), 3);
+    assert_eq!(token_cmd(&sandbox, &[]).run().await.ok(), renewed);
+    assert_eq!(server.token_requests(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_lived_token_is_renewed_once_it_has_too_little_left() {
+    let server = OAuthServer::builder()
+        .client("svc", SECRET)
+        .token_lifetime_secs(3)
+        .start()
+        .await;
+    let sandbox = sandbox("short", &server);
+    // 3 s less the resolution: 2 s, used while a quarter (0.5 s) or more is left.
+    let first = token_cmd(&sandbox, &[]).run().await.ok();
+    assert_eq!(token_cmd(&sandbox, &[]).run().await.ok(), first);
+    assert_eq!(server.token_requests(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let second = token_cmd(&sandbox, &[]).run().await.ok();
+    assert_ne!(second, first);
+    assert_eq!(server.token_requests(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_or_foreign_cache_file_is_a_miss_and_is_replaced() {
+    let server = server().await;
+    let sandbox = sandbox("corrupt", &server);
+    let first = token_cmd(&sandbox, &[]).run().await.ok();
+    let (path, _) = only_cache_file(&sandbox);
+
+    for (i, garbage) in [
+        &b"{\"format\":1,\"request\":"[..],
+        b"",
+        b"\x00\xff not json",
+        b"[]",
+        b"{\"format\":99}",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        std::fs::write(&path, garbage).unwrap();
+        let out = token_cmd(&sandbox, &["-v"]).run().await;
+        let token = out.ok();
+        assert_ne!(token, first);
+        assert!(
+            out.stderr().contains("ignoring the cache file"),
+            "{}",
+            out.stderr()
+        );
+        assert_eq!(server.token_requests(), 2 + i as u64);
+        // Replaced by a valid file: the next call is a hit.
+        assert_eq!(token_cmd(&sandbox, &[]).run().await.ok(), token);
+        assert_eq!(server.token_requests(), 2 + i as u64);
+        assert_eq!(mode(&path), 0o600);
+    }
+
+    // A file others can read is not trusted.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let before = server.token_requests();
+    token_cmd(&sandbox, &[]).run().await.ok();
+    assert_eq!(server.token_requests(), before + 1);
+    assert_eq!(mode(&path), 0o600);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_scopes_and_two_clients_never_get_each_others_token() {
+    let server = server().await;
+    let sandbox = sandbox("apart", &server);
+    let read = token_cmd(&sandbox, &["--scope", "read"]).run().await.ok();
+    let write = token_cmd(&sandbox, &["--scope", "write"]).run().await.ok();
+    let both = token_cmd(&sandbox, &["--scope", "write", "--scope", "read"])
+        .run()
+        .await
+        .ok();
+    let env_scopes = token_cmd(&sandbox, &[]).run().await.ok();
+    let other = sandbox
+        .cmd(["token", "--env", "dev"])
+        .env("CLIENT_ID", "other")
+        .env("CLIENT_SECRET", "other-secret")
+        .run()
+        .await
+        .ok();
+    let all = [&read, &write, &both, &env_scopes, &other];
+    for (i, a) in all.iter().enumerate() {
+        for b in &all[i + 1..] {
+            assert_ne!(a, b);
+        }
+    }
+    assert_eq!(server.token_requests(), 5);
+    assert_eq!(sandbox.cache_files().len(), 5);
+    // Scope order does not matter; each is a hit now.
+    assert_eq!(
+        token_cmd(&sandbox, &["--scope", "read", "--scope", "write"])
+            .run()
+            .await
+            .ok(),
+        both
+    );
+    assert_eq!(
+        token_cmd(&sandbox, &["--scope", "read"]).run().await.ok(),
+        read
+    );
+    assert_eq!(server.token_requests(), 5);
+    // The granted scope is the one asked.
+    let json: Value = serde_json::from_str(
+        &token_cmd(&sandbox, &["--scope", "write", "--format", "json"])
+            .run()
+            .await
+            .ok(),
+    )
+    .unwrap();
+    assert_eq!(json["scope"], "write");
+    assert_eq!(json["access_token"], write.trim_end());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_concurrent_invocations_all_succeed_and_leave_a_valid_cache() {
+    let server = server().await;
+    let sandbox = sandbox("concurrent", &server);
+    for round in 0..2 {
+        // Round 0 on a cold cache, round 1 on a corrupt one.
+        let children: Vec<_> = (0..10)
+            .map(|_| {
+                token_cmd(&sandbox, &[])
+                    .into_command()
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outputs = tokio::task::spawn_blocking(move || {
+            children
+                .into_iter()
+                .map(|c| c.wait_with_output().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        let http = reqwest::Client::new();
+        for output in outputs {
+            let run = common::Run(output);
+            let token = run.ok();
+            let status = http
+                .get(server.resource_url())
+                .bearer_auth(token.trim_end())
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status, 200, "round {round}");
+        }
+        // One valid file, no temp files left behind, and the next call is a hit.
+        let (path, file) = only_cache_file(&sandbox);
+        assert_eq!(mode(&path), 0o600);
+        let cached = file["access_token"].as_str().unwrap().to_owned();
+        let leftovers: Vec<_> = std::fs::read_dir(sandbox.cache())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+        let requests = server.token_requests();
+        assert_eq!(token_cmd(&sandbox, &[]).run().await.ok().trim_end(), cached);
+        assert_eq!(server.token_requests(), requests);
+        std::fs::write(&path, "{ corrupt").unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_with_the_header_format() {
+    let server = server().await;
+    let sandbox = sandbox("curl", &server);
+    let curl = which("curl");
+    let script = format!(
+        "exec '{curl}' --silent --show-error --fail -H \"$(\"$EN_AUTH\" token --env dev --format header)\" '{}'",
+        server.resource_url()
+    );
+    let run = sandbox
+        .sh(&script)
+        .env("CLIENT_ID", "svc")
+        .env("CLIENT_SECRET", SECRET)
+        .run()
+        .await;
+    assert_eq!(run.ok(), "hello, svc");
+    assert_eq!(server.resource_authorized(), 1);
+    assert_eq!(server.token_requests(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_hands_the_token_to_the_command_and_returns_its_status() {
+    let server = server().await;
+    let sandbox = sandbox("exec", &server);
+    let curl = which("curl");
+    let script = format!(
+        "'{curl}' --silent --fail -H \"Authorization: Bearer $EN_AUTH_ACCESS_TOKEN\" '{}' && exit 7",
+        server.resource_url()
+    );
+    let run = sandbox
+        .cmd(["exec", "--env", "dev", "--", "sh", "-c", &script])
+        .env("CLIENT_ID", "svc")
+        .env("CLIENT_SECRET", SECRET)
+        .run()
+        .await;
+    assert_eq!(run.code(), 7, "{}", run.stderr());
+    assert_eq!(run.stdout(), "hello, svc");
+    assert_eq!(server.resource_authorized(), 1);
+
+    // A command that does not exist: 127, as in a shell.
+    let run = sandbox
+        .cmd(["exec", "--env", "dev", "--", "/nonexistent/command"])
+        .env("CLIENT_ID", "svc")
+        .env("CLIENT_SECRET", SECRET)
+        .run()
+        .await;
+    assert_eq!(run.code(), 127, "{}", run.stderr());
+    // Without `--` and a command: usage.
+    let run = sandbox
+        .cmd(["exec", "--env", "dev"])
+        .env("CLIENT_ID", "svc")
+        .env("CLIENT_SECRET", SECRET)
+        .run()
+        .await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secret_comes_from_a_file_or_stdin_never_from_an_argument() {
+    let server = server().await;
+    let sandbox = sandbox("secretfile", &server);
+    let file = sandbox.root().join("secret");
+    std::fs::write(&file, format!("{SECRET}\n")).unwrap();
+    let file = file.to_str().unwrap();
+    // The file (its final newline dropped) wins over CLIENT_SECRET.
+    let run = sandbox
+        .cmd([
+            "token",
+            "--env",
+            "dev",
+            "--no-cache",
+            "--client-id",
+            "svc",
+            "--client-secret-file",
+            file,
+        ])
+        .env("CLIENT_SECRET", "not-this-one")
+        .run()
+        .await;
+    assert!(run.ok().starts_with("tk"));
+
+    // There is no option that takes the secret itself.
+    let run = sandbox
+        .cmd(["token", "--env", "dev", "--client-secret", "x"])
+        .env("CLIENT_ID", "svc")
+        .run()
+        .await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+
+    // '-': stdin, with a CRLF.
+    let run = sandbox
+        .sh(&format!(
+            "printf '%s\\r\\n' '{SECRET}' | \"$EN_AUTH\" token --env dev --no-cache --client-id svc --client-secret-file -"
+        ))
+        .run()
+        .await;
+    assert!(run.ok().starts_with("tk"), "{}", run.stderr());
+    assert_eq!(server.token_requests(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_of_each_failure() {
+    let server = server().await;
+    let sandbox = sandbox("exits", &server);
+
+    // 2: usage.
+    for args in [
+        vec!["token"],
+        vec!["token", "--env", "dev", "--format", "yaml"],
+        vec!["token", "--env", "dev", "--min-validity", "soon"],
+        vec!["token", "--env", "dev", "--user", "alice", "--scope", "x"],
+        vec!["frobnicate"],
+    ] {
+        let run = sandbox
+            .cmd(args.iter().copied())
+            .env("CLIENT_ID", "svc")
+            .run()
+            .await;
+        assert_eq!(run.code(), 2, "{args:?}: {}", run.stderr());
+    }
+    // No client id at all: usage.
+    assert_eq!(sandbox.cmd(["token", "--env", "dev"]).run().await.code(), 2);
+
+    // 3: an unknown environment, a malformed file, no file.
+    let line = sandbox
+        .cmd(["token", "--env", "prod"])
+        .env("CLIENT_ID", "svc")
+        .env("CLIENT_SECRET", SECRET)
+        .run()
+        .await
+        .fails_with(3);
+    assert!(line.contains("prod") && line.contains("dev"), "{line}");
+    let bad = Sandbox::new("exits-bad", "[dev\ntoken_url = 1");
+    let line = bad
+        .cmd(["token", "--env", "dev"])
+        .env("CLIENT_ID", "svc")
+        .env("CLIENT_SECRET", SECRET)
+        .run()
+        .await
+        .fails_with(3);
+    assert!(line.contains("malformed"), "{line}");
+    let line = token_cmd(&sandbox, &[])
+        .env_remove("EN_AUTH_ENVIRONMENTS")
+        .run()
+        .await
+        .fails_with(3);
+    assert!(line.contains("EN_AUTH_ENVIRONMENTS"), "{line}");
+    let run = sandbox
+        .cmd([
+            "token",
+            "--env",
+            "dev",
+            "--client-secret-file",
+            "/nonexistent",
+        ])
+        .env("CLIENT_ID", "svc")
+        .run()
+        .await;
+    run.fails_with(3);
+
+    // 4: a wrong secret; the line names client, environment, endpoint and the server's error.
+    let line = sandbox
+        .cmd(["token", "--env", "dev"])
+        .env("CLIENT_ID", "svc")
+        .env("CLIENT_SECRET", "wrong-secret")
+        .run()
+        .await
+        .fails_with(4);
+    for part in [
+        "`svc`",
+        "`dev`",
+        server.token_url().as_str(),
+        "client authentication failed",
+    ] {
+        assert!(line.contains(part), "{part} in {line}");
+    }
+    assert!(!line.contains("wrong-secret"), "{line}");
+
+    // 5: a closed port; a failing server.
+    let closed = Sandbox::new(
+        "exits-closed",
+        &format!(
+            "[dev]\ntoken_url = \"http://127.0.0.1:{}/oauth2/token\"\n",
+            en_auth_peers::support::closed_port()
+        ),
+    );
+    let line = closed
+        .cmd(["token", "--env", "dev"])
+        .env("CLIENT_ID", "svc")
+        .env("CLIENT_SECRET", SECRET)
+        .run()
+        .await
+        .fails_with(5);
+    assert!(line.contains("could not connect"), "{line}");
+    server.set_behaviour(Behaviour::Fail {
+        status: 503,
+        body: r#"{"error":"temporarily_unavailable"}"#.into(),
+    });
+    token_cmd(&sandbox, &["--no-cache"])
+        .run()
+        .await
+        .fails_with(5);
+    server.set_behaviour(Behaviour::Normal);
+
+    // 6: no secret anywhere and stdin not a terminal.
+    let line = sandbox
+        .cmd(["token", "--env", "dev"])
+        .env("CLIENT_ID", "svc")
+        .run()
+        .await
+        .fails_with(6);
+    assert!(line.contains("CLIENT_SECRET"), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_output_names_what_happens_and_no_secret() {
+    let server = server().await;
+    let sandbox = sandbox("verbose", &server);
+    let run = token_cmd(&sandbox, &["-vv"]).run().await;
+    let token = run.ok();
+    let stderr = run.stderr();
+    assert!(stderr.contains("requesting a token from"), "{stderr}");
+    assert!(stderr.contains("cached in"), "{stderr}");
+    let run = token_cmd(&sandbox, &["-vv"]).run().await;
+    assert!(run.stderr().contains("cached token"), "{}", run.stderr());
+    let failed = sandbox
+        .cmd(["token", "--env", "dev", "-vv", "--no-cache"])
+        .env("CLIENT_ID", "svc")
+        .env("CLIENT_SECRET", "wrong-secret")
+        .run()
+        .await;
+    for text in [stderr, run.stderr(), failed.stderr()] {
+        assert!(!text.contains(token.trim_end()), "{text}");
+        assert!(!text.contains(SECRET), "{text}");
+        assert!(!text.contains("wrong-secret"), "{text}");
+    }
+}
+
+fn which(program: &str) -> String {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .output()
+        .unwrap();
+    let path = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(
+        !path.is_empty(),
+        "`{program}` is not installed: `cargo xtask peers install` installs it (apt-get install curl)"
+    );
+    path
+}

@@ -1,0 +1,363 @@
+//! `en-auth login` / `token --user` / `logout` against the testkit's Cognito emulator: the
+//! session cached and renewed with its refresh token across invocations, challenges without a
+//! terminal, and the failures' exit codes.
+
+mod common;
+
+use common::{is_rfc3339_utc, mode, only_cache_file, Sandbox};
+use en_auth_testkit::{AppClient, CognitoServer, PoolUser, ScriptedChallenge, UserStatus};
+use serde_json::Value;
+
+const PASSWORD: &str = "Corr3ct-Horse!";
+const CLIENT_SECRET: &str = "app-client-secret-0123456789";
+
+async fn server() -> CognitoServer {
+    CognitoServer::builder()
+        .pool_id("eu-west-1_Example")
+        .client(AppClient::public("app"))
+        .client(AppClient::confidential("conf", CLIENT_SECRET))
+        .client(AppClient::confidential("rotating", CLIENT_SECRET).refresh_token_rotation(0))
+        .user(PoolUser::new("alice", PASSWORD).email("alice@example.com"))
+        .user(
+            PoolUser::new("mfa-user", PASSWORD)
+                .challenge_after_password(ScriptedChallenge::software_token_mfa("123456")),
+        )
+        .user(PoolUser::new("new-user", PASSWORD).status(UserStatus::ForceChangePassword))
+        .start()
+        .await
+}
+
+fn sandbox(tag: &str, server: &CognitoServer) -> Sandbox {
+    Sandbox::new(
+        tag,
+        &format!(
+            "[dev]\nuser_pool_id = \"{}\"\ncognito_endpoint = \"{}\"\n\n\
+             [rotating]\nuser_pool_id = \"{}\"\ncognito_endpoint = \"{}\"\nrefresh_token_rotation = true\n",
+            server.pool_id(),
+            server.endpoint(),
+            server.pool_id(),
+            server.endpoint()
+        ),
+    )
+}
+
+fn args<'a>(command: &'a str, user: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![command, "--env", "dev", "--user", user];
+    args.extend_from_slice(extra);
+    args
+}
+
+async fn accepted(server: &CognitoServer, token: &str) -> bool {
+    reqwest::Client::new()
+        .get(server.resource_url())
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        == 200
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_then_tokens_without_the_password() {
+    let server = server().await;
+    let sandbox = sandbox("login", &server);
+    let run = sandbox
+        .cmd(args("login", "alice", &[]))
+        .env("CLIENT_ID", "app")
+        .env("USER_PWD", PASSWORD)
+        .run()
+        .await;
+    assert_eq!(run.ok(), "", "login prints no token");
+    assert!(
+        run.stderr().contains("logged in as `alice`"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(server.verified_logins(), 1);
+
+    let token = sandbox
+        .cmd(args("token", "alice", &[]))
+        .env("CLIENT_ID", "app")
+        .run()
+        .await
+        .ok();
+    let token = token.trim_end();
+    assert!(accepted(&server, token).await);
+    assert_eq!(server.access_token_owner(token).as_deref(), Some("alice"));
+    // Served from the cache: no call at all.
+    assert_eq!(server.calls("InitiateAuth"), 1);
+    let again = sandbox
+        .cmd(args("token", "alice", &["--format", "exec-credential"]))
+        .env("CLIENT_ID", "app")
+        .run()
+        .await
+        .ok();
+    let cred: Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(cred["status"]["token"], token);
+    assert!(is_rfc3339_utc(
+        cred["status"]["expirationTimestamp"].as_str().unwrap()
+    ));
+    assert_eq!(server.calls("InitiateAuth"), 1);
+
+    // The session file: 0600, with the refresh token, and no password.
+    let (path, file) = only_cache_file(&sandbox);
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(file["request"]["user"], "alice");
+    assert!(file["refresh_token"]
+        .as_str()
+        .is_some_and(|r| !r.is_empty()));
+    assert!(!std::fs::read_to_string(&path).unwrap().contains(PASSWORD));
+    // The one-time notice about where refresh tokens are kept came with the login.
+    assert!(
+        run.stderr().contains("refresh tokens are kept in"),
+        "{}",
+        run.stderr()
+    );
+
+    // exec, as the user.
+    let run = sandbox
+        .cmd([
+            "exec",
+            "--env",
+            "dev",
+            "--user",
+            "alice",
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$EN_AUTH_ACCESS_TOKEN\"",
+        ])
+        .env("CLIENT_ID", "app")
+        .run()
+        .await;
+    assert_eq!(run.ok(), token);
+}
+
+/// A confidential client, logged in by e-mail alias: the refresh's SECRET_HASH must use the
+/// pool's user name, which a fresh process learns from the cached access token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_is_renewed_with_the_refresh_token_in_a_later_process() {
+    let server = server().await;
+    let sandbox = sandbox("refresh", &server);
+    sandbox
+        .cmd(args("login", "alice@example.com", &[]))
+        .env("CLIENT_ID", "conf")
+        .env("CLIENT_SECRET", CLIENT_SECRET)
+        .env("USER_PWD", PASSWORD)
+        .run()
+        .await
+        .ok();
+    let (_, before) = only_cache_file(&sandbox);
+    let first = before["access_token"].as_str().unwrap().to_owned();
+
+    // More validity asked than the token has: renewed with the refresh token, no login.
+    let run = sandbox
+        .cmd(args(
+            "token",
+            "alice@example.com",
+            &["--min-validity", "2h", "-v"],
+        ))
+        .env("CLIENT_ID", "conf")
+        .env("CLIENT_SECRET", CLIENT_SECRET)
+        .run()
+        .await;
+    let renewed = run.ok();
+    assert!(run.stderr().contains("refresh token"), "{}", run.stderr());
+    let renewed = renewed.trim_end();
+    assert_ne!(renewed, first);
+    assert!(accepted(&server, renewed).await);
+    assert_eq!(server.verified_logins(), 1);
+    assert_eq!(server.calls("InitiateAuth"), 2);
+    let (_, after) = only_cache_file(&sandbox);
+    assert_eq!(after["access_token"], renewed);
+    assert_eq!(after["refresh_token"], before["refresh_token"], "kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_refresh_token_replaces_the_cached_one() {
+    let server = server().await;
+    let sandbox = sandbox("rotation", &server);
+    let cmd = |command: &'static str, extra: &'static [&'static str]| {
+        let mut a = vec![command, "--env", "rotating", "--user", "alice"];
+        a.extend_from_slice(extra);
+        sandbox
+            .cmd(a)
+            .env("CLIENT_ID", "rotating")
+            .env("CLIENT_SECRET", CLIENT_SECRET)
+    };
+    cmd("login", &[]).env("USER_PWD", PASSWORD).run().await.ok();
+    let mut refresh = only_cache_file(&sandbox).1["refresh_token"].clone();
+    for _ in 0..2 {
+        let token = cmd("token", &["--min-validity", "2h"]).run().await.ok();
+        assert!(accepted(&server, token.trim_end()).await);
+        let now = only_cache_file(&sandbox).1["refresh_token"].clone();
+        assert_ne!(now, refresh, "the new refresh token is adopted");
+        refresh = now;
+    }
+    assert_eq!(server.calls("GetTokensFromRefreshToken"), 2);
+    assert_eq!(server.verified_logins(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_refresh_token_needs_the_password_again() {
+    let server = server().await;
+    let sandbox = sandbox("refused", &server);
+    let cmd = |extra: &'static [&'static str]| {
+        sandbox
+            .cmd(args("token", "alice", extra))
+            .env("CLIENT_ID", "app")
+    };
+    sandbox
+        .cmd(args("login", "alice", &[]))
+        .env("CLIENT_ID", "app")
+        .env("USER_PWD", PASSWORD)
+        .run()
+        .await
+        .ok();
+    server.revoke_refresh_tokens();
+    // No password, no terminal: 6, and the dead session is forgotten.
+    let line = cmd(&["--min-validity", "2h"]).run().await.fails_with(6);
+    assert!(line.contains("refresh token was refused"), "{line}");
+    assert!(line.contains("USER_PWD"), "{line}");
+    assert!(sandbox.cache_files().is_empty());
+    // With the password: a new login.
+    let token = cmd(&[]).env("USER_PWD", PASSWORD).run().await.ok();
+    assert!(accepted(&server, token.trim_end()).await);
+    assert_eq!(server.verified_logins(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_forgets_the_session() {
+    let server = server().await;
+    let sandbox = sandbox("logout", &server);
+    for client in ["app", "conf"] {
+        let mut login = sandbox
+            .cmd(args("login", "alice", &[]))
+            .env("CLIENT_ID", client)
+            .env("USER_PWD", PASSWORD);
+        if client == "conf" {
+            login = login.env("CLIENT_SECRET", CLIENT_SECRET);
+        }
+        login.run().await.ok();
+    }
+    assert_eq!(sandbox.cache_files().len(), 2);
+    // One client's session.
+    let run = sandbox
+        .cmd([
+            "logout",
+            "--env",
+            "dev",
+            "--user",
+            "alice",
+            "--client-id",
+            "conf",
+        ])
+        .run()
+        .await;
+    run.ok();
+    assert!(run.stderr().contains("1 session"), "{}", run.stderr());
+    assert_eq!(sandbox.cache_files().len(), 1);
+    // Every client's.
+    sandbox
+        .cmd(["logout", "--env", "dev", "--user", "alice"])
+        .run()
+        .await
+        .ok();
+    assert!(sandbox.cache_files().is_empty());
+    let line = sandbox
+        .cmd(args("token", "alice", &[]))
+        .env("CLIENT_ID", "app")
+        .run()
+        .await
+        .fails_with(6);
+    assert!(line.contains("not logged in"), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mfa_or_new_password_challenge_without_a_terminal_exits_6() {
+    let server = server().await;
+    let sandbox = sandbox("mfa", &server);
+    for (user, challenge) in [
+        ("mfa-user", "SOFTWARE_TOKEN_MFA"),
+        ("new-user", "NEW_PASSWORD_REQUIRED"),
+    ] {
+        let line = sandbox
+            .cmd(args("login", user, &[]))
+            .env("CLIENT_ID", "app")
+            .env("USER_PWD", PASSWORD)
+            .run()
+            .await
+            .fails_with(6);
+        assert!(line.contains(challenge), "{line}");
+        assert!(line.contains("not a terminal"), "{line}");
+        assert!(line.contains(&format!("`{user}`")), "{line}");
+        assert!(!line.contains(PASSWORD), "{line}");
+    }
+    assert!(sandbox.cache_files().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_of_the_login_failures() {
+    let server = server().await;
+    let sandbox = sandbox("login-exits", &server);
+    let login = |user: &'static str, client: &'static str| {
+        sandbox
+            .cmd(args("login", user, &[]))
+            .env("CLIENT_ID", client)
+            .env("USER_PWD", PASSWORD)
+    };
+    // 4: wrong password, unknown user, unknown client, wrong client secret.
+    let line = login("alice", "app")
+        .env("USER_PWD", "Wr0ng-password!")
+        .run()
+        .await
+        .fails_with(4);
+    assert!(line.contains("`alice`") && line.contains("`dev`"), "{line}");
+    assert!(line.contains(&server.endpoint()), "{line}");
+    assert!(!line.contains("Wr0ng-password!"), "{line}");
+    login("nobody", "app").run().await.fails_with(4);
+    login("alice", "no-such-client").run().await.fails_with(4);
+    login("alice", "conf")
+        .env("CLIENT_SECRET", "wrong-secret")
+        .run()
+        .await
+        .fails_with(4);
+    // 6: no password and no terminal.
+    let line = sandbox
+        .cmd(args("login", "alice", &[]))
+        .env("CLIENT_ID", "app")
+        .run()
+        .await
+        .fails_with(6);
+    assert!(line.contains("USER_PWD"), "{line}");
+    // 3: an environment without a user pool.
+    let no_pool = Sandbox::new(
+        "login-nopool",
+        "[dev]\ntoken_url = \"http://127.0.0.1:1/t\"\n",
+    );
+    let line = no_pool
+        .cmd(args("login", "alice", &[]))
+        .env("CLIENT_ID", "app")
+        .env("USER_PWD", PASSWORD)
+        .run()
+        .await
+        .fails_with(3);
+    assert!(line.contains("user_pool_id"), "{line}");
+    // 5: nobody listening.
+    let closed = Sandbox::new(
+        "login-closed",
+        &format!(
+            "[dev]\nuser_pool_id = \"eu-west-1_Example\"\ncognito_endpoint = \"http://127.0.0.1:{}\"\n",
+            en_auth_peers::support::closed_port()
+        ),
+    );
+    closed
+        .cmd(args("login", "alice", &[]))
+        .env("CLIENT_ID", "app")
+        .env("USER_PWD", PASSWORD)
+        .run()
+        .await
+        .fails_with(5);
+    assert_eq!(server.verified_logins(), 0);
+}

@@ -1,0 +1,281 @@
+//! Running the `en-auth` binary from the tests: a private temp directory with an environments
+//! file and a cache, a clean environment (no CLIENT_ID, CLIENT_SECRET, USER_PWD, … inherited),
+//! stdin not a terminal, and the output captured — off the Tokio runtime, whose emulators must
+//! keep serving while the process runs.
+
+#![allow(dead_code)]
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_en-auth");
+
+/// Variables a developer's shell might set that would change what the binary does.
+const SCRUBBED: &[&str] = &[
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "USER_PWD",
+    "EN_AUTH_ENVIRONMENTS",
+    "EN_AUTH_CACHE_DIR",
+    "XDG_CACHE_HOME",
+    "RUST_LOG",
+];
+
+/// A directory removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A new, empty directory of mode 0700 under the system's temp directory.
+    pub fn new(tag: &str) -> Self {
+        use std::os::unix::fs::DirBuilderExt;
+        let path = std::env::temp_dir().join(format!(
+            "en-auth-cli-{tag}-{}-{:016x}",
+            std::process::id(),
+            fastrand_u64()
+        ));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .expect("create a temp dir");
+        Self(path)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn fastrand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+/// A sandbox for invocations: an environments file and a cache directory.
+pub struct Sandbox {
+    dir: TempDir,
+}
+
+impl Sandbox {
+    /// A sandbox whose environments file holds `environments` (TOML).
+    pub fn new(tag: &str, environments: &str) -> Self {
+        let dir = TempDir::new(tag);
+        std::fs::write(dir.path().join("environments.toml"), environments).unwrap();
+        Self { dir }
+    }
+
+    /// The environments file.
+    pub fn environments(&self) -> PathBuf {
+        self.dir.path().join("environments.toml")
+    }
+
+    /// The cache directory (created by the binary).
+    pub fn cache(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    /// The root of the sandbox.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The cache's token files.
+    pub fn cache_files(&self) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(self.cache()) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// An invocation of `en-auth args…` in this sandbox.
+    pub fn cmd<I, S>(&self, args: I) -> Invocation
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.program(BIN, args)
+    }
+
+    /// `sh -c script` in this sandbox (with `$EN_AUTH` the binary under test).
+    pub fn sh(&self, script: &str) -> Invocation {
+        self.program("sh", ["-c", script]).env("EN_AUTH", BIN)
+    }
+
+    fn program<I, S>(&self, program: &str, args: I) -> Invocation
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        let mut command = Command::new(program);
+        for var in SCRUBBED {
+            command.env_remove(var);
+        }
+        command
+            .env("EN_AUTH_ENVIRONMENTS", self.environments())
+            .env("EN_AUTH_CACHE_DIR", self.cache())
+            .args(args.into_iter().map(Into::into))
+            .stdin(Stdio::null());
+        Invocation { command }
+    }
+}
+
+/// One invocation being set up.
+pub struct Invocation {
+    command: Command,
+}
+
+impl Invocation {
+    /// Sets a variable for the process.
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.command.env(key, value);
+        self
+    }
+
+    /// Unsets a variable for the process.
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.command.env_remove(key);
+        self
+    }
+
+    /// Runs it to the end, off the async runtime.
+    pub async fn run(self) -> Run {
+        let mut command = self.command;
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .unwrap()
+            .expect("start en-auth");
+        Run(output)
+    }
+
+    /// Runs it to the end, blocking (for tests without a runtime).
+    pub fn run_blocking(mut self) -> Run {
+        Run(self.command.output().expect("start en-auth"))
+    }
+
+    /// The command, to spawn it by hand.
+    pub fn into_command(self) -> Command {
+        self.command
+    }
+}
+
+/// A finished invocation.
+pub struct Run(pub Output);
+
+impl Run {
+    /// The exit code.
+    pub fn code(&self) -> i32 {
+        self.0.status.code().expect("exited, not killed")
+    }
+
+    /// Stdout as text.
+    pub fn stdout(&self) -> String {
+        String::from_utf8(self.0.stdout.clone()).unwrap()
+    }
+
+    /// Stderr as text.
+    pub fn stderr(&self) -> String {
+        String::from_utf8(self.0.stderr.clone()).unwrap()
+    }
+
+    /// Asserts success and gives stdout.
+    #[track_caller]
+    pub fn ok(&self) -> String {
+        assert_eq!(
+            self.code(),
+            0,
+            "en-auth failed\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self.stdout()
+    }
+
+    /// Asserts exit code `code`, nothing on stdout and one line on stderr; gives that line.
+    #[track_caller]
+    pub fn fails_with(&self, code: i32) -> String {
+        assert_eq!(
+            self.code(),
+            code,
+            "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        assert_eq!(self.stdout(), "", "no token on failure");
+        let stderr = self.stderr();
+        assert_eq!(
+            stderr.lines().count(),
+            1,
+            "one line on stderr, got:\n{stderr}"
+        );
+        stderr.trim_end().to_owned()
+    }
+}
+
+/// The one cache file of a sandbox, parsed.
+pub fn only_cache_file(sandbox: &Sandbox) -> (PathBuf, serde_json::Value) {
+    let files = sandbox.cache_files();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    (files[0].clone(), serde_json::from_str(&text).unwrap())
+}
+
+/// The mode bits of `path`.
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Whether `text` is RFC 3339 in UTC to the second, as Kubernetes' `metav1.Time` marshals:
+/// `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn is_rfc3339_utc(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// Seconds from now until an RFC 3339 UTC timestamp (negative if past), parsed by hand.
+pub fn seconds_until(text: &str) -> i64 {
+    assert!(is_rfc3339_utc(text), "{text}");
+    let n = |r: std::ops::Range<usize>| text[r].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let at = days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    at - now
+}

@@ -1,0 +1,242 @@
+//! `en-auth` against the real peers: oidc-provider (client credentials, a secret with special
+//! characters from a file, tokens checked by RFC 7662 introspection) and ministack (Cognito
+//! SRP login, and the session renewed with the refresh token by a later process; the
+//! user-pool token endpoint for a machine client). A peer that is not installed fails the test
+//! (`cargo xtask peers install`).
+
+mod common;
+
+use common::{only_cache_file, Sandbox};
+use en_auth_peers::support::Introspection;
+use en_auth_peers::{field, ministack, oidc};
+use serde_json::{json, Value};
+
+fn oidc_sandbox(tag: &str) -> Sandbox {
+    Sandbox::new(
+        tag,
+        &format!(
+            "[oidc]\ntoken_url = \"{}\"\nscopes = [\"{}\"]\n",
+            field(oidc(), "token_endpoint"),
+            field(oidc(), "scope")
+        ),
+    )
+}
+
+async fn introspect(token: &str) -> Value {
+    Introspection {
+        endpoint: field(oidc(), "introspection_endpoint").to_owned(),
+        client_id: field(oidc(), "clients/introspector/id").to_owned(),
+        secret: field(oidc(), "clients/introspector/secret").to_owned(),
+    }
+    .introspect(&reqwest::Client::new(), token)
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_provider_client_credentials_with_a_secret_file() {
+    let sandbox = oidc_sandbox("oidc");
+    let secret = field(oidc(), "clients/basic/secret");
+    assert!(secret.contains('%') && secret.contains(' '));
+    let file = sandbox.root().join("secret");
+    std::fs::write(&file, format!("{secret}\n")).unwrap();
+    let token_args = |extra: &[&str]| {
+        let mut a = vec![
+            "token".to_owned(),
+            "--env".into(),
+            "oidc".into(),
+            "--client-id".into(),
+            field(oidc(), "clients/basic/id").into(),
+            "--client-secret-file".into(),
+            file.to_str().unwrap().into(),
+        ];
+        a.extend(extra.iter().map(|s| (*s).to_owned()));
+        a
+    };
+    let out = sandbox
+        .cmd(token_args(&["--format", "json"]))
+        .run()
+        .await
+        .ok();
+    let json: Value = serde_json::from_str(&out).unwrap();
+    let token = json["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(json["scope"], field(oidc(), "scope"));
+    assert_eq!(json["token_type"], "Bearer");
+    let info = introspect(&token).await;
+    assert_eq!(info["active"], true, "{info}");
+    assert_eq!(info["client_id"], field(oidc(), "clients/basic/id"));
+
+    // A 3-second token: still the cached one a moment later.
+    let again = sandbox
+        .cmd(token_args(&["--min-validity", "0s"]))
+        .run()
+        .await
+        .ok();
+    assert_eq!(again.trim_end(), token);
+
+    // The header for curl.
+    let header = sandbox
+        .cmd(token_args(&["--format", "header"]))
+        .run()
+        .await
+        .ok();
+    assert!(header.starts_with("Authorization: Bearer "), "{header}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_provider_rejects_a_wrong_secret_with_exit_4() {
+    let sandbox = oidc_sandbox("oidc-wrong");
+    let line = sandbox
+        .cmd(["token", "--env", "oidc"])
+        .env("CLIENT_ID", field(oidc(), "clients/basic/id"))
+        .env("CLIENT_SECRET", "wrong-secret")
+        .run()
+        .await
+        .fails_with(4);
+    for part in [
+        field(oidc(), "clients/basic/id"),
+        "`oidc`",
+        field(oidc(), "token_endpoint"),
+        "client authentication failed",
+    ] {
+        assert!(line.contains(part), "{part} in {line}");
+    }
+    assert!(!line.contains("wrong-secret"));
+}
+
+fn ministack_sandbox(tag: &str) -> Sandbox {
+    let info = ministack();
+    Sandbox::new(
+        tag,
+        &format!(
+            "[ministack]\nregion = \"{}\"\nuser_pool_id = \"{}\"\ncognito_endpoint = \"{}\"\n\
+             token_url = \"{}\"\nscopes = [\"{}\"]\n",
+            field(info, "region"),
+            field(info, "user_pool_id"),
+            field(info, "endpoint"),
+            field(info, "token_endpoint"),
+            field(info, "m2m/scope"),
+        ),
+    )
+}
+
+/// Cognito's GetUser with an access token: whose it is, or the error name.
+async fn get_user(access_token: &str) -> Result<String, String> {
+    let response = reqwest::Client::new()
+        .post(field(ministack(), "endpoint"))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", "AWSCognitoIdentityProviderService.GetUser")
+        .body(json!({ "AccessToken": access_token }).to_string())
+        .send()
+        .await
+        .unwrap();
+    let ok = response.status().is_success();
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    if ok {
+        Ok(body["Username"].as_str().unwrap().to_owned())
+    } else {
+        Err(body["__type"].as_str().unwrap_or("?").to_owned())
+    }
+}
+
+/// By e-mail alias with a confidential client: the later process's refresh must compute
+/// SECRET_HASH over the canonical user name, learnt from the cached access token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ministack_srp_login_then_renewal_by_a_later_process() {
+    let sandbox = ministack_sandbox("ministack-srp");
+    let email = field(ministack(), "user/email");
+    let cmd = |command: &str, extra: &[&str]| {
+        let mut a = vec![command, "--env", "ministack", "--user", email];
+        a.extend_from_slice(extra);
+        sandbox
+            .cmd(a)
+            .env(
+                "CLIENT_ID",
+                field(ministack(), "srp/confidential_client_id"),
+            )
+            .env(
+                "CLIENT_SECRET",
+                field(ministack(), "srp/confidential_client_secret"),
+            )
+    };
+    cmd("login", &[])
+        .env("USER_PWD", field(ministack(), "user/password"))
+        .run()
+        .await
+        .ok();
+    let (_, session) = only_cache_file(&sandbox);
+    let first = session["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        session["canonical_user"],
+        field(ministack(), "user/username")
+    );
+    assert_eq!(
+        get_user(&first).await.unwrap(),
+        field(ministack(), "user/username")
+    );
+
+    // A hit, then a renewal with the refresh token (no password given).
+    assert_eq!(
+        cmd("token", &["--min-validity", "0s"])
+            .run()
+            .await
+            .ok()
+            .trim_end(),
+        first
+    );
+    let renewed = cmd("token", &["--min-validity", "1h"]).run().await.ok();
+    let renewed = renewed.trim_end();
+    assert_ne!(renewed, first);
+    assert_eq!(
+        get_user(renewed).await.unwrap(),
+        field(ministack(), "user/username")
+    );
+
+    // Logged out: the next token needs the password, and there is no terminal.
+    cmd("logout", &[]).run().await.ok();
+    cmd("token", &[]).run().await.fails_with(6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ministack_wrong_password_exits_4_and_a_public_client_logs_in() {
+    let sandbox = ministack_sandbox("ministack-public");
+    let user = field(ministack(), "user/username");
+    let login = |password: &str| {
+        sandbox
+            .cmd(["login", "--env", "ministack", "--user", user])
+            .env("CLIENT_ID", field(ministack(), "srp/public_client_id"))
+            .env("USER_PWD", password)
+    };
+    let line = login("Not-the-passw0rd!").run().await.fails_with(4);
+    assert!(line.contains(&format!("`{user}`")), "{line}");
+    assert!(!line.contains("Not-the-passw0rd!"), "{line}");
+    login(field(ministack(), "user/password")).run().await.ok();
+    let token = sandbox
+        .cmd(["token", "--env", "ministack", "--user", user])
+        .env("CLIENT_ID", field(ministack(), "srp/public_client_id"))
+        .run()
+        .await
+        .ok();
+    assert_eq!(get_user(token.trim_end()).await.unwrap(), user);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ministack_user_pool_token_endpoint_for_a_machine_client() {
+    let sandbox = ministack_sandbox("ministack-m2m");
+    let out = sandbox
+        .cmd(["token", "--env", "ministack", "--format", "exec-credential"])
+        .env("CLIENT_ID", field(ministack(), "m2m/client_id"))
+        .env("CLIENT_SECRET", field(ministack(), "m2m/client_secret"))
+        .run()
+        .await
+        .ok();
+    let cred: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(cred["kind"], "ExecCredential");
+    // A JWT.
+    assert_eq!(
+        cred["status"]["token"].as_str().unwrap().split('.').count(),
+        3
+    );
+    assert!(common::is_rfc3339_utc(
+        cred["status"]["expirationTimestamp"].as_str().unwrap()
+    ));
+}
