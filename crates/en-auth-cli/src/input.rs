@@ -183,8 +183,10 @@ impl TerminalChallenges {
             }
             SELECT_MFA_TYPE => {
                 let choices = parameter("MFAS_CAN_CHOOSE").unwrap_or("SMS_MFA, SOFTWARE_TOKEN_MFA");
-                ask_line(&format!("MFA type for `{user}` {choices}: "))
-                    .map(ChallengeResponses::answer)
+                ask_line(&format!(
+                    "MFA type for `{user}`, sms or totp (of {choices}): "
+                ))
+                .map(|choice| ChallengeResponses::answer(mfa_type(&choice)))
             }
             NEW_PASSWORD_REQUIRED => {
                 eprintln!("en-auth: `{user}` must choose a new password.");
@@ -212,6 +214,15 @@ impl TerminalChallenges {
     }
 }
 
+/// Cognito's name for an MFA type typed as `sms` or `totp` (or its own name).
+fn mfa_type(choice: &str) -> String {
+    match choice.to_ascii_lowercase().as_str() {
+        "sms" | "sms_mfa" => SMS_MFA.to_owned(),
+        "totp" | "app" | "software_token_mfa" => SOFTWARE_TOKEN_MFA.to_owned(),
+        _ => choice.to_owned(),
+    }
+}
+
 /// A line typed on the terminal (echoed: one-time codes), without its line ending.
 fn ask_line(prompt: &str) -> Option<String> {
     eprint!("{prompt}");
@@ -224,6 +235,14 @@ fn ask_line(prompt: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mfa_types_by_short_name() {
+        assert_eq!(mfa_type("TOTP"), SOFTWARE_TOKEN_MFA);
+        assert_eq!(mfa_type("sms"), SMS_MFA);
+        assert_eq!(mfa_type("SOFTWARE_TOKEN_MFA"), SOFTWARE_TOKEN_MFA);
+        assert_eq!(mfa_type("EMAIL_OTP"), "EMAIL_OTP");
+    }
 
     #[test]
     fn one_line_ending_is_dropped() {
