@@ -107,7 +107,7 @@ Examples:
 
 const LOGOUT_EXAMPLES: &str = "\
 Examples:
-  en-auth logout --env dev --user alice                # every app client's session of alice
+  en-auth logout --env dev --user alice                # every app client's (unless CLIENT_ID is set)
   en-auth logout --env dev --user alice --client-id app";
 
 const EXEC_EXAMPLES: &str = "\

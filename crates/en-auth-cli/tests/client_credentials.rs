@@ -398,12 +398,23 @@ async fn the_secret_comes_from_a_file_or_stdin_never_from_an_argument() {
     assert!(run.ok().starts_with("tk"));
 
     // There is no option that takes the secret itself.
-    let run = sandbox
-        .cmd(["token", "--env", "dev", "--client-secret", "x"])
-        .env("CLIENT_ID", "svc")
-        .run()
-        .await;
-    assert_eq!(run.code(), 2, "{}", run.stderr());
+    for args in [
+        &["--client-secret", "typed-s3cret"][..],
+        &["--client-secret=typed-s3cret"],
+    ] {
+        let run = sandbox
+            .cmd(["token", "--env", "dev"].iter().chain(args).copied())
+            .env("CLIENT_ID", "svc")
+            .run()
+            .await;
+        assert_eq!(run.code(), 2, "{}", run.stderr());
+        assert!(
+            run.stderr().contains("--client-secret-file"),
+            "{}",
+            run.stderr()
+        );
+        assert!(!run.stderr().contains("typed-s3cret"), "{}", run.stderr());
+    }
 
     // '-': stdin, with a CRLF.
     let run = sandbox
