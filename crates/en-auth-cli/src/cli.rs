@@ -25,7 +25,7 @@ const TOP_EXAMPLES: &str = "\
 Examples:
   export EN_AUTH_ENVIRONMENTS=~/envs.toml CLIENT_ID=svc CLIENT_SECRET=…
   en-auth token --env dev                              # the token alone
-  curl -H \"$(en-auth token --env dev --format header)\" https://api.example.com/
+  en-auth token --env dev --format header | curl -H @- https://api.example.com/
   en-auth exec --env dev -- ./deploy.sh                # token in $EN_AUTH_ACCESS_TOKEN
   en-auth login --env dev --user alice                 # Cognito SRP, asks the password
   en-auth token --env dev --user alice                 # alice's access token, renewed as needed
@@ -93,7 +93,7 @@ const TOKEN_EXAMPLES: &str = "\
 Examples:
   CLIENT_ID=svc CLIENT_SECRET=… en-auth token --env dev
   en-auth token --env dev --client-id svc --client-secret-file ~/.svc-secret --scope api/read
-  curl -H \"$(en-auth token --env dev --format header)\" https://api.example.com/
+  en-auth token --env dev --format header | curl -H @- https://api.example.com/
   en-auth token --env dev --format json | jq .expires_at
   en-auth token --env dev --min-validity 10m           # renew if less than 10 minutes are left
   en-auth token --env dev --user alice                 # after `en-auth login`

@@ -203,8 +203,11 @@ fn exec(args: &ExecCommand, token: &token::IssuedToken) -> ExitCode {
 
     let (program, rest) = args.command.split_first().expect("clap requires a command");
     let mut command = std::process::Command::new(program);
+    // The command gets the token, not the secrets it was obtained with.
     command
         .args(rest)
+        .env_remove("CLIENT_SECRET")
+        .env_remove("USER_PWD")
         .env(ACCESS_TOKEN_VAR, token.access_token.expose_secret());
     let failed = |e: std::io::Error| {
         eprintln!("en-auth: cannot run `{}`: {e}", program.to_string_lossy());
@@ -222,7 +225,14 @@ fn exec(args: &ExecCommand, token: &token::IssuedToken) -> ExitCode {
     #[cfg(not(unix))]
     {
         match command.status() {
-            Ok(status) => ExitCode::from(status.code().map_or(1, |c| c as u8)),
+            // An exit code that does not fit a byte (or would read as success) becomes 1.
+            Ok(status) => ExitCode::from(
+                status
+                    .code()
+                    .and_then(|c| u8::try_from(c).ok())
+                    .filter(|&c| c != 0 || status.success())
+                    .unwrap_or(1),
+            ),
             Err(e) => failed(e),
         }
     }

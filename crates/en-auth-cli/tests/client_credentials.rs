@@ -152,19 +152,27 @@ async fn a_second_call_within_the_validity_makes_no_token_request() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_short_lived_token_is_renewed_once_it_has_too_little_left() {
-    let server = OAuthServer::builder()
-        .client("svc", SECRET)
-        .token_lifetime_secs(3)
-        .start()
-        .await;
-    let sandbox = sandbox("short", &server);
-    // 3 s less the resolution: 2 s, used while a quarter (0.5 s) or more is left.
-    let first = token_cmd(&sandbox, &[]).run().await.ok();
-    assert_eq!(token_cmd(&sandbox, &[]).run().await.ok(), first);
+async fn a_cached_token_with_less_than_min_validity_left_is_renewed() {
+    // An hour's token (3599 s relied on): enough for `--min-validity 10m`, not for `2h`. No
+    // waiting on the clock.
+    let server = server().await;
+    let sandbox = sandbox("min-validity", &server);
+    let first = token_cmd(&sandbox, &["--min-validity", "10m"])
+        .run()
+        .await
+        .ok();
+    assert_eq!(
+        token_cmd(&sandbox, &["--min-validity", "10m"])
+            .run()
+            .await
+            .ok(),
+        first
+    );
     assert_eq!(server.token_requests(), 1);
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let second = token_cmd(&sandbox, &[]).run().await.ok();
+    let second = token_cmd(&sandbox, &["--min-validity", "2h"])
+        .run()
+        .await
+        .ok();
     assert_ne!(second, first);
     assert_eq!(server.token_requests(), 2);
 }
@@ -342,7 +350,8 @@ async fn exec_hands_the_token_to_the_command_and_returns_its_status() {
     let sandbox = sandbox("exec", &server);
     let curl = which("curl");
     let script = format!(
-        "'{curl}' --silent --fail -H \"Authorization: Bearer $EN_AUTH_ACCESS_TOKEN\" '{}' && exit 7",
+        // The command gets the token but not the client secret it was obtained with.
+        "test -z \"$CLIENT_SECRET\" && '{curl}' --silent --fail -H \"Authorization: Bearer $EN_AUTH_ACCESS_TOKEN\" '{}' && exit 7",
         server.resource_url()
     );
     let run = sandbox

@@ -194,9 +194,16 @@ impl<P: TokenProvider> Authorizer<P> {
         }
         if entry.claim_background_renewal() {
             let inner = Arc::clone(&self.inner);
-            let generation = entry.generation();
+            let claimed = Arc::clone(&entry);
             tokio::spawn(async move {
-                let _ = renew(&inner, generation).await;
+                if let Err(error) = renew(&inner, claimed.generation()).await {
+                    // Whatever ended it (a cooldown, a panic), allow another background renewal
+                    // of this token later, so that it is not waited for at its expiry.
+                    let wait = error
+                        .cooldown()
+                        .map_or(inner.policy.cooldown(1, &error), |c| c.next_attempt_in);
+                    claimed.retry_background_after(wait);
+                }
             });
         }
         Ok(CurrentToken::from_guard(entry))
@@ -221,8 +228,8 @@ impl<P: TokenProvider> Authorizer<P> {
     /// Marks the token of `generation` as rejected, so that the next request renews it.
     /// Does nothing if that token has already been replaced (a burst of 401s for one token
     /// causes one renewal), or if a request replayed with it after a 401 was rejected again
-    /// (then the token is not the problem, and renewing it on every request would only load
-    /// the token endpoint).
+    /// within the last 30 seconds (then the token is not the problem, and renewing it on every
+    /// request would only load the token endpoint).
     pub fn invalidate(&self, generation: u64) {
         self.inner.cache.invalidate(generation);
     }

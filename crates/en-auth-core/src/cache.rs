@@ -14,7 +14,7 @@ use arc_swap::{ArcSwap, Guard};
 use http::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::policy::{coarse_now, usable_until};
+use crate::policy::{coarse_now, usable_until, REPLAY_REJECTION_HOLD};
 use crate::{Error, InvalidResponseError, Token};
 
 /// The cache of one authorizer.
@@ -47,10 +47,16 @@ impl TokenCache {
     }
 
     /// Marks the token of `generation` as rejected, unless it has been replaced already or a
-    /// replay with it was rejected too (then the token is not the problem).
+    /// replay with it was rejected too within [`REPLAY_REJECTION_HOLD`] (then the token is not
+    /// the problem).
     pub(crate) fn invalidate(&self, generation: u64) {
         let entry = self.current.load();
-        if entry.generation == generation && !entry.replay_rejected.load(Ordering::Acquire) {
+        if entry.generation != generation {
+            return;
+        }
+        let rejected_at = entry.replay_rejected_at.load(Ordering::Acquire);
+        let hold = coarsetime::Duration::from(REPLAY_REJECTION_HOLD).as_ticks();
+        if rejected_at == 0 || coarse_now().as_ticks() >= rejected_at.saturating_add(hold) {
             entry.invalidated.store(true, Ordering::Release);
         }
     }
@@ -60,7 +66,8 @@ impl TokenCache {
     pub(crate) fn replay_rejected(&self, generation: u64) {
         let entry = self.current.load();
         if entry.generation == generation {
-            entry.replay_rejected.store(true, Ordering::Release);
+            let now = coarse_now().as_ticks().max(1);
+            entry.replay_rejected_at.store(now, Ordering::Release);
         }
     }
 }
@@ -75,9 +82,10 @@ pub(crate) struct Entry {
     usable_until: Option<coarsetime::Instant>,
     /// From when (coarse clock ticks) a background renewal may start; `u64::MAX` while one runs.
     background_after: AtomicU64,
-    /// A request replayed with this token after a rejection was rejected again: the token is
-    /// not the problem, so further rejections do not invalidate it.
-    replay_rejected: AtomicBool,
+    /// When (coarse clock ticks; 0: never) a request replayed with this token after a rejection
+    /// was rejected again: the token is not the problem, so rejections do not invalidate it for
+    /// a while.
+    replay_rejected_at: AtomicU64,
 }
 
 impl Entry {
@@ -90,7 +98,7 @@ impl Entry {
             invalidated: AtomicBool::new(true),
             usable_until: None,
             background_after: AtomicU64::new(u64::MAX),
-            replay_rejected: AtomicBool::new(false),
+            replay_rejected_at: AtomicU64::new(0),
         }
     }
 
@@ -109,7 +117,7 @@ impl Entry {
             invalidated: AtomicBool::new(false),
             usable_until,
             background_after: AtomicU64::new(0),
-            replay_rejected: AtomicBool::new(false),
+            replay_rejected_at: AtomicU64::new(0),
         })
     }
 
@@ -242,4 +250,50 @@ fn bearer_header(token: &Token) -> Result<HeaderValue, Error> {
     })?;
     value.set_sensitive(true);
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache_with_token() -> TokenCache {
+        let cache = TokenCache::new();
+        let token = Token::new("t", Some(Duration::from_secs(600)));
+        cache.publish(Arc::new(Entry::new(token, 1).unwrap()));
+        cache
+    }
+
+    #[test]
+    fn a_rejected_replay_holds_off_invalidation_for_a_while_only() {
+        let cache = cache_with_token();
+        cache.replay_rejected(1);
+        cache.invalidate(1);
+        assert!(
+            cache.load().is_valid(),
+            "just after a rejected replay: not the token"
+        );
+
+        // 31 seconds later (on the coarse clock) a rejection renews the token again: it may
+        // have been revoked since.
+        let hold = coarsetime::Duration::from(REPLAY_REJECTION_HOLD + Duration::from_secs(1));
+        let past = coarse_now()
+            .as_ticks()
+            .saturating_sub(hold.as_ticks())
+            .max(1);
+        cache
+            .load()
+            .replay_rejected_at
+            .store(past, Ordering::Release);
+        cache.invalidate(1);
+        assert!(!cache.load().is_valid());
+    }
+
+    #[test]
+    fn only_the_named_generation_is_invalidated() {
+        let cache = cache_with_token();
+        cache.invalidate(2);
+        assert!(cache.load().is_valid());
+        cache.invalidate(1);
+        assert!(!cache.load().is_valid());
+    }
 }

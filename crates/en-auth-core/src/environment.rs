@@ -211,7 +211,14 @@ impl Environment {
         let table: EnvironmentTable = serde_path_to_error::deserialize(table).map_err(
             |e: serde_path_to_error::Error<toml::de::Error>| {
                 let field = e.path().to_string();
-                err(format!("invalid table: {}", e.inner().message())).with_field(field)
+                // Extra parameters may hold secrets (a client assertion, say), and serde quotes
+                // the values it rejects: name the field only.
+                let message = if field.starts_with("extra_params") {
+                    "invalid table: extra parameters are strings".to_owned()
+                } else {
+                    format!("invalid table: {}", e.inner().message())
+                };
+                err(message).with_field(field)
             },
         )?;
         if let Some(unknown) = table.unknown.keys().next() {

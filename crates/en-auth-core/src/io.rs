@@ -10,6 +10,9 @@
 use std::future::Future;
 use std::sync::OnceLock;
 
+use tracing::instrument::WithSubscriber;
+use tracing::Instrument;
+
 use crate::{Error, InternalError};
 
 /// The I/O runtime's worker threads. Token requests are few and light; two threads keep one
@@ -36,7 +39,11 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, Error> {
 ///
 /// The flows (`en-auth-oauth2`, `en-auth-srp`) send every token-endpoint and Cognito request
 /// this way; a custom [`TokenProvider`](crate::TokenProvider) that keeps pooled connections can
-/// do the same. Dropping the returned future cancels `future`.
+/// do the same. Dropping the returned future cancels `future`. The caller's `tracing`
+/// subscriber and current span go with it.
+///
+/// The runtime has two worker threads: a `future` that blocks a thread (a synchronous call, a
+/// long computation) delays every token request of the process, and their timeouts with them.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), en_auth_core::Error> {
@@ -53,6 +60,10 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    // The caller's `tracing` subscriber and span follow the future onto the I/O runtime's
+    // threads, so that its events land where the caller's do (and are scanned by the secrecy
+    // tests).
+    let future = future.in_current_span().with_current_subscriber();
     let task = AbortOnDrop(runtime()?.spawn(future));
     match task.await {
         Ok(output) => Ok(output),

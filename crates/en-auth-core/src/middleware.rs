@@ -8,7 +8,8 @@
 //! rejections of the same token costs one renewal) and the request is sent once more with a
 //! new token, if its body can be cloned; otherwise the answer is returned as it came (as it is
 //! when the renewal fails). If the replay with the new token is rejected too, the token is not
-//! the problem (a wrong audience or scope, say): later rejections do not renew it again.
+//! the problem (a wrong audience or scope, say): rejections do not renew it again for 30
+//! seconds (after which it may have been revoked, and a rejection renews it once more).
 //!
 //! Redirects are followed below the middleware, by `reqwest`: its default policy drops
 //! `Authorization` on a redirect to another host but keeps `X-Api-Key`. Give the client

@@ -24,6 +24,12 @@ const COARSE_MARGIN: Duration = Duration::from_millis(25);
 /// the resource server.
 const IN_FLIGHT_MARGIN: Duration = Duration::from_secs(5);
 
+/// How long rejections of a token are ignored after a request replayed with it, just after a
+/// rejection, was rejected again: 30 seconds. Within that time the token is not the problem
+/// (a wrong audience, a forbidden resource) and renewing it would only load the token
+/// endpoint; after it, a rejection renews again (the token may have been revoked since).
+pub(crate) const REPLAY_REJECTION_HOLD: Duration = Duration::from_secs(30);
+
 /// When a token received at `received` that lives `lifetime` is due for renewal: its expiry
 /// less the [`EXPIRATION_GAP`], capped to a quarter of the lifetime.
 pub(crate) fn renewal_time(received: Instant, lifetime: Duration) -> Instant {
@@ -145,7 +151,8 @@ impl RenewalPolicy {
 
     /// After a fatal error ([`Error::is_fatal`](crate::Error::is_fatal): a rejected client or
     /// password, an account that cannot log in), requests get the error at once for `cooldown`
-    /// before the credentials are tried again. Default 5 minutes.
+    /// before the credentials are tried again. Default 5 minutes. A server's `Retry-After`
+    /// lengthens any cooldown up to the longer of this and the failure cooldown's maximum.
     #[must_use]
     pub fn with_fatal_error_cooldown(mut self, cooldown: Duration) -> Self {
         self.fatal_cooldown = cooldown;
@@ -218,7 +225,11 @@ impl RenewalPolicy {
                 .saturating_mul(1_u32 << consecutive.saturating_sub(1).min(16))
                 .min(self.max_failure_cooldown)
         };
-        cooldown.max(error.retry_after().unwrap_or_default())
+        // A server's (or a proxy's) Retry-After lengthens the cooldown, but never beyond the
+        // longest cooldown the policy has: `Retry-After: 86400` must not stop token requests
+        // for a day.
+        let ceiling = self.fatal_cooldown.max(self.max_failure_cooldown);
+        cooldown.max(error.retry_after().unwrap_or_default().min(ceiling))
     }
 }
 
@@ -264,7 +275,15 @@ mod tests {
         let throttled: Error = AuthorizationError::new("e", 429, None, "slow")
             .with_retry_after(Some(Duration::from_secs(3600)))
             .into();
-        assert_eq!(p.cooldown(1, &throttled), Duration::from_secs(3600));
+        assert_eq!(
+            p.cooldown(1, &throttled),
+            Duration::from_secs(300),
+            "capped"
+        );
+        let polite: Error = AuthorizationError::new("e", 429, None, "slow")
+            .with_retry_after(Some(Duration::from_secs(90)))
+            .into();
+        assert_eq!(p.cooldown(1, &polite), Duration::from_secs(90));
         let wrong: Error =
             InvalidCredentialsError::new("alice", "e", "Incorrect username or password.").into();
         assert_eq!(p.cooldown(1, &wrong), Duration::from_secs(300));

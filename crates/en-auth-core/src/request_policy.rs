@@ -14,7 +14,9 @@ use crate::{ConfigurationError, Error};
 ///   is not loopback fails with [`Error::Configuration`] before anything is sent (and before any
 ///   token is requested); loopback hosts (`localhost`, `127.0.0.0/8`, `[::1]`) are allowed.
 ///   [`RequestPolicy::with_insecure_http`] allows plain `http` everywhere, for a network that
-///   encrypts below HTTP (a service mesh whose sidecars speak mTLS, say).
+///   encrypts below HTTP (a service mesh whose sidecars speak mTLS, say). Behind an HTTP proxy
+///   (`HTTP_PROXY`, `ALL_PROXY`) a loopback URL goes to the proxy like any other unless
+///   `NO_PROXY` names it: set `NO_PROXY=localhost,127.0.0.1,::1` where a proxy is configured.
 /// - **Which statuses mean "this token was rejected".** On such an answer the middleware
 ///   invalidates the token the request carried, renews it and replays the request once
 ///   (when its body can be cloned). The default is `401 Unauthorized` only (RFC 6750 §3.1):

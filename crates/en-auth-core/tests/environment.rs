@@ -178,3 +178,13 @@ fn a_misspelt_localhost_is_named_as_such() {
         "{err}"
     );
 }
+
+#[test]
+fn a_rejected_extra_parameter_is_named_but_not_quoted() {
+    let e = config_error(Environment::from_toml_str(
+        "[dev]\nextra_params = \"client_assertion=eyJhbGciOiJSUzI1NiJ9.secret\"",
+        "dev",
+    ));
+    assert_eq!(e.field.as_deref(), Some("extra_params"));
+    assert!(!e.to_string().contains("eyJ"), "{e}");
+}

@@ -213,14 +213,20 @@ impl Exchange {
         let mut request = reqwest::Request::try_from(request).map_err(HttpError::Reqwest)?;
         spaces_as_percent_20(request.headers_mut());
         *request.timeout_mut() = Some(self.timeout);
-        let _turn = endpoint_limit(request.url())
-            .acquire_owned()
-            .await
-            .map_err(|_| HttpError::Internal("the endpoint's turnstile is closed".into()))?;
-        let received =
-            en_auth_core::run_on_io_runtime(receive(self.client.clone(), request, self.max_bytes))
+        // The turn is taken and given back on the I/O runtime, with the request: a caller whose
+        // runtime stops driving it cannot keep an endpoint's turn.
+        let turnstile = endpoint_limit(request.url());
+        let client = self.client.clone();
+        let max_bytes = self.max_bytes;
+        let received = en_auth_core::run_on_io_runtime(async move {
+            let _turn = turnstile
+                .acquire_owned()
                 .await
-                .map_err(|e| HttpError::Internal(e.to_string()))??;
+                .map_err(|_| HttpError::Internal("the endpoint's turnstile is closed".into()))?;
+            receive(client, request, max_bytes).await
+        })
+        .await
+        .map_err(|e| HttpError::Internal(e.to_string()))??;
         *self.status.lock().unwrap_or_else(PoisonError::into_inner) =
             Some(received.status.as_u16());
         *self

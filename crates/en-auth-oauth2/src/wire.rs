@@ -204,7 +204,10 @@ impl WireTokenResponse {
             return Err(InvalidResponseError::new(
                 endpoint,
                 Some(status),
-                format!("unsupported token_type `{token_type}` (only Bearer tokens, RFC 6750, can be sent)"),
+                format!(
+                    "unsupported token_type `{}` (only Bearer tokens, RFC 6750, can be sent)",
+                    printable(token_type, 32)
+                ),
             )
             .into());
         }
@@ -262,6 +265,11 @@ pub(crate) fn map_error_code(
     code: &str,
     description: Option<&str>,
 ) -> Error {
+    // What the server wrote goes into errors and logs: bounded, and without control characters
+    // (no forged log lines).
+    let code = &printable(code, 64);
+    let description = description.map(|d| printable(d, 512));
+    let description = description.as_deref();
     if code == "invalid_client" {
         let message = match description {
             Some(d) if !d.is_empty() => format!("invalid_client: {d}"),
@@ -276,6 +284,20 @@ pub(crate) fn map_error_code(
         description.unwrap_or_default(),
     )
     .into()
+}
+
+/// `text` cut to `max` characters (with `…` when cut) and with control characters replaced, for
+/// quoting what a server sent in an error or a log line.
+pub(crate) fn printable(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .take(max)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// Maps an error response whose body is not a standard error object: a JSON body with another
@@ -487,6 +509,17 @@ mod tests {
             scope(r#"{"access_token":"a","scope":7}"#).as_deref(),
             Some("7")
         );
+    }
+
+    #[test]
+    fn what_the_server_wrote_is_bounded_and_printable_in_errors() {
+        let long = "x".repeat(5000);
+        let e = map_error_code("e", "c", 400, "invalid_request\nFAKE LOG LINE", Some(&long));
+        let text = e.to_string();
+        assert!(!text.contains('\n'), "{text}");
+        assert!(text.len() < 700, "{} bytes", text.len());
+        let err = parse(r#"{"access_token":"a","token_type":"mac\nforged"}"#).unwrap_err();
+        assert!(!err.to_string().contains('\n'), "{err}");
     }
 
     #[test]
