@@ -76,12 +76,13 @@ fn table() -> &'static [[Residue; 1 << WINDOW]] {
 /// g^exp for a secret `exp` known to be below 2^`bits` (`bits` comes from the size of the
 /// exponent's encoding, never from its value). Up to 256 bits: the fixed-base table, 64
 /// multiplications; longer: `crypto-bigint`'s windowed `pow_bounded_exp`.
-pub(crate) fn pow_g(exp: &U3072, bits: u32) -> Residue {
+pub(crate) fn pow_g(exp: &U3072, bits: u32) -> Zeroizing<Residue> {
     if bits > TABLE_BITS {
-        return G.pow_bounded_exp(exp, bits);
+        return Zeroizing::new(G.pow_bounded_exp(exp, bits));
     }
     let words = exp.as_words();
-    let mut acc = Residue::ONE;
+    // The running product reveals the exponent (g^x is password-equivalent): wiped on drop.
+    let mut acc = Zeroizing::new(Residue::ONE);
     for (i, row) in (0..).zip(table()) {
         let bit = i * WINDOW;
         let digit =
@@ -90,7 +91,7 @@ pub(crate) fn pow_g(exp: &U3072, bits: u32) -> Residue {
         for (j, candidate) in (1..).zip(&row[1..]) {
             entry.conditional_assign(candidate, digit.ct_eq(&j));
         }
-        acc = acc.mul(&entry);
+        *acc = acc.mul(&entry);
     }
     acc
 }
