@@ -114,11 +114,20 @@ pub fn check(body: &[u8]) {
         Err(e) => {
             let _ = e.to_string();
             let _ = format!("{e:?}");
-            let code = object.as_ref().and_then(|o| match o.get("error") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(s)) => Some(s.clone()),
-                Some(other) => Some(other.to_string()),
-            });
+            let code = object
+                .as_ref()
+                .and_then(|o| match o.get("error") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(s)) => Some(s.clone()),
+                    Some(other) => Some(other.to_string()),
+                })
+                // Errors carry the server's code with control characters replaced (no forged log
+                // lines), otherwise whole.
+                .map(|c| {
+                    c.chars()
+                        .map(|ch| if ch.is_control() { ' ' } else { ch })
+                        .collect::<String>()
+                });
             match &e {
                 Error::InvalidResponse(_) => {}
                 Error::InvalidClient(c) => {

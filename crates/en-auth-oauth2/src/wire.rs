@@ -265,9 +265,9 @@ pub(crate) fn map_error_code(
     code: &str,
     description: Option<&str>,
 ) -> Error {
-    // What the server wrote goes into errors and logs: bounded, and without control characters
-    // (no forged log lines).
-    let code = &printable(code, 64);
+    // What the server wrote goes into errors and logs without control characters (no forged
+    // log lines), and its description bounded. The code is kept whole: callers match on it.
+    let code = &printable(code, usize::MAX);
     let description = description.map(|d| printable(d, 512));
     let description = description.as_deref();
     if code == "invalid_client" {
@@ -294,7 +294,7 @@ pub(crate) fn printable(text: &str, max: usize) -> String {
         .take(max)
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    if text.chars().nth(max).is_some() {
+    if max < usize::MAX && text.chars().nth(max).is_some() {
         out.push('…');
     }
     out
