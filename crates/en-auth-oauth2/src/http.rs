@@ -20,8 +20,9 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// How many token requests to one endpoint (scheme, host and port) may be under way at once in
 /// a process, across all authorizers: 32. More wait for a turn (the wait does not count
-/// against the request's timeout), so that ten thousand authorizers starting together open at
-/// most this many connections instead of one each.
+/// against the request's timeout), so that ten thousand authorizers starting together open
+/// about this many connections (a few more while used ones return to the pool) instead of one
+/// each.
 pub const MAX_CONNECTIONS_PER_ENDPOINT: usize = 32;
 
 /// Builds a dedicated `reqwest::Client` for token requests: `timeout` for a whole request,
