@@ -9,7 +9,7 @@ mod common;
 use common::{only_cache_file, Sandbox};
 use en_auth_peers::support::Introspection;
 use en_auth_peers::{field, ministack, oidc};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 fn oidc_sandbox(tag: &str) -> Sandbox {
     Sandbox::new(
@@ -119,25 +119,6 @@ fn ministack_sandbox(tag: &str) -> Sandbox {
     )
 }
 
-/// Cognito's GetUser with an access token: whose it is, or the error name.
-async fn get_user(access_token: &str) -> Result<String, String> {
-    let response = reqwest::Client::new()
-        .post(field(ministack(), "endpoint"))
-        .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amz-target", "AWSCognitoIdentityProviderService.GetUser")
-        .body(json!({ "AccessToken": access_token }).to_string())
-        .send()
-        .await
-        .unwrap();
-    let ok = response.status().is_success();
-    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
-    if ok {
-        Ok(body["Username"].as_str().unwrap().to_owned())
-    } else {
-        Err(body["__type"].as_str().unwrap_or("?").to_owned())
-    }
-}
-
 /// By e-mail alias with a confidential client: the later process's refresh must compute
 /// SECRET_HASH over the canonical user name, learnt from the cached access token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,7 +151,7 @@ async fn ministack_srp_login_then_renewal_by_a_later_process() {
         field(ministack(), "user/username")
     );
     assert_eq!(
-        get_user(&first).await.unwrap(),
+        en_auth_peers::ministack_get_user(&first).await.unwrap(),
         field(ministack(), "user/username")
     );
 
@@ -187,7 +168,7 @@ async fn ministack_srp_login_then_renewal_by_a_later_process() {
     let renewed = renewed.trim_end();
     assert_ne!(renewed, first);
     assert_eq!(
-        get_user(renewed).await.unwrap(),
+        en_auth_peers::ministack_get_user(renewed).await.unwrap(),
         field(ministack(), "user/username")
     );
 
@@ -216,7 +197,12 @@ async fn ministack_wrong_password_exits_4_and_a_public_client_logs_in() {
         .run()
         .await
         .ok();
-    assert_eq!(get_user(token.trim_end()).await.unwrap(), user);
+    assert_eq!(
+        en_auth_peers::ministack_get_user(token.trim_end())
+            .await
+            .unwrap(),
+        user
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

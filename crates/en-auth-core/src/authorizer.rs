@@ -19,7 +19,8 @@ use tracing::Instrument;
 use crate::cache::{CacheMiss, CurrentToken, Entry, TokenCache};
 use crate::flight::SingleFlight;
 use crate::{
-    Error, RenewalPolicy, RequestPolicy, Token, TokenProvider, API_KEY_HEADER, AUTHORIZATION_HEADER,
+    Error, InternalError, RenewalPolicy, RequestPolicy, Token, TokenProvider, API_KEY_HEADER,
+    AUTHORIZATION_HEADER,
 };
 
 /// Caches the tokens of a [`TokenProvider`] and authorizes requests with them.
@@ -278,14 +279,17 @@ async fn token_request<P: TokenProvider>(
         latency_ms = tracing::field::Empty,
     );
     let started = Instant::now();
-    let result = inner
-        .policy
-        .retry(|attempt| {
-            tracing::Span::current().record("attempts", attempt);
-            ask_provider(&inner)
-        })
-        .instrument(span.clone())
-        .await
+    // A panicking provider is a failed token request like any other: it lands, with its
+    // cooldown, instead of being run again by every new wave of callers.
+    let asked = std::panic::AssertUnwindSafe(inner.policy.retry(|attempt| {
+        tracing::Span::current().record("attempts", attempt);
+        ask_provider(&inner)
+    }))
+    .catch_unwind()
+    .instrument(span.clone())
+    .await;
+    let result = asked
+        .unwrap_or_else(|_| Err(InternalError::new("the token provider panicked").into()))
         .and_then(|token| Entry::new(token, id).map(Arc::new));
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     span.record("latency_ms", latency_ms);

@@ -542,6 +542,23 @@ async fn a_panicking_provider_fails_its_waiters_and_the_authorizer_recovers() {
 }
 
 #[tokio::test]
+async fn a_panicking_provider_is_not_run_again_during_the_failure_cooldown() {
+    let provider = Arc::new(Scripted::new());
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    provider.panic_next.store(true, Ordering::SeqCst);
+    let err = auth.access_token().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Internal(e) if e.message.contains("panicked")),
+        "{err:?}"
+    );
+    assert_eq!(err.cooldown(), None);
+    // The next wave gets the failure, marked, without running the provider again.
+    let again = auth.access_token().await.unwrap_err();
+    assert!(again.cooldown().is_some(), "{again:?}");
+    assert_eq!(calls(&provider), 1);
+}
+
+#[tokio::test]
 async fn a_wrong_password_is_not_asked_again_during_the_fatal_cooldown() {
     let provider = Arc::new(Scripted::new());
     *provider.fail_with.lock().unwrap() = Some(

@@ -90,6 +90,30 @@ pub fn dot() -> &'static Value {
     unwrap(result)
 }
 
+/// ministack's Cognito `GetUser` with `access_token`: the user the token belongs to, or the
+/// error name (`__type`) when ministack refuses it. A resource server's check of a user token.
+///
+/// # Panics
+/// If ministack cannot be reached or answers something that is not JSON.
+pub async fn ministack_get_user(access_token: &str) -> Result<String, String> {
+    let response = reqwest::Client::new()
+        .post(field(ministack(), "endpoint"))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", "AWSCognitoIdentityProviderService.GetUser")
+        .body(serde_json::json!({ "AccessToken": access_token }).to_string())
+        .send()
+        .await
+        .expect("GetUser request to ministack");
+    let ok = response.status().is_success();
+    let body: Value = serde_json::from_slice(&response.bytes().await.expect("GetUser body"))
+        .expect("GetUser JSON");
+    if ok {
+        Ok(body["Username"].as_str().unwrap_or_default().to_owned())
+    } else {
+        Err(body["__type"].as_str().unwrap_or("?").to_owned())
+    }
+}
+
 /// A string field of a peer's JSON, by a `/`-separated path such as `clients/basic/secret`.
 ///
 /// # Panics

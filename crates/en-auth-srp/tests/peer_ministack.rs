@@ -10,7 +10,6 @@ use en_auth_srp::{
     UserCredentials, NEW_PASSWORD_REQUIRED,
 };
 use secrecy::ExposeSecret;
-use serde_json::{json, Value};
 
 fn environment() -> Environment {
     let info = ministack();
@@ -43,25 +42,6 @@ fn authorizer(client: ClientInfo, credentials: UserCredentials) -> SrpAuthorizer
     SrpAuthorizer::new(client, credentials, environment()).unwrap()
 }
 
-/// Cognito's GetUser with an access token: who the token belongs to, or the error name.
-async fn get_user(access_token: &str) -> Result<String, String> {
-    let response = reqwest::Client::new()
-        .post(field(ministack(), "endpoint"))
-        .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amz-target", "AWSCognitoIdentityProviderService.GetUser")
-        .body(json!({ "AccessToken": access_token }).to_string())
-        .send()
-        .await
-        .unwrap();
-    let ok = response.status().is_success();
-    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
-    if ok {
-        Ok(body["Username"].as_str().unwrap().to_owned())
-    } else {
-        Err(body["__type"].as_str().unwrap_or("?").to_owned())
-    }
-}
-
 #[tokio::test]
 async fn login_with_a_public_and_a_confidential_client_by_name_and_by_alias() {
     for (client, name) in [
@@ -77,7 +57,9 @@ async fn login_with_a_public_and_a_confidential_client_by_name_and_by_alias() {
             .await
             .unwrap_or_else(|e| panic!("{id} / {name}: {e}"));
         assert_eq!(
-            get_user(token.secret().expose_secret()).await.unwrap(),
+            en_auth_peers::ministack_get_user(token.secret().expose_secret())
+                .await
+                .unwrap(),
             field(ministack(), "user/username")
         );
         assert!(token.id_token().is_some(), "the id token is kept");
@@ -144,7 +126,7 @@ async fn sessions_are_renewed_with_the_refresh_token_across_expiries() {
             "round {round}: a new access token after each expiry"
         );
         assert_eq!(
-            get_user(&access).await.unwrap(),
+            en_auth_peers::ministack_get_user(&access).await.unwrap(),
             field(ministack(), "user/username")
         );
         assert_eq!(token.lifetime().unwrap().as_secs(), TOKEN_TTL_SECONDS - 1);
@@ -200,7 +182,9 @@ async fn a_new_password_required_challenge_is_answered_by_the_handler() {
         .unwrap();
     let token = auth.access_token().await.unwrap();
     assert_eq!(
-        get_user(token.secret().expose_secret()).await.unwrap(),
+        en_auth_peers::ministack_get_user(token.secret().expose_secret())
+            .await
+            .unwrap(),
         user
     );
 }
@@ -212,7 +196,7 @@ async fn protected(headers: HeaderMap) -> (StatusCode, String) {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    match get_user(token).await {
+    match en_auth_peers::ministack_get_user(token).await {
         Ok(user) => (StatusCode::OK, format!("hello, {user}")),
         Err(code) => (StatusCode::UNAUTHORIZED, code),
     }
