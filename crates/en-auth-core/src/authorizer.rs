@@ -222,7 +222,7 @@ impl<P: TokenProvider> Authorizer<P> {
     pub async fn authorize_request(&self, request: &mut reqwest::Request) -> Result<u64, Error> {
         self.inner.requests.check_url(request.url())?;
         let token = self.access_token().await?;
-        self.apply(request.headers_mut(), &token);
+        self.apply_headers(request.headers_mut(), &token);
         Ok(token.generation())
     }
 
@@ -235,13 +235,18 @@ impl<P: TokenProvider> Authorizer<P> {
         self.inner.cache.invalidate(generation);
     }
 
-    /// Records that a request replayed with the token of `generation`, just after a 401, was
-    /// rejected again.
-    pub(crate) fn replay_rejected(&self, generation: u64) {
+    /// Records that a request replayed with the token of `generation`, just after a rejection
+    /// and a renewal, was rejected again: the token is not the problem, so rejections do not
+    /// renew it for 30 seconds. For adapters to other HTTP stacks; the middleware calls it.
+    pub fn replay_rejected(&self, generation: u64) {
         self.inner.cache.replay_rejected(generation);
     }
 
-    pub(crate) fn apply(&self, headers: &mut http::HeaderMap, token: &CurrentToken) {
+    /// Inserts `Authorization: <token's header>` and, when the client has an API key,
+    /// `X-Api-Key` into `headers`, replacing any such headers; both values are marked
+    /// sensitive. For adapters to other HTTP stacks; [`Authorizer::authorize_request`] does
+    /// this for `reqwest`.
+    pub fn apply_headers(&self, headers: &mut http::HeaderMap, token: &CurrentToken) {
         headers.insert(AUTHORIZATION_HEADER, token.header_value().clone());
         if let Some(key) = &self.inner.api_key {
             headers.insert(API_KEY_HEADER, key.clone());

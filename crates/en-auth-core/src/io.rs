@@ -19,6 +19,16 @@ use crate::{Error, InternalError};
 /// slow TLS handshake from delaying the others.
 const WORKER_THREADS: usize = 2;
 
+/// The I/O runtime's handle, to spawn work that must not depend on the caller's runtime (the
+/// blocking API, renewals started from synchronous code).
+///
+/// # Errors
+/// [`Error::Internal`] if the runtime cannot be started.
+#[allow(dead_code)]
+pub(crate) fn handle() -> Result<&'static tokio::runtime::Handle, Error> {
+    runtime().map(tokio::runtime::Runtime::handle)
+}
+
 fn runtime() -> Result<&'static tokio::runtime::Runtime, Error> {
     static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
     RUNTIME
