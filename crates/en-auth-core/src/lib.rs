@@ -29,6 +29,7 @@ mod middleware_error;
 mod policy;
 mod provider;
 mod request_policy;
+mod store;
 mod token;
 
 use std::time::Duration;
@@ -52,6 +53,10 @@ pub use middleware_error::auth_error;
 pub use policy::{RenewalPolicy, MAX_GAP_FRACTION};
 pub use provider::TokenProvider;
 pub use request_policy::RequestPolicy;
+pub use store::{
+    SharedCacheConfig, SharedIdentity, SharedKey, SharedStore, SharedStoreSettings, SharedToken,
+    StoreError, StoreResult,
+};
 pub use token::{Token, EXPIRES_IN_RESOLUTION, MAX_LIFETIME};
 
 pub use reqwest_middleware;

@@ -75,4 +75,13 @@ pub trait TokenProvider: Send + Sync + 'static {
     fn environment_id(&self) -> Option<&str> {
         None
     }
+
+    /// What identifies this provider's token requests across processes, when its tokens may
+    /// be shared through a [`SharedStore`](crate::SharedStore): everything that makes the
+    /// token endpoint issue a different token (token URL, client id, authentication method,
+    /// scopes, extra parameters). `None` (the default) never shares: a flow with user
+    /// sessions, or a provider that cannot tell.
+    fn shared_identity(&self) -> Option<crate::SharedIdentity> {
+        None
+    }
 }
