@@ -55,7 +55,7 @@ fn install_peers() -> Result<(), String> {
     }
 
     // Debian packages: libfaketime moves the wall clock for the wall-clock-jump test; curl is
-    // fed `en-auth token --format header` by the command line's tests.
+    // fed `en-auth token --format header` by the command line's tests; redis-server below.
     let mut debian = Vec::new();
     if !Path::new("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1").is_file()
         && !Path::new("/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1").is_file()
@@ -64,6 +64,15 @@ fn install_peers() -> Result<(), String> {
     }
     if Command::new("curl").arg("--version").output().is_err() {
         debian.push("curl");
+    }
+    // redis-server (it brings redis-cli): the shared token store's tests start real Redis
+    // servers and a 3-node Redis Cluster (en_auth_peers::redis).
+    if Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        debian.push("redis-server");
     }
     if !debian.is_empty() {
         let what = debian.join(" ");

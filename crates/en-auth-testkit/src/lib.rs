@@ -17,6 +17,8 @@
 //! - [`FaultyEndpoint`]: an HTTP endpoint that answers each request with the next scripted
 //!   [`Reply`] — any status and body, silence, a trickling or endless body, a dropped
 //!   connection — for fault-injection tests.
+//! - [`TcpProxy`]: a TCP proxy that can go silent (keeps connections, forwards nothing) and
+//!   speak again, for tests of a hung server (Redis, in `en-auth-redis`'s tests).
 //!
 //! ## Which runtime a server runs on
 //!
@@ -61,6 +63,7 @@
 mod cognito;
 mod faults;
 mod oauth;
+mod proxy;
 mod resource;
 mod serving;
 
@@ -69,3 +72,4 @@ pub use cognito::{
 };
 pub use faults::{FaultyEndpoint, Reply};
 pub use oauth::{Behaviour, OAuthServer, OAuthServerBuilder};
+pub use proxy::TcpProxy;

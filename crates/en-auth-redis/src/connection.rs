@@ -1,0 +1,86 @@
+//! The connection to Redis: a [`ConnectionManager`] for one server (it reconnects after a
+//! failure), or a Cluster connection (it follows the slots and reconnects to the nodes).
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
+
+/// Where to connect, and how: built once, connected on first use.
+pub(crate) enum Target {
+    Single(redis::Client, ConnectionManagerConfig),
+    Cluster(ClusterClient),
+}
+
+/// How long to wait for a TCP (and TLS) connection, and for an answer, before the connection
+/// counts as failed. The authorizer's own timeout per call (100 ms by default) is shorter: these
+/// bound what happens in the background after it gave up.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timeouts {
+    pub(crate) connect: Duration,
+    pub(crate) response: Duration,
+}
+
+impl Target {
+    pub(crate) fn single(client: redis::Client, timeouts: Timeouts) -> Self {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeouts.connect))
+            .set_response_timeout(Some(timeouts.response))
+            // A failed reconnection is retried on the next call, not for long in the background.
+            .set_number_of_retries(2)
+            .set_min_delay(Duration::from_millis(20))
+            .set_max_delay(Duration::from_millis(500));
+        Target::Single(client, config)
+    }
+
+    /// Connects: must run on the runtime that will drive the connection (en-auth's I/O
+    /// runtime). For one server this returns at once (the manager connects on its first
+    /// command); a Cluster connection reads the slots first.
+    pub(crate) async fn connect(&self) -> RedisResult<Connection> {
+        match self {
+            Target::Single(client, config) => Ok(Connection::Single(
+                ConnectionManager::new_lazy_with_config(client.clone(), config.clone())?,
+            )),
+            Target::Cluster(client) => {
+                Ok(Connection::Cluster(client.get_async_connection().await?))
+            }
+        }
+    }
+}
+
+/// A connection to one server or to a Cluster; cheap to clone (both share their connections).
+#[derive(Clone)]
+pub(crate) enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Single(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Connection::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(c) => c.get_db(),
+            Connection::Cluster(c) => c.get_db(),
+        }
+    }
+}

@@ -1,0 +1,654 @@
+//! # en-auth-redis
+//!
+//! [`RedisStore`]: en-auth's shared token store ([`SharedStore`]) on Redis, standalone or
+//! Cluster, so that a fleet of processes shares one token per client instead of each asking
+//! the token endpoint for its own.
+//!
+//! - **Keys**: `{prefix}:v1:{<SHA-256 of the token request, hex>}`, and its lock
+//!   `{prefix}:v1:{<hex>}:lock`. The braces are a Redis Cluster hash tag: a key and its lock
+//!   land in one slot. No client id, scope or URL is readable in a key.
+//! - **Values**: AES-256-GCM (aws-lc-rs) with a 32-byte key you supply, a random 96-bit nonce
+//!   per value, and the Redis key as associated data (a value copied under another key does
+//!   not open). Sealed: the access token, its type, its scope, its expiry and an id. In clear,
+//!   for the Lua scripts only: the expiry (Unix seconds) and the random id. Never a client
+//!   secret or a refresh token (the store is never given them).
+//! - **Commands**: `GET`; put-if-newer, delete-if-same and unlock as Lua scripts (atomic
+//!   compare-and-set / compare-and-delete); the lock is `SET … NX PX`.
+//! - **Connections**: made on first use, on en-auth's I/O runtime
+//!   ([`en_auth_core::run_on_io_runtime`]), so that one store serves callers on any runtime;
+//!   a connection manager (or the Cluster connection) reconnects after failures. Each call
+//!   fails rather than blocks when Redis is down; the authorizer bounds it with its own
+//!   timeout and goes on without the store.
+//!
+//! ```no_run
+//! use en_auth_redis::RedisStore;
+//!
+//! # fn main() -> Result<(), en_auth_core::Error> {
+//! let key = [0x42; 32]; // in practice: 32 random bytes from your secret manager
+//! let store = RedisStore::builder("rediss://cache.internal:6379")
+//!     .key_prefix("billing")
+//!     .encryption_key(key)
+//!     .build()?;
+//! assert_eq!(en_auth_core::SharedStore::address(&store), "rediss://cache.internal:6379");
+//! # Ok(()) }
+//! ```
+//!
+//! From an environments file's `[<id>.shared_cache]` table ([`SharedCacheConfig`]), the key
+//! read from the environment variable it names: [`RedisStore::from_config`].
+
+mod connection;
+mod value;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use en_auth_core::{
+    ConfigurationError, Error, SharedCacheConfig, SharedKey, SharedStore, SharedToken, StoreError,
+    StoreResult,
+};
+use redis::{RedisError, Script, Value};
+use tokio::sync::OnceCell;
+use zeroize::Zeroizing;
+
+use connection::{Connection, Target, Timeouts};
+use value::Sealer;
+
+/// The default key prefix.
+pub const DEFAULT_KEY_PREFIX: &str = "en-auth";
+
+/// How long connecting (TCP and TLS) may take by default before the call fails.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long an answer may take by default before the connection's call fails. The
+/// authorizer's own bound per call is shorter (100 ms by default); this one frees what it
+/// left behind.
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Writes the value unless the stored one expires later (its header's second field).
+/// KEYS[1] the key; ARGV[1] the value, ARGV[2] its expiry (Unix seconds), ARGV[3] its TTL (ms).
+const PUT_IF_NEWER: &str = r"
+local current = redis.call('GET', KEYS[1])
+if current then
+  local expiry = string.match(current, '^1|(%d+)|')
+  if expiry and tonumber(expiry) > tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1
+";
+
+/// Deletes the value if its id (the header's third field) is ARGV[1].
+const DELETE_IF_SAME: &str = r"
+local current = redis.call('GET', KEYS[1])
+if current and string.match(current, '^1|%d+|([0-9a-f]*)|') == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+";
+
+/// Deletes the lock if ARGV[1] holds it.
+const UNLOCK: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+/// A [`SharedStore`] on Redis (one server, or a Cluster): see the [crate] docs for what it
+/// stores and how. Cheap to clone (clones share the connection).
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    address: String,
+    prefix: String,
+    sealer: Sealer,
+    target: Target,
+    connection: OnceCell<Connection>,
+    /// Set once a value failed to open, so that it is logged once per store.
+    warned_unreadable: AtomicBool,
+    put_if_newer: Script,
+    delete_if_same: Script,
+    unlock: Script,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("address", &self.inner.address)
+            .field("key_prefix", &self.inner.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`RedisStore`]: [`RedisStore::builder`].
+pub struct RedisStoreBuilder {
+    url: String,
+    key_prefix: String,
+    key: Option<Zeroizing<Vec<u8>>>,
+    cluster: bool,
+    timeouts: Timeouts,
+}
+
+impl fmt::Debug for RedisStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStoreBuilder")
+            .field("url", &redact(&self.url))
+            .field("key_prefix", &self.key_prefix)
+            .field("encryption_key", &self.key.as_ref().map(|_| "[REDACTED]"))
+            .field("cluster", &self.cluster)
+            .finish()
+    }
+}
+
+impl RedisStoreBuilder {
+    /// The prefix of every key (default [`DEFAULT_KEY_PREFIX`]); no braces (`{`, `}`), which
+    /// would move the Cluster hash tag.
+    #[must_use]
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    /// The AES-256-GCM key: exactly 32 bytes (checked by [`build`](Self::build)). Required.
+    /// Every process of a fleet must use the same key; a value sealed with another key reads
+    /// as a miss (and is overwritten by the next token).
+    #[must_use]
+    pub fn encryption_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.key = Some(Zeroizing::new(key.as_ref().to_vec()));
+        self
+    }
+
+    /// Whether the URL(s) name a Redis Cluster. Default: a Cluster when the URL lists several
+    /// nodes (comma-separated), one server otherwise; set it for a Cluster reached through one
+    /// seed node.
+    #[must_use]
+    pub fn cluster(mut self, cluster: bool) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    /// How long connecting (TCP and TLS) may take before the call fails. Default
+    /// [`DEFAULT_CONNECT_TIMEOUT`].
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.connect = timeout;
+        self
+    }
+
+    /// How long an answer may take before the call fails. Default
+    /// [`DEFAULT_RESPONSE_TIMEOUT`].
+    #[must_use]
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.response = timeout;
+        self
+    }
+
+    /// The store. Does not connect (that happens on first use).
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] naming the field: `url` (not a `redis://`/`rediss://` URL, or
+    /// plain `redis://` to a host that is not loopback: use `rediss://`), `key_prefix`
+    /// (braces), `encryption_key` (missing, or not 32 bytes). The key is never printed.
+    pub fn build(self) -> Result<RedisStore, Error> {
+        let urls: Vec<&str> = self.url.split(',').map(str::trim).collect();
+        for url in &urls {
+            check_url(url)?;
+        }
+        if self.key_prefix.contains(['{', '}']) {
+            return Err(config_error(
+                "key_prefix",
+                "must not contain braces (they would move the Redis Cluster hash tag)",
+            ));
+        }
+        let key = self.key.ok_or_else(|| {
+            config_error("encryption_key", "a 32-byte encryption key is required")
+        })?;
+        let key: &[u8; 32] = key.as_slice().try_into().map_err(|_| {
+            config_error(
+                "encryption_key",
+                format!("must be 32 bytes, not {}", key.len()),
+            )
+        })?;
+        let bad_url = |e: RedisError| {
+            config_error(
+                "url",
+                format!(
+                    "not a usable Redis URL ({}): {}",
+                    e.category(),
+                    redact(&self.url)
+                ),
+            )
+        };
+        let target = if self.cluster || urls.len() > 1 {
+            let client = redis::cluster::ClusterClient::builder(urls.clone())
+                .connection_timeout(self.timeouts.connect)
+                .response_timeout(self.timeouts.response)
+                .retries(2)
+                .build()
+                .map_err(bad_url)?;
+            Target::Cluster(client)
+        } else {
+            Target::single(
+                redis::Client::open(urls[0]).map_err(bad_url)?,
+                self.timeouts,
+            )
+        };
+        Ok(RedisStore {
+            inner: Arc::new(Inner {
+                address: redact(&self.url),
+                prefix: self.key_prefix,
+                sealer: Sealer::new(key),
+                target,
+                connection: OnceCell::new(),
+                warned_unreadable: AtomicBool::new(false),
+                put_if_newer: Script::new(PUT_IF_NEWER),
+                delete_if_same: Script::new(DELETE_IF_SAME),
+                unlock: Script::new(UNLOCK),
+            }),
+        })
+    }
+}
+
+impl RedisStore {
+    /// A builder for a store at `url`: `redis://host:port[/db]` (plain TCP: loopback only),
+    /// `rediss://host:port` (TLS, rustls with the system's roots), with an optional
+    /// `user:password@`; several comma-separated URLs for a Redis Cluster.
+    pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
+        RedisStoreBuilder {
+            url: url.into(),
+            key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            key: None,
+            cluster: false,
+            timeouts: Timeouts {
+                connect: DEFAULT_CONNECT_TIMEOUT,
+                response: DEFAULT_RESPONSE_TIMEOUT,
+            },
+        }
+    }
+
+    /// The store an environments file's `[<id>.shared_cache]` table describes, with the
+    /// encryption key read from the environment variable it names (base64 of 32 bytes,
+    /// standard or URL-safe alphabet, padding optional).
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] naming the field: `encryption_key_env` (the variable is not
+    /// set, not base64, or not 32 bytes: its value is never printed), and the errors of
+    /// [`RedisStoreBuilder::build`].
+    pub fn from_config(config: &SharedCacheConfig) -> Result<Self, Error> {
+        let name = &config.encryption_key_env;
+        let encoded = Zeroizing::new(std::env::var(name).map_err(|_| {
+            config_error(
+                "encryption_key_env",
+                format!("the environment variable {name} (the shared cache's encryption key) is not set or not UTF-8"),
+            )
+        })?);
+        let key = Zeroizing::new(decode_key(encoded.trim()).ok_or_else(|| {
+            config_error(
+                "encryption_key_env",
+                format!("the environment variable {name} does not hold base64"),
+            )
+        })?);
+        if key.len() != 32 {
+            return Err(config_error(
+                "encryption_key_env",
+                format!(
+                    "the environment variable {name} holds {} bytes, not 32 (an AES-256 key)",
+                    key.len()
+                ),
+            ));
+        }
+        Self::builder(config.url.clone())
+            .key_prefix(config.key_prefix.clone())
+            .encryption_key(&*key)
+            .build()
+    }
+
+    /// The Redis key of `key`'s token: `{prefix}:v1:{<hex>}` (public for tests and
+    /// operators: `redis-cli --scan --pattern '<prefix>:v1:*'`).
+    pub fn redis_key(&self, key: &SharedKey) -> String {
+        format!("{}:v1:{{{}}}", self.inner.prefix, key.to_hex())
+    }
+
+    /// The Redis key of `key`'s lock: `{prefix}:v1:{<hex>}:lock`, in the token's Cluster slot.
+    pub fn lock_key(&self, key: &SharedKey) -> String {
+        format!("{}:v1:{{{}}}:lock", self.inner.prefix, key.to_hex())
+    }
+
+    /// Runs `op` with a connection, on en-auth's I/O runtime.
+    async fn run<T, F, Fut>(&self, op: F) -> StoreResult<T>
+    where
+        F: FnOnce(Arc<Inner>, Connection) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, RedisError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let inner = self.inner.clone();
+        let task = async move {
+            let connection = inner
+                .connection
+                .get_or_try_init(|| inner.target.connect())
+                .await
+                .map_err(|e| store_error(&e))?
+                .clone();
+            op(inner, connection).await.map_err(|e| store_error(&e))
+        };
+        match en_auth_core::run_on_io_runtime(task).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::new("the I/O runtime failed")),
+        }
+    }
+
+    fn warn_unreadable(&self) {
+        if !self.inner.warned_unreadable.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                store = %self.inner.address,
+                "a shared token could not be read (sealed with another encryption key, tampered with, or an older format): treated as a miss; logged once per store"
+            );
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl SharedStore for RedisStore {
+    async fn get(&self, key: &SharedKey) -> StoreResult<Option<SharedToken>> {
+        let redis_key = self.redis_key(key);
+        let k = redis_key.clone();
+        let raw: Option<Vec<u8>> = self
+            .run(move |_, mut c| async move { redis::cmd("GET").arg(k).query_async(&mut c).await })
+            .await?;
+        let Some(raw) = raw else { return Ok(None) };
+        match self.inner.sealer.open(&redis_key, &raw) {
+            Some(token) => Ok(Some(token)),
+            None => {
+                self.warn_unreadable();
+                Ok(None)
+            }
+        }
+    }
+
+    async fn put_if_newer(
+        &self,
+        key: &SharedKey,
+        token: &SharedToken,
+        ttl: Duration,
+    ) -> StoreResult<bool> {
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        if ttl_ms == 0 {
+            return Ok(false);
+        }
+        let redis_key = self.redis_key(key);
+        let value = self
+            .inner
+            .sealer
+            .seal(&redis_key, token)
+            .ok_or_else(|| StoreError::new("cannot encrypt the token"))?;
+        let expiry = value::unix_seconds(token.expires_at);
+        let written: i64 = self
+            .run(move |inner, mut c| async move {
+                inner
+                    .put_if_newer
+                    .key(redis_key)
+                    .arg(value)
+                    .arg(expiry)
+                    .arg(ttl_ms)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(written == 1)
+    }
+
+    async fn delete_if_same(&self, key: &SharedKey, id: &str) -> StoreResult<bool> {
+        let redis_key = self.redis_key(key);
+        let id = value::id_field(id);
+        let deleted: i64 = self
+            .run(move |inner, mut c| async move {
+                inner
+                    .delete_if_same
+                    .key(redis_key)
+                    .arg(id)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(deleted == 1)
+    }
+
+    async fn lock(&self, key: &SharedKey, owner: &str, ttl: Duration) -> StoreResult<bool> {
+        let lock_key = self.lock_key(key);
+        let owner = owner.to_owned();
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let answer: Value = self
+            .run(move |_, mut c| async move {
+                redis::cmd("SET")
+                    .arg(lock_key)
+                    .arg(owner)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl_ms)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        match answer {
+            Value::Okay => Ok(true),
+            Value::SimpleString(s) if s == "OK" => Ok(true),
+            Value::Nil => Ok(false),
+            _ => Err(StoreError::new("unexpected answer to SET NX")),
+        }
+    }
+
+    async fn unlock(&self, key: &SharedKey, owner: &str) -> StoreResult<()> {
+        let lock_key = self.lock_key(key);
+        let owner = owner.to_owned();
+        let _: i64 = self
+            .run(move |inner, mut c| async move {
+                inner
+                    .unlock
+                    .key(lock_key)
+                    .arg(owner)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(())
+    }
+
+    fn address(&self) -> String {
+        self.inner.address.clone()
+    }
+}
+
+/// A short message for a Redis failure: its error code (`READONLY`, `OOM`), or what went wrong
+/// with the connection. Never the server's full text (it can echo a script), a key or a value.
+fn store_error(e: &RedisError) -> StoreError {
+    if let Some(code) = e.code() {
+        return StoreError::new(format!("Redis answered {code}"));
+    }
+    StoreError::new(if e.is_timeout() {
+        "Redis did not answer in time".to_owned()
+    } else if e.is_connection_refusal() {
+        "Redis refused the connection".to_owned()
+    } else if e.is_connection_dropped() || e.is_io_error() {
+        "the connection to Redis failed".to_owned()
+    } else {
+        format!("Redis call failed ({})", e.category())
+    })
+}
+
+fn config_error(field: &str, message: impl Into<String>) -> Error {
+    ConfigurationError::new(message).with_field(field).into()
+}
+
+/// Standard or URL-safe base64, with or without padding.
+fn decode_key(encoded: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|engine| engine.decode(encoded).ok())
+}
+
+/// Checks one URL: `redis://` (loopback only) or `rediss://`.
+fn check_url(raw: &str) -> Result<(), Error> {
+    let url = url::Url::parse(raw)
+        .map_err(|_| config_error("url", format!("not a URL: {}", redact(raw))))?;
+    match url.scheme() {
+        "rediss" => Ok(()),
+        "redis" => {
+            let loopback = match url.host() {
+                // `redis:` is not a special scheme: its host is opaque text, even an address.
+                Some(url::Host::Domain(d)) => {
+                    d.eq_ignore_ascii_case("localhost")
+                        || d.trim_start_matches('[')
+                            .trim_end_matches(']')
+                            .parse::<std::net::IpAddr>()
+                            .is_ok_and(|ip| ip.is_loopback())
+                }
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            };
+            if loopback {
+                Ok(())
+            } else {
+                Err(config_error(
+                    "url",
+                    format!(
+                        "plain redis:// is allowed to loopback only (the password and the sealed tokens would cross the network in clear): use rediss:// for {}",
+                        redact(raw)
+                    ),
+                ))
+            }
+        }
+        other => Err(config_error(
+            "url",
+            format!("the scheme must be redis:// or rediss://, not {other}://"),
+        )),
+    }
+}
+
+/// The URL(s) without user name or password.
+fn redact(urls: &str) -> String {
+    urls.split(',')
+        .map(|one| match url::Url::parse(one.trim()) {
+            Ok(mut url) => {
+                let _ = url.set_password(None);
+                let _ = url.set_username("");
+                url.to_string()
+            }
+            Err(_) => "<invalid url>".to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(e: Error) -> String {
+        e.to_string()
+    }
+
+    #[test]
+    fn configuration_errors_name_the_field_and_never_the_key() {
+        let key = [1u8; 32];
+        let e = message(
+            RedisStore::builder("http://x")
+                .encryption_key(key)
+                .build()
+                .unwrap_err(),
+        );
+        assert!(e.contains("url"), "{e}");
+        let e = message(
+            RedisStore::builder("redis://cache.example.com:6379")
+                .encryption_key(key)
+                .build()
+                .unwrap_err(),
+        );
+        assert!(e.contains("rediss://"), "{e}");
+        let e = message(
+            RedisStore::builder("redis://:hunter2@10.0.0.1:6379")
+                .encryption_key(key)
+                .build()
+                .unwrap_err(),
+        );
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = message(
+            RedisStore::builder("redis://127.0.0.1:1")
+                .build()
+                .unwrap_err(),
+        );
+        assert!(e.contains("encryption_key"), "{e}");
+        let e = message(
+            RedisStore::builder("redis://127.0.0.1:1")
+                .encryption_key([1u8; 16])
+                .build()
+                .unwrap_err(),
+        );
+        assert!(e.contains("32 bytes"), "{e}");
+        let e = message(
+            RedisStore::builder("redis://127.0.0.1:1")
+                .key_prefix("a{b}")
+                .encryption_key(key)
+                .build()
+                .unwrap_err(),
+        );
+        assert!(e.contains("key_prefix"), "{e}");
+
+        let store = RedisStore::builder("rediss://user:hunter2@cache.example.com:6380")
+            .encryption_key(key)
+            .build()
+            .unwrap();
+        assert_eq!(store.address(), "rediss://cache.example.com:6380");
+        assert!(!format!("{store:?}").contains("hunter2"));
+        let cluster = RedisStore::builder("redis://127.0.0.1:1,redis://127.0.0.1:2")
+            .encryption_key(key)
+            .build()
+            .unwrap();
+        assert!(matches!(cluster.inner.target, Target::Cluster(_)));
+    }
+
+    #[test]
+    fn from_config_reads_the_key_variable() {
+        let config = |var: &str| SharedCacheConfig {
+            url: "redis://127.0.0.1:6379".into(),
+            key_prefix: "p".into(),
+            encryption_key_env: var.into(),
+            operation_timeout_ms: None,
+            lock_wait_ms: None,
+        };
+        // Variables only this test sets (tests in this binary run in parallel).
+        let e = message(RedisStore::from_config(&config("EN_AUTH_REDIS_TEST_UNSET")).unwrap_err());
+        assert!(
+            e.contains("encryption_key_env") && e.contains("not set"),
+            "{e}"
+        );
+        std::env::set_var("EN_AUTH_REDIS_TEST_NOT_B64", "not base64 at all!");
+        let e =
+            message(RedisStore::from_config(&config("EN_AUTH_REDIS_TEST_NOT_B64")).unwrap_err());
+        assert!(
+            e.contains("base64") && !e.contains("not base64 at all"),
+            "{e}"
+        );
+        std::env::set_var("EN_AUTH_REDIS_TEST_SHORT", "c2hvcnQta2V5");
+        let e = message(RedisStore::from_config(&config("EN_AUTH_REDIS_TEST_SHORT")).unwrap_err());
+        assert!(e.contains("9 bytes") && !e.contains("c2hvcnQta2V5"), "{e}");
+        let b64 = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+        std::env::set_var("EN_AUTH_REDIS_TEST_GOOD", &b64);
+        let store = RedisStore::from_config(&config("EN_AUTH_REDIS_TEST_GOOD")).unwrap();
+        assert_eq!(store.address(), "redis://127.0.0.1:6379");
+        let key = en_auth_core::SharedIdentity::new("t").key();
+        let hex = key.to_hex();
+        assert_eq!(store.redis_key(&key), format!("p:v1:{{{hex}}}"));
+        assert_eq!(store.lock_key(&key), format!("p:v1:{{{hex}}}:lock"));
+    }
+}

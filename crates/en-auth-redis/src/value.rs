@@ -1,0 +1,189 @@
+//! What a Redis value holds: a clear header the Lua scripts read, then the token sealed with
+//! AES-256-GCM.
+//!
+//! ```text
+//! 1|<expiry, Unix seconds>|<id, hex>|<nonce: 12 bytes><ciphertext + tag: 16 bytes>
+//! ```
+//!
+//! The header holds only what the scripts compare (put-if-newer compares expiries,
+//! delete-if-same compares ids): a time and a random id reveal nothing. The ciphertext holds
+//! the access token, its type, its scope, the expiry and the id (as JSON); the associated data
+//! is the Redis key, a zero byte, and the header, so a value copied under another key, or a
+//! header edited, fails to open.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::aead::{Aad, Nonce, RandomizedNonceKey, AES_256_GCM, NONCE_LEN};
+use en_auth_core::SharedToken;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// The format version, the first field of the header (and the `v1` of the keys).
+const FORMAT: &str = "1";
+
+/// Seals and opens values with one AES-256-GCM key, a random 96-bit nonce per value.
+pub(crate) struct Sealer {
+    key: RandomizedNonceKey,
+}
+
+/// The sealed part: everything about the token.
+#[derive(Serialize, Deserialize)]
+struct Plain<'a> {
+    #[serde(rename = "t", borrow)]
+    access_token: std::borrow::Cow<'a, str>,
+    #[serde(rename = "y")]
+    token_type: String,
+    #[serde(rename = "s")]
+    scope: Option<String>,
+    #[serde(rename = "e")]
+    expires_at: u64,
+    #[serde(rename = "i")]
+    id: String,
+}
+
+/// The Unix seconds of `time` (0 before 1970).
+pub(crate) fn unix_seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The header's id field: the id in hex, so that no id can forge a separator.
+pub(crate) fn id_field(id: &str) -> String {
+    use std::fmt::Write;
+    id.bytes()
+        .fold(String::with_capacity(id.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+fn header(expires_at: u64, id: &str) -> String {
+    format!("{FORMAT}|{expires_at}|{}|", id_field(id))
+}
+
+fn aad(redis_key: &str, header: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(redis_key.len() + 1 + header.len());
+    aad.extend_from_slice(redis_key.as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(header);
+    aad
+}
+
+impl Sealer {
+    /// A sealer with the 32-byte `key`.
+    pub(crate) fn new(key: &[u8; 32]) -> Self {
+        Self {
+            // Cannot fail: AES-256-GCM takes exactly 32 bytes.
+            key: RandomizedNonceKey::new(&AES_256_GCM, key).expect("a 32-byte AES-256 key"),
+        }
+    }
+
+    /// The value to store under `redis_key` for `token`. `None` only if the cipher fails
+    /// (it does not, short of an out-of-memory).
+    pub(crate) fn seal(&self, redis_key: &str, token: &SharedToken) -> Option<Vec<u8>> {
+        let expires_at = unix_seconds(token.expires_at);
+        let header = header(expires_at, &token.id);
+        let plain = Plain {
+            access_token: token.access_token.expose_secret().into(),
+            token_type: token.token_type.clone(),
+            scope: token.scope.clone(),
+            expires_at,
+            id: token.id.clone(),
+        };
+        let mut in_out = Zeroizing::new(serde_json::to_vec(&plain).ok()?);
+        let nonce = self
+            .key
+            .seal_in_place_append_tag(Aad::from(aad(redis_key, header.as_bytes())), &mut *in_out)
+            .ok()?;
+        let mut value = Vec::with_capacity(header.len() + NONCE_LEN + in_out.len());
+        value.extend_from_slice(header.as_bytes());
+        value.extend_from_slice(nonce.as_ref());
+        value.extend_from_slice(&in_out);
+        Some(value)
+    }
+
+    /// The token in `value`, read under `redis_key`; `None` if it is not one this key sealed
+    /// for this Redis key (another encryption key, tampered, another format).
+    pub(crate) fn open(&self, redis_key: &str, value: &[u8]) -> Option<SharedToken> {
+        // The header: three fields, each ending in '|'.
+        let mut fields = 0;
+        let header_len = value.iter().position(|&b| {
+            fields += usize::from(b == b'|');
+            fields == 3
+        })? + 1;
+        let (header_bytes, sealed) = value.split_at(header_len);
+        let header_text = std::str::from_utf8(header_bytes).ok()?;
+        let mut parts = header_text.split('|');
+        if parts.next()? != FORMAT {
+            return None;
+        }
+        let expires_at: u64 = parts.next()?.parse().ok()?;
+        let id_hex = parts.next()?;
+        if sealed.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut in_out = Zeroizing::new(ciphertext.to_vec());
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::from(aad(redis_key, header_bytes)), &mut in_out)
+            .ok()?;
+        let plain: Plain<'_> = serde_json::from_slice(plain).ok()?;
+        if plain.expires_at != expires_at || id_field(&plain.id) != id_hex {
+            return None;
+        }
+        Some(SharedToken {
+            access_token: SecretString::from(plain.access_token.into_owned()),
+            token_type: plain.token_type,
+            scope: plain.scope,
+            expires_at: UNIX_EPOCH + Duration::from_secs(expires_at),
+            id: plain.id,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token() -> SharedToken {
+        SharedToken {
+            access_token: SecretString::from("at-secret-123".to_owned()),
+            token_type: "Bearer".into(),
+            scope: Some("read write".into()),
+            expires_at: UNIX_EPOCH + Duration::from_secs(2_000_000_000),
+            id: "id|with|bars".into(),
+        }
+    }
+
+    #[test]
+    fn seals_and_opens_under_the_same_key_only() {
+        let sealer = Sealer::new(&[7; 32]);
+        let value = sealer.seal("p:v1:{ab}", &token()).unwrap();
+        assert!(value.starts_with(b"1|2000000000|"));
+        let opened = sealer.open("p:v1:{ab}", &value).unwrap();
+        assert_eq!(opened.access_token.expose_secret(), "at-secret-123");
+        assert_eq!(opened.scope.as_deref(), Some("read write"));
+        assert_eq!(opened.id, "id|with|bars");
+        assert_eq!(opened.expires_at, token().expires_at);
+        // Another Redis key, another encryption key, a header edited, a bit flipped, garbage.
+        assert!(sealer.open("p:v1:{cd}", &value).is_none());
+        assert!(Sealer::new(&[8; 32]).open("p:v1:{ab}", &value).is_none());
+        let edited = [b"1|2000000001|".as_slice(), &value[13..]].concat();
+        assert!(sealer.open("p:v1:{ab}", &edited).is_none());
+        let mut flipped = value.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        assert!(sealer.open("p:v1:{ab}", &flipped).is_none());
+        for garbage in [&b""[..], b"1|", b"1|x|y|", b"2|1|00|abc", b"\xff\xfe|1|2|"] {
+            assert!(sealer.open("p:v1:{ab}", garbage).is_none());
+        }
+        // Nothing readable in the value: not the token, not the scope.
+        let text = String::from_utf8_lossy(&value);
+        assert!(!text.contains("at-secret") && !text.contains("read write"));
+        // Random nonces: two seals differ.
+        assert_ne!(value, sealer.seal("p:v1:{ab}", &token()).unwrap());
+    }
+}

@@ -1,0 +1,485 @@
+//! `RedisStore` through the `SharedStore` trait against a real `redis-server` (and a real
+//! 3-node Redis Cluster), started per test by en-auth-peers: round trips, put-if-newer,
+//! delete-if-same, the lock, encryption (another key, tampering, nothing in clear), real
+//! `READONLY`/`OOM` errors, a silent server (through the testkit's proxy), a killed and
+//! restarted server.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use en_auth_core::secrecy::{ExposeSecret, SecretString};
+use en_auth_core::{SharedIdentity, SharedKey, SharedStore, SharedToken};
+use en_auth_peers::redis::{RedisCluster, RedisServer};
+use en_auth_peers::support::{closed_port, LogCapture};
+use en_auth_redis::RedisStore;
+use en_auth_testkit::TcpProxy;
+
+const CLIENT_ID: &str = "svc-client-id-7f3a";
+const SECRET: &str = "client-secret-d41d8cd98f00";
+const SCOPE: &str = "orders:read-scope-x";
+const TTL: Duration = Duration::from_secs(60);
+
+fn store(url: &str, key: [u8; 32]) -> RedisStore {
+    RedisStore::builder(url)
+        .key_prefix("test")
+        .encryption_key(key)
+        .build()
+        .expect("a store")
+}
+
+fn shared_key(scope: &str) -> SharedKey {
+    SharedIdentity::new("client_credentials")
+        .with("token_url", "http://127.0.0.1:1/token")
+        .with("client_id", CLIENT_ID)
+        .with("auth_method", "client_secret_basic")
+        .with("scope", scope)
+        .key()
+}
+
+fn token(access_token: &str, expires_in_secs: u64, id: &str) -> SharedToken {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    SharedToken {
+        access_token: SecretString::from(access_token.to_owned()),
+        token_type: "Bearer".into(),
+        scope: Some(SCOPE.into()),
+        expires_at: UNIX_EPOCH + Duration::from_secs(now + expires_in_secs),
+        id: id.into(),
+    }
+}
+
+fn access(token: &Option<SharedToken>) -> Option<&str> {
+    token.as_ref().map(|t| t.access_token.expose_secret())
+}
+
+/// A raw connection to look at (and tamper with) what the store wrote.
+fn raw(url: &str) -> redis::Connection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_connection()
+        .expect("a raw Redis connection")
+}
+
+#[tokio::test]
+async fn round_trip_put_if_newer_and_delete_if_same() {
+    let redis = RedisServer::start();
+    let store = store(&redis.url(), [1; 32]);
+    let key = shared_key(SCOPE);
+    assert!(store.get(&key).await.unwrap().is_none());
+
+    assert!(store
+        .put_if_newer(&key, &token("at-one", 300, "id-1"), TTL)
+        .await
+        .unwrap());
+    let got = store.get(&key).await.unwrap();
+    assert_eq!(access(&got), Some("at-one"));
+    let got = got.unwrap();
+    assert_eq!(got.token_type, "Bearer");
+    assert_eq!(got.scope.as_deref(), Some(SCOPE));
+    assert_eq!(got.id, "id-1");
+    assert_eq!(got.expires_at, token("at-one", 300, "id-1").expires_at);
+
+    // An older token does not replace a newer one; a newer one does.
+    assert!(!store
+        .put_if_newer(&key, &token("at-older", 100, "id-0"), TTL)
+        .await
+        .unwrap());
+    assert_eq!(access(&store.get(&key).await.unwrap()), Some("at-one"));
+    assert!(store
+        .put_if_newer(&key, &token("at-two", 600, "id-2"), TTL)
+        .await
+        .unwrap());
+    assert_eq!(access(&store.get(&key).await.unwrap()), Some("at-two"));
+
+    // A late delete of the rejected first token leaves the newer one; its own id deletes it.
+    assert!(!store.delete_if_same(&key, "id-1").await.unwrap());
+    assert_eq!(access(&store.get(&key).await.unwrap()), Some("at-two"));
+    assert!(store.delete_if_same(&key, "id-2").await.unwrap());
+    assert!(store.get(&key).await.unwrap().is_none());
+    assert!(!store.delete_if_same(&key, "id-2").await.unwrap());
+
+    // The value's TTL is the caller's.
+    assert!(store
+        .put_if_newer(
+            &key,
+            &token("at-three", 600, "id-3"),
+            Duration::from_millis(40_000)
+        )
+        .await
+        .unwrap());
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg(store.redis_key(&key))
+        .query(&mut raw(&redis.url()))
+        .unwrap();
+    assert!(pttl > 0 && pttl <= 40_000, "PTTL {pttl}");
+    // Other scopes are other keys.
+    assert!(store.get(&shared_key("other")).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn the_lock_is_exclusive_released_by_its_owner_only_and_expires() {
+    let redis = RedisServer::start();
+    let store = store(&redis.url(), [1; 32]);
+    let key = shared_key(SCOPE);
+    assert!(store
+        .lock(&key, "owner-a", Duration::from_secs(30))
+        .await
+        .unwrap());
+    assert!(!store
+        .lock(&key, "owner-b", Duration::from_secs(30))
+        .await
+        .unwrap());
+    assert!(!store
+        .lock(&key, "owner-a", Duration::from_secs(30))
+        .await
+        .unwrap());
+    store.unlock(&key, "owner-b").await.unwrap();
+    assert!(!store
+        .lock(&key, "owner-b", Duration::from_secs(30))
+        .await
+        .unwrap());
+    store.unlock(&key, "owner-a").await.unwrap();
+    assert!(store
+        .lock(&key, "owner-b", Duration::from_secs(30))
+        .await
+        .unwrap());
+
+    let mut raw = raw(&redis.url());
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg(store.lock_key(&key))
+        .query(&mut raw)
+        .unwrap();
+    assert!(pttl > 0 && pttl <= 30_000, "PTTL {pttl}");
+    // The lock and the token share the Cluster slot (the hash tag), and the lock doesn't
+    // touch the token.
+    assert!(store.lock_key(&key).starts_with(&store.redis_key(&key)));
+    assert!(store.get(&key).await.unwrap().is_none());
+
+    // A dead holder's lock expires: a 1 ms lock is gone once Redis says so.
+    let other = shared_key("expiring");
+    assert!(store
+        .lock(&other, "dead-holder", Duration::from_millis(1))
+        .await
+        .unwrap());
+    let mut taken = false;
+    for _ in 0..1000 {
+        let exists: i64 = redis::cmd("EXISTS")
+            .arg(store.lock_key(&other))
+            .query(&mut raw)
+            .unwrap();
+        if exists == 0 {
+            taken = store
+                .lock(&other, "next", Duration::from_secs(30))
+                .await
+                .unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(taken, "the expired lock was taken again");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn another_encryption_key_or_tampering_reads_as_a_miss_logged_once() {
+    let (logs, _guard) = LogCapture::install();
+    let redis = RedisServer::start();
+    let old = store(&redis.url(), [1; 32]);
+    let new = store(&redis.url(), [2; 32]);
+    let key = shared_key(SCOPE);
+    assert!(old
+        .put_if_newer(&key, &token("at-old-key", 300, "id-1"), TTL)
+        .await
+        .unwrap());
+
+    assert!(new.get(&key).await.unwrap().is_none());
+    assert!(new.get(&key).await.unwrap().is_none());
+    let warnings = logs.text().matches("could not be read").count();
+    assert_eq!(warnings, 1, "logged once per store:\n{}", logs.text());
+    assert!(
+        logs.text().contains(&redis.url()),
+        "with the store's address"
+    );
+
+    // The miss leads to a new token, which overwrites the unreadable one.
+    assert!(new
+        .put_if_newer(&key, &token("at-new-key", 600, "id-2"), TTL)
+        .await
+        .unwrap());
+    assert_eq!(access(&new.get(&key).await.unwrap()), Some("at-new-key"));
+    assert!(old.get(&key).await.unwrap().is_none());
+
+    // Tampering: a flipped bit in the ciphertext, a header claiming a later expiry, a value
+    // copied under another key.
+    let mut raw = raw(&redis.url());
+    let mut value: Vec<u8> = redis::cmd("GET")
+        .arg(new.redis_key(&key))
+        .query(&mut raw)
+        .unwrap();
+    let original = value.clone();
+    *value.last_mut().unwrap() ^= 0x01;
+    let _: () = redis::cmd("SET")
+        .arg(new.redis_key(&key))
+        .arg(&value)
+        .query(&mut raw)
+        .unwrap();
+    assert!(new.get(&key).await.unwrap().is_none());
+    assert!(original.starts_with(b"1|"));
+    let forged = [&b"1|9"[..], &original[2..]].concat();
+    let _: () = redis::cmd("SET")
+        .arg(new.redis_key(&key))
+        .arg(&forged)
+        .query(&mut raw)
+        .unwrap();
+    assert!(new.get(&key).await.unwrap().is_none());
+    let elsewhere = shared_key("elsewhere");
+    let _: () = redis::cmd("SET")
+        .arg(new.redis_key(&elsewhere))
+        .arg(&original)
+        .query(&mut raw)
+        .unwrap();
+    assert!(new.get(&elsewhere).await.unwrap().is_none());
+    let _: () = redis::cmd("SET")
+        .arg(new.redis_key(&key))
+        .arg("garbage")
+        .query(&mut raw)
+        .unwrap();
+    assert!(new.get(&key).await.unwrap().is_none());
+    assert!(!logs.text().contains("at-new-key") && !logs.text().contains("at-old-key"));
+}
+
+#[tokio::test]
+async fn nothing_readable_in_redis() {
+    let redis = RedisServer::start();
+    let store = store(&redis.url(), [3; 32]);
+    for scope in [SCOPE, "second-scope"] {
+        let key = shared_key(scope);
+        assert!(store
+            .put_if_newer(&key, &token("at-confidential-4242", 300, "id-c"), TTL)
+            .await
+            .unwrap());
+        assert!(store
+            .lock(&key, "owner-1", Duration::from_secs(30))
+            .await
+            .unwrap());
+    }
+    let mut raw = raw(&redis.url());
+    let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(&mut raw).unwrap();
+    assert_eq!(keys.len(), 4, "two tokens, two locks");
+    for key in keys {
+        let value: Vec<u8> = redis::cmd("GET").arg(&key).query(&mut raw).unwrap();
+        let key_text = String::from_utf8(key.clone()).unwrap();
+        let shape = key_text
+            .strip_prefix("test:v1:{")
+            .and_then(|rest| rest.get(..65));
+        assert!(
+            shape.is_some_and(|s| s.ends_with('}') && s[..64].bytes().all(|b| b.is_ascii_hexdigit())),
+            "key {key_text}"
+        );
+        for haystack in [&key[..], &value[..]] {
+            let text = String::from_utf8_lossy(haystack);
+            for needle in [
+                "at-confidential",
+                CLIENT_ID,
+                SECRET,
+                SCOPE,
+                "second-scope",
+                "orders",
+                "Bearer",
+                "127.0.0.1",
+            ] {
+                assert!(!text.contains(needle), "{needle} in clear in {key_text}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn readonly_and_out_of_memory_are_store_errors() {
+    // A replica of a dead primary: real READONLY answers to writes.
+    let redis = RedisServer::start();
+    let store = store(&redis.url(), [1; 32]);
+    let key = shared_key(SCOPE);
+    assert!(store
+        .put_if_newer(&key, &token("at-before", 300, "id-1"), TTL)
+        .await
+        .unwrap());
+    assert_eq!(
+        redis.cli(&["replicaof", "127.0.0.1", &closed_port().to_string()]),
+        "OK"
+    );
+    let e = store
+        .put_if_newer(&key, &token("at-secret-ro", 600, "id-2"), TTL)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("READONLY"), "{e}");
+    assert!(!e.to_string().contains("at-secret-ro"));
+    let e = store.lock(&key, "owner", TTL).await.unwrap_err();
+    assert!(e.to_string().contains("READONLY"), "{e}");
+    assert!(store
+        .delete_if_same(&key, "id-1")
+        .await
+        .unwrap_err()
+        .to_string()
+        .contains("READONLY"));
+
+    // Out of memory, no eviction: real OOM answers to writes.
+    let redis = RedisServer::start();
+    let store = self::store(&redis.url(), [1; 32]);
+    assert_eq!(
+        redis.cli(&["config", "set", "maxmemory-policy", "noeviction"]),
+        "OK"
+    );
+    assert_eq!(redis.cli(&["config", "set", "maxmemory", "1"]), "OK");
+    let e = store
+        .put_if_newer(&key, &token("at-secret-oom", 600, "id-2"), TTL)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("OOM"), "{e}");
+    assert!(!e.to_string().contains("at-secret-oom"));
+    assert!(store
+        .lock(&key, "owner", TTL)
+        .await
+        .unwrap_err()
+        .to_string()
+        .contains("OOM"));
+    // Reads still work: a miss.
+    assert!(store.get(&key).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_silent_server_never_answers_ok_and_the_callers_timeout_bounds_the_call() {
+    let redis = RedisServer::start();
+    let proxy = TcpProxy::start(format!("127.0.0.1:{}", redis.port()).parse().unwrap());
+    let store = store(&format!("redis://127.0.0.1:{}", proxy.port()), [1; 32]);
+    let key = shared_key(SCOPE);
+    assert!(store
+        .put_if_newer(&key, &token("at-proxied", 300, "id-1"), TTL)
+        .await
+        .unwrap());
+
+    proxy.set_silent(true);
+    let bound = Duration::from_millis(100);
+    for _ in 0..3 {
+        let get = tokio::time::timeout(bound, store.get(&key)).await;
+        assert!(
+            !matches!(get, Ok(Ok(_))),
+            "a silent Redis answered: {get:?}"
+        );
+        let lock = tokio::time::timeout(bound, store.lock(&key, "owner", TTL)).await;
+        assert!(
+            !matches!(lock, Ok(Ok(_))),
+            "a silent Redis answered: {lock:?}"
+        );
+    }
+
+    // Speaking again, the same store (and connection) works.
+    proxy.set_silent(false);
+    assert_eq!(access(&store.get(&key).await.unwrap()), Some("at-proxied"));
+    // The lock requests that timed out were held by the proxy, not lost: Redis ran them when
+    // it spoke again (which is why a lock has a TTL). Their owner releases it.
+    store.unlock(&key, "owner").await.unwrap();
+    assert!(store.lock(&key, "owner-2", TTL).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_killed_server_fails_calls_and_a_restarted_one_serves_again() {
+    let redis = RedisServer::start();
+    let store = store(&redis.url(), [1; 32]);
+    let key = shared_key(SCOPE);
+    assert!(store
+        .put_if_newer(&key, &token("at-before-kill", 300, "id-1"), TTL)
+        .await
+        .unwrap());
+
+    redis.kill();
+    for _ in 0..3 {
+        let get = tokio::time::timeout(Duration::from_secs(10), store.get(&key))
+            .await
+            .expect("a call to a dead Redis fails rather than hangs");
+        assert!(get.is_err(), "{get:?}");
+    }
+
+    redis.restart();
+    // The connection manager reconnects: poll until a call succeeds, for at most 10 s.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let got = loop {
+        match store.get(&key).await {
+            Ok(got) => break got,
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("no reconnection after the restart: {e}"),
+        }
+    };
+    assert!(
+        got.is_none(),
+        "a restarted Redis is empty (nothing persisted)"
+    );
+    assert!(store
+        .put_if_newer(&key, &token("at-after", 300, "id-2"), TTL)
+        .await
+        .unwrap());
+    assert_eq!(access(&store.get(&key).await.unwrap()), Some("at-after"));
+}
+
+/// One store, used from several runtimes one after the other (as from several
+/// `#[tokio::test]`s): its connection lives on en-auth's I/O runtime, so it outlives them.
+#[test]
+fn one_store_serves_callers_on_many_runtimes() {
+    let redis = RedisServer::start();
+    let store = store(&redis.url(), [1; 32]);
+    let key = shared_key(SCOPE);
+    for round in 0..3u64 {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let at = format!("at-round-{round}");
+            assert!(store
+                .put_if_newer(&key, &token(&at, 300 + round, "id"), TTL)
+                .await
+                .unwrap());
+            assert_eq!(access(&store.get(&key).await.unwrap()), Some(at.as_str()));
+        });
+    }
+}
+
+#[tokio::test]
+async fn the_whole_round_trip_on_a_cluster_with_key_and_lock_in_one_slot() {
+    let cluster = RedisCluster::start();
+    let store = store(&cluster.urls(), [5; 32]);
+    let node = &cluster.nodes()[0];
+    let mut slots = std::collections::HashSet::new();
+    for scope in ["a", "b", "c", "d", "e", "f"] {
+        let key = shared_key(scope);
+        let slot = node.cli(&["cluster", "keyslot", &store.redis_key(&key)]);
+        assert_eq!(
+            slot,
+            node.cli(&["cluster", "keyslot", &store.lock_key(&key)])
+        );
+        slots.insert(slot);
+
+        assert!(store
+            .put_if_newer(&key, &token(&format!("at-{scope}"), 300, "id-1"), TTL)
+            .await
+            .unwrap());
+        assert_eq!(
+            access(&store.get(&key).await.unwrap()).map(str::to_owned),
+            Some(format!("at-{scope}"))
+        );
+        assert!(!store
+            .put_if_newer(&key, &token("at-older", 100, "id-0"), TTL)
+            .await
+            .unwrap());
+        assert!(store.lock(&key, "owner-a", TTL).await.unwrap());
+        assert!(!store.lock(&key, "owner-b", TTL).await.unwrap());
+        store.unlock(&key, "owner-a").await.unwrap();
+        assert!(store.lock(&key, "owner-b", TTL).await.unwrap());
+        assert!(!store.delete_if_same(&key, "id-0").await.unwrap());
+        assert!(store.delete_if_same(&key, "id-1").await.unwrap());
+        assert!(store.get(&key).await.unwrap().is_none());
+    }
+    assert!(slots.len() > 1, "the keys spread over slots");
+}
