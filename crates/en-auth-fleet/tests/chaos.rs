@@ -1,0 +1,254 @@
+//! A fleet of 16 member processes (50 tasks each, a request every 0.5–1.5 s per task) sharing
+//! 5-s tokens through Redis while Redis fails: SIGKILLed and restarted, silent (the testkit's
+//! proxy stops forwarding), read-only, out of memory, holding a value sealed with another
+//! encryption key. No request fails; the fleet renews locally while Redis is gone and shares
+//! again once it is back.
+//!
+//! The members' store settings: 100 ms per store call, a breaker that opens after 3 failures
+//! and probes again after 1 s (so recovery fits in a short test; production default 10 s).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use en_auth_peers::redis::RedisServer;
+use en_auth_peers::support::closed_port;
+use en_auth_testkit::{OAuthServer, TcpProxy};
+
+const MEMBERS: usize = 16;
+const TASKS: usize = 50;
+const PACE_MS: u64 = 1000;
+const STORE_TIMEOUT_MS: u64 = 100;
+const BREAKER_COOLDOWN_MS: u64 = 1000;
+/// How long after Redis is back the fleet has to share again: the breaker's cooldown, a
+/// reconnection, and one renewal period for every process to have read the shared token
+/// (each process's own token must come up for renewal before it consults the store).
+const RESUME_BOUND: Duration = Duration::from_secs(8);
+
+fn server() -> OAuthServer {
+    OAuthServer::builder()
+        .client("svc", "secret")
+        .token_lifetime_secs(LIFETIME_SECS)
+        .start_on_own_thread()
+}
+
+fn env(server: &OAuthServer, redis_url: &str, seconds: u64) -> Vec<(&'static str, String)> {
+    let mut env = member_env(server, Some(redis_url), seconds, TASKS, PACE_MS);
+    env.push(("FLEET_STORE_TIMEOUT_MS", STORE_TIMEOUT_MS.to_string()));
+    env.push(("FLEET_BREAKER_COOLDOWN_MS", BREAKER_COOLDOWN_MS.to_string()));
+    env.push(("FLEET_LOG", "warn,en_auth_core=info".to_owned()));
+    env
+}
+
+/// Token requests the fleet makes from now until `end` (an `Instant` in the run), with the
+/// window's length.
+fn requests_until(server: &OAuthServer, end: Instant) -> (u64, Duration) {
+    let (from, start) = (server.token_requests(), Instant::now());
+    std::thread::sleep(end.saturating_duration_since(start));
+    (server.token_requests() - from, start.elapsed())
+}
+
+/// Local renewal: every process asks for its own tokens (16 requests in a renewal period where
+/// a sharing fleet makes one).
+fn wait_for_local_renewal(server: &OAuthServer, what: &str) {
+    let from = server.token_requests();
+    wait_until(what, Duration::from_secs(15), || {
+        server.token_requests() >= from + MEMBERS as u64
+    });
+}
+
+#[test]
+fn redis_killed_then_restarted_no_request_fails_and_sharing_resumes() {
+    let _serial = serial();
+    let redis = RedisServer::start();
+    let server = server();
+    let seconds = 36;
+    let start = Instant::now();
+    let mut fleet = Fleet::spawn(MEMBERS, &env(&server, &redis.url(), seconds));
+    fleet.wait_ready();
+    wait_until("two shared renewals", Duration::from_secs(15), || {
+        server.token_requests() >= 3
+    });
+
+    redis.kill();
+    wait_for_local_renewal(&server, "local renewal with Redis dead");
+    redis.restart();
+    let back = Instant::now();
+
+    // Sharing again: from RESUME_BOUND after the restart to the end of the run, one token
+    // request per renewal period.
+    std::thread::sleep(RESUME_BOUND);
+    let (after, window) = requests_until(&server, start + Duration::from_secs(seconds));
+    let (reports, logs) = fleet.finish_with_logs();
+    println!(
+        "kill/restart: {} requests, {} failed, {} token requests; {after} in the {window:.1?} from {:.1?} after the restart",
+        total(&reports, "requests"),
+        total(&reports, "failures"),
+        server.token_requests(),
+        back.elapsed() - window,
+    );
+    assert_eq!(total(&reports, "failures"), 0, "{reports:?}");
+    assert!(
+        window >= Duration::from_secs(6),
+        "the run left a window of {window:?}"
+    );
+    assert!(
+        after <= shared_bound(window),
+        "{after} token requests in {window:?} after Redis came back: not sharing"
+    );
+    assert!(
+        logs.iter().any(|l| l.contains(&redis.url())),
+        "store failures are logged with the store's address"
+    );
+}
+
+#[test]
+fn redis_silent_requests_wait_no_longer_than_the_budget_and_the_breaker_recovers() {
+    let _serial = serial();
+    let redis = RedisServer::start();
+    let proxy = TcpProxy::start(format!("127.0.0.1:{}", redis.port()).parse().unwrap());
+    let server = server();
+    let seconds = 32;
+    let start = Instant::now();
+    let mut env = env(
+        &server,
+        &format!("redis://127.0.0.1:{}", proxy.port()),
+        seconds,
+    );
+    // Redis's own response timeout far beyond the run: only the authorizer's budget bounds a
+    // call to the silent server.
+    env.push(("FLEET_REDIS_RESPONSE_TIMEOUT_MS", "60000".to_owned()));
+    let mut fleet = Fleet::spawn(MEMBERS, &env);
+    fleet.wait_ready();
+    wait_until("two shared renewals", Duration::from_secs(15), || {
+        server.token_requests() >= 3
+    });
+
+    proxy.set_silent(true);
+    wait_for_local_renewal(&server, "local renewal with Redis silent");
+    proxy.set_silent(false);
+    let back = Instant::now();
+
+    std::thread::sleep(RESUME_BOUND);
+    let (after, window) = requests_until(&server, start + Duration::from_secs(seconds));
+    let (reports, logs) = fleet.finish_with_logs();
+    let max_latency = max(&reports, "max_latency_ms");
+    println!(
+        "silent: {} requests, {} failed, max latency {max_latency} ms, {} token requests; {after} in the {window:.1?} from {:.1?} after it spoke again",
+        total(&reports, "requests"),
+        total(&reports, "failures"),
+        server.token_requests(),
+        back.elapsed() - window,
+    );
+    assert_eq!(total(&reports, "failures"), 0, "{reports:?}");
+    // The budget: a read and a lock, each bounded by the store timeout; then the token request
+    // (about 10 ms on loopback) and the resource request, on a loaded CI machine: 1 s. A call
+    // left to the silent Redis would wait 60 s (its response timeout) or for the lock wait (5 s).
+    let bound_ms = 2.0 * STORE_TIMEOUT_MS as f64 + 1000.0;
+    assert!(
+        max_latency <= bound_ms,
+        "a request waited {max_latency} ms with Redis silent (bound {bound_ms} ms)"
+    );
+    assert!(
+        window >= Duration::from_secs(6),
+        "the run left a window of {window:?}"
+    );
+    assert!(
+        after <= shared_bound(window),
+        "{after} token requests in {window:?} after Redis spoke again: the breaker did not close"
+    );
+    let breaker: Vec<_> = logs.iter().filter(|l| l.contains("breaker")).collect();
+    assert!(
+        breaker.iter().any(|l| l.contains("open")),
+        "the breaker opened: {breaker:?}"
+    );
+}
+
+#[test]
+fn redis_read_only_or_out_of_memory_no_request_fails() {
+    let _serial = serial();
+    let redis = RedisServer::start();
+    let server = server();
+    let mut fleet = Fleet::spawn(MEMBERS, &env(&server, &redis.url(), 24));
+    fleet.wait_ready();
+    wait_until("two shared renewals", Duration::from_secs(15), || {
+        server.token_requests() >= 3
+    });
+
+    // A replica of a dead primary answers writes with READONLY.
+    let dead = closed_port().to_string();
+    assert_eq!(redis.cli(&["replicaof", "127.0.0.1", &dead]), "OK");
+    wait_for_local_renewal(&server, "local renewal with Redis read-only");
+    assert_eq!(redis.cli(&["replicaof", "no", "one"]), "OK");
+
+    // Full, without eviction: OOM.
+    assert_eq!(
+        redis.cli(&["config", "set", "maxmemory-policy", "noeviction"]),
+        "OK"
+    );
+    assert_eq!(redis.cli(&["config", "set", "maxmemory", "1"]), "OK");
+    wait_for_local_renewal(&server, "local renewal with Redis out of memory");
+    assert_eq!(redis.cli(&["config", "set", "maxmemory", "0"]), "OK");
+
+    let (reports, logs) = fleet.finish_with_logs();
+    println!(
+        "read-only / OOM: {} requests, {} failed, {} token requests",
+        total(&reports, "requests"),
+        total(&reports, "failures"),
+        server.token_requests()
+    );
+    assert_eq!(total(&reports, "failures"), 0, "{reports:?}");
+    for code in ["READONLY", "OOM"] {
+        assert!(
+            logs.iter()
+                .any(|l| l.contains(code) && l.contains(&redis.url())),
+            "{code} logged with the store's address"
+        );
+    }
+}
+
+#[test]
+fn a_value_sealed_with_another_key_is_a_miss_then_overwritten() {
+    let _serial = serial();
+    let redis = RedisServer::start();
+    let server = server();
+    // One member with another encryption key leaves its token in Redis…
+    let mut other = env(&server, &redis.url(), 2);
+    other.retain(|(k, _)| *k != "FLEET_CACHE_KEY");
+    other.push((
+        "FLEET_CACHE_KEY",
+        "HxwbGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgEAAAE=".to_owned(),
+    ));
+    let first = Fleet::spawn(1, &other);
+    first.wait_ready();
+    first.finish();
+    let keys = redis.cli(&["--scan", "--pattern", "en-auth:v1:*"]);
+    assert_eq!(keys.lines().count(), 1, "{keys}");
+    // Kept past its TTL, so that the fleet meets it (its expiry, in the past by then, makes
+    // the fleet's first token newer).
+    assert_eq!(redis.cli(&["persist", keys.trim()]), "1");
+    let foreign = redis.cli(&["get", keys.trim()]);
+
+    // …which the fleet cannot read: a miss, a new token (one for the fleet), overwritten.
+    let before = server.token_requests();
+    let start = Instant::now();
+    let mut fleet = Fleet::spawn(MEMBERS, &env(&server, &redis.url(), 8));
+    fleet.wait_ready();
+    let (reports, logs) = fleet.finish_with_logs();
+    let requests = server.token_requests() - before;
+    assert_eq!(total(&reports, "failures"), 0, "{reports:?}");
+    assert!(
+        requests <= shared_bound(start.elapsed()),
+        "{requests} token requests: the fleet did not share after overwriting"
+    );
+    assert_ne!(redis.cli(&["get", keys.trim()]), foreign, "overwritten");
+    let unreadable = logs
+        .iter()
+        .filter(|l| l.contains("could not be read"))
+        .count();
+    assert!(
+        (1..=MEMBERS).contains(&unreadable),
+        "logged once per process at most: {unreadable}"
+    );
+}

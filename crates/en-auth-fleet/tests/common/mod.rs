@@ -1,0 +1,182 @@
+//! Spawning a fleet of `en-auth-fleet-member` processes and reading their reports.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// How long a member may take to make its first successful request.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A fleet of member processes, killed if dropped before they finish.
+pub struct Fleet {
+    members: Vec<(Child, Receiver<Value>)>,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Fleet {
+    /// Spawns `n` members with the environment `env` (see the binary's docs).
+    pub fn spawn(n: usize, env: &[(&str, String)]) -> Self {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let members = (0..n)
+            .map(|_| {
+                let mut command = Command::new(env!("CARGO_BIN_EXE_en-auth-fleet-member"));
+                command
+                    .envs(env.iter().map(|(k, v)| (k, v)))
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+                let mut child = command.spawn().expect("spawn a fleet member");
+                let stderr = child.stderr.take().unwrap();
+                let sink = logs.clone();
+                std::thread::spawn(move || {
+                    for line in BufReader::new(stderr).lines() {
+                        let Ok(line) = line else { break };
+                        sink.lock().unwrap().push(line);
+                    }
+                });
+                let stdout = child.stdout.take().unwrap();
+                let (tx, rx) = channel();
+                std::thread::spawn(move || {
+                    for line in BufReader::new(stdout).lines() {
+                        let Ok(line) = line else { break };
+                        if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                            if tx.send(value).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                });
+                (child, rx)
+            })
+            .collect();
+        Self { members, logs }
+    }
+
+    /// The members' stderr lines so far (their `tracing` events with `FLEET_LOG`).
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Waits until every member has made a successful request.
+    pub fn wait_ready(&self) {
+        for (i, (_, lines)) in self.members.iter().enumerate() {
+            let line = lines
+                .recv_timeout(READY_TIMEOUT)
+                .unwrap_or_else(|_| panic!("fleet member {i} made no successful request"));
+            assert_eq!(line["ready"], true, "member {i}: {line}");
+        }
+    }
+
+    /// Waits for every member to finish; their reports.
+    pub fn finish(mut self) -> Vec<Value> {
+        self.finish_with_logs().0
+    }
+
+    /// Waits for every member to finish; their reports and all their stderr lines.
+    pub fn finish_with_logs(&mut self) -> (Vec<Value>, Vec<String>) {
+        let members = std::mem::take(&mut self.members);
+        let reports = members
+            .into_iter()
+            .enumerate()
+            .map(|(i, (mut child, lines))| {
+                let status = child.wait().expect("wait for a fleet member");
+                assert!(status.success(), "fleet member {i} failed: {status}");
+                lines
+                    .try_iter()
+                    .filter(|l| l.get("requests").is_some())
+                    .last()
+                    .unwrap_or_else(|| panic!("fleet member {i} printed no report"))
+            })
+            .collect();
+        (reports, self.logs())
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for (child, _) in &mut self.members {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The sum of `field` over `reports`.
+pub fn total(reports: &[Value], field: &str) -> u64 {
+    reports.iter().map(|r| r[field].as_u64().unwrap_or(0)).sum()
+}
+
+/// The largest `field` over `reports`.
+pub fn max(reports: &[Value], field: &str) -> f64 {
+    reports
+        .iter()
+        .map(|r| r[field].as_f64().unwrap_or(0.0))
+        .fold(0.0, f64::max)
+}
+
+/// The lifetime of the fleet tests' tokens: 5 s (renewed 1.25 s before expiry: a quarter of
+/// the lifetime, the cap on the gap).
+pub const LIFETIME_SECS: u64 = 5;
+
+/// The shortest time between two renewals of a fleet's token: the lifetime less the gap
+/// (1.25 s) less the largest renewal jitter (half the gap), 3.125 s.
+pub const MIN_RENEWAL_PERIOD: Duration = Duration::from_millis(3125);
+
+/// The shared store's encryption key in the fleet tests (base64 of 32 bytes).
+pub const CACHE_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// At most how many token requests a fleet sharing its token may make in `elapsed`: the first
+/// token, one per renewal period, and a slack of 2 (a renewal started just before the end of the
+/// window, and one process that gave up waiting for the lock's holder under CI load).
+pub fn shared_bound(elapsed: Duration) -> u64 {
+    1 + (elapsed.as_secs_f64() / MIN_RENEWAL_PERIOD.as_secs_f64()).floor() as u64 + 2
+}
+
+/// The environment of a member: token endpoint and resource of `server`, the store at `redis`
+/// (none: no store), `seconds` of `tasks` tasks pacing `pace_ms`.
+pub fn member_env(
+    server: &en_auth_testkit::OAuthServer,
+    redis: Option<&str>,
+    seconds: u64,
+    tasks: usize,
+    pace_ms: u64,
+) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("FLEET_TOKEN_URL", server.token_url()),
+        ("FLEET_RESOURCE_URL", server.resource_url()),
+        ("FLEET_SECONDS", seconds.to_string()),
+        ("FLEET_TASKS", tasks.to_string()),
+        ("FLEET_PACE_MS", pace_ms.to_string()),
+        ("FLEET_CACHE_KEY", CACHE_KEY.to_owned()),
+    ];
+    if let Some(url) = redis {
+        env.push(("FLEET_REDIS_URL", url.to_owned()));
+    }
+    env
+}
+
+/// Waits until `condition` holds, polling every 20 ms, for at most `within`; panics saying
+/// `what` otherwise.
+pub fn wait_until(what: &str, within: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Tests of one binary run one at a time: each spawns 16 processes, and two cores cope with
+/// one fleet (or two side by side), not with several tests' fleets at once.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}

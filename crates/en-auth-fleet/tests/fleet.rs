@@ -1,0 +1,156 @@
+//! Fleets of 16 `en-auth-fleet-member` processes, each with 200 tasks calling a protected
+//! resource through the middleware, against a token endpoint issuing 5-s tokens: with a shared
+//! Redis store and without, side by side; the same on a 3-node Redis Cluster; and a revoked
+//! token replaced by one token request for the whole fleet.
+//!
+//! Pace: each task sends a request every 1–3 s (2 s on average): 16 × 200 tasks make about
+//! 1 600 requests a second per fleet, what two CI cores serve beside the fleet's 16 debug-build
+//! processes. The token-request counts do not depend on the pace (every process keeps asking
+//! for its token), only on the lifetime.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use en_auth_peers::redis::{RedisCluster, RedisServer};
+use en_auth_testkit::OAuthServer;
+
+const MEMBERS: usize = 16;
+const TASKS: usize = 200;
+const PACE_MS: u64 = 2000;
+
+fn token_server(lifetime_secs: u64) -> OAuthServer {
+    OAuthServer::builder()
+        .client("svc", "secret")
+        .token_lifetime_secs(lifetime_secs)
+        .start_on_own_thread()
+}
+
+#[test]
+fn a_fleet_sharing_through_redis_makes_one_token_request_per_renewal() {
+    let _serial = serial();
+    let redis = RedisServer::start();
+    let shared = token_server(LIFETIME_SECS);
+    let alone = token_server(LIFETIME_SECS);
+    let seconds = 30;
+
+    let start = Instant::now();
+    let with_store = Fleet::spawn(
+        MEMBERS,
+        &member_env(&shared, Some(&redis.url()), seconds, TASKS, PACE_MS),
+    );
+    let without_store = Fleet::spawn(MEMBERS, &member_env(&alone, None, seconds, TASKS, PACE_MS));
+    with_store.wait_ready();
+    without_store.wait_ready();
+    let with_reports = with_store.finish();
+    let without_reports = without_store.finish();
+    let elapsed = start.elapsed();
+
+    let (with_requests, without_requests) = (shared.token_requests(), alone.token_requests());
+    println!(
+        "fleet of {MEMBERS} × {TASKS} tasks, {seconds} s, 5-s tokens, in {elapsed:.1?}: \
+         with the store {} requests, {} failed, {with_requests} token requests; \
+         without {} requests, {} failed, {without_requests} token requests",
+        total(&with_reports, "requests"),
+        total(&with_reports, "failures"),
+        total(&without_reports, "requests"),
+        total(&without_reports, "failures"),
+    );
+    assert_eq!(total(&with_reports, "failures"), 0, "{with_reports:?}");
+    assert_eq!(
+        total(&without_reports, "failures"),
+        0,
+        "{without_reports:?}"
+    );
+    assert!(total(&with_reports, "requests") > (MEMBERS * TASKS) as u64 * 5);
+    let bound = shared_bound(elapsed);
+    assert!(
+        with_requests <= bound,
+        "{with_requests} token requests with the store, more than one per renewal period ({bound})"
+    );
+    // Without the store every process renews its own: at least one token each per renewal
+    // period of the run after their first (they live 5 s, the run 30).
+    assert!(
+        without_requests >= MEMBERS as u64 * 5,
+        "{without_requests} token requests without the store"
+    );
+}
+
+#[test]
+fn a_fleet_on_a_redis_cluster_shares_one_token_per_renewal() {
+    // 15 s, not 30: the cluster adds routing, not a new renewal behaviour, and CI time counts.
+    let _serial = serial();
+    let cluster = RedisCluster::start();
+    let server = token_server(LIFETIME_SECS);
+    let start = Instant::now();
+    let fleet = Fleet::spawn(
+        MEMBERS,
+        &member_env(&server, Some(&cluster.urls()), 15, TASKS, PACE_MS),
+    );
+    fleet.wait_ready();
+    let reports = fleet.finish();
+    let elapsed = start.elapsed();
+    let requests = server.token_requests();
+    println!(
+        "cluster fleet of {MEMBERS} × {TASKS} tasks, 15 s, in {elapsed:.1?}: {} requests, {} failed, {requests} token requests",
+        total(&reports, "requests"),
+        total(&reports, "failures"),
+    );
+    assert_eq!(total(&reports, "failures"), 0, "{reports:?}");
+    assert!(
+        requests <= shared_bound(elapsed),
+        "{requests} token requests"
+    );
+    // The fleet's token lives in the cluster, under the store's key format.
+    let keys: Vec<String> = cluster
+        .nodes()
+        .iter()
+        .flat_map(|node| {
+            node.cli(&["--scan", "--pattern", "en-auth:v1:*"])
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        keys.iter().all(|k| k.starts_with("en-auth:v1:{")),
+        "{keys:?}"
+    );
+}
+
+#[test]
+fn a_revoked_token_costs_the_fleet_one_token_request_and_every_process_converges() {
+    let _serial = serial();
+    let redis = RedisServer::start();
+    // Hour-long tokens: the only renewal is the revocation's.
+    let server = token_server(3600);
+    let fleet = Fleet::spawn(
+        MEMBERS,
+        &member_env(&server, Some(&redis.url()), 12, 50, 500),
+    );
+    fleet.wait_ready();
+    assert_eq!(
+        server.token_requests(),
+        1,
+        "the fleet's first token: one request for all {MEMBERS} processes"
+    );
+    server.revoke_all();
+    wait_until(
+        "a new token after the revocation",
+        Duration::from_secs(10),
+        || server.token_requests() >= 2,
+    );
+    let reports = fleet.finish();
+    assert_eq!(server.token_requests(), 2, "one new token for the fleet");
+    assert_eq!(total(&reports, "failures"), 0, "{reports:?}");
+    let finals: std::collections::HashSet<_> = reports
+        .iter()
+        .map(|r| r["final_token"].to_string())
+        .collect();
+    assert_eq!(
+        finals.len(),
+        1,
+        "every process ends on the same token: {finals:?}"
+    );
+}
