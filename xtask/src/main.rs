@@ -235,6 +235,8 @@ fn main() -> ExitCode {
                     "en-auth-oauth2",
                     "-p",
                     "en-auth-srp",
+                    "-p",
+                    "en-auth-redis",
                 ])
                 .args(rest);
             run("benchmarks", bench)

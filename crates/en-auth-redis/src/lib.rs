@@ -136,6 +136,7 @@ pub struct RedisStoreBuilder {
     key: Option<Zeroizing<Vec<u8>>>,
     cluster: bool,
     timeouts: Timeouts,
+    root_certificate: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for RedisStoreBuilder {
@@ -145,6 +146,7 @@ impl fmt::Debug for RedisStoreBuilder {
             .field("key_prefix", &self.key_prefix)
             .field("encryption_key", &self.key.as_ref().map(|_| "[REDACTED]"))
             .field("cluster", &self.cluster)
+            .field("root_certificate", &self.root_certificate.is_some())
             .finish()
     }
 }
@@ -173,6 +175,14 @@ impl RedisStoreBuilder {
     #[must_use]
     pub fn cluster(mut self, cluster: bool) -> Self {
         self.cluster = cluster;
+        self
+    }
+
+    /// For `rediss://`: trust the CA certificate(s) in `pem` (PEM) instead of the system's
+    /// roots (a private CA, as ElastiCache and self-hosted Redis often use).
+    #[must_use]
+    pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificate = Some(pem.into());
         self
     }
 
@@ -228,19 +238,25 @@ impl RedisStoreBuilder {
                 ),
             )
         };
+        let certificates = |root: &Vec<u8>| redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(root.clone()),
+        };
         let target = if self.cluster || urls.len() > 1 {
-            let client = redis::cluster::ClusterClient::builder(urls.clone())
+            let mut client = redis::cluster::ClusterClient::builder(urls.clone())
                 .connection_timeout(self.timeouts.connect)
                 .response_timeout(self.timeouts.response)
-                .retries(2)
-                .build()
-                .map_err(bad_url)?;
-            Target::Cluster(client)
+                .retries(2);
+            if let Some(root) = &self.root_certificate {
+                client = client.certs(certificates(root));
+            }
+            Target::Cluster(client.build().map_err(bad_url)?)
         } else {
-            Target::single(
-                redis::Client::open(urls[0]).map_err(bad_url)?,
-                self.timeouts,
-            )
+            let client = match &self.root_certificate {
+                Some(root) => redis::Client::build_with_tls(urls[0], certificates(root)),
+                None => redis::Client::open(urls[0]),
+            };
+            Target::single(client.map_err(bad_url)?, self.timeouts)
         };
         Ok(RedisStore {
             inner: Arc::new(Inner {
@@ -272,6 +288,7 @@ impl RedisStore {
                 connect: DEFAULT_CONNECT_TIMEOUT,
                 response: DEFAULT_RESPONSE_TIMEOUT,
             },
+            root_certificate: None,
         }
     }
 

@@ -483,3 +483,29 @@ async fn the_whole_round_trip_on_a_cluster_with_key_and_lock_in_one_slot() {
     }
     assert!(slots.len() > 1, "the keys spread over slots");
 }
+
+#[tokio::test]
+async fn rediss_with_a_private_ca() {
+    let redis = RedisServer::start_tls();
+    assert!(redis.url().starts_with("rediss://"));
+    let store = RedisStore::builder(redis.url())
+        .encryption_key([4; 32])
+        .tls_root_certificate(redis.ca_pem())
+        .build()
+        .unwrap();
+    let key = shared_key(SCOPE);
+    assert!(store
+        .put_if_newer(&key, &token("at-over-tls", 300, "id-1"), TTL)
+        .await
+        .unwrap());
+    assert_eq!(access(&store.get(&key).await.unwrap()), Some("at-over-tls"));
+    // Without the CA (the system's roots only), the server's certificate is refused.
+    let untrusting = RedisStore::builder(redis.url())
+        .encryption_key([4; 32])
+        .build()
+        .unwrap();
+    let refused = tokio::time::timeout(Duration::from_secs(10), untrusting.get(&key))
+        .await
+        .expect("a refused handshake fails rather than hangs");
+    assert!(refused.is_err(), "{refused:?}");
+}
