@@ -18,9 +18,10 @@ use tracing::Instrument;
 
 use crate::cache::{CacheMiss, CurrentToken, Entry, TokenCache};
 use crate::flight::SingleFlight;
+use crate::shared::{Obtained, Replacing, Shared};
 use crate::{
-    Error, InternalError, RenewalPolicy, RequestPolicy, Token, TokenProvider, API_KEY_HEADER,
-    AUTHORIZATION_HEADER,
+    Error, InternalError, RenewalPolicy, RequestPolicy, SharedStore, SharedStoreSettings, Token,
+    TokenProvider, API_KEY_HEADER, AUTHORIZATION_HEADER,
 };
 
 /// Caches the tokens of a [`TokenProvider`] and authorizes requests with them.
@@ -60,6 +61,8 @@ struct Inner<P> {
     cache: TokenCache,
     flight: SingleFlight<Arc<Entry>>,
     token_requests: AtomicU64,
+    /// The fleet's shared store, when one is configured and the provider can share.
+    shared: Option<Shared>,
 }
 
 impl<P: TokenProvider> std::fmt::Debug for Authorizer<P> {
@@ -73,6 +76,7 @@ impl<P: TokenProvider> std::fmt::Debug for Authorizer<P> {
             .field("token_requests", &self.token_requests())
             .field("policy", &self.inner.policy)
             .field("requests", &self.inner.requests)
+            .field("shared_store", &self.shared_store())
             .finish()
     }
 }
@@ -93,6 +97,45 @@ impl<P: TokenProvider> Authorizer<P> {
     /// requests it authorizes as `requests` says (which URLs may carry a token, which answers
     /// reject it).
     pub fn with_policies(provider: P, policy: RenewalPolicy, requests: RequestPolicy) -> Self {
+        Self::build(provider, policy, requests, None)
+    }
+
+    /// As [`Authorizer::with_policies`], sharing tokens with the other processes of a fleet
+    /// through `store` (see [`SharedStore`]): on a local miss, and when the renewal window
+    /// opens, the authorizer adopts a token another process stored, or takes the fleet's lock
+    /// and asks the token endpoint, so that the fleet makes one token request per renewal.
+    /// The hot path does not touch the store, and a failing store never fails a request
+    /// ([`SharedStoreSettings`]).
+    ///
+    /// Only a provider with a [`TokenProvider::shared_identity`] shares; for any other (a
+    /// user's SRP session) the store is not used.
+    pub fn with_shared_store(
+        provider: P,
+        policy: RenewalPolicy,
+        requests: RequestPolicy,
+        store: Arc<dyn SharedStore>,
+        settings: SharedStoreSettings,
+    ) -> Self {
+        Self::build(provider, policy, requests, Some((store, settings)))
+    }
+
+    fn build(
+        provider: P,
+        policy: RenewalPolicy,
+        requests: RequestPolicy,
+        store: Option<(Arc<dyn SharedStore>, SharedStoreSettings)>,
+    ) -> Self {
+        let shared = store.and_then(|(store, settings)| match provider.shared_identity() {
+            Some(identity) => Some(Shared::new(store, settings, identity.key())),
+            None => {
+                tracing::debug!(
+                    client_id = provider.client_info().client_id(),
+                    flow = provider.flow(),
+                    "this flow does not share tokens; the shared store is not used"
+                );
+                None
+            }
+        });
         let api_key = provider.client_info().api_key().and_then(|key| {
             let Ok(mut value) = HeaderValue::from_str(key.expose_secret()) else {
                 tracing::error!(
@@ -114,6 +157,7 @@ impl<P: TokenProvider> Authorizer<P> {
                 cache: TokenCache::new(),
                 flight: SingleFlight::new(),
                 token_requests: AtomicU64::new(0),
+                shared,
             }),
         }
     }
@@ -137,6 +181,12 @@ impl<P: TokenProvider> Authorizer<P> {
     /// exposed.
     pub fn client_id(&self) -> &str {
         self.inner.provider.client_info().client_id()
+    }
+
+    /// The address of the shared store this authorizer uses (`redis://127.0.0.1:6379`), if
+    /// any.
+    pub fn shared_store(&self) -> Option<&str> {
+        self.inner.shared.as_ref().map(Shared::address)
     }
 
     /// How many times this authorizer has asked its provider for a token (calls of
@@ -286,16 +336,18 @@ async fn token_request<P: TokenProvider>(
     let started = Instant::now();
     // A panicking provider is a failed token request like any other: it lands, with its
     // cooldown, instead of being run again by every new wave of callers.
-    let asked = std::panic::AssertUnwindSafe(inner.policy.retry(|attempt| {
-        tracing::Span::current().record("attempts", attempt);
-        ask_provider(&inner)
-    }))
-    .catch_unwind()
-    .instrument(span.clone())
-    .await;
+    let asked = std::panic::AssertUnwindSafe(obtain(&inner))
+        .catch_unwind()
+        .instrument(span.clone())
+        .await;
+    let mut adopted = false;
     let result = asked
         .unwrap_or_else(|_| Err(InternalError::new("the token provider panicked").into()))
-        .and_then(|token| Entry::new(token, id).map(Arc::new));
+        .and_then(|obtained| {
+            adopted = obtained.adopted;
+            Entry::new(obtained.token, id)
+                .map(|entry| Arc::new(entry.with_shared_id(obtained.shared_id)))
+        });
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     span.record("latency_ms", latency_ms);
 
@@ -308,8 +360,9 @@ async fn token_request<P: TokenProvider>(
     let _in = span.enter();
     match &result {
         Ok(entry) => {
-            span.record("outcome", "ok");
+            span.record("outcome", if adopted { "shared" } else { "ok" });
             tracing::info!(
+                shared = adopted,
                 lifetime_s = entry.token().lifetime().map(|l| l.as_secs()),
                 latency_ms,
                 "token obtained"
@@ -328,6 +381,30 @@ async fn token_request<P: TokenProvider>(
         }
     }
     result
+}
+
+/// A token from the shared store, if there is one to adopt, else from the provider with
+/// retries.
+async fn obtain<P: TokenProvider>(inner: &Inner<P>) -> Result<Obtained, Error> {
+    let fetch = || {
+        inner.policy.retry(|attempt| {
+            tracing::Span::current().record("attempts", attempt);
+            ask_provider(inner)
+        })
+    };
+    let Some(shared) = &inner.shared else {
+        return fetch().await.map(|token| Obtained {
+            token,
+            shared_id: None,
+            adopted: false,
+        });
+    };
+    let previous = inner.cache.load_full();
+    let replacing = Replacing {
+        id: previous.shared_id(),
+        rejected: previous.generation() != 0 && !previous.is_valid(),
+    };
+    shared.obtain(replacing, fetch).await
 }
 
 /// One call of the provider: `refresh()` when there is a token to renew (falling back to

@@ -86,6 +86,8 @@ pub(crate) struct Entry {
     /// was rejected again: the token is not the problem, so rejections do not invalidate it for
     /// a while.
     replay_rejected_at: AtomicU64,
+    /// The token's id in the shared store, when there is one.
+    shared_id: Option<String>,
 }
 
 impl Entry {
@@ -99,6 +101,7 @@ impl Entry {
             usable_until: None,
             background_after: AtomicU64::new(u64::MAX),
             replay_rejected_at: AtomicU64::new(0),
+            shared_id: None,
         }
     }
 
@@ -118,7 +121,19 @@ impl Entry {
             usable_until,
             background_after: AtomicU64::new(0),
             replay_rejected_at: AtomicU64::new(0),
+            shared_id: None,
         })
+    }
+
+    /// This entry, with the token's id in the shared store.
+    pub(crate) fn with_shared_id(mut self, id: Option<String>) -> Self {
+        self.shared_id = id;
+        self
+    }
+
+    /// The token's id in the shared store, if it came from or went to one.
+    pub(crate) fn shared_id(&self) -> Option<&str> {
+        self.shared_id.as_deref()
     }
 
     pub(crate) fn token(&self) -> &Token {

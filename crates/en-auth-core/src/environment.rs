@@ -15,6 +15,9 @@
 //! # refresh_token_rotation = true                        # Cognito app client rotates refresh tokens
 //! # [dev.extra_params]
 //! # audience = "https://api.example.com"
+//! # [dev.shared_cache]                                   # share tokens across a fleet (Redis)
+//! # url = "rediss://cache.internal:6379"
+//! # encryption_key_env = "EN_AUTH_CACHE_KEY"
 //! ```
 //!
 //! URLs must be `https`, except for loopback hosts (`localhost`, `127.0.0.0/8`, `[::1]`), so
@@ -27,7 +30,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use url::Url;
 
-use crate::{ConfigurationError, Error};
+use crate::{ConfigurationError, Error, SharedCacheConfig};
 
 /// The variable that names the environments file.
 pub const ENVIRONMENTS_VAR: &str = "EN_AUTH_ENVIRONMENTS";
@@ -70,6 +73,7 @@ pub struct Environment {
     extra_params: Vec<(String, String)>,
     auth_method: TokenEndpointAuthMethod,
     refresh_token_rotation: bool,
+    shared_cache: Option<SharedCacheConfig>,
 }
 
 /// Extra parameter values may be secrets (`client_assertion`, …): only their names are shown.
@@ -96,8 +100,20 @@ impl std::fmt::Debug for Environment {
             )
             .field("token_endpoint_auth_method", &self.auth_method)
             .field("refresh_token_rotation", &self.refresh_token_rotation)
+            .field("shared_cache", &self.shared_cache)
             .finish()
     }
+}
+
+/// `[<id>.shared_cache]`: see [`SharedCacheConfig`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SharedCacheTable {
+    url: String,
+    key_prefix: Option<String>,
+    encryption_key_env: String,
+    operation_timeout_ms: Option<u64>,
+    lock_wait_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -114,6 +130,7 @@ struct EnvironmentTable {
     token_endpoint_auth_method: TokenEndpointAuthMethod,
     #[serde(default)]
     refresh_token_rotation: bool,
+    shared_cache: Option<SharedCacheTable>,
     /// Keys that are none of the above (reported by name).
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
@@ -129,6 +146,7 @@ impl EnvironmentTable {
         "extra_params",
         "token_endpoint_auth_method",
         "refresh_token_rotation",
+        "shared_cache",
     ];
 }
 
@@ -146,6 +164,7 @@ impl Environment {
             extra_params: Vec::new(),
             auth_method: TokenEndpointAuthMethod::default(),
             refresh_token_rotation: false,
+            shared_cache: None,
         }
     }
 
@@ -240,6 +259,13 @@ impl Environment {
         env.extra_params = table.extra_params.into_iter().collect();
         env.auth_method = table.token_endpoint_auth_method;
         env.refresh_token_rotation = table.refresh_token_rotation;
+        env.shared_cache = table.shared_cache.map(|t| SharedCacheConfig {
+            url: t.url,
+            key_prefix: t.key_prefix.unwrap_or_else(|| "en-auth".to_owned()),
+            encryption_key_env: t.encryption_key_env,
+            operation_timeout_ms: t.operation_timeout_ms,
+            lock_wait_ms: t.lock_wait_ms,
+        });
         Ok(env)
     }
 
@@ -303,6 +329,19 @@ impl Environment {
     pub fn with_refresh_token_rotation(mut self, rotation: bool) -> Self {
         self.refresh_token_rotation = rotation;
         self
+    }
+
+    /// Shares this environment's tokens across processes through the store `config` describes
+    /// (the `[<id>.shared_cache]` table of the file).
+    #[must_use]
+    pub fn with_shared_cache(mut self, config: SharedCacheConfig) -> Self {
+        self.shared_cache = Some(config);
+        self
+    }
+
+    /// The shared token store of this environment, if it has one.
+    pub fn shared_cache(&self) -> Option<&SharedCacheConfig> {
+        self.shared_cache.as_ref()
     }
 
     /// Whether the Cognito app client rotates refresh tokens.

@@ -4,15 +4,17 @@
 //! A flow crate (`en-auth-oauth2`, `en-auth-srp`, or your own) supplies a [`TokenProvider`] and
 //! the options only it has; the caching, the middleware and these settings come from here.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::{
-    Authorizer, Environment, Error, IntoEnvironment, RenewalPolicy, RequestPolicy, TokenProvider,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
+    Authorizer, Environment, Error, IntoEnvironment, RenewalPolicy, RequestPolicy,
+    SharedCacheConfig, SharedStore, SharedStoreSettings, TokenProvider, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_TIMEOUT,
 };
 
 /// The settings every authorizer builder has: the environment, the timeouts of a token request,
-/// the [`RenewalPolicy`] and the [`RequestPolicy`].
+/// the [`RenewalPolicy`], the [`RequestPolicy`] and the fleet's [`SharedStore`].
 ///
 /// A flow's builder holds one in a field named `settings`; [`flow_authorizer!`](crate::flow_authorizer)
 /// gives the builder the setters, and its `build()` calls [`BuilderSettings::environment`]
@@ -29,6 +31,12 @@ pub struct BuilderSettings {
     pub renewal: RenewalPolicy,
     /// Which requests may carry the token and which answers mean it was rejected.
     pub requests: RequestPolicy,
+    /// The store shared with the other processes of a fleet, set in code; it takes precedence
+    /// over the environment's `shared_cache` table.
+    pub shared_store: Option<Arc<dyn SharedStore>>,
+    /// How the shared store is used; default: the environment table's timeouts, else
+    /// [`SharedStoreSettings::default`].
+    pub shared_store_settings: Option<SharedStoreSettings>,
 }
 
 impl BuilderSettings {
@@ -41,6 +49,8 @@ impl BuilderSettings {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             renewal: RenewalPolicy::default(),
             requests: RequestPolicy::default(),
+            shared_store: None,
+            shared_store_settings: None,
         }
     }
 
@@ -52,9 +62,43 @@ impl BuilderSettings {
         self.environment.as_ref().map_err(Clone::clone)
     }
 
-    /// The caching authorizer over `provider`, with these policies.
+    /// The caching authorizer over `provider`, with these policies and the shared store set in
+    /// code, if any (the environment's `shared_cache` table needs
+    /// [`BuilderSettings::authorizer_sharing`]).
     pub fn authorizer<P: TokenProvider>(self, provider: P) -> Authorizer<P> {
-        Authorizer::with_policies(provider, self.renewal, self.requests)
+        match self.shared_store {
+            Some(store) => Authorizer::with_shared_store(
+                provider,
+                self.renewal,
+                self.requests,
+                store,
+                self.shared_store_settings.unwrap_or_default(),
+            ),
+            None => Authorizer::with_policies(provider, self.renewal, self.requests),
+        }
+    }
+
+    /// As [`BuilderSettings::authorizer`], and when no store was set in code but the
+    /// environment has a `shared_cache` table, the store `open` makes of it (a flow crate passes
+    /// `en-auth-redis`'s `RedisStore::from_config`). A provider that does not share tokens
+    /// ([`TokenProvider::shared_identity`] is `None`) opens no store.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] if the environment could not be loaded, or `open`'s error (a
+    /// malformed URL, a missing encryption key).
+    pub fn authorizer_sharing<P: TokenProvider>(
+        mut self,
+        provider: P,
+        open: impl FnOnce(&SharedCacheConfig) -> Result<Arc<dyn SharedStore>, Error>,
+    ) -> Result<Authorizer<P>, Error> {
+        if self.shared_store.is_none() && provider.shared_identity().is_some() {
+            if let Some(config) = self.environment()?.shared_cache().cloned() {
+                self.shared_store = Some(open(&config)?);
+                self.shared_store_settings
+                    .get_or_insert_with(|| config.settings());
+            }
+        }
+        Ok(self.authorizer(provider))
     }
 }
 
@@ -193,6 +237,25 @@ macro_rules! flow_authorizer {
             #[must_use]
             pub fn connect_timeout(mut self, timeout: ::core::time::Duration) -> Self {
                 self.settings.connect_timeout = timeout;
+                self
+            }
+
+            /// Shares tokens with the other processes of a fleet through `store` (such as
+            /// `en-auth-redis`'s `RedisStore`): one token request per renewal across the
+            /// fleet. Takes precedence over the environment's `shared_cache` table. Flows with
+            /// user sessions do not share. See [`SharedStore`]($crate::SharedStore).
+            #[must_use]
+            pub fn shared_store(mut self, store: impl $crate::SharedStore) -> Self {
+                self.settings.shared_store = Some(::std::sync::Arc::new(store));
+                self
+            }
+
+            /// How the shared store is used: timeouts, the fleet's lock, the circuit breaker,
+            /// renewal jitter (default: the environment table's timeouts, else
+            /// [`SharedStoreSettings::default`]($crate::SharedStoreSettings::default)).
+            #[must_use]
+            pub fn shared_store_settings(mut self, settings: $crate::SharedStoreSettings) -> Self {
+                self.settings.shared_store_settings = Some(settings);
                 self
             }
         }

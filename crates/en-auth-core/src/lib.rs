@@ -29,6 +29,7 @@ mod middleware_error;
 mod policy;
 mod provider;
 mod request_policy;
+mod shared;
 mod store;
 mod token;
 

@@ -181,6 +181,20 @@ impl Token {
         self.renew_at_coarse.is_some_and(|at| coarse_now() >= at)
     }
 
+    /// This token, due for renewal `by` earlier (never before it was received); its expiry is
+    /// unchanged. For the jitter of a fleet's renewals.
+    pub(crate) fn renewing_earlier(mut self, by: Duration) -> Self {
+        if let Some(at) = self.renew_at {
+            let at = at
+                .checked_sub(by)
+                .unwrap_or(self.received_at)
+                .max(self.received_at);
+            self.renew_at = Some(at);
+            self.renew_at_coarse = Some(coarse_deadline(at));
+        }
+        self
+    }
+
     /// Whether the token needs renewal at `now` (exact).
     #[inline]
     pub fn needs_renewal_at(&self, now: Instant) -> bool {

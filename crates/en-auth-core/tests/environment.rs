@@ -188,3 +188,38 @@ fn a_rejected_extra_parameter_is_named_but_not_quoted() {
     assert_eq!(e.field.as_deref(), Some("extra_params"));
     assert!(!e.to_string().contains("eyJ"), "{e}");
 }
+
+#[test]
+fn the_shared_cache_table_is_read_and_never_prints_a_password() {
+    let text = r#"
+[fleet]
+token_url = "https://auth.example.com/token"
+[fleet.shared_cache]
+url = "rediss://:hunter2@cache.internal:6379"
+encryption_key_env = "EN_AUTH_CACHE_KEY"
+operation_timeout_ms = 150
+"#;
+    let env = Environment::from_toml_str(text, "fleet").unwrap();
+    let cache = env.shared_cache().expect("the table is read");
+    assert_eq!(cache.key_prefix, "en-auth", "the default prefix");
+    assert_eq!(cache.encryption_key_env, "EN_AUTH_CACHE_KEY");
+    let settings = cache.settings();
+    assert_eq!(
+        settings.operation_timeout,
+        std::time::Duration::from_millis(150)
+    );
+    assert_eq!(
+        settings.lock_wait,
+        en_auth_core::SharedStoreSettings::default().lock_wait
+    );
+    let printed = format!("{env:?} {}", cache.redacted_url());
+    assert!(!printed.contains("hunter2"), "{printed}");
+    assert!(printed.contains("cache.internal"), "{printed}");
+
+    let misspelt = text.replace("encryption_key_env", "encryption_key");
+    let error = config_error(Environment::from_toml_str(&misspelt, "fleet"));
+    assert!(error.to_string().contains("encryption_key"), "{error}");
+    assert!(!error.to_string().contains("hunter2"), "{error}");
+    assert!(Environment::from_toml_str(text, "fleet").is_ok());
+    assert!(Environment::new("plain").shared_cache().is_none());
+}

@@ -136,6 +136,23 @@ impl ServiceAccountAuthorizerBuilder {
         let provider = ClientCredentials::new(self.client_info, environment, http)?
             .with_timeout(self.settings.timeout)
             .with_max_response_bytes(self.max_response_bytes);
-        Ok(self.settings.authorizer(provider).into())
+        Ok(self
+            .settings
+            .authorizer_sharing(provider, open_shared_store)?
+            .into())
     }
+}
+
+/// The store of an environment's `shared_cache` table.
+#[cfg(not(feature = "redis"))]
+fn open_shared_store(
+    config: &en_auth_core::SharedCacheConfig,
+) -> Result<std::sync::Arc<dyn en_auth_core::SharedStore>, Error> {
+    Err(ConfigurationError::new(format!(
+        "the environment has a `shared_cache` table ({}), but en-auth-oauth2 was built without \
+         its `redis` feature: enable it (it is on by default), or remove the table",
+        config.redacted_url()
+    ))
+    .with_field("shared_cache")
+    .into())
 }

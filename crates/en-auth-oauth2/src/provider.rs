@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use en_auth_core::{
-    ClientInfo, Environment, Error, InvalidResponseError, Token, TokenEndpointAuthMethod,
-    TokenProvider,
+    ClientInfo, Environment, Error, InvalidResponseError, SharedIdentity, Token,
+    TokenEndpointAuthMethod, TokenProvider,
 };
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
@@ -250,5 +250,26 @@ impl TokenProvider for ClientCredentials {
 
     fn environment_id(&self) -> Option<&str> {
         Some(self.environment.id())
+    }
+
+    /// The canonical client-credentials request: token URL, client id, authentication method,
+    /// scopes and extra parameters (with their values: an `audience` or `resource` changes the
+    /// token). Never the secret.
+    fn shared_identity(&self) -> Option<SharedIdentity> {
+        let method = match self.environment.token_endpoint_auth_method() {
+            TokenEndpointAuthMethod::ClientSecretPost => "client_secret_post",
+            _ => "client_secret_basic",
+        };
+        let mut identity = SharedIdentity::new("client_credentials")
+            .with("token_url", self.token_url.as_str())
+            .with("client_id", self.client_info.client_id())
+            .with("token_endpoint_auth_method", method);
+        for scope in self.environment.scopes() {
+            identity = identity.with("scope", scope.as_str());
+        }
+        for (name, value) in self.environment.extra_params() {
+            identity = identity.with("extra_param", format!("{name}={value}"));
+        }
+        Some(identity)
     }
 }

@@ -1,0 +1,479 @@
+//! The fleet's side of a token request: one authorizer's use of its [`SharedStore`].
+//!
+//! Consulted only inside a token request (the slow path), never on the hot path:
+//!
+//! 1. A token rejected by a resource server is deleted from the store if it is still the one
+//!    there (compare-and-delete, in the background), so a late rejection never evicts a newer
+//!    token.
+//! 2. A stored token that is not the one being replaced, and that this process would not renew
+//!    yet, is adopted: no token request.
+//! 3. Otherwise the process takes the fleet's lock, reads again (a holder may just have
+//!    finished), asks the token endpoint, stores the token and releases the lock. A process
+//!    that finds the lock taken waits for the holder's token (polling, bounded by
+//!    [`SharedStoreSettings::lock_wait`]; it takes the lock itself if the holder lets go
+//!    without a token), then asks the token endpoint itself.
+//!
+//! The store fails open: every call is bounded by [`SharedStoreSettings::operation_timeout`];
+//! after the first failed call a token request stops using the store (so a dead or silent store
+//! delays a token request by one timeout at most); after
+//! [`SharedStoreSettings::breaker_threshold`] consecutive failures a circuit breaker skips the
+//! store for [`SharedStoreSettings::breaker_cooldown`], then lets one call probe it. Writes
+//! (put, unlock, delete) run in the background and delay nobody.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::policy::coarse_now;
+use crate::{
+    Error, SharedKey, SharedStore, SharedStoreSettings, SharedToken, StoreError, Token,
+    MAX_GAP_FRACTION,
+};
+
+/// How long the first wait for a lock holder's token is; it doubles up to [`MAX_POLL`].
+const FIRST_POLL: Duration = Duration::from_millis(20);
+const MAX_POLL: Duration = Duration::from_millis(250);
+
+/// One authorizer's shared store, with its key and circuit breaker.
+pub(crate) struct Shared {
+    store: Arc<dyn SharedStore>,
+    settings: SharedStoreSettings,
+    key: SharedKey,
+    /// This authorizer's lock-owner id: unique per process and authorizer.
+    owner: String,
+    address: String,
+    breaker: Breaker,
+}
+
+/// A token obtained through the store: adopted from it, or fetched and (being) stored.
+pub(crate) struct Obtained {
+    pub(crate) token: Token,
+    /// The token's id in the store.
+    pub(crate) shared_id: Option<String>,
+    /// Whether it came from the store (no token request).
+    pub(crate) adopted: bool,
+}
+
+/// What a token request replaces: the id of the token it renews and whether that token was
+/// rejected by a resource server.
+pub(crate) struct Replacing<'a> {
+    pub(crate) id: Option<&'a str>,
+    pub(crate) rejected: bool,
+}
+
+/// A store call's result: a value, or the store is not to be used now.
+enum Call<T> {
+    Done(T),
+    Unavailable,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        store: Arc<dyn SharedStore>,
+        settings: SharedStoreSettings,
+        key: SharedKey,
+    ) -> Self {
+        let address = store.address();
+        Self {
+            store,
+            key,
+            owner: format!("{}-{:016x}", std::process::id(), fastrand::u64(..)),
+            address,
+            breaker: Breaker::default(),
+            settings,
+        }
+    }
+
+    pub(crate) fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// A token for this authorizer through the store, calling `fetch` (the token endpoint, with
+    /// its retries) when the store has none to give.
+    pub(crate) async fn obtain<F, Fut>(
+        &self,
+        replacing: Replacing<'_>,
+        fetch: F,
+    ) -> Result<Obtained, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Token, Error>>,
+    {
+        if let (true, Some(id)) = (replacing.rejected, replacing.id) {
+            self.delete_if_same(id.to_owned());
+        }
+        let stale = replacing.id;
+        // Once a call fails, this token request goes on without the store.
+        let mut answering = true;
+        let holding = match self.call("get", self.store.get(&self.key)).await {
+            Call::Unavailable => {
+                answering = false;
+                false
+            }
+            Call::Done(stored) => {
+                if let Some(adopted) = self.adoptable(stored, stale) {
+                    return Ok(adopted);
+                }
+                match self.take_lock().await {
+                    Call::Unavailable => {
+                        answering = false;
+                        false
+                    }
+                    Call::Done(true) => true,
+                    Call::Done(false) => match self.wait_for_holder(stale).await {
+                        Waited::Adopted(adopted) => return Ok(adopted),
+                        Waited::Holding => true,
+                        Waited::GaveUp => false,
+                    },
+                }
+            }
+        };
+        if holding {
+            // A holder may have stored a token between our read and our lock.
+            if let Call::Done(stored) = self.call("get", self.store.get(&self.key)).await {
+                if let Some(adopted) = self.adoptable(stored, stale) {
+                    self.release_lock();
+                    return Ok(adopted);
+                }
+            }
+        }
+        let fetched = fetch().await;
+        let obtained = fetched.map(|token| {
+            let id = new_token_id();
+            if answering {
+                self.put(&token, &id);
+            }
+            Obtained {
+                token: self.jittered(token),
+                shared_id: Some(id),
+                adopted: false,
+            }
+        });
+        if holding {
+            self.release_lock();
+        }
+        obtained
+    }
+
+    /// `stored` as a local token, if it is not the one being replaced and this process would
+    /// not renew it yet.
+    fn adoptable(&self, stored: Option<SharedToken>, stale: Option<&str>) -> Option<Obtained> {
+        let stored = stored?;
+        if stale == Some(stored.id.as_str()) {
+            return None;
+        }
+        let remaining = stored.expires_at.duration_since(SystemTime::now()).ok()?;
+        let skew = self.skew(remaining);
+        let mut token = Token::new(
+            stored.access_token.expose_secret().to_owned(),
+            Some(remaining.saturating_sub(skew)),
+        )
+        .with_token_type(stored.token_type);
+        if let Some(scope) = stored.scope {
+            token = token.with_scope(scope);
+        }
+        let token = self.jittered(token);
+        if token.needs_renewal_at(Instant::now()) {
+            return None;
+        }
+        tracing::debug!(store = %self.address, "token adopted from the shared store");
+        Some(Obtained {
+            token,
+            shared_id: Some(stored.id),
+            adopted: true,
+        })
+    }
+
+    /// The clock-skew margin for a token with `remaining` life: the configured one, at most a
+    /// tenth of it (a 5-second token keeps most of its life).
+    fn skew(&self, remaining: Duration) -> Duration {
+        self.settings.clock_skew.min(remaining / 10)
+    }
+
+    /// `token` renewed earlier by a random part of its renewal gap, so that replicas don't all
+    /// wake at once.
+    fn jittered(&self, token: Token) -> Token {
+        let Some(lifetime) = token.lifetime() else {
+            return token;
+        };
+        let gap = crate::EXPIRATION_GAP.min(lifetime / MAX_GAP_FRACTION);
+        let fraction = self.settings.renewal_jitter.clamp(0.0, 1.0) * fastrand::f64();
+        token.renewing_earlier(gap.mul_f64(fraction))
+    }
+
+    /// Takes the fleet's lock.
+    async fn take_lock(&self) -> Call<bool> {
+        let ttl = self.settings.lock_ttl;
+        self.call("lock", self.store.lock(&self.key, &self.owner, ttl))
+            .await
+    }
+
+    /// Waits for the lock holder's token; takes the lock if the holder lets go without one.
+    async fn wait_for_holder(&self, stale: Option<&str>) -> Waited {
+        let deadline = tokio::time::Instant::now() + self.settings.lock_wait;
+        let mut pause = FIRST_POLL;
+        loop {
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                tracing::debug!(store = %self.address, "gave up waiting for the fleet's token request");
+                return Waited::GaveUp;
+            }
+            tokio::time::sleep(pause.min(deadline - now)).await;
+            pause = (pause * 2).min(MAX_POLL);
+            match self.call("get", self.store.get(&self.key)).await {
+                Call::Unavailable => return Waited::GaveUp,
+                Call::Done(stored) => {
+                    if let Some(adopted) = self.adoptable(stored, stale) {
+                        return Waited::Adopted(adopted);
+                    }
+                }
+            }
+            match self.take_lock().await {
+                Call::Unavailable => return Waited::GaveUp,
+                Call::Done(true) => return Waited::Holding,
+                Call::Done(false) => {}
+            }
+        }
+    }
+
+    /// Stores `token` (in the background) until shortly before this process would renew it.
+    fn put(&self, token: &Token, id: &str) {
+        let (Some(expires), Some(renew)) = (token.expires_at(), token.renew_at()) else {
+            return; // An unknown lifetime is not shared.
+        };
+        let now = Instant::now();
+        let remaining = expires.saturating_duration_since(now);
+        let ttl = renew
+            .saturating_duration_since(now)
+            .saturating_sub(self.skew(remaining));
+        if ttl < Duration::from_millis(10) {
+            return;
+        }
+        let shared = SharedToken {
+            access_token: SecretString::from(token.access_token().expose_secret().to_owned()),
+            token_type: token.token_type().to_owned(),
+            scope: token.scope().map(str::to_owned),
+            expires_at: SystemTime::now() + remaining,
+            id: id.to_owned(),
+        };
+        self.background("put", move |store, key| async move {
+            store.put_if_newer(&key, &shared, ttl).await.map(drop)
+        });
+    }
+
+    /// Releases the fleet's lock (in the background).
+    fn release_lock(&self) {
+        let owner = self.owner.clone();
+        self.background("unlock", move |store, key| async move {
+            store.unlock(&key, &owner).await
+        });
+    }
+
+    /// Deletes the rejected token `id` if it is still the stored one (in the background).
+    fn delete_if_same(&self, id: String) {
+        self.background("delete", move |store, key| async move {
+            store.delete_if_same(&key, &id).await.map(drop)
+        });
+    }
+
+    /// Runs a store write on en-auth's I/O runtime, bounded and counted like any call.
+    fn background<F, Fut>(&self, op: &'static str, write: F)
+    where
+        F: FnOnce(Arc<dyn SharedStore>, SharedKey) -> Fut,
+        Fut: Future<Output = Result<(), StoreError>> + Send + 'static,
+    {
+        if !self.breaker.allows() {
+            return;
+        }
+        let Ok(runtime) = crate::io::handle() else {
+            return;
+        };
+        let write = write(Arc::clone(&self.store), self.key);
+        let timeout = self.settings.operation_timeout;
+        let call = BackgroundCall {
+            address: self.address.clone(),
+            breaker: self.breaker.clone_handle(),
+            settings: self.settings.clone(),
+        };
+        runtime.spawn(async move {
+            let result = tokio::time::timeout(timeout, write).await;
+            call.record(op, result);
+        });
+    }
+
+    /// One store call, bounded by the operation timeout, through the breaker.
+    async fn call<T>(
+        &self,
+        op: &'static str,
+        future: impl Future<Output = Result<T, StoreError>>,
+    ) -> Call<T> {
+        if !self.breaker.allows() {
+            return Call::Unavailable;
+        }
+        let result = tokio::time::timeout(self.settings.operation_timeout, future).await;
+        let call = BackgroundCall {
+            address: self.address.clone(),
+            breaker: self.breaker.clone_handle(),
+            settings: self.settings.clone(),
+        };
+        match call.record(op, result) {
+            Some(value) => Call::Done(value),
+            None => Call::Unavailable,
+        }
+    }
+}
+
+enum Waited {
+    Adopted(Obtained),
+    Holding,
+    GaveUp,
+}
+
+/// A random id for a token in the store (not derived from the token).
+fn new_token_id() -> String {
+    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+}
+
+/// What a store call needs to record its outcome, also from a background task.
+struct BackgroundCall {
+    address: String,
+    breaker: Breaker,
+    settings: SharedStoreSettings,
+}
+
+impl BackgroundCall {
+    fn record<T>(
+        &self,
+        op: &'static str,
+        result: Result<Result<T, StoreError>, tokio::time::error::Elapsed>,
+    ) -> Option<T> {
+        match result {
+            Ok(Ok(value)) => {
+                if self.breaker.succeeded() {
+                    tracing::info!(store = %self.address, "the shared token store answers again; using it");
+                }
+                Some(value)
+            }
+            Ok(Err(error)) => {
+                self.failed(op, &error.to_string());
+                None
+            }
+            Err(_) => {
+                let timeout = self.settings.operation_timeout;
+                self.failed(op, &format!("no answer within {timeout:?}"));
+                None
+            }
+        }
+    }
+
+    fn failed(&self, op: &'static str, error: &str) {
+        let opened = self.breaker.failed(
+            self.settings.breaker_threshold,
+            self.settings.breaker_cooldown,
+        );
+        tracing::warn!(
+            store = %self.address,
+            op,
+            error,
+            "shared token store call failed; going on without it"
+        );
+        if opened {
+            tracing::warn!(
+                store = %self.address,
+                cooldown_ms = u64::try_from(self.settings.breaker_cooldown.as_millis()).unwrap_or(u64::MAX),
+                "shared token store keeps failing: not using it for a while (circuit open)"
+            );
+        }
+    }
+}
+
+/// The circuit breaker: consecutive failures, and until when the store is skipped.
+#[derive(Default)]
+struct Breaker {
+    state: Arc<BreakerState>,
+}
+
+#[derive(Default)]
+struct BreakerState {
+    failures: AtomicU32,
+    /// Coarse-clock ticks until which the store is skipped; 0: closed.
+    open_until: AtomicU64,
+}
+
+impl Breaker {
+    fn clone_handle(&self) -> Self {
+        Self {
+            state: Arc::clone(&self.state),
+        }
+    }
+
+    /// Whether a call may go to the store: the breaker is closed, or its cooldown is over and
+    /// this caller is the one probe (the next probe waits another cooldown).
+    fn allows(&self) -> bool {
+        let until = self.state.open_until.load(Ordering::Acquire);
+        if until == 0 {
+            return true;
+        }
+        let now = coarse_now().as_ticks();
+        if now < until {
+            return false;
+        }
+        // One probe per cooldown: push the reopening out while it runs.
+        let probe_window = coarsetime::Duration::from_secs(1).as_ticks();
+        self.state
+            .open_until
+            .compare_exchange(
+                until,
+                now + probe_window,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+
+    /// Records a success; true if the breaker was open (it closes).
+    fn succeeded(&self) -> bool {
+        self.state.failures.store(0, Ordering::Release);
+        self.state.open_until.swap(0, Ordering::AcqRel) != 0
+    }
+
+    /// Records a failure; true if it opened the breaker.
+    fn failed(&self, threshold: u32, cooldown: Duration) -> bool {
+        let failures = self.state.failures.fetch_add(1, Ordering::AcqRel) + 1;
+        if failures < threshold.max(1) {
+            return false;
+        }
+        let until = (coarse_now() + coarsetime::Duration::from(cooldown)).as_ticks();
+        self.state.open_until.swap(until.max(1), Ordering::AcqRel) == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_breaker_opens_after_the_threshold_and_probes_once_after_the_cooldown() {
+        let breaker = Breaker::default();
+        assert!(breaker.allows());
+        assert!(!breaker.failed(3, Duration::ZERO));
+        assert!(!breaker.failed(3, Duration::ZERO));
+        assert!(breaker.failed(3, Duration::ZERO), "third failure opens it");
+        // Cooldown zero: over at once; exactly one probe is let through.
+        assert!(breaker.allows());
+        assert!(!breaker.allows(), "one probe per cooldown");
+        assert!(breaker.succeeded(), "a success closes it");
+        assert!(breaker.allows());
+        assert!(!breaker.succeeded(), "already closed");
+    }
+
+    #[test]
+    fn an_open_breaker_skips_the_store_during_its_cooldown() {
+        let breaker = Breaker::default();
+        assert!(breaker.failed(1, Duration::from_secs(60)));
+        assert!(!breaker.allows());
+    }
+}

@@ -1,0 +1,530 @@
+//! The Authorizer with a shared store, against an in-memory [`SharedStore`] that can fail, fall
+//! silent or hold its lock: adoption across "processes" (authorizers), one token request for
+//! many, compare-and-delete on rejection, the lock's bounded wait, failing open with a circuit
+//! breaker, and no store use by providers that do not share. The real Redis store is tested in
+//! `en-auth-redis` and `en-auth-fleet`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use en_auth_core::{
+    Authorizer, ClientInfo, Error, RenewalPolicy, RequestPolicy, SharedIdentity, SharedKey,
+    SharedStore, SharedStoreSettings, SharedToken, StoreError, StoreResult, Token, TokenProvider,
+};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Notify;
+
+/// How the in-memory store behaves.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Healthy,
+    Failing,
+    Silent,
+}
+
+#[derive(Debug)]
+struct MemoryStore {
+    tokens: Mutex<HashMap<SharedKey, SharedToken>>,
+    locks: Mutex<HashMap<SharedKey, String>>,
+    mode: Mutex<Mode>,
+    calls: AtomicUsize,
+    written: Notify,
+}
+
+impl MemoryStore {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            tokens: Mutex::default(),
+            locks: Mutex::default(),
+            mode: Mutex::new(Mode::Healthy),
+            calls: AtomicUsize::new(0),
+            written: Notify::new(),
+        })
+    }
+
+    fn set_mode(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    async fn enter(&self) -> StoreResult<()> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let mode = *self.mode.lock().unwrap();
+        match mode {
+            Mode::Healthy => Ok(()),
+            Mode::Failing => Err(StoreError::new(
+                "READONLY You can't write against a read only replica.",
+            )),
+            Mode::Silent => std::future::pending().await,
+        }
+    }
+
+    fn stored_ids(&self) -> Vec<String> {
+        self.tokens
+            .lock()
+            .unwrap()
+            .values()
+            .map(|t| t.id.clone())
+            .collect()
+    }
+
+    /// Waits until a write lands (a signal, not a sleep).
+    async fn wait_for<F: Fn(&Self) -> bool>(&self, done: F) {
+        loop {
+            let notified = self.written.notified();
+            if done(self) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// The test keeps one handle, the authorizers another.
+#[derive(Debug, Clone)]
+struct Store(Arc<MemoryStore>);
+
+#[async_trait]
+impl SharedStore for Store {
+    async fn get(&self, key: &SharedKey) -> StoreResult<Option<SharedToken>> {
+        self.0.enter().await?;
+        Ok(self.0.tokens.lock().unwrap().get(key).cloned())
+    }
+
+    async fn put_if_newer(
+        &self,
+        key: &SharedKey,
+        token: &SharedToken,
+        _ttl: Duration,
+    ) -> StoreResult<bool> {
+        self.0.enter().await?;
+        let written = {
+            let mut tokens = self.0.tokens.lock().unwrap();
+            let newer = tokens
+                .get(key)
+                .is_none_or(|old| old.expires_at <= token.expires_at);
+            if newer {
+                tokens.insert(*key, token.clone());
+            }
+            newer
+        };
+        self.0.written.notify_waiters();
+        Ok(written)
+    }
+
+    async fn delete_if_same(&self, key: &SharedKey, id: &str) -> StoreResult<bool> {
+        self.0.enter().await?;
+        let deleted = {
+            let mut tokens = self.0.tokens.lock().unwrap();
+            let same = tokens.get(key).is_some_and(|t| t.id == id);
+            if same {
+                tokens.remove(key);
+            }
+            same
+        };
+        self.0.written.notify_waiters();
+        Ok(deleted)
+    }
+
+    async fn lock(&self, key: &SharedKey, owner: &str, _ttl: Duration) -> StoreResult<bool> {
+        self.0.enter().await?;
+        let mut locks = self.0.locks.lock().unwrap();
+        if locks.contains_key(key) {
+            return Ok(false);
+        }
+        locks.insert(*key, owner.to_owned());
+        drop(locks);
+        self.0.written.notify_waiters();
+        Ok(true)
+    }
+
+    async fn unlock(&self, key: &SharedKey, owner: &str) -> StoreResult<()> {
+        self.0.enter().await?;
+        let mut locks = self.0.locks.lock().unwrap();
+        if locks.get(key).is_some_and(|o| o == owner) {
+            locks.remove(key);
+        }
+        drop(locks);
+        self.0.written.notify_waiters();
+        Ok(())
+    }
+
+    fn address(&self) -> String {
+        "memory://test".to_owned()
+    }
+}
+
+/// A token endpoint shared by every "process": counts its token requests.
+struct Endpoint {
+    requests: AtomicUsize,
+    /// Holds token requests until opened.
+    held: AtomicBool,
+    open: Notify,
+}
+
+impl Endpoint {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            requests: AtomicUsize::new(0),
+            held: AtomicBool::new(false),
+            open: Notify::new(),
+        })
+    }
+}
+
+struct Provider {
+    client: ClientInfo,
+    endpoint: Arc<Endpoint>,
+    scope: &'static str,
+    shares: bool,
+}
+
+impl TokenProvider for Provider {
+    async fn authorize(&self) -> Result<Token, Error> {
+        while self.endpoint.held.load(Ordering::SeqCst) {
+            let opened = self.endpoint.open.notified();
+            if !self.endpoint.held.load(Ordering::SeqCst) {
+                break;
+            }
+            opened.await;
+        }
+        let n = self.endpoint.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok(Token::new(
+            format!("{}-token-{n}", self.scope),
+            Some(Duration::from_secs(3600)),
+        )
+        .with_scope(self.scope))
+    }
+
+    fn client_info(&self) -> &ClientInfo {
+        &self.client
+    }
+
+    fn shared_identity(&self) -> Option<SharedIdentity> {
+        self.shares.then(|| {
+            SharedIdentity::new("test")
+                .with("client_id", self.client.client_id())
+                .with("scope", self.scope)
+        })
+    }
+}
+
+fn settings() -> SharedStoreSettings {
+    let mut settings = SharedStoreSettings::default();
+    settings.operation_timeout = Duration::from_millis(50);
+    settings.lock_wait = Duration::from_secs(2);
+    settings
+}
+
+/// One "process" of the fleet.
+fn process(
+    endpoint: &Arc<Endpoint>,
+    store: &Arc<MemoryStore>,
+    scope: &'static str,
+) -> Authorizer<Provider> {
+    let provider = Provider {
+        client: ClientInfo::new("fleet-client", "secret"),
+        endpoint: Arc::clone(endpoint),
+        scope,
+        shares: true,
+    };
+    Authorizer::with_shared_store(
+        provider,
+        RenewalPolicy::default().with_max_attempts(1),
+        RequestPolicy::default(),
+        Arc::new(Store(Arc::clone(store))),
+        settings(),
+    )
+}
+
+fn secret(token: &en_auth_core::CurrentToken) -> String {
+    token.secret().expose_secret().to_owned()
+}
+
+#[tokio::test]
+async fn a_second_process_adopts_the_first_ones_token() {
+    let (endpoint, store) = (Endpoint::new(), MemoryStore::new());
+    let first = process(&endpoint, &store, "read");
+    let token = secret(&first.access_token().await.unwrap());
+    store.wait_for(|s| !s.stored_ids().is_empty()).await;
+
+    let second = process(&endpoint, &store, "read");
+    assert_eq!(secret(&second.access_token().await.unwrap()), token);
+    assert_eq!(endpoint.requests.load(Ordering::SeqCst), 1);
+    assert_eq!((first.token_requests(), second.token_requests()), (1, 0));
+    assert_eq!(second.shared_store(), Some("memory://test"));
+}
+
+#[tokio::test]
+async fn different_identities_never_share() {
+    let (endpoint, store) = (Endpoint::new(), MemoryStore::new());
+    let read = process(&endpoint, &store, "read");
+    let write = process(&endpoint, &store, "write");
+    let r = secret(&read.access_token().await.unwrap());
+    store.wait_for(|s| s.stored_ids().len() == 1).await;
+    let w = secret(&write.access_token().await.unwrap());
+    assert!(r.starts_with("read-") && w.starts_with("write-"), "{r} {w}");
+    assert_eq!(endpoint.requests.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_cold_processes_make_one_token_request() {
+    let (endpoint, store) = (Endpoint::new(), MemoryStore::new());
+    endpoint.held.store(true, Ordering::SeqCst);
+    let fleet: Vec<_> = (0..20)
+        .map(|_| process(&endpoint, &store, "read"))
+        .collect();
+    let waiting: Vec<_> = fleet
+        .iter()
+        .cloned()
+        .map(|p| tokio::spawn(async move { secret(&p.access_token().await.unwrap()) }))
+        .collect();
+    // Open the endpoint once one process holds the fleet's lock.
+    store
+        .wait_for(|s| !s.locks.lock().unwrap().is_empty())
+        .await;
+    endpoint.held.store(false, Ordering::SeqCst);
+    endpoint.open.notify_waiters();
+    let mut tokens = Vec::new();
+    for task in waiting {
+        tokens.push(task.await.unwrap());
+    }
+    assert_eq!(endpoint.requests.load(Ordering::SeqCst), 1);
+    assert!(tokens.iter().all(|t| t == &tokens[0]));
+    let asked: u64 = fleet.iter().map(Authorizer::token_requests).sum();
+    assert_eq!(asked, 1);
+}
+
+#[tokio::test]
+async fn a_rejection_renews_once_for_the_fleet_and_a_late_one_keeps_the_newer_token() {
+    let (endpoint, store) = (Endpoint::new(), MemoryStore::new());
+    let a = process(&endpoint, &store, "read");
+    let b = process(&endpoint, &store, "read");
+    let old = a.access_token().await.unwrap();
+    store.wait_for(|s| s.stored_ids().len() == 1).await;
+    let old_b = b.access_token().await.unwrap();
+    assert_eq!(secret(&old), secret(&old_b));
+
+    // The resource server revokes the token: A sees a 401 first.
+    a.invalidate(old.generation());
+    let renewed = secret(&a.access_token().await.unwrap());
+    assert_ne!(renewed, secret(&old));
+    store
+        .wait_for(|s| {
+            s.tokens
+                .lock()
+                .unwrap()
+                .values()
+                .any(|t| t.access_token.expose_secret() == renewed)
+        })
+        .await;
+    let newer_id = store.stored_ids();
+
+    // B's 401 for the old token comes later: it adopts A's token and deletes nothing.
+    b.invalidate(old_b.generation());
+    assert_eq!(secret(&b.access_token().await.unwrap()), renewed);
+    assert_eq!(
+        endpoint.requests.load(Ordering::SeqCst),
+        2,
+        "one renewal for the fleet"
+    );
+    assert_eq!(store.stored_ids(), newer_id, "the newer token stays stored");
+}
+
+#[tokio::test]
+async fn a_rejected_token_still_stored_is_deleted() {
+    let (endpoint, store) = (Endpoint::new(), MemoryStore::new());
+    let a = process(&endpoint, &store, "read");
+    let old = a.access_token().await.unwrap();
+    store.wait_for(|s| s.stored_ids().len() == 1).await;
+    let old_id = store.stored_ids();
+    endpoint.held.store(true, Ordering::SeqCst);
+    a.invalidate(old.generation());
+    let renewal = tokio::spawn({
+        let a = a.clone();
+        async move { secret(&a.access_token().await.unwrap()) }
+    });
+    // While the renewal is held at the endpoint, the rejected token leaves the store.
+    store.wait_for(|s| s.stored_ids().is_empty()).await;
+    endpoint.held.store(false, Ordering::SeqCst);
+    endpoint.open.notify_waiters();
+    let renewed = renewal.await.unwrap();
+    store.wait_for(|s| !s.stored_ids().is_empty()).await;
+    assert_ne!(store.stored_ids(), old_id);
+    assert_ne!(renewed, secret(&old));
+}
+
+#[tokio::test]
+async fn a_held_lock_is_waited_for_then_the_holders_token_adopted() {
+    let (endpoint, store) = (Endpoint::new(), MemoryStore::new());
+    let key = SharedIdentity::new("test")
+        .with("client_id", "fleet-client")
+        .with("scope", "read")
+        .key();
+    store
+        .locks
+        .lock()
+        .unwrap()
+        .insert(key, "another-process".into());
+    let waiter = process(&endpoint, &store, "read");
+    let waiting = tokio::spawn({
+        let waiter = waiter.clone();
+        async move { secret(&waiter.access_token().await.unwrap()) }
+    });
+    // The other process finishes its token request: stores the token, releases the lock.
+    let holder = Store(Arc::clone(&store));
+    let token = SharedToken {
+        access_token: SecretString::from("from-the-holder".to_owned()),
+        token_type: "Bearer".into(),
+        scope: None,
+        expires_at: SystemTime::now() + Duration::from_secs(3600),
+        id: "holder-1".into(),
+    };
+    holder
+        .put_if_newer(&key, &token, Duration::from_secs(3000))
+        .await
+        .unwrap();
+    holder.unlock(&key, "another-process").await.unwrap();
+    assert_eq!(waiting.await.unwrap(), "from-the-holder");
+    assert_eq!(endpoint.requests.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lock_never_released_is_waited_for_a_bounded_time() {
+    let (endpoint, store) = (Endpoint::new(), MemoryStore::new());
+    let key = SharedIdentity::new("test")
+        .with("client_id", "fleet-client")
+        .with("scope", "read")
+        .key();
+    store
+        .locks
+        .lock()
+        .unwrap()
+        .insert(key, "a-dead-process".into());
+    let waiter = process(&endpoint, &store, "read");
+    let started = tokio::time::Instant::now();
+    let token = secret(&waiter.access_token().await.unwrap());
+    assert!(token.starts_with("read-token-"));
+    let waited = started.elapsed();
+    assert!(waited >= settings().lock_wait, "{waited:?}");
+    assert!(
+        waited < settings().lock_wait + Duration::from_secs(1),
+        "{waited:?}"
+    );
+    assert_eq!(endpoint.requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_failing_store_fails_nothing_and_opens_the_breaker() {
+    let (endpoint, store) = (Endpoint::new(), MemoryStore::new());
+    store.set_mode(Mode::Failing);
+    let a = process(&endpoint, &store, "read");
+    for round in 1..=6 {
+        let token = a.access_token().await.unwrap();
+        assert!(secret(&token).starts_with("read-token-"));
+        a.invalidate(token.generation());
+        assert_eq!(endpoint.requests.load(Ordering::SeqCst), round);
+    }
+    // Three consecutive failures (a read per token request, and the background delete of
+    // the rejected token) open the breaker: later token requests skip the store.
+    let calls = store.calls.load(Ordering::SeqCst);
+    assert!((3..=5).contains(&calls), "{calls} store calls");
+    for _ in 0..3 {
+        let token = a.access_token().await.unwrap();
+        a.invalidate(token.generation());
+    }
+    assert_eq!(
+        store.calls.load(Ordering::SeqCst),
+        calls,
+        "the breaker is open"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_store_delays_a_token_request_by_one_timeout() {
+    let (endpoint, store) = (Endpoint::new(), MemoryStore::new());
+    store.set_mode(Mode::Silent);
+    let a = process(&endpoint, &store, "read");
+    let started = tokio::time::Instant::now();
+    a.access_token().await.unwrap();
+    assert_eq!(started.elapsed(), settings().operation_timeout);
+    assert_eq!(endpoint.requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn the_store_recovers_after_the_breaker_cooldown() {
+    let (endpoint, store) = (Endpoint::new(), MemoryStore::new());
+    store.set_mode(Mode::Failing);
+    let mut s = settings();
+    s.breaker_threshold = 1;
+    s.breaker_cooldown = Duration::ZERO;
+    let provider = Provider {
+        client: ClientInfo::new("fleet-client", "secret"),
+        endpoint: Arc::clone(&endpoint),
+        scope: "read",
+        shares: true,
+    };
+    let a = Authorizer::with_shared_store(
+        provider,
+        RenewalPolicy::default(),
+        RequestPolicy::default(),
+        Arc::new(Store(Arc::clone(&store))),
+        s,
+    );
+    let token = a.access_token().await.unwrap();
+    assert!(store.stored_ids().is_empty());
+    store.set_mode(Mode::Healthy);
+    // The cooldown is over: the next call probes the store (the background delete of the
+    // rejected token, or the read), and its success closes the breaker.
+    a.invalidate(token.generation());
+    let token = a.access_token().await.unwrap();
+    store
+        .wait_for(|s| s.calls.load(Ordering::SeqCst) >= 2)
+        .await;
+    a.invalidate(token.generation());
+    a.access_token().await.unwrap();
+    store.wait_for(|s| s.stored_ids().len() == 1).await;
+}
+
+#[tokio::test]
+async fn a_provider_that_does_not_share_never_calls_the_store() {
+    let (endpoint, store) = (Endpoint::new(), MemoryStore::new());
+    let provider = Provider {
+        client: ClientInfo::new("user-session", "secret"),
+        endpoint: Arc::clone(&endpoint),
+        scope: "read",
+        shares: false,
+    };
+    let a = Authorizer::with_shared_store(
+        provider,
+        RenewalPolicy::default(),
+        RequestPolicy::default(),
+        Arc::new(Store(Arc::clone(&store))),
+        settings(),
+    );
+    let token = a.access_token().await.unwrap();
+    a.invalidate(token.generation());
+    a.access_token().await.unwrap();
+    assert_eq!(store.calls.load(Ordering::SeqCst), 0);
+    assert_eq!(a.shared_store(), None);
+}
+
+#[test]
+fn the_store_and_its_tokens_print_no_secret() {
+    let token = SharedToken {
+        access_token: SecretString::from("very-secret-token".to_owned()),
+        token_type: "Bearer".into(),
+        scope: Some("secret-scope".into()),
+        expires_at: SystemTime::now(),
+        id: "id".into(),
+    };
+    let printed = format!("{token:?}");
+    assert!(
+        !printed.contains("very-secret-token") && !printed.contains("secret-scope"),
+        "{printed}"
+    );
+    let identity = SharedIdentity::new("f").with("client_id", "my-client-id");
+    assert!(!format!("{identity:?} {:?}", identity.key()).contains("my-client-id"));
+}
