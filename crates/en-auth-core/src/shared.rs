@@ -141,10 +141,11 @@ impl Shared {
             }
         }
         let fetched = fetch().await;
+        let mut released = false;
         let obtained = fetched.map(|token| {
             let id = new_token_id();
             if answering {
-                self.put(&token, &id);
+                released = self.put(&token, &id, holding);
             }
             Obtained {
                 token: self.jittered(token),
@@ -152,7 +153,7 @@ impl Shared {
                 adopted: false,
             }
         });
-        if holding {
+        if holding && !released {
             self.release_lock();
         }
         obtained
@@ -239,10 +240,13 @@ impl Shared {
         }
     }
 
-    /// Stores `token` (in the background) until shortly before this process would renew it.
-    fn put(&self, token: &Token, id: &str) {
+    /// Stores `token` (in the background) until shortly before this process would renew it,
+    /// then releases the fleet's lock if `release` — in that order, in one task: a lock
+    /// released before the token lands would let a waiter take it, find nothing and ask the
+    /// token endpoint again. Returns whether it releases the lock.
+    fn put(&self, token: &Token, id: &str, release: bool) -> bool {
         let (Some(expires), Some(renew)) = (token.expires_at(), token.renew_at()) else {
-            return; // An unknown lifetime is not shared.
+            return false; // An unknown lifetime is not shared.
         };
         let now = Instant::now();
         let remaining = expires.saturating_duration_since(now);
@@ -250,7 +254,7 @@ impl Shared {
             .saturating_duration_since(now)
             .saturating_sub(self.skew(remaining));
         if ttl < Duration::from_millis(10) {
-            return;
+            return false;
         }
         let shared = SharedToken {
             access_token: SecretString::from(token.access_token().expose_secret().to_owned()),
@@ -259,9 +263,23 @@ impl Shared {
             expires_at: SystemTime::now() + remaining,
             id: id.to_owned(),
         };
+        let owner = self.owner.clone();
+        let timeout = self.settings.operation_timeout;
         self.background("put", move |store, key| async move {
-            store.put_if_newer(&key, &shared, ttl).await.map(drop)
+            // Each call gets its own timeout (the task two): a slow put still unlocks.
+            let put =
+                match tokio::time::timeout(timeout, store.put_if_newer(&key, &shared, ttl)).await {
+                    Ok(put) => put.map(drop),
+                    Err(_) => Err(StoreError::new(format!("no answer within {timeout:?}"))),
+                };
+            if release {
+                let unlock = store.unlock(&key, &owner).await;
+                put.and(unlock)
+            } else {
+                put
+            }
         });
+        release
     }
 
     /// Releases the fleet's lock (in the background).
@@ -292,7 +310,8 @@ impl Shared {
             return;
         };
         let write = write(Arc::clone(&self.store), self.key);
-        let timeout = self.settings.operation_timeout;
+        // Two calls at most (a put, then an unlock).
+        let timeout = self.settings.operation_timeout * 2;
         let call = BackgroundCall {
             address: self.address.clone(),
             breaker: self.breaker.clone_handle(),

@@ -12,6 +12,8 @@
 //! | `FLEET_SCOPES` | space-separated scopes (default none) |
 //! | `FLEET_REDIS_URL` | the shared store; unset: no store (every process renews its own) |
 //! | `FLEET_CACHE_KEY` | the store's encryption key, base64 of 32 bytes |
+//! | `FLEET_STORE_TIMEOUT_MS`, `FLEET_BREAKER_COOLDOWN_MS`, `FLEET_LOCK_WAIT_MS` | `SharedStoreSettings` (default: its defaults) |
+//! | `FLEET_REDIS_RESPONSE_TIMEOUT_MS` | Redis's own response timeout (default `RedisStore`'s) |
 //! | `FLEET_SECONDS` | how long to run (default 30) |
 //! | `FLEET_TASKS` | concurrent tasks (default 200) |
 //! | `FLEET_PACE_MS` | the mean pause between a task's requests (default 1000; ±50 % at random) |

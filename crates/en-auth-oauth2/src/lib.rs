@@ -33,6 +33,9 @@ mod wire;
 /// The core crate, for what its glob re-export above does not name (its modules' docs).
 pub use en_auth_core as core;
 pub use en_auth_core::*;
+/// The shared token store on Redis (the `redis` feature, on by default): see `en-auth-redis`.
+#[cfg(feature = "redis")]
+pub use en_auth_redis::{RedisStore, RedisStoreBuilder};
 pub use http::{
     shared_token_http_client, token_http_client, DEFAULT_MAX_RESPONSE_BYTES,
     MAX_CONNECTIONS_PER_ENDPOINT,
@@ -141,6 +144,16 @@ impl ServiceAccountAuthorizerBuilder {
             .authorizer_sharing(provider, open_shared_store)?
             .into())
     }
+}
+
+/// The store of an environment's `shared_cache` table: a `RedisStore`.
+#[cfg(feature = "redis")]
+fn open_shared_store(
+    config: &en_auth_core::SharedCacheConfig,
+) -> Result<std::sync::Arc<dyn en_auth_core::SharedStore>, Error> {
+    Ok(std::sync::Arc::new(en_auth_redis::RedisStore::from_config(
+        config,
+    )?))
 }
 
 /// The store of an environment's `shared_cache` table.

@@ -2,12 +2,12 @@
 //! AES-256-GCM.
 //!
 //! ```text
-//! 1|<expiry, Unix seconds>|<id, hex>|<nonce: 12 bytes><ciphertext + tag: 16 bytes>
+//! 1|<expiry, Unix seconds>|<id, hex>|<nonce: 12 bytes><ciphertext><tag: 16 bytes>
 //! ```
 //!
 //! The header holds only what the scripts compare (put-if-newer compares expiries,
 //! delete-if-same compares ids): a time and a random id reveal nothing. The ciphertext holds
-//! the access token, its type, its scope, the expiry and the id (as JSON); the associated data
+//! the access token, its type, its scope, the expiry (Unix milliseconds) and the id (as JSON); the associated data
 //! is the Redis key, a zero byte, and the header, so a value copied under another key, or a
 //! header edited, fails to open.
 
@@ -36,16 +36,22 @@ struct Plain<'a> {
     token_type: String,
     #[serde(rename = "s")]
     scope: Option<String>,
+    /// The expiry in Unix milliseconds (the header has its seconds, for the scripts).
     #[serde(rename = "e")]
-    expires_at: u64,
+    expires_at_ms: u64,
     #[serde(rename = "i")]
     id: String,
 }
 
 /// The Unix seconds of `time` (0 before 1970).
 pub(crate) fn unix_seconds(time: SystemTime) -> u64 {
+    unix_millis(time) / 1000
+}
+
+/// The Unix milliseconds of `time` (0 before 1970).
+fn unix_millis(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
 }
 
@@ -83,13 +89,13 @@ impl Sealer {
     /// The value to store under `redis_key` for `token`. `None` only if the cipher fails
     /// (it does not, short of an out-of-memory).
     pub(crate) fn seal(&self, redis_key: &str, token: &SharedToken) -> Option<Vec<u8>> {
-        let expires_at = unix_seconds(token.expires_at);
-        let header = header(expires_at, &token.id);
+        let expires_at_ms = unix_millis(token.expires_at);
+        let header = header(expires_at_ms / 1000, &token.id);
         let plain = Plain {
             access_token: token.access_token.expose_secret().into(),
             token_type: token.token_type.clone(),
             scope: token.scope.clone(),
-            expires_at,
+            expires_at_ms,
             id: token.id.clone(),
         };
         let mut in_out = Zeroizing::new(serde_json::to_vec(&plain).ok()?);
@@ -132,14 +138,14 @@ impl Sealer {
             .open_in_place(nonce, Aad::from(aad(redis_key, header_bytes)), &mut in_out)
             .ok()?;
         let plain: Plain<'_> = serde_json::from_slice(plain).ok()?;
-        if plain.expires_at != expires_at || id_field(&plain.id) != id_hex {
+        if plain.expires_at_ms / 1000 != expires_at || id_field(&plain.id) != id_hex {
             return None;
         }
         Some(SharedToken {
             access_token: SecretString::from(plain.access_token.into_owned()),
             token_type: plain.token_type,
             scope: plain.scope,
-            expires_at: UNIX_EPOCH + Duration::from_secs(expires_at),
+            expires_at: UNIX_EPOCH + Duration::from_millis(plain.expires_at_ms),
             id: plain.id,
         })
     }
@@ -154,7 +160,7 @@ mod tests {
             access_token: SecretString::from("at-secret-123".to_owned()),
             token_type: "Bearer".into(),
             scope: Some("read write".into()),
-            expires_at: UNIX_EPOCH + Duration::from_secs(2_000_000_000),
+            expires_at: UNIX_EPOCH + Duration::from_millis(2_000_000_000_250),
             id: "id|with|bars".into(),
         }
     }

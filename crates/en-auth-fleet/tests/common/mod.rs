@@ -120,13 +120,25 @@ pub fn max(reports: &[Value], field: &str) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// The lifetime of the fleet tests' tokens: 5 s (renewed 1.25 s before expiry: a quarter of
-/// the lifetime, the cap on the gap).
+/// The lifetime of the fleet tests' tokens: 5 s.
 pub const LIFETIME_SECS: u64 = 5;
 
-/// The shortest time between two renewals of a fleet's token: the lifetime less the gap
-/// (1.25 s) less the largest renewal jitter (half the gap), 3.125 s.
-pub const MIN_RENEWAL_PERIOD: Duration = Duration::from_millis(3125);
+/// The shortest time between two token requests of a fleet sharing its token. A 5-s token is
+/// relied on for 4 s (`expires_in` less its 1-s resolution) and renewed a quarter of that
+/// (1 s) before, moved earlier by the renewal jitter (up to half the gap): the process that
+/// fetched it renews after 2.5 s at the earliest. A process that adopted it from the store
+/// shortens its life by the clock-skew margin (a tenth of what is left), and renews after
+/// 2.25 s at the earliest — when the store may still hold that same token, so it fetches.
+pub const MIN_RENEWAL_PERIOD: Duration = Duration::from_millis(2250);
+
+/// The store-call timeout the fleet tests give members: 250 ms, not the default 100 ms. Up to
+/// 32 debug-build processes share two CI cores; a call that misses its timeout under that
+/// load makes its process fetch a token for itself, which the counts would see.
+pub const STORE_TIMEOUT_MS: u64 = 500;
+
+/// How long a member waits for the lock holder's token: 1 s, not the default 5 s (which
+/// suits hour-long tokens; a 5-s token is due 2.5 s after it arrives).
+pub const LOCK_WAIT_MS: u64 = 1000;
 
 /// The shared store's encryption key in the fleet tests (base64 of 32 bytes).
 pub const CACHE_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -154,6 +166,8 @@ pub fn member_env(
         ("FLEET_TASKS", tasks.to_string()),
         ("FLEET_PACE_MS", pace_ms.to_string()),
         ("FLEET_CACHE_KEY", CACHE_KEY.to_owned()),
+        ("FLEET_STORE_TIMEOUT_MS", STORE_TIMEOUT_MS.to_string()),
+        ("FLEET_LOCK_WAIT_MS", LOCK_WAIT_MS.to_string()),
     ];
     if let Some(url) = redis {
         env.push(("FLEET_REDIS_URL", url.to_owned()));
@@ -179,4 +193,28 @@ pub fn wait_until(what: &str, within: Duration, mut condition: impl FnMut() -> b
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How many of the members' log lines say each kind of store event (the message, without
+/// fields): for failure messages.
+pub fn summary(logs: &[String]) -> std::collections::BTreeMap<String, usize> {
+    let mut kinds = std::collections::BTreeMap::new();
+    for line in logs {
+        let message = line.split(": ").skip(1).collect::<Vec<_>>().join(": ");
+        let message: String = message
+            .split(" store=")
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(80)
+            .collect();
+        let op = line
+            .split(" op=")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .map(|op| format!(" [{op}]"))
+            .unwrap_or_default();
+        *kinds.entry(message + &op).or_insert(0) += 1;
+    }
+    kinds
 }
