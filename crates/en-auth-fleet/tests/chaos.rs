@@ -4,7 +4,8 @@
 //! encryption key. No request fails; the fleet renews locally while Redis is gone and shares
 //! again once it is back.
 //!
-//! The members' store settings: 250 ms per store call (see `STORE_TIMEOUT_MS`), a breaker that opens after 3 failures
+//! The members' store settings: 500 ms per store call (`STORE_TIMEOUT_MS`, for CI load), a
+//! breaker that opens after 3 failures
 //! and probes again after 1 s (so recovery fits in a short test; production default 10 s).
 
 mod common;

@@ -131,7 +131,7 @@ pub const LIFETIME_SECS: u64 = 5;
 /// 2.25 s at the earliest — when the store may still hold that same token, so it fetches.
 pub const MIN_RENEWAL_PERIOD: Duration = Duration::from_millis(2250);
 
-/// The store-call timeout the fleet tests give members: 250 ms, not the default 100 ms. Up to
+/// The store-call timeout the fleet tests give members: 500 ms, not the default 100 ms. Up to
 /// 32 debug-build processes share two CI cores; a call that misses its timeout under that
 /// load makes its process fetch a token for itself, which the counts would see.
 pub const STORE_TIMEOUT_MS: u64 = 500;
