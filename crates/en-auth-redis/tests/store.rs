@@ -6,6 +6,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
 use en_auth_core::secrecy::{ExposeSecret, SecretString};
 use en_auth_core::{SharedIdentity, SharedKey, SharedStore, SharedToken};
 use en_auth_peers::redis::{RedisCluster, RedisServer};
@@ -508,4 +509,54 @@ async fn rediss_with_a_private_ca() {
         .await
         .expect("a refused handshake fails rather than hangs");
     assert!(refused.is_err(), "{refused:?}");
+}
+
+/// `Debug`, errors and a TRACE-level log of success and failure paths hold no token, no
+/// encryption key and no Redis password.
+#[tokio::test(flavor = "current_thread")]
+async fn nothing_secret_in_debug_errors_or_logs() {
+    let (logs, _guard) = LogCapture::install();
+    let redis = RedisServer::start();
+    let key_bytes = [0x5a; 32];
+    let store = store(&redis.url(), key_bytes);
+    let key = shared_key(SCOPE);
+    let mut seen = vec![format!("{store:?}")];
+    assert!(store
+        .put_if_newer(&key, &token("at-very-secret-1", 300, "id-1"), TTL)
+        .await
+        .unwrap());
+    let got = store.get(&key).await.unwrap().unwrap();
+    seen.push(format!("{got:?}"));
+    // Unreadable (another key), refused (a password the server does not know), dead.
+    assert!(self::store(&redis.url(), [1; 32])
+        .get(&key)
+        .await
+        .unwrap()
+        .is_none());
+    let with_password = format!("redis://:hunter2-pass@127.0.0.1:{}", redis.port());
+    let refused = RedisStore::builder(&with_password)
+        .encryption_key(key_bytes)
+        .build()
+        .unwrap();
+    seen.push(format!("{refused:?} {}", refused.address()));
+    let e = refused.get(&key).await.unwrap_err();
+    seen.push(format!("{e} {e:?}"));
+    redis.kill();
+    let e = store
+        .put_if_newer(&key, &token("at-very-secret-2", 600, "id-2"), TTL)
+        .await
+        .unwrap_err();
+    seen.push(format!("{e} {e:?}"));
+    let builder = RedisStore::builder(&with_password).encryption_key(key_bytes);
+    seen.push(format!("{builder:?}"));
+
+    let text = seen.join("\n") + &logs.text();
+    let base64_key = base64::engine::general_purpose::STANDARD.encode(key_bytes);
+    for needle in ["at-very-secret", "hunter2", &base64_key, "ZZZZ"] {
+        assert!(!text.contains(needle), "{needle} in:\n{text}");
+    }
+    assert!(
+        text.contains("could not be read"),
+        "the unreadable value was logged:\n{text}"
+    );
 }
