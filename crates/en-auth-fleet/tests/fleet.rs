@@ -94,12 +94,13 @@ fn a_fleet_on_a_redis_cluster_shares_one_token_per_renewal() {
     let cluster = RedisCluster::start();
     let server = token_server(LIFETIME_SECS);
     let start = Instant::now();
-    let fleet = Fleet::spawn(
-        MEMBERS,
-        &member_env(&server, Some(&cluster.urls()), 15, TASKS, PACE_MS),
-    );
+    let mut env = member_env(&server, Some(&cluster.urls()), 15, TASKS, PACE_MS);
+    env.push(("FLEET_LOG", "warn,en_auth_core::shared=debug".to_owned()));
+    let mut fleet = Fleet::spawn(MEMBERS, &env);
     fleet.wait_ready();
-    let reports = fleet.finish();
+    let (reports, logs) = fleet.finish_with_logs();
+    let events = summary(&logs);
+    println!("cluster store events: {events:?}");
     let elapsed = start.elapsed();
     let requests = server.token_requests();
     println!(
