@@ -10,10 +10,10 @@
 //! `block_on`, so Tokio's "cannot block inside a runtime" panic cannot happen, and the caller's
 //! runtime is never needed to make progress, so blocking it cannot deadlock the token request.
 //!
-//! The fast path (a usable cached token) takes no channel and no thread switch: it reads the
-//! cache as [`Authorizer::cached_token`] does, with the I/O runtime entered so that a
-//! background renewal it starts runs there rather than on the caller's runtime (which may not
-//! be driven while the caller blocks).
+//! The fast path (a fresh cached token) takes no channel, no thread switch and no shared write:
+//! it reads the cache as [`Authorizer::cached_token`] does. A token due for renewal is read
+//! again with the I/O runtime entered, so that the background renewal it starts runs there
+//! rather than on the caller's runtime (which may not be driven while the caller blocks).
 //!
 //! The sending helpers ([`BlockingAuthorizer::send`], [`BlockingAuthorizer::execute`]) are in
 //! `send.rs`.
@@ -168,7 +168,18 @@ impl<P: TokenProvider> BlockingAuthorizer<P> {
     /// marked with [`Error::cooldown`]). [`Error::Internal`] if en-auth's I/O runtime cannot
     /// be started, if called on one of its threads (from a [`TokenProvider`], where waiting
     /// would deadlock), or if no answer came within [`wait_limit`](Self::wait_limit).
+    #[inline]
     pub fn access_token(&self) -> Result<CurrentToken, Error> {
+        match self.inner.fresh_token() {
+            Some(token) => Ok(token),
+            None => self.renewed_token(),
+        }
+    }
+
+    /// The token is due, rejected or missing: use it while a background renewal runs, if the
+    /// policy allows, else wait for the renewal.
+    #[cold]
+    fn renewed_token(&self) -> Result<CurrentToken, Error> {
         let io = crate::io::handle()?;
         {
             // A background renewal that the cache look starts goes to the I/O runtime, not to
