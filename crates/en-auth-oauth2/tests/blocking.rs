@@ -15,7 +15,7 @@ use en_auth_oauth2::{
     auth_error, BlockingAuthorizer, ClientCredentials, ClientInfo, Environment, Error,
     ServiceAccountAuthorizer,
 };
-use en_auth_testkit::OAuthServer;
+use en_auth_testkit::{FaultyEndpoint, OAuthServer, Reply};
 use reqwest::blocking::{Body, Client};
 
 /// Long enough never to end a test's wait on a healthy token request; short enough that a
@@ -229,6 +229,26 @@ fn an_unreplayable_body_gets_the_rejection_and_the_next_request_a_new_token() {
     assert_eq!(response.status(), 200);
     assert_ne!(auth.access_token().unwrap().generation(), generation);
     assert_eq!(server.token_requests(), 2);
+}
+
+/// A resource that rejects every token (a wrong audience, say): the first 401 renews and
+/// replays once; the replay's 401 shows the token is not the problem, so the next 401s renew
+/// nothing and replay nothing.
+#[test]
+fn a_replay_rejected_again_stops_the_renewals() {
+    let server = server();
+    let auth = authorizer(&server, "secret");
+    let client = client();
+    let resource = FaultyEndpoint::start_on_own_thread();
+    resource.set_fallback(Reply::json(401, "{}"));
+    assert_eq!(auth.send(client.get(resource.url())).unwrap().status(), 401);
+    assert_eq!(server.token_requests(), 2);
+    assert_eq!(resource.requests(), 2);
+    for _ in 0..5 {
+        assert_eq!(auth.send(client.get(resource.url())).unwrap().status(), 401);
+    }
+    assert_eq!(server.token_requests(), 2);
+    assert_eq!(resource.requests(), 7);
 }
 
 #[test]
