@@ -233,6 +233,17 @@ impl<P: TokenProvider> Authorizer<P> {
         self.due(entry)
     }
 
+    /// The cached token if it is fresh (usable, not due for renewal), without starting
+    /// anything: the blocking API's first look, which must not start a background renewal on
+    /// the caller's runtime.
+    #[cfg(feature = "blocking")]
+    #[inline]
+    pub(crate) fn fresh_token(&self) -> Option<CurrentToken> {
+        let entry = self.inner.cache.load();
+        (entry.is_valid() && !self.inner.provider.expired(entry.token()))
+            .then(|| CurrentToken::from_guard(entry))
+    }
+
     /// The token needs renewal: keep using it while a background renewal runs, if the policy
     /// allows and it has time left.
     #[cold]
