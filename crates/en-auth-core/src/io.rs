@@ -24,7 +24,6 @@ const WORKER_THREADS: usize = 2;
 ///
 /// # Errors
 /// [`Error::Internal`] if the runtime cannot be started.
-#[allow(dead_code)]
 pub(crate) fn handle() -> Result<&'static tokio::runtime::Handle, Error> {
     runtime().map(tokio::runtime::Runtime::handle)
 }

@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use http::HeaderName;
 
-pub use authorizer::Authorizer;
+pub use authorizer::{Authorizer, TokenUnavailable};
 pub use cache::{CacheMiss, CurrentToken};
 pub use client::{ClientInfo, UserCredentials};
 pub use environment::{
