@@ -23,14 +23,10 @@ use tower::Layer;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let tokens = OAuthServer::builder()
-        .client("svc", "secret")
-        .start()
-        .await;
+    let tokens = OAuthServer::builder().client("svc", "secret").start().await;
     let greeter = GreeterServer::start(tokens.resource_url());
     let environment = Environment::new("local").with_token_url(&tokens.token_url())?;
-    let authorizer =
-        ServiceAccountAuthorizer::new(ClientInfo::new("svc", "secret"), environment)?;
+    let authorizer = ServiceAccountAuthorizer::new(ClientInfo::new("svc", "secret"), environment)?;
 
     // The layer over a tonic Channel; the client is built `with_origin` so that the layer sees
     // where the token goes (https, or plain http to loopback only).
@@ -39,32 +35,54 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let client = GreeterClient::with_origin(service, greeter.url().parse()?);
 
     for name in ["ada", "grace"] {
-        let reply = client.clone().say_hello(HelloRequest { name: name.into() }).await?;
+        let reply = client
+            .clone()
+            .say_hello(HelloRequest { name: name.into() })
+            .await?;
         println!("SayHello({name}): {}", reply.into_inner().message);
     }
     tokens.revoke_all();
-    match client.clone().say_hello(HelloRequest { name: "alan".into() }).await {
+    match client
+        .clone()
+        .say_hello(HelloRequest {
+            name: "alan".into(),
+        })
+        .await
+    {
         Ok(reply) => println!("SayHello(alan): {}", reply.into_inner().message),
         Err(status) => println!("SayHello(alan) after a revocation: {:?}", status.code()),
     }
-    let reply = client.clone().say_hello(HelloRequest { name: "alan".into() }).await?;
+    let reply = client
+        .clone()
+        .say_hello(HelloRequest {
+            name: "alan".into(),
+        })
+        .await?;
     println!("SayHello(alan) again: {}", reply.into_inner().message);
 
     // A synchronous tonic interceptor: the current token now, or an error while it is renewed.
     let accessor = authorizer.authorizer().clone();
-    let mut intercepted = GreeterClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
-        let token = accessor.try_current_token().map_err(|e| match e {
-            TokenUnavailable::Renewing => Status::unavailable("the token is being renewed"),
-            other => Status::unauthenticated(other.to_string()),
-        })?;
-        let mut value = MetadataValue::try_from(token.header_value().as_bytes())
-            .map_err(|_| Status::internal("the token is not a header value"))?;
-        value.set_sensitive(true);
-        request.metadata_mut().insert("authorization", value);
-        Ok(request)
-    });
-    let reply = intercepted.say_hello(HelloRequest { name: "barbara".into() }).await?;
-    println!("SayHello(barbara) via an interceptor: {}", reply.into_inner().message);
+    let mut intercepted =
+        GreeterClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
+            let token = accessor.try_current_token().map_err(|e| match e {
+                TokenUnavailable::Renewing => Status::unavailable("the token is being renewed"),
+                other => Status::unauthenticated(other.to_string()),
+            })?;
+            let mut value = MetadataValue::try_from(token.header_value().as_bytes())
+                .map_err(|_| Status::internal("the token is not a header value"))?;
+            value.set_sensitive(true);
+            request.metadata_mut().insert("authorization", value);
+            Ok(request)
+        });
+    let reply = intercepted
+        .say_hello(HelloRequest {
+            name: "barbara".into(),
+        })
+        .await?;
+    println!(
+        "SayHello(barbara) via an interceptor: {}",
+        reply.into_inner().message
+    );
     println!(
         "token requests: {}; calls answered UNAUTHENTICATED: {}",
         tokens.token_requests(),

@@ -19,13 +19,9 @@ use tower::{Layer, Service, ServiceExt};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let server = OAuthServer::builder()
-        .client("svc", "secret")
-        .start()
-        .await;
+    let server = OAuthServer::builder().client("svc", "secret").start().await;
     let environment = Environment::new("local").with_token_url(&server.token_url())?;
-    let authorizer =
-        ServiceAccountAuthorizer::new(ClientInfo::new("svc", "secret"), environment)?;
+    let authorizer = ServiceAccountAuthorizer::new(ClientInfo::new("svc", "secret"), environment)?;
 
     // Any hyper-util client: the layer adds `Authorization: Bearer …` to each request.
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();

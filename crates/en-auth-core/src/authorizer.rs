@@ -305,7 +305,6 @@ impl<P: TokenProvider> Authorizer<P> {
 
 /// Why [`Authorizer::try_current_token`] has no token to hand out now.
 #[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
 pub enum TokenUnavailable {
     /// No usable token: its renewal is under way (started by this call or an earlier one). Ask
     /// again later, or await [`Authorizer::access_token`] to wait for it.
@@ -433,7 +432,10 @@ mod tests {
             let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
             let mut open = self.gate.subscribe();
             let _ = open.wait_for(|open| *open).await;
-            Ok(Token::new(format!("token-{n}"), Some(Duration::from_secs(600))))
+            Ok(Token::new(
+                format!("token-{n}"),
+                Some(Duration::from_secs(600)),
+            ))
         }
 
         fn client_info(&self) -> &ClientInfo {

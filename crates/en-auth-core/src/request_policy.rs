@@ -140,9 +140,11 @@ impl RequestPolicy {
         // Rare (plain http): the URL parser decides what counts as loopback, as for reqwest.
         match Url::parse(&uri.to_string()) {
             Ok(url) => self.check_url(&url),
-            Err(e) => Err(ConfigurationError::new(format!("an unusable request URI: {e}"))
-                .with_field("uri")
-                .into()),
+            Err(e) => Err(
+                ConfigurationError::new(format!("an unusable request URI: {e}"))
+                    .with_field("uri")
+                    .into(),
+            ),
         }
     }
 }

@@ -116,7 +116,9 @@ impl Checked {
         match answer.status().as_u16() {
             200 => Ok(()),
             401 => Err(Status::unauthenticated("the bearer token was rejected")),
-            other => Err(Status::internal(format!("the token check answered {other}"))),
+            other => Err(Status::internal(format!(
+                "the token check answered {other}"
+            ))),
         }
     }
 }

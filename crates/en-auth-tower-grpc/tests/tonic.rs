@@ -73,10 +73,18 @@ async fn every_call_is_authorized_across_expiries_with_one_token_request_per_exp
             let client = client.clone();
             async move { hello(&client, &format!("caller {i}")).await }
         });
-        for (i, reply) in futures::future::join_all(calls).await.into_iter().enumerate() {
+        for (i, reply) in futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .enumerate()
+        {
             assert_eq!(reply.unwrap(), format!("hello, caller {i}"));
         }
-        assert_eq!(tokens.token_requests(), round, "one token request per expiry");
+        assert_eq!(
+            tokens.token_requests(),
+            round,
+            "one token request per expiry"
+        );
         // Wait out the token: the next round finds it expired.
         let expires_at = authorizer.cached_token().unwrap().expires_at().unwrap();
         tokio::time::sleep_until((expires_at + Duration::from_millis(20)).into()).await;
@@ -114,7 +122,11 @@ async fn unauthenticated_for_the_current_token_causes_one_renewal() {
     for reply in futures::future::join_all(calls).await {
         assert_eq!(reply.unwrap(), "hello, c");
     }
-    assert_eq!(tokens.token_requests(), 2, "one renewal for five rejections");
+    assert_eq!(
+        tokens.token_requests(),
+        2,
+        "one renewal for five rejections"
+    );
     assert_eq!(greeter.authorized(), 6);
 }
 
@@ -131,8 +143,9 @@ async fn a_tonic_interceptor_uses_the_synchronous_accessor() {
                 TokenUnavailable::Renewing => Status::unavailable("no token yet"),
                 other => Status::unauthenticated(other.to_string()),
             })?;
-            let mut value = tonic::metadata::MetadataValue::try_from(token.header_value().as_bytes())
-                .map_err(|_| Status::internal("not a header value"))?;
+            let mut value =
+                tonic::metadata::MetadataValue::try_from(token.header_value().as_bytes())
+                    .map_err(|_| Status::internal("not a header value"))?;
             value.set_sensitive(true);
             request.metadata_mut().insert("authorization", value);
             Ok(request)

@@ -8,6 +8,8 @@
 //!
 //! `cargo bench -p en-auth-tower` (or `cargo xtask bench`).
 
+#![allow(missing_docs)] // criterion_group! generates an undocumented function
+
 use std::convert::Infallible;
 use std::future::{ready, Ready};
 use std::hint::black_box;
@@ -72,7 +74,10 @@ where
         .poll_ready(&mut Context::from_waker(std::task::Waker::noop()))
         .is_ready();
     assert!(ready);
-    let response = service.call(request).now_or_never().expect("answered at once");
+    let response = service
+        .call(request)
+        .now_or_never()
+        .expect("answered at once");
     black_box(response.expect("200"));
 }
 
@@ -90,7 +95,9 @@ fn layer(c: &mut Criterion) {
     value.set_sensitive(true);
     let mut group = c.benchmark_group("layer");
     let mut bare = Ok200;
-    group.bench_function("inner service alone", |b| b.iter_batched(request, |r| send(&mut bare, r), BatchSize::SmallInput));
+    group.bench_function("inner service alone", |b| {
+        b.iter_batched(request, |r| send(&mut bare, r), BatchSize::SmallInput)
+    });
     let mut fixed =
         SetRequestHeaderLayer::overriding(http::header::AUTHORIZATION, value).layer(Ok200);
     group.bench_function("tower-http SetRequestHeader", |b| {
@@ -103,9 +110,10 @@ fn layer(c: &mut Criterion) {
         b.iter_batched(request, |r| send(&mut no_replay, r), BatchSize::SmallInput)
     });
     let mut default = AuthorizerLayer::new(authorizer).layer(Ok200);
-    group.bench_function("AuthorizerLayer fast path, ReplayEmpty (default; GET)", |b| {
-        b.iter_batched(request, |r| send(&mut default, r), BatchSize::SmallInput)
-    });
+    group.bench_function(
+        "AuthorizerLayer fast path, ReplayEmpty (default; GET)",
+        |b| b.iter_batched(request, |r| send(&mut default, r), BatchSize::SmallInput),
+    );
     group.finish();
 }
 

@@ -142,8 +142,7 @@ where
                 }
             }));
         };
-        self.authorizer
-            .apply_headers(request.headers_mut(), &token);
+        self.authorizer.apply_headers(request.headers_mut(), &token);
         let generation = token.generation();
         drop(token);
         let retry = self
@@ -208,7 +207,9 @@ where
             };
         }
         if status == StatusCode::OK && is_grpc_unauthenticated(&response) {
-            tracing::debug!("the gRPC server answered UNAUTHENTICATED; the token is renewed for the next call");
+            tracing::debug!(
+                "the gRPC server answered UNAUTHENTICATED; the token is renewed for the next call"
+            );
             self.authorizer.invalidate(self.generation);
         }
         Ok(response)

@@ -6,7 +6,7 @@
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use en_auth_oauth2::{ClientInfo, ClientCredentials, Environment, ServiceAccountAuthorizer};
+use en_auth_oauth2::{ClientCredentials, ClientInfo, Environment, ServiceAccountAuthorizer};
 use en_auth_testkit::OAuthServer;
 use en_auth_tower::{AuthorizerLayer, AuthorizerService, BoxError, ReplayClone};
 use http::{Request, Response, StatusCode};
@@ -19,10 +19,7 @@ use tower::{Layer, Service, ServiceExt};
 type HyperClient = Client<HttpConnector, Full<Bytes>>;
 
 async fn server() -> OAuthServer {
-    OAuthServer::builder()
-        .client("svc", "secret")
-        .start()
-        .await
+    OAuthServer::builder().client("svc", "secret").start().await
 }
 
 fn authorizer(server: &OAuthServer) -> en_auth_core::Authorizer<ClientCredentials> {
@@ -91,7 +88,11 @@ async fn a_rejected_get_is_renewed_and_replayed_once() {
     assert_eq!(status, StatusCode::OK, "replayed with a new token");
     assert_eq!(body, "hello, svc");
     assert_eq!(server.token_requests(), 2);
-    assert_eq!(server.resource_requests(), 3, "one request, one rejected, its replay");
+    assert_eq!(
+        server.resource_requests(),
+        3,
+        "one request, one rejected, its replay"
+    );
 }
 
 #[tokio::test]
@@ -102,9 +103,17 @@ async fn a_rejected_post_is_returned_by_default_and_the_next_request_renews() {
     server.revoke_all();
     let (status, _) = send(&mut service, post(&server.resource_url(), "payload")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "a body is not replayed");
-    assert_eq!(server.token_requests(), 1, "nothing renewed until it is needed");
+    assert_eq!(
+        server.token_requests(),
+        1,
+        "nothing renewed until it is needed"
+    );
     let (status, _) = send(&mut service, post(&server.resource_url(), "payload")).await;
-    assert_eq!(status, StatusCode::OK, "the next request waits for a new token");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the next request waits for a new token"
+    );
     assert_eq!(server.token_requests(), 2);
 }
 
@@ -166,12 +175,14 @@ async fn a_request_waiting_for_its_token_keeps_the_readiness_it_was_given() {
         Poll::Ready(second.poll_ready(cx).is_pending())
     })
     .await;
-    assert!(pending, "the permit is held by the request waiting for a token");
+    assert!(
+        pending,
+        "the permit is held by the request waiting for a token"
+    );
     // The clone left in `first` holds no permit either: the waiting request keeps the only one.
-    let pending = std::future::poll_fn(|cx: &mut Context<'_>| {
-        Poll::Ready(first.poll_ready(cx).is_pending())
-    })
-    .await;
+    let pending =
+        std::future::poll_fn(|cx: &mut Context<'_>| Poll::Ready(first.poll_ready(cx).is_pending()))
+            .await;
     assert!(pending);
 
     server.release_token_requests();
