@@ -7,7 +7,9 @@
 //!
 //! - **Fast path.** [`AuthorizerService`] inserts the cached `Authorization: Bearer …` header
 //!   (and `X-Api-Key` when the client has one), marked sensitive, synchronously in
-//!   [`Service::call`](tower_service::Service::call): no lock, no allocation of its own.
+//!   [`Service::call`](tower_service::Service::call): no lock, and no allocation unless the
+//!   [`Replay`] policy copies the request (the default, [`ReplayEmpty`], copies a request
+//!   without a body: its method, URI and headers; [`NoReplay`] copies nothing).
 //! - **Slow path.** When no token is usable (none yet, expired, or rejected) the request waits
 //!   for the renewal, which concurrent requests share.
 //! - **`poll_ready`.** Readiness is the inner service's. Each call takes the service that was

@@ -124,12 +124,12 @@ where
             let spare = self.inner.clone();
             let authorizer = self.authorizer.clone();
             return ResponseFuture::boxed(Box::pin(async move {
+                let retry = replay.copy(&request).map(|copy| (copy, spare));
                 let generation = {
                     let token = authorizer.access_token().await?;
                     authorizer.apply_headers(request.headers_mut(), &token);
                     token.generation()
                 };
-                let retry = replay.copy(&request).map(|copy| (copy, spare));
                 let response = ready.call(request).await.map_err(Into::into)?;
                 let check = Check {
                     authorizer,
@@ -142,13 +142,15 @@ where
                 }
             }));
         };
-        self.authorizer.apply_headers(request.headers_mut(), &token);
-        let generation = token.generation();
-        drop(token);
+        // The copy is taken before the token's headers go in (fewer headers to copy); the
+        // replay gets the new token's.
         let retry = self
             .replay
             .copy(&request)
             .map(|copy| (copy, self.inner.clone()));
+        self.authorizer.apply_headers(request.headers_mut(), &token);
+        let generation = token.generation();
+        drop(token);
         ResponseFuture::sent(
             ready.call(request),
             Check {
