@@ -60,13 +60,14 @@ async fn hello(client: &Client, name: &str) -> Result<String, tonic::Status> {
 
 #[tokio::test]
 async fn every_call_is_authorized_across_expiries_with_one_token_request_per_expiry() {
-    // `expires_in: 2`: the client counts 1 s (a second less than the server, for rounding).
-    let tokens = token_server(2).await;
+    // `expires_in: 3`: the client counts 2 s (a second less than the server, for rounding) and
+    // renews in the background from 1.5 s on; each round's calls end well before that.
+    let tokens = token_server(3).await;
     let greeter = GreeterServer::start(tokens.resource_url());
     let authorizer = authorizer(&tokens);
     let client = client(&greeter, &authorizer).await;
 
-    const ROUNDS: u64 = 4;
+    const ROUNDS: u64 = 3;
     const CALLS: u64 = 10;
     for round in 1..=ROUNDS {
         let calls = (0..CALLS).map(|i| {
