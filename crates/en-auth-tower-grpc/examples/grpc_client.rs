@@ -7,7 +7,7 @@
 //! `Authorizer::try_current_token`.
 //!
 //! ```text
-//! cargo run -p en-auth-examples --example grpc_client
+//! cargo run -p en-auth-tower-grpc --example grpc_client
 //! ```
 
 use en_auth_oauth2::{ClientInfo, Environment, ServiceAccountAuthorizer, TokenUnavailable};
