@@ -124,7 +124,7 @@ where
             let spare = self.inner.clone();
             let authorizer = self.authorizer.clone();
             return ResponseFuture::boxed(Box::pin(async move {
-                let retry = replay.copy(&request).map(|copy| (copy, spare));
+                let retry = replay.copy(&request).map(|copy| Box::new((copy, spare)));
                 let generation = {
                     let token = authorizer.access_token().await?;
                     authorizer.apply_headers(request.headers_mut(), &token);
@@ -147,7 +147,7 @@ where
         let retry = self
             .replay
             .copy(&request)
-            .map(|copy| (copy, self.inner.clone()));
+            .map(|copy| Box::new((copy, self.inner.clone())));
         self.authorizer.apply_headers(request.headers_mut(), &token);
         let generation = token.generation();
         drop(token);
@@ -166,8 +166,9 @@ where
 pub(crate) struct Check<S, P, B> {
     authorizer: Authorizer<P>,
     generation: u64,
-    /// A copy of the request and a service to send it with, when it can be replayed.
-    retry: Option<(Request<B>, S)>,
+    /// A copy of the request and a service to send it with, when it can be replayed (boxed:
+    /// the response future of a request that cannot be replayed stays small).
+    retry: Option<Box<(Request<B>, S)>>,
 }
 
 impl<S, P, B> Check<S, P, B>
@@ -191,7 +192,7 @@ where
         let status = response.status();
         if self.authorizer.request_policy().is_rejection(status) {
             self.authorizer.invalidate(self.generation);
-            return match self.retry {
+            return match self.retry.map(|retry| *retry) {
                 Some((request, service)) => {
                     tracing::debug!(%status, "the resource server rejected the token; renewing it and replaying once");
                     Err(Box::pin(replay(
