@@ -226,6 +226,8 @@ fn main() -> ExitCode {
                     "en-auth-oauth2",
                     "-p",
                     "en-auth-srp",
+                    "-p",
+                    "en-auth-tower",
                 ])
                 .args(rest);
             run("benchmarks", bench)

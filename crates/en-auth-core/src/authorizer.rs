@@ -244,6 +244,55 @@ impl<P: TokenProvider> Authorizer<P> {
             .then(|| CurrentToken::from_guard(entry))
     }
 
+    /// The usable token now, for synchronous callers (a tonic interceptor, say): never waits.
+    ///
+    /// Works from any thread, with or without a Tokio runtime. When no token is usable (none
+    /// yet, expired, or rejected) it starts the renewal — or joins the one under way — on
+    /// en-auth's own I/O runtime and returns at once; a later call gets the new token once the
+    /// renewal has landed. A token that needs renewal but may still be used is returned, with
+    /// its renewal started in the background. Concurrent callers share one token request, as
+    /// with [`Authorizer::access_token`].
+    ///
+    /// ```
+    /// # use en_auth_core::{Authorizer, ClientInfo, Error, Token, TokenProvider, TokenUnavailable};
+    /// # struct Fixed(ClientInfo);
+    /// # impl TokenProvider for Fixed {
+    /// #     async fn authorize(&self) -> Result<Token, Error> { Ok(Token::new("t", None)) }
+    /// #     fn client_info(&self) -> &ClientInfo { &self.0 }
+    /// # }
+    /// let authorizer = Authorizer::new(Fixed(ClientInfo::new("svc", "secret")));
+    /// // A plain thread, no runtime: the first call starts the token request.
+    /// match authorizer.try_current_token() {
+    ///     Ok(token) => println!("Authorization: {:?}", token.header_value()),
+    ///     Err(TokenUnavailable::Renewing) => println!("not yet: ask again shortly"),
+    ///     Err(TokenUnavailable::Failed(error)) => println!("{error}"),
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// [`TokenUnavailable::Renewing`] while the renewal is under way;
+    /// [`TokenUnavailable::Failed`] with the token request's error when it has failed (during
+    /// its cooldown, marked with [`Error::cooldown`]), or when en-auth's I/O runtime cannot be
+    /// started.
+    pub fn try_current_token(&self) -> Result<CurrentToken, TokenUnavailable> {
+        if let Ok(token) = self.cached_token() {
+            return Ok(token);
+        }
+        // Inside the I/O runtime's context, a background renewal (of a token still usable) or
+        // a new token request is spawned there, whatever runtime (or none) the caller has.
+        let io = crate::io::handle().map_err(TokenUnavailable::Failed)?;
+        let _io = io.enter();
+        if let Ok(token) = self.cached_token() {
+            return Ok(token);
+        }
+        // One poll: a fresh token, a cooldown's error, or the flight started (or joined) and
+        // left running when the poll's future is dropped.
+        match self.access_token().now_or_never() {
+            Some(result) => result.map_err(TokenUnavailable::Failed),
+            None => Err(TokenUnavailable::Renewing),
+        }
+    }
+
     /// The token needs renewal: keep using it while a background renewal runs, if the policy
     /// allows and it has time left.
     #[cold]
@@ -313,6 +362,19 @@ impl<P: TokenProvider> Authorizer<P> {
             headers.insert(API_KEY_HEADER, key.clone());
         }
     }
+}
+
+/// Why [`Authorizer::try_current_token`] has no token to hand out now.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TokenUnavailable {
+    /// No usable token: its renewal is under way (started by this call or an earlier one). Ask
+    /// again later, or await [`Authorizer::access_token`] to wait for it.
+    #[error("no usable token yet: its renewal is under way")]
+    Renewing,
+    /// The token request failed (during its cooldown, the error says so:
+    /// [`Error::cooldown`]).
+    #[error(transparent)]
+    Failed(Error),
 }
 
 /// Joins or starts the token request that replaces the token of generation `stale`.
@@ -435,5 +497,90 @@ async fn ask_provider<P: TokenProvider>(inner: &Inner<P>) -> Result<Token, Error
             inner.provider.authorize().await
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::ClientInfo;
+
+    /// Issues `token-1`, `token-2`, … once its gate is open.
+    struct Gated {
+        client: ClientInfo,
+        calls: AtomicUsize,
+        gate: tokio::sync::watch::Sender<bool>,
+    }
+
+    impl TokenProvider for Arc<Gated> {
+        async fn authorize(&self) -> Result<Token, Error> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            let mut open = self.gate.subscribe();
+            let _ = open.wait_for(|open| *open).await;
+            Ok(Token::new(
+                format!("token-{n}"),
+                Some(Duration::from_secs(600)),
+            ))
+        }
+
+        fn client_info(&self) -> &ClientInfo {
+            &self.client
+        }
+    }
+
+    /// Waits for the renewal under way (joining it: no new token request) on a runtime of its
+    /// own.
+    fn wait_for_renewal(authorizer: &Authorizer<Arc<Gated>>) -> u64 {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(authorizer.access_token())
+            .unwrap()
+            .generation()
+    }
+
+    #[test]
+    fn try_current_token_renews_in_the_background_from_a_thread_without_a_runtime() {
+        let provider = Arc::new(Gated {
+            client: ClientInfo::new("gated", "secret"),
+            calls: AtomicUsize::new(0),
+            gate: tokio::sync::watch::channel(false).0,
+        });
+        let authorizer = Authorizer::new(Arc::clone(&provider));
+        assert!(tokio::runtime::Handle::try_current().is_err());
+
+        // No token yet: the first call starts the token request, the second joins it.
+        for _ in 0..2 {
+            assert!(matches!(
+                authorizer.try_current_token(),
+                Err(TokenUnavailable::Renewing)
+            ));
+        }
+        provider.gate.send_replace(true);
+        let generation = wait_for_renewal(&authorizer);
+        let token = authorizer.try_current_token().expect("the renewed token");
+        assert_eq!(token.generation(), generation);
+        assert_eq!(token.header_value(), "Bearer token-1");
+        assert!(token.header_value().is_sensitive());
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+
+        // A rejected token: the next call starts its renewal, once.
+        authorizer.invalidate(generation);
+        assert!(matches!(
+            authorizer.try_current_token(),
+            Err(TokenUnavailable::Renewing) | Ok(_)
+        ));
+        let renewed = wait_for_renewal(&authorizer);
+        assert_ne!(renewed, generation);
+        assert_eq!(
+            authorizer.try_current_token().unwrap().header_value(),
+            "Bearer token-2"
+        );
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
     }
 }

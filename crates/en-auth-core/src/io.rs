@@ -27,7 +27,6 @@ pub(crate) const THREAD_NAME: &str = "en-auth-io";
 ///
 /// # Errors
 /// [`Error::Internal`] if the runtime cannot be started.
-#[allow(dead_code)]
 pub(crate) fn handle() -> Result<&'static tokio::runtime::Handle, Error> {
     runtime().map(tokio::runtime::Runtime::handle)
 }

@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use http::HeaderName;
 
-pub use authorizer::Authorizer;
+pub use authorizer::{Authorizer, TokenUnavailable};
 #[cfg(feature = "blocking")]
 pub use blocking::{BlockingAuthorizer, DEFAULT_WAIT_LIMIT};
 pub use cache::{CacheMiss, CurrentToken};
