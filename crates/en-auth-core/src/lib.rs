@@ -30,6 +30,7 @@ mod policy;
 mod provider;
 mod request_policy;
 mod store;
+pub mod telemetry;
 mod token;
 
 use std::time::Duration;
@@ -57,6 +58,7 @@ pub use store::{
     SharedCacheConfig, SharedIdentity, SharedKey, SharedStore, SharedStoreSettings, SharedToken,
     StoreError, StoreResult,
 };
+pub use telemetry::RenewalTrigger;
 pub use token::{Token, EXPIRES_IN_RESOLUTION, MAX_LIFETIME};
 
 pub use reqwest_middleware;
