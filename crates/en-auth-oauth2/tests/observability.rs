@@ -249,8 +249,9 @@ fn a_scripted_run_records_exact_counts() {
 }
 
 #[test]
-fn without_a_recorder_nothing_is_recorded_and_nothing_breaks() {
-    // The same authorizer code with no recorder installed anywhere (the facade's no-op).
+fn without_a_recorder_the_metrics_feature_changes_nothing() {
+    // The metrics feature is on (a dev-dependency), no recorder is installed anywhere: the
+    // facade's no-op recorder takes the calls and authorization works as before.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -264,9 +265,6 @@ fn without_a_recorder_nothing_is_recorded_and_nothing_breaks() {
         a.access_token().await.unwrap();
         assert_eq!(server.tokens_issued(), 1);
     });
-    // And a recorder that is not installed sees nothing.
-    let idle = DebuggingRecorder::new();
-    assert!(idle.snapshotter().snapshot().into_vec().is_empty());
 }
 
 /// The fields of every closed `en_auth.token_request` span, as `name → value` (strings without
@@ -467,4 +465,40 @@ async fn the_token_request_span_has_the_semantic_fields() {
         ],
         &["http.response.status_code"],
     );
+}
+
+#[test]
+fn the_reserved_store_metrics_record_under_their_names() {
+    use en_auth_oauth2::telemetry::{StoreLock, StoreLookup, StoreWrite};
+    let recorder = DebuggingRecorder::new();
+    metrics::with_local_recorder(&recorder, || {
+        telemetry::store_lookup("client_credentials", StoreLookup::Hit);
+        telemetry::store_lookup("client_credentials", StoreLookup::Hit);
+        telemetry::store_lookup("client_credentials", StoreLookup::Miss);
+        telemetry::store_write("client_credentials", StoreWrite::Stale);
+        telemetry::store_lock("client_credentials", StoreLock::Contended);
+        telemetry::store_lock("client_credentials", StoreLock::Error);
+    });
+    let observed = Observed::of(&recorder);
+    assert_eq!(
+        observed.counter(telemetry::STORE_LOOKUPS, &[FLOW, "result=hit"]),
+        2
+    );
+    assert_eq!(
+        observed.counter(telemetry::STORE_LOOKUPS, &[FLOW, "result=miss"]),
+        1
+    );
+    assert_eq!(
+        observed.counter(telemetry::STORE_WRITES, &[FLOW, "result=stale"]),
+        1
+    );
+    assert_eq!(
+        observed.counter(telemetry::STORE_LOCKS, &[FLOW, "outcome=contended"]),
+        1
+    );
+    assert_eq!(
+        observed.counter(telemetry::STORE_LOCKS, &[FLOW, "outcome=error"]),
+        1
+    );
+    assert_eq!(observed.counters.len(), 5, "{observed:?}");
 }
