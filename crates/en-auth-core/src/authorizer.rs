@@ -288,8 +288,9 @@ async fn renew<P: TokenProvider>(
     };
     let work = |id| token_request(Arc::clone(inner), id, background);
     let result = inner.flight.get(fresh, work).await.map(CurrentToken::new);
-    if let Err(error) = &result {
-        telemetry::cooldown_answered(inner.provider.flow(), error);
+    match &result {
+        Err(error) if !background => telemetry::cooldown_answered(inner.provider.flow(), error),
+        _ => {}
     }
     result
 }
