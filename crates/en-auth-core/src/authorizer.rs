@@ -19,6 +19,7 @@ use tracing::Instrument;
 use crate::cache::{CacheMiss, CurrentToken, Entry, TokenCache};
 use crate::flight::SingleFlight;
 use crate::shared::{Obtained, Replacing, Shared};
+use crate::telemetry::{self, LastRejection, RenewalTrigger};
 use crate::{
     Error, InternalError, RenewalPolicy, RequestPolicy, SharedStore, SharedStoreSettings, Token,
     TokenProvider, API_KEY_HEADER, AUTHORIZATION_HEADER,
@@ -63,6 +64,8 @@ struct Inner<P> {
     token_requests: AtomicU64,
     /// The fleet's shared store, when one is configured and the provider can share.
     shared: Option<Shared>,
+    /// Why the current token was last rejected, for the renewal's trigger.
+    rejections: LastRejection,
 }
 
 impl<P: TokenProvider> std::fmt::Debug for Authorizer<P> {
@@ -126,7 +129,12 @@ impl<P: TokenProvider> Authorizer<P> {
         store: Option<(Arc<dyn SharedStore>, SharedStoreSettings)>,
     ) -> Self {
         let shared = store.and_then(|(store, settings)| match provider.shared_identity() {
-            Some(identity) => Some(Shared::new(store, settings, identity.key())),
+            Some(identity) => Some(Shared::new(
+                store,
+                settings,
+                identity.key(),
+                provider.flow(),
+            )),
             None => {
                 tracing::debug!(
                     client_id = provider.client_info().client_id(),
@@ -158,6 +166,7 @@ impl<P: TokenProvider> Authorizer<P> {
                 flight: SingleFlight::new(),
                 token_requests: AtomicU64::new(0),
                 shared,
+                rejections: LastRejection::default(),
             }),
         }
     }
@@ -210,7 +219,7 @@ impl<P: TokenProvider> Authorizer<P> {
     pub fn access_token(&self) -> impl Future<Output = Result<CurrentToken, Error>> + Send + '_ {
         match self.cached_token() {
             Ok(token) => Either::Left(futures::future::ready(Ok(token))),
-            Err(miss) => Either::Right(renew(&self.inner, miss.generation()).boxed()),
+            Err(miss) => Either::Right(renew(&self.inner, miss.generation(), false).boxed()),
         }
     }
 
@@ -307,7 +316,7 @@ impl<P: TokenProvider> Authorizer<P> {
             let inner = Arc::clone(&self.inner);
             let claimed = Arc::clone(&entry);
             tokio::spawn(async move {
-                if let Err(error) = renew(&inner, claimed.generation()).await {
+                if let Err(error) = renew(&inner, claimed.generation(), true).await {
                     // Whatever ended it (a cooldown, a panic), allow another background renewal
                     // of this token later, so that it is not waited for at its expiry.
                     let wait = error
@@ -341,8 +350,22 @@ impl<P: TokenProvider> Authorizer<P> {
     /// causes one renewal), or if a request replayed with it after a 401 was rejected again
     /// within the last 30 seconds (then the token is not the problem, and renewing it on every
     /// request would only load the token endpoint).
+    ///
+    /// The renewal's trigger (in metrics and spans) is [`RenewalTrigger::Rejected`]; see
+    /// [`Authorizer::invalidate_with`].
     pub fn invalidate(&self, generation: u64) {
-        self.inner.cache.invalidate(generation);
+        self.invalidate_with(generation, RenewalTrigger::Rejected);
+    }
+
+    /// [`Authorizer::invalidate`], naming what rejected the token: the renewal that follows
+    /// records `trigger` (the `trigger` field of the `en_auth.token_request` span and label of
+    /// the renewals metric). Adapters pass [`RenewalTrigger::GrpcUnauthenticated`] for a gRPC
+    /// `UNAUTHENTICATED` answer, [`RenewalTrigger::Rejected`] for an HTTP rejection.
+    pub fn invalidate_with(&self, generation: u64, trigger: RenewalTrigger) {
+        if self.inner.cache.invalidate(generation) {
+            self.inner.rejections.note(generation, trigger);
+            telemetry::token_rejected(self.inner.provider.flow(), generation, trigger);
+        }
     }
 
     /// Records that a request replayed with the token of `generation`, just after a rejection
@@ -377,8 +400,13 @@ pub enum TokenUnavailable {
     Failed(Error),
 }
 
-/// Joins or starts the token request that replaces the token of generation `stale`.
-async fn renew<P: TokenProvider>(inner: &Arc<Inner<P>>, stale: u64) -> Result<CurrentToken, Error> {
+/// Joins or starts the token request that replaces the token of generation `stale`
+/// (`background`: a proactive renewal, which no request waits for).
+async fn renew<P: TokenProvider>(
+    inner: &Arc<Inner<P>>,
+    stale: u64,
+    background: bool,
+) -> Result<CurrentToken, Error> {
     // Another request may have landed between the caller's look and the flight's lock: a newer
     // token that nobody has rejected is the one to use, even if it already needs renewal (a
     // token with no lifetime), so that each wave of callers costs one token request.
@@ -386,8 +414,27 @@ async fn renew<P: TokenProvider>(inner: &Arc<Inner<P>>, stale: u64) -> Result<Cu
         let current = inner.cache.load_full();
         (current.generation() != stale && current.is_valid()).then_some(current)
     };
-    let work = |id| token_request(Arc::clone(inner), id);
-    inner.flight.get(fresh, work).await.map(CurrentToken::new)
+    let work = |id| token_request(Arc::clone(inner), id, background);
+    let result = inner.flight.get(fresh, work).await.map(CurrentToken::new);
+    match &result {
+        Err(error) if !background => telemetry::cooldown_answered(inner.provider.flow(), error),
+        _ => {}
+    }
+    result
+}
+
+/// Why the token request replacing the current token starts.
+fn trigger<P: TokenProvider>(inner: &Inner<P>, background: bool) -> RenewalTrigger {
+    let current = inner.cache.load();
+    if current.generation() == 0 {
+        RenewalTrigger::Initial
+    } else if !current.is_valid() {
+        inner.rejections.trigger_for(current.generation())
+    } else if background {
+        RenewalTrigger::Proactive
+    } else {
+        RenewalTrigger::Expired
+    }
 }
 
 /// One token request, as the flight's work: the provider asked (with retries), the result
@@ -395,34 +442,39 @@ async fn renew<P: TokenProvider>(inner: &Arc<Inner<P>>, stale: u64) -> Result<Cu
 async fn token_request<P: TokenProvider>(
     inner: Arc<Inner<P>>,
     id: u64,
+    background: bool,
 ) -> Result<Arc<Entry>, Error> {
-    let span = tracing::info_span!(
-        "en_auth.token",
-        flow = inner.provider.flow(),
-        environment = inner.provider.environment_id().unwrap_or(""),
-        client_id = inner.provider.client_info().client_id(),
-        renewal = tracing::field::Empty,
-        attempts = tracing::field::Empty,
-        outcome = tracing::field::Empty,
-        latency_ms = tracing::field::Empty,
+    let flow = inner.provider.flow();
+    let trigger = trigger(&inner, background);
+    let span = telemetry::token_request_span_for(
+        flow,
+        inner.provider.client_info().client_id(),
+        inner.provider.environment_id().unwrap_or(""),
+        trigger,
     );
+    span.in_scope(|| telemetry::renewal_started(flow, trigger));
     let started = Instant::now();
     // A panicking provider is a failed token request like any other: it lands, with its
     // cooldown, instead of being run again by every new wave of callers.
-    let asked = std::panic::AssertUnwindSafe(obtain(&inner))
+    let asked = std::panic::AssertUnwindSafe(obtain(&inner, flow))
         .catch_unwind()
         .instrument(span.clone())
         .await;
     let mut adopted = false;
     let result = asked
-        .unwrap_or_else(|_| Err(InternalError::new("the token provider panicked").into()))
+        .unwrap_or_else(|_| {
+            let error = InternalError::new("the token provider panicked").into();
+            telemetry::attempt_failed(flow, &error);
+            Err(error)
+        })
         .and_then(|obtained| {
             adopted = obtained.adopted;
             Entry::new(obtained.token, id)
                 .map(|entry| Arc::new(entry.with_shared_id(obtained.shared_id)))
         });
-    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    span.record("latency_ms", latency_ms);
+    let duration = started.elapsed();
+    let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    telemetry::token_request_ended(&span, flow, result.as_ref().map(|_| adopted), duration);
 
     let cooldown = inner.flight.land(
         id,
@@ -433,21 +485,19 @@ async fn token_request<P: TokenProvider>(
     let _in = span.enter();
     match &result {
         Ok(entry) => {
-            span.record("outcome", if adopted { "shared" } else { "ok" });
             tracing::info!(
                 shared = adopted,
                 lifetime_s = entry.token().lifetime().map(|l| l.as_secs()),
-                latency_ms,
+                duration_ms,
                 "token obtained"
             );
         }
         Err(error) => {
             // A token that is still usable may try a background renewal again after the cooldown.
             inner.cache.load().retry_background_after(cooldown);
-            span.record("outcome", "error");
             tracing::warn!(
                 %error,
-                latency_ms,
+                duration_ms,
                 cooldown_ms = u64::try_from(cooldown.as_millis()).unwrap_or(u64::MAX),
                 "token request failed"
             );
@@ -458,11 +508,15 @@ async fn token_request<P: TokenProvider>(
 
 /// A token from the shared store, if there is one to adopt, else from the provider with
 /// retries.
-async fn obtain<P: TokenProvider>(inner: &Inner<P>) -> Result<Obtained, Error> {
+async fn obtain<P: TokenProvider>(inner: &Inner<P>, flow: &'static str) -> Result<Obtained, Error> {
     let fetch = || {
         inner.policy.retry(|attempt| {
-            tracing::Span::current().record("attempts", attempt);
-            ask_provider(inner)
+            tracing::Span::current().record("attempt", attempt);
+            ask_provider(inner).inspect(move |result| {
+                if let Err(error) = result {
+                    telemetry::attempt_failed(flow, error);
+                }
+            })
         })
     };
     let Some(shared) = &inner.shared else {
@@ -485,7 +539,6 @@ async fn obtain<P: TokenProvider>(inner: &Inner<P>) -> Result<Obtained, Error> {
 async fn ask_provider<P: TokenProvider>(inner: &Inner<P>) -> Result<Token, Error> {
     let previous = inner.cache.load_full();
     let has_token = previous.generation() != 0;
-    tracing::Span::current().record("renewal", has_token);
     inner.token_requests.fetch_add(1, Ordering::Relaxed);
     if !has_token {
         return inner.provider.authorize().await;

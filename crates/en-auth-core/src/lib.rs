@@ -35,6 +35,7 @@ mod provider;
 mod request_policy;
 mod shared;
 mod store;
+pub mod telemetry;
 mod token;
 
 use std::time::Duration;
@@ -64,6 +65,7 @@ pub use store::{
     SharedCacheConfig, SharedIdentity, SharedKey, SharedStore, SharedStoreSettings, SharedToken,
     StoreError, StoreResult,
 };
+pub use telemetry::RenewalTrigger;
 pub use token::{Token, EXPIRES_IN_RESOLUTION, MAX_LIFETIME};
 
 pub use reqwest_middleware;

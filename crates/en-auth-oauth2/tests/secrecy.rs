@@ -109,6 +109,22 @@ async fn no_secret_in_debug_display_errors_or_trace_logs() {
     drop(_guard);
     let logs = capture.text();
     assert!(logs.contains("token obtained"), "the run was logged at all");
+    // The token requests' spans are scanned with all their fields (as they closed), on
+    // success, renewal after a 401, and failure.
+    for field in [
+        "en_auth.token_request",
+        "close",
+        "trigger=\"rejected\"",
+        "outcome=\"ok\"",
+        "outcome=\"error\"",
+        "error.type=\"invalid_client\"",
+        "error.type=\"timeout\"",
+        "server.address=\"127.0.0.1\"",
+        "http.response.status_code=401",
+        "http.response.status_code=500",
+    ] {
+        assert!(logs.contains(field), "{field} not in the logs: {logs}");
+    }
     assert!(
         logs.contains("client_id=svc") || logs.contains("client_id=\"svc\""),
         "{logs}"
