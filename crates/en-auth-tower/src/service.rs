@@ -213,7 +213,10 @@ where
             tracing::debug!(
                 "the gRPC server answered UNAUTHENTICATED; the token is renewed for the next call"
             );
-            self.authorizer.invalidate(self.generation);
+            self.authorizer.invalidate_with(
+                self.generation,
+                en_auth_core::RenewalTrigger::GrpcUnauthenticated,
+            );
         }
         Ok(response)
     }
