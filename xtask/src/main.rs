@@ -237,6 +237,8 @@ fn main() -> ExitCode {
                     "en-auth-srp",
                     "-p",
                     "en-auth-redis",
+                    "-p",
+                    "en-auth-tower",
                 ])
                 .args(rest);
             run("benchmarks", bench)

@@ -71,6 +71,21 @@ fn bench(c: &mut Criterion) {
         black_box(token.secret().expose_secret().len());
     };
     c.bench_function("cached_token/1 thread", |b| b.iter(cached));
+    // The same with a `metrics` recorder and a `tracing` subscriber (INFO, to a sink) in
+    // effect: nothing on the hot path records or logs, so the time must not move (with the
+    // `metrics` feature on: `cargo bench -p en-auth-core --features metrics`).
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(std::io::sink)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        metrics::with_local_recorder(&recorder, || {
+            c.bench_function("access_token/1 thread, recorder and subscriber", |b| {
+                b.iter(access)
+            });
+        });
+    });
     c.bench_function("cached_token/2 threads", |b| {
         b.iter_custom(|iters| two_threads(iters, &cached))
     });

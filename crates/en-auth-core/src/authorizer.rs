@@ -19,6 +19,7 @@ use tracing::Instrument;
 use crate::cache::{CacheMiss, CurrentToken, Entry, TokenCache};
 use crate::flight::SingleFlight;
 use crate::shared::{Obtained, Replacing, Shared};
+use crate::telemetry::{self, LastRejection, RenewalTrigger};
 use crate::{
     Error, InternalError, RenewalPolicy, RequestPolicy, SharedStore, SharedStoreSettings, Token,
     TokenProvider, API_KEY_HEADER, AUTHORIZATION_HEADER,
@@ -63,6 +64,8 @@ struct Inner<P> {
     token_requests: AtomicU64,
     /// The fleet's shared store, when one is configured and the provider can share.
     shared: Option<Shared>,
+    /// Why the current token was last rejected, for the renewal's trigger.
+    rejections: LastRejection,
 }
 
 impl<P: TokenProvider> std::fmt::Debug for Authorizer<P> {
@@ -126,7 +129,12 @@ impl<P: TokenProvider> Authorizer<P> {
         store: Option<(Arc<dyn SharedStore>, SharedStoreSettings)>,
     ) -> Self {
         let shared = store.and_then(|(store, settings)| match provider.shared_identity() {
-            Some(identity) => Some(Shared::new(store, settings, identity.key())),
+            Some(identity) => Some(Shared::new(
+                store,
+                settings,
+                identity.key(),
+                provider.flow(),
+            )),
             None => {
                 tracing::debug!(
                     client_id = provider.client_info().client_id(),
@@ -158,6 +166,7 @@ impl<P: TokenProvider> Authorizer<P> {
                 flight: SingleFlight::new(),
                 token_requests: AtomicU64::new(0),
                 shared,
+                rejections: LastRejection::default(),
             }),
         }
     }
@@ -210,7 +219,7 @@ impl<P: TokenProvider> Authorizer<P> {
     pub fn access_token(&self) -> impl Future<Output = Result<CurrentToken, Error>> + Send + '_ {
         match self.cached_token() {
             Ok(token) => Either::Left(futures::future::ready(Ok(token))),
-            Err(miss) => Either::Right(renew(&self.inner, miss.generation()).boxed()),
+            Err(miss) => Either::Right(renew(&self.inner, miss.generation(), false).boxed()),
         }
     }
 
@@ -233,6 +242,66 @@ impl<P: TokenProvider> Authorizer<P> {
         self.due(entry)
     }
 
+    /// The cached token if it is fresh (usable, not due for renewal), without starting
+    /// anything: the blocking API's first look, which must not start a background renewal on
+    /// the caller's runtime.
+    #[cfg(feature = "blocking")]
+    #[inline]
+    pub(crate) fn fresh_token(&self) -> Option<CurrentToken> {
+        let entry = self.inner.cache.load();
+        (entry.is_valid() && !self.inner.provider.expired(entry.token()))
+            .then(|| CurrentToken::from_guard(entry))
+    }
+
+    /// The usable token now, for synchronous callers (a tonic interceptor, say): never waits.
+    ///
+    /// Works from any thread, with or without a Tokio runtime. When no token is usable (none
+    /// yet, expired, or rejected) it starts the renewal — or joins the one under way — on
+    /// en-auth's own I/O runtime and returns at once; a later call gets the new token once the
+    /// renewal has landed. A token that needs renewal but may still be used is returned, with
+    /// its renewal started in the background. Concurrent callers share one token request, as
+    /// with [`Authorizer::access_token`].
+    ///
+    /// ```
+    /// # use en_auth_core::{Authorizer, ClientInfo, Error, Token, TokenProvider, TokenUnavailable};
+    /// # struct Fixed(ClientInfo);
+    /// # impl TokenProvider for Fixed {
+    /// #     async fn authorize(&self) -> Result<Token, Error> { Ok(Token::new("t", None)) }
+    /// #     fn client_info(&self) -> &ClientInfo { &self.0 }
+    /// # }
+    /// let authorizer = Authorizer::new(Fixed(ClientInfo::new("svc", "secret")));
+    /// // A plain thread, no runtime: the first call starts the token request.
+    /// match authorizer.try_current_token() {
+    ///     Ok(token) => println!("Authorization: {:?}", token.header_value()),
+    ///     Err(TokenUnavailable::Renewing) => println!("not yet: ask again shortly"),
+    ///     Err(TokenUnavailable::Failed(error)) => println!("{error}"),
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// [`TokenUnavailable::Renewing`] while the renewal is under way;
+    /// [`TokenUnavailable::Failed`] with the token request's error when it has failed (during
+    /// its cooldown, marked with [`Error::cooldown`]), or when en-auth's I/O runtime cannot be
+    /// started.
+    pub fn try_current_token(&self) -> Result<CurrentToken, TokenUnavailable> {
+        if let Ok(token) = self.cached_token() {
+            return Ok(token);
+        }
+        // Inside the I/O runtime's context, a background renewal (of a token still usable) or
+        // a new token request is spawned there, whatever runtime (or none) the caller has.
+        let io = crate::io::handle().map_err(TokenUnavailable::Failed)?;
+        let _io = io.enter();
+        if let Ok(token) = self.cached_token() {
+            return Ok(token);
+        }
+        // One poll: a fresh token, a cooldown's error, or the flight started (or joined) and
+        // left running when the poll's future is dropped.
+        match self.access_token().now_or_never() {
+            Some(result) => result.map_err(TokenUnavailable::Failed),
+            None => Err(TokenUnavailable::Renewing),
+        }
+    }
+
     /// The token needs renewal: keep using it while a background renewal runs, if the policy
     /// allows and it has time left.
     #[cold]
@@ -247,7 +316,7 @@ impl<P: TokenProvider> Authorizer<P> {
             let inner = Arc::clone(&self.inner);
             let claimed = Arc::clone(&entry);
             tokio::spawn(async move {
-                if let Err(error) = renew(&inner, claimed.generation()).await {
+                if let Err(error) = renew(&inner, claimed.generation(), true).await {
                     // Whatever ended it (a cooldown, a panic), allow another background renewal
                     // of this token later, so that it is not waited for at its expiry.
                     let wait = error
@@ -281,8 +350,22 @@ impl<P: TokenProvider> Authorizer<P> {
     /// causes one renewal), or if a request replayed with it after a 401 was rejected again
     /// within the last 30 seconds (then the token is not the problem, and renewing it on every
     /// request would only load the token endpoint).
+    ///
+    /// The renewal's trigger (in metrics and spans) is [`RenewalTrigger::Rejected`]; see
+    /// [`Authorizer::invalidate_with`].
     pub fn invalidate(&self, generation: u64) {
-        self.inner.cache.invalidate(generation);
+        self.invalidate_with(generation, RenewalTrigger::Rejected);
+    }
+
+    /// [`Authorizer::invalidate`], naming what rejected the token: the renewal that follows
+    /// records `trigger` (the `trigger` field of the `en_auth.token_request` span and label of
+    /// the renewals metric). Adapters pass [`RenewalTrigger::GrpcUnauthenticated`] for a gRPC
+    /// `UNAUTHENTICATED` answer, [`RenewalTrigger::Rejected`] for an HTTP rejection.
+    pub fn invalidate_with(&self, generation: u64, trigger: RenewalTrigger) {
+        if self.inner.cache.invalidate(generation) {
+            self.inner.rejections.note(generation, trigger);
+            telemetry::token_rejected(self.inner.provider.flow(), generation, trigger);
+        }
     }
 
     /// Records that a request replayed with the token of `generation`, just after a rejection
@@ -304,8 +387,26 @@ impl<P: TokenProvider> Authorizer<P> {
     }
 }
 
-/// Joins or starts the token request that replaces the token of generation `stale`.
-async fn renew<P: TokenProvider>(inner: &Arc<Inner<P>>, stale: u64) -> Result<CurrentToken, Error> {
+/// Why [`Authorizer::try_current_token`] has no token to hand out now.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TokenUnavailable {
+    /// No usable token: its renewal is under way (started by this call or an earlier one). Ask
+    /// again later, or await [`Authorizer::access_token`] to wait for it.
+    #[error("no usable token yet: its renewal is under way")]
+    Renewing,
+    /// The token request failed (during its cooldown, the error says so:
+    /// [`Error::cooldown`]).
+    #[error(transparent)]
+    Failed(Error),
+}
+
+/// Joins or starts the token request that replaces the token of generation `stale`
+/// (`background`: a proactive renewal, which no request waits for).
+async fn renew<P: TokenProvider>(
+    inner: &Arc<Inner<P>>,
+    stale: u64,
+    background: bool,
+) -> Result<CurrentToken, Error> {
     // Another request may have landed between the caller's look and the flight's lock: a newer
     // token that nobody has rejected is the one to use, even if it already needs renewal (a
     // token with no lifetime), so that each wave of callers costs one token request.
@@ -313,8 +414,27 @@ async fn renew<P: TokenProvider>(inner: &Arc<Inner<P>>, stale: u64) -> Result<Cu
         let current = inner.cache.load_full();
         (current.generation() != stale && current.is_valid()).then_some(current)
     };
-    let work = |id| token_request(Arc::clone(inner), id);
-    inner.flight.get(fresh, work).await.map(CurrentToken::new)
+    let work = |id| token_request(Arc::clone(inner), id, background);
+    let result = inner.flight.get(fresh, work).await.map(CurrentToken::new);
+    match &result {
+        Err(error) if !background => telemetry::cooldown_answered(inner.provider.flow(), error),
+        _ => {}
+    }
+    result
+}
+
+/// Why the token request replacing the current token starts.
+fn trigger<P: TokenProvider>(inner: &Inner<P>, background: bool) -> RenewalTrigger {
+    let current = inner.cache.load();
+    if current.generation() == 0 {
+        RenewalTrigger::Initial
+    } else if !current.is_valid() {
+        inner.rejections.trigger_for(current.generation())
+    } else if background {
+        RenewalTrigger::Proactive
+    } else {
+        RenewalTrigger::Expired
+    }
 }
 
 /// One token request, as the flight's work: the provider asked (with retries), the result
@@ -322,34 +442,39 @@ async fn renew<P: TokenProvider>(inner: &Arc<Inner<P>>, stale: u64) -> Result<Cu
 async fn token_request<P: TokenProvider>(
     inner: Arc<Inner<P>>,
     id: u64,
+    background: bool,
 ) -> Result<Arc<Entry>, Error> {
-    let span = tracing::info_span!(
-        "en_auth.token",
-        flow = inner.provider.flow(),
-        environment = inner.provider.environment_id().unwrap_or(""),
-        client_id = inner.provider.client_info().client_id(),
-        renewal = tracing::field::Empty,
-        attempts = tracing::field::Empty,
-        outcome = tracing::field::Empty,
-        latency_ms = tracing::field::Empty,
+    let flow = inner.provider.flow();
+    let trigger = trigger(&inner, background);
+    let span = telemetry::token_request_span_for(
+        flow,
+        inner.provider.client_info().client_id(),
+        inner.provider.environment_id().unwrap_or(""),
+        trigger,
     );
+    span.in_scope(|| telemetry::renewal_started(flow, trigger));
     let started = Instant::now();
     // A panicking provider is a failed token request like any other: it lands, with its
     // cooldown, instead of being run again by every new wave of callers.
-    let asked = std::panic::AssertUnwindSafe(obtain(&inner))
+    let asked = std::panic::AssertUnwindSafe(obtain(&inner, flow))
         .catch_unwind()
         .instrument(span.clone())
         .await;
     let mut adopted = false;
     let result = asked
-        .unwrap_or_else(|_| Err(InternalError::new("the token provider panicked").into()))
+        .unwrap_or_else(|_| {
+            let error = InternalError::new("the token provider panicked").into();
+            telemetry::attempt_failed(flow, &error);
+            Err(error)
+        })
         .and_then(|obtained| {
             adopted = obtained.adopted;
             Entry::new(obtained.token, id)
                 .map(|entry| Arc::new(entry.with_shared_id(obtained.shared_id)))
         });
-    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    span.record("latency_ms", latency_ms);
+    let duration = started.elapsed();
+    let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    telemetry::token_request_ended(&span, flow, result.as_ref().map(|_| adopted), duration);
 
     let cooldown = inner.flight.land(
         id,
@@ -360,21 +485,19 @@ async fn token_request<P: TokenProvider>(
     let _in = span.enter();
     match &result {
         Ok(entry) => {
-            span.record("outcome", if adopted { "shared" } else { "ok" });
             tracing::info!(
                 shared = adopted,
                 lifetime_s = entry.token().lifetime().map(|l| l.as_secs()),
-                latency_ms,
+                duration_ms,
                 "token obtained"
             );
         }
         Err(error) => {
             // A token that is still usable may try a background renewal again after the cooldown.
             inner.cache.load().retry_background_after(cooldown);
-            span.record("outcome", "error");
             tracing::warn!(
                 %error,
-                latency_ms,
+                duration_ms,
                 cooldown_ms = u64::try_from(cooldown.as_millis()).unwrap_or(u64::MAX),
                 "token request failed"
             );
@@ -385,11 +508,15 @@ async fn token_request<P: TokenProvider>(
 
 /// A token from the shared store, if there is one to adopt, else from the provider with
 /// retries.
-async fn obtain<P: TokenProvider>(inner: &Inner<P>) -> Result<Obtained, Error> {
+async fn obtain<P: TokenProvider>(inner: &Inner<P>, flow: &'static str) -> Result<Obtained, Error> {
     let fetch = || {
         inner.policy.retry(|attempt| {
-            tracing::Span::current().record("attempts", attempt);
-            ask_provider(inner)
+            tracing::Span::current().record("attempt", attempt);
+            ask_provider(inner).inspect(move |result| {
+                if let Err(error) = result {
+                    telemetry::attempt_failed(flow, error);
+                }
+            })
         })
     };
     let Some(shared) = &inner.shared else {
@@ -412,7 +539,6 @@ async fn obtain<P: TokenProvider>(inner: &Inner<P>) -> Result<Obtained, Error> {
 async fn ask_provider<P: TokenProvider>(inner: &Inner<P>) -> Result<Token, Error> {
     let previous = inner.cache.load_full();
     let has_token = previous.generation() != 0;
-    tracing::Span::current().record("renewal", has_token);
     inner.token_requests.fetch_add(1, Ordering::Relaxed);
     if !has_token {
         return inner.provider.authorize().await;
@@ -424,5 +550,90 @@ async fn ask_provider<P: TokenProvider>(inner: &Inner<P>) -> Result<Token, Error
             inner.provider.authorize().await
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::ClientInfo;
+
+    /// Issues `token-1`, `token-2`, … once its gate is open.
+    struct Gated {
+        client: ClientInfo,
+        calls: AtomicUsize,
+        gate: tokio::sync::watch::Sender<bool>,
+    }
+
+    impl TokenProvider for Arc<Gated> {
+        async fn authorize(&self) -> Result<Token, Error> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            let mut open = self.gate.subscribe();
+            let _ = open.wait_for(|open| *open).await;
+            Ok(Token::new(
+                format!("token-{n}"),
+                Some(Duration::from_secs(600)),
+            ))
+        }
+
+        fn client_info(&self) -> &ClientInfo {
+            &self.client
+        }
+    }
+
+    /// Waits for the renewal under way (joining it: no new token request) on a runtime of its
+    /// own.
+    fn wait_for_renewal(authorizer: &Authorizer<Arc<Gated>>) -> u64 {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(authorizer.access_token())
+            .unwrap()
+            .generation()
+    }
+
+    #[test]
+    fn try_current_token_renews_in_the_background_from_a_thread_without_a_runtime() {
+        let provider = Arc::new(Gated {
+            client: ClientInfo::new("gated", "secret"),
+            calls: AtomicUsize::new(0),
+            gate: tokio::sync::watch::channel(false).0,
+        });
+        let authorizer = Authorizer::new(Arc::clone(&provider));
+        assert!(tokio::runtime::Handle::try_current().is_err());
+
+        // No token yet: the first call starts the token request, the second joins it.
+        for _ in 0..2 {
+            assert!(matches!(
+                authorizer.try_current_token(),
+                Err(TokenUnavailable::Renewing)
+            ));
+        }
+        provider.gate.send_replace(true);
+        let generation = wait_for_renewal(&authorizer);
+        let token = authorizer.try_current_token().expect("the renewed token");
+        assert_eq!(token.generation(), generation);
+        assert_eq!(token.header_value(), "Bearer token-1");
+        assert!(token.header_value().is_sensitive());
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+
+        // A rejected token: the next call starts its renewal, once.
+        authorizer.invalidate(generation);
+        assert!(matches!(
+            authorizer.try_current_token(),
+            Err(TokenUnavailable::Renewing) | Ok(_)
+        ));
+        let renewed = wait_for_renewal(&authorizer);
+        assert_ne!(renewed, generation);
+        assert_eq!(
+            authorizer.try_current_token().unwrap().header_value(),
+            "Bearer token-2"
+        );
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
     }
 }

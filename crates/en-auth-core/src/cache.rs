@@ -48,17 +48,18 @@ impl TokenCache {
 
     /// Marks the token of `generation` as rejected, unless it has been replaced already or a
     /// replay with it was rejected too within [`REPLAY_REJECTION_HOLD`] (then the token is not
-    /// the problem).
-    pub(crate) fn invalidate(&self, generation: u64) {
+    /// the problem). Returns whether this call marked it (false if it was marked already).
+    pub(crate) fn invalidate(&self, generation: u64) -> bool {
         let entry = self.current.load();
         if entry.generation != generation {
-            return;
+            return false;
         }
         let rejected_at = entry.replay_rejected_at.load(Ordering::Acquire);
         let hold = coarsetime::Duration::from(REPLAY_REJECTION_HOLD).as_ticks();
         if rejected_at == 0 || coarse_now().as_ticks() >= rejected_at.saturating_add(hold) {
-            entry.invalidated.store(true, Ordering::Release);
+            return !entry.invalidated.swap(true, Ordering::AcqRel);
         }
+        false
     }
 
     /// Records that a request replayed with the token of `generation`, just after a rejection,

@@ -18,6 +18,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, Shared};
+use tracing::instrument::WithSubscriber;
 
 use crate::{Cooldown, Error, InternalError};
 
@@ -142,7 +143,10 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
             .into()));
         };
         let id = self.ids.fetch_add(1, Ordering::Relaxed) + 1;
-        let task = runtime.spawn(work(id));
+        // The caller's `tracing` subscriber goes with the work, wherever it runs (another worker
+        // thread; the I/O runtime, for the blocking API), so that its events land with the
+        // caller's.
+        let task = runtime.spawn(work(id).with_current_subscriber());
         let flight = async move {
             match task.await {
                 Ok(result) => Landing::Done(result),

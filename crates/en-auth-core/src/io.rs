@@ -19,12 +19,14 @@ use crate::{Error, InternalError};
 /// slow TLS handshake from delaying the others.
 const WORKER_THREADS: usize = 2;
 
+/// The name of the I/O runtime's threads (the blocking API refuses to wait on them).
+pub(crate) const THREAD_NAME: &str = "en-auth-io";
+
 /// The I/O runtime's handle, to spawn work that must not depend on the caller's runtime (the
 /// blocking API, renewals started from synchronous code).
 ///
 /// # Errors
 /// [`Error::Internal`] if the runtime cannot be started.
-#[allow(dead_code)]
 pub(crate) fn handle() -> Result<&'static tokio::runtime::Handle, Error> {
     runtime().map(tokio::runtime::Runtime::handle)
 }
@@ -35,7 +37,7 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, Error> {
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(WORKER_THREADS)
-                .thread_name("en-auth-io")
+                .thread_name(THREAD_NAME)
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())

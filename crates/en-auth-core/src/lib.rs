@@ -10,6 +10,8 @@
 //! - [`Authorizer`]: the caching, single-flight authorizer over any provider, with a lock-free
 //!   hot path, renewal before expiry, and a [`reqwest_middleware::Middleware`] that adds
 //!   `Authorization: Bearer …` and `X-Api-Key` to every request and replays once on 401.
+//! - `BlockingAuthorizer` (cargo feature `blocking`): the same authorizer for synchronous code,
+//!   usable from any thread, with a helper that sends `reqwest::blocking` requests.
 //! - [`Environment`]: which endpoints an environment id means.
 //! - [`enum@Error`]: the Python `en_auth` package's `AuthorizationError`, `InvalidClientError` and
 //!   `InvalidCredentialsError`, plus transport, response and configuration errors.
@@ -17,6 +19,8 @@
 //! Most users depend on `en-auth-oauth2` or `en-auth-srp`, which re-export this crate.
 
 mod authorizer;
+#[cfg(feature = "blocking")]
+mod blocking;
 mod cache;
 mod client;
 mod environment;
@@ -31,13 +35,16 @@ mod provider;
 mod request_policy;
 mod shared;
 mod store;
+pub mod telemetry;
 mod token;
 
 use std::time::Duration;
 
 use http::HeaderName;
 
-pub use authorizer::Authorizer;
+pub use authorizer::{Authorizer, TokenUnavailable};
+#[cfg(feature = "blocking")]
+pub use blocking::{BlockingAuthorizer, DEFAULT_WAIT_LIMIT};
 pub use cache::{CacheMiss, CurrentToken};
 pub use client::{ClientInfo, UserCredentials};
 pub use environment::{
@@ -58,6 +65,7 @@ pub use store::{
     SharedCacheConfig, SharedIdentity, SharedKey, SharedStore, SharedStoreSettings, SharedToken,
     StoreError, StoreResult,
 };
+pub use telemetry::RenewalTrigger;
 pub use token::{Token, EXPIRES_IN_RESOLUTION, MAX_LIFETIME};
 
 pub use reqwest_middleware;

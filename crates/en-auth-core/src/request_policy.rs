@@ -103,4 +103,48 @@ impl RequestPolicy {
         .with_field("url")
         .into())
     }
+
+    /// Checks that a token may be sent to `uri` (an `http` request's URI, as tower and hyper
+    /// services see it): the rule of [`RequestPolicy::check_url`].
+    ///
+    /// ```
+    /// use en_auth_core::RequestPolicy;
+    ///
+    /// let policy = RequestPolicy::default();
+    /// assert!(policy.check_uri(&"https://api.example.com/v1".parse().unwrap()).is_ok());
+    /// assert!(policy.check_uri(&"http://127.0.0.1:8080/v1".parse().unwrap()).is_ok());
+    /// assert!(policy.check_uri(&"http://api.example.com/v1".parse().unwrap()).is_err());
+    /// assert!(policy.check_uri(&"/v1".parse().unwrap()).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] as [`RequestPolicy::check_url`] does, and for a URI without a
+    /// scheme and host (a bare path, such as tonic's generated clients send when built with
+    /// `new` rather than `with_origin`), since where it goes cannot be checked — unless plain
+    /// `http` is allowed everywhere ([`RequestPolicy::with_insecure_http`]).
+    pub fn check_uri(&self, uri: &http::Uri) -> Result<(), Error> {
+        match uri.scheme_str() {
+            Some("https") => return Ok(()),
+            _ if self.insecure_http => return Ok(()),
+            None => {
+                return Err(ConfigurationError::new(
+                    "refusing to send a bearer token to a URI without a scheme and host: where \
+                     it goes cannot be checked; give requests absolute URIs (for a tonic client: \
+                     `Client::with_origin(channel, origin)`)",
+                )
+                .with_field("uri")
+                .into())
+            }
+            Some(_) => {}
+        }
+        // Rare (plain http): the URL parser decides what counts as loopback, as for reqwest.
+        match Url::parse(&uri.to_string()) {
+            Ok(url) => self.check_url(&url),
+            Err(e) => Err(
+                ConfigurationError::new(format!("an unusable request URI: {e}"))
+                    .with_field("uri")
+                    .into(),
+            ),
+        }
+    }
 }

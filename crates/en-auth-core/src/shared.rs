@@ -26,8 +26,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use secrecy::{ExposeSecret, SecretString};
+use tracing::instrument::WithSubscriber;
+use tracing::Instrument;
 
 use crate::policy::coarse_now;
+use crate::telemetry::{self, StoreLock, StoreLookup, StoreWrite};
 use crate::{
     Error, SharedKey, SharedStore, SharedStoreSettings, SharedToken, StoreError, Token,
     MAX_GAP_FRACTION,
@@ -46,6 +49,8 @@ pub(crate) struct Shared {
     owner: String,
     address: String,
     breaker: Breaker,
+    /// The flow, for metrics.
+    flow: &'static str,
 }
 
 /// A token obtained through the store: adopted from it, or fetched and (being) stored.
@@ -75,9 +80,11 @@ impl Shared {
         store: Arc<dyn SharedStore>,
         settings: SharedStoreSettings,
         key: SharedKey,
+        flow: &'static str,
     ) -> Self {
         let address = store.address();
         Self {
+            flow,
             store,
             key,
             owner: format!("{}-{:016x}", std::process::id(), fastrand::u64(..)),
@@ -108,13 +115,13 @@ impl Shared {
         let stale = replacing.id;
         // Once a call fails, this token request goes on without the store.
         let mut answering = true;
-        let holding = match self.call("get", self.store.get(&self.key)).await {
+        let holding = match self.lookup(stale).await {
             Call::Unavailable => {
                 answering = false;
                 false
             }
             Call::Done(stored) => {
-                if let Some(adopted) = self.adoptable(stored, stale) {
+                if let Some(adopted) = stored {
                     return Ok(adopted);
                 }
                 match self.take_lock().await {
@@ -133,11 +140,9 @@ impl Shared {
         };
         if holding {
             // A holder may have stored a token between our read and our lock.
-            if let Call::Done(stored) = self.call("get", self.store.get(&self.key)).await {
-                if let Some(adopted) = self.adoptable(stored, stale) {
-                    self.release_lock();
-                    return Ok(adopted);
-                }
+            if let Call::Done(Some(adopted)) = self.lookup(stale).await {
+                self.release_lock();
+                return Ok(adopted);
             }
         }
         let fetched = fetch().await;
@@ -157,6 +162,20 @@ impl Shared {
             self.release_lock();
         }
         obtained
+    }
+
+    /// Reads the store: a token to adopt, or none.
+    async fn lookup(&self, stale: Option<&str>) -> Call<Option<Obtained>> {
+        let call = self.call("get", self.store.get(&self.key)).await;
+        let (call, result) = match call {
+            Call::Done(stored) => match self.adoptable(stored, stale) {
+                Some(adopted) => (Call::Done(Some(adopted)), StoreLookup::Hit),
+                None => (Call::Done(None), StoreLookup::Miss),
+            },
+            Call::Unavailable => (Call::Unavailable, StoreLookup::Error),
+        };
+        telemetry::store_lookup(self.flow, result);
+        call
     }
 
     /// `stored` as a local token, if it is not the one being replaced and this process would
@@ -208,8 +227,16 @@ impl Shared {
     /// Takes the fleet's lock.
     async fn take_lock(&self) -> Call<bool> {
         let ttl = self.settings.lock_ttl;
-        self.call("lock", self.store.lock(&self.key, &self.owner, ttl))
-            .await
+        let call = self
+            .call("lock", self.store.lock(&self.key, &self.owner, ttl))
+            .await;
+        let outcome = match call {
+            Call::Done(true) => StoreLock::Acquired,
+            Call::Done(false) => StoreLock::Contended,
+            Call::Unavailable => StoreLock::Error,
+        };
+        telemetry::store_lock(self.flow, outcome);
+        call
     }
 
     /// Waits for the lock holder's token; takes the lock if the holder lets go without one.
@@ -224,13 +251,10 @@ impl Shared {
             }
             tokio::time::sleep(pause.min(deadline - now)).await;
             pause = (pause * 2).min(MAX_POLL);
-            match self.call("get", self.store.get(&self.key)).await {
+            match self.lookup(stale).await {
                 Call::Unavailable => return Waited::GaveUp,
-                Call::Done(stored) => {
-                    if let Some(adopted) = self.adoptable(stored, stale) {
-                        return Waited::Adopted(adopted);
-                    }
-                }
+                Call::Done(Some(adopted)) => return Waited::Adopted(adopted),
+                Call::Done(None) => {}
             }
             match self.take_lock().await {
                 Call::Unavailable => return Waited::GaveUp,
@@ -265,11 +289,21 @@ impl Shared {
         };
         let owner = self.owner.clone();
         let timeout = self.settings.operation_timeout;
+        let flow = self.flow;
         self.background("put", move |store, key| async move {
-            // Each call gets its own timeout (the task two): a slow put still unlocks.
+            // Each call gets its own timeout (the task has two): a slow put still unlocks.
             let put =
                 match tokio::time::timeout(timeout, store.put_if_newer(&key, &shared, ttl)).await {
-                    Ok(put) => put.map(drop),
+                    Ok(Ok(written)) => {
+                        let result = if written {
+                            StoreWrite::Written
+                        } else {
+                            StoreWrite::Stale
+                        };
+                        telemetry::store_write(flow, result);
+                        Ok(())
+                    }
+                    Ok(Err(error)) => Err(error),
                     Err(_) => Err(StoreError::new(format!("no answer within {timeout:?}"))),
                 };
             if release {
@@ -317,10 +351,17 @@ impl Shared {
             breaker: self.breaker.clone_handle(),
             settings: self.settings.clone(),
         };
-        runtime.spawn(async move {
-            let result = tokio::time::timeout(timeout, write).await;
-            call.record(op, result);
-        });
+        let flow = self.flow;
+        runtime.spawn(
+            async move {
+                let result = tokio::time::timeout(timeout, write).await;
+                if call.record(op, result).is_none() && op == "put" {
+                    telemetry::store_write(flow, StoreWrite::Error);
+                }
+            }
+            .in_current_span()
+            .with_current_subscriber(),
+        );
     }
 
     /// One store call, bounded by the operation timeout, through the breaker.

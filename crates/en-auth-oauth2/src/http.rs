@@ -217,6 +217,7 @@ impl Exchange {
         // The turn is taken and given back on the I/O runtime, with the request: a caller whose
         // runtime stops driving it cannot keep an endpoint's turn.
         let turnstile = endpoint_limit(request.url());
+        en_auth_core::telemetry::record_server(request.url().as_str());
         let client = self.client.clone();
         let max_bytes = self.max_bytes;
         let received = en_auth_core::run_on_io_runtime(async move {
@@ -228,6 +229,7 @@ impl Exchange {
         })
         .await
         .map_err(|e| HttpError::Internal(e.to_string()))??;
+        en_auth_core::telemetry::record_http_status(received.status.as_u16());
         *self.status.lock().unwrap_or_else(PoisonError::into_inner) =
             Some(received.status.as_u16());
         *self

@@ -109,6 +109,22 @@ async fn no_secret_in_debug_display_errors_or_trace_logs() {
     drop(_guard);
     let logs = capture.text();
     assert!(logs.contains("token obtained"), "the run was logged at all");
+    // The token requests' spans are scanned with all their fields (as they closed), on
+    // success, renewal after a 401, and failure.
+    for field in [
+        "en_auth.token_request",
+        "close",
+        "trigger=\"rejected\"",
+        "outcome=\"ok\"",
+        "outcome=\"error\"",
+        "error.type=\"invalid_client\"",
+        "error.type=\"timeout\"",
+        "server.address=\"127.0.0.1\"",
+        "http.response.status_code=401",
+        "http.response.status_code=500",
+    ] {
+        assert!(logs.contains(field), "{field} not in the logs: {logs}");
+    }
     assert!(
         logs.contains("client_id=svc") || logs.contains("client_id=\"svc\""),
         "{logs}"
@@ -128,5 +144,85 @@ async fn no_secret_in_debug_display_errors_or_trace_logs() {
     // Nor a part of the secret, nor the Basic credential.
     assert!(!everything.contains("Sup3r"));
     // "svc:" in base64 starts with c3Zj: no Basic credential was logged.
+    assert!(!everything.contains("c3Zj"));
+}
+
+/// The blocking API (`BlockingAuthorizer`): its `Debug`, its errors and the TRACE log of a run
+/// (tokens on the I/O runtime, a request, a 401 renewed and replayed, a rejected client) hold no
+/// secret, API key or token.
+#[test]
+fn no_secret_from_the_blocking_api() {
+    let (capture, _guard) = LogCapture::install();
+    let server = OAuthServer::builder()
+        .client("svc", SECRET)
+        .start_on_own_thread();
+    let environment = Environment::new("secrecy")
+        .with_token_url(&server.token_url())
+        .unwrap();
+    let info = ClientInfo::new("svc", SECRET).with_api_key(API_KEY);
+    let authorizer = ServiceAccountAuthorizer::new(info, environment.clone())
+        .unwrap()
+        .blocking();
+    let client = reqwest::blocking::Client::new();
+
+    let mut tokens = Vec::new();
+    let mut printed = Vec::new();
+    assert_eq!(
+        authorizer
+            .send(client.get(server.resource_url()))
+            .unwrap()
+            .status(),
+        200
+    );
+    tokens.push(
+        authorizer
+            .access_token()
+            .unwrap()
+            .secret()
+            .expose_secret()
+            .to_owned(),
+    );
+    server.revoke_all();
+    assert_eq!(
+        authorizer
+            .send(client.get(server.resource_url()))
+            .unwrap()
+            .status(),
+        200
+    );
+    let token = authorizer.access_token().unwrap();
+    tokens.push(token.secret().expose_secret().to_owned());
+    assert_ne!(tokens[0], tokens[1]);
+    printed.push(format!("{token:?} {authorizer:?}"));
+
+    let wrong = ServiceAccountAuthorizer::new(ClientInfo::new("svc", WRONG_SECRET), environment)
+        .unwrap()
+        .blocking();
+    let error = wrong.access_token().unwrap_err();
+    assert!(matches!(error, Error::InvalidClient(_)), "{error:?}");
+    let failure = wrong.send(client.get(server.resource_url())).unwrap_err();
+    printed.push(format!(
+        "{error} | {error:?} | {failure} | {failure:?} | {wrong:?}"
+    ));
+
+    drop(_guard);
+    let logs = capture.text();
+    assert!(
+        logs.contains("token obtained"),
+        "the I/O runtime's events were captured"
+    );
+    assert!(logs.contains("replaying once"), "the replay was logged");
+    let everything = format!("{logs}\n{}", printed.join("\n"));
+    for secret in [SECRET, WRONG_SECRET, API_KEY]
+        .iter()
+        .copied()
+        .chain(tokens.iter().map(String::as_str))
+    {
+        assert!(
+            !everything.contains(secret),
+            "a secret of {} characters leaked",
+            secret.len()
+        );
+    }
     assert!(!everything.contains("c3Zj"));
 }

@@ -11,7 +11,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
-/// Everything `tracing` writes at TRACE level on this thread, while its guard lives.
+/// Everything `tracing` writes at TRACE level on this thread, while its guard lives: every
+/// event, with the fields of the spans it is in, and a line for every span as it closes, with
+/// all its fields (those recorded after the last event in it too).
 #[derive(Clone, Default)]
 pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
 
@@ -23,6 +25,7 @@ impl LogCapture {
         let writer = capture.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::TRACE)
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
             .with_writer(move || writer.clone())
             .finish();
         (capture, tracing::subscriber::set_default(subscriber))

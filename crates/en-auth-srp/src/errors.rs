@@ -37,6 +37,7 @@ where
     match err {
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
+            en_auth_core::telemetry::record_http_status(status);
             let e = service.err();
             map_code(
                 ctx,
@@ -65,7 +66,7 @@ where
             )
         }
         // Never print the raw response: its body may hold tokens.
-        SdkError::ResponseError(e) => match e.raw().status().as_u16() {
+        SdkError::ResponseError(e) => match record_status(e.raw().status().as_u16()) {
             status @ 400.. => AuthorizationError::new(
                 ctx.endpoint,
                 status,
@@ -88,6 +89,12 @@ where
         )
         .into(),
     }
+}
+
+/// Records `status` on the token request's span, and returns it.
+fn record_status(status: u16) -> u16 {
+    en_auth_core::telemetry::record_http_status(status);
+    status
 }
 
 fn transport<E, R>(ctx: &Context<'_>, kind: TransportErrorKind, err: SdkError<E, R>) -> Error

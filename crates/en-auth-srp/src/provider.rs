@@ -424,11 +424,19 @@ impl std::fmt::Debug for CognitoSrp {
 
 impl TokenProvider for CognitoSrp {
     async fn authorize(&self) -> Result<Token, Error> {
-        self.login().await
+        en_auth_core::telemetry::record_server(&self.endpoint);
+        let token = self.login().await?;
+        // Cognito answers every successful call with 200; errors record their status as they
+        // are mapped (errors.rs).
+        en_auth_core::telemetry::record_http_status(200);
+        Ok(token)
     }
 
     async fn refresh(&self, token: &Token) -> Result<Token, Error> {
-        self.renew(token).await
+        en_auth_core::telemetry::record_server(&self.endpoint);
+        let token = self.renew(token).await?;
+        en_auth_core::telemetry::record_http_status(200);
+        Ok(token)
     }
 
     fn client_info(&self) -> &ClientInfo {

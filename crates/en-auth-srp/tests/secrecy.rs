@@ -92,6 +92,19 @@ async fn no_password_secret_code_or_token_is_printed() {
     drop(_guard);
     let logs = capture.text();
     assert!(logs.contains("token obtained"), "the run was logged");
+    // The token requests' spans are scanned with all their fields (as they closed), on
+    // success and on failure.
+    for field in [
+        "en_auth.token_request",
+        "close",
+        "outcome=\"ok\"",
+        "outcome=\"error\"",
+        "error.type=\"invalid_credentials\"",
+        "server.address=\"127.0.0.1\"",
+        "http.response.status_code=400",
+    ] {
+        assert!(logs.contains(field), "{field} not in the logs: {logs}");
+    }
     let everything = format!("{logs}\n{}", printed.join("\n"));
     for secret in &secrets {
         assert!(

@@ -1,0 +1,142 @@
+//! Sending `reqwest::blocking` requests through a [`BlockingAuthorizer`]: the headers, the
+//! https-only rule, and the rejection → renew → replay-once rule of the `reqwest-middleware`
+//! adapter (`middleware.rs`), for synchronous code.
+//!
+//! `reqwest::blocking` panics (in debug builds) when its client sends from a thread that is
+//! inside a Tokio runtime. So on such a thread the request is sent from a short-lived scoped
+//! thread that is not (joined before the call returns); on any other thread it is sent from
+//! the caller's thread, with no extra cost.
+
+use reqwest::blocking::{Client, Request, RequestBuilder, Response};
+
+use super::BlockingAuthorizer;
+use crate::{Error, InternalError, TokenProvider};
+
+/// The name of the scoped thread that sends a request for a caller inside a Tokio runtime.
+const SEND_THREAD_NAME: &str = "en-auth-blocking-send";
+
+impl<P: TokenProvider> BlockingAuthorizer<P> {
+    /// Adds the token's headers to `request` (as [`authorize`](Self::authorize)), after
+    /// checking that its URL may carry a token. Returns the token's generation.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] if the [`RequestPolicy`](crate::RequestPolicy) forbids sending
+    /// a token to the request's URL (plain `http` to a host that is not loopback, by default):
+    /// no token is requested then. Otherwise as [`access_token`](Self::access_token). The
+    /// request is left unchanged on error.
+    pub fn authorize_request(&self, request: &mut Request) -> Result<u64, Error> {
+        self.inner.request_policy().check_url(request.url())?;
+        self.authorize(request.headers_mut())
+    }
+
+    /// Builds and sends `request` with the token's headers (the Rust counterpart of the Python
+    /// `requests.get(url, auth=authorizer)`), renewing the token and replaying once when the
+    /// resource server rejects it: see [`execute`](Self::execute).
+    ///
+    /// ```no_run
+    /// # fn run<P: en_auth_core::TokenProvider>(authorizer: en_auth_core::BlockingAuthorizer<P>) -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = reqwest::blocking::Client::new();
+    /// let response = authorizer.send(client.get("https://api.example.com/resource"))?;
+    /// println!("{}: {}", response.status(), response.text()?);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`execute`](Self::execute); a request that cannot be built (an invalid URL) is
+    /// [`reqwest_middleware::Error::Reqwest`].
+    pub fn send(&self, request: RequestBuilder) -> Result<Response, reqwest_middleware::Error> {
+        let (client, request) = request.build_split();
+        self.execute(&client, request?)
+    }
+
+    /// Sends `request` with `client`, with `Authorization: Bearer <token>` (and `X-Api-Key`
+    /// when the client has an API key).
+    ///
+    /// When the resource server rejects the token (`401 Unauthorized` by default; see
+    /// [`RequestPolicy::with_rejection_statuses`](crate::RequestPolicy::with_rejection_statuses)),
+    /// that token is invalidated and the request is sent once more with a new one, if its body
+    /// can be cloned (a body from a reader cannot: then the rejection is returned as it came,
+    /// and the next request gets a new token). If the renewal fails, or the replay is rejected
+    /// too, the rejection is returned as an `Ok` response; a replay rejected again means the
+    /// token is not the problem, and rejections do not renew it for 30 seconds.
+    ///
+    /// Works on any thread. On a thread inside a Tokio runtime (where `reqwest::blocking`
+    /// would panic) the request is sent from a scoped thread of its own, joined before this
+    /// returns. The response's body methods (`text`, `json`, `bytes`, `Read`) are
+    /// `reqwest::blocking`'s: on such a thread they panic in debug builds (reqwest's rule), so
+    /// read the body where Tokio is not running, or use the async
+    /// [`Authorizer`](crate::Authorizer) there. Creating or using a
+    /// `reqwest::blocking::Client` yourself on such a thread panics likewise.
+    ///
+    /// # Errors
+    /// [`reqwest_middleware::Error::Middleware`] wrapping the en-auth [`enum@Error`] when no
+    /// token could be had, or the URL may not carry one ([`Error::Configuration`]): nothing is
+    /// sent then; find it with [`auth_error`](crate::auth_error).
+    /// [`reqwest_middleware::Error::Reqwest`] when sending failed (the resource could not be
+    /// reached, say). The same type as through the `reqwest-middleware` adapter, so one error
+    /// path serves both.
+    pub fn execute(
+        &self,
+        client: &Client,
+        mut request: Request,
+    ) -> Result<Response, reqwest_middleware::Error> {
+        let generation = self
+            .authorize_request(&mut request)
+            .map_err(reqwest_middleware::Error::middleware)?;
+        let replay = request.try_clone();
+        let response = send_outside_runtime(client, request)?;
+        let policy = self.inner.request_policy();
+        if !policy.is_rejection(response.status()) {
+            return Ok(response);
+        }
+        self.invalidate(generation);
+        let Some(mut replay) = replay else {
+            tracing::debug!(status = %response.status(), "the token was rejected, and the request's body cannot be replayed; returning the answer");
+            return Ok(response);
+        };
+        tracing::debug!(status = %response.status(), "the resource server rejected the token; renewing it and replaying once");
+        let renewed = match self.authorize_request(&mut replay) {
+            Ok(renewed) => renewed,
+            Err(error) => {
+                // The request itself completed: hand back its rejection, not the renewal error.
+                tracing::warn!(%error, "renewing a rejected token failed; returning the rejection");
+                return Ok(response);
+            }
+        };
+        if renewed == generation {
+            // Not renewed (a replay with it was rejected before): the same answer.
+            return Ok(response);
+        }
+        drop(response);
+        let response = send_outside_runtime(client, replay)?;
+        if policy.is_rejection(response.status()) {
+            tracing::warn!(status = %response.status(), "a request replayed with a new token was rejected again: the token is not the problem");
+            self.inner.replay_rejected(renewed);
+        }
+        Ok(response)
+    }
+}
+
+/// `client.execute(request)`, from a thread that is not inside a Tokio runtime.
+fn send_outside_runtime(
+    client: &Client,
+    request: Request,
+) -> Result<Response, reqwest_middleware::Error> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Ok(client.execute(request)?);
+    }
+    std::thread::scope(|scope| {
+        let sender = std::thread::Builder::new()
+            .name(SEND_THREAD_NAME.into())
+            .spawn_scoped(scope, || client.execute(request))
+            .map_err(|e| internal(format!("cannot start a thread to send the request: {e}")))?;
+        match sender.join() {
+            Ok(sent) => Ok(sent?),
+            Err(_) => Err(internal("sending the request panicked".into())),
+        }
+    })
+}
+
+fn internal(message: String) -> reqwest_middleware::Error {
+    reqwest_middleware::Error::middleware(Error::from(InternalError::new(message)))
+}
