@@ -135,7 +135,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     while tokio::time::Instant::now() < deadline {
         tick.tick().await;
         n += 1;
-        if n % 100 == 0 {
+        if n.is_multiple_of(100) {
             server.revoke_all();
             println!(
                 "impostor: {}",
@@ -143,7 +143,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
         let status = request(&client, &server.resource_url()).await;
-        if n % 10 == 0 || status != "200 OK" {
+        if n.is_multiple_of(10) || status != "200 OK" {
             println!("request {n}: {status}");
         }
     }

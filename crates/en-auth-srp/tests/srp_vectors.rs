@@ -93,7 +93,7 @@ fn vectors() -> &'static Vectors {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "even-length test input");
+    assert!(s.len().is_multiple_of(2), "even-length test input");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
