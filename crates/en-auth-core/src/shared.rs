@@ -115,53 +115,42 @@ impl Shared {
         let stale = replacing.id;
         // Once a call fails, this token request goes on without the store.
         let mut answering = true;
-        let holding = match self.lookup(stale).await {
-            Call::Unavailable => {
-                answering = false;
-                false
-            }
-            Call::Done(stored) => {
-                if let Some(adopted) = stored {
-                    return Ok(adopted);
-                }
-                match self.take_lock().await {
-                    Call::Unavailable => {
-                        answering = false;
-                        false
-                    }
-                    Call::Done(true) => true,
-                    Call::Done(false) => match self.wait_for_holder(stale).await {
-                        Waited::Adopted(adopted) => return Ok(adopted),
-                        Waited::Holding => true,
-                        Waited::GaveUp => false,
-                    },
-                }
-            }
-        };
-        if holding {
+        // The fleet's lock, if this process holds it: released when dropped (also when the
+        // token request panics or is cancelled), unless handed to the put.
+        let mut lock = None;
+        match self.lookup(stale).await {
+            Call::Unavailable => answering = false,
+            Call::Done(Some(adopted)) => return Ok(adopted),
+            Call::Done(None) => match self.take_lock().await {
+                Call::Unavailable => answering = false,
+                Call::Done(true) => lock = Some(HeldLock::new(self)),
+                Call::Done(false) => match self.wait_for_holder(stale).await {
+                    Waited::Adopted(adopted) => return Ok(adopted),
+                    Waited::Holding => lock = Some(HeldLock::new(self)),
+                    Waited::GaveUp => {}
+                },
+            },
+        }
+        if lock.is_some() {
             // A holder may have stored a token between our read and our lock.
-            if let Call::Done(Some(adopted)) = self.lookup(stale).await {
-                self.release_lock();
-                return Ok(adopted);
+            match self.lookup(stale).await {
+                Call::Done(Some(adopted)) => return Ok(adopted),
+                Call::Done(None) => {}
+                Call::Unavailable => answering = false,
             }
         }
         let fetched = fetch().await;
-        let mut released = false;
-        let obtained = fetched.map(|token| {
+        fetched.map(|token| {
             let id = new_token_id();
             if answering {
-                released = self.put(&token, &id, holding);
+                self.put(&token, &id, lock.take());
             }
             Obtained {
                 token: self.jittered(token),
                 shared_id: Some(id),
                 adopted: false,
             }
-        });
-        if holding && !released {
-            self.release_lock();
-        }
-        obtained
+        })
     }
 
     /// Reads the store: a token to adopt, or none.
@@ -220,7 +209,13 @@ impl Shared {
             return token;
         };
         let gap = crate::EXPIRATION_GAP.min(lifetime / MAX_GAP_FRACTION);
-        let fraction = self.settings.renewal_jitter.clamp(0.0, 1.0) * fastrand::f64();
+        let jitter = self.settings.renewal_jitter;
+        let jitter = if jitter.is_finite() {
+            jitter.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let fraction = jitter * fastrand::f64();
         token.renewing_earlier(gap.mul_f64(fraction))
     }
 
@@ -233,7 +228,12 @@ impl Shared {
         let outcome = match call {
             Call::Done(true) => StoreLock::Acquired,
             Call::Done(false) => StoreLock::Contended,
-            Call::Unavailable => StoreLock::Error,
+            Call::Unavailable => {
+                // The lock may have been taken and only its answer lost: release it if it is
+                // ours (the unlock deletes only our own lock).
+                self.release_lock();
+                StoreLock::Error
+            }
         };
         telemetry::store_lock(self.flow, outcome);
         call
@@ -265,33 +265,44 @@ impl Shared {
     }
 
     /// Stores `token` (in the background) until shortly before this process would renew it,
-    /// then releases the fleet's lock if `release` — in that order, in one task: a lock
-    /// released before the token lands would let a waiter take it, find nothing and ask the
-    /// token endpoint again. Returns whether it releases the lock.
-    fn put(&self, token: &Token, id: &str, release: bool) -> bool {
+    /// then releases the fleet's `lock` if given — in that order, in one task: a lock released
+    /// before the token lands would let a waiter take it, find nothing and ask the token
+    /// endpoint again. Each of the two calls has its own timeout; the unlock is sent even when
+    /// the put fails or is skipped.
+    fn put(&self, token: &Token, id: &str, lock: Option<HeldLock<'_>>) {
+        let release = lock.map(HeldLock::hand_over).is_some();
         let (Some(expires), Some(renew)) = (token.expires_at(), token.renew_at()) else {
-            return false; // An unknown lifetime is not shared.
+            // An unknown lifetime is not shared.
+            if release {
+                self.release_lock();
+            }
+            return;
         };
         let now = Instant::now();
         let remaining = expires.saturating_duration_since(now);
         let ttl = renew
             .saturating_duration_since(now)
             .saturating_sub(self.skew(remaining));
-        if ttl < Duration::from_millis(10) {
-            return false;
-        }
-        let shared = SharedToken {
+        let shared = (ttl >= Duration::from_millis(10)).then(|| SharedToken {
             access_token: SecretString::from(token.access_token().expose_secret().to_owned()),
             token_type: token.token_type().to_owned(),
             scope: token.scope().map(str::to_owned),
             expires_at: SystemTime::now() + remaining,
             id: id.to_owned(),
+        });
+        let shared = match shared {
+            Some(shared) if self.breaker.allows() => shared,
+            _ => {
+                if release {
+                    self.release_lock();
+                }
+                return;
+            }
         };
         let owner = self.owner.clone();
         let timeout = self.settings.operation_timeout;
         let flow = self.flow;
-        self.background("put", move |store, key| async move {
-            // Each call gets its own timeout (the task has two): a slow put still unlocks.
+        self.spawn_write("put", move |store, key| async move {
             let put =
                 match tokio::time::timeout(timeout, store.put_if_newer(&key, &shared, ttl)).await {
                     Ok(Ok(written)) => {
@@ -306,45 +317,47 @@ impl Shared {
                     Ok(Err(error)) => Err(error),
                     Err(_) => Err(StoreError::new(format!("no answer within {timeout:?}"))),
                 };
-            if release {
-                let unlock = store.unlock(&key, &owner).await;
-                put.and(unlock)
-            } else {
-                put
+            if !release {
+                return put;
             }
+            let unlock = match tokio::time::timeout(timeout, store.unlock(&key, &owner)).await {
+                Ok(result) => result,
+                Err(_) => Err(StoreError::new(format!("no answer within {timeout:?}"))),
+            };
+            put.and(unlock)
         });
-        release
     }
 
-    /// Releases the fleet's lock (in the background).
+    /// Releases the fleet's lock (in the background; whatever the circuit breaker says, so that
+    /// a lock is not left for its time to live: the unlock deletes only this process's lock).
     fn release_lock(&self) {
         let owner = self.owner.clone();
-        self.background("unlock", move |store, key| async move {
+        self.spawn_write("unlock", move |store, key| async move {
             store.unlock(&key, &owner).await
         });
     }
 
     /// Deletes the rejected token `id` if it is still the stored one (in the background).
     fn delete_if_same(&self, id: String) {
-        self.background("delete", move |store, key| async move {
+        if !self.breaker.allows() {
+            return;
+        }
+        self.spawn_write("delete", move |store, key| async move {
             store.delete_if_same(&key, &id).await.map(drop)
         });
     }
 
-    /// Runs a store write on en-auth's I/O runtime, bounded and counted like any call.
-    fn background<F, Fut>(&self, op: &'static str, write: F)
+    /// Runs a store write on en-auth's I/O runtime, bounded (two calls at most: a put, then an
+    /// unlock) and counted like any call. The caller has asked the breaker.
+    fn spawn_write<F, Fut>(&self, op: &'static str, write: F)
     where
         F: FnOnce(Arc<dyn SharedStore>, SharedKey) -> Fut,
         Fut: Future<Output = Result<(), StoreError>> + Send + 'static,
     {
-        if !self.breaker.allows() {
-            return;
-        }
         let Ok(runtime) = crate::io::handle() else {
             return;
         };
         let write = write(Arc::clone(&self.store), self.key);
-        // Two calls at most (a put, then an unlock).
         let timeout = self.settings.operation_timeout * 2;
         let call = BackgroundCall {
             address: self.address.clone(),
@@ -382,6 +395,35 @@ impl Shared {
         match call.record(op, result) {
             Some(value) => Call::Done(value),
             None => Call::Unavailable,
+        }
+    }
+}
+
+/// The fleet's lock, held by this process: released in the background when dropped — when the
+/// token request ends without a token, panics or is cancelled — unless handed to the put.
+struct HeldLock<'a> {
+    shared: &'a Shared,
+    armed: bool,
+}
+
+impl<'a> HeldLock<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        Self {
+            shared,
+            armed: true,
+        }
+    }
+
+    /// The put releases it, after the token lands.
+    fn hand_over(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for HeldLock<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.shared.release_lock();
         }
     }
 }

@@ -111,7 +111,7 @@ pub struct SharedToken {
     pub token_type: String,
     /// The granted scope, if the server said.
     pub scope: Option<String>,
-    /// When the token expires, on the wall clock (stores write it as Unix seconds).
+    /// When the token expires, on the wall clock (a store keeps at least whole seconds).
     pub expires_at: SystemTime,
     /// Identifies this token in the store (random, not derived from the token), so that a
     /// rejected token can be deleted only if it is still the one stored
@@ -193,14 +193,18 @@ pub trait SharedStore: Send + Sync + fmt::Debug + 'static {
 #[non_exhaustive]
 pub struct SharedStoreSettings {
     /// The longest one store call may take before the authorizer goes on without it. Default
-    /// 100 ms; a request is never delayed by more than twice this (a read, then a lock).
+    /// 100 ms. Once a call fails or times out, the token request goes on without the store, so
+    /// a store that stops answering delays a token request by one timeout; one that answers
+    /// slowly, within it, by three calls at most (a read, the lock, a read again) — plus
+    /// [`SharedStoreSettings::lock_wait`] when another process holds the lock. Writes (the
+    /// put, the unlock) run in the background.
     pub operation_timeout: Duration,
     /// How long a process that finds another holding the fleet's lock waits for the token it
     /// is fetching before asking the token endpoint itself. Default 5 s (covers the holder's
     /// token request). Only callers without a usable token wait.
     pub lock_wait: Duration,
-    /// How long the fleet's lock lives if its holder dies. Default 30 s (longer than a token
-    /// request with its retries).
+    /// How long the fleet's lock lives if its holder dies. Default 30 s: longer than a token
+    /// request with the default retries; raise it with longer timeouts or more attempts.
     pub lock_ttl: Duration,
     /// The margin for clock skew between processes: the store's copy expires this long before
     /// the gap before the token's expiry. Default 5 s.

@@ -30,7 +30,11 @@ struct MemoryStore {
     tokens: Mutex<HashMap<SharedKey, SharedToken>>,
     locks: Mutex<HashMap<SharedKey, String>>,
     mode: Mutex<Mode>,
+    /// Takes the lock, then never answers (the answer is lost).
+    lose_lock_answers: AtomicBool,
     calls: AtomicUsize,
+    /// Reads (awaited by the token request, unlike the background writes).
+    gets: AtomicUsize,
     written: Notify,
 }
 
@@ -40,7 +44,9 @@ impl MemoryStore {
             tokens: Mutex::default(),
             locks: Mutex::default(),
             mode: Mutex::new(Mode::Healthy),
+            lose_lock_answers: AtomicBool::new(false),
             calls: AtomicUsize::new(0),
+            gets: AtomicUsize::new(0),
             written: Notify::new(),
         })
     }
@@ -70,14 +76,28 @@ impl MemoryStore {
             .collect()
     }
 
-    /// Waits until a write lands (a signal, not a sleep).
+    /// Waits until a write lands (a signal, not a sleep); a test that would wait for ever
+    /// fails instead, after 20 s.
     async fn wait_for<F: Fn(&Self) -> bool>(&self, done: F) {
-        loop {
-            let notified = self.written.notified();
-            if done(self) {
-                return;
+        let waiting = async {
+            loop {
+                let notified = self.written.notified();
+                if done(self) {
+                    return;
+                }
+                notified.await;
             }
-            notified.await;
+        };
+        // The I/O runtime's clock, not a paused test clock: the writes land there.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        tokio::select! {
+            () = waiting => {}
+            () = async {
+                while std::time::Instant::now() < deadline {
+                    tokio::task::yield_now().await;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            } => panic!("the store never reached the expected state"),
         }
     }
 }
@@ -89,6 +109,7 @@ struct Store(Arc<MemoryStore>);
 #[async_trait]
 impl SharedStore for Store {
     async fn get(&self, key: &SharedKey) -> StoreResult<Option<SharedToken>> {
+        self.0.gets.fetch_add(1, Ordering::SeqCst);
         self.0.enter().await?;
         Ok(self.0.tokens.lock().unwrap().get(key).cloned())
     }
@@ -130,13 +151,17 @@ impl SharedStore for Store {
 
     async fn lock(&self, key: &SharedKey, owner: &str, _ttl: Duration) -> StoreResult<bool> {
         self.0.enter().await?;
-        let mut locks = self.0.locks.lock().unwrap();
-        if locks.contains_key(key) {
-            return Ok(false);
+        {
+            let mut locks = self.0.locks.lock().unwrap();
+            if locks.contains_key(key) {
+                return Ok(false);
+            }
+            locks.insert(*key, owner.to_owned());
         }
-        locks.insert(*key, owner.to_owned());
-        drop(locks);
         self.0.written.notify_waiters();
+        if self.0.lose_lock_answers.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         Ok(true)
     }
 
@@ -175,6 +200,7 @@ impl Endpoint {
 }
 
 struct Provider {
+    panic: bool,
     client: ClientInfo,
     endpoint: Arc<Endpoint>,
     scope: &'static str,
@@ -191,6 +217,7 @@ impl TokenProvider for Provider {
             opened.await;
         }
         let n = self.endpoint.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        assert!(!self.panic, "a provider bug");
         Ok(Token::new(
             format!("{}-token-{n}", self.scope),
             Some(Duration::from_secs(3600)),
@@ -225,6 +252,7 @@ fn process(
     scope: &'static str,
 ) -> Authorizer<Provider> {
     let provider = Provider {
+        panic: false,
         client: ClientInfo::new("fleet-client", "secret"),
         endpoint: Arc::clone(endpoint),
         scope,
@@ -429,15 +457,18 @@ async fn a_failing_store_fails_nothing_and_opens_the_breaker() {
     }
     // Three consecutive failures (a read per token request, and the background delete of
     // the rejected token) open the breaker: later token requests skip the store.
-    let calls = store.calls.load(Ordering::SeqCst);
-    assert!((3..=5).contains(&calls), "{calls} store calls");
+    let gets = store.gets.load(Ordering::SeqCst);
+    assert!(
+        (1..=3).contains(&gets),
+        "{gets} reads before the breaker opened"
+    );
     for _ in 0..3 {
         let token = a.access_token().await.unwrap();
         a.invalidate(token.generation());
     }
     assert_eq!(
-        store.calls.load(Ordering::SeqCst),
-        calls,
+        store.gets.load(Ordering::SeqCst),
+        gets,
         "the breaker is open"
     );
 }
@@ -461,6 +492,7 @@ async fn the_store_recovers_after_the_breaker_cooldown() {
     s.breaker_threshold = 1;
     s.breaker_cooldown = Duration::ZERO;
     let provider = Provider {
+        panic: false,
         client: ClientInfo::new("fleet-client", "secret"),
         endpoint: Arc::clone(&endpoint),
         scope: "read",
@@ -492,6 +524,7 @@ async fn the_store_recovers_after_the_breaker_cooldown() {
 async fn a_provider_that_does_not_share_never_calls_the_store() {
     let (endpoint, store) = (Endpoint::new(), MemoryStore::new());
     let provider = Provider {
+        panic: false,
         client: ClientInfo::new("user-session", "secret"),
         endpoint: Arc::clone(&endpoint),
         scope: "read",
@@ -527,4 +560,64 @@ fn the_store_and_its_tokens_print_no_secret() {
     );
     let identity = SharedIdentity::new("f").with("client_id", "my-client-id");
     assert!(!format!("{identity:?} {:?}", identity.key()).contains("my-client-id"));
+}
+
+#[tokio::test]
+async fn a_token_request_that_panics_releases_the_fleets_lock() {
+    let (endpoint, store) = (Endpoint::new(), MemoryStore::new());
+    let provider = Provider {
+        panic: true,
+        client: ClientInfo::new("fleet-client", "secret"),
+        endpoint: Arc::clone(&endpoint),
+        scope: "read",
+        shares: true,
+    };
+    let a = Authorizer::with_shared_store(
+        provider,
+        RenewalPolicy::default().with_max_attempts(1),
+        RequestPolicy::default(),
+        Arc::new(Store(Arc::clone(&store))),
+        settings(),
+    );
+    let error = a.access_token().await.unwrap_err();
+    assert!(matches!(error, Error::Internal(_)), "{error:?}");
+    assert_eq!(
+        endpoint.requests.load(Ordering::SeqCst),
+        1,
+        "it held the lock"
+    );
+    store.wait_for(|s| s.locks.lock().unwrap().is_empty()).await;
+}
+
+#[tokio::test]
+async fn a_lock_whose_answer_was_lost_is_released() {
+    let (endpoint, store) = (Endpoint::new(), MemoryStore::new());
+    store.lose_lock_answers.store(true, Ordering::SeqCst);
+    let a = process(&endpoint, &store, "read");
+    a.access_token().await.unwrap();
+    assert_eq!(endpoint.requests.load(Ordering::SeqCst), 1);
+    store.wait_for(|s| s.locks.lock().unwrap().is_empty()).await;
+}
+
+#[tokio::test]
+async fn a_nonsense_jitter_setting_is_ignored_not_a_panic() {
+    let (endpoint, store) = (Endpoint::new(), MemoryStore::new());
+    let mut s = settings();
+    s.renewal_jitter = f64::NAN;
+    let provider = Provider {
+        panic: false,
+        client: ClientInfo::new("fleet-client", "secret"),
+        endpoint: Arc::clone(&endpoint),
+        scope: "read",
+        shares: true,
+    };
+    let a = Authorizer::with_shared_store(
+        provider,
+        RenewalPolicy::default(),
+        RequestPolicy::default(),
+        Arc::new(Store(Arc::clone(&store))),
+        s,
+    );
+    let token = a.access_token().await.unwrap();
+    assert!(!token.needs_renewal());
 }
