@@ -15,8 +15,10 @@ pub(crate) enum Target {
 }
 
 /// How long to wait for a TCP (and TLS) connection, and for an answer, before the connection
-/// counts as failed. The authorizer's own timeout per call (100 ms by default) is shorter: these
-/// bound what happens in the background after it gave up.
+/// counts as failed. The authorizer's own timeout per call (100 ms by default) is shorter, and
+/// when it expires the call's task is cancelled (its command's answer, if it comes, is read and
+/// dropped by the connection). What these bound is the connect, which runs in a task of its own
+/// that no caller cancels, and a command whose caller still waits.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Timeouts {
     pub(crate) connect: Duration,
@@ -36,12 +38,14 @@ impl Target {
     }
 
     /// Connects: must run on the runtime that will drive the connection (en-auth's I/O
-    /// runtime). For one server this returns at once (the manager connects on its first
-    /// command); a Cluster connection reads the slots first.
+    /// runtime), in a task that no caller's timeout cancels ([`crate::RedisStore`] spawns it
+    /// on its own). For one server the manager makes its first connection here (later ones it
+    /// makes in the background by itself); a Cluster connection connects to the seeds, reads
+    /// the slots and connects to the nodes.
     pub(crate) async fn connect(&self) -> RedisResult<Connection> {
         match self {
             Target::Single(client, config) => Ok(Connection::Single(
-                ConnectionManager::new_lazy_with_config(client.clone(), config.clone())?,
+                ConnectionManager::new_with_config(client.clone(), config.clone()).await?,
             )),
             Target::Cluster(client) => {
                 Ok(Connection::Cluster(client.get_async_connection().await?))

@@ -16,9 +16,12 @@
 //!   compare-and-set / compare-and-delete); the lock is `SET … NX PX`.
 //! - **Connections**: made on first use, on en-auth's I/O runtime
 //!   ([`en_auth_core::run_on_io_runtime`]), so that one store serves callers on any runtime;
-//!   a connection manager (or the Cluster connection) reconnects after failures. Each call
-//!   fails rather than blocks when Redis is down; the authorizer bounds it with its own
-//!   timeout and goes on without the store.
+//!   a connection manager (or the Cluster connection) reconnects after failures. The first
+//!   connect runs in a task of its own that no caller's timeout cancels, so a connect slower
+//!   than the authorizer's bound per call (a cold TLS connect to a Cluster) still finishes and
+//!   serves the calls after it. Each call fails rather than blocks when Redis is down; the
+//!   authorizer bounds it with its own timeout, which cancels the call, and goes on without
+//!   the store.
 //!
 //! ```no_run
 //! use en_auth_redis::RedisStore;
@@ -51,7 +54,7 @@ use en_auth_core::{
     StoreResult,
 };
 use redis::{RedisError, Script, Value};
-use tokio::sync::OnceCell;
+use tokio::sync::watch;
 use zeroize::Zeroizing;
 
 use connection::{Connection, Target, Timeouts};
@@ -64,8 +67,10 @@ pub const DEFAULT_KEY_PREFIX: &str = "en-auth";
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long an answer may take by default before the connection's call fails. The
-/// authorizer's own bound per call is shorter (100 ms by default); this one frees what it
-/// left behind.
+/// authorizer's own bound per call is shorter (100 ms by default): when it expires, the call's
+/// task is cancelled at once (nothing of it goes on in the background; an answer that comes
+/// later is dropped by the connection). This one bounds a call whose caller waits longer, and
+/// the connection's own connect (which no caller's timeout cancels).
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Writes the value unless the stored one expires later (its header's second field).
@@ -100,6 +105,18 @@ end
 return 0
 ";
 
+/// Where the store's connection stands.
+#[derive(Clone)]
+enum ConnectState {
+    /// Not tried yet.
+    Idle,
+    /// A connect task is running.
+    Connecting,
+    Ready(Connection),
+    /// The last connect failed: the next call starts another.
+    Failed(StoreError),
+}
+
 /// A [`SharedStore`] on Redis (one server, or a Cluster): see the [crate] docs for what it
 /// stores and how. Cheap to clone (clones share the connection).
 #[derive(Clone)]
@@ -112,7 +129,9 @@ struct Inner {
     prefix: String,
     sealer: Sealer,
     target: Target,
-    connection: OnceCell<Connection>,
+    /// The connection, or where making it stands: made by a task of its own (see
+    /// [`RedisStore::connection`]), so that a caller's timeout never cancels it.
+    connection: watch::Sender<ConnectState>,
     /// Set once a value failed to open, so that it is logged once per store.
     warned_unreadable: AtomicBool,
     put_if_newer: Script,
@@ -264,7 +283,7 @@ impl RedisStoreBuilder {
                 prefix: self.key_prefix,
                 sealer: Sealer::new(key),
                 target,
-                connection: OnceCell::new(),
+                connection: watch::Sender::new(ConnectState::Idle),
                 warned_unreadable: AtomicBool::new(false),
                 put_if_newer: Script::new(PUT_IF_NEWER),
                 delete_if_same: Script::new(DELETE_IF_SAME),
@@ -349,17 +368,58 @@ impl RedisStore {
     {
         let inner = self.inner.clone();
         let task = async move {
-            let connection = inner
-                .connection
-                .get_or_try_init(|| inner.target.connect())
-                .await
-                .map_err(|e| store_error(&e))?
-                .clone();
+            let connection = Self::connection(&inner).await?;
             op(inner, connection).await.map_err(|e| store_error(&e))
         };
         match en_auth_core::run_on_io_runtime(task).await {
             Ok(result) => result,
             Err(_) => Err(StoreError::new("the I/O runtime failed")),
+        }
+    }
+
+    /// The connection, once made. Must run on en-auth's I/O runtime. The connect (TCP, TLS, and
+    /// for a Cluster the slots and the nodes) runs in a task of its own, spawned here on that
+    /// runtime and detached: [`en_auth_core::run_on_io_runtime`] aborts a call's task when the
+    /// caller's timeout (100 ms by default) expires, and a connect slower than that must still
+    /// finish for the next call. Callers meanwhile wait for it (until their own timeout); a
+    /// failed connect is retried by the next call.
+    async fn connection(inner: &Arc<Inner>) -> StoreResult<Connection> {
+        let mut state = inner.connection.subscribe();
+        Self::start_connecting(inner);
+        let state = state
+            .wait_for(|s| !matches!(s, ConnectState::Connecting | ConnectState::Idle))
+            .await
+            .map_err(|_| StoreError::new("the store was dropped"))?;
+        match &*state {
+            ConnectState::Ready(connection) => Ok(connection.clone()),
+            ConnectState::Failed(e) => Err(e.clone()),
+            ConnectState::Idle | ConnectState::Connecting => {
+                Err(StoreError::new("no connection to Redis"))
+            }
+        }
+    }
+
+    /// Spawns the connect task unless there is a connection or a connect under way. Must run
+    /// inside a Tokio runtime (the task lands on it).
+    fn start_connecting(inner: &Arc<Inner>) {
+        let start = inner.connection.send_if_modified(|state| {
+            if matches!(state, ConnectState::Idle | ConnectState::Failed(_)) {
+                *state = ConnectState::Connecting;
+                true
+            } else {
+                false
+            }
+        });
+        if start {
+            let inner = inner.clone();
+            // Detached: dropping the handle does not abort the task.
+            drop(tokio::spawn(async move {
+                let state = match inner.target.connect().await {
+                    Ok(connection) => ConnectState::Ready(connection),
+                    Err(e) => ConnectState::Failed(store_error(&e)),
+                };
+                inner.connection.send_replace(state);
+            }));
         }
     }
 
