@@ -88,3 +88,38 @@ impl ConnectionLike for Connection {
         }
     }
 }
+
+/// The DNS resolver of a plain-TCP (`redis://`) Cluster: it resolves loopback hosts only
+/// (`localhost`, a loopback address) and refuses any other, without looking it up. The seeds
+/// are checked at build, but a Cluster announces its nodes' addresses itself; without this, a
+/// node announced at another address would get the password and the sealed tokens in clear.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LoopbackOnly;
+
+impl redis::io::AsyncDNSResolver for LoopbackOnly {
+    fn resolve<'a, 'b: 'a>(
+        &'a self,
+        host: &'b str,
+        port: u16,
+    ) -> RedisFuture<'a, Box<dyn Iterator<Item = std::net::SocketAddr> + Send + 'a>> {
+        Box::pin(async move {
+            let refused = || {
+                redis::RedisError::from((
+                    redis::ErrorKind::InvalidClientConfig,
+                    "a plain redis:// Cluster node that is not on loopback: refused (use rediss://)",
+                ))
+            };
+            if !crate::is_loopback_host(host) {
+                return Err(refused());
+            }
+            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
+                .await?
+                .filter(|a| a.ip().is_loopback())
+                .collect();
+            if addrs.is_empty() {
+                return Err(refused());
+            }
+            Ok(Box::new(addrs.into_iter()) as Box<dyn Iterator<Item = _> + Send>)
+        })
+    }
+}

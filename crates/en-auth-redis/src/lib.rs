@@ -224,8 +224,9 @@ impl RedisStoreBuilder {
     /// The store. Does not connect (that happens on first use).
     ///
     /// # Errors
-    /// [`Error::Configuration`] naming the field: `url` (not a `redis://`/`rediss://` URL, or
-    /// plain `redis://` to a host that is not loopback: use `rediss://`), `key_prefix`
+    /// [`Error::Configuration`] naming the field: `url` (not a `redis://`/`rediss://` URL, a
+    /// fragment such as `#insecure`, or plain `redis://` to a host that is not loopback: use
+    /// `rediss://`), `key_prefix`
     /// (braces), `encryption_key` (missing, or not 32 bytes). The key is never printed.
     pub fn build(self) -> Result<RedisStore, Error> {
         let urls: Vec<&str> = self.url.split(',').map(str::trim).collect();
@@ -266,6 +267,12 @@ impl RedisStoreBuilder {
                 .connection_timeout(self.timeouts.connect)
                 .response_timeout(self.timeouts.response)
                 .retries(2);
+            let plain = |url: &&str| url::Url::parse(url).is_ok_and(|u| u.scheme() == "redis");
+            if urls.iter().any(plain) {
+                // Plain TCP: the seeds are loopback (checked above), and so must be every node
+                // the Cluster announces.
+                client = client.async_dns_resolver(connection::LoopbackOnly);
+            }
             if let Some(root) = &self.root_certificate {
                 client = client.certs(certificates(root));
             }
@@ -296,7 +303,10 @@ impl RedisStoreBuilder {
 impl RedisStore {
     /// A builder for a store at `url`: `redis://host:port[/db]` (plain TCP: loopback only),
     /// `rediss://host:port` (TLS, rustls with the system's roots), with an optional
-    /// `user:password@`; several comma-separated URLs for a Redis Cluster.
+    /// `user:password@` and no fragment (`#…`); several comma-separated URLs for a Redis
+    /// Cluster. A plain `redis://` Cluster must be on loopback whole: the seeds are checked
+    /// here, and a node the Cluster announces at another address is refused when connecting
+    /// (the call fails; nothing is sent to it).
     pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
         RedisStoreBuilder {
             url: url.into(),
@@ -320,8 +330,22 @@ impl RedisStore {
     /// set, not base64, or not 32 bytes: its value is never printed), and the errors of
     /// [`RedisStoreBuilder::build`].
     pub fn from_config(config: &SharedCacheConfig) -> Result<Self, Error> {
+        Self::from_config_with(config, |name| std::env::var(name).ok())
+    }
+
+    /// [`from_config`](Self::from_config), with the encryption key's variable read through
+    /// `lookup` (given its name; `None`: not set) instead of the process environment: for
+    /// keys from elsewhere, and for tests (setting a process variable while other threads
+    /// run is not sound).
+    ///
+    /// # Errors
+    /// As [`from_config`](Self::from_config).
+    pub fn from_config_with(
+        config: &SharedCacheConfig,
+        lookup: impl FnOnce(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
         let name = &config.encryption_key_env;
-        let encoded = Zeroizing::new(std::env::var(name).map_err(|_| {
+        let encoded = Zeroizing::new(lookup(name).ok_or_else(|| {
             config_error(
                 "encryption_key_env",
                 format!("the environment variable {name} (the shared cache's encryption key) is not set or not UTF-8"),
@@ -573,22 +597,36 @@ fn decode_key(encoded: &str) -> Option<Vec<u8>> {
         .find_map(|engine| engine.decode(encoded).ok())
 }
 
-/// Checks one URL: `redis://` (loopback only) or `rediss://`.
+/// `localhost` or a loopback address (IPv6 with or without brackets).
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Checks one URL: `redis://` (loopback only) or `rediss://`, no fragment.
 fn check_url(raw: &str) -> Result<(), Error> {
     let url = url::Url::parse(raw)
         .map_err(|_| config_error("url", format!("not a URL: {}", redact(raw))))?;
+    if url.fragment().is_some() {
+        // The redis crate reads `#insecure` as "do not verify the server's certificate".
+        return Err(config_error(
+            "url",
+            format!(
+                "must not have a fragment (#…; `#insecure` would turn off certificate verification): {}",
+                redact(raw)
+            ),
+        ));
+    }
     match url.scheme() {
         "rediss" => Ok(()),
         "redis" => {
             let loopback = match url.host() {
                 // `redis:` is not a special scheme: its host is opaque text, even an address.
-                Some(url::Host::Domain(d)) => {
-                    d.eq_ignore_ascii_case("localhost")
-                        || d.trim_start_matches('[')
-                            .trim_end_matches(']')
-                            .parse::<std::net::IpAddr>()
-                            .is_ok_and(|ip| ip.is_loopback())
-                }
+                Some(url::Host::Domain(d)) => is_loopback_host(d),
                 Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
                 Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
                 None => false,
@@ -703,29 +741,86 @@ mod tests {
             operation_timeout_ms: None,
             lock_wait_ms: None,
         };
-        // Variables only this test sets (tests in this binary run in parallel).
-        let e = message(RedisStore::from_config(&config("EN_AUTH_REDIS_TEST_UNSET")).unwrap_err());
+        // Through a lookup, not the process environment: setting a variable while other
+        // tests' threads run is not sound.
+        let b64 = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+        let lookup = |name: &str| {
+            match name {
+                "NOT_B64" => Some("not base64 at all!"),
+                "SHORT" => Some("c2hvcnQta2V5"),
+                "GOOD" => Some(b64.as_str()),
+                _ => None,
+            }
+            .map(str::to_owned)
+        };
+        let from = |var: &str| RedisStore::from_config_with(&config(var), lookup);
+        let e = message(from("UNSET").unwrap_err());
         assert!(
             e.contains("encryption_key_env") && e.contains("not set"),
             "{e}"
         );
-        std::env::set_var("EN_AUTH_REDIS_TEST_NOT_B64", "not base64 at all!");
-        let e =
-            message(RedisStore::from_config(&config("EN_AUTH_REDIS_TEST_NOT_B64")).unwrap_err());
+        let e = message(from("NOT_B64").unwrap_err());
         assert!(
             e.contains("base64") && !e.contains("not base64 at all"),
             "{e}"
         );
-        std::env::set_var("EN_AUTH_REDIS_TEST_SHORT", "c2hvcnQta2V5");
-        let e = message(RedisStore::from_config(&config("EN_AUTH_REDIS_TEST_SHORT")).unwrap_err());
+        let e = message(from("SHORT").unwrap_err());
         assert!(e.contains("9 bytes") && !e.contains("c2hvcnQta2V5"), "{e}");
-        let b64 = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
-        std::env::set_var("EN_AUTH_REDIS_TEST_GOOD", &b64);
-        let store = RedisStore::from_config(&config("EN_AUTH_REDIS_TEST_GOOD")).unwrap();
+        let store = from("GOOD").unwrap();
         assert_eq!(store.address(), "redis://127.0.0.1:6379");
         let key = en_auth_core::SharedIdentity::new("t").key();
         let hex = key.to_hex();
         assert_eq!(store.redis_key(&key), format!("p:v1:{{{hex}}}"));
         assert_eq!(store.lock_key(&key), format!("p:v1:{{{hex}}}:lock"));
+    }
+
+    #[test]
+    fn a_url_with_a_fragment_is_refused() {
+        // The redis crate reads `#insecure` as "do not verify the server's certificate".
+        for url in [
+            "rediss://cache.example.com:6380/#insecure",
+            "rediss://cache.example.com:6380#insecure",
+            "redis://127.0.0.1:6379/#insecure",
+            "rediss://a.example:6380,rediss://b.example:6380/#insecure",
+        ] {
+            let e = message(
+                RedisStore::builder(url)
+                    .encryption_key([1u8; 32])
+                    .build()
+                    .unwrap_err(),
+            );
+            assert!(e.contains("url") && e.contains("fragment"), "{url}: {e}");
+        }
+    }
+
+    /// A plain-TCP Cluster's resolver: the nodes a Cluster announces (not only the seeds)
+    /// must be loopback; another host is refused without being looked up.
+    #[tokio::test]
+    async fn a_plain_cluster_connects_to_loopback_nodes_only() {
+        use redis::io::AsyncDNSResolver as _;
+        let resolver = connection::LoopbackOnly;
+        for host in [
+            "10.0.0.7",
+            "192.0.2.1",
+            "cache.example.com",
+            "::ffff:10.0.0.7",
+            "",
+        ] {
+            let resolved = resolver
+                .resolve(host, 6379)
+                .await
+                .map(Iterator::collect::<Vec<_>>);
+            assert!(resolved.is_err(), "{host}: {resolved:?}");
+        }
+        for host in ["127.0.0.1", "127.0.0.2", "::1", "localhost", "LOCALHOST"] {
+            let resolved: Vec<_> = resolver.resolve(host, 6379).await.unwrap().collect();
+            assert!(!resolved.is_empty(), "{host}");
+            assert!(
+                resolved
+                    .iter()
+                    .all(|a| a.ip().is_loopback() && a.port() == 6379),
+                "{host}: {resolved:?}"
+            );
+        }
     }
 }
