@@ -15,6 +15,7 @@
 //! | `FLEET_STORE_TIMEOUT_MS`, `FLEET_BREAKER_COOLDOWN_MS`, `FLEET_LOCK_WAIT_MS` | `SharedStoreSettings` (default: its defaults) |
 //! | `FLEET_REDIS_RESPONSE_TIMEOUT_MS` | Redis's own response timeout (default `RedisStore`'s) |
 //! | `FLEET_SECONDS` | how long to run (default 30) |
+//! | `FLEET_UNTIL_STDIN_CLOSES` | `1`: also stop when standard input closes (a test ends the run when what it measures is done; `FLEET_SECONDS` then caps it) |
 //! | `FLEET_TASKS` | concurrent tasks (default 200) |
 //! | `FLEET_PACE_MS` | the mean pause between a task's requests (default 1000; ±50 % at random) |
 //! | `FLEET_LOG` | a `tracing` filter (`warn`, `en_auth_core=debug`): events go to stderr |
@@ -87,6 +88,14 @@ async fn main() {
         .build();
 
     let stats = Arc::new(Stats::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    if var("FLEET_UNTIL_STDIN_CLOSES").as_deref() == Some("1") {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            stop.store(true, Ordering::SeqCst);
+        });
+    }
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(seconds);
     let mut handles = Vec::with_capacity(tasks);
@@ -94,10 +103,11 @@ async fn main() {
         let client = client.clone();
         let url = resource_url.clone();
         let stats = stats.clone();
+        let stop = stop.clone();
         handles.push(tokio::spawn(async move {
             // Spread the tasks' first requests over one pace.
             tokio::time::sleep(pace.mul_f64(fastrand::f64())).await;
-            while Instant::now() < deadline {
+            while Instant::now() < deadline && !stop.load(Ordering::SeqCst) {
                 let start = Instant::now();
                 let outcome = client.get(&url).send().await;
                 let elapsed = start.elapsed();

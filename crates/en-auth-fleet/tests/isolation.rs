@@ -2,8 +2,9 @@
 //! so a second one with the same configuration is a process that has not fetched yet), on one
 //! real Redis: authorizers that would get different tokens — another scope, another audience,
 //! other extra parameters, another client — never receive each other's tokens, while one with
-//! the same configuration adopts the stored token; nothing readable is left in Redis; and an
-//! environments file's `shared_cache` table alone turns sharing on.
+//! the same configuration adopts the stored token; and nothing readable is left in Redis.
+//! (An environments file's `shared_cache` table alone turning sharing on is in
+//! `environments_file.rs`, a binary of its own: it sets process variables.)
 
 use std::collections::HashSet;
 
@@ -159,48 +160,4 @@ async fn authorizers_that_would_get_different_tokens_never_share_one() {
             }
         }
     }
-}
-
-/// `ServiceAccountAuthorizer::new(client_info, "fleet")` — the `service_account` example's
-/// call — shares through Redis when the environment has a `shared_cache` table (the `redis`
-/// feature, on by default). It sets process-wide variables, which no other test of this
-/// binary reads.
-#[tokio::test]
-async fn the_environments_file_alone_turns_sharing_on() {
-    let redis = RedisServer::start();
-    let server = server();
-    let dir = std::env::temp_dir().join(format!("en-auth-isolation-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("environments.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "[fleet]\ntoken_url = \"{}\"\nscopes = [\"orders:read\"]\n\n\
-             [fleet.shared_cache]\nurl = \"{}\"\nkey_prefix = \"from-file\"\n\
-             encryption_key_env = \"EN_AUTH_ISOLATION_CACHE_KEY\"\noperation_timeout_ms = 500\n",
-            server.token_url(),
-            redis.url()
-        ),
-    )
-    .unwrap();
-    std::env::set_var("EN_AUTH_ENVIRONMENTS", &file);
-    std::env::set_var(
-        "EN_AUTH_ISOLATION_CACHE_KEY",
-        "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
-    );
-    let client = || ClientInfo::new("svc-isolation-client", "isolation-secret-5ee7");
-    let first = ServiceAccountAuthorizer::new(client(), "fleet").unwrap();
-    let second = ServiceAccountAuthorizer::new(client(), "fleet").unwrap();
-    assert_eq!(first.shared_store(), Some(redis.url().as_str()));
-    assert_eq!(token(&first).await, token(&second).await);
-    assert_eq!(server.token_requests(), 1, "one token for both");
-    let keys = redis.cli(&["--scan", "--pattern", "from-file:v1:*}"]);
-    assert_eq!(keys.lines().count(), 1, "{keys}");
-
-    // A missing key variable is a configuration error naming the field, not a silent
-    // fallback.
-    std::env::remove_var("EN_AUTH_ISOLATION_CACHE_KEY");
-    let error = ServiceAccountAuthorizer::new(client(), "fleet").unwrap_err();
-    assert!(error.to_string().contains("encryption_key_env"), "{error}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -15,8 +15,10 @@ pub(crate) enum Target {
 }
 
 /// How long to wait for a TCP (and TLS) connection, and for an answer, before the connection
-/// counts as failed. The authorizer's own timeout per call (100 ms by default) is shorter: these
-/// bound what happens in the background after it gave up.
+/// counts as failed. The authorizer's own timeout per call (100 ms by default) is shorter, and
+/// when it expires the call's task is cancelled (its command's answer, if it comes, is read and
+/// dropped by the connection). What these bound is the connect, which runs in a task of its own
+/// that no caller cancels, and a command whose caller still waits.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Timeouts {
     pub(crate) connect: Duration,
@@ -36,12 +38,14 @@ impl Target {
     }
 
     /// Connects: must run on the runtime that will drive the connection (en-auth's I/O
-    /// runtime). For one server this returns at once (the manager connects on its first
-    /// command); a Cluster connection reads the slots first.
+    /// runtime), in a task that no caller's timeout cancels ([`crate::RedisStore`] spawns it
+    /// on its own). For one server the manager makes its first connection here (later ones it
+    /// makes in the background by itself); a Cluster connection connects to the seeds, reads
+    /// the slots and connects to the nodes.
     pub(crate) async fn connect(&self) -> RedisResult<Connection> {
         match self {
             Target::Single(client, config) => Ok(Connection::Single(
-                ConnectionManager::new_lazy_with_config(client.clone(), config.clone())?,
+                ConnectionManager::new_with_config(client.clone(), config.clone()).await?,
             )),
             Target::Cluster(client) => {
                 Ok(Connection::Cluster(client.get_async_connection().await?))
@@ -82,5 +86,40 @@ impl ConnectionLike for Connection {
             Connection::Single(c) => c.get_db(),
             Connection::Cluster(c) => c.get_db(),
         }
+    }
+}
+
+/// The DNS resolver of a plain-TCP (`redis://`) Cluster: it resolves loopback hosts only
+/// (`localhost`, a loopback address) and refuses any other, without looking it up. The seeds
+/// are checked at build, but a Cluster announces its nodes' addresses itself; without this, a
+/// node announced at another address would get the password and the sealed tokens in clear.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LoopbackOnly;
+
+impl redis::io::AsyncDNSResolver for LoopbackOnly {
+    fn resolve<'a, 'b: 'a>(
+        &'a self,
+        host: &'b str,
+        port: u16,
+    ) -> RedisFuture<'a, Box<dyn Iterator<Item = std::net::SocketAddr> + Send + 'a>> {
+        Box::pin(async move {
+            let refused = || {
+                redis::RedisError::from((
+                    redis::ErrorKind::InvalidClientConfig,
+                    "a plain redis:// Cluster node that is not on loopback: refused (use rediss://)",
+                ))
+            };
+            if !crate::is_loopback_host(host) {
+                return Err(refused());
+            }
+            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
+                .await?
+                .filter(|a| a.ip().is_loopback())
+                .collect();
+            if addrs.is_empty() {
+                return Err(refused());
+            }
+            Ok(Box::new(addrs.into_iter()) as Box<dyn Iterator<Item = _> + Send>)
+        })
     }
 }

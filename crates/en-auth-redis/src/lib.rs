@@ -16,9 +16,12 @@
 //!   compare-and-set / compare-and-delete); the lock is `SET … NX PX`.
 //! - **Connections**: made on first use, on en-auth's I/O runtime
 //!   ([`en_auth_core::run_on_io_runtime`]), so that one store serves callers on any runtime;
-//!   a connection manager (or the Cluster connection) reconnects after failures. Each call
-//!   fails rather than blocks when Redis is down; the authorizer bounds it with its own
-//!   timeout and goes on without the store.
+//!   a connection manager (or the Cluster connection) reconnects after failures. The first
+//!   connect runs in a task of its own that no caller's timeout cancels, so a connect slower
+//!   than the authorizer's bound per call (a cold TLS connect to a Cluster) still finishes and
+//!   serves the calls after it. Each call fails rather than blocks when Redis is down; the
+//!   authorizer bounds it with its own timeout, which cancels the call, and goes on without
+//!   the store.
 //!
 //! ```no_run
 //! use en_auth_redis::RedisStore;
@@ -51,7 +54,7 @@ use en_auth_core::{
     StoreResult,
 };
 use redis::{RedisError, Script, Value};
-use tokio::sync::OnceCell;
+use tokio::sync::watch;
 use zeroize::Zeroizing;
 
 use connection::{Connection, Target, Timeouts};
@@ -64,8 +67,10 @@ pub const DEFAULT_KEY_PREFIX: &str = "en-auth";
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long an answer may take by default before the connection's call fails. The
-/// authorizer's own bound per call is shorter (100 ms by default); this one frees what it
-/// left behind.
+/// authorizer's own bound per call is shorter (100 ms by default): when it expires, the call's
+/// task is cancelled at once (nothing of it goes on in the background; an answer that comes
+/// later is dropped by the connection). This one bounds a call whose caller waits longer, and
+/// the connection's own connect (which no caller's timeout cancels).
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Writes the value unless the stored one expires later (its header's second field).
@@ -100,6 +105,18 @@ end
 return 0
 ";
 
+/// Where the store's connection stands.
+#[derive(Clone)]
+enum ConnectState {
+    /// Not tried yet.
+    Idle,
+    /// A connect task is running.
+    Connecting,
+    Ready(Connection),
+    /// The last connect failed: the next call starts another.
+    Failed(StoreError),
+}
+
 /// A [`SharedStore`] on Redis (one server, or a Cluster): see the [crate] docs for what it
 /// stores and how. Cheap to clone (clones share the connection).
 #[derive(Clone)]
@@ -112,7 +129,9 @@ struct Inner {
     prefix: String,
     sealer: Sealer,
     target: Target,
-    connection: OnceCell<Connection>,
+    /// The connection, or where making it stands: made by a task of its own (see
+    /// [`RedisStore::connection`]), so that a caller's timeout never cancels it.
+    connection: watch::Sender<ConnectState>,
     /// Set once a value failed to open, so that it is logged once per store.
     warned_unreadable: AtomicBool,
     put_if_newer: Script,
@@ -205,8 +224,9 @@ impl RedisStoreBuilder {
     /// The store. Does not connect (that happens on first use).
     ///
     /// # Errors
-    /// [`Error::Configuration`] naming the field: `url` (not a `redis://`/`rediss://` URL, or
-    /// plain `redis://` to a host that is not loopback: use `rediss://`), `key_prefix`
+    /// [`Error::Configuration`] naming the field: `url` (not a `redis://`/`rediss://` URL, a
+    /// fragment such as `#insecure`, or plain `redis://` to a host that is not loopback: use
+    /// `rediss://`), `key_prefix`
     /// (braces), `encryption_key` (missing, or not 32 bytes). The key is never printed.
     pub fn build(self) -> Result<RedisStore, Error> {
         let urls: Vec<&str> = self.url.split(',').map(str::trim).collect();
@@ -247,6 +267,12 @@ impl RedisStoreBuilder {
                 .connection_timeout(self.timeouts.connect)
                 .response_timeout(self.timeouts.response)
                 .retries(2);
+            let plain = |url: &&str| url::Url::parse(url).is_ok_and(|u| u.scheme() == "redis");
+            if urls.iter().any(plain) {
+                // Plain TCP: the seeds are loopback (checked above), and so must be every node
+                // the Cluster announces.
+                client = client.async_dns_resolver(connection::LoopbackOnly);
+            }
             if let Some(root) = &self.root_certificate {
                 client = client.certs(certificates(root));
             }
@@ -264,7 +290,7 @@ impl RedisStoreBuilder {
                 prefix: self.key_prefix,
                 sealer: Sealer::new(key),
                 target,
-                connection: OnceCell::new(),
+                connection: watch::Sender::new(ConnectState::Idle),
                 warned_unreadable: AtomicBool::new(false),
                 put_if_newer: Script::new(PUT_IF_NEWER),
                 delete_if_same: Script::new(DELETE_IF_SAME),
@@ -277,7 +303,10 @@ impl RedisStoreBuilder {
 impl RedisStore {
     /// A builder for a store at `url`: `redis://host:port[/db]` (plain TCP: loopback only),
     /// `rediss://host:port` (TLS, rustls with the system's roots), with an optional
-    /// `user:password@`; several comma-separated URLs for a Redis Cluster.
+    /// `user:password@` and no fragment (`#…`); several comma-separated URLs for a Redis
+    /// Cluster. A plain `redis://` Cluster must be on loopback whole: the seeds are checked
+    /// here, and a node the Cluster announces at another address is refused when connecting
+    /// (the call fails; nothing is sent to it).
     pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
         RedisStoreBuilder {
             url: url.into(),
@@ -301,8 +330,22 @@ impl RedisStore {
     /// set, not base64, or not 32 bytes: its value is never printed), and the errors of
     /// [`RedisStoreBuilder::build`].
     pub fn from_config(config: &SharedCacheConfig) -> Result<Self, Error> {
+        Self::from_config_with(config, |name| std::env::var(name).ok())
+    }
+
+    /// [`from_config`](Self::from_config), with the encryption key's variable read through
+    /// `lookup` (given its name; `None`: not set) instead of the process environment: for
+    /// keys from elsewhere, and for tests (setting a process variable while other threads
+    /// run is not sound).
+    ///
+    /// # Errors
+    /// As [`from_config`](Self::from_config).
+    pub fn from_config_with(
+        config: &SharedCacheConfig,
+        lookup: impl FnOnce(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
         let name = &config.encryption_key_env;
-        let encoded = Zeroizing::new(std::env::var(name).map_err(|_| {
+        let encoded = Zeroizing::new(lookup(name).ok_or_else(|| {
             config_error(
                 "encryption_key_env",
                 format!("the environment variable {name} (the shared cache's encryption key) is not set or not UTF-8"),
@@ -349,17 +392,58 @@ impl RedisStore {
     {
         let inner = self.inner.clone();
         let task = async move {
-            let connection = inner
-                .connection
-                .get_or_try_init(|| inner.target.connect())
-                .await
-                .map_err(|e| store_error(&e))?
-                .clone();
+            let connection = Self::connection(&inner).await?;
             op(inner, connection).await.map_err(|e| store_error(&e))
         };
         match en_auth_core::run_on_io_runtime(task).await {
             Ok(result) => result,
             Err(_) => Err(StoreError::new("the I/O runtime failed")),
+        }
+    }
+
+    /// The connection, once made. Must run on en-auth's I/O runtime. The connect (TCP, TLS, and
+    /// for a Cluster the slots and the nodes) runs in a task of its own, spawned here on that
+    /// runtime and detached: [`en_auth_core::run_on_io_runtime`] aborts a call's task when the
+    /// caller's timeout (100 ms by default) expires, and a connect slower than that must still
+    /// finish for the next call. Callers meanwhile wait for it (until their own timeout); a
+    /// failed connect is retried by the next call.
+    async fn connection(inner: &Arc<Inner>) -> StoreResult<Connection> {
+        let mut state = inner.connection.subscribe();
+        Self::start_connecting(inner);
+        let state = state
+            .wait_for(|s| !matches!(s, ConnectState::Connecting | ConnectState::Idle))
+            .await
+            .map_err(|_| StoreError::new("the store was dropped"))?;
+        match &*state {
+            ConnectState::Ready(connection) => Ok(connection.clone()),
+            ConnectState::Failed(e) => Err(e.clone()),
+            ConnectState::Idle | ConnectState::Connecting => {
+                Err(StoreError::new("no connection to Redis"))
+            }
+        }
+    }
+
+    /// Spawns the connect task unless there is a connection or a connect under way. Must run
+    /// inside a Tokio runtime (the task lands on it).
+    fn start_connecting(inner: &Arc<Inner>) {
+        let start = inner.connection.send_if_modified(|state| {
+            if matches!(state, ConnectState::Idle | ConnectState::Failed(_)) {
+                *state = ConnectState::Connecting;
+                true
+            } else {
+                false
+            }
+        });
+        if start {
+            let inner = inner.clone();
+            // Detached: dropping the handle does not abort the task.
+            drop(tokio::spawn(async move {
+                let state = match inner.target.connect().await {
+                    Ok(connection) => ConnectState::Ready(connection),
+                    Err(e) => ConnectState::Failed(store_error(&e)),
+                };
+                inner.connection.send_replace(state);
+            }));
         }
     }
 
@@ -513,22 +597,36 @@ fn decode_key(encoded: &str) -> Option<Vec<u8>> {
         .find_map(|engine| engine.decode(encoded).ok())
 }
 
-/// Checks one URL: `redis://` (loopback only) or `rediss://`.
+/// `localhost` or a loopback address (IPv6 with or without brackets).
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Checks one URL: `redis://` (loopback only) or `rediss://`, no fragment.
 fn check_url(raw: &str) -> Result<(), Error> {
     let url = url::Url::parse(raw)
         .map_err(|_| config_error("url", format!("not a URL: {}", redact(raw))))?;
+    if url.fragment().is_some() {
+        // The redis crate reads `#insecure` as "do not verify the server's certificate".
+        return Err(config_error(
+            "url",
+            format!(
+                "must not have a fragment (#…; `#insecure` would turn off certificate verification): {}",
+                redact(raw)
+            ),
+        ));
+    }
     match url.scheme() {
         "rediss" => Ok(()),
         "redis" => {
             let loopback = match url.host() {
                 // `redis:` is not a special scheme: its host is opaque text, even an address.
-                Some(url::Host::Domain(d)) => {
-                    d.eq_ignore_ascii_case("localhost")
-                        || d.trim_start_matches('[')
-                            .trim_end_matches(']')
-                            .parse::<std::net::IpAddr>()
-                            .is_ok_and(|ip| ip.is_loopback())
-                }
+                Some(url::Host::Domain(d)) => is_loopback_host(d),
                 Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
                 Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
                 None => false,
@@ -643,29 +741,86 @@ mod tests {
             operation_timeout_ms: None,
             lock_wait_ms: None,
         };
-        // Variables only this test sets (tests in this binary run in parallel).
-        let e = message(RedisStore::from_config(&config("EN_AUTH_REDIS_TEST_UNSET")).unwrap_err());
+        // Through a lookup, not the process environment: setting a variable while other
+        // tests' threads run is not sound.
+        let b64 = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+        let lookup = |name: &str| {
+            match name {
+                "NOT_B64" => Some("not base64 at all!"),
+                "SHORT" => Some("c2hvcnQta2V5"),
+                "GOOD" => Some(b64.as_str()),
+                _ => None,
+            }
+            .map(str::to_owned)
+        };
+        let from = |var: &str| RedisStore::from_config_with(&config(var), lookup);
+        let e = message(from("UNSET").unwrap_err());
         assert!(
             e.contains("encryption_key_env") && e.contains("not set"),
             "{e}"
         );
-        std::env::set_var("EN_AUTH_REDIS_TEST_NOT_B64", "not base64 at all!");
-        let e =
-            message(RedisStore::from_config(&config("EN_AUTH_REDIS_TEST_NOT_B64")).unwrap_err());
+        let e = message(from("NOT_B64").unwrap_err());
         assert!(
             e.contains("base64") && !e.contains("not base64 at all"),
             "{e}"
         );
-        std::env::set_var("EN_AUTH_REDIS_TEST_SHORT", "c2hvcnQta2V5");
-        let e = message(RedisStore::from_config(&config("EN_AUTH_REDIS_TEST_SHORT")).unwrap_err());
+        let e = message(from("SHORT").unwrap_err());
         assert!(e.contains("9 bytes") && !e.contains("c2hvcnQta2V5"), "{e}");
-        let b64 = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
-        std::env::set_var("EN_AUTH_REDIS_TEST_GOOD", &b64);
-        let store = RedisStore::from_config(&config("EN_AUTH_REDIS_TEST_GOOD")).unwrap();
+        let store = from("GOOD").unwrap();
         assert_eq!(store.address(), "redis://127.0.0.1:6379");
         let key = en_auth_core::SharedIdentity::new("t").key();
         let hex = key.to_hex();
         assert_eq!(store.redis_key(&key), format!("p:v1:{{{hex}}}"));
         assert_eq!(store.lock_key(&key), format!("p:v1:{{{hex}}}:lock"));
+    }
+
+    #[test]
+    fn a_url_with_a_fragment_is_refused() {
+        // The redis crate reads `#insecure` as "do not verify the server's certificate".
+        for url in [
+            "rediss://cache.example.com:6380/#insecure",
+            "rediss://cache.example.com:6380#insecure",
+            "redis://127.0.0.1:6379/#insecure",
+            "rediss://a.example:6380,rediss://b.example:6380/#insecure",
+        ] {
+            let e = message(
+                RedisStore::builder(url)
+                    .encryption_key([1u8; 32])
+                    .build()
+                    .unwrap_err(),
+            );
+            assert!(e.contains("url") && e.contains("fragment"), "{url}: {e}");
+        }
+    }
+
+    /// A plain-TCP Cluster's resolver: the nodes a Cluster announces (not only the seeds)
+    /// must be loopback; another host is refused without being looked up.
+    #[tokio::test]
+    async fn a_plain_cluster_connects_to_loopback_nodes_only() {
+        use redis::io::AsyncDNSResolver as _;
+        let resolver = connection::LoopbackOnly;
+        for host in [
+            "10.0.0.7",
+            "192.0.2.1",
+            "cache.example.com",
+            "::ffff:10.0.0.7",
+            "",
+        ] {
+            let resolved = resolver
+                .resolve(host, 6379)
+                .await
+                .map(Iterator::collect::<Vec<_>>);
+            assert!(resolved.is_err(), "{host}: {resolved:?}");
+        }
+        for host in ["127.0.0.1", "127.0.0.2", "::1", "localhost", "LOCALHOST"] {
+            let resolved: Vec<_> = resolver.resolve(host, 6379).await.unwrap().collect();
+            assert!(!resolved.is_empty(), "{host}");
+            assert!(
+                resolved
+                    .iter()
+                    .all(|a| a.ip().is_loopback() && a.port() == 6379),
+                "{host}: {resolved:?}"
+            );
+        }
     }
 }

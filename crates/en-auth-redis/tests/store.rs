@@ -485,6 +485,60 @@ async fn the_whole_round_trip_on_a_cluster_with_key_and_lock_in_one_slot() {
     assert!(slots.len() > 1, "the keys spread over slots");
 }
 
+/// A first Cluster connect slower than the caller's bound (as a cold TLS connect to a far
+/// Cluster is): every call is bounded at 100 ms as the authorizer bounds it, and the seed is
+/// behind a proxy that holds each chunk 300 ms, so the connect (seed, `CLUSTER SLOTS`) takes
+/// several times the bound. It must still finish, in the background, and the calls after it
+/// get through; cancelled with each timed-out call, it would never finish.
+#[tokio::test]
+async fn a_cluster_connect_slower_than_the_callers_bound_finishes_and_serves() {
+    let cluster = RedisCluster::start();
+    let seed = &cluster.nodes()[0];
+    let proxy = TcpProxy::start(format!("127.0.0.1:{}", seed.port()).parse().unwrap());
+    proxy.set_delay(Duration::from_millis(300));
+    let store = RedisStore::builder(format!("redis://127.0.0.1:{}", proxy.port()))
+        .cluster(true)
+        .key_prefix("test")
+        .encryption_key([6; 32])
+        .build()
+        .unwrap();
+    let key = shared_key(SCOPE);
+    let bound = Duration::from_millis(100);
+    // A correctness bound, not a measure: far above the connect's few round trips of 300 ms.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut cut_short = 0;
+    loop {
+        match tokio::time::timeout(bound, store.get(&key)).await {
+            Ok(Ok(got)) => {
+                assert!(got.is_none(), "an empty Cluster");
+                break;
+            }
+            Ok(Err(e)) => panic!("the connect failed: {e}"),
+            Err(_) => cut_short += 1,
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "after {cut_short} calls cut short at {bound:?}, none got through: the connect never finished"
+        );
+    }
+    assert!(
+        cut_short > 0,
+        "the first call got through within {bound:?}: the proxy did not slow the connect, so this test proves nothing"
+    );
+    // Connected: the commands go to the nodes the Cluster announced, within the bound.
+    let put = tokio::time::timeout(
+        bound,
+        store.put_if_newer(&key, &token("at-slow-connect", 300, "id-1"), TTL),
+    )
+    .await;
+    assert!(matches!(put, Ok(Ok(true))), "{put:?}");
+    let got = tokio::time::timeout(bound, store.get(&key)).await;
+    assert!(
+        matches!(&got, Ok(Ok(t)) if access(t) == Some("at-slow-connect")),
+        "{got:?}"
+    );
+}
+
 #[tokio::test]
 async fn rediss_with_a_private_ca() {
     let redis = RedisServer::start_tls();

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,21 +17,42 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Fleet {
     members: Vec<(Child, Receiver<Value>)>,
     logs: Arc<Mutex<Vec<String>>>,
+    /// The members' standard input, for a fleet that runs until [`Fleet::stop`].
+    stdins: Vec<ChildStdin>,
 }
 
 impl Fleet {
     /// Spawns `n` members with the environment `env` (see the binary's docs).
     pub fn spawn(n: usize, env: &[(&str, String)]) -> Self {
+        Self::spawn_with(n, env, false)
+    }
+
+    /// Spawns `n` members that run until [`stop`](Self::stop) (or their `FLEET_SECONDS`, a
+    /// cap), so that a test measures from when what it waits for happens.
+    pub fn spawn_until_stopped(n: usize, env: &[(&str, String)]) -> Self {
+        Self::spawn_with(n, env, true)
+    }
+
+    fn spawn_with(n: usize, env: &[(&str, String)], until_stopped: bool) -> Self {
         let logs = Arc::new(Mutex::new(Vec::new()));
+        let mut stdins = Vec::new();
         let members = (0..n)
             .map(|_| {
                 let mut command = Command::new(env!("CARGO_BIN_EXE_en-auth-fleet-member"));
                 command
                     .envs(env.iter().map(|(k, v)| (k, v)))
-                    .stdin(Stdio::null())
+                    .stdin(if until_stopped {
+                        Stdio::piped()
+                    } else {
+                        Stdio::null()
+                    })
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped());
+                if until_stopped {
+                    command.env("FLEET_UNTIL_STDIN_CLOSES", "1");
+                }
                 let mut child = command.spawn().expect("spawn a fleet member");
+                stdins.extend(child.stdin.take());
                 let stderr = child.stderr.take().unwrap();
                 let sink = logs.clone();
                 std::thread::spawn(move || {
@@ -55,7 +76,17 @@ impl Fleet {
                 (child, rx)
             })
             .collect();
-        Self { members, logs }
+        Self {
+            members,
+            logs,
+            stdins,
+        }
+    }
+
+    /// Tells members spawned by [`spawn_until_stopped`](Self::spawn_until_stopped) to finish
+    /// (closes their standard input): each ends its tasks' current pauses and reports.
+    pub fn stop(&mut self) {
+        self.stdins.clear();
     }
 
     /// The members' stderr lines so far (their `tracing` events with `FLEET_LOG`).
@@ -78,8 +109,10 @@ impl Fleet {
         self.finish_with_logs().0
     }
 
-    /// Waits for every member to finish; their reports and all their stderr lines.
+    /// Waits for every member to finish (a fleet spawned until stopped is stopped now); their
+    /// reports and all their stderr lines.
     pub fn finish_with_logs(&mut self) -> (Vec<Value>, Vec<String>) {
+        self.stop();
         let members = std::mem::take(&mut self.members);
         let reports = members
             .into_iter()
