@@ -373,7 +373,8 @@ pub enum StoreLock {
 }
 
 /// Records a shared-store lookup of the `flow`'s token: a `DEBUG` event and [`STORE_LOOKUPS`].
-/// The authorizer records it on its slow path; public for custom store adapters.
+/// The authorizer records every call of its shared store (each read, also while it waits for
+/// another process's token); a store adapter must not record its own calls again.
 pub fn store_lookup(flow: &'static str, result: StoreLookup) {
     let result = match result {
         StoreLookup::Hit => "hit",
@@ -386,7 +387,7 @@ pub fn store_lookup(flow: &'static str, result: StoreLookup) {
 }
 
 /// Records a shared-store write of the `flow`'s token: a `DEBUG` event and [`STORE_WRITES`].
-/// The authorizer records it; public for custom store adapters.
+/// The authorizer records every write of its shared store; an adapter must not record again.
 pub fn store_write(flow: &'static str, result: StoreWrite) {
     let result = match result {
         StoreWrite::Written => "written",
@@ -399,7 +400,7 @@ pub fn store_write(flow: &'static str, result: StoreWrite) {
 }
 
 /// Records a shared-store renewal-lock attempt for the `flow`'s token: a `DEBUG` event and
-/// [`STORE_LOCKS`]. The authorizer records it; public for custom store adapters.
+/// [`STORE_LOCKS`]. The authorizer records every lock attempt; an adapter must not record again.
 pub fn store_lock(flow: &'static str, outcome: StoreLock) {
     let outcome = match outcome {
         StoreLock::Acquired => "acquired",
