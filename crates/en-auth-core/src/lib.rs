@@ -62,8 +62,8 @@ pub use policy::{RenewalPolicy, MAX_GAP_FRACTION};
 pub use provider::TokenProvider;
 pub use request_policy::RequestPolicy;
 pub use store::{
-    SharedCacheConfig, SharedIdentity, SharedKey, SharedStore, SharedStoreSettings, SharedToken,
-    StoreError, StoreResult,
+    redacted_urls, SharedCacheConfig, SharedIdentity, SharedKey, SharedStore, SharedStoreSettings,
+    SharedToken, StoreError, StoreResult,
 };
 pub use telemetry::RenewalTrigger;
 pub use token::{Token, EXPIRES_IN_RESOLUTION, MAX_LIFETIME};

@@ -276,19 +276,25 @@ impl SharedCacheConfig {
 
     /// The URL without user information (a password), for logs.
     pub fn redacted_url(&self) -> String {
-        self.url
-            .split(',')
-            .map(|one| match url::Url::parse(one.trim()) {
-                Ok(mut url) => {
-                    let _ = url.set_password(None);
-                    let _ = url.set_username("");
-                    url.to_string()
-                }
-                Err(_) => "<invalid url>".to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join(",")
+        redacted_urls(&self.url)
     }
+}
+
+/// A store's URL, or several comma-separated (a Cluster's), without user names and passwords,
+/// for logs and errors; a part that is not a URL becomes `<invalid url>` (it might hold a
+/// password in a form the parser does not know).
+pub fn redacted_urls(urls: &str) -> String {
+    urls.split(',')
+        .map(|one| match url::Url::parse(one.trim()) {
+            Ok(mut url) => {
+                let _ = url.set_password(None);
+                let _ = url.set_username("");
+                url.to_string()
+            }
+            Err(_) => "<invalid url>".to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl fmt::Debug for SharedCacheConfig {

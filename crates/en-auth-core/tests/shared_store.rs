@@ -251,19 +251,30 @@ fn process(
     store: &Arc<MemoryStore>,
     scope: &'static str,
 ) -> Authorizer<Provider> {
-    let provider = Provider {
+    process_with(endpoint, store, |p| p.scope = scope, settings())
+}
+
+/// A process whose provider `adjust` changes, with `settings`.
+fn process_with(
+    endpoint: &Arc<Endpoint>,
+    store: &Arc<MemoryStore>,
+    adjust: impl FnOnce(&mut Provider),
+    settings: SharedStoreSettings,
+) -> Authorizer<Provider> {
+    let mut provider = Provider {
         panic: false,
         client: ClientInfo::new("fleet-client", "secret"),
         endpoint: Arc::clone(endpoint),
-        scope,
+        scope: "read",
         shares: true,
     };
+    adjust(&mut provider);
     Authorizer::with_shared_store(
         provider,
         RenewalPolicy::default().with_max_attempts(1),
         RequestPolicy::default(),
         Arc::new(Store(Arc::clone(store))),
-        settings(),
+        settings,
     )
 }
 
@@ -491,20 +502,7 @@ async fn the_store_recovers_after_the_breaker_cooldown() {
     let mut s = settings();
     s.breaker_threshold = 1;
     s.breaker_cooldown = Duration::ZERO;
-    let provider = Provider {
-        panic: false,
-        client: ClientInfo::new("fleet-client", "secret"),
-        endpoint: Arc::clone(&endpoint),
-        scope: "read",
-        shares: true,
-    };
-    let a = Authorizer::with_shared_store(
-        provider,
-        RenewalPolicy::default(),
-        RequestPolicy::default(),
-        Arc::new(Store(Arc::clone(&store))),
-        s,
-    );
+    let a = process_with(&endpoint, &store, |_| {}, s);
     let token = a.access_token().await.unwrap();
     assert!(store.stored_ids().is_empty());
     store.set_mode(Mode::Healthy);
@@ -523,20 +521,7 @@ async fn the_store_recovers_after_the_breaker_cooldown() {
 #[tokio::test]
 async fn a_provider_that_does_not_share_never_calls_the_store() {
     let (endpoint, store) = (Endpoint::new(), MemoryStore::new());
-    let provider = Provider {
-        panic: false,
-        client: ClientInfo::new("user-session", "secret"),
-        endpoint: Arc::clone(&endpoint),
-        scope: "read",
-        shares: false,
-    };
-    let a = Authorizer::with_shared_store(
-        provider,
-        RenewalPolicy::default(),
-        RequestPolicy::default(),
-        Arc::new(Store(Arc::clone(&store))),
-        settings(),
-    );
+    let a = process_with(&endpoint, &store, |p| p.shares = false, settings());
     let token = a.access_token().await.unwrap();
     a.invalidate(token.generation());
     a.access_token().await.unwrap();
@@ -565,20 +550,7 @@ fn the_store_and_its_tokens_print_no_secret() {
 #[tokio::test]
 async fn a_token_request_that_panics_releases_the_fleets_lock() {
     let (endpoint, store) = (Endpoint::new(), MemoryStore::new());
-    let provider = Provider {
-        panic: true,
-        client: ClientInfo::new("fleet-client", "secret"),
-        endpoint: Arc::clone(&endpoint),
-        scope: "read",
-        shares: true,
-    };
-    let a = Authorizer::with_shared_store(
-        provider,
-        RenewalPolicy::default().with_max_attempts(1),
-        RequestPolicy::default(),
-        Arc::new(Store(Arc::clone(&store))),
-        settings(),
-    );
+    let a = process_with(&endpoint, &store, |p| p.panic = true, settings());
     let error = a.access_token().await.unwrap_err();
     assert!(matches!(error, Error::Internal(_)), "{error:?}");
     assert_eq!(
@@ -604,20 +576,7 @@ async fn a_nonsense_jitter_setting_is_ignored_not_a_panic() {
     let (endpoint, store) = (Endpoint::new(), MemoryStore::new());
     let mut s = settings();
     s.renewal_jitter = f64::NAN;
-    let provider = Provider {
-        panic: false,
-        client: ClientInfo::new("fleet-client", "secret"),
-        endpoint: Arc::clone(&endpoint),
-        scope: "read",
-        shares: true,
-    };
-    let a = Authorizer::with_shared_store(
-        provider,
-        RenewalPolicy::default(),
-        RequestPolicy::default(),
-        Arc::new(Store(Arc::clone(&store))),
-        s,
-    );
+    let a = process_with(&endpoint, &store, |_| {}, s);
     let token = a.access_token().await.unwrap();
     assert!(!token.needs_renewal());
 }

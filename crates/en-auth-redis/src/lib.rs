@@ -161,7 +161,7 @@ pub struct RedisStoreBuilder {
 impl fmt::Debug for RedisStoreBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStoreBuilder")
-            .field("url", &redact(&self.url))
+            .field("url", &en_auth_core::redacted_urls(&self.url))
             .field("key_prefix", &self.key_prefix)
             .field("encryption_key", &self.key.as_ref().map(|_| "[REDACTED]"))
             .field("cluster", &self.cluster)
@@ -254,7 +254,7 @@ impl RedisStoreBuilder {
                 format!(
                     "not a usable Redis URL ({}): {}",
                     e.category(),
-                    redact(&self.url)
+                    en_auth_core::redacted_urls(&self.url)
                 ),
             )
         };
@@ -286,7 +286,7 @@ impl RedisStoreBuilder {
         };
         Ok(RedisStore {
             inner: Arc::new(Inner {
-                address: redact(&self.url),
+                address: en_auth_core::redacted_urls(&self.url),
                 prefix: self.key_prefix,
                 sealer: Sealer::new(key),
                 target,
@@ -609,15 +609,19 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
 
 /// Checks one URL: `redis://` (loopback only) or `rediss://`, no fragment.
 fn check_url(raw: &str) -> Result<(), Error> {
-    let url = url::Url::parse(raw)
-        .map_err(|_| config_error("url", format!("not a URL: {}", redact(raw))))?;
+    let url = url::Url::parse(raw).map_err(|_| {
+        config_error(
+            "url",
+            format!("not a URL: {}", en_auth_core::redacted_urls(raw)),
+        )
+    })?;
     if url.fragment().is_some() {
         // The redis crate reads `#insecure` as "do not verify the server's certificate".
         return Err(config_error(
             "url",
             format!(
                 "must not have a fragment (#…; `#insecure` would turn off certificate verification): {}",
-                redact(raw)
+                en_auth_core::redacted_urls(raw)
             ),
         ));
     }
@@ -638,7 +642,7 @@ fn check_url(raw: &str) -> Result<(), Error> {
                     "url",
                     format!(
                         "plain redis:// is allowed to loopback only (the password and the sealed tokens would cross the network in clear): use rediss:// for {}",
-                        redact(raw)
+                        en_auth_core::redacted_urls(raw)
                     ),
                 ))
             }
@@ -648,21 +652,6 @@ fn check_url(raw: &str) -> Result<(), Error> {
             format!("the scheme must be redis:// or rediss://, not {other}://"),
         )),
     }
-}
-
-/// The URL(s) without user name or password.
-fn redact(urls: &str) -> String {
-    urls.split(',')
-        .map(|one| match url::Url::parse(one.trim()) {
-            Ok(mut url) => {
-                let _ = url.set_password(None);
-                let _ = url.set_username("");
-                url.to_string()
-            }
-            Err(_) => "<invalid url>".to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 #[cfg(test)]
