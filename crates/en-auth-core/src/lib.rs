@@ -32,6 +32,7 @@ mod middleware;
 mod middleware_error;
 mod policy;
 mod provider;
+mod replay;
 mod request_policy;
 mod shared;
 mod store;

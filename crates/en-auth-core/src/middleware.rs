@@ -39,32 +39,20 @@ impl<P: TokenProvider> Middleware for Authorizer<P> {
             .map_err(reqwest_middleware::Error::middleware)?;
         let replay = request.try_clone();
         let response = next.clone().run(request, extensions).await?;
-        if !self.request_policy().is_rejection(response.status()) {
+        if !self.rejected(response.status(), generation) {
             return Ok(response);
         }
-        self.invalidate(generation);
         let Some(mut replay) = replay else {
             tracing::debug!(status = %response.status(), "the token was rejected, and the request's body cannot be replayed; returning the answer");
             return Ok(response);
         };
         tracing::debug!(status = %response.status(), "the resource server rejected the token; renewing it and replaying once");
-        let renewed = match self.authorize_request(&mut replay).await {
-            Ok(renewed) => renewed,
-            Err(error) => {
-                // The request itself completed: hand back its 401 rather than the renewal error.
-                tracing::warn!(%error, "renewing a rejected token failed; returning the rejection");
-                return Ok(response);
-            }
-        };
-        if renewed == generation {
-            // The token was not renewed (a replay with it was rejected before): same answer.
+        let renewal = self.authorize_request(&mut replay).await;
+        let Some(renewed) = self.replay_with(renewal, generation) else {
             return Ok(response);
-        }
+        };
         let response = next.run(replay, extensions).await?;
-        if self.request_policy().is_rejection(response.status()) {
-            tracing::warn!(status = %response.status(), "a request replayed with a new token was rejected again: the token is not the problem");
-            self.replay_rejected(renewed);
-        }
+        self.replay_answered(response.status(), renewed);
         Ok(response)
     }
 }

@@ -85,34 +85,22 @@ impl<P: TokenProvider> BlockingAuthorizer<P> {
             .map_err(reqwest_middleware::Error::middleware)?;
         let replay = request.try_clone();
         let response = send_outside_runtime(client, request)?;
-        let policy = self.inner.request_policy();
-        if !policy.is_rejection(response.status()) {
+        let authorizer = &self.inner;
+        if !authorizer.rejected(response.status(), generation) {
             return Ok(response);
         }
-        self.invalidate(generation);
         let Some(mut replay) = replay else {
             tracing::debug!(status = %response.status(), "the token was rejected, and the request's body cannot be replayed; returning the answer");
             return Ok(response);
         };
         tracing::debug!(status = %response.status(), "the resource server rejected the token; renewing it and replaying once");
-        let renewed = match self.authorize_request(&mut replay) {
-            Ok(renewed) => renewed,
-            Err(error) => {
-                // The request itself completed: hand back its rejection, not the renewal error.
-                tracing::warn!(%error, "renewing a rejected token failed; returning the rejection");
-                return Ok(response);
-            }
-        };
-        if renewed == generation {
-            // Not renewed (a replay with it was rejected before): the same answer.
+        let renewal = self.authorize_request(&mut replay);
+        let Some(renewed) = authorizer.replay_with(renewal, generation) else {
             return Ok(response);
-        }
+        };
         drop(response);
         let response = send_outside_runtime(client, replay)?;
-        if policy.is_rejection(response.status()) {
-            tracing::warn!(status = %response.status(), "a request replayed with a new token was rejected again: the token is not the problem");
-            self.inner.replay_rejected(renewed);
-        }
+        authorizer.replay_answered(response.status(), renewed);
         Ok(response)
     }
 }
