@@ -16,7 +16,7 @@
 //! # [dev.extra_params]
 //! # audience = "https://api.example.com"
 //! # [dev.shared_cache]                                   # share tokens across a fleet (Redis)
-//! # url = "rediss://cache.internal:6379"
+//! # url = "rediss://cache.internal:6379"                 # or: path = "/run/svc/tokens" (one machine)
 //! # encryption_key_env = "EN_AUTH_CACHE_KEY"
 //! ```
 //!
@@ -109,9 +109,10 @@ impl std::fmt::Debug for Environment {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SharedCacheTable {
-    url: String,
+    url: Option<String>,
+    path: Option<std::path::PathBuf>,
     key_prefix: Option<String>,
-    encryption_key_env: String,
+    encryption_key_env: Option<String>,
     operation_timeout_ms: Option<u64>,
     lock_wait_ms: Option<u64>,
 }
@@ -259,13 +260,35 @@ impl Environment {
         env.extra_params = table.extra_params.into_iter().collect();
         env.auth_method = table.token_endpoint_auth_method;
         env.refresh_token_rotation = table.refresh_token_rotation;
-        env.shared_cache = table.shared_cache.map(|t| SharedCacheConfig {
-            url: t.url,
-            key_prefix: t.key_prefix.unwrap_or_else(|| "en-auth".to_owned()),
-            encryption_key_env: t.encryption_key_env,
-            operation_timeout_ms: t.operation_timeout_ms,
-            lock_wait_ms: t.lock_wait_ms,
-        });
+        if let Some(t) = table.shared_cache {
+            let refuse = |message: &str| -> Error {
+                err(format!("the shared_cache table {message}"))
+                    .with_field("shared_cache")
+                    .into()
+            };
+            match (&t.url, &t.path) {
+                (Some(_), Some(_)) => {
+                    return Err(refuse(
+                        "has both `url` (Redis) and `path` (a directory): choose one",
+                    ))
+                }
+                (None, None) => {
+                    return Err(refuse("needs `url` (Redis) or `path` (a local directory)"))
+                }
+                (Some(_), None) if t.encryption_key_env.is_none() => return Err(refuse(
+                    "with a `url` needs `encryption_key_env` (tokens in Redis are always sealed)",
+                )),
+                _ => {}
+            }
+            env.shared_cache = Some(SharedCacheConfig {
+                url: t.url,
+                path: t.path,
+                key_prefix: t.key_prefix.unwrap_or_else(|| "en-auth".to_owned()),
+                encryption_key_env: t.encryption_key_env,
+                operation_timeout_ms: t.operation_timeout_ms,
+                lock_wait_ms: t.lock_wait_ms,
+            });
+        }
         Ok(env)
     }
 

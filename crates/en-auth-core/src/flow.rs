@@ -79,8 +79,9 @@ impl BuilderSettings {
     }
 
     /// As [`BuilderSettings::authorizer`], and when no store was set in code but the
-    /// environment has a `shared_cache` table, the store `open` makes of it (a flow crate passes
-    /// `en-auth-redis`'s `RedisStore::from_config`). A provider that does not share tokens
+    /// environment has a `shared_cache` table, its store: a [`LocalStore`](crate::LocalStore)
+    /// for a `path`, else the store `open` makes of it (a flow crate passes `en-auth-redis`'s
+    /// `RedisStore::from_config`). A provider that does not share tokens
     /// ([`TokenProvider::shared_identity`] is `None`) opens no store.
     ///
     /// # Errors
@@ -93,7 +94,10 @@ impl BuilderSettings {
     ) -> Result<Authorizer<P>, Error> {
         if self.shared_store.is_none() && provider.shared_identity().is_some() {
             if let Some(config) = self.environment()?.shared_cache().cloned() {
-                self.shared_store = Some(open(&config)?);
+                self.shared_store = Some(match config.path {
+                    Some(_) => Arc::new(crate::LocalStore::from_config(&config)?),
+                    None => open(&config)?,
+                });
                 self.shared_store_settings
                     .get_or_insert_with(|| config.settings());
             }

@@ -3,22 +3,25 @@
 //! Consulted only inside a token request (the slow path), never on the hot path:
 //!
 //! 1. A token rejected by a resource server is deleted from the store if it is still the one
-//!    there (compare-and-delete, in the background), so a late rejection never evicts a newer
-//!    token.
+//!    there (compare-and-delete), so a late rejection never evicts a newer token.
 //! 2. A stored token that is not the one being replaced, and that this process would not renew
 //!    yet, is adopted: no token request.
 //! 3. Otherwise the process takes the fleet's lock, reads again (a holder may just have
-//!    finished), asks the token endpoint, stores the token and releases the lock. A process
-//!    that finds the lock taken waits for the holder's token (polling, bounded by
-//!    [`SharedStoreSettings::lock_wait`]; it takes the lock itself if the holder lets go
-//!    without a token), then asks the token endpoint itself.
+//!    finished), asks the token endpoint, stores the token and releases the lock — all before
+//!    the request that needed the token goes on, so that a process that exits right after its
+//!    request (a job, a CLI) has shared its token and left no lock behind. While its token
+//!    request runs, the holder renews the lock's short time to live
+//!    ([`SharedStoreSettings::lock_ttl`]); a holder that dies (killed, crashed) stops renewing
+//!    it, and the lock lapses within that time. A process that finds the lock taken waits for
+//!    the holder's token (polling, bounded by [`SharedStoreSettings::lock_wait`]; it takes the
+//!    lock itself as soon as the holder lets go or vanishes without a token), then asks the
+//!    token endpoint itself.
 //!
 //! The store fails open: every call is bounded by [`SharedStoreSettings::operation_timeout`];
 //! after the first failed call a token request stops using the store (so a dead or silent store
-//! delays a token request by one timeout at most); after
+//! delays a token request by one timeout at most, and its writes by two more); after
 //! [`SharedStoreSettings::breaker_threshold`] consecutive failures a circuit breaker skips the
-//! store for [`SharedStoreSettings::breaker_cooldown`], then lets one call probe it. Writes
-//! (put, unlock, delete) run in the background and delay nobody.
+//! store for [`SharedStoreSettings::breaker_cooldown`], then lets one call probe it.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -99,7 +102,8 @@ impl Shared {
     }
 
     /// A token for this authorizer through the store, calling `fetch` (the token endpoint, with
-    /// its retries) when the store has none to give.
+    /// its retries) when the store has none to give. A token fetched is stored, and the fleet's
+    /// lock released, before this returns.
     pub(crate) async fn obtain<F, Fut>(
         &self,
         replacing: Replacing<'_>,
@@ -109,48 +113,95 @@ impl Shared {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Token, Error>>,
     {
-        if let (true, Some(id)) = (replacing.rejected, replacing.id) {
-            self.delete_if_same(id.to_owned());
-        }
-        let stale = replacing.id;
         // Once a call fails, this token request goes on without the store.
         let mut answering = true;
-        // The fleet's lock, if this process holds it: released when dropped (also when the
-        // token request panics or is cancelled), unless handed to the put.
+        if let (true, Some(id)) = (replacing.rejected, replacing.id) {
+            let delete = self.store.delete_if_same(&self.key, id);
+            answering = matches!(self.call("delete", delete).await, Call::Done(_));
+        }
+        let stale = replacing.id;
+        // The fleet's lock, if this process holds it: released before this returns, and in the
+        // background when dropped early (the token request panicked or was cancelled).
         let mut lock = None;
-        match self.lookup(stale).await {
-            Call::Unavailable => answering = false,
-            Call::Done(Some(adopted)) => return Ok(adopted),
-            Call::Done(None) => match self.take_lock().await {
+        if answering {
+            match self.lookup(stale).await {
                 Call::Unavailable => answering = false,
-                Call::Done(true) => lock = Some(HeldLock::new(self)),
-                Call::Done(false) => match self.wait_for_holder(stale).await {
-                    Waited::Adopted(adopted) => return Ok(adopted),
-                    Waited::Holding => lock = Some(HeldLock::new(self)),
-                    Waited::GaveUp => {}
+                Call::Done(Some(adopted)) => return Ok(adopted),
+                Call::Done(None) => match self.take_lock().await {
+                    Call::Unavailable => answering = false,
+                    Call::Done(true) => lock = Some(HeldLock::new(self)),
+                    Call::Done(false) => match self.wait_for_holder(stale).await {
+                        Waited::Adopted(adopted) => return Ok(adopted),
+                        Waited::Holding => lock = Some(HeldLock::new(self)),
+                        Waited::GaveUp => {}
+                    },
                 },
-            },
+            }
         }
         if lock.is_some() {
             // A holder may have stored a token between our read and our lock.
             match self.lookup(stale).await {
-                Call::Done(Some(adopted)) => return Ok(adopted),
+                Call::Done(Some(adopted)) => {
+                    if let Some(lock) = lock.take() {
+                        lock.release().await;
+                    }
+                    return Ok(adopted);
+                }
                 Call::Done(None) => {}
                 Call::Unavailable => answering = false,
             }
         }
-        let fetched = fetch().await;
-        fetched.map(|token| {
-            let id = new_token_id();
-            if answering {
-                self.put(&token, &id, lock.take());
-            }
-            Obtained {
-                token: self.jittered(token),
-                shared_id: Some(id),
-                adopted: false,
-            }
+        let fetched = match &lock {
+            Some(_) => self.renewing_lock(fetch()).await,
+            None => fetch().await,
+        };
+        let obtained = fetched.map(|token| Obtained {
+            token,
+            shared_id: Some(new_token_id()),
+            adopted: false,
+        });
+        if let (Ok(obtained), true) = (&obtained, answering) {
+            self.put(
+                &obtained.token,
+                obtained.shared_id.as_deref().unwrap_or_default(),
+            )
+            .await;
+        }
+        // Released after the put: a lock released before the token lands would let a waiter
+        // take it, find nothing and ask the token endpoint again.
+        if let Some(lock) = lock.take() {
+            lock.release().await;
+        }
+        obtained.map(|obtained| Obtained {
+            token: self.jittered(obtained.token),
+            ..obtained
         })
+    }
+
+    /// Runs `work` (the holder's token request) while renewing the fleet's lock every third of
+    /// its time to live, so that the lock outlives a slow token request but not a dead holder.
+    /// Renewal stops when the store fails or the lock is no longer ours.
+    async fn renewing_lock<T>(&self, work: impl Future<Output = T>) -> T {
+        let ttl = self.settings.lock_ttl;
+        let renew = async {
+            loop {
+                tokio::time::sleep(ttl / 3).await;
+                let renewal = self.store.renew_lock(&self.key, &self.owner, ttl);
+                match self.call("renew_lock", renewal).await {
+                    Call::Done(true) => {}
+                    Call::Done(false) => {
+                        tracing::debug!(store = %self.address, "the fleet's lock lapsed during the token request");
+                        return;
+                    }
+                    Call::Unavailable => return,
+                }
+            }
+        };
+        futures::pin_mut!(work, renew);
+        match futures::future::select(work, renew).await {
+            futures::future::Either::Left((value, _)) => value,
+            futures::future::Either::Right(((), work)) => work.await,
+        }
     }
 
     /// Reads the store: a token to adopt, or none.
@@ -239,43 +290,46 @@ impl Shared {
         call
     }
 
-    /// Waits for the lock holder's token; takes the lock if the holder lets go without one.
+    /// Waits for the lock holder's token; takes the lock if the holder lets go (or vanishes)
+    /// without one.
     async fn wait_for_holder(&self, stale: Option<&str>) -> Waited {
-        let deadline = tokio::time::Instant::now() + self.settings.lock_wait;
+        tracing::debug!(store = %self.address, "another process holds the fleet's lock: waiting for its token");
+        let started = tokio::time::Instant::now();
+        let deadline = started + self.settings.lock_wait;
+        let waited_ms = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let mut pause = FIRST_POLL;
         loop {
             let now = tokio::time::Instant::now();
             if now >= deadline {
-                tracing::debug!(store = %self.address, "gave up waiting for the fleet's token request");
+                tracing::debug!(store = %self.address, waited_ms = waited_ms(), "gave up waiting for the fleet's token request");
                 return Waited::GaveUp;
             }
             tokio::time::sleep(pause.min(deadline - now)).await;
             pause = (pause * 2).min(MAX_POLL);
             match self.lookup(stale).await {
                 Call::Unavailable => return Waited::GaveUp,
-                Call::Done(Some(adopted)) => return Waited::Adopted(adopted),
+                Call::Done(Some(adopted)) => {
+                    tracing::debug!(store = %self.address, waited_ms = waited_ms(), "the lock holder's token arrived");
+                    return Waited::Adopted(adopted);
+                }
                 Call::Done(None) => {}
             }
             match self.take_lock().await {
                 Call::Unavailable => return Waited::GaveUp,
-                Call::Done(true) => return Waited::Holding,
+                Call::Done(true) => {
+                    tracing::debug!(store = %self.address, waited_ms = waited_ms(), "took the fleet's lock: its holder let go or vanished without a token");
+                    return Waited::Holding;
+                }
                 Call::Done(false) => {}
             }
         }
     }
 
-    /// Stores `token` (in the background) until shortly before this process would renew it,
-    /// then releases the fleet's `lock` if given — in that order, in one task: a lock released
-    /// before the token lands would let a waiter take it, find nothing and ask the token
-    /// endpoint again. Each of the two calls has its own timeout; the unlock is sent even when
-    /// the put fails or is skipped.
-    fn put(&self, token: &Token, id: &str, lock: Option<HeldLock<'_>>) {
-        let release = lock.map(HeldLock::hand_over).is_some();
+    /// Stores `token` until shortly before this process would renew it (one call, bounded by
+    /// the operation timeout). A token of unknown lifetime, or about to be renewed, is not
+    /// shared.
+    async fn put(&self, token: &Token, id: &str) {
         let (Some(expires), Some(renew)) = (token.expires_at(), token.renew_at()) else {
-            // An unknown lifetime is not shared.
-            if release {
-                self.release_lock();
-            }
             return;
         };
         let now = Instant::now();
@@ -283,98 +337,54 @@ impl Shared {
         let ttl = renew
             .saturating_duration_since(now)
             .saturating_sub(self.skew(remaining));
-        let shared = (ttl >= Duration::from_millis(10)).then(|| SharedToken {
+        if ttl < Duration::from_millis(10) {
+            return;
+        }
+        let shared = SharedToken {
             access_token: SecretString::from(token.access_token().expose_secret().to_owned()),
             token_type: token.token_type().to_owned(),
             scope: token.scope().map(str::to_owned),
             expires_at: SystemTime::now() + remaining,
             id: id.to_owned(),
-        });
-        let shared = match shared {
-            Some(shared) if self.breaker.allows() => shared,
-            _ => {
-                if release {
-                    self.release_lock();
-                }
-                return;
-            }
         };
-        let owner = self.owner.clone();
-        let timeout = self.settings.operation_timeout;
-        let flow = self.flow;
-        self.spawn_write("put", move |store, key| async move {
-            let put =
-                match tokio::time::timeout(timeout, store.put_if_newer(&key, &shared, ttl)).await {
-                    Ok(Ok(written)) => {
-                        let result = if written {
-                            StoreWrite::Written
-                        } else {
-                            StoreWrite::Stale
-                        };
-                        telemetry::store_write(flow, result);
-                        Ok(())
-                    }
-                    Ok(Err(error)) => Err(error),
-                    Err(_) => Err(StoreError::new(format!("no answer within {timeout:?}"))),
-                };
-            if !release {
-                return put;
-            }
-            let unlock = match tokio::time::timeout(timeout, store.unlock(&key, &owner)).await {
-                Ok(result) => result,
-                Err(_) => Err(StoreError::new(format!("no answer within {timeout:?}"))),
-            };
-            put.and(unlock)
-        });
+        let result = match self
+            .call("put", self.store.put_if_newer(&self.key, &shared, ttl))
+            .await
+        {
+            Call::Done(true) => StoreWrite::Written,
+            Call::Done(false) => StoreWrite::Stale,
+            Call::Unavailable => StoreWrite::Error,
+        };
+        telemetry::store_write(self.flow, result);
     }
 
-    /// Releases the fleet's lock (in the background; whatever the circuit breaker says, so that
-    /// a lock is not left for its time to live: the unlock deletes only this process's lock).
+    /// Releases the fleet's lock in the background, on en-auth's I/O runtime (whatever the
+    /// circuit breaker says: the unlock deletes only this process's lock): for a lock whose
+    /// holder can no longer wait for the answer (dropped, or a lock whose answer was lost).
     fn release_lock(&self) {
-        let owner = self.owner.clone();
-        self.spawn_write("unlock", move |store, key| async move {
-            store.unlock(&key, &owner).await
-        });
-    }
-
-    /// Deletes the rejected token `id` if it is still the stored one (in the background).
-    fn delete_if_same(&self, id: String) {
-        if !self.breaker.allows() {
-            return;
-        }
-        self.spawn_write("delete", move |store, key| async move {
-            store.delete_if_same(&key, &id).await.map(drop)
-        });
-    }
-
-    /// Runs a store write on en-auth's I/O runtime, bounded (two calls at most: a put, then an
-    /// unlock) and counted like any call. The caller has asked the breaker.
-    fn spawn_write<F, Fut>(&self, op: &'static str, write: F)
-    where
-        F: FnOnce(Arc<dyn SharedStore>, SharedKey) -> Fut,
-        Fut: Future<Output = Result<(), StoreError>> + Send + 'static,
-    {
         let Ok(runtime) = crate::io::handle() else {
             return;
         };
-        let write = write(Arc::clone(&self.store), self.key);
-        let timeout = self.settings.operation_timeout * 2;
-        let call = BackgroundCall {
-            address: self.address.clone(),
-            breaker: self.breaker.clone_handle(),
-            settings: self.settings.clone(),
-        };
-        let flow = self.flow;
+        let (store, key, owner) = (Arc::clone(&self.store), self.key, self.owner.clone());
+        let timeout = self.settings.operation_timeout;
+        let recorder = self.recorder();
         runtime.spawn(
             async move {
-                let result = tokio::time::timeout(timeout, write).await;
-                if call.record(op, result).is_none() && op == "put" {
-                    telemetry::store_write(flow, StoreWrite::Error);
-                }
+                let result = tokio::time::timeout(timeout, store.unlock(&key, &owner)).await;
+                recorder.record("unlock", result);
             }
             .in_current_span()
             .with_current_subscriber(),
         );
+    }
+
+    /// What records a call's outcome (the breaker, the log), also from another task.
+    fn recorder(&self) -> Recorder {
+        Recorder {
+            address: self.address.clone(),
+            breaker: self.breaker.clone_handle(),
+            settings: self.settings.clone(),
+        }
     }
 
     /// One store call, bounded by the operation timeout, through the breaker.
@@ -387,20 +397,15 @@ impl Shared {
             return Call::Unavailable;
         }
         let result = tokio::time::timeout(self.settings.operation_timeout, future).await;
-        let call = BackgroundCall {
-            address: self.address.clone(),
-            breaker: self.breaker.clone_handle(),
-            settings: self.settings.clone(),
-        };
-        match call.record(op, result) {
+        match self.recorder().record(op, result) {
             Some(value) => Call::Done(value),
             None => Call::Unavailable,
         }
     }
 }
 
-/// The fleet's lock, held by this process: released in the background when dropped — when the
-/// token request ends without a token, panics or is cancelled — unless handed to the put.
+/// The fleet's lock, held by this process: released by [`HeldLock::release`], or in the
+/// background when dropped unreleased (the token request panicked or was cancelled).
 struct HeldLock<'a> {
     shared: &'a Shared,
     armed: bool,
@@ -414,9 +419,15 @@ impl<'a> HeldLock<'a> {
         }
     }
 
-    /// The put releases it, after the token lands.
-    fn hand_over(mut self) {
+    /// Releases the lock now (one call, bounded by the operation timeout; whatever the circuit
+    /// breaker says: the unlock deletes only this process's lock, and a lock left behind makes
+    /// the next process wait).
+    async fn release(mut self) {
         self.armed = false;
+        let shared = self.shared;
+        let unlock = shared.store.unlock(&shared.key, &shared.owner);
+        let result = tokio::time::timeout(shared.settings.operation_timeout, unlock).await;
+        shared.recorder().record("unlock", result);
     }
 }
 
@@ -440,13 +451,13 @@ fn new_token_id() -> String {
 }
 
 /// What a store call needs to record its outcome, also from a background task.
-struct BackgroundCall {
+struct Recorder {
     address: String,
     breaker: Breaker,
     settings: SharedStoreSettings,
 }
 
-impl BackgroundCall {
+impl Recorder {
     fn record<T>(
         &self,
         op: &'static str,

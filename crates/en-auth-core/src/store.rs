@@ -14,7 +14,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 /// The identity of a token request, from which its [`SharedKey`] is derived: everything that
@@ -43,6 +43,25 @@ impl SharedIdentity {
     pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.fields.push((name, value.into()));
         self
+    }
+
+    /// Adds the credential a token is obtained with (a client secret, a key, a password), as a
+    /// fingerprint: HMAC-SHA256 keyed with `credential` over a fixed label, so that a token
+    /// obtained with one secret is never handed out to a caller with another (a rotated or
+    /// wrong secret is a miss, and fails at the token endpoint), while the secret itself never
+    /// reaches a key or a store. An empty credential (a public client) adds nothing.
+    #[must_use]
+    pub fn with_credential(self, name: &'static str, credential: &SecretString) -> Self {
+        use hmac::{Mac, SimpleHmac};
+        let credential = credential.expose_secret();
+        if credential.is_empty() {
+            return self;
+        }
+        let mut mac = SimpleHmac::<Sha256>::new_from_slice(credential.as_bytes())
+            .expect("HMAC takes a key of any length");
+        mac.update(b"en-auth credential fingerprint v1");
+        let fingerprint = mac.finalize().into_bytes();
+        self.with(name, hex(&fingerprint))
     }
 
     /// The key: SHA-256 over the sorted fields, each length-prefixed (so that no two
@@ -88,12 +107,19 @@ impl SharedKey {
 
     /// The digest as 64 lowercase hexadecimal digits.
     pub fn to_hex(&self) -> String {
-        use std::fmt::Write;
-        self.0.iter().fold(String::with_capacity(64), |mut s, b| {
+        hex(&self.0)
+    }
+}
+
+/// `bytes` as lowercase hexadecimal digits.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
             let _ = write!(s, "{b:02x}");
             s
         })
-    }
 }
 
 impl fmt::Debug for SharedKey {
@@ -181,6 +207,11 @@ pub trait SharedStore: Send + Sync + fmt::Debug + 'static {
     /// was taken.
     async fn lock(&self, key: &SharedKey, owner: &str, ttl: Duration) -> StoreResult<bool>;
 
+    /// Extends the lock of `key` to `ttl` from now if `owner` still holds it (the holder's
+    /// heartbeat while its token request runs). Returns whether it did: `false` when the lock
+    /// lapsed or another process holds it.
+    async fn renew_lock(&self, key: &SharedKey, owner: &str, ttl: Duration) -> StoreResult<bool>;
+
     /// Releases the lock of `key` if `owner` holds it.
     async fn unlock(&self, key: &SharedKey, owner: &str) -> StoreResult<()>;
 
@@ -194,17 +225,22 @@ pub trait SharedStore: Send + Sync + fmt::Debug + 'static {
 pub struct SharedStoreSettings {
     /// The longest one store call may take before the authorizer goes on without it. Default
     /// 100 ms. Once a call fails or times out, the token request goes on without the store, so
-    /// a store that stops answering delays a token request by one timeout; one that answers
-    /// slowly, within it, by three calls at most (a read, the lock, a read again) — plus
-    /// [`SharedStoreSettings::lock_wait`] when another process holds the lock. Writes (the
-    /// put, the unlock) run in the background.
+    /// a store that stops answering delays a token request by one timeout (and the release of
+    /// a lock this process took by one more); one that answers slowly, within it, by five calls
+    /// at most (a read, the lock, a read again, the put, the unlock) — plus
+    /// [`SharedStoreSettings::lock_wait`] when another process holds the lock. The put and the
+    /// unlock finish before the request that needed the token goes on, so a process that exits
+    /// right after it has shared its token and left no lock behind.
     pub operation_timeout: Duration,
     /// How long a process that finds another holding the fleet's lock waits for the token it
     /// is fetching before asking the token endpoint itself. Default 5 s (covers the holder's
     /// token request). Only callers without a usable token wait.
     pub lock_wait: Duration,
-    /// How long the fleet's lock lives if its holder dies. Default 30 s: longer than a token
-    /// request with the default retries; raise it with longer timeouts or more attempts.
+    /// How long the fleet's lock lives unless its holder renews it. Default 3 s. The holder
+    /// renews it every third of this while its token request runs (however long that takes),
+    /// so a holder that dies — killed, crashed, its machine gone — holds the others up by this
+    /// long at most, plus one poll (250 ms). A store whose lock is tied to the holder's life
+    /// (`LocalStore`'s OS file lock) is free at once.
     pub lock_ttl: Duration,
     /// The margin for clock skew between processes: the store's copy expires this long before
     /// the gap before the token's expiry. Default 5 s.
@@ -223,7 +259,7 @@ impl Default for SharedStoreSettings {
         Self {
             operation_timeout: Duration::from_millis(100),
             lock_wait: Duration::from_secs(5),
-            lock_ttl: Duration::from_secs(30),
+            lock_ttl: Duration::from_secs(3),
             clock_skew: Duration::from_secs(5),
             breaker_threshold: 3,
             breaker_cooldown: Duration::from_secs(10),
@@ -233,7 +269,7 @@ impl Default for SharedStoreSettings {
 }
 
 /// The `[<id>.shared_cache]` table of an environments file: which shared store an environment's
-/// authorizers use, and how.
+/// authorizers use, and how. Either a Redis server (`url`), for a fleet of machines:
 ///
 /// ```toml
 /// [dev.shared_cache]
@@ -244,17 +280,29 @@ impl Default for SharedStoreSettings {
 /// lock_wait_ms = 5000
 /// ```
 ///
-/// The flow crates turn it into a store (`en-auth-redis`'s `RedisStore`) when their `redis`
-/// feature is on (the default).
+/// or a local directory (`path`), for the processes of one machine — pre-forked workers, cron
+/// jobs, the `en-auth` command line — with an OS file lock ([`LocalStore`](crate::LocalStore)):
+///
+/// ```toml
+/// [dev.shared_cache]
+/// path = "/run/my-service/tokens"             # created with mode 0700
+/// encryption_key_env = "EN_AUTH_CACHE_KEY"    # optional here: tokens sealed at rest
+/// ```
+///
+/// A `path` is opened by core itself. A `url` is turned into a store (`en-auth-redis`'s
+/// `RedisStore`) by the flow crates when their `redis` feature is on (the default).
 #[derive(Clone, PartialEq, Eq)]
 pub struct SharedCacheConfig {
-    /// The store's URL (`redis://`, `rediss://`; a cluster: several, comma-separated). May
-    /// hold a password: never printed.
-    pub url: String,
-    /// The prefix of every key. Default `en-auth`.
+    /// The Redis URL (`redis://`, `rediss://`; a cluster: several, comma-separated), or `None`
+    /// for a local directory. May hold a password: never printed.
+    pub url: Option<String>,
+    /// The local directory, or `None` for Redis.
+    pub path: Option<std::path::PathBuf>,
+    /// The prefix of every Redis key. Default `en-auth`.
     pub key_prefix: String,
-    /// The name of the environment variable that holds the encryption key (32 bytes, base64).
-    pub encryption_key_env: String,
+    /// The name of the environment variable that holds the encryption key (32 bytes, base64):
+    /// required with a `url`, optional with a `path`.
+    pub encryption_key_env: Option<String>,
     /// [`SharedStoreSettings::operation_timeout`], in milliseconds, if set.
     pub operation_timeout_ms: Option<u64>,
     /// [`SharedStoreSettings::lock_wait`], in milliseconds, if set.
@@ -262,6 +310,29 @@ pub struct SharedCacheConfig {
 }
 
 impl SharedCacheConfig {
+    /// A table for the Redis server(s) at `url`, sealing with the key in the variable
+    /// `encryption_key_env`.
+    pub fn redis(url: impl Into<String>, encryption_key_env: impl Into<String>) -> Self {
+        Self {
+            url: Some(url.into()),
+            encryption_key_env: Some(encryption_key_env.into()),
+            ..Self::directory("")
+        }
+    }
+
+    /// A table for the local directory `path` (tokens in clear, files of mode 0600, unless
+    /// `encryption_key_env` is set).
+    pub fn directory(path: impl Into<std::path::PathBuf>) -> Self {
+        Self {
+            url: None,
+            path: Some(path.into()),
+            key_prefix: "en-auth".to_owned(),
+            encryption_key_env: None,
+            operation_timeout_ms: None,
+            lock_wait_ms: None,
+        }
+    }
+
     /// The settings: defaults, with the timeouts this table sets.
     pub fn settings(&self) -> SharedStoreSettings {
         let mut settings = SharedStoreSettings::default();
@@ -274,9 +345,57 @@ impl SharedCacheConfig {
         settings
     }
 
-    /// The URL without user information (a password), for logs.
+    /// The URL without user information (a password), for logs; empty for a directory.
     pub fn redacted_url(&self) -> String {
-        redacted_urls(&self.url)
+        self.url.as_deref().map(redacted_urls).unwrap_or_default()
+    }
+
+    /// The encryption key, read through `lookup` (given the variable's name; `None`: not set)
+    /// from the variable [`encryption_key_env`](Self::encryption_key_env) names: base64 of 32
+    /// bytes, standard or URL-safe alphabet, padding optional. `None` when no variable is
+    /// named.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`](crate::Error::Configuration) (field `encryption_key_env`): the
+    /// variable is not set, not base64, or not 32 bytes. Its value is never printed.
+    pub fn encryption_key_with(
+        &self,
+        lookup: impl FnOnce(&str) -> Option<String>,
+    ) -> Result<Option<zeroize::Zeroizing<[u8; 32]>>, crate::Error> {
+        use base64::engine::general_purpose::{
+            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
+        };
+        use base64::Engine;
+        let Some(name) = &self.encryption_key_env else {
+            return Ok(None);
+        };
+        let error = |message: String| -> crate::Error {
+            crate::ConfigurationError::new(message)
+                .with_field("encryption_key_env")
+                .into()
+        };
+        let encoded = zeroize::Zeroizing::new(lookup(name).ok_or_else(|| {
+            error(format!(
+                "the environment variable {name} (the shared cache's encryption key) is not set or not UTF-8"
+            ))
+        })?);
+        let decoded = zeroize::Zeroizing::new(
+            [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+                .iter()
+                .find_map(|engine| engine.decode(encoded.trim()).ok())
+                .ok_or_else(|| {
+                    error(format!(
+                        "the environment variable {name} does not hold base64"
+                    ))
+                })?,
+        );
+        let key: [u8; 32] = decoded.as_slice().try_into().map_err(|_| {
+            error(format!(
+                "the environment variable {name} holds {} bytes, not 32 (an AES-256 key)",
+                decoded.len()
+            ))
+        })?;
+        Ok(Some(zeroize::Zeroizing::new(key)))
     }
 }
 
@@ -301,6 +420,7 @@ impl fmt::Debug for SharedCacheConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SharedCacheConfig")
             .field("url", &self.redacted_url())
+            .field("path", &self.path)
             .field("key_prefix", &self.key_prefix)
             .field("encryption_key_env", &self.encryption_key_env)
             .field("operation_timeout_ms", &self.operation_timeout_ms)
@@ -338,5 +458,39 @@ mod tests {
         );
         assert_eq!(base.key().to_hex().len(), 64);
         assert!(!format!("{base:?}").contains("https://a"));
+    }
+
+    #[test]
+    fn the_credential_changes_the_key_and_never_appears_in_it() {
+        let secret = |s: &str| SecretString::from(s.to_owned());
+        let base = SharedIdentity::new("client_credentials").with("client_id", "id");
+        let one = base
+            .clone()
+            .with_credential("client_secret", &secret("s3cret"));
+        let same = base
+            .clone()
+            .with_credential("client_secret", &secret("s3cret"));
+        let other = base
+            .clone()
+            .with_credential("client_secret", &secret("wrong"));
+        assert_eq!(one.key(), same.key());
+        assert_ne!(one.key(), other.key());
+        assert_ne!(one.key(), base.key());
+        // A public client (no secret) adds nothing.
+        let public = base.clone().with_credential("client_secret", &secret(""));
+        assert_eq!(public.key(), base.key());
+        // The fingerprint is keyed by the secret (checked against Python's hmac module):
+        // pinned, so a change is deliberate.
+        let field = &one
+            .fields
+            .iter()
+            .find(|(n, _)| *n == "client_secret")
+            .unwrap()
+            .1;
+        assert_eq!(
+            field,
+            "1d280d30b839cd1a1c8780f4418e0b1b74ca4074f9adc27e217a40276750739a"
+        );
+        assert!(!field.contains("s3cret") && !format!("{one:?}").contains("s3cret"));
     }
 }

@@ -202,7 +202,10 @@ operation_timeout_ms = 150
     let env = Environment::from_toml_str(text, "fleet").unwrap();
     let cache = env.shared_cache().expect("the table is read");
     assert_eq!(cache.key_prefix, "en-auth", "the default prefix");
-    assert_eq!(cache.encryption_key_env, "EN_AUTH_CACHE_KEY");
+    assert_eq!(
+        cache.encryption_key_env.as_deref(),
+        Some("EN_AUTH_CACHE_KEY")
+    );
     let settings = cache.settings();
     assert_eq!(
         settings.operation_timeout,
@@ -222,4 +225,33 @@ operation_timeout_ms = 150
     assert!(!error.to_string().contains("hunter2"), "{error}");
     assert!(Environment::from_toml_str(text, "fleet").is_ok());
     assert!(Environment::new("plain").shared_cache().is_none());
+}
+
+#[test]
+fn a_shared_cache_is_a_url_or_a_path() {
+    let table = |body: &str| {
+        format!(
+            "[jobs]\ntoken_url = \"https://auth.example.com/token\"\n[jobs.shared_cache]\n{body}\n"
+        )
+    };
+    let env = Environment::from_toml_str(&table("path = \"/run/jobs/tokens\""), "jobs").unwrap();
+    let cache = env.shared_cache().unwrap();
+    assert_eq!(
+        cache.path.as_deref(),
+        Some(std::path::Path::new("/run/jobs/tokens"))
+    );
+    assert_eq!(cache.url, None);
+    assert_eq!(cache.encryption_key_env, None, "optional for a directory");
+    for (body, says) in [
+        ("", "needs `url`"),
+        (
+            "url = \"redis://127.0.0.1\"\npath = \"/x\"\nencryption_key_env = \"K\"",
+            "choose one",
+        ),
+        ("url = \"redis://127.0.0.1\"", "needs `encryption_key_env`"),
+    ] {
+        let error = config_error(Environment::from_toml_str(&table(body), "jobs"));
+        assert!(error.to_string().contains(says), "{body}: {error}");
+        assert_eq!(error.field.as_deref(), Some("shared_cache"));
+    }
 }

@@ -165,6 +165,12 @@ impl SharedStore for Store {
         Ok(true)
     }
 
+    async fn renew_lock(&self, key: &SharedKey, owner: &str, _ttl: Duration) -> StoreResult<bool> {
+        self.0.enter().await?;
+        let locks = self.0.locks.lock().unwrap();
+        Ok(locks.get(key).is_some_and(|o| o == owner))
+    }
+
     async fn unlock(&self, key: &SharedKey, owner: &str) -> StoreResult<()> {
         self.0.enter().await?;
         let mut locks = self.0.locks.lock().unwrap();

@@ -263,7 +263,8 @@ impl TokenProvider for ClientCredentials {
         let mut identity = SharedIdentity::new("client_credentials")
             .with("token_url", self.token_url.as_str())
             .with("client_id", self.client_info.client_id())
-            .with("token_endpoint_auth_method", method);
+            .with("token_endpoint_auth_method", method)
+            .with_credential("client_secret", self.client_info.client_secret());
         for scope in self.environment.scopes() {
             identity = identity.with("scope", scope.as_str());
         }

@@ -12,7 +12,7 @@
 //!   not open). Sealed: the access token, its type, its scope, its expiry and an id. In clear,
 //!   for the Lua scripts only: the expiry (Unix seconds) and the random id. Never a client
 //!   secret or a refresh token (the store is never given them).
-//! - **Commands**: `GET`; put-if-newer, delete-if-same and unlock as Lua scripts (atomic
+//! - **Commands**: `GET`; put-if-newer, delete-if-same, lock renewal and unlock as Lua scripts (atomic
 //!   compare-and-set / compare-and-delete); the lock is `SET … NX PX`.
 //! - **Connections**: made on first use, on en-auth's I/O runtime
 //!   ([`en_auth_core::run_on_io_runtime`]), so that one store serves callers on any runtime;
@@ -40,7 +40,6 @@
 //! read from the environment variable it names: [`RedisStore::from_config`].
 
 mod connection;
-mod value;
 
 use std::fmt;
 use std::future::Future;
@@ -48,7 +47,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
 use en_auth_core::{
     ConfigurationError, Error, SharedCacheConfig, SharedKey, SharedStore, SharedToken, StoreError,
     StoreResult,
@@ -58,7 +56,7 @@ use tokio::sync::watch;
 use zeroize::Zeroizing;
 
 use connection::{Connection, Target, Timeouts};
-use value::Sealer;
+use en_auth_core::sealed::{self as value, Sealer};
 
 /// The default key prefix.
 pub const DEFAULT_KEY_PREFIX: &str = "en-auth";
@@ -105,6 +103,14 @@ end
 return 0
 ";
 
+/// Sets the lock's time to live to ARGV[2] milliseconds if ARGV[1] holds it.
+const RENEW_LOCK: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+";
+
 /// Where the store's connection stands.
 #[derive(Clone)]
 enum ConnectState {
@@ -136,6 +142,7 @@ struct Inner {
     warned_unreadable: AtomicBool,
     put_if_newer: Script,
     delete_if_same: Script,
+    renew_lock: Script,
     unlock: Script,
 }
 
@@ -294,6 +301,7 @@ impl RedisStoreBuilder {
                 warned_unreadable: AtomicBool::new(false),
                 put_if_newer: Script::new(PUT_IF_NEWER),
                 delete_if_same: Script::new(DELETE_IF_SAME),
+                renew_lock: Script::new(RENEW_LOCK),
                 unlock: Script::new(UNLOCK),
             }),
         })
@@ -344,31 +352,21 @@ impl RedisStore {
         config: &SharedCacheConfig,
         lookup: impl FnOnce(&str) -> Option<String>,
     ) -> Result<Self, Error> {
-        let name = &config.encryption_key_env;
-        let encoded = Zeroizing::new(lookup(name).ok_or_else(|| {
+        let url = config.url.clone().ok_or_else(|| {
+            config_error(
+                "shared_cache.url",
+                "the shared cache has no `url` (a `path` is a local directory: en_auth_core::LocalStore)",
+            )
+        })?;
+        let key = config.encryption_key_with(lookup)?.ok_or_else(|| {
             config_error(
                 "encryption_key_env",
-                format!("the environment variable {name} (the shared cache's encryption key) is not set or not UTF-8"),
+                "a Redis shared cache needs `encryption_key_env` (tokens in Redis are always sealed)",
             )
-        })?);
-        let key = Zeroizing::new(decode_key(encoded.trim()).ok_or_else(|| {
-            config_error(
-                "encryption_key_env",
-                format!("the environment variable {name} does not hold base64"),
-            )
-        })?);
-        if key.len() != 32 {
-            return Err(config_error(
-                "encryption_key_env",
-                format!(
-                    "the environment variable {name} holds {} bytes, not 32 (an AES-256 key)",
-                    key.len()
-                ),
-            ));
-        }
-        Self::builder(config.url.clone())
+        })?;
+        Self::builder(url)
             .key_prefix(config.key_prefix.clone())
-            .encryption_key(&*key)
+            .encryption_key(key.as_slice())
             .build()
     }
 
@@ -547,6 +545,24 @@ impl SharedStore for RedisStore {
         }
     }
 
+    async fn renew_lock(&self, key: &SharedKey, owner: &str, ttl: Duration) -> StoreResult<bool> {
+        let lock_key = self.lock_key(key);
+        let owner = owner.to_owned();
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let renewed: i64 = self
+            .run(move |inner, mut c| async move {
+                inner
+                    .renew_lock
+                    .key(lock_key)
+                    .arg(owner)
+                    .arg(ttl_ms)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(renewed == 1)
+    }
+
     async fn unlock(&self, key: &SharedKey, owner: &str) -> StoreResult<()> {
         let lock_key = self.lock_key(key);
         let owner = owner.to_owned();
@@ -587,14 +603,6 @@ fn store_error(e: &RedisError) -> StoreError {
 
 fn config_error(field: &str, message: impl Into<String>) -> Error {
     ConfigurationError::new(message).with_field(field).into()
-}
-
-/// Standard or URL-safe base64, with or without padding.
-fn decode_key(encoded: &str) -> Option<Vec<u8>> {
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
-        .iter()
-        .find_map(|engine| engine.decode(encoded).ok())
 }
 
 /// `localhost` or a loopback address (IPv6 with or without brackets).
@@ -724,15 +732,12 @@ mod tests {
     #[test]
     fn from_config_reads_the_key_variable() {
         let config = |var: &str| SharedCacheConfig {
-            url: "redis://127.0.0.1:6379".into(),
             key_prefix: "p".into(),
-            encryption_key_env: var.into(),
-            operation_timeout_ms: None,
-            lock_wait_ms: None,
+            ..SharedCacheConfig::redis("redis://127.0.0.1:6379", var)
         };
         // Through a lookup, not the process environment: setting a variable while other
         // tests' threads run is not sound.
-        let b64 = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [9u8; 32]);
         let lookup = |name: &str| {
             match name {
                 "NOT_B64" => Some("not base64 at all!"),

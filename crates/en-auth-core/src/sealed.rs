@@ -1,30 +1,47 @@
-//! What a Redis value holds: a clear header the Lua scripts read, then the token sealed with
-//! AES-256-GCM.
+//! How a shared store writes a [`SharedToken`]: a clear header that a store may compare
+//! without the key, then the token sealed with AES-256-GCM — or, for a store with no key (a
+//! private local directory), in clear.
 //!
 //! ```text
 //! 1|<expiry, Unix seconds>|<id, hex>|<nonce: 12 bytes><ciphertext><tag: 16 bytes>
+//! 0|<expiry, Unix seconds>|<id, hex>|<the token as JSON>          (no key)
 //! ```
 //!
-//! The header holds only what the scripts compare (put-if-newer compares expiries,
+//! The header holds only what a store compares (put-if-newer compares expiries,
 //! delete-if-same compares ids): a time and a random id reveal nothing. The ciphertext holds
-//! the access token, its type, its scope, the expiry (Unix milliseconds) and the id (as JSON); the associated data
-//! is the Redis key, a zero byte, and the header, so a value copied under another key, or a
-//! header edited, fails to open.
+//! the access token, its type, its scope, the expiry (Unix milliseconds) and the id (as JSON);
+//! the associated data is the value's place in the store (the Redis key, the file name), a
+//! zero byte, and the header, so a value copied to another place, or a header edited, fails to
+//! open. `en-auth-redis`'s `RedisStore` and [`LocalStore`](crate::LocalStore) both use it.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::SharedToken;
 use aws_lc_rs::aead::{Aad, Nonce, RandomizedNonceKey, AES_256_GCM, NONCE_LEN};
-use en_auth_core::SharedToken;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-/// The format version, the first field of the header (and the `v1` of the keys).
+/// The format version of a sealed value, the first field of the header.
 const FORMAT: &str = "1";
 
-/// Seals and opens values with one AES-256-GCM key, a random 96-bit nonce per value.
-pub(crate) struct Sealer {
-    key: RandomizedNonceKey,
+/// The format version of a value in clear (a [`Sealer::clear`]'s).
+const CLEAR: &str = "0";
+
+/// Seals and opens values with one AES-256-GCM key, a random 96-bit nonce per value; or, with
+/// no key, writes and reads them in clear.
+pub struct Sealer {
+    key: Option<RandomizedNonceKey>,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.key.is_some() {
+            "Sealer(AES-256-GCM)"
+        } else {
+            "Sealer(clear)"
+        })
+    }
 }
 
 /// The sealed part: everything about the token.
@@ -43,8 +60,8 @@ struct Plain<'a> {
     id: String,
 }
 
-/// The Unix seconds of `time` (0 before 1970).
-pub(crate) fn unix_seconds(time: SystemTime) -> u64 {
+/// The Unix seconds of `time` (0 before 1970), as a header holds them.
+pub fn unix_seconds(time: SystemTime) -> u64 {
     unix_millis(time) / 1000
 }
 
@@ -56,7 +73,7 @@ fn unix_millis(time: SystemTime) -> u64 {
 }
 
 /// The header's id field: the id in hex, so that no id can forge a separator.
-pub(crate) fn id_field(id: &str) -> String {
+pub fn id_field(id: &str) -> String {
     use std::fmt::Write;
     id.bytes()
         .fold(String::with_capacity(id.len() * 2), |mut s, b| {
@@ -65,8 +82,8 @@ pub(crate) fn id_field(id: &str) -> String {
         })
 }
 
-fn header(expires_at: u64, id: &str) -> String {
-    format!("{FORMAT}|{expires_at}|{}|", id_field(id))
+fn header(format: &str, expires_at: u64, id: &str) -> String {
+    format!("{format}|{expires_at}|{}|", id_field(id))
 }
 
 fn aad(redis_key: &str, header: &[u8]) -> Vec<u8> {
@@ -78,19 +95,27 @@ fn aad(redis_key: &str, header: &[u8]) -> Vec<u8> {
 }
 
 impl Sealer {
-    /// A sealer with the 32-byte `key`.
-    pub(crate) fn new(key: &[u8; 32]) -> Self {
+    /// A sealer with the 32-byte AES-256-GCM `key`.
+    pub fn new(key: &[u8; 32]) -> Self {
         Self {
             // Cannot fail: AES-256-GCM takes exactly 32 bytes.
-            key: RandomizedNonceKey::new(&AES_256_GCM, key).expect("a 32-byte AES-256 key"),
+            key: Some(RandomizedNonceKey::new(&AES_256_GCM, key).expect("a 32-byte AES-256 key")),
         }
     }
 
-    /// The value to store under `redis_key` for `token`. `None` only if the cipher fails
-    /// (it does not, short of an out-of-memory).
-    pub(crate) fn seal(&self, redis_key: &str, token: &SharedToken) -> Option<Vec<u8>> {
+    /// A sealer without a key: values in clear, for a store that is private by other means (a
+    /// directory of mode 0700).
+    pub fn clear() -> Self {
+        Self { key: None }
+    }
+
+    /// The value to store at `place` (a Redis key, a file name) for `token`. `None` only if
+    /// the cipher fails (it does not, short of an out-of-memory).
+    pub fn seal(&self, place: &str, token: &SharedToken) -> Option<Vec<u8>> {
+        let redis_key = place;
         let expires_at_ms = unix_millis(token.expires_at);
-        let header = header(expires_at_ms / 1000, &token.id);
+        let format = if self.key.is_some() { FORMAT } else { CLEAR };
+        let header = header(format, expires_at_ms / 1000, &token.id);
         let plain = Plain {
             access_token: token.access_token.expose_secret().into(),
             token_type: token.token_type.clone(),
@@ -99,8 +124,10 @@ impl Sealer {
             id: token.id.clone(),
         };
         let mut in_out = Zeroizing::new(serde_json::to_vec(&plain).ok()?);
-        let nonce = self
-            .key
+        let Some(key) = &self.key else {
+            return Some([header.as_bytes(), in_out.as_slice()].concat());
+        };
+        let nonce = key
             .seal_in_place_append_tag(Aad::from(aad(redis_key, header.as_bytes())), &mut *in_out)
             .ok()?;
         let mut value = Vec::with_capacity(header.len() + NONCE_LEN + in_out.len());
@@ -110,9 +137,11 @@ impl Sealer {
         Some(value)
     }
 
-    /// The token in `value`, read under `redis_key`; `None` if it is not one this key sealed
-    /// for this Redis key (another encryption key, tampered, another format).
-    pub(crate) fn open(&self, redis_key: &str, value: &[u8]) -> Option<SharedToken> {
+    /// The token in `value`, read at `place`; `None` if it is not one this sealer wrote for
+    /// this place (another encryption key, tampered, another format, sealed where this sealer
+    /// has no key or clear where it has one).
+    pub fn open(&self, place: &str, value: &[u8]) -> Option<SharedToken> {
+        let redis_key = place;
         // The header: three fields, each ending in '|'.
         let mut fields = 0;
         let header_len = value.iter().position(|&b| {
@@ -122,21 +151,26 @@ impl Sealer {
         let (header_bytes, sealed) = value.split_at(header_len);
         let header_text = std::str::from_utf8(header_bytes).ok()?;
         let mut parts = header_text.split('|');
-        if parts.next()? != FORMAT {
+        let format = if self.key.is_some() { FORMAT } else { CLEAR };
+        if parts.next()? != format {
             return None;
         }
         let expires_at: u64 = parts.next()?.parse().ok()?;
         let id_hex = parts.next()?;
-        if sealed.len() < NONCE_LEN {
-            return None;
-        }
-        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let mut in_out = Zeroizing::new(ciphertext.to_vec());
-        let plain = self
-            .key
-            .open_in_place(nonce, Aad::from(aad(redis_key, header_bytes)), &mut in_out)
-            .ok()?;
+        let mut in_out;
+        let plain: &[u8] = match &self.key {
+            None => sealed,
+            Some(key) => {
+                if sealed.len() < NONCE_LEN {
+                    return None;
+                }
+                let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+                let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+                in_out = Zeroizing::new(ciphertext.to_vec());
+                key.open_in_place(nonce, Aad::from(aad(redis_key, header_bytes)), &mut in_out)
+                    .ok()?
+            }
+        };
         let plain: Plain<'_> = serde_json::from_slice(plain).ok()?;
         if plain.expires_at_ms / 1000 != expires_at || id_field(&plain.id) != id_hex {
             return None;
@@ -191,5 +225,20 @@ mod tests {
         assert!(!text.contains("at-secret") && !text.contains("read write"));
         // Random nonces: two seals differ.
         assert_ne!(value, sealer.seal("p:v1:{ab}", &token()).unwrap());
+        // A clear value does not open under a key, nor a sealed one without.
+        assert!(Sealer::clear().open("p:v1:{ab}", &value).is_none());
+    }
+
+    #[test]
+    fn a_clear_sealer_round_trips_and_checks_its_header() {
+        let clear = Sealer::clear();
+        let value = clear.seal("f", &token()).unwrap();
+        assert!(value.starts_with(b"0|2000000000|"));
+        let opened = clear.open("f", &value).unwrap();
+        assert_eq!(opened.access_token.expose_secret(), "at-secret-123");
+        assert_eq!(opened.expires_at, token().expires_at);
+        let edited = [b"0|2000000001|".as_slice(), &value[13..]].concat();
+        assert!(clear.open("f", &edited).is_none());
+        assert!(Sealer::new(&[7; 32]).open("f", &value).is_none());
     }
 }

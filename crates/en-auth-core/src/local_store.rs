@@ -1,0 +1,438 @@
+//! [`LocalStore`]: a [`SharedStore`] in a local directory, for the processes of one machine —
+//! pre-forked workers, cron jobs, CI steps, the `en-auth` command line.
+//!
+//! Layout, in a directory of mode 0700 (created so; one that others can open is refused):
+//!
+//! - `<key>.token`: the token ([`Sealer`] format: sealed with AES-256-GCM when the store has
+//!   a key, else in clear), mode 0600, written to a temporary file and renamed over the old
+//!   one, so a reader sees the old token or the new one, never a mix.
+//! - `<key>.lock`: the fleet's lock, an OS file lock (`flock`) held by the process that asks
+//!   the token endpoint. The operating system releases it when that process exits, however it
+//!   exits, so a killed holder never holds the others up.
+//! - `<key>.guard`: held for the few microseconds of a compare-and-write.
+//!
+//! `<key>` is the hex of the [`SharedKey`]: a digest, so no client id, scope or secret is
+//! readable in a name.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use fs4::FileExt;
+
+use crate::sealed::Sealer;
+use crate::{
+    ConfigurationError, Error, SharedCacheConfig, SharedKey, SharedStore, SharedToken, StoreError,
+    StoreResult,
+};
+
+/// The largest token file read: a token response is capped at 64 KiB; this is ample.
+const MAX_FILE_BYTES: u64 = 256 * 1024;
+
+/// A [`SharedStore`] in a local directory: tokens shared by the processes of one machine, an
+/// OS file lock for the single flight (see the [module docs](self) for the layout).
+///
+/// ```no_run
+/// use en_auth_core::LocalStore;
+///
+/// # fn main() -> Result<(), en_auth_core::Error> {
+/// // Every worker of the service opens the same directory.
+/// let store = LocalStore::open("/run/my-service/tokens")?;
+/// // Sealed at rest (AES-256-GCM) with a 32-byte key from your secret manager:
+/// let sealed = LocalStore::open("/run/my-service/tokens")?.with_encryption_key(&[0x42; 32]);
+/// # let _ = (store, sealed);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Give it to an authorizer with the flow builder's `shared_store`, or name the directory in
+/// the environments file (`[<id>.shared_cache] path = "…"`, see [`SharedCacheConfig`]).
+#[derive(Clone)]
+pub struct LocalStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    sealer: Sealer,
+    /// The locks this process holds, by key and owner: dropping the file releases the lock.
+    held: Mutex<HashMap<(SharedKey, String), fs::File>>,
+    /// Set once a file failed to open, so that it is logged once per store.
+    warned_unreadable: AtomicBool,
+}
+
+impl std::fmt::Debug for LocalStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalStore")
+            .field("dir", &self.inner.dir)
+            .field("sealer", &self.inner.sealer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalStore {
+    /// The store in `dir`, created (with its parents) with mode 0700 if missing; tokens in
+    /// clear (files of mode 0600) until [`with_encryption_key`](Self::with_encryption_key).
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] (field `shared_cache.path`) if the directory cannot be
+    /// created, is not a directory, or is open to other users (any of the mode bits 0077 set,
+    /// on Unix) — the directory holds tokens.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, Error> {
+        let dir = dir.into();
+        let refuse = |why: String| -> Error {
+            ConfigurationError::new(format!(
+                "the shared token directory {}: {why}",
+                dir.display()
+            ))
+            .with_field("shared_cache.path")
+            .into()
+        };
+        create_private_dir(&dir).map_err(|e| refuse(format!("cannot create it: {e}")))?;
+        let meta = fs::metadata(&dir).map_err(|e| refuse(e.to_string()))?;
+        if !meta.is_dir() {
+            return Err(refuse("not a directory".into()));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(refuse(format!(
+                    "open to other users (mode {mode:o}); `chmod 700` it"
+                )));
+            }
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                dir,
+                sealer: Sealer::clear(),
+                held: Mutex::new(HashMap::new()),
+                warned_unreadable: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// This store, sealing tokens with the 32-byte AES-256-GCM `key` (every process sharing
+    /// the directory must use the same key; a token sealed with another reads as a miss and
+    /// is replaced).
+    #[must_use]
+    pub fn with_encryption_key(self, key: &[u8; 32]) -> Self {
+        let inner = Inner {
+            dir: self.inner.dir.clone(),
+            sealer: Sealer::new(key),
+            held: Mutex::new(HashMap::new()),
+            warned_unreadable: AtomicBool::new(false),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The store an environments file's `[<id>.shared_cache]` table with a `path` names,
+    /// sealed with the key from the variable its `encryption_key_env` names, if any.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`]: no `path` in the table, the directory refused (see
+    /// [`open`](Self::open)), or the key's variable unset or not the base64 of 32 bytes.
+    pub fn from_config(config: &SharedCacheConfig) -> Result<Self, Error> {
+        let Some(path) = &config.path else {
+            return Err(ConfigurationError::new("the shared cache has no `path`")
+                .with_field("shared_cache.path")
+                .into());
+        };
+        let key = config.encryption_key_with(|name| std::env::var(name).ok())?;
+        let store = Self::open(path)?;
+        Ok(match key {
+            Some(key) => store.with_encryption_key(&key),
+            None => store,
+        })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    fn file(&self, key: &SharedKey, suffix: &str) -> PathBuf {
+        self.inner.dir.join(format!("{}.{suffix}", key.to_hex()))
+    }
+
+    /// The token file's name, the associated data of its seal.
+    fn place(key: &SharedKey) -> String {
+        format!("{}.token", key.to_hex())
+    }
+
+    /// The token stored under `key`, whatever its age: `None` if there is none or it does
+    /// not open.
+    fn read(&self, key: &SharedKey) -> StoreResult<Option<SharedToken>> {
+        let path = self.file(key, "token");
+        let file = match fs::File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error("read", &e)),
+        };
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_BYTES)
+            .read_to_end(&mut bytes)
+            .map_err(|e| io_error("read", &e))?;
+        let opened = self.inner.sealer.open(&Self::place(key), &bytes);
+        if opened.is_none() && !self.inner.warned_unreadable.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                store = %self.address(),
+                "a shared token file could not be read (sealed with another key, in clear where a key is set, or damaged): treated as a miss; logged once per store"
+            );
+        }
+        Ok(opened)
+    }
+
+    /// Runs `f` holding `key`'s guard: the compare-and-write of one key, across processes.
+    fn guarded<T>(&self, key: &SharedKey, f: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
+        let guard = open_lock_file(&self.file(key, "guard")).map_err(|e| io_error("lock", &e))?;
+        FileExt::lock(&guard).map_err(|e| io_error("lock", &e))?;
+        let result = f();
+        drop(guard);
+        result
+    }
+}
+
+#[async_trait::async_trait]
+impl SharedStore for LocalStore {
+    async fn get(&self, key: &SharedKey) -> StoreResult<Option<SharedToken>> {
+        Ok(self
+            .read(key)?
+            .filter(|token| token.expires_at > SystemTime::now()))
+    }
+
+    async fn put_if_newer(
+        &self,
+        key: &SharedKey,
+        token: &SharedToken,
+        _ttl: Duration,
+    ) -> StoreResult<bool> {
+        let value = self
+            .inner
+            .sealer
+            .seal(&Self::place(key), token)
+            .ok_or_else(|| StoreError::new("cannot seal the token"))?;
+        self.guarded(key, || {
+            let newer = self
+                .read(key)?
+                .is_none_or(|stored| stored.expires_at <= token.expires_at);
+            if newer {
+                write_atomically(&self.inner.dir, &self.file(key, "token"), &value)
+                    .map_err(|e| io_error("write", &e))?;
+            }
+            Ok(newer)
+        })
+    }
+
+    async fn delete_if_same(&self, key: &SharedKey, id: &str) -> StoreResult<bool> {
+        self.guarded(key, || {
+            let same = self.read(key)?.is_some_and(|stored| stored.id == id);
+            if same {
+                match fs::remove_file(self.file(key, "token")) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_error("delete", &e)),
+                }
+            }
+            Ok(same)
+        })
+    }
+
+    /// An OS file lock: `ttl` is not needed (the lock ends with its holder's process).
+    async fn lock(&self, key: &SharedKey, owner: &str, _ttl: Duration) -> StoreResult<bool> {
+        let file = open_lock_file(&self.file(key, "lock")).map_err(|e| io_error("lock", &e))?;
+        match FileExt::try_lock(&file) {
+            Ok(()) => {
+                let mut held = self.inner.held.lock().unwrap_or_else(|e| e.into_inner());
+                held.insert((*key, owner.to_owned()), file);
+                Ok(true)
+            }
+            Err(fs4::TryLockError::WouldBlock) => Ok(false),
+            Err(fs4::TryLockError::Error(e)) => Err(io_error("lock", &e)),
+        }
+    }
+
+    async fn renew_lock(&self, key: &SharedKey, owner: &str, _ttl: Duration) -> StoreResult<bool> {
+        let held = self.inner.held.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(held.contains_key(&(*key, owner.to_owned())))
+    }
+
+    async fn unlock(&self, key: &SharedKey, owner: &str) -> StoreResult<()> {
+        let mut held = self.inner.held.lock().unwrap_or_else(|e| e.into_inner());
+        // Closing the file releases the lock.
+        held.remove(&(*key, owner.to_owned()));
+        Ok(())
+    }
+
+    fn address(&self) -> String {
+        format!("file://{}", self.inner.dir.display())
+    }
+}
+
+/// A store error for an I/O failure: what was done and the OS's message (never a path's
+/// content).
+fn io_error(op: &str, e: &std::io::Error) -> StoreError {
+    StoreError::new(format!("cannot {op} a token file: {e}"))
+}
+
+/// Creates `dir` and its missing parents, with mode 0700.
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Opens (creating, mode 0600) a lock file.
+fn open_lock_file(path: &Path) -> std::io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// Writes `bytes` to `path` through a temporary file of mode 0600 in `dir` and a rename, so
+/// that a reader sees the old file or the new one, never a mix.
+pub(crate) fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let temp = dir.join(format!(
+        ".tmp-{}-{:016x}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let result = options.open(&temp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&temp, path)
+    });
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::{ExposeSecret, SecretString};
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        std::env::temp_dir().join(format!(
+            "en-auth-local-{tag}-{}-{:016x}",
+            std::process::id(),
+            fastrand::u64(..)
+        ))
+    }
+
+    fn token(id: &str, secs: u64) -> SharedToken {
+        SharedToken {
+            access_token: SecretString::from(format!("at-{id}")),
+            token_type: "Bearer".into(),
+            scope: None,
+            expires_at: SystemTime::now() + Duration::from_secs(secs),
+            id: id.into(),
+        }
+    }
+
+    fn key() -> SharedKey {
+        crate::SharedIdentity::new("test")
+            .with("client_id", "a")
+            .key()
+    }
+
+    #[tokio::test]
+    async fn put_if_newer_get_delete_if_same_and_the_os_lock() {
+        let dir = temp_dir("ops");
+        let store = LocalStore::open(&dir).unwrap();
+        let k = key();
+        let ttl = Duration::from_secs(60);
+        assert!(store.get(&k).await.unwrap().is_none());
+        assert!(store.put_if_newer(&k, &token("a", 100), ttl).await.unwrap());
+        assert!(!store
+            .put_if_newer(&k, &token("old", 50), ttl)
+            .await
+            .unwrap());
+        let got = store.get(&k).await.unwrap().unwrap();
+        assert_eq!(got.access_token.expose_secret(), "at-a");
+        assert!(!store.delete_if_same(&k, "other").await.unwrap());
+        assert!(store.delete_if_same(&k, "a").await.unwrap());
+        assert!(store.get(&k).await.unwrap().is_none());
+
+        // The lock: one holder per key, across handles (separate open files), released by
+        // unlock; renew_lock says whether it is still held.
+        let other = LocalStore::open(&dir).unwrap();
+        assert!(store.lock(&k, "p1", ttl).await.unwrap());
+        assert!(!other.lock(&k, "p2", ttl).await.unwrap());
+        assert!(store.renew_lock(&k, "p1", ttl).await.unwrap());
+        assert!(!other.renew_lock(&k, "p2", ttl).await.unwrap());
+        store.unlock(&k, "p1").await.unwrap();
+        assert!(other.lock(&k, "p2", ttl).await.unwrap());
+        other.unlock(&k, "p2").await.unwrap();
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn files_are_private_sealed_with_a_key_and_unreadable_under_another() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("sealed");
+        let store = LocalStore::open(&dir)
+            .unwrap()
+            .with_encryption_key(&[7; 32]);
+        let k = key();
+        store
+            .put_if_newer(&k, &token("a", 100), Duration::from_secs(60))
+            .await
+            .unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        let file = dir.join(format!("{}.token", k.to_hex()));
+        assert_eq!(mode(&file), 0o600);
+        let bytes = fs::read(&file).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains("at-a"));
+        // Another key, or none: a miss, and the next put replaces it.
+        let clear = LocalStore::open(&dir).unwrap();
+        assert!(clear.get(&k).await.unwrap().is_none());
+        let other = LocalStore::open(&dir)
+            .unwrap()
+            .with_encryption_key(&[8; 32]);
+        assert!(other.get(&k).await.unwrap().is_none());
+        assert!(other
+            .put_if_newer(&k, &token("b", 10), Duration::from_secs(5))
+            .await
+            .unwrap());
+        assert!(format!("{store:?}").contains("AES-256-GCM"));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_directory_open_to_others_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("open");
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let error = LocalStore::open(&dir).unwrap_err().to_string();
+        assert!(error.contains("open to other users"), "{error}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
