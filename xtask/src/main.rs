@@ -1,9 +1,18 @@
 //! Project automation for en-auth.
 //!
 //! - `cargo xtask ci`: everything CI checks — formatting, clippy (`-D warnings`), the supply
-//!   chain (cargo-deny, installed pinned), installing the real protocol peers, all tests (unit,
-//!   integration against the peers, fuzz-corpus replays, doc tests), a fuzz smoke (cargo-fuzz,
-//!   installed pinned) and the docs (`-D warnings`). Fails at the first failing step.
+//!   chain and its advisories self-test (below), installing the real protocol peers, all tests
+//!   (unit, integration against the peers, fuzz-corpus replays, doc tests), a fuzz smoke
+//!   (cargo-fuzz, installed pinned) and the docs (`-D warnings`). Fails at the first failing
+//!   step.
+//! - `cargo xtask supply-chain`: that step alone — cargo-deny (installed pinned) checks bans,
+//!   licenses and sources, then the RustSec advisories: from the snapshot in
+//!   `../shared/advisory-db/` beside the repository when it is there (cloned into a scratch
+//!   directory), else from the database fetched from GitHub; it prints which and how old. A
+//!   vulnerable, unsound or unmaintained crate fails it (deny.toml's `[advisories]` says why);
+//!   so does having no database at all.
+//! - `cargo xtask advisories-selftest`: the advisory check's negative test — a scratch crate
+//!   pinning `smallvec = "=1.6.0"` (RUSTSEC-2021-0003) must fail it.
 //! - `cargo xtask demo`: the zero-configuration demo.
 //! - `cargo xtask peers install`: installs oidc-provider (npm), and ministack and
 //!   django-oauth-toolkit (PyPI, in `peers/.venv`) from their committed lock files.
@@ -121,8 +130,9 @@ fn ensure_cargo_tool((tool, version): (&str, &str)) -> Result<(), String> {
     run(&format!("install {tool} {version}"), install)
 }
 
-/// cargo-deny: bans (one reqwest and one hyper major), licenses and sources, always;
-/// advisories only when the advisory database can be fetched.
+/// cargo-deny: bans (one reqwest and one hyper major), licenses and sources; then the
+/// advisories, from the RustSec database as [`advisory_db`] finds it. A vulnerability fails the
+/// run (deny.toml's `[advisories]` says what else does).
 fn supply_chain() -> Result<(), String> {
     ensure_cargo_tool(CARGO_DENY)?;
     // cargo-deny resolves the crates of every target platform (windows-sys, …), offline: fetch
@@ -133,19 +143,258 @@ fn supply_chain() -> Result<(), String> {
     let mut deny = cargo();
     deny.args(["deny", "--offline", "check", "bans", "licenses", "sources"]);
     run("supply chain (cargo deny: bans, licenses, sources)", deny)?;
-    let mut fetch = cargo();
-    fetch
-        .args(["deny", "fetch", "db"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    if fetch.status().is_ok_and(|s| s.success()) {
-        let mut advisories = cargo();
-        advisories.args(["deny", "check", "advisories"]);
-        run("supply chain (cargo deny: advisories)", advisories)
-    } else {
-        eprintln!("==> supply chain (cargo deny: advisories): SKIPPED — the advisory database cannot be fetched from this machine");
-        Ok(())
+
+    let db = advisory_db()?;
+    let mut advisories = cargo();
+    advisories
+        .args(["deny", "--offline", "--config"])
+        .arg(&db.config)
+        .args(["check", "advisories"]);
+    run("supply chain (cargo deny: advisories)", advisories)
+}
+
+/// The RustSec advisory database snapshot for machines that cannot reach GitHub: a git bundle
+/// in the read-only `shared/` directory beside the repository (`../shared` from its root).
+fn advisory_snapshot() -> PathBuf {
+    root().join("../shared/advisory-db/snapshot.bundle")
+}
+
+/// The directory cargo-deny 0.20 opens under its `db-path` for the default RustSec URL
+/// (`<last URL segment>-<xxhash64 of the URL>`).
+const RUSTSEC_DB_DIR: &str = "advisory-db-3157b0e258782691";
+
+/// An advisory database ready for `cargo deny --offline --config <config> check advisories`.
+struct AdvisoryDb {
+    /// The deny.toml to check with: the repository's, or a scratch copy naming the scratch
+    /// `db-path`.
+    config: PathBuf,
+    /// The scratch directory holding the snapshot's clone and that copy, removed on drop.
+    scratch: Option<PathBuf>,
+}
+
+impl Drop for AdvisoryDb {
+    fn drop(&mut self) {
+        if let Some(scratch) = &self.scratch {
+            let _ = std::fs::remove_dir_all(scratch);
+        }
     }
+}
+
+/// Finds the advisory database and says which one it is and how old: the shared snapshot,
+/// when it is there, cloned into a scratch `db-path` in the temporary directory (nothing is
+/// written into the repository); otherwise the database fetched from GitHub by cargo-deny
+/// into its default `db-path`. Neither → an error: the advisories are never skipped.
+fn advisory_db() -> Result<AdvisoryDb, String> {
+    let step = "advisory database";
+    let snapshot = advisory_snapshot();
+    if snapshot.is_file() {
+        let scratch =
+            std::env::temp_dir().join(format!("en-auth-advisory-db-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&scratch);
+        // Owned from here on: removed on every return path.
+        let db = AdvisoryDb {
+            config: scratch.join("deny.toml"),
+            scratch: Some(scratch.clone()),
+        };
+        let db_path = scratch.join("db");
+        let checkout = db_path.join(RUSTSEC_DB_DIR);
+        let mut clone = Command::new("git");
+        clone
+            .args(["clone", "--quiet", "--branch", "snapshot"])
+            .arg(&snapshot)
+            .arg(&checkout);
+        run("clone the RustSec snapshot into a scratch db-path", clone)?;
+        let age = db_age(&checkout)?;
+        // cargo-deny dates an offline database by the later of its HEAD commit and the
+        // modification time of `.git/HEAD`, which a fresh clone has just written: back-date
+        // the file to the commit so that deny.toml's `maximum-db-staleness` applies.
+        let head = checkout.join(".git/HEAD");
+        std::fs::File::options()
+            .write(true)
+            .open(&head)
+            .and_then(|file| file.set_modified(age.committed))
+            .map_err(|e| format!("{step}: cannot date {}: {e}", head.display()))?;
+        write_config_with_db_path(&db.config, &db_path)?;
+        eprintln!(
+            "==> advisories: RustSec snapshot from ../shared ({}, {} days old)",
+            age.date, age.days
+        );
+        return Ok(db);
+    }
+
+    let mut fetch = cargo();
+    fetch.args(["deny", "fetch", "db"]);
+    run(
+        "fetch the RustSec advisory database (no snapshot at ../shared/advisory-db)",
+        fetch,
+    )
+    .map_err(|e| {
+        format!(
+            "{e}: the advisories cannot be checked — this machine cannot fetch the database \
+             and {} is missing",
+            snapshot.display()
+        )
+    })?;
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")))
+        .ok_or(format!("{step}: neither CARGO_HOME nor HOME is set"))?;
+    let checkout = cargo_home.join("advisory-dbs").join(RUSTSEC_DB_DIR);
+    let age = db_age(&checkout)?;
+    eprintln!(
+        "==> advisories: RustSec database fetched from GitHub into {} ({}, {} days old)",
+        checkout.display(),
+        age.date,
+        age.days
+    );
+    Ok(AdvisoryDb {
+        config: root().join("deny.toml"),
+        scratch: None,
+    })
+}
+
+/// How old an advisory database is: its HEAD commit's date.
+struct DbAge {
+    /// `YYYY-MM-DD`.
+    date: String,
+    committed: std::time::SystemTime,
+    days: u64,
+}
+
+fn db_age(checkout: &Path) -> Result<DbAge, String> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(checkout)
+        .args(["log", "-1", "--format=%cI %ct"])
+        .output()
+        .map_err(|e| format!("advisory database: cannot run git: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let parsed = text
+        .trim()
+        .split_once(' ')
+        .and_then(|(iso, unix)| Some((iso.get(..10)?.to_string(), unix.parse::<u64>().ok()?)));
+    let Some((date, unix)) = parsed.filter(|_| output.status.success()) else {
+        return Err(format!(
+            "advisory database: no HEAD commit in {}",
+            checkout.display()
+        ));
+    };
+    let committed = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix);
+    let days = std::time::SystemTime::now()
+        .duration_since(committed)
+        .map_or(0, |age| age.as_secs() / 86_400);
+    Ok(DbAge {
+        date,
+        committed,
+        days,
+    })
+}
+
+/// Writes the repository's deny.toml to `config` with `[advisories] db-path` set to `db_path`
+/// (cargo-deny 0.20 takes the database's location from its configuration only).
+fn write_config_with_db_path(config: &Path, db_path: &Path) -> Result<(), String> {
+    let step = "advisory database";
+    let deny = std::fs::read_to_string(root().join("deny.toml"))
+        .map_err(|e| format!("{step}: cannot read deny.toml: {e}"))?;
+    let db_path = db_path
+        .to_str()
+        .filter(|p| !p.contains('\''))
+        .ok_or(format!(
+            "{step}: unusable scratch path {}",
+            db_path.display()
+        ))?;
+    let mut lines: Vec<String> = Vec::new();
+    let mut set = false;
+    for line in deny.lines() {
+        if line.trim_start().starts_with("db-path") {
+            return Err(format!(
+                "{step}: deny.toml sets db-path; xtask sets it for the snapshot"
+            ));
+        }
+        lines.push(line.to_string());
+        if line.trim() == "[advisories]" {
+            // A TOML literal string: no escapes in the path.
+            lines.push(format!("db-path = '{db_path}'"));
+            set = true;
+        }
+    }
+    if !set {
+        return Err(format!("{step}: deny.toml has no [advisories] section"));
+    }
+    std::fs::create_dir_all(config.parent().unwrap_or(Path::new(".")))
+        .and_then(|()| std::fs::write(config, lines.join("\n") + "\n"))
+        .map_err(|e| format!("{step}: cannot write {}: {e}", config.display()))
+}
+
+/// The advisory step's negative test: a scratch crate (in the temporary directory) pinning
+/// `smallvec = "=1.6.0"`, which RUSTSEC-2021-0003 (a buffer overflow in `insert_many`)
+/// affects, must fail `cargo deny check advisories` with the same database and configuration
+/// as [`supply_chain`], naming that advisory.
+fn advisories_selftest() -> Result<(), String> {
+    const STEP: &str = "advisories self-test";
+    ensure_cargo_tool(CARGO_DENY)?;
+    let db = advisory_db()?;
+    let krate = std::env::temp_dir().join(format!(
+        "en-auth-advisories-selftest-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&krate);
+    let written = std::fs::create_dir_all(krate.join("src"))
+        .and_then(|()| std::fs::write(krate.join("src/lib.rs"), ""))
+        .and_then(|()| {
+            std::fs::write(
+                krate.join("Cargo.toml"),
+                "[package]\nname = \"advisories-selftest\"\nversion = \"0.0.0\"\n\
+                 edition = \"2021\"\npublish = false\n\n[dependencies]\n\
+                 smallvec = \"=1.6.0\"\n\n[workspace]\n",
+            )
+        });
+    let result = written
+        .map_err(|e| format!("{STEP}: cannot write the scratch crate: {e}"))
+        .and_then(|()| {
+            let manifest = krate.join("Cargo.toml");
+            let mut lock = cargo();
+            lock.arg("generate-lockfile")
+                .arg("--manifest-path")
+                .arg(&manifest);
+            run("lock the scratch crate (smallvec =1.6.0)", lock)?;
+            let mut fetch = cargo();
+            fetch.arg("fetch").arg("--manifest-path").arg(&manifest);
+            run("fetch the scratch crate's smallvec", fetch)?;
+            let mut deny = cargo();
+            deny.args(["deny", "--offline", "--manifest-path"])
+                .arg(&manifest)
+                .arg("--config")
+                .arg(&db.config)
+                .args(["check", "advisories"]);
+            eprintln!("==> {STEP}: {deny:?} (must fail)");
+            let output = deny
+                .output()
+                .map_err(|e| format!("{STEP}: cannot run cargo deny: {e}"))?;
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let named = stderr.contains("RUSTSEC-2021-0003");
+            if !output.status.success() && named {
+                eprintln!(
+                    "==> {STEP}: passed — cargo deny failed ({}) on smallvec 1.6.0, naming \
+                     RUSTSEC-2021-0003",
+                    output.status
+                );
+                Ok(())
+            } else {
+                eprintln!("{stderr}");
+                Err(format!(
+                    "{STEP} FAILED: cargo deny {} on smallvec 1.6.0 and {} RUSTSEC-2021-0003",
+                    if output.status.success() {
+                        "passed"
+                    } else {
+                        "failed"
+                    },
+                    if named { "named" } else { "did not name" }
+                ))
+            }
+        });
+    let _ = std::fs::remove_dir_all(&krate);
+    result
 }
 
 /// The pinned cargo-fuzz, for the fuzz smoke.
@@ -178,6 +427,8 @@ fn ci() -> Result<(), String> {
     run("clippy", clippy)?;
 
     supply_chain()?;
+    // A few seconds (the scratch crate's lock and smallvec 1.6.0 come from crates.io).
+    advisories_selftest()?;
 
     install_peers()?;
 
@@ -224,6 +475,8 @@ fn main() -> ExitCode {
         ["ci"] => ci(),
         ["demo"] => demo(),
         ["peers", "install"] => install_peers(),
+        ["supply-chain"] => supply_chain(),
+        ["advisories-selftest"] => advisories_selftest(),
         ["bench", rest @ ..] => {
             let mut bench = cargo();
             bench
@@ -243,7 +496,7 @@ fn main() -> ExitCode {
                 .args(rest);
             run("benchmarks", bench)
         }
-        _ => Err("usage: cargo xtask <ci | demo | peers install | bench [criterion args]>".into()),
+        _ => Err("usage: cargo xtask <ci | supply-chain | advisories-selftest | demo | peers install | bench [criterion args]>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
