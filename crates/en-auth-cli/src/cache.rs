@@ -1,12 +1,20 @@
-//! The token cache between invocations: one JSON file per canonical request, named by the
-//! SHA-256 of that request, of mode 0600 in a directory of mode 0700, replaced by an atomic
-//! rename. Anything unreadable, corrupt, foreign or for another request is a miss.
+//! The cache between invocations, in a directory of mode 0700, used two ways:
+//!
+//! - as the library's [`LocalStore`]: client-credentials tokens go through a
+//!   `ServiceAccountAuthorizer` sharing through it, so the processes of one machine make one
+//!   token request between them (the core's single flight, its OS file lock);
+//! - for Cognito user sessions (they hold a refresh token, which no shared store holds): one
+//!   JSON file per canonical request, named by the SHA-256 of that request, of mode 0600,
+//!   replaced by an atomic rename, renewed under the store's lock for that session, so that
+//!   concurrent processes make one refresh between them (a one-time refresh token is spent
+//!   once). Anything unreadable, corrupt, foreign or for another request is a miss.
 
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use en_auth_oauth2::{LocalStore, SharedIdentity, SharedKey, SharedStore};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -42,14 +50,16 @@ pub struct Request {
     /// not in the file: they may be secrets).
     #[serde(default)]
     pub extra_params: Vec<String>,
-    /// The key: SHA-256 over all of the above and the extra parameters' values.
+    /// The key: SHA-256 over all of the above, the extra parameters' values and a keyed
+    /// fingerprint of the client secret (so a session is not handed to another secret).
     #[serde(skip)]
     key: String,
 }
 
 impl Request {
     /// The request for these fields; `scopes` are sorted and deduplicated, `extra_params`
-    /// sorted.
+    /// sorted; `secret` (the client secret, if any) enters the key as a keyed fingerprint.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         environment: &str,
         endpoint: &str,
@@ -58,6 +68,7 @@ impl Request {
         scopes: &[String],
         user: Option<&str>,
         extra_params: &[(String, String)],
+        secret: Option<&SecretString>,
     ) -> Self {
         let mut scopes = scopes.to_vec();
         scopes.sort();
@@ -65,6 +76,12 @@ impl Request {
         let mut extra = extra_params.to_vec();
         extra.sort();
         // A JSON array: unambiguous whatever the fields contain.
+        let credential = secret.map(|secret| {
+            SharedIdentity::new("en-auth cli session")
+                .with_credential("client_secret", secret)
+                .key()
+                .to_hex()
+        });
         let canonical = serde_json::json!([
             FORMAT,
             environment,
@@ -73,7 +90,8 @@ impl Request {
             client_id,
             scopes,
             user,
-            extra
+            extra,
+            credential
         ]);
         let digest = Sha256::digest(canonical.to_string().as_bytes());
         let key = digest.iter().map(|b| format!("{b:02x}")).collect();
@@ -146,6 +164,22 @@ pub enum Miss {
 /// The cache directory.
 pub struct Cache {
     dir: PathBuf,
+    store: LocalStore,
+}
+
+/// A user session's lock, held across processes: released by [`SessionLock::release`], or by
+/// the operating system when the process exits.
+pub struct SessionLock<'a> {
+    cache: &'a Cache,
+    key: SharedKey,
+    owner: String,
+}
+
+impl SessionLock<'_> {
+    /// Releases the lock.
+    pub async fn release(self) {
+        let _ = self.cache.store.unlock(&self.key, &self.owner).await;
+    }
 }
 
 impl Cache {
@@ -184,7 +218,56 @@ impl Cache {
                 }
             }
         }
-        Some(Cache { dir })
+        match LocalStore::open(&dir) {
+            Ok(store) => Some(Cache { dir, store }),
+            Err(e) => {
+                notes.warn(&format!("{e}; not caching"));
+                None
+            }
+        }
+    }
+
+    /// The library's store in the directory, for client-credentials tokens.
+    pub fn shared_store(&self) -> &LocalStore {
+        &self.store
+    }
+
+    /// Takes the lock of `request`'s session, waiting (polling) for another process that holds
+    /// it — one renewing the same session — for up to `wait`. `None` if it could not be taken
+    /// in that time or the lock file is unusable: the caller goes on without it.
+    pub async fn lock_session(
+        &self,
+        request: &Request,
+        wait: Duration,
+        notes: &Notes,
+    ) -> Option<SessionLock<'_>> {
+        let key = SharedIdentity::new("en-auth cli session")
+            .with("request", request.key())
+            .key();
+        let owner = format!("{}-{:016x}", std::process::id(), fastrand::u64(..));
+        let deadline = std::time::Instant::now() + wait;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            match self.store.lock(&key, &owner, wait).await {
+                Ok(true) => {
+                    return Some(SessionLock {
+                        cache: self,
+                        key,
+                        owner,
+                    })
+                }
+                Ok(false) if std::time::Instant::now() < deadline => {
+                    if pause == Duration::from_millis(10) {
+                        notes.info(
+                            "another en-auth process is renewing this session: waiting for it",
+                        );
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+                _ => return None,
+            }
+        }
     }
 
     /// The directory.
@@ -411,6 +494,20 @@ mod tests {
             &scopes,
             user,
             &[],
+            None,
+        )
+    }
+
+    fn with_secret(secret: &str) -> Request {
+        Request::new(
+            "dev",
+            "https://auth.example.com/token",
+            None,
+            "svc",
+            &["a".into(), "b".into()],
+            None,
+            &[],
+            Some(&SecretString::from(secret.to_owned())),
         )
     }
 
@@ -423,7 +520,16 @@ mod tests {
             request(&["a"], "svc", None),
             request(&["a", "b"], "svc2", None),
             request(&["a", "b"], "svc", Some("alice")),
-            Request::new("dev", "https://other/token", None, "svc", &[], None, &[]),
+            Request::new(
+                "dev",
+                "https://other/token",
+                None,
+                "svc",
+                &[],
+                None,
+                &[],
+                None,
+            ),
             Request::new(
                 "dev",
                 "https://auth.example.com/token",
@@ -432,10 +538,15 @@ mod tests {
                 &["a".into(), "b".into()],
                 None,
                 &[("audience".into(), "x".into())],
+                None,
             ),
+            with_secret("s3cret"),
         ] {
             assert_ne!(base.key(), other.key(), "{other:?}");
         }
+        // Another secret, another session; the secret is in no field.
+        assert_ne!(with_secret("s3cret").key(), with_secret("wrong").key());
+        assert!(!format!("{:?}", with_secret("s3cret")).contains("s3cret"));
         // Field boundaries cannot be shifted to collide.
         assert_ne!(
             request(&["a b"], "svc", None).key(),

@@ -5,7 +5,10 @@ use std::time::{Duration, SystemTime};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use en_auth_oauth2::{ClientInfo, Environment, Error, ServiceAccountAuthorizer, Token};
+use en_auth_oauth2::{
+    ClientInfo, Environment, Error, RenewalTrigger, ServiceAccountAuthorizer, SharedStoreSettings,
+    Token,
+};
 use en_auth_srp::{Challenge, SrpAuthorizer, TokenProvider, UserCredentials};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -43,7 +46,14 @@ pub async fn token(args: &TokenArgs, cx: &Context<'_>) -> Result<IssuedToken, Fa
     }
 }
 
-/// A client-credentials token.
+/// How long a process waits for another that is obtaining the same token (or renewing the
+/// same session) before it asks the server itself. The lock is an OS file lock, released when
+/// its holder exits however it exits, so a long wait costs nothing when the holder is gone.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// A client-credentials token, through a `ServiceAccountAuthorizer` that shares through the
+/// cache directory: a token another process stored is adopted while it is valid for long
+/// enough; otherwise one process asks the token endpoint while the others wait for its token.
 async fn client_credentials(args: &TokenArgs, cx: &Context<'_>) -> Result<IssuedToken, Failure> {
     let mut subject = subject(&args.client, None);
     let mut environment = load_environment(&args.client, &subject)?;
@@ -55,71 +65,120 @@ async fn client_credentials(args: &TokenArgs, cx: &Context<'_>) -> Result<Issued
         .map_err(|e| Failure::from_error(&e, &subject))?
         .to_string();
     subject.endpoint = Some(endpoint.clone());
-    let request = Request::new(
-        environment.id(),
-        &endpoint,
-        None,
-        &args.client.client_id,
-        environment.scopes(),
-        None,
-        environment.extra_params(),
-    );
-    if let Some(entry) = lookup(cx, &request) {
-        if entry.token.valid_for(args.min_validity) {
-            cx.notes.info(&format!(
-                "cached token, valid for {} s more",
-                entry.token.remaining().unwrap_or_default().as_secs()
-            ));
-            return Ok(entry.token);
-        }
-        cx.notes
-            .info("the cached token has too little validity left: renewing it");
-    }
+    // The secret even for a cached token: the cache is keyed by it, so a wrong or rotated
+    // secret is a miss, and fails at the token endpoint.
     let secret = input::client_secret(args.client.client_secret_file.as_deref(), true, &subject)?
         .unwrap_or_else(|| SecretString::from(String::new()));
     let client = ClientInfo::new(&args.client.client_id, secret.expose_secret());
-    cx.notes.info(&format!(
-        "requesting a token from {endpoint} for client `{}`",
-        args.client.client_id
-    ));
-    let started = std::time::Instant::now();
-    let token = async {
-        let authorizer = ServiceAccountAuthorizer::new(client, environment)?;
-        let token = authorizer.access_token().await?;
-        Ok::<_, Error>(IssuedToken::from_token(&token))
+    let mut builder = ServiceAccountAuthorizer::builder(client, environment);
+    if let Some(cache) = cx.cache {
+        let mut settings = SharedStoreSettings::default();
+        settings.lock_wait = LOCK_WAIT;
+        // A token is renewed exactly when `--min-validity`'s default says.
+        settings.renewal_jitter = 0.0;
+        builder = builder
+            .shared_store(cache.shared_store().clone())
+            .shared_store_settings(settings);
     }
-    .await
-    .map_err(|e| Failure::from_error(&e, &subject))?;
-    cx.notes.info(&format!(
-        "token obtained in {} ms, valid for {} s",
-        started.elapsed().as_millis(),
-        token.remaining().unwrap_or_default().as_secs()
-    ));
-    let entry = Entry {
-        token,
-        refresh_token: None,
-        canonical_user: None,
-        obtained_at: SystemTime::now(),
-    };
-    store(cx, &request, &entry);
-    Ok(entry.token)
+    let started = std::time::Instant::now();
+    let fail = |e: Error| Failure::from_error(&e, &subject);
+    let authorizer = builder.build().map_err(fail)?;
+    let mut token = authorizer.access_token().await.map_err(fail)?;
+    let mut issued = IssuedToken::from_token(&token);
+    if !issued.valid_for(args.min_validity) {
+        cx.notes
+            .info("the cached token has too little validity left: renewing it");
+        authorizer.invalidate_with(token.generation(), RenewalTrigger::Expired);
+        token = authorizer.access_token().await.map_err(fail)?;
+        issued = IssuedToken::from_token(&token);
+    }
+    let left = issued.remaining().unwrap_or_default().as_secs();
+    match (authorizer.token_requests(), cx.cache) {
+        (0, Some(cache)) => cx.notes.info(&format!(
+            "cached token (in {}), valid for {left} s more",
+            cache.dir().display()
+        )),
+        (_, cache) => {
+            cx.notes.info(&format!(
+                "token obtained from {endpoint} for client `{}` in {} ms, valid for {left} s",
+                args.client.client_id,
+                started.elapsed().as_millis()
+            ));
+            if let Some(cache) = cache {
+                cx.notes
+                    .info(&format!("cached in {}", cache.dir().display()));
+            }
+        }
+    }
+    Ok(issued)
 }
 
 /// A Cognito user's access token: cached, else renewed with the session's refresh token, else
-/// from a new login (which needs the password).
+/// from a new login (which needs the password). Renewals and logins of one session hold its
+/// lock, so that concurrent processes renew it once (a one-time refresh token is spent once)
+/// and the others take the renewed session.
 async fn user_token(
     client: &ClientArgs,
     user: &str,
     min_validity: Option<Duration>,
     cx: &Context<'_>,
 ) -> Result<IssuedToken, Failure> {
-    let (environment, request, subject) = user_request(client, user)?;
+    let (environment, request, subject, secret) = user_request(client, user)?;
+    if let Some(token) = valid_session(cx, &request, user, min_validity) {
+        return Ok(token);
+    }
+    let lock = match cx.cache {
+        Some(cache) => cache.lock_session(&request, LOCK_WAIT, cx.notes).await,
+        None => None,
+    };
+    let result = renew_or_log_in(
+        &environment,
+        client,
+        user,
+        min_validity,
+        (&request, &subject, secret),
+        cx,
+    )
+    .await;
+    if let Some(lock) = lock {
+        lock.release().await;
+    }
+    result
+}
+
+/// The cached access token of `user` if it is valid for `min_validity` more.
+fn valid_session(
+    cx: &Context<'_>,
+    request: &Request,
+    user: &str,
+    min_validity: Option<Duration>,
+) -> Option<IssuedToken> {
+    let entry = lookup(cx, request)?;
+    if !entry.token.valid_for(min_validity) {
+        return None;
+    }
+    cx.notes.info(&format!(
+        "cached access token of `{user}`, valid for {} s more",
+        entry.token.remaining().unwrap_or_default().as_secs()
+    ));
+    Some(entry.token)
+}
+
+/// Under the session's lock: the session another process just renewed, else renewed here with
+/// its refresh token, else a new login.
+async fn renew_or_log_in(
+    environment: &Environment,
+    client: &ClientArgs,
+    user: &str,
+    min_validity: Option<Duration>,
+    (request, subject, secret): (&Request, &Subject, Option<SecretString>),
+    cx: &Context<'_>,
+) -> Result<IssuedToken, Failure> {
     let mut why = "not logged in";
-    if let Some(entry) = lookup(cx, &request) {
+    if let Some(entry) = lookup(cx, request) {
         if entry.token.valid_for(min_validity) {
             cx.notes.info(&format!(
-                "cached access token of `{user}`, valid for {} s more",
-                entry.token.remaining().unwrap_or_default().as_secs()
+                "the session of `{user}` was renewed by another process meanwhile"
             ));
             return Ok(entry.token);
         }
@@ -127,11 +186,18 @@ async fn user_token(
             cx.notes.info(&format!(
                 "renewing the session of `{user}` with its refresh token"
             ));
-            let secret =
-                input::client_secret(client.client_secret_file.as_deref(), false, &subject)?;
-            match refresh(&environment, client, secret, user, &entry, refresh_token).await {
+            match refresh(
+                environment,
+                client,
+                secret.clone(),
+                user,
+                &entry,
+                refresh_token,
+            )
+            .await
+            {
                 Ok(renewed) => {
-                    store(cx, &request, &renewed);
+                    store(cx, request, &renewed);
                     return Ok(renewed.token);
                 }
                 Err(e) if e.is_refresh_refused() => {
@@ -139,18 +205,18 @@ async fn user_token(
                         "the refresh token was refused ({e}): logging in again"
                     ));
                     if let Some(cache) = cx.cache {
-                        let _ = cache.remove(&request);
+                        let _ = cache.remove(request);
                     }
                     why = "the session has ended (its refresh token was refused)";
                 }
-                Err(e) => return Err(Failure::from_error(&e, &subject)),
+                Err(e) => return Err(Failure::from_error(&e, subject)),
             }
         } else {
             why = "the session has expired";
         }
     }
-    let entry = login(&environment, client, user, &subject, why).await?;
-    store(cx, &request, &entry);
+    let entry = login(environment, client, secret, user, subject, why).await?;
+    store(cx, request, &entry);
     Ok(entry.token)
 }
 
@@ -160,8 +226,8 @@ pub async fn login_command(
     user: &str,
     cx: &Context<'_>,
 ) -> Result<String, Failure> {
-    let (environment, request, subject) = user_request(client, user)?;
-    let entry = login(&environment, client, user, &subject, "logging in").await?;
+    let (environment, request, subject, secret) = user_request(client, user)?;
+    let entry = login(&environment, client, secret, user, &subject, "logging in").await?;
     let until = entry
         .token
         .expires_at
@@ -187,11 +253,12 @@ pub async fn login_command(
     })
 }
 
-/// The environment, cache request and subject of a user's session.
+/// The environment, cache request, subject and client secret (none: a public app client) of
+/// a user's session.
 fn user_request(
     client: &ClientArgs,
     user: &str,
-) -> Result<(Environment, Request, Subject), Failure> {
+) -> Result<(Environment, Request, Subject, Option<SecretString>), Failure> {
     let mut subject = subject(client, Some(user));
     let environment = load_environment(client, &subject)?;
     let located = (|| {
@@ -207,6 +274,7 @@ fn user_request(
     })();
     let (pool, endpoint) = located.map_err(|e| Failure::from_error(&e, &subject))?;
     subject.endpoint = Some(endpoint.clone());
+    let secret = input::client_secret(client.client_secret_file.as_deref(), false, &subject)?;
     let request = Request::new(
         environment.id(),
         &endpoint,
@@ -215,19 +283,20 @@ fn user_request(
         &[],
         Some(user),
         &[],
+        secret.as_ref(),
     );
-    Ok((environment, request, subject))
+    Ok((environment, request, subject, secret))
 }
 
 /// A full SRP login, challenges answered on the terminal.
 async fn login(
     environment: &Environment,
     client: &ClientArgs,
+    secret: Option<SecretString>,
     user: &str,
     subject: &Subject,
     why: &str,
 ) -> Result<Entry, Failure> {
-    let secret = input::client_secret(client.client_secret_file.as_deref(), false, subject)?;
     let password = input::password(user, subject, why)?;
     let client_info = client_info(&client.client_id, secret);
     let credentials = UserCredentials::new(user, password.expose_secret());

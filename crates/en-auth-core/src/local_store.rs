@@ -176,6 +176,20 @@ impl LocalStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_error("read", &e)),
         };
+        #[cfg(unix)]
+        {
+            // A file others could read or write is not trusted (and is replaced).
+            use std::os::unix::fs::PermissionsExt;
+            let mode = file
+                .metadata()
+                .map_err(|e| io_error("read", &e))?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(store = %self.address(), mode = format!("{:o}", mode & 0o777), "a shared token file is open to other users: not used");
+                return Ok(None);
+            }
+        }
         let mut bytes = Vec::new();
         file.take(MAX_FILE_BYTES)
             .read_to_end(&mut bytes)
@@ -422,6 +436,9 @@ mod tests {
             .await
             .unwrap());
         assert!(format!("{store:?}").contains("AES-256-GCM"));
+        // A file others can read is not used.
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(other.get(&k).await.unwrap().is_none());
         let _ = fs::remove_dir_all(&dir);
     }
 

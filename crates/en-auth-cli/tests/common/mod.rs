@@ -94,14 +94,20 @@ impl Sandbox {
         self.dir.path()
     }
 
-    /// The cache's token files.
+    /// The cache's token files: client-credentials tokens (`<digest>.token`, the library's
+    /// LocalStore) and user sessions (`<digest>.json`); not the lock files.
     pub fn cache_files(&self) -> Vec<PathBuf> {
         let Ok(entries) = std::fs::read_dir(self.cache()) else {
             return Vec::new();
         };
         let mut files: Vec<PathBuf> = entries
             .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
+            .filter(|p| {
+                matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("json" | "token")
+                )
+            })
             .collect();
         files.sort();
         files
@@ -231,12 +237,27 @@ impl Run {
     }
 }
 
-/// The one cache file of a sandbox, parsed.
+/// The one cache file of a sandbox, parsed: a user session's JSON as it is; a token file
+/// (`0|<expiry>|<id>|<JSON>`, in clear without a key) as `{"access_token", "token_type",
+/// "scope", "expires_at_ms"}`.
 pub fn only_cache_file(sandbox: &Sandbox) -> (PathBuf, serde_json::Value) {
     let files = sandbox.cache_files();
     assert_eq!(files.len(), 1, "{files:?}");
     let text = std::fs::read_to_string(&files[0]).unwrap();
-    (files[0].clone(), serde_json::from_str(&text).unwrap())
+    if files[0].extension().and_then(|e| e.to_str()) == Some("json") {
+        return (files[0].clone(), serde_json::from_str(&text).unwrap());
+    }
+    let mut parts = text.splitn(4, '|');
+    assert_eq!(parts.next(), Some("0"), "a token in clear: {text}");
+    let (_expiry, _id, json) = (parts.next(), parts.next(), parts.next().unwrap());
+    let value: serde_json::Value = serde_json::from_str(json).unwrap();
+    let token = serde_json::json!({
+        "access_token": value["t"],
+        "token_type": value["y"],
+        "scope": value["s"],
+        "expires_at_ms": value["e"],
+    });
+    (files[0].clone(), token)
 }
 
 /// The mode bits of `path`.
