@@ -33,8 +33,10 @@ struct MemoryStore {
     /// Takes the lock, then never answers (the answer is lost).
     lose_lock_answers: AtomicBool,
     calls: AtomicUsize,
-    /// Reads (awaited by the token request, unlike the background writes).
+    /// Reads.
     gets: AtomicUsize,
+    /// Lock renewals that found the lock held by their caller.
+    renewals: AtomicUsize,
     written: Notify,
 }
 
@@ -47,6 +49,7 @@ impl MemoryStore {
             lose_lock_answers: AtomicBool::new(false),
             calls: AtomicUsize::new(0),
             gets: AtomicUsize::new(0),
+            renewals: AtomicUsize::new(0),
             written: Notify::new(),
         })
     }
@@ -167,8 +170,17 @@ impl SharedStore for Store {
 
     async fn renew_lock(&self, key: &SharedKey, owner: &str, _ttl: Duration) -> StoreResult<bool> {
         self.0.enter().await?;
-        let locks = self.0.locks.lock().unwrap();
-        Ok(locks.get(key).is_some_and(|o| o == owner))
+        let held = self
+            .0
+            .locks
+            .lock()
+            .unwrap()
+            .get(key)
+            .is_some_and(|o| o == owner);
+        if held {
+            self.0.renewals.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(held)
     }
 
     async fn unlock(&self, key: &SharedKey, owner: &str) -> StoreResult<()> {
@@ -434,6 +446,50 @@ async fn a_held_lock_is_waited_for_then_the_holders_token_adopted() {
     holder.unlock(&key, "another-process").await.unwrap();
     assert_eq!(waiting.await.unwrap(), "from-the-holder");
     assert_eq!(endpoint.requests.load(Ordering::SeqCst), 0);
+}
+
+/// The holder renews its lock every third of `lock_ttl` while its token request runs (so a
+/// slow token endpoint does not lose it), and has stored its token and released the lock by the
+/// time the token reaches the caller: a process that exits right after its request leaves
+/// both done.
+#[tokio::test(start_paused = true)]
+async fn the_holder_renews_its_lock_and_stores_its_token_before_returning() {
+    let (endpoint, store) = (Endpoint::new(), MemoryStore::new());
+    endpoint.held.store(true, Ordering::SeqCst);
+    let holder = process(&endpoint, &store, "read");
+    let asking = tokio::spawn({
+        let holder = holder.clone();
+        async move { secret(&holder.access_token().await.unwrap()) }
+    });
+    // Ten seconds of a token request that does not answer (the paused clock jumps from timer
+    // to timer): renewed at 1, 2, … 9 s (a 3-s TTL), and still held.
+    tokio::time::sleep(Duration::from_millis(9_500)).await;
+    let ttl = SharedStoreSettings::default().lock_ttl;
+    assert_eq!(ttl, Duration::from_secs(3));
+    assert_eq!(store.renewals.load(Ordering::SeqCst), 9);
+    assert_eq!(store.locks.lock().unwrap().len(), 1);
+    endpoint.held.store(false, Ordering::SeqCst);
+    endpoint.open.notify_waiters();
+    let token = asking.await.unwrap();
+    // No waiting for a background write: stored and unlocked already.
+    assert_eq!(store.stored_ids().len(), 1);
+    assert!(store.locks.lock().unwrap().is_empty(), "lock released");
+    let renewals = store.renewals.load(Ordering::SeqCst);
+    assert_eq!(
+        secret(
+            &process(&endpoint, &store, "read")
+                .access_token()
+                .await
+                .unwrap()
+        ),
+        token
+    );
+    assert_eq!(
+        store.renewals.load(Ordering::SeqCst),
+        renewals,
+        "renewal stopped"
+    );
+    assert_eq!(endpoint.requests.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test(start_paused = true)]

@@ -119,7 +119,7 @@ async fn round_trip_put_if_newer_and_delete_if_same() {
 }
 
 #[tokio::test]
-async fn the_lock_is_exclusive_released_by_its_owner_only_and_expires() {
+async fn the_lock_is_exclusive_released_and_renewed_by_its_owner_only_and_expires() {
     let redis = RedisServer::start();
     let store = store(&redis.url(), [1; 32]);
     let key = shared_key(SCOPE);
@@ -152,6 +152,35 @@ async fn the_lock_is_exclusive_released_by_its_owner_only_and_expires() {
         .query(&mut raw)
         .unwrap();
     assert!(pttl > 0 && pttl <= 30_000, "PTTL {pttl}");
+    // Renewed by its holder only: the TTL set anew (60 s here), and another owner's renewal
+    // changes nothing.
+    assert!(store
+        .renew_lock(&key, "owner-b", Duration::from_secs(60))
+        .await
+        .unwrap());
+    let renewed: i64 = redis::cmd("PTTL")
+        .arg(store.lock_key(&key))
+        .query(&mut raw)
+        .unwrap();
+    assert!(renewed > 30_000 && renewed <= 60_000, "PTTL {renewed}");
+    assert!(!store
+        .renew_lock(&key, "owner-a", Duration::from_secs(90))
+        .await
+        .unwrap());
+    let unchanged: i64 = redis::cmd("PTTL")
+        .arg(store.lock_key(&key))
+        .query(&mut raw)
+        .unwrap();
+    assert!(unchanged <= 60_000, "PTTL {unchanged}");
+    // A lapsed (or released) lock is not renewed.
+    assert!(!store
+        .renew_lock(
+            &shared_key("never-locked"),
+            "owner-b",
+            Duration::from_secs(60)
+        )
+        .await
+        .unwrap());
     // The lock and the token share the Cluster slot (the hash tag), and the lock doesn't
     // touch the token.
     assert!(store.lock_key(&key).starts_with(&store.redis_key(&key)));
