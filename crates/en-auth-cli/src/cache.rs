@@ -191,37 +191,17 @@ impl Cache {
             notes.warn("no cache directory (neither XDG_CACHE_HOME nor HOME is set): not caching");
             return None;
         };
-        if let Err(e) = create_private_dir(&dir) {
-            notes.warn(&format!(
-                "cannot use the cache directory {}: {e}; not caching",
-                dir.display()
-            ));
-            return None;
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            match fs::metadata(&dir) {
-                Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
-                    notes.warn(&format!(
-                        "the cache directory {} is open to other users (mode {:o}): not caching; \
-                         `chmod 700` it or choose another with --cache-dir",
-                        dir.display(),
-                        meta.permissions().mode() & 0o777
-                    ));
-                    return None;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    notes.warn(&format!("cannot use {}: {e}; not caching", dir.display()));
-                    return None;
-                }
-            }
-        }
+        // Created with mode 0700; one that others can open is refused.
         match LocalStore::open(&dir) {
             Ok(store) => Some(Cache { dir, store }),
             Err(e) => {
-                notes.warn(&format!("{e}; not caching"));
+                let why = match &e {
+                    en_auth_oauth2::Error::Configuration(c) => c.message.clone(),
+                    other => other.to_string(),
+                };
+                notes.warn(&format!(
+                    "{why}: not caching; choose another directory with --cache-dir"
+                ));
                 None
             }
         }
@@ -398,17 +378,6 @@ fn default_dir() -> Option<PathBuf> {
         .map(|d| d.join("en-auth"))
 }
 
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
-}
-
 fn read_file(path: &Path) -> Result<File, Miss> {
     let file = match fs::File::open(path) {
         Ok(f) => f,
@@ -445,27 +414,10 @@ fn read_file(path: &Path) -> Result<File, Miss> {
 
 /// Writes `bytes` to `path` through a temporary file of mode 0600 in `dir` and a rename.
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let temp = dir.join(format!(
-        ".tmp-{}-{:016x}",
-        std::process::id(),
-        fastrand::u64(..)
-    ));
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let result = options.open(&temp).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    });
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
+    let mut file = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map(drop).map_err(|e| e.error)
 }
 
 fn remove_if_present(path: &Path) -> std::io::Result<bool> {

@@ -297,7 +297,7 @@ fn io_error(op: &str, e: &std::io::Error) -> StoreError {
 }
 
 /// Creates `dir` and its missing parents, with mode 0700.
-pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -320,30 +320,13 @@ fn open_lock_file(path: &Path) -> std::io::Result<fs::File> {
     options.open(path)
 }
 
-/// Writes `bytes` to `path` through a temporary file of mode 0600 in `dir` and a rename, so
-/// that a reader sees the old file or the new one, never a mix.
-pub(crate) fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let temp = dir.join(format!(
-        ".tmp-{}-{:016x}",
-        std::process::id(),
-        fastrand::u64(..)
-    ));
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let result = options.open(&temp).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    });
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
+/// Writes `bytes` to `path` through a temporary file (mode 0600: `tempfile`'s) in `dir` and a
+/// rename, so that a reader sees the old file or the new one, never a mix.
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map(drop).map_err(|e| e.error)
 }
 
 #[cfg(test)]

@@ -205,16 +205,12 @@ fn eight_jobs_in_a_row_share_one_token_through_a_local_directory() {
     drop(workspace);
 }
 
-/// A job killed (SIGKILL) while its token request is in flight leaves its lock in Redis; the
-/// next job waits for it to lapse — the lock's time to live at most — then asks itself.
-#[test]
-fn a_job_killed_in_its_token_request_holds_the_next_up_for_the_lock_ttl_at_most() {
-    let redis = RedisServer::start();
-    let server = server();
-    let workspace = Workspace::new("redis-kill", &server, &redis_table(&redis));
+/// Starts a job with the token endpoint holding token requests, and SIGKILLs it once its token
+/// request has arrived (so it holds the fleet's lock). Token requests stay held.
+fn kill_during_its_token_request(workspace: &Workspace, server: &OAuthServer) {
     server.hold_token_requests();
-    let mut victim = workspace.job(&server).spawn().expect("spawn a job");
-    // Its token request has arrived (so it holds the fleet's lock): kill it.
+    let mut victim = workspace.job(server).spawn().expect("spawn a job");
+    // The token request's arrival, polled: the endpoint counts it when it comes in.
     let deadline = Instant::now() + Duration::from_secs(30);
     while server.token_requests() == 0 {
         assert!(Instant::now() < deadline, "the job never asked for a token");
@@ -222,6 +218,16 @@ fn a_job_killed_in_its_token_request_holds_the_next_up_for_the_lock_ttl_at_most(
     }
     victim.kill().expect("SIGKILL the job");
     let _ = victim.wait();
+}
+
+/// A job killed (SIGKILL) while its token request is in flight leaves its lock in Redis; the
+/// next job waits for it to lapse — the lock's time to live at most — then asks itself.
+#[test]
+fn a_job_killed_in_its_token_request_holds_the_next_up_for_the_lock_ttl_at_most() {
+    let redis = RedisServer::start();
+    let server = server();
+    let workspace = Workspace::new("redis-kill", &server, &redis_table(&redis));
+    kill_during_its_token_request(&workspace, &server);
     let locks = redis.cli(&["--scan", "--pattern", "jobs:v1:*:lock"]);
     assert_eq!(locks.lines().count(), 1, "the killed job's lock: {locks}");
     server.release_token_requests();
@@ -256,15 +262,7 @@ fn a_job_killed_in_its_token_request_leaves_no_local_lock() {
         &server,
         &format!("path = \"{}\"", store.display()),
     );
-    server.hold_token_requests();
-    let mut victim = workspace.job(&server).spawn().expect("spawn a job");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while server.token_requests() == 0 {
-        assert!(Instant::now() < deadline, "the job never asked for a token");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    victim.kill().expect("SIGKILL the job");
-    let _ = victim.wait();
+    kill_during_its_token_request(&workspace, &server);
     server.release_token_requests();
     let next = Job::run(&mut workspace.job(&server));
     assert_eq!(next.report()["token_requests"], 1);
