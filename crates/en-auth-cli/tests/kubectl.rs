@@ -393,3 +393,89 @@ async fn no_secret_and_no_interaction_fails_at_once() {
     }
     assert_eq!(cluster.oauth.token_requests(), 0);
 }
+
+/// `KUBERNETES_EXEC_INFO` naming a version en-auth does not speak: exit 3 before any token
+/// request, one line naming the versions it answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_exec_credential_version_is_a_configuration_error() {
+    let cluster = Cluster::start("kubectl-version").await;
+    let line = cluster
+        .sandbox
+        .cmd(["token", "--env", "dev", "--format", "exec-credential"])
+        .env("CLIENT_ID", "svc")
+        .env("CLIENT_SECRET", SECRET)
+        .env(
+            "KUBERNETES_EXEC_INFO",
+            r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1alpha1","spec":{"interactive":false}}"#,
+        )
+        .run()
+        .await
+        .fails_with(3);
+    assert!(
+        line.contains("client.authentication.k8s.io/v1alpha1"),
+        "{line}"
+    );
+    assert!(line.contains(V1) && line.contains(V1BETA1), "{line}");
+    assert_eq!(cluster.oauth.token_requests(), 0);
+}
+
+/// `spec.interactive: false` forbids prompts even when stdin is a terminal (a pseudo-terminal
+/// from util-linux's `script`): exit 6 with the reason — where, allowed to, en-auth asks for the
+/// secret on that terminal (the control, killed once the prompt shows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_interactive_means_no_prompt_even_on_a_terminal() {
+    let cluster = Cluster::start("kubectl-tty").await;
+    let on_a_terminal = |interactive: bool| {
+        cluster
+            .sandbox
+            .sh(r#"exec script -qec "$EN_AUTH token --env dev --format exec-credential" /dev/null"#)
+            .env("CLIENT_ID", "svc")
+            .env(
+                "KUBERNETES_EXEC_INFO",
+                format!(
+                    r#"{{"kind":"ExecCredential","apiVersion":"{V1}","spec":{{"interactive":{interactive}}}}}"#
+                ),
+            )
+    };
+    // The control: allowed to, it asks on the terminal (and would wait for an answer).
+    let (asked, _) = until_prompt_or_end(on_a_terminal(true).into_command()).await;
+    assert!(asked.contains(PROMPT), "{asked}");
+
+    let (out, code) = until_prompt_or_end(on_a_terminal(false).into_command()).await;
+    // The terminal carries stdout and stderr both: the one line, and no prompt.
+    assert!(!out.contains(PROMPT), "{out}");
+    assert_eq!(code, Some(6), "{out}");
+    assert_eq!(out.trim_end().lines().count(), 1, "{out}");
+    assert!(out.contains("spec.interactive false"), "{out}");
+    assert_eq!(cluster.oauth.token_requests(), 0);
+}
+
+const PROMPT: &str = "Client secret of `svc`";
+
+/// Runs `command` (off the runtime), reading its stdout until it ends or shows [`PROMPT`]
+/// (then it is killed: it would wait for an answer); what it printed, and its exit code if it
+/// ended by itself.
+async fn until_prompt_or_end(mut command: Command) -> (String, Option<i32>) {
+    command.stdout(Stdio::piped());
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut child = command.spawn().expect("run script (util-linux)");
+        let mut stdout = child.stdout.take().unwrap();
+        let mut seen = Vec::new();
+        let mut chunk = [0_u8; 256];
+        loop {
+            if text(&seen).contains(PROMPT) {
+                let _ = child.kill();
+                let _ = child.wait();
+                return (text(&seen), None);
+            }
+            match stdout.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.extend_from_slice(&chunk[..n]),
+            }
+        }
+        (text(&seen), child.wait().unwrap().code())
+    })
+    .await
+    .unwrap()
+}
