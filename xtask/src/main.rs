@@ -6,7 +6,9 @@
 //!   installed pinned) and the docs (`-D warnings`). Fails at the first failing step.
 //! - `cargo xtask demo`: the zero-configuration demo.
 //! - `cargo xtask peers install`: installs oidc-provider (npm), and ministack and
-//!   django-oauth-toolkit (PyPI, in `peers/.venv`) from their committed lock files.
+//!   django-oauth-toolkit (PyPI, in `peers/.venv`) from their committed lock files, and the
+//!   Debian packages the tests run (faketime, curl, redis-server, kubernetes-client for
+//!   kubectl, openssl) when missing.
 //! - `cargo xtask bench`: the criterion benchmarks.
 
 use std::path::{Path, PathBuf};
@@ -73,6 +75,25 @@ fn install_peers() -> Result<(), String> {
         .is_err()
     {
         debian.push("redis-server");
+    }
+    // kubectl (Debian's kubernetes-client) runs `en-auth token --format exec-credential` as
+    // its credential plugin in the command line's tests, against an HTTPS API whose
+    // certificate openssl makes (as for the TLS Redis servers). Caution: Debian 12's package is
+    // kubectl 1.20, which predates client.authentication.k8s.io/v1 and `interactiveMode` (1.22):
+    // the tests are written for kubectl 1.32, which the machine image carries.
+    if Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_err()
+    {
+        debian.push("kubernetes-client");
+    }
+    if Command::new("openssl").arg("version").output().is_err() {
+        debian.push("openssl");
+    }
+    // util-linux's `script` gives en-auth a pseudo-terminal (prompts refused for kubectl).
+    if Command::new("script").arg("--version").output().is_err() {
+        debian.push("bsdutils");
     }
     if !debian.is_empty() {
         let what = debian.join(" ");
