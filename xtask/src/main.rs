@@ -5,6 +5,10 @@
 //!   integration against the peers, fuzz-corpus replays, doc tests), a fuzz smoke (cargo-fuzz,
 //!   installed pinned) and the docs (`-D warnings`). Fails at the first failing step.
 //! - `cargo xtask demo`: the zero-configuration demo.
+//! - `cargo xtask emulators`: the testkit's OAuth2 token endpoint and Cognito user pool (each
+//!   with a protected resource) on loopback, serving until Ctrl-C or SIGTERM, with an
+//!   environments file for `en-auth` (its path printed, with the demo client and user): to try
+//!   the command line without an identity server (the `emulators` example).
 //! - `cargo xtask peers install`: installs oidc-provider (npm), and ministack and
 //!   django-oauth-toolkit (PyPI, in `peers/.venv`) from their committed lock files, and the
 //!   Debian packages the tests run (faketime, curl, redis-server, kubernetes-client for
@@ -238,12 +242,25 @@ fn demo() -> Result<(), String> {
     run("demo", demo)
 }
 
+/// The `emulators` example, built with cargo's progress shown, then run quietly: it serves
+/// until interrupted.
+fn emulators() -> Result<(), String> {
+    const EMULATORS: [&str; 4] = ["--package", "en-auth-examples", "--example", "emulators"];
+    let mut build = cargo();
+    build.arg("build").args(EMULATORS);
+    run("build the emulators", build)?;
+    let mut emulators = cargo();
+    emulators.args(["run", "--quiet"]).args(EMULATORS);
+    run("emulators", emulators)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
         ["ci"] => ci(),
         ["demo"] => demo(),
+        ["emulators"] => emulators(),
         ["peers", "install"] => install_peers(),
         ["bench", rest @ ..] => {
             let mut bench = cargo();
@@ -264,7 +281,10 @@ fn main() -> ExitCode {
                 .args(rest);
             run("benchmarks", bench)
         }
-        _ => Err("usage: cargo xtask <ci | demo | peers install | bench [criterion args]>".into()),
+        _ => Err(
+            "usage: cargo xtask <ci | demo | emulators | peers install | bench [criterion args]>"
+                .into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
