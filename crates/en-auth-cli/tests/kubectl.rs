@@ -419,6 +419,37 @@ async fn an_unknown_exec_credential_version_is_a_configuration_error() {
     assert_eq!(cluster.oauth.token_requests(), 0);
 }
 
+/// `--client-secret-file -` under kubectl's `spec.interactive: false`: its stdin is not passed
+/// on, so reading it would send an empty secret; exit 3, saying so, before any token request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_from_stdin_is_refused_when_kubectl_passes_none() {
+    let cluster = Cluster::start("kubectl-stdin").await;
+    let line = cluster
+        .sandbox
+        .cmd([
+            "token",
+            "--env",
+            "dev",
+            "--client-secret-file",
+            "-",
+            "--format",
+            "exec-credential",
+        ])
+        .env("CLIENT_ID", "svc")
+        .env(
+            "KUBERNETES_EXEC_INFO",
+            format!(
+                r#"{{"kind":"ExecCredential","apiVersion":"{V1}","spec":{{"interactive":false}}}}"#
+            ),
+        )
+        .run()
+        .await
+        .fails_with(3);
+    assert!(line.contains("--client-secret-file -"), "{line}");
+    assert!(line.contains("spec.interactive false"), "{line}");
+    assert_eq!(cluster.oauth.token_requests(), 0);
+}
+
 /// `spec.interactive: false` forbids prompts even when stdin is a terminal (a pseudo-terminal
 /// from util-linux's `script`): exit 6 with the reason — where, allowed to, en-auth asks for the
 /// secret on that terminal (the control, killed once the prompt shows).
