@@ -14,8 +14,14 @@
 //! - `cargo xtask advisories-selftest`: the advisory check's negative test — a scratch crate
 //!   pinning `smallvec = "=1.6.0"` (RUSTSEC-2021-0003) must fail it.
 //! - `cargo xtask demo`: the zero-configuration demo.
+//! - `cargo xtask emulators`: the testkit's OAuth2 token endpoint and Cognito user pool (each
+//!   with a protected resource) on loopback, serving until Ctrl-C or SIGTERM, with an
+//!   environments file for `en-auth` (its path printed, with the demo client and user): to try
+//!   the command line without an identity server (the `emulators` example).
 //! - `cargo xtask peers install`: installs oidc-provider (npm), and ministack and
-//!   django-oauth-toolkit (PyPI, in `peers/.venv`) from their committed lock files.
+//!   django-oauth-toolkit (PyPI, in `peers/.venv`) from their committed lock files, and the
+//!   Debian packages the tests run (faketime, curl, redis-server, kubernetes-client for
+//!   kubectl, openssl) when missing.
 //! - `cargo xtask bench`: the criterion benchmarks.
 
 use std::path::{Path, PathBuf};
@@ -82,6 +88,25 @@ fn install_peers() -> Result<(), String> {
         .is_err()
     {
         debian.push("redis-server");
+    }
+    // kubectl (Debian's kubernetes-client) runs `en-auth token --format exec-credential` as
+    // its credential plugin in the command line's tests, against an HTTPS API whose
+    // certificate openssl makes (as for the TLS Redis servers). Caution: Debian 12's package is
+    // kubectl 1.20, which predates client.authentication.k8s.io/v1 and `interactiveMode` (1.22):
+    // the tests are written for kubectl 1.32, which the machine image carries.
+    if Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_err()
+    {
+        debian.push("kubernetes-client");
+    }
+    if Command::new("openssl").arg("version").output().is_err() {
+        debian.push("openssl");
+    }
+    // util-linux's `script` gives en-auth a pseudo-terminal (prompts refused for kubectl).
+    if Command::new("script").arg("--version").output().is_err() {
+        debian.push("bsdutils");
     }
     if !debian.is_empty() {
         let what = debian.join(" ");
@@ -468,12 +493,25 @@ fn demo() -> Result<(), String> {
     run("demo", demo)
 }
 
+/// The `emulators` example, built with cargo's progress shown, then run quietly: it serves
+/// until interrupted.
+fn emulators() -> Result<(), String> {
+    const EMULATORS: [&str; 4] = ["--package", "en-auth-examples", "--example", "emulators"];
+    let mut build = cargo();
+    build.arg("build").args(EMULATORS);
+    run("build the emulators", build)?;
+    let mut emulators = cargo();
+    emulators.args(["run", "--quiet"]).args(EMULATORS);
+    run("emulators", emulators)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
         ["ci"] => ci(),
         ["demo"] => demo(),
+        ["emulators"] => emulators(),
         ["peers", "install"] => install_peers(),
         ["supply-chain"] => supply_chain(),
         ["advisories-selftest"] => advisories_selftest(),
@@ -496,7 +534,7 @@ fn main() -> ExitCode {
                 .args(rest);
             run("benchmarks", bench)
         }
-        _ => Err("usage: cargo xtask <ci | supply-chain | advisories-selftest | demo | peers install | bench [criterion args]>".into()),
+        _ => Err("usage: cargo xtask <ci | supply-chain | advisories-selftest | demo | emulators | peers install | bench [criterion args]>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

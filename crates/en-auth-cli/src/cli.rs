@@ -17,6 +17,7 @@ Exit codes:
      refused scope, an account that cannot log in (unconfirmed, MFA to enrol, locked)
   5  server unreachable or failing: connection refused, timeout, HTTP 5xx, 429 (transient)
   6  interaction needed (a password, MFA code or new password) and stdin is not a terminal
+     (or kubectl says spec.interactive false)
 
 On failure, one line on stderr names the client, the environment, the endpoint and the
 server's error; the token goes to stdout only. Nothing printed contains a secret.";
@@ -181,7 +182,9 @@ pub struct TokenCommand {
 
     /// What to print: the token alone; an `Authorization: Bearer …` header; a JSON object
     /// (access_token, token_type, expires_in, expires_at, scope); or a Kubernetes
-    /// client.authentication.k8s.io/v1 ExecCredential.
+    /// ExecCredential, of the apiVersion kubectl asks for in KUBERNETES_EXEC_INFO
+    /// (client.authentication.k8s.io/v1 or v1beta1; v1 without it), prompting for nothing
+    /// when it says spec.interactive false.
     #[arg(long, value_enum, default_value_t = Format::Raw)]
     pub format: Format,
 }
@@ -253,7 +256,8 @@ pub enum Format {
     Header,
     /// `{"access_token", "token_type", "expires_in", "expires_at", "scope"}`.
     Json,
-    /// A Kubernetes `client.authentication.k8s.io/v1` `ExecCredential`.
+    /// A Kubernetes `ExecCredential` (`client.authentication.k8s.io/v1`, or the `v1beta1`
+    /// that `KUBERNETES_EXEC_INFO` names).
     ExecCredential,
 }
 

@@ -315,9 +315,10 @@ async fn login(
             Exit::InteractionNeeded,
             subject,
             format!(
-                "Cognito asks for {} to log `{user}` in, and stdin is not a terminal to ask it \
-                 on: run `en-auth login` in a terminal",
-                c.challenge
+                "Cognito asks for {} to log `{user}` in, and it cannot be asked ({}): run \
+                 `en-auth login` in a terminal",
+                c.challenge,
+                input::why_not_interactive()
             ),
         ),
         _ => Failure::from_error(&e, subject),

@@ -5,7 +5,7 @@
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use en_auth_srp::{
     Challenge, ChallengeResponses, CUSTOM_CHALLENGE, NEW_PASSWORD_REQUIRED, SELECT_MFA_TYPE,
@@ -20,9 +20,38 @@ pub const CLIENT_SECRET_VAR: &str = "CLIENT_SECRET";
 /// The variable holding the user's password.
 pub const PASSWORD_VAR: &str = "USER_PWD";
 
-/// Whether the user can be asked: stdin is a terminal.
+/// Why nothing may be asked, once [`forbid_prompts`] has said so for this process.
+static PROMPTS_FORBIDDEN: OnceLock<&'static str> = OnceLock::new();
+
+/// Forbids every prompt for the rest of the process, whatever stdin is, for the reason given
+/// (one clause, e.g. kubectl's `spec.interactive` being false): a secret, password or answer
+/// that is needed and not in the environment or a file then fails with exit 6, saying `reason`.
+pub fn forbid_prompts(reason: &'static str) {
+    let _ = PROMPTS_FORBIDDEN.set(reason);
+}
+
+/// Whether the user can be asked: prompts are not [forbidden](forbid_prompts) and stdin is a
+/// terminal.
 pub fn interactive() -> bool {
-    std::io::stdin().is_terminal()
+    PROMPTS_FORBIDDEN.get().is_none() && std::io::stdin().is_terminal()
+}
+
+/// Why the user cannot be asked, for a failure line: `stdin is not a terminal`, or the reason
+/// given to [`forbid_prompts`].
+pub fn why_not_interactive() -> &'static str {
+    PROMPTS_FORBIDDEN
+        .get()
+        .copied()
+        .unwrap_or("stdin is not a terminal")
+}
+
+/// What to do instead of being asked, ending a failure line: run on a terminal, unless prompts
+/// are [forbidden](forbid_prompts) (then running elsewhere would not help): the reason.
+fn or_on_a_terminal() -> String {
+    match PROMPTS_FORBIDDEN.get() {
+        Some(reason) => format!(" ({reason})"),
+        None => ", or run on a terminal to be asked".to_owned(),
+    }
 }
 
 /// The client secret: from `file` ('-' for stdin), else `CLIENT_SECRET`, else asked on the
@@ -37,6 +66,18 @@ pub fn client_secret(
 ) -> Result<Option<SecretString>, Failure> {
     if let Some(path) = file {
         let mut text = String::new();
+        if path == Path::new("-") {
+            if let Some(reason) = PROMPTS_FORBIDDEN.get() {
+                return Err(Failure::new(
+                    Exit::Configuration,
+                    subject,
+                    format!(
+                        "--client-secret-file - reads stdin, which is not given to en-auth \
+                         ({reason}): name a file, or set {CLIENT_SECRET_VAR}"
+                    ),
+                ));
+            }
+        }
         let read = if path == Path::new("-") {
             std::io::stdin().read_to_string(&mut text)
         } else {
@@ -70,8 +111,9 @@ pub fn client_secret(
             Exit::InteractionNeeded,
             subject,
             format!(
-                "the client secret is needed: set {CLIENT_SECRET_VAR}, use --client-secret-file, \
-                 or run on a terminal to be asked"
+                "the client secret is needed: set {CLIENT_SECRET_VAR}, use \
+                 --client-secret-file{}",
+                or_on_a_terminal()
             ),
         ));
     }
@@ -102,8 +144,8 @@ pub fn password(user: &str, subject: &Subject, why: &str) -> Result<SecretString
             Exit::InteractionNeeded,
             subject,
             format!(
-                "{why}: the password of `{user}` is needed: set {PASSWORD_VAR} or run on a \
-                 terminal to be asked"
+                "{why}: the password of `{user}` is needed: set {PASSWORD_VAR}{}",
+                or_on_a_terminal()
             ),
         ));
     }

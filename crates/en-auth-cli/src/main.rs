@@ -8,6 +8,7 @@ mod envs;
 mod failure;
 mod flows;
 mod input;
+mod kube;
 mod token;
 
 use std::io::Write;
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 use crate::cache::Cache;
-use crate::cli::{Cli, Command, ExecCommand};
+use crate::cli::{Cli, Command, ExecCommand, Format};
 use crate::failure::{Exit, Failure, Subject};
 use crate::flows::Context;
 
@@ -129,13 +130,29 @@ fn run(cli: Cli, notes: &Notes) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(args) => {
+            // As kubectl's credential plugin: answer in the apiVersion it asks for, and
+            // prompt for nothing unless it allows it (it passes its stdin on only then).
+            let exec_info = match args.format {
+                Format::ExecCredential => {
+                    let info = kube::ExecInfo::from_env()?;
+                    if info.interactive == Some(false) {
+                        input::forbid_prompts(kube::NOT_INTERACTIVE);
+                    }
+                    Some(info)
+                }
+                _ => None,
+            };
             let cache = open_cache(cli.cache_dir, args.token.no_cache, notes);
             let cx = Context {
                 cache: cache.as_ref(),
                 notes,
             };
             let token = runtime()?.block_on(flows::token(&args.token, &cx))?;
-            print(&token.render(args.format))?;
+            let text = match exec_info {
+                Some(info) => token.exec_credential(info.api_version, std::time::SystemTime::now()),
+                None => token.render(args.format),
+            };
+            print(&text)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Login(args) => {

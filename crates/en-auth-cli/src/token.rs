@@ -8,9 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use crate::cli::Format;
-
-/// The Kubernetes API group and version of the `ExecCredential` printed.
-pub const EXEC_CREDENTIAL_API_VERSION: &str = "client.authentication.k8s.io/v1";
+use crate::kube;
 
 /// An access token with its expiry on the wall clock.
 pub struct IssuedToken {
@@ -79,19 +77,42 @@ impl IssuedToken {
                 });
                 format!("{value:#}\n")
             }
-            Format::ExecCredential => {
-                let mut status = json!({ "token": token });
-                if let Some(at) = expires_at {
-                    status["expirationTimestamp"] = at.into();
-                }
-                let value = json!({
-                    "apiVersion": EXEC_CREDENTIAL_API_VERSION,
-                    "kind": "ExecCredential",
-                    "status": status,
-                });
-                format!("{value:#}\n")
-            }
+            Format::ExecCredential => self.exec_credential(kube::V1, SystemTime::now()),
         }
+    }
+
+    /// The Kubernetes `ExecCredential` of `api_version` ([`kube::V1`] or [`kube::V1BETA1`]),
+    /// as printed at `now`, with a final newline: `apiVersion`, `kind`, `status.token`, and
+    /// `status.expirationTimestamp` (RFC 3339, UTC) when the expiry is known.
+    ///
+    /// The timestamp is the token's expiry rounded up to the second (it is already a second
+    /// short of the server's: see `Token::from_expires_in`), so kubectl never gets one in the
+    /// past: a token whose lifetime is within the renewal gap (or nil: `expires_in` 1) is
+    /// handed out with the expiry it has, at the earliest the second after `now`.
+    pub fn exec_credential(&self, api_version: &str, now: SystemTime) -> String {
+        let mut status = json!({ "token": self.access_token.expose_secret() });
+        if let Some(at) = self.expires_at {
+            status["expirationTimestamp"] = rfc3339(ceil_to_second(at.max(now))).into();
+        }
+        let value = json!({
+            "apiVersion": api_version,
+            "kind": "ExecCredential",
+            "status": status,
+        });
+        format!("{value:#}\n")
+    }
+}
+
+/// `at` rounded up to the whole second (the Unix epoch's).
+fn ceil_to_second(at: SystemTime) -> SystemTime {
+    let nanos = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    if nanos == 0 {
+        at
+    } else {
+        at + Duration::from_nanos(u64::from(1_000_000_000 - nanos))
     }
 }
 
@@ -138,9 +159,71 @@ mod tests {
         assert!(json["expires_at"].as_str().unwrap().ends_with('Z'));
         let cred: serde_json::Value =
             serde_json::from_str(&t.render(Format::ExecCredential)).unwrap();
-        assert_eq!(cred["apiVersion"], EXEC_CREDENTIAL_API_VERSION);
+        assert_eq!(cred["apiVersion"], kube::V1);
         assert_eq!(cred["kind"], "ExecCredential");
         assert_eq!(cred["status"]["token"], "tok");
+    }
+
+    /// Seconds from the epoch of an RFC 3339 UTC timestamp, through humantime.
+    fn epoch_seconds(text: &str) -> u64 {
+        humantime::parse_rfc3339(text)
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    fn issued(expires_at: SystemTime, lifetime: Duration) -> IssuedToken {
+        IssuedToken {
+            access_token: SecretString::from("tok".to_owned()),
+            token_type: "Bearer".into(),
+            expires_at: Some(expires_at),
+            lifetime: Some(lifetime),
+            scope: None,
+        }
+    }
+
+    #[test]
+    fn the_exec_credential_repeats_the_version_asked() {
+        let t = token(3600, 100);
+        for version in [kube::V1, kube::V1BETA1] {
+            let cred: serde_json::Value =
+                serde_json::from_str(&t.exec_credential(version, SystemTime::now())).unwrap();
+            assert_eq!(cred["apiVersion"], version);
+            assert_eq!(cred["kind"], "ExecCredential");
+            assert_eq!(cred["status"]["token"], "tok");
+        }
+    }
+
+    /// kubectl is never handed an expiry in the past: rounded up to the second, and a token
+    /// obtained already within the renewal gap (or expired on arrival) is printed with the
+    /// expiry it has — not moved forward to the gap — at the earliest the second after now.
+    #[test]
+    fn the_printed_expiry_of_a_fresh_token_is_never_past() {
+        let now = std::time::UNIX_EPOCH + Duration::from_millis(1_767_322_245_678);
+        let expiry = |t: &IssuedToken| -> u64 {
+            let cred: serde_json::Value =
+                serde_json::from_str(&t.exec_credential(kube::V1, now)).unwrap();
+            epoch_seconds(cred["status"]["expirationTimestamp"].as_str().unwrap())
+        };
+        let now_secs = 1_767_322_245;
+        // An hour: its expiry, rounded up (a second short of the server's already).
+        let hour = issued(now + Duration::from_secs(3599), Duration::from_secs(3599));
+        assert_eq!(expiry(&hour), now_secs + 3600);
+        // Four seconds, counted from the request, answered after 3.5 s: 0.5 s left, within
+        // the renewal gap (1 s) already — a second `en-auth token` would renew it — yet
+        // printed with its own expiry (245.678 + 0.5, rounded up), not moved forward.
+        let late = issued(now + Duration::from_millis(500), Duration::from_secs(4));
+        assert_eq!(expiry(&late), now_secs + 2);
+        // Expired on arrival (`expires_in` 1, a slow answer): the second after now.
+        let gone = issued(now - Duration::from_millis(300), Duration::ZERO);
+        assert_eq!(expiry(&gone), now_secs + 1);
+        // Exactly on a second: kept.
+        let exact = std::time::UNIX_EPOCH + Duration::from_secs(now_secs + 60);
+        assert_eq!(
+            expiry(&issued(exact, Duration::from_secs(60))),
+            now_secs + 60
+        );
     }
 
     #[test]

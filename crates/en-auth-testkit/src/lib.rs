@@ -17,6 +17,8 @@
 //! - [`FaultyEndpoint`]: an HTTP endpoint that answers each request with the next scripted
 //!   [`Reply`] — any status and body, silence, a trickling or endless body, a dropped
 //!   connection — for fault-injection tests.
+//! - [`emulators`]: an OAuth2 token endpoint and a Cognito user pool with a demo client and
+//!   user, and the environments file pointing at them (`cargo xtask emulators`).
 //! - [`TcpProxy`]: a TCP proxy that can go silent (keeps connections, forwards nothing) and
 //!   speak again, for tests of a hung server (Redis, in `en-auth-redis`'s tests).
 //!
@@ -61,6 +63,7 @@
 //! ```
 
 mod cognito;
+pub mod emulators;
 mod faults;
 mod oauth;
 mod proxy;
