@@ -1,5 +1,5 @@
 //! The testkit's emulators as a service, to try `en-auth` (and the library) without an identity
-//! server: `cargo xtask emulators` (or `cargo run --example emulators`).
+//! server: `cargo xtask emulators` (or `cargo run -p en-auth-examples --bin en-auth-emulators`).
 //!
 //! Starts an OAuth2 token endpoint and a Cognito user pool (each with a protected resource) on
 //! loopback at free ports, writes the environments file pointing at them to a temp file, prints

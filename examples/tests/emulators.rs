@@ -1,9 +1,8 @@
-//! The `emulators` example (`cargo xtask emulators`) as a user runs it: its first line names the
+//! The emulators (`cargo xtask emulators`, the `en-auth-emulators` binary) as a user runs it: its first line names the
 //! environments file; the token endpoint there issues a token for the demo client, which its
 //! protected resource accepts; SIGTERM stops it cleanly (exit 0) and removes the file.
 //!
-//! The example's binary is the one `cargo test` builds next to this test (in
-//! `target/<profile>/examples/`); the test fails if it is missing.
+//! The binary is `en-auth-emulators`, which cargo builds for this package's tests.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -11,27 +10,9 @@ use std::process::{Command, Stdio};
 use en_auth_oauth2::{ClientInfo, Environment, ServiceAccountAuthorizer};
 use en_auth_testkit::emulators::{CLIENT_ID, CLIENT_SECRET, OAUTH_ENVIRONMENT};
 
-fn example_binary() -> std::path::PathBuf {
-    // target/<profile>/deps/emulators-<hash> → target/<profile>/examples/emulators
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .unwrap()
-        .join("examples")
-        .join(format!("emulators{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "{} is missing: build it with `cargo build -p en-auth-examples --example emulators` \
-         (plain `cargo test -p en-auth-examples` does)",
-        path.display()
-    );
-    path
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_serves_until_sigterm() {
-    let mut child = Command::new(example_binary())
+    let mut child = Command::new(env!("CARGO_BIN_EXE_en-auth-emulators"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

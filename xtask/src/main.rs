@@ -493,10 +493,15 @@ fn demo() -> Result<(), String> {
     run("demo", demo)
 }
 
-/// The `emulators` example, built with cargo's progress shown, then run quietly: it serves
-/// until interrupted.
+/// The emulators (`en-auth-examples`' `en-auth-emulators` binary), built with cargo's progress
+/// shown, then run quietly: it serves until interrupted.
 fn emulators() -> Result<(), String> {
-    const EMULATORS: [&str; 4] = ["--package", "en-auth-examples", "--example", "emulators"];
+    const EMULATORS: [&str; 4] = [
+        "--package",
+        "en-auth-examples",
+        "--bin",
+        "en-auth-emulators",
+    ];
     let mut build = cargo();
     build.arg("build").args(EMULATORS);
     run("build the emulators", build)?;

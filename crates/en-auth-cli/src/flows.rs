@@ -85,7 +85,9 @@ async fn client_credentials(args: &TokenArgs, cx: &Context<'_>) -> Result<Issued
     let authorizer = builder.build().map_err(fail)?;
     let mut token = authorizer.access_token().await.map_err(fail)?;
     let mut issued = IssuedToken::from_token(&token);
-    if !issued.valid_for(args.min_validity) {
+    // A token from the cache with less validity than asked is renewed; a token just obtained
+    // is what the server gives, however long it lives.
+    if authorizer.token_requests() == 0 && !issued.valid_for(args.min_validity) {
         cx.notes
             .info("the cached token has too little validity left: renewing it");
         authorizer.invalidate_with(token.generation(), RenewalTrigger::Expired);

@@ -275,6 +275,11 @@ impl Environment {
                 (None, None) => {
                     return Err(refuse("needs `url` (Redis) or `path` (a local directory)"))
                 }
+                (None, Some(path)) if !path.is_absolute() => {
+                    return Err(refuse(
+                        "needs an absolute `path` (every process must find the same directory)",
+                    ))
+                }
                 (Some(_), None) if t.encryption_key_env.is_none() => return Err(refuse(
                     "with a `url` needs `encryption_key_env` (tokens in Redis are always sealed)",
                 )),

@@ -3,16 +3,21 @@
 //!
 //! Layout, in a directory of mode 0700 (created so; one that others can open is refused):
 //!
-//! - `<key>.token`: the token ([`Sealer`] format: sealed with AES-256-GCM when the store has
-//!   a key, else in clear), mode 0600, written to a temporary file and renamed over the old
-//!   one, so a reader sees the old token or the new one, never a mix.
+//! - `<key>.token`: until when the token may be handed out (Unix milliseconds: the time to
+//!   live the authorizer gave, which ends before the token's renewal point), a newline, then
+//!   the token ([`Sealer`] format: sealed with AES-256-GCM when the store has a key, else in
+//!   clear); mode 0600, written to a temporary file and renamed over the old one, so a reader
+//!   sees the old token or the new one, never a mix.
 //! - `<key>.lock`: the fleet's lock, an OS file lock (`flock`) held by the process that asks
 //!   the token endpoint. The operating system releases it when that process exits, however it
 //!   exits, so a killed holder never holds the others up.
 //! - `<key>.guard`: held for the few microseconds of a compare-and-write.
 //!
 //! `<key>` is the hex of the [`SharedKey`]: a digest, so no client id, scope or secret is
-//! readable in a name.
+//! readable in a name. The lock and guard files stay (empty) once made: one pair per key.
+//!
+//! The directory must be on a local file system: on NFS, `flock` may be emulated with
+//! per-process POSIX locks, which do not exclude two authorizers of one process.
 
 use std::collections::HashMap;
 use std::fs;
@@ -32,6 +37,9 @@ use crate::{
 
 /// The largest token file read: a token response is capped at 64 KiB; this is ample.
 const MAX_FILE_BYTES: u64 = 256 * 1024;
+
+/// How often a compare-and-write polls for its key's guard (held for microseconds).
+const GUARD_POLL: Duration = Duration::from_millis(1);
 
 /// A [`SharedStore`] in a local directory: tokens shared by the processes of one machine, an
 /// OS file lock for the single flight (see the [module docs](self) for the layout).
@@ -56,11 +64,13 @@ pub struct LocalStore {
     inner: Arc<Inner>,
 }
 
+/// The locks this process holds, by key and owner: dropping the file releases the lock.
+type HeldLocks = Arc<Mutex<HashMap<(SharedKey, String), fs::File>>>;
+
 struct Inner {
     dir: PathBuf,
     sealer: Sealer,
-    /// The locks this process holds, by key and owner: dropping the file releases the lock.
-    held: Mutex<HashMap<(SharedKey, String), fs::File>>,
+    held: HeldLocks,
     /// Set once a file failed to open, so that it is logged once per store.
     warned_unreadable: AtomicBool,
 }
@@ -111,7 +121,7 @@ impl LocalStore {
             inner: Arc::new(Inner {
                 dir,
                 sealer: Sealer::clear(),
-                held: Mutex::new(HashMap::new()),
+                held: HeldLocks::default(),
                 warned_unreadable: AtomicBool::new(false),
             }),
         })
@@ -119,13 +129,14 @@ impl LocalStore {
 
     /// This store, sealing tokens with the 32-byte AES-256-GCM `key` (every process sharing
     /// the directory must use the same key; a token sealed with another reads as a miss and
-    /// is replaced).
+    /// is replaced). Locks taken through `self` stay held and can be released through the
+    /// result.
     #[must_use]
     pub fn with_encryption_key(self, key: &[u8; 32]) -> Self {
         let inner = Inner {
             dir: self.inner.dir.clone(),
             sealer: Sealer::new(key),
-            held: Mutex::new(HashMap::new()),
+            held: Arc::clone(&self.inner.held),
             warned_unreadable: AtomicBool::new(false),
         };
         Self {
@@ -167,9 +178,9 @@ impl LocalStore {
         format!("{}.token", key.to_hex())
     }
 
-    /// The token stored under `key`, whatever its age: `None` if there is none or it does
-    /// not open.
-    fn read(&self, key: &SharedKey) -> StoreResult<Option<SharedToken>> {
+    /// The token stored under `key` and until when it may be handed out (Unix milliseconds),
+    /// whatever its age: `None` if there is none or it does not open.
+    fn read(&self, key: &SharedKey) -> StoreResult<Option<(SharedToken, u64)>> {
         let path = self.file(key, "token");
         let file = match fs::File::open(&path) {
             Ok(file) => file,
@@ -194,7 +205,15 @@ impl LocalStore {
         file.take(MAX_FILE_BYTES)
             .read_to_end(&mut bytes)
             .map_err(|e| io_error("read", &e))?;
-        let opened = self.inner.sealer.open(&Self::place(key), &bytes);
+        let bytes = zeroize::Zeroizing::new(bytes);
+        let opened = bytes.iter().position(|&b| b == b'\n').and_then(|newline| {
+            let until = std::str::from_utf8(&bytes[..newline]).ok()?.parse().ok()?;
+            let token = self
+                .inner
+                .sealer
+                .open(&Self::place(key), &bytes[newline + 1..])?;
+            Some((token, until))
+        });
         if opened.is_none() && !self.inner.warned_unreadable.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 store = %self.address(),
@@ -205,9 +224,23 @@ impl LocalStore {
     }
 
     /// Runs `f` holding `key`'s guard: the compare-and-write of one key, across processes.
-    fn guarded<T>(&self, key: &SharedKey, f: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
+    /// The guard is polled for (never a blocking lock), so the caller's timeout bounds the
+    /// wait.
+    async fn guarded<T>(
+        &self,
+        key: &SharedKey,
+        f: impl FnOnce() -> StoreResult<T>,
+    ) -> StoreResult<T> {
         let guard = open_lock_file(&self.file(key, "guard")).map_err(|e| io_error("lock", &e))?;
-        FileExt::lock(&guard).map_err(|e| io_error("lock", &e))?;
+        loop {
+            match FileExt::try_lock(&guard) {
+                Ok(()) => break,
+                Err(fs4::TryLockError::WouldBlock) => {
+                    tokio::time::sleep(GUARD_POLL).await;
+                }
+                Err(fs4::TryLockError::Error(e)) => return Err(io_error("lock", &e)),
+            }
+        }
         let result = f();
         drop(guard);
         result
@@ -216,38 +249,45 @@ impl LocalStore {
 
 #[async_trait::async_trait]
 impl SharedStore for LocalStore {
+    /// The token, until the time to live it was put with ends (as a Redis key expires).
     async fn get(&self, key: &SharedKey) -> StoreResult<Option<SharedToken>> {
+        let now = unix_millis(SystemTime::now());
         Ok(self
             .read(key)?
-            .filter(|token| token.expires_at > SystemTime::now()))
+            .filter(|(_, until)| now < *until)
+            .map(|(token, _)| token))
     }
 
     async fn put_if_newer(
         &self,
         key: &SharedKey,
         token: &SharedToken,
-        _ttl: Duration,
+        ttl: Duration,
     ) -> StoreResult<bool> {
-        let value = self
-            .inner
-            .sealer
-            .seal(&Self::place(key), token)
-            .ok_or_else(|| StoreError::new("cannot seal the token"))?;
+        let until = unix_millis(SystemTime::now() + ttl);
+        let sealed = zeroize::Zeroizing::new(
+            self.inner
+                .sealer
+                .seal(&Self::place(key), token)
+                .ok_or_else(|| StoreError::new("cannot seal the token"))?,
+        );
+        let value = zeroize::Zeroizing::new([format!("{until}\n").as_bytes(), &sealed].concat());
         self.guarded(key, || {
             let newer = self
                 .read(key)?
-                .is_none_or(|stored| stored.expires_at <= token.expires_at);
+                .is_none_or(|(stored, _)| stored.expires_at <= token.expires_at);
             if newer {
                 write_atomically(&self.inner.dir, &self.file(key, "token"), &value)
                     .map_err(|e| io_error("write", &e))?;
             }
             Ok(newer)
         })
+        .await
     }
 
     async fn delete_if_same(&self, key: &SharedKey, id: &str) -> StoreResult<bool> {
         self.guarded(key, || {
-            let same = self.read(key)?.is_some_and(|stored| stored.id == id);
+            let same = self.read(key)?.is_some_and(|(stored, _)| stored.id == id);
             if same {
                 match fs::remove_file(self.file(key, "token")) {
                     Ok(()) => {}
@@ -257,6 +297,7 @@ impl SharedStore for LocalStore {
             }
             Ok(same)
         })
+        .await
     }
 
     /// An OS file lock: `ttl` is not needed (the lock ends with its holder's process).
@@ -290,6 +331,12 @@ impl SharedStore for LocalStore {
     }
 }
 
+/// The Unix milliseconds of `time` (0 before 1970).
+fn unix_millis(time: SystemTime) -> u64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// A store error for an I/O failure: what was done and the OS's message (never a path's
 /// content).
 fn io_error(op: &str, e: &std::io::Error) -> StoreError {
@@ -321,11 +368,11 @@ fn open_lock_file(path: &Path) -> std::io::Result<fs::File> {
 }
 
 /// Writes `bytes` to `path` through a temporary file (mode 0600: `tempfile`'s) in `dir` and a
-/// rename, so that a reader sees the old file or the new one, never a mix.
+/// rename, so that a reader sees the old file or the new one, never a mix. Not synced to disk:
+/// a cache that a crash loses is only a token request.
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
     file.write_all(bytes)?;
-    file.as_file().sync_all()?;
     file.persist(path).map(drop).map_err(|e| e.error)
 }
 
@@ -365,6 +412,12 @@ mod tests {
         let k = key();
         let ttl = Duration::from_secs(60);
         assert!(store.get(&k).await.unwrap().is_none());
+        // Handed out until its time to live ends, not until the token expires.
+        assert!(store
+            .put_if_newer(&k, &token("short", 90), Duration::ZERO)
+            .await
+            .unwrap());
+        assert!(store.get(&k).await.unwrap().is_none(), "past its TTL");
         assert!(store.put_if_newer(&k, &token("a", 100), ttl).await.unwrap());
         assert!(!store
             .put_if_newer(&k, &token("old", 50), ttl)
@@ -377,7 +430,8 @@ mod tests {
         assert!(store.get(&k).await.unwrap().is_none());
 
         // The lock: one holder per key, across handles (separate open files), released by
-        // unlock; renew_lock says whether it is still held.
+        // unlock; renew_lock says whether it is still held; a handle made by
+        // with_encryption_key releases what the original took.
         let other = LocalStore::open(&dir).unwrap();
         assert!(store.lock(&k, "p1", ttl).await.unwrap());
         assert!(!other.lock(&k, "p2", ttl).await.unwrap());
@@ -385,10 +439,15 @@ mod tests {
         assert!(!other.renew_lock(&k, "p2", ttl).await.unwrap());
         store.unlock(&k, "p1").await.unwrap();
         assert!(other.lock(&k, "p2", ttl).await.unwrap());
-        other.unlock(&k, "p2").await.unwrap();
+        let sealed = other.with_encryption_key(&[1; 32]);
+        assert!(sealed.renew_lock(&k, "p2", ttl).await.unwrap());
+        sealed.unlock(&k, "p2").await.unwrap();
+        assert!(store.lock(&k, "p1", ttl).await.unwrap());
+        store.unlock(&k, "p1").await.unwrap();
         let _ = fs::remove_dir_all(&dir);
     }
 
+    #[cfg(unix)]
     #[tokio::test]
     async fn files_are_private_sealed_with_a_key_and_unreadable_under_another() {
         use std::os::unix::fs::PermissionsExt;
@@ -425,6 +484,7 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_directory_open_to_others_is_refused() {
         use std::os::unix::fs::PermissionsExt;

@@ -42,6 +42,8 @@ use crate::{
 /// How long the first wait for a lock holder's token is; it doubles up to [`MAX_POLL`].
 const FIRST_POLL: Duration = Duration::from_millis(20);
 const MAX_POLL: Duration = Duration::from_millis(250);
+/// The shortest period of the holder's lock renewals, whatever `lock_ttl` says.
+const MIN_RENEWAL_PERIOD: Duration = Duration::from_millis(50);
 
 /// One authorizer's shared store, with its key and circuit breaker.
 pub(crate) struct Shared {
@@ -152,7 +154,11 @@ impl Shared {
             }
         }
         let fetched = match &lock {
-            Some(_) => self.renewing_lock(fetch()).await,
+            Some(_) => {
+                let (fetched, store_failed) = self.renewing_lock(fetch()).await;
+                answering &= !store_failed;
+                fetched
+            }
             None => fetch().await,
         };
         let obtained = fetched.map(|token| Obtained {
@@ -179,28 +185,30 @@ impl Shared {
     }
 
     /// Runs `work` (the holder's token request) while renewing the fleet's lock every third of
-    /// its time to live, so that the lock outlives a slow token request but not a dead holder.
-    /// Renewal stops when the store fails or the lock is no longer ours.
-    async fn renewing_lock<T>(&self, work: impl Future<Output = T>) -> T {
+    /// its time to live (at least every [`MIN_RENEWAL_PERIOD`]), so that the lock outlives a
+    /// slow token request but not a dead holder. Renewal stops when the store fails or the lock
+    /// is no longer ours. Returns `work`'s output and whether a renewal call failed (then the
+    /// token request goes on without the store, as after any failed call).
+    async fn renewing_lock<T>(&self, work: impl Future<Output = T>) -> (T, bool) {
         let ttl = self.settings.lock_ttl;
         let renew = async {
             loop {
-                tokio::time::sleep(ttl / 3).await;
+                tokio::time::sleep((ttl / 3).max(MIN_RENEWAL_PERIOD)).await;
                 let renewal = self.store.renew_lock(&self.key, &self.owner, ttl);
                 match self.call("renew_lock", renewal).await {
                     Call::Done(true) => {}
                     Call::Done(false) => {
                         tracing::debug!(store = %self.address, "the fleet's lock lapsed during the token request");
-                        return;
+                        return false;
                     }
-                    Call::Unavailable => return,
+                    Call::Unavailable => return true,
                 }
             }
         };
         futures::pin_mut!(work, renew);
         match futures::future::select(work, renew).await {
-            futures::future::Either::Left((value, _)) => value,
-            futures::future::Either::Right(((), work)) => work.await,
+            futures::future::Either::Left((value, _)) => (value, false),
+            futures::future::Either::Right((failed, work)) => (work.await, failed),
         }
     }
 
@@ -347,6 +355,9 @@ impl Shared {
             expires_at: SystemTime::now() + remaining,
             id: id.to_owned(),
         };
+        if self.breaker.refuses() {
+            return;
+        }
         let result = match self
             .call("put", self.store.put_if_newer(&self.key, &shared, ttl))
             .await
@@ -423,10 +434,11 @@ impl<'a> HeldLock<'a> {
     /// breaker says: the unlock deletes only this process's lock, and a lock left behind makes
     /// the next process wait).
     async fn release(mut self) {
-        self.armed = false;
         let shared = self.shared;
         let unlock = shared.store.unlock(&shared.key, &shared.owner);
         let result = tokio::time::timeout(shared.settings.operation_timeout, unlock).await;
+        // Disarmed only now: a caller cancelled during the unlock leaves it to `drop`.
+        self.armed = false;
         shared.recorder().record("unlock", result);
     }
 }
@@ -547,6 +559,13 @@ impl Breaker {
             .is_ok()
     }
 
+    /// Whether the breaker is open and its cooldown not over (no call would be let through),
+    /// without taking the probe.
+    fn refuses(&self) -> bool {
+        let until = self.state.open_until.load(Ordering::Acquire);
+        until != 0 && coarse_now().as_ticks() < until
+    }
+
     /// Records a success; true if the breaker was open (it closes).
     fn succeeded(&self) -> bool {
         self.state.failures.store(0, Ordering::Release);
@@ -586,7 +605,14 @@ mod tests {
     #[test]
     fn an_open_breaker_skips_the_store_during_its_cooldown() {
         let breaker = Breaker::default();
+        assert!(!breaker.refuses());
         assert!(breaker.failed(1, Duration::from_secs(60)));
+        assert!(breaker.refuses());
         assert!(!breaker.allows());
+        // After its cooldown it no longer refuses, and asking does not take the probe.
+        let breaker = Breaker::default();
+        assert!(breaker.failed(1, Duration::ZERO));
+        assert!(!breaker.refuses());
+        assert!(breaker.allows(), "the probe is still there");
     }
 }

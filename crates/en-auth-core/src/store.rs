@@ -45,11 +45,15 @@ impl SharedIdentity {
         self
     }
 
-    /// Adds the credential a token is obtained with (a client secret, a key, a password), as a
-    /// fingerprint: HMAC-SHA256 keyed with `credential` over a fixed label, so that a token
-    /// obtained with one secret is never handed out to a caller with another (a rotated or
-    /// wrong secret is a miss, and fails at the token endpoint), while the secret itself never
-    /// reaches a key or a store. An empty credential (a public client) adds nothing.
+    /// Adds the credential a token is obtained with (a client secret), as a fingerprint:
+    /// HMAC-SHA256 keyed with `credential` over a fixed label, so that a token obtained with one
+    /// secret is never handed out to a caller with another (a rotated or wrong secret is a miss,
+    /// and fails at the token endpoint), while the secret itself never reaches a key or a store.
+    /// An empty credential (a public client) adds nothing.
+    ///
+    /// The fingerprint is fast to compute: whoever can list a store's keys and knows the other
+    /// fields could test guesses of a *weak* secret against it. Client secrets are random and
+    /// long; never pass a password here.
     #[must_use]
     pub fn with_credential(self, name: &'static str, credential: &SecretString) -> Self {
         use hmac::{Mac, SimpleHmac};
@@ -226,8 +230,9 @@ pub struct SharedStoreSettings {
     /// The longest one store call may take before the authorizer goes on without it. Default
     /// 100 ms. Once a call fails or times out, the token request goes on without the store, so
     /// a store that stops answering delays a token request by one timeout (and the release of
-    /// a lock this process took by one more); one that answers slowly, within it, by five calls
-    /// at most (a read, the lock, a read again, the put, the unlock) — plus
+    /// a lock this process took by one more); one that answers slowly, within it, by six calls
+    /// at most (the delete of a rejected token, a read, the lock, a read again, the put, the
+    /// unlock) — plus
     /// [`SharedStoreSettings::lock_wait`] when another process holds the lock. The put and the
     /// unlock finish before the request that needed the token goes on, so a process that exits
     /// right after it has shared its token and left no lock behind.
@@ -315,8 +320,11 @@ impl SharedCacheConfig {
     pub fn redis(url: impl Into<String>, encryption_key_env: impl Into<String>) -> Self {
         Self {
             url: Some(url.into()),
+            path: None,
+            key_prefix: "en-auth".to_owned(),
             encryption_key_env: Some(encryption_key_env.into()),
-            ..Self::directory("")
+            operation_timeout_ms: None,
+            lock_wait_ms: None,
         }
     }
 
@@ -458,6 +466,17 @@ mod tests {
         );
         assert_eq!(base.key().to_hex().len(), 64);
         assert!(!format!("{base:?}").contains("https://a"));
+    }
+
+    #[test]
+    fn a_redis_table_names_no_directory() {
+        let redis = SharedCacheConfig::redis("redis://127.0.0.1:6379", "KEY");
+        assert_eq!(redis.path, None);
+        assert_eq!(redis.url.as_deref(), Some("redis://127.0.0.1:6379"));
+        assert_eq!(redis.encryption_key_env.as_deref(), Some("KEY"));
+        let directory = SharedCacheConfig::directory("/run/tokens");
+        assert_eq!(directory.url, None);
+        assert_eq!(directory.encryption_key_env, None);
     }
 
     #[test]

@@ -249,6 +249,7 @@ fn a_shared_cache_is_a_url_or_a_path() {
             "choose one",
         ),
         ("url = \"redis://127.0.0.1\"", "needs `encryption_key_env`"),
+        ("path = \"tokens\"", "absolute `path`"),
     ] {
         let error = config_error(Environment::from_toml_str(&table(body), "jobs"));
         assert!(error.to_string().contains(says), "{body}: {error}");

@@ -254,7 +254,9 @@ impl TokenProvider for ClientCredentials {
 
     /// The canonical client-credentials request: token URL, client id, authentication method,
     /// scopes and extra parameters (with their values: an `audience` or `resource` changes the
-    /// token). Never the secret.
+    /// token), and a fingerprint of the client secret
+    /// ([`SharedIdentity::with_credential`]: a token is shared only between holders of the same
+    /// secret). Never the secret itself.
     fn shared_identity(&self) -> Option<SharedIdentity> {
         let method = match self.environment.token_endpoint_auth_method() {
             TokenEndpointAuthMethod::ClientSecretPost => "client_secret_post",

@@ -238,8 +238,8 @@ impl Run {
 }
 
 /// The one cache file of a sandbox, parsed: a user session's JSON as it is; a token file
-/// (`0|<expiry>|<id>|<JSON>`, in clear without a key) as `{"access_token", "token_type",
-/// "scope", "expires_at_ms"}`.
+/// (`<handed out until>\n0|<expiry>|<id>|<JSON>`, in clear without a key) as
+/// `{"access_token", "token_type", "scope", "expires_at_ms"}`.
 pub fn only_cache_file(sandbox: &Sandbox) -> (PathBuf, serde_json::Value) {
     let files = sandbox.cache_files();
     assert_eq!(files.len(), 1, "{files:?}");
@@ -247,7 +247,9 @@ pub fn only_cache_file(sandbox: &Sandbox) -> (PathBuf, serde_json::Value) {
     if files[0].extension().and_then(|e| e.to_str()) == Some("json") {
         return (files[0].clone(), serde_json::from_str(&text).unwrap());
     }
-    let mut parts = text.splitn(4, '|');
+    let (until, value) = text.split_once('\n').expect("a token file's first line");
+    assert!(until.parse::<u64>().is_ok(), "{text}");
+    let mut parts = value.splitn(4, '|');
     assert_eq!(parts.next(), Some("0"), "a token in clear: {text}");
     let (_expiry, _id, json) = (parts.next(), parts.next(), parts.next().unwrap());
     let value: serde_json::Value = serde_json::from_str(json).unwrap();
