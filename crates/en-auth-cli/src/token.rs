@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use en_auth_oauth2::{Token, EXPIRATION_GAP, MAX_GAP_FRACTION};
+use en_auth_oauth2::{renewal_gap, Token};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
@@ -54,8 +54,7 @@ impl IssuedToken {
         let (Some(remaining), Some(lifetime)) = (self.remaining(), self.lifetime) else {
             return false;
         };
-        let needed =
-            min_validity.unwrap_or_else(|| EXPIRATION_GAP.min(lifetime / MAX_GAP_FRACTION));
+        let needed = min_validity.unwrap_or_else(|| renewal_gap(lifetime));
         remaining > Duration::ZERO && remaining >= needed
     }
 

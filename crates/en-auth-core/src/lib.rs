@@ -62,7 +62,7 @@ pub use flow::BuilderSettings;
 pub use io::run_on_io_runtime;
 pub use local_store::LocalStore;
 pub use middleware_error::auth_error;
-pub use policy::{RenewalPolicy, MAX_GAP_FRACTION};
+pub use policy::{renewal_gap, RenewalPolicy, MAX_GAP_FRACTION};
 pub use provider::TokenProvider;
 pub use request_policy::RequestPolicy;
 pub use store::{

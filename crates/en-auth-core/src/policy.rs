@@ -30,11 +30,28 @@ const IN_FLIGHT_MARGIN: Duration = Duration::from_secs(5);
 /// endpoint; after it, a rejection renews again (the token may have been revoked since).
 pub(crate) const REPLAY_REJECTION_HOLD: Duration = Duration::from_secs(30);
 
+/// How long before its expiry a token that lives `lifetime` is renewed: the
+/// [`EXPIRATION_GAP`] (60 s), or a quarter of the lifetime ([`MAX_GAP_FRACTION`]) if that is
+/// shorter — so a 4-s token is renewed after 3 s, not on every request. The one place this
+/// rule is written; the `en-auth` command line's default `--min-validity` is the same.
+///
+/// ```
+/// use std::time::Duration;
+/// use en_auth_core::renewal_gap;
+///
+/// assert_eq!(renewal_gap(Duration::from_secs(3600)), Duration::from_secs(60));
+/// assert_eq!(renewal_gap(Duration::from_secs(4)), Duration::from_secs(1));
+/// ```
+pub fn renewal_gap(lifetime: Duration) -> Duration {
+    EXPIRATION_GAP.min(lifetime / MAX_GAP_FRACTION)
+}
+
 /// When a token received at `received` that lives `lifetime` is due for renewal: its expiry
-/// less the [`EXPIRATION_GAP`], capped to a quarter of the lifetime.
+/// less the [`renewal_gap`].
 pub(crate) fn renewal_time(received: Instant, lifetime: Duration) -> Instant {
-    let gap = EXPIRATION_GAP.min(lifetime / MAX_GAP_FRACTION);
-    received.checked_add(lifetime - gap).unwrap_or(received)
+    received
+        .checked_add(lifetime - renewal_gap(lifetime))
+        .unwrap_or(received)
 }
 
 /// `at` on the coarse monotonic clock, brought forward by [`COARSE_MARGIN`] so that a check

@@ -34,10 +34,7 @@ use tracing::Instrument;
 
 use crate::policy::coarse_now;
 use crate::telemetry::{self, StoreLock, StoreLookup, StoreWrite};
-use crate::{
-    Error, SharedKey, SharedStore, SharedStoreSettings, SharedToken, StoreError, Token,
-    MAX_GAP_FRACTION,
-};
+use crate::{Error, SharedKey, SharedStore, SharedStoreSettings, SharedToken, StoreError, Token};
 
 /// How long the first wait for a lock holder's token is; it doubles up to [`MAX_POLL`].
 const FIRST_POLL: Duration = Duration::from_millis(20);
@@ -267,7 +264,7 @@ impl Shared {
         let Some(lifetime) = token.lifetime() else {
             return token;
         };
-        let gap = crate::EXPIRATION_GAP.min(lifetime / MAX_GAP_FRACTION);
+        let gap = crate::renewal_gap(lifetime);
         let jitter = self.settings.renewal_jitter;
         let jitter = if jitter.is_finite() {
             jitter.clamp(0.0, 1.0)
