@@ -464,6 +464,20 @@ fn ci() -> Result<(), String> {
         tests,
     )?;
 
+    // The workspace turns en-auth-oauth2's `redis` feature on (the fleet tests use it): its
+    // absence, the default, is tested in a build of its own.
+    let mut without_redis = cargo();
+    without_redis.args([
+        "test",
+        "--package",
+        "en-auth-oauth2",
+        "--no-default-features",
+        "--test",
+        "without_redis",
+        "--locked",
+    ]);
+    run("en-auth-oauth2 without its redis feature", without_redis)?;
+
     let mut doctests = cargo();
     doctests.args(["test", "--workspace", "--doc", "--locked"]);
     run("doc tests", doctests)?;

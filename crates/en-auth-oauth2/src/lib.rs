@@ -33,7 +33,7 @@ mod wire;
 /// The core crate, for what its glob re-export above does not name (its modules' docs).
 pub use en_auth_core as core;
 pub use en_auth_core::*;
-/// The shared token store on Redis (the `redis` feature, on by default): see `en-auth-redis`.
+/// The shared token store on Redis (the `redis` feature, off by default): see `en-auth-redis`.
 #[cfg(feature = "redis")]
 pub use en_auth_redis::{RedisStore, RedisStoreBuilder};
 pub use http::{
@@ -163,7 +163,7 @@ fn open_shared_store(
 ) -> Result<std::sync::Arc<dyn en_auth_core::SharedStore>, Error> {
     Err(ConfigurationError::new(format!(
         "the environment has a `shared_cache` table ({}), but en-auth-oauth2 was built without \
-         its `redis` feature: enable it (it is on by default), or remove the table",
+         its `redis` feature: enable it (`features = [\"redis\"]`), or remove the table",
         config.redacted_url()
     ))
     .with_field("shared_cache")
