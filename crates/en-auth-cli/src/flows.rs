@@ -56,7 +56,9 @@ const LOCK_WAIT: Duration = Duration::from_secs(30);
 /// enough; otherwise one process asks the token endpoint while the others wait for its token.
 async fn client_credentials(args: &TokenArgs, cx: &Context<'_>) -> Result<IssuedToken, Failure> {
     let mut subject = subject(&args.client, None);
-    let mut environment = load_environment(&args.client, &subject)?;
+    // The command line's store is its cache directory (none with --no-cache), whatever store
+    // the environment's services share through.
+    let mut environment = load_environment(&args.client, &subject)?.without_shared_cache();
     if !args.scopes.is_empty() {
         environment = environment.with_scopes(args.scopes.iter().cloned());
     }

@@ -606,3 +606,23 @@ fn which(program: &str) -> String {
     );
     path
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_environment_shared_through_redis_is_served_from_the_cache_directory() {
+    // The services' Redis (here a closed port) is theirs: the command line keeps its tokens in
+    // its cache directory, and --no-cache asks the token endpoint.
+    let server = server().await;
+    let sandbox = Sandbox::new(
+        "redis-env",
+        &format!(
+            "[dev]\ntoken_url = \"{}\"\n\n[dev.shared_cache]\nurl = \"redis://127.0.0.1:1\"\n\
+             encryption_key_env = \"EN_AUTH_UNSET_KEY\"\n",
+            server.token_url()
+        ),
+    );
+    let token = token_cmd(&sandbox, &[]).run().await.ok();
+    assert_eq!(token_cmd(&sandbox, &[]).run().await.ok(), token);
+    assert_eq!(sandbox.cache_files().len(), 1);
+    assert_ne!(token_cmd(&sandbox, &["--no-cache"]).run().await.ok(), token);
+    assert_eq!(server.token_requests(), 2);
+}

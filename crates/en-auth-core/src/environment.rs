@@ -367,6 +367,14 @@ impl Environment {
         self
     }
 
+    /// This environment without its shared token store: its authorizers keep their tokens to
+    /// themselves (or use a store set in code).
+    #[must_use]
+    pub fn without_shared_cache(mut self) -> Self {
+        self.shared_cache = None;
+        self
+    }
+
     /// The shared token store of this environment, if it has one.
     pub fn shared_cache(&self) -> Option<&SharedCacheConfig> {
         self.shared_cache.as_ref()
