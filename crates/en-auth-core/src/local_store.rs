@@ -1,23 +1,4 @@
-//! [`LocalStore`]: a [`SharedStore`] in a local directory, for the processes of one machine —
-//! pre-forked workers, cron jobs, CI steps, the `en-auth` command line.
-//!
-//! Layout, in a directory of mode 0700 (created so; one that others can open is refused):
-//!
-//! - `<key>.token`: until when the token may be handed out (Unix milliseconds: the time to
-//!   live the authorizer gave, which ends before the token's renewal point), a newline, then
-//!   the token ([`Sealer`] format: sealed with AES-256-GCM when the store has a key, else in
-//!   clear); mode 0600, written to a temporary file and renamed over the old one, so a reader
-//!   sees the old token or the new one, never a mix.
-//! - `<key>.lock`: the fleet's lock, an OS file lock (`flock`) held by the process that asks
-//!   the token endpoint. The operating system releases it when that process exits, however it
-//!   exits, so a killed holder never holds the others up.
-//! - `<key>.guard`: held for the few microseconds of a compare-and-write.
-//!
-//! `<key>` is the hex of the [`SharedKey`]: a digest, so no client id, scope or secret is
-//! readable in a name. The lock and guard files stay (empty) once made: one pair per key.
-//!
-//! The directory must be on a local file system: on NFS, `flock` may be emulated with
-//! per-process POSIX locks, which do not exclude two authorizers of one process.
+//! [`LocalStore`]: a [`SharedStore`] in a local directory (its layout is in its docs).
 
 use std::collections::HashMap;
 use std::fs;
@@ -41,8 +22,26 @@ const MAX_FILE_BYTES: u64 = 256 * 1024;
 /// How often a compare-and-write polls for its key's guard (held for microseconds).
 const GUARD_POLL: Duration = Duration::from_millis(1);
 
-/// A [`SharedStore`] in a local directory: tokens shared by the processes of one machine, an
-/// OS file lock for the single flight (see the [module docs](self) for the layout).
+/// A [`SharedStore`] in a local directory, for the processes of one machine — pre-forked
+/// workers, cron jobs, CI steps, the `en-auth` command line — with an OS file lock for the
+/// single flight.
+///
+/// Layout, in a directory of mode 0700 (created so; one that others can open is refused):
+///
+/// - `<key>.token`: until when the token may be handed out (Unix milliseconds: the time to
+///   live the authorizer gave, which ends before the token's renewal point), a newline, then
+///   the token ([`sealed`](crate::sealed) format: sealed with AES-256-GCM when the store has a
+///   key, else in clear); mode 0600, written to a temporary file and renamed over the old one,
+///   so a reader sees the old token or the new one, never a mix.
+/// - `<key>.lock`: the fleet's lock, an OS file lock (`flock`) held by the process that asks
+///   the token endpoint. The operating system releases it when that process exits, however it
+///   exits, so a killed holder never holds the others up.
+/// - `<key>.guard`: held for the few microseconds of a compare-and-write.
+///
+/// `<key>` is the hex of the [`SharedKey`]: a digest, so no client id, scope or secret is
+/// readable in a name. The lock and guard files stay (empty) once made: one pair per key.
+/// The directory must be on a local file system: on NFS, `flock` may be emulated with
+/// per-process POSIX locks, which do not exclude two authorizers of one process.
 ///
 /// ```no_run
 /// use en_auth_core::LocalStore;
