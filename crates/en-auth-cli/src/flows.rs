@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use en_auth_oauth2::{
-    ClientInfo, Environment, Error, RenewalTrigger, ServiceAccountAuthorizer, SharedStoreSettings,
-    Token,
+    ClientInfo, Environment, Error, LocalStore, RenewalTrigger, ServiceAccountAuthorizer,
+    SharedStoreSettings, Token,
 };
 use en_auth_srp::{Challenge, SrpAuthorizer, TokenProvider, UserCredentials};
 use secrecy::{ExposeSecret, SecretString};
@@ -52,13 +52,24 @@ pub async fn token(args: &TokenArgs, cx: &Context<'_>) -> Result<IssuedToken, Fa
 const LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// A client-credentials token, through a `ServiceAccountAuthorizer` that shares through the
-/// cache directory: a token another process stored is adopted while it is valid for long
-/// enough; otherwise one process asks the token endpoint while the others wait for its token.
+/// environment's local directory or the cache directory: a token another process stored is
+/// adopted while it is valid for long enough; otherwise one process asks the token endpoint
+/// while the others wait for its token.
 async fn client_credentials(args: &TokenArgs, cx: &Context<'_>) -> Result<IssuedToken, Failure> {
     let mut subject = subject(&args.client, None);
-    // The command line's store is its cache directory (none with --no-cache), whatever store
-    // the environment's services share through.
-    let mut environment = load_environment(&args.client, &subject)?.without_shared_cache();
+    let environment = load_environment(&args.client, &subject)?;
+    // The store: the environment's local directory (`shared_cache.path`), shared with the
+    // services and jobs of this machine; else the cache directory; none with --no-cache. A
+    // Redis `url` is the services' own: the command line keeps to its cache directory.
+    let directory = environment
+        .shared_cache()
+        .filter(|config| config.path.is_some() && !args.no_cache)
+        .map(|config| {
+            LocalStore::from_config(config).map_err(|e| Failure::from_error(&e, &subject))
+        })
+        .transpose()?;
+    let store = directory.or_else(|| cx.cache.map(|cache| cache.shared_store().clone()));
+    let mut environment = environment.without_shared_cache();
     if !args.scopes.is_empty() {
         environment = environment.with_scopes(args.scopes.iter().cloned());
     }
@@ -73,13 +84,13 @@ async fn client_credentials(args: &TokenArgs, cx: &Context<'_>) -> Result<Issued
         .unwrap_or_else(|| SecretString::from(String::new()));
     let client = ClientInfo::new(&args.client.client_id, secret.expose_secret());
     let mut builder = ServiceAccountAuthorizer::builder(client, environment);
-    if let Some(cache) = cx.cache {
+    if let Some(store) = &store {
         let mut settings = SharedStoreSettings::default();
         settings.lock_wait = LOCK_WAIT;
         // A token is renewed exactly when `--min-validity`'s default says.
         settings.renewal_jitter = 0.0;
         builder = builder
-            .shared_store(cache.shared_store().clone())
+            .shared_store(store.clone())
             .shared_store_settings(settings);
     }
     let started = std::time::Instant::now();
@@ -97,20 +108,20 @@ async fn client_credentials(args: &TokenArgs, cx: &Context<'_>) -> Result<Issued
         issued = IssuedToken::from_token(&token);
     }
     let left = issued.remaining().unwrap_or_default().as_secs();
-    match (authorizer.token_requests(), cx.cache) {
-        (0, Some(cache)) => cx.notes.info(&format!(
+    match (authorizer.token_requests(), &store) {
+        (0, Some(store)) => cx.notes.info(&format!(
             "cached token (in {}), valid for {left} s more",
-            cache.dir().display()
+            store.dir().display()
         )),
-        (_, cache) => {
+        (_, store) => {
             cx.notes.info(&format!(
                 "token obtained from {endpoint} for client `{}` in {} ms, valid for {left} s",
                 args.client.client_id,
                 started.elapsed().as_millis()
             ));
-            if let Some(cache) = cache {
+            if let Some(store) = store {
                 cx.notes
-                    .info(&format!("cached in {}", cache.dir().display()));
+                    .info(&format!("cached in {}", store.dir().display()));
             }
         }
     }

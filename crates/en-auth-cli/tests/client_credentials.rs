@@ -626,3 +626,51 @@ async fn an_environment_shared_through_redis_is_served_from_the_cache_directory(
     assert_ne!(token_cmd(&sandbox, &["--no-cache"]).run().await.ok(), token);
     assert_eq!(server.token_requests(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_environments_local_directory_is_shared_with_the_services_of_the_machine() {
+    // A service of this machine shares through the environment's `path`; `en-auth token`
+    // (whatever its own cache directory) adopts the service's token.
+    let server = server().await;
+    let shared = std::env::temp_dir().join(format!("en-auth-cli-shared-{}", std::process::id()));
+    let sandbox = Sandbox::new(
+        "shared-path",
+        &format!(
+            "[dev]\ntoken_url = \"{}\"\n\n[dev.shared_cache]\npath = \"{}\"\n",
+            server.token_url(),
+            shared.display()
+        ),
+    );
+    let environment =
+        en_auth_oauth2::Environment::from_file(sandbox.environments(), "dev").unwrap();
+    let service = en_auth_oauth2::ServiceAccountAuthorizer::new(
+        en_auth_oauth2::ClientInfo::new("svc", SECRET),
+        environment,
+    )
+    .unwrap();
+    let token = service.access_token().await.unwrap();
+    let token = secrecy::ExposeSecret::expose_secret(token.secret()).to_owned();
+    assert_eq!(server.token_requests(), 1);
+    let run = token_cmd(&sandbox, &["-v"]).run().await;
+    assert_eq!(run.ok().trim_end(), token);
+    assert!(
+        run.stderr().contains(&shared.display().to_string()),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(server.token_requests(), 1, "the service's token, adopted");
+    assert!(
+        sandbox.cache_files().is_empty(),
+        "not in the cache directory"
+    );
+    // --no-cache asks the server.
+    assert_ne!(
+        token_cmd(&sandbox, &["--no-cache"])
+            .run()
+            .await
+            .ok()
+            .trim_end(),
+        token
+    );
+    let _ = std::fs::remove_dir_all(&shared);
+}

@@ -93,11 +93,24 @@ impl BuilderSettings {
         open: impl FnOnce(&SharedCacheConfig) -> Result<Arc<dyn SharedStore>, Error>,
     ) -> Result<Authorizer<P>, Error> {
         if self.shared_store.is_none() && provider.shared_identity().is_some() {
-            if let Some(config) = self.environment()?.shared_cache().cloned() {
-                self.shared_store = Some(match config.path {
-                    Some(_) => Arc::new(crate::LocalStore::from_config(&config)?),
-                    None => open(&config)?,
-                });
+            let environment = self.environment()?;
+            if let Some(config) = environment.shared_cache().cloned() {
+                // The store's configuration errors name the environment and its file.
+                let locate = |error: Error| match error {
+                    Error::Configuration(e) => {
+                        let e = e.with_environment(environment.id());
+                        Error::Configuration(match environment.source() {
+                            Some(file) => e.with_file(file),
+                            None => e,
+                        })
+                    }
+                    other => other,
+                };
+                let store: Arc<dyn SharedStore> = match config.path {
+                    Some(_) => Arc::new(crate::LocalStore::from_config(&config).map_err(locate)?),
+                    None => open(&config).map_err(locate)?,
+                };
+                self.shared_store = Some(store);
                 self.shared_store_settings
                     .get_or_insert_with(|| config.settings());
             }
