@@ -642,3 +642,51 @@ async fn a_nonsense_jitter_setting_is_ignored_not_a_panic() {
     let token = a.access_token().await.unwrap();
     assert!(!token.needs_renewal());
 }
+
+/// An environments file's `shared_cache.path` opens a `LocalStore`; a directory it cannot use
+/// is a configuration error naming the environment, the file and the field.
+#[test]
+fn the_environments_directory_opens_a_local_store_or_names_where_it_is_wrong() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = std::env::temp_dir().join(format!("en-auth-shared-path-{}", std::process::id()));
+    let private = root.join("private");
+    let open = root.join("open");
+    std::fs::create_dir_all(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let file = root.join("environments.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[good]\n[good.shared_cache]\npath = \"{}\"\n\n[bad]\n[bad.shared_cache]\npath = \"{}\"\n",
+            private.display(),
+            open.display()
+        ),
+    )
+    .unwrap();
+    let build = |id: &str| {
+        let environment = en_auth_core::Environment::from_file(&file, id).unwrap();
+        let endpoint = Endpoint::new();
+        let provider = Provider {
+            panic: false,
+            client: ClientInfo::new("fleet-client", "secret"),
+            endpoint,
+            scope: "read",
+            shares: true,
+        };
+        en_auth_core::BuilderSettings::new(environment)
+            .authorizer_sharing(provider, |_| panic!("no Redis here"))
+    };
+    let authorizer = build("good").unwrap();
+    assert_eq!(
+        authorizer.shared_store(),
+        Some(format!("file://{}", private.display()).as_str())
+    );
+    let Err(Error::Configuration(e)) = build("bad") else {
+        panic!("a directory open to others is refused")
+    };
+    assert_eq!(e.environment.as_deref(), Some("bad"));
+    assert_eq!(e.file.as_deref(), Some(file.as_path()));
+    assert_eq!(e.field.as_deref(), Some("shared_cache.path"));
+    assert!(e.message.contains("open to other users"), "{e}");
+    let _ = std::fs::remove_dir_all(&root);
+}
