@@ -270,6 +270,16 @@ impl Cache {
         if file.access_token.is_empty() {
             return Err(Miss::Unusable("no access token".into()));
         }
+        // The library's one check (a file could have been written by anyone with the user's
+        // rights): a token that would inject header lines is never handed out.
+        if en_auth_oauth2::Token::new(file.access_token.as_str(), None)
+            .bearer_header()
+            .is_err()
+        {
+            return Err(Miss::Unusable(
+                "the token is not a valid header value".into(),
+            ));
+        }
         let obtained_at = UNIX_EPOCH + Duration::from_secs(file.obtained_at);
         let expires_at = UNIX_EPOCH + Duration::from_secs(file.expires_at);
         if SystemTime::now() < obtained_at {

@@ -97,7 +97,7 @@ async fn client_credentials(args: &TokenArgs, cx: &Context<'_>) -> Result<Issued
     let fail = |e: Error| Failure::from_error(&e, &subject);
     let authorizer = builder.build().map_err(fail)?;
     let mut token = authorizer.access_token().await.map_err(fail)?;
-    let mut issued = IssuedToken::from_token(&token);
+    let mut issued = IssuedToken::from_token(&token).map_err(fail)?;
     // A token from the cache with less validity than asked is renewed; a token just obtained
     // is what the server gives, however long it lives.
     if authorizer.token_requests() == 0 && !issued.valid_for(args.min_validity) {
@@ -105,7 +105,7 @@ async fn client_credentials(args: &TokenArgs, cx: &Context<'_>) -> Result<Issued
             .info("the cached token has too little validity left: renewing it");
         authorizer.invalidate_with(token.generation(), RenewalTrigger::Expired);
         token = authorizer.access_token().await.map_err(fail)?;
-        issued = IssuedToken::from_token(&token);
+        issued = IssuedToken::from_token(&token).map_err(fail)?;
     }
     let left = issued.remaining().unwrap_or_default().as_secs();
     match (authorizer.token_requests(), &store) {
@@ -322,7 +322,7 @@ async fn login(
             .challenge_handler(move |challenge: &Challenge| handler.answer(challenge))
             .build()?;
         let token = authorizer.access_token().await?;
-        Ok::<_, Error>(session_entry(&token, None))
+        session_entry(&token, None)
     }
     .await;
     result.map_err(|e| match &e {
@@ -381,20 +381,23 @@ async fn refresh(
             other => break other?,
         }
     };
-    Ok(session_entry(&token, entry.canonical_user.as_deref()))
+    session_entry(&token, entry.canonical_user.as_deref())
 }
 
 /// The cache entry of a user's token.
-fn session_entry(token: &Token, canonical_user: Option<&str>) -> Entry {
-    let issued = IssuedToken::from_token(token);
+///
+/// # Errors
+/// A token that cannot be sent as a header ([`IssuedToken::from_token`]).
+fn session_entry(token: &Token, canonical_user: Option<&str>) -> Result<Entry, Error> {
+    let issued = IssuedToken::from_token(token)?;
     let canonical = canonical_user_name(issued.access_token.expose_secret())
         .or_else(|| canonical_user.map(str::to_owned));
-    Entry {
+    Ok(Entry {
         token: issued,
         refresh_token: token.refresh_token().cloned(),
         canonical_user: canonical,
         obtained_at: SystemTime::now(),
-    }
+    })
 }
 
 /// The `username` claim of a Cognito access token (a JWT): the user's name in the pool, which

@@ -26,18 +26,24 @@ pub struct IssuedToken {
 
 impl IssuedToken {
     /// `token`, just obtained: its monotonic expiry carried over to the wall clock.
-    pub fn from_token(token: &Token) -> Self {
+    ///
+    /// # Errors
+    /// The library's one check that a token can be sent ([`Token::bearer_header`]): a token
+    /// with CR, LF or another control character (which would inject lines into
+    /// `--format header | curl -H @-`) is an invalid response, whichever path obtained it.
+    pub fn from_token(token: &Token) -> Result<Self, en_auth_oauth2::Error> {
+        token.bearer_header()?;
         let now = (Instant::now(), SystemTime::now());
         let expires_at = token
             .expires_at()
             .map(|at| now.1 + at.saturating_duration_since(now.0));
-        Self {
+        Ok(Self {
             access_token: token.access_token().clone(),
             token_type: token.token_type().to_owned(),
             expires_at,
             lifetime: token.lifetime(),
             scope: token.scope().map(str::to_owned),
-        }
+        })
     }
 
     /// How long it stays valid from now; `None` if unknown.
@@ -223,6 +229,17 @@ mod tests {
             expiry(&issued(exact, Duration::from_secs(60))),
             now_secs + 60
         );
+    }
+
+    #[test]
+    fn a_token_that_would_inject_header_lines_is_refused() {
+        for bad in ["tok\r\nX-Injected: 1", "tok\nmore", "tok\u{7f}"] {
+            let error = IssuedToken::from_token(&Token::new(bad, None))
+                .err()
+                .unwrap();
+            assert!(!error.to_string().contains("tok"), "{error}");
+        }
+        assert!(IssuedToken::from_token(&Token::new("eyJ.a.b", None)).is_ok());
     }
 
     #[test]

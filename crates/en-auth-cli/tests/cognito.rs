@@ -5,7 +5,7 @@
 mod common;
 
 use common::{is_rfc3339_utc, mode, only_cache_file, Sandbox};
-use en_auth_testkit::{AppClient, CognitoServer, PoolUser, ScriptedChallenge, UserStatus};
+use en_auth_testkit::{AppClient, CognitoServer, PoolUser, Script, ScriptedChallenge, UserStatus};
 use serde_json::Value;
 
 const PASSWORD: &str = "Corr3ct-Horse!";
@@ -360,4 +360,41 @@ async fn exit_codes_of_the_login_failures() {
         .await
         .fails_with(5);
     assert_eq!(server.verified_logins(), 0);
+}
+
+/// A hostile (or broken) Cognito answering a refresh with an access token that carries a CR/LF
+/// and a header line: the one check every path goes through refuses it, and nothing reaches
+/// `--format header`'s stdout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refreshed_token_that_would_inject_header_lines_is_refused() {
+    let server = server().await;
+    let sandbox = sandbox("inject", &server);
+    sandbox
+        .cmd(args("login", "alice", &[]))
+        .env("CLIENT_ID", "app")
+        .env("USER_PWD", PASSWORD)
+        .run()
+        .await
+        .ok();
+    server.script(
+        "InitiateAuth",
+        Script::raw(
+            200,
+            r#"{"AuthenticationResult":{"AccessToken":"tok\r\nX-Injected: yes","ExpiresIn":3600,"IdToken":"id","TokenType":"Bearer"},"ChallengeParameters":{}}"#,
+        ),
+        1,
+    );
+    let run = sandbox
+        .cmd(args(
+            "token",
+            "alice",
+            &["--min-validity", "2h", "--format", "header"],
+        ))
+        .env("CLIENT_ID", "app")
+        .run()
+        .await;
+    let line = run.fails_with(5);
+    assert!(line.contains("not allowed in an HTTP header"), "{line}");
+    assert!(!line.contains("X-Injected"), "{line}");
+    assert_eq!(server.calls("InitiateAuth"), 2, "the login and the refresh");
 }

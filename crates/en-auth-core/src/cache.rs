@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use arc_swap::{ArcSwap, Guard};
 use http::HeaderValue;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::policy::{coarse_now, usable_until, REPLAY_REJECTION_HOLD};
-use crate::{Error, InvalidResponseError, Token};
+use crate::{Error, Token};
 
 /// The cache of one authorizer.
 pub(crate) struct TokenCache {
@@ -115,7 +115,7 @@ impl Entry {
             .expires_at()
             .map(|expires| usable_until(expires, token.lifetime().unwrap_or_default()));
         Ok(Self {
-            header: bearer_header(&token)?,
+            header: token.bearer_header()?,
             token,
             generation,
             invalidated: AtomicBool::new(false),
@@ -248,24 +248,6 @@ impl CacheMiss {
     pub fn generation(&self) -> u64 {
         self.generation
     }
-}
-
-/// `Bearer <token>` as a sensitive header value. The scheme is always written `Bearer`
-/// (RFC 6750 §2.1), whatever case the server used for `token_type`.
-fn bearer_header(token: &Token) -> Result<HeaderValue, Error> {
-    let secret = token.access_token().expose_secret();
-    let mut bytes = Vec::with_capacity(7 + secret.len());
-    bytes.extend_from_slice(b"Bearer ");
-    bytes.extend_from_slice(secret.as_bytes());
-    let mut value = HeaderValue::from_maybe_shared(bytes::Bytes::from(bytes)).map_err(|_| {
-        InvalidResponseError::new(
-            "token provider",
-            None,
-            "the access token contains characters not allowed in an HTTP header",
-        )
-    })?;
-    value.set_sensitive(true);
-    Ok(value)
 }
 
 #[cfg(test)]

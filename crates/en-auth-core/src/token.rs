@@ -123,6 +123,39 @@ impl Token {
         self
     }
 
+    /// `Authorization: Bearer <token>`'s value, marked sensitive: the one check that an access
+    /// token can be sent at all (visible ASCII: no CR, LF or other control character a hostile
+    /// token endpoint could use to inject header lines). The scheme is always written `Bearer`
+    /// (RFC 6750 §2.1), whatever case the server used for `token_type`. Every path that hands a
+    /// token on — the authorizer's cache, the `en-auth` command line — goes through it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidResponse`](crate::Error::InvalidResponse) naming no part of the token.
+    ///
+    /// ```
+    /// use en_auth_core::Token;
+    ///
+    /// assert!(Token::new("eyJhbGciOi.x.y", None).bearer_header().is_ok());
+    /// assert!(Token::new("tok\r\nX-Injected: 1", None).bearer_header().is_err());
+    /// ```
+    pub fn bearer_header(&self) -> Result<http::HeaderValue, crate::Error> {
+        use secrecy::ExposeSecret;
+        let secret = self.access_token.expose_secret();
+        let mut bytes = Vec::with_capacity(7 + secret.len());
+        bytes.extend_from_slice(b"Bearer ");
+        bytes.extend_from_slice(secret.as_bytes());
+        let mut value =
+            http::HeaderValue::from_maybe_shared(bytes::Bytes::from(bytes)).map_err(|_| {
+                crate::InvalidResponseError::new(
+                    "token provider",
+                    None,
+                    "the access token contains characters not allowed in an HTTP header",
+                )
+            })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+
     /// The access token.
     pub fn access_token(&self) -> &SecretString {
         &self.access_token
