@@ -212,6 +212,25 @@ fn print(text: &str) -> Result<(), Failure> {
         })
 }
 
+/// Every variable en-auth reads a secret from, which `en-auth exec`'s command does not get:
+/// the client secret, the password, and the shared cache's encryption key named by the
+/// environment (the key every replica of a fleet trusts: with it a command could open every
+/// shared token and forge values).
+fn secret_variables(environment: &str) -> Vec<String> {
+    let mut variables = vec![
+        input::CLIENT_SECRET_VAR.to_owned(),
+        input::PASSWORD_VAR.to_owned(),
+    ];
+    if let Ok(environment) = en_auth_oauth2::Environment::load(environment) {
+        variables.extend(
+            environment
+                .shared_cache()
+                .and_then(|cache| cache.encryption_key_env.clone()),
+        );
+    }
+    variables
+}
+
 /// Runs the command with the token in [`ACCESS_TOKEN_VAR`]: on Unix by replacing this process
 /// (signals and the exit status are the command's own), elsewhere as a child whose status is
 /// passed on. A command that cannot be started exits 127 (not found) or 126, as in a shell.
@@ -221,11 +240,11 @@ fn exec(args: &ExecCommand, token: &token::IssuedToken) -> ExitCode {
     let (program, rest) = args.command.split_first().expect("clap requires a command");
     let mut command = std::process::Command::new(program);
     // The command gets the token, not the secrets it was obtained with.
-    command
-        .args(rest)
-        .env_remove("CLIENT_SECRET")
-        .env_remove("USER_PWD")
-        .env(ACCESS_TOKEN_VAR, token.access_token.expose_secret());
+    command.args(rest);
+    for variable in secret_variables(&args.token.client.environment) {
+        command.env_remove(variable);
+    }
+    command.env(ACCESS_TOKEN_VAR, token.access_token.expose_secret());
     let failed = |e: std::io::Error| {
         eprintln!("en-auth: cannot run `{}`: {e}", program.to_string_lossy());
         ExitCode::from(if e.kind() == std::io::ErrorKind::NotFound {

@@ -674,3 +674,45 @@ async fn the_environments_local_directory_is_shared_with_the_services_of_the_mac
     );
     let _ = std::fs::remove_dir_all(&shared);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_hands_the_command_no_secret_not_even_the_shared_caches_key() {
+    // The environment shares through a sealed directory whose key is in FLEET_KEY: en-auth
+    // reads it, the command never sees it (nor the client secret, nor a password); other
+    // variables pass through.
+    let server = server().await;
+    let shared = std::env::temp_dir().join(format!("en-auth-cli-exec-{}", std::process::id()));
+    let sandbox = Sandbox::new(
+        "exec-secrets",
+        &format!(
+            "[dev]\ntoken_url = \"{}\"\n\n[dev.shared_cache]\npath = \"{}\"\n\
+             encryption_key_env = \"FLEET_KEY\"\n",
+            server.token_url(),
+            shared.display()
+        ),
+    );
+    let script = "printf '%s|%s|%s|%s|%s' \"${FLEET_KEY-unset}\" \"${CLIENT_SECRET-unset}\" \
+                  \"${USER_PWD-unset}\" \"${KEEP_ME-unset}\" \"${EN_AUTH_ACCESS_TOKEN:+token}\"";
+    let run = sandbox
+        .cmd(["exec", "--env", "dev", "--", "sh", "-c", script])
+        .env("CLIENT_ID", "svc")
+        .env("CLIENT_SECRET", SECRET)
+        .env("USER_PWD", "a-password")
+        .env("FLEET_KEY", "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=")
+        .env("KEEP_ME", "kept")
+        .run()
+        .await;
+    assert_eq!(run.ok(), "unset|unset|unset|kept|token");
+    // The key was used: the token file is sealed (no token in clear).
+    let files: Vec<_> = std::fs::read_dir(&shared)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "token"))
+        .collect();
+    assert_eq!(files.len(), 1);
+    let bytes = std::fs::read(&files[0]).unwrap();
+    let value = &bytes[bytes.iter().position(|&b| b == b'\n').unwrap() + 1..];
+    assert!(value.starts_with(b"1|"), "sealed, not in clear");
+    assert!(!String::from_utf8_lossy(value).contains("\"t\":"));
+    let _ = std::fs::remove_dir_all(&shared);
+}
