@@ -716,3 +716,35 @@ async fn exec_hands_the_command_no_secret_not_even_the_shared_caches_key() {
     assert!(!String::from_utf8_lossy(value).contains("\"t\":"));
     let _ = std::fs::remove_dir_all(&shared);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loopback_token_endpoint_is_never_asked_through_the_proxy_of_the_environment() {
+    // A "proxy" that closes every connection it gets, counting them: the client secret of a
+    // plain-http loopback endpoint must never reach it.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = std::sync::Arc::clone(&reached);
+    std::thread::spawn(move || {
+        for connection in proxy.incoming() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(connection);
+        }
+    });
+    let server = server().await;
+    let sandbox = sandbox("proxy", &server);
+    for (variable, value) in [
+        ("HTTP_PROXY", &proxy_url),
+        ("http_proxy", &proxy_url),
+        ("ALL_PROXY", &proxy_url),
+    ] {
+        let token = token_cmd(&sandbox, &["--no-cache"])
+            .env(variable, value)
+            .run()
+            .await
+            .ok();
+        assert!(!token.trim_end().is_empty(), "{variable}");
+    }
+    assert_eq!(server.token_requests(), 3);
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

@@ -68,10 +68,53 @@ pub fn shared_token_http_client(connect_timeout: Duration) -> Result<reqwest::Cl
 }
 
 fn client_builder(connect_timeout: Duration) -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .pool_max_idle_per_host(MAX_CONNECTIONS_PER_ENDPOINT)
-        .redirect(reqwest::redirect::Policy::none())
+        .redirect(reqwest::redirect::Policy::none());
+    with_system_proxies(builder, |name| std::env::var(name).ok())
+}
+
+/// The hosts a token request never reaches through a proxy, whatever `NO_PROXY` says: a token
+/// endpoint on loopback is on this machine (and may be plain `http`, which would hand a proxy
+/// the client secret in clear).
+const NEVER_PROXIED: &str = "localhost,127.0.0.0/8,::1";
+
+/// `builder` with the system's proxies, as reqwest would use them — `HTTPS_PROXY`,
+/// `HTTP_PROXY`, `ALL_PROXY` (or lowercase) and the `NO_PROXY` exclusions (parsed by reqwest's
+/// [`reqwest::NoProxy`]) — except that a loopback host is never proxied. `var` reads a variable.
+fn with_system_proxies(
+    builder: reqwest::ClientBuilder,
+    var: impl Fn(&str) -> Option<String>,
+) -> reqwest::ClientBuilder {
+    let read = |name: &str| {
+        var(name)
+            .or_else(|| var(&name.to_ascii_lowercase()))
+            .filter(|value| !value.trim().is_empty())
+    };
+    let exclusions = match read("NO_PROXY") {
+        Some(list) => format!("{NEVER_PROXIED},{list}"),
+        None => NEVER_PROXIED.to_owned(),
+    };
+    // Replaces reqwest's automatic system proxy, which would proxy loopback too.
+    let mut builder = builder.no_proxy();
+    type Make = fn(&str) -> reqwest::Result<reqwest::Proxy>;
+    let kinds: [(&str, Make); 3] = [
+        ("HTTPS_PROXY", |url| reqwest::Proxy::https(url)),
+        ("HTTP_PROXY", |url| reqwest::Proxy::http(url)),
+        ("ALL_PROXY", |url| reqwest::Proxy::all(url)),
+    ];
+    for (name, make) in kinds {
+        let Some(url) = read(name) else { continue };
+        match make(&url) {
+            Ok(proxy) => {
+                builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_string(&exclusions)));
+            }
+            // Never the URL: it may hold the proxy's password.
+            Err(_) => tracing::warn!(variable = name, "not a proxy URL; ignored"),
+        }
+    }
+    builder
 }
 
 fn build_error(e: reqwest::Error) -> Error {
@@ -345,6 +388,65 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A listener that answers every connection with `200 OK` and records the first line of
+    /// each request it gets.
+    async fn recording_server() -> (String, std::sync::Arc<Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let record = std::sync::Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buffer = vec![0; 4096];
+                let n = socket.read(&mut buffer).await.unwrap_or(0);
+                let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
+                record
+                    .lock()
+                    .unwrap()
+                    .push(text.lines().next().unwrap_or("").to_owned());
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+            }
+        });
+        (format!("http://{address}"), seen)
+    }
+
+    #[tokio::test]
+    async fn a_loopback_token_endpoint_is_never_reached_through_a_proxy() {
+        let (proxy, through_proxy) = recording_server().await;
+        let (endpoint, direct) = recording_server().await;
+        let vars = |name: &str| match name {
+            "HTTP_PROXY" | "HTTPS_PROXY" => Some(proxy.clone()),
+            "NO_PROXY" => Some("internal.example".to_owned()),
+            _ => None,
+        };
+        let client = with_system_proxies(reqwest::Client::builder(), vars)
+            .build()
+            .unwrap();
+        // Loopback: straight to the endpoint, whatever the proxy variables say.
+        let localhost = endpoint.replace("127.0.0.1", "localhost");
+        for url in [format!("{endpoint}/token"), format!("{localhost}/token")] {
+            assert!(client
+                .post(&url)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .is_success());
+        }
+        assert_eq!(direct.lock().unwrap().len(), 2);
+        assert!(through_proxy.lock().unwrap().is_empty());
+        // Another host: through the proxy (it answers for it), unless NO_PROXY names it.
+        let answer = client.post("http://auth.example.test/token").send().await;
+        assert!(answer.unwrap().status().is_success());
+        let seen = through_proxy.lock().unwrap().clone();
+        assert_eq!(seen, ["POST http://auth.example.test/token HTTP/1.1"]);
+    }
 
     #[test]
     fn basic_credentials_write_spaces_as_percent_20() {
