@@ -396,16 +396,22 @@ fn read_file(path: &Path) -> Result<File, Miss> {
     };
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = file
-            .metadata()
-            .map_err(|e| Miss::Unusable(e.to_string()))?
-            .permissions()
-            .mode();
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let meta = file.metadata().map_err(|e| Miss::Unusable(e.to_string()))?;
+        let mode = meta.permissions().mode();
         if mode & 0o077 != 0 {
             return Err(Miss::Unusable(format!(
                 "mode {:o}: readable by others, not ours",
                 mode & 0o777
+            )));
+        }
+        // The directory is ours (LocalStore::open checks its owner); a file in it that is not
+        // (planted by root for another user) is not trusted.
+        let directory = path.parent().and_then(|dir| fs::metadata(dir).ok());
+        if directory.is_none_or(|dir| dir.uid() != meta.uid()) {
+            return Err(Miss::Unusable(format!(
+                "owned by another user (uid {})",
+                meta.uid()
             )));
         }
     }

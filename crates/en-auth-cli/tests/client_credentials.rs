@@ -748,3 +748,41 @@ async fn a_loopback_token_endpoint_is_never_asked_through_the_proxy_of_the_envir
     assert_eq!(server.token_requests(), 3);
     assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_directory_of_another_user_is_not_used() {
+    // Root pointed at a user's cache must not adopt what is planted there. As root (CI) the
+    // test hands the directory to `nobody`; otherwise `/root` is another user's.
+    let server = server().await;
+    let sandbox = sandbox("owner", &server);
+    let dir = sandbox.root().join("someone-elses");
+    let is_root = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false);
+    let dir = if is_root {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+        dir
+    } else {
+        std::path::PathBuf::from("/root")
+    };
+    for _ in 0..2 {
+        let run = token_cmd(&sandbox, &[])
+            .env("EN_AUTH_CACHE_DIR", &dir)
+            .run()
+            .await;
+        assert!(!run.ok().trim_end().is_empty());
+        assert!(
+            run.stderr().contains("owned by another user") && run.stderr().contains("not caching"),
+            "{}",
+            run.stderr()
+        );
+    }
+    assert_eq!(
+        server.token_requests(),
+        2,
+        "nothing cached, nothing adopted"
+    );
+}

@@ -108,11 +108,20 @@ impl LocalStore {
         }
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
                 return Err(refuse(format!(
                     "open to other users (mode {mode:o}); `chmod 700` it"
+                )));
+            }
+            // Another user's directory (root pointed at a user's cache) could hold tokens
+            // planted for this process to adopt.
+            if meta.uid() != effective_uid() {
+                return Err(refuse(format!(
+                    "owned by another user (uid {}, not {})",
+                    meta.uid(),
+                    effective_uid()
                 )));
             }
         }
@@ -188,15 +197,13 @@ impl LocalStore {
         };
         #[cfg(unix)]
         {
-            // A file others could read or write is not trusted (and is replaced).
-            use std::os::unix::fs::PermissionsExt;
-            let mode = file
-                .metadata()
-                .map_err(|e| io_error("read", &e))?
-                .permissions()
-                .mode();
-            if mode & 0o077 != 0 {
-                tracing::warn!(store = %self.address(), mode = format!("{:o}", mode & 0o777), "a shared token file is open to other users: not used");
+            // A file others could read or write, or another user's, is not trusted (and is
+            // replaced).
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            let meta = file.metadata().map_err(|e| io_error("read", &e))?;
+            let mode = meta.permissions().mode();
+            if mode & 0o077 != 0 || meta.uid() != effective_uid() {
+                tracing::warn!(store = %self.address(), mode = format!("{:o}", mode & 0o777), uid = meta.uid(), "a shared token file is open to other users or not ours: not used");
                 return Ok(None);
             }
         }
@@ -328,6 +335,12 @@ impl SharedStore for LocalStore {
     fn address(&self) -> String {
         format!("file://{}", self.inner.dir.display())
     }
+}
+
+/// This process's effective user id.
+#[cfg(unix)]
+fn effective_uid() -> u32 {
+    rustix::process::geteuid().as_raw()
 }
 
 /// The Unix milliseconds of `time` (0 before 1970).
@@ -480,6 +493,41 @@ mod tests {
         // A file others can read is not used.
         fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
         assert!(other.get(&k).await.unwrap().is_none());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// A directory (or a token file) of another user is never trusted: as root (CI, this
+    /// project's machines) the test hands one to `nobody`; otherwise `/root` is one.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn another_users_directory_or_file_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        if effective_uid() != 0 {
+            let error = LocalStore::open("/root").unwrap_err().to_string();
+            assert!(error.contains("owned by another user"), "{error}");
+            return;
+        }
+        let dir = temp_dir("owner");
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+        let error = LocalStore::open(&dir).unwrap_err().to_string();
+        assert!(
+            error.contains("owned by another user (uid 65534"),
+            "{error}"
+        );
+        // Ours again; a token file planted by another user is not adopted.
+        std::os::unix::fs::chown(&dir, Some(0), Some(0)).unwrap();
+        let store = LocalStore::open(&dir).unwrap();
+        let k = key();
+        let ttl = Duration::from_secs(60);
+        assert!(store
+            .put_if_newer(&k, &token("planted", 100), ttl)
+            .await
+            .unwrap());
+        let file = dir.join(format!("{}.token", k.to_hex()));
+        std::os::unix::fs::chown(&file, Some(65534), Some(65534)).unwrap();
+        assert!(store.get(&k).await.unwrap().is_none());
         let _ = fs::remove_dir_all(&dir);
     }
 
