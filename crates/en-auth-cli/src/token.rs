@@ -233,11 +233,15 @@ mod tests {
 
     #[test]
     fn a_token_that_would_inject_header_lines_is_refused() {
-        for bad in ["tok\r\nX-Injected: 1", "tok\nmore", "tok\u{7f}"] {
+        for bad in ["s3cr3t\r\nX-Injected: 1", "s3cr3t\nmore", "s3cr3t\u{7f}"] {
             let error = IssuedToken::from_token(&Token::new(bad, None))
                 .err()
                 .unwrap();
-            assert!(!error.to_string().contains("tok"), "{error}");
+            let text = error.to_string();
+            assert!(
+                !text.contains("s3cr3t") && !text.contains("Injected"),
+                "{text}"
+            );
         }
         assert!(IssuedToken::from_token(&Token::new("eyJ.a.b", None)).is_ok());
     }
