@@ -59,7 +59,7 @@ fn requests_in(server: &OAuthServer, window: Duration) -> (u64, Instant) {
 fn token_key(redis: &RedisServer) -> String {
     let mut key = String::new();
     wait_until("a shared token in Redis", Duration::from_secs(15), || {
-        key = redis.cli(&["--scan", "--pattern", "en-auth:v1:*}"]);
+        key = redis.cli(&["--scan", "--pattern", "en-auth:v2:*}"]);
         !key.is_empty()
     });
     key.lines().next().unwrap_or_default().to_owned()
@@ -262,7 +262,25 @@ fn a_value_sealed_with_another_key_is_a_miss_then_overwritten() {
     let _serial = serial();
     let redis = RedisServer::start();
     let server = server();
-    // One member with another encryption key leaves its token in Redis…
+    // Token keys end with the hash tag's brace; lock keys with `:lock`.
+    let token_key = || {
+        let mut keys = String::new();
+        wait_until("a token in Redis", Duration::from_secs(5), || {
+            keys = redis.cli(&["--scan", "--pattern", "en-auth:v2:*}"]);
+            !keys.is_empty()
+        });
+        assert_eq!(keys.lines().count(), 1, "{keys}");
+        keys.trim().to_owned()
+    };
+    // Key names are keyed by the encryption key: learn the fleet's name with one member…
+    let probe = Fleet::spawn(1, &env(&server, &redis.url(), 2));
+    probe.wait_ready();
+    let fleets = token_key();
+    probe.finish();
+    // (Gone already if its short TTL lapsed.)
+    redis.cli(&["del", &fleets]);
+    // …then one member with another encryption key leaves its token in Redis, which anyone
+    // who can write to Redis copies to the fleet's name.
     let mut other = env(&server, &redis.url(), 2);
     other.retain(|(k, _)| *k != "FLEET_CACHE_KEY");
     other.push((
@@ -271,17 +289,14 @@ fn a_value_sealed_with_another_key_is_a_miss_then_overwritten() {
     ));
     let first = Fleet::spawn(1, &other);
     first.wait_ready();
-    // Token keys end with the hash tag's brace; lock keys with `:lock`.
-    let mut keys = String::new();
-    wait_until("the first token in Redis", Duration::from_secs(5), || {
-        keys = redis.cli(&["--scan", "--pattern", "en-auth:v1:*}"]);
-        !keys.is_empty()
-    });
-    assert_eq!(keys.lines().count(), 1, "{keys}");
+    let others = token_key();
+    assert_ne!(others, fleets, "another key, another name");
     // Kept past its TTL, so that the fleet meets it (its expiry, in the past by then, makes
     // the fleet's first token newer).
-    assert_eq!(redis.cli(&["persist", keys.trim()]), "1");
+    assert_eq!(redis.cli(&["persist", &others]), "1");
     first.finish();
+    assert_eq!(redis.cli(&["copy", &others, &fleets]), "1");
+    let keys = fleets;
     let foreign = redis.cli(&["get", keys.trim()]);
 
     // …which the fleet cannot read: a miss, a new token (one for the fleet), overwritten.

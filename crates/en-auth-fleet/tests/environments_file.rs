@@ -67,7 +67,7 @@ fn the_environments_file_alone_turns_sharing_on() {
     };
     assert_eq!(token(&first), token(&second));
     assert_eq!(server.token_requests(), 1, "one token for both");
-    let keys = redis.cli(&["--scan", "--pattern", "from-file:v1:*}"]);
+    let keys = redis.cli(&["--scan", "--pattern", "from-file:v2:*}"]);
     assert_eq!(keys.lines().count(), 1, "{keys}");
 
     // A key variable that is not set is a configuration error naming the field, not a silent

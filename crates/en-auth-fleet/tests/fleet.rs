@@ -118,14 +118,14 @@ fn a_fleet_on_a_redis_cluster_shares_one_token_per_renewal() {
         .nodes()
         .iter()
         .flat_map(|node| {
-            node.cli(&["--scan", "--pattern", "en-auth:v1:*"])
+            node.cli(&["--scan", "--pattern", "en-auth:v2:*"])
                 .lines()
                 .map(str::to_owned)
                 .collect::<Vec<_>>()
         })
         .collect();
     assert!(
-        keys.iter().all(|k| k.starts_with("en-auth:v1:{")),
+        keys.iter().all(|k| k.starts_with("en-auth:v2:{")),
         "{keys:?}"
     );
 }

@@ -173,9 +173,9 @@ fn eight_jobs_in_a_row_share_one_token_through_redis_and_leave_no_lock() {
     let server = server();
     let workspace = Workspace::new("redis-row", &server, &redis_table(&redis));
     eight_jobs_in_a_row(&workspace, &server);
-    let locks = redis.cli(&["--scan", "--pattern", "jobs:v1:*:lock"]);
+    let locks = redis.cli(&["--scan", "--pattern", "jobs:v2:*:lock"]);
     assert_eq!(locks.trim(), "", "no lock left behind");
-    let tokens = redis.cli(&["--scan", "--pattern", "jobs:v1:*}"]);
+    let tokens = redis.cli(&["--scan", "--pattern", "jobs:v2:*}"]);
     assert_eq!(tokens.lines().count(), 1, "the token is stored: {tokens}");
 }
 
@@ -235,7 +235,7 @@ fn a_job_killed_in_its_token_request_holds_the_next_up_for_the_lock_ttl_at_most(
     let server = server();
     let workspace = Workspace::new("redis-kill", &server, &redis_table(&redis));
     kill_during_its_token_request(&workspace, &server);
-    let locks = redis.cli(&["--scan", "--pattern", "jobs:v1:*:lock"]);
+    let locks = redis.cli(&["--scan", "--pattern", "jobs:v2:*:lock"]);
     assert_eq!(locks.lines().count(), 1, "the killed job's lock: {locks}");
     server.release_token_requests();
 

@@ -4,8 +4,11 @@
 //! Cluster, so that a fleet of processes shares one token per client instead of each asking
 //! the token endpoint for its own.
 //!
-//! - **Keys**: `{prefix}:v1:{<SHA-256 of the token request, hex>}`, and its lock
-//!   `{prefix}:v1:{<hex>}:lock`. The braces are a Redis Cluster hash tag: a key and its lock
+//! - **Keys**: `{prefix}:v2:{<name, hex>}`, and its lock `{prefix}:v2:{<name>}:lock`, where the
+//!   name is HMAC-SHA256 of the token request's digest ([`SharedKey`]) under a subkey derived
+//!   from the encryption key (HKDF-SHA256, info `en-auth redis key names v2`): without the key,
+//!   a reader of Redis cannot confirm a guessed client id, scope or secret from a key name.
+//!   The braces are a Redis Cluster hash tag: a key and its lock
 //!   land in one slot. No client id, scope or URL is readable in a key.
 //! - **Values**: AES-256-GCM (aws-lc-rs) with a 32-byte key you supply, a random 96-bit nonce
 //!   per value, and the Redis key as associated data (a value copied under another key does
@@ -111,6 +114,44 @@ end
 return 0
 ";
 
+/// Names keys in Redis: HMAC-SHA256 of a [`SharedKey`] under a subkey of the encryption key.
+struct KeyNames {
+    subkey: Zeroizing<[u8; 32]>,
+}
+
+/// The HKDF `info` of the key-name subkey: a new format of names gets a new label.
+const KEY_NAMES_INFO: &[u8] = b"en-auth redis key names v2";
+
+impl KeyNames {
+    /// The subkey: HKDF-SHA256 (RFC 5869) of the 32-byte encryption key, no salt,
+    /// [`KEY_NAMES_INFO`].
+    fn new(encryption_key: &[u8; 32]) -> Self {
+        let mut subkey = Zeroizing::new([0u8; 32]);
+        hkdf::Hkdf::<sha2::Sha256>::new(None, encryption_key)
+            .expand(KEY_NAMES_INFO, subkey.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        Self { subkey }
+    }
+
+    /// `key`'s name: 64 lowercase hex digits.
+    fn name(&self, key: &SharedKey) -> String {
+        self.name_of(key.as_bytes())
+    }
+
+    /// The name of a digest.
+    fn name_of(&self, digest: &[u8; 32]) -> String {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.subkey.as_ref())
+            .expect("HMAC takes a key of any length");
+        mac.update(digest);
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
 /// Where the store's connection stands.
 #[derive(Clone)]
 enum ConnectState {
@@ -134,6 +175,7 @@ struct Inner {
     address: String,
     prefix: String,
     sealer: Sealer,
+    names: KeyNames,
     target: Target,
     /// The connection, or where making it stands: made by a task of its own (see
     /// [`RedisStore::connection`]), so that a caller's timeout never cancels it.
@@ -296,6 +338,7 @@ impl RedisStoreBuilder {
                 address: en_auth_core::redacted_urls(&self.url),
                 prefix: self.key_prefix,
                 sealer: Sealer::new(key),
+                names: KeyNames::new(key),
                 target,
                 connection: watch::Sender::new(ConnectState::Idle),
                 warned_unreadable: AtomicBool::new(false),
@@ -370,15 +413,23 @@ impl RedisStore {
             .build()
     }
 
-    /// The Redis key of `key`'s token: `{prefix}:v1:{<hex>}` (public for tests and
-    /// operators: `redis-cli --scan --pattern '<prefix>:v1:*'`).
+    /// The Redis key of `key`'s token: `{prefix}:v2:{<hex>}`, the hex a keyed HMAC of `key`
+    /// (public for tests and operators: `redis-cli --scan --pattern '<prefix>:v2:*'`).
     pub fn redis_key(&self, key: &SharedKey) -> String {
-        format!("{}:v1:{{{}}}", self.inner.prefix, key.to_hex())
+        format!(
+            "{}:v2:{{{}}}",
+            self.inner.prefix,
+            self.inner.names.name(key)
+        )
     }
 
-    /// The Redis key of `key`'s lock: `{prefix}:v1:{<hex>}:lock`, in the token's Cluster slot.
+    /// The Redis key of `key`'s lock: `{prefix}:v2:{<hex>}:lock`, in the token's Cluster slot.
     pub fn lock_key(&self, key: &SharedKey) -> String {
-        format!("{}:v1:{{{}}}:lock", self.inner.prefix, key.to_hex())
+        format!(
+            "{}:v2:{{{}}}:lock",
+            self.inner.prefix,
+            self.inner.names.name(key)
+        )
     }
 
     /// Runs `op` with a connection, on en-auth's I/O runtime.
@@ -763,9 +814,22 @@ mod tests {
         let store = from("GOOD").unwrap();
         assert_eq!(store.address(), "redis://127.0.0.1:6379");
         let key = en_auth_core::SharedIdentity::new("t").key();
-        let hex = key.to_hex();
-        assert_eq!(store.redis_key(&key), format!("p:v1:{{{hex}}}"));
-        assert_eq!(store.lock_key(&key), format!("p:v1:{{{hex}}}:lock"));
+        let name = store.inner.names.name(&key);
+        assert_eq!(store.redis_key(&key), format!("p:v2:{{{name}}}"));
+        assert_eq!(store.lock_key(&key), format!("p:v2:{{{name}}}:lock"));
+        assert!(!store.redis_key(&key).contains(&key.to_hex()));
+    }
+
+    /// The key names' derivation, pinned by a known answer computed with Python's `hmac` and
+    /// `hashlib` (HKDF written out from RFC 5869): encryption key 32 × 0x42, the digest
+    /// 32 × 0x07.
+    #[test]
+    fn key_names_match_an_independent_computation() {
+        const KNOWN_NAME: &str = "cc8128fd5320fd0bc864e3fb09f4f7f6ad43a179b5b6e5790dde8cf7fb124276";
+        let names = KeyNames::new(&[0x42; 32]);
+        assert_eq!(names.name_of(&[7; 32]), KNOWN_NAME);
+        // Another encryption key, another name.
+        assert_ne!(KeyNames::new(&[0x43; 32]).name_of(&[7; 32]), KNOWN_NAME);
     }
 
     #[test]

@@ -55,6 +55,24 @@ fn access(token: &Option<SharedToken>) -> Option<&str> {
 }
 
 /// A raw connection to look at (and tamper with) what the store wrote.
+/// Copies the raw value `from` holds for `key` to the name `to` gives it: what another fleet
+/// (another encryption key) wrote, or anyone who can write to Redis, at the place `to` reads.
+/// Names are keyed by the encryption key, so without this another key's value is never seen.
+fn plant(url: &str, from: &RedisStore, to: &RedisStore, key: &SharedKey) {
+    let mut raw = raw(url);
+    let value: Vec<u8> = redis::cmd("GET")
+        .arg(from.redis_key(key))
+        .query(&mut raw)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(to.redis_key(key))
+        .arg(value)
+        .arg("EX")
+        .arg(300)
+        .query(&mut raw)
+        .unwrap();
+}
+
 fn raw(url: &str) -> redis::Connection {
     redis::Client::open(url)
         .unwrap()
@@ -221,6 +239,12 @@ async fn another_encryption_key_or_tampering_reads_as_a_miss_logged_once() {
         .put_if_newer(&key, &token("at-old-key", 300, "id-1"), TTL)
         .await
         .unwrap());
+    // Another key names keys apart: the new store does not even see the old value.
+    assert_ne!(old.redis_key(&key), new.redis_key(&key));
+    assert!(new.get(&key).await.unwrap().is_none());
+    assert!(logs.text().matches("could not be read").count() == 0);
+    // Planted at the new store's name, it does not open.
+    plant(&redis.url(), &old, &new, &key);
 
     assert!(new.get(&key).await.unwrap().is_none());
     assert!(new.get(&key).await.unwrap().is_none());
@@ -237,6 +261,9 @@ async fn another_encryption_key_or_tampering_reads_as_a_miss_logged_once() {
         .await
         .unwrap());
     assert_eq!(access(&new.get(&key).await.unwrap()), Some("at-new-key"));
+    // The old store's own value is untouched; the new one's, planted there, does not open.
+    assert_eq!(access(&old.get(&key).await.unwrap()), Some("at-old-key"));
+    plant(&redis.url(), &new, &old, &key);
     assert!(old.get(&key).await.unwrap().is_none());
 
     // Tampering: a flipped bit in the ciphertext, a header claiming a later expiry, a value
@@ -300,7 +327,7 @@ async fn nothing_readable_in_redis() {
         let value: Vec<u8> = redis::cmd("GET").arg(&key).query(&mut raw).unwrap();
         let key_text = String::from_utf8(key.clone()).unwrap();
         let shape = key_text
-            .strip_prefix("test:v1:{")
+            .strip_prefix("test:v2:{")
             .and_then(|rest| rest.get(..65));
         assert!(
             shape.is_some_and(|s| s.ends_with('}') && s[..64].bytes().all(|b| b.is_ascii_hexdigit())),
@@ -610,12 +637,11 @@ async fn nothing_secret_in_debug_errors_or_logs() {
         .unwrap());
     let got = store.get(&key).await.unwrap().unwrap();
     seen.push(format!("{got:?}"));
-    // Unreadable (another key), refused (a password the server does not know), dead.
-    assert!(self::store(&redis.url(), [1; 32])
-        .get(&key)
-        .await
-        .unwrap()
-        .is_none());
+    // Unreadable (another key's value planted at its name), refused (a password the server
+    // does not know), dead.
+    let other = self::store(&redis.url(), [1; 32]);
+    plant(&redis.url(), &store, &other, &key);
+    assert!(other.get(&key).await.unwrap().is_none());
     let with_password = format!("redis://:hunter2-pass@127.0.0.1:{}", redis.port());
     let refused = RedisStore::builder(&with_password)
         .encryption_key(key_bytes)
