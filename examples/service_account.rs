@@ -40,7 +40,12 @@ async fn run() -> Result<(), String> {
     let environment = var("ENVIRONMENT")?;
     let authorizer = ServiceAccountAuthorizer::new(client_info, environment.as_str())
         .map_err(|e| format!("error: {e}"))?;
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+    // Redirects followed only within the origin: the API key never travels elsewhere.
+    let http = reqwest::Client::builder()
+        .redirect(en_auth_oauth2::same_origin_redirects())
+        .build()
+        .map_err(|e| format!("error: {e}"))?;
+    let client = reqwest_middleware::ClientBuilder::new(http)
         .with(authorizer)
         .build();
     let response = client

@@ -64,7 +64,7 @@ pub use local_store::LocalStore;
 pub use middleware_error::auth_error;
 pub use policy::{renewal_gap, RenewalPolicy, MAX_GAP_FRACTION};
 pub use provider::TokenProvider;
-pub use request_policy::RequestPolicy;
+pub use request_policy::{same_origin_redirects, RequestPolicy};
 pub use store::{
     redacted_urls, SharedCacheConfig, SharedIdentity, SharedKey, SharedStore, SharedStoreSettings,
     SharedToken, StoreError, StoreResult,

@@ -148,3 +148,31 @@ impl RequestPolicy {
         }
     }
 }
+
+/// A `reqwest` redirect policy for the client that carries en-auth's headers: it follows up to
+/// 10 redirects that stay on the request's origin (scheme, host and port) and stops at the
+/// first that leaves it, handing that 3xx response back. `reqwest` drops `Authorization` on a
+/// redirect to another host, but not `X-Api-Key` (nor any header of yours): with this policy
+/// neither leaves the origin the request was authorized for.
+///
+/// ```
+/// let client = en_auth_core::reqwest_middleware::reqwest::Client::builder()
+///     .redirect(en_auth_core::same_origin_redirects())
+///     .build()
+///     .unwrap();
+/// # let _ = client;
+/// ```
+pub fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let Some(first) = attempt.previous().first() else {
+            return attempt.follow();
+        };
+        if attempt.previous().len() > 10 {
+            attempt.error("more than 10 redirects")
+        } else if attempt.url().origin() == first.origin() {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
