@@ -163,7 +163,7 @@ pub enum Miss {
 
 /// The cache directory.
 pub struct Cache {
-    dir: PathBuf,
+    /// The library's store in the directory (which it created and checked).
     store: LocalStore,
 }
 
@@ -193,7 +193,7 @@ impl Cache {
         };
         // Created with mode 0700; one that others can open is refused.
         match LocalStore::open(&dir) {
-            Ok(store) => Some(Cache { dir, store }),
+            Ok(store) => Some(Cache { store }),
             Err(e) => {
                 let why = match &e {
                     en_auth_oauth2::Error::Configuration(c) => c.message.clone(),
@@ -252,12 +252,12 @@ impl Cache {
 
     /// The directory.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        self.store.dir()
     }
 
     /// The file of `request`.
     pub fn path(&self, request: &Request) -> PathBuf {
-        self.dir.join(format!("{}.json", request.key()))
+        self.dir().join(format!("{}.json", request.key()))
     }
 
     /// The entry of `request`.
@@ -325,7 +325,7 @@ impl Cache {
             canonical_user: entry.canonical_user.clone(),
         };
         let text = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
-        write_atomically(&self.dir, &self.path(request), &text)?;
+        write_atomically(self.dir(), &self.path(request), &text)?;
         Ok(true)
     }
 
@@ -343,7 +343,7 @@ impl Cache {
         client_id: Option<&str>,
     ) -> std::io::Result<Vec<PathBuf>> {
         let mut removed = Vec::new();
-        for dirent in fs::read_dir(&self.dir)? {
+        for dirent in fs::read_dir(self.dir())? {
             let path = dirent?.path();
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
                 continue;
@@ -363,11 +363,11 @@ impl Cache {
 
     /// Whether the refresh-token notice is still to be printed; records that it was.
     pub fn first_refresh_token(&self) -> bool {
-        let marker = self.dir.join(NOTICE_MARKER);
+        let marker = self.dir().join(NOTICE_MARKER);
         if marker.exists() {
             return false;
         }
-        let _ = write_atomically(&self.dir, &marker, b"");
+        let _ = write_atomically(self.dir(), &marker, b"");
         true
     }
 }
