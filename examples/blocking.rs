@@ -18,7 +18,7 @@
 use std::process::ExitCode;
 
 use en_auth_oauth2::reqwest::blocking::Client;
-use en_auth_oauth2::{reqwest_middleware, ClientInfo, IntoEnvironment, ServiceAccountAuthorizer};
+use en_auth_oauth2::{ClientInfo, IntoEnvironment, ServiceAccountAuthorizer};
 
 fn var(name: &str) -> Result<String, String> {
     std::env::var(name).map_err(|_| format!("error: the environment variable {name} is not set"))
@@ -27,12 +27,12 @@ fn var(name: &str) -> Result<String, String> {
 /// The line printed when the request fails: which client tried where, and the en-auth error
 /// (which names the endpoint); or the request's own failure when it got as far as being sent.
 fn failure_line(
-    failure: &reqwest_middleware::Error,
+    failure: &en_auth_oauth2::BlockingError,
     client_id: &str,
     environment: &str,
     url: &str,
 ) -> String {
-    match en_auth_oauth2::auth_error(failure) {
+    match failure.auth_error() {
         Some(error) => format!("error: client `{client_id}`, environment `{environment}`: {error}"),
         None => format!("error: request to {url} failed: {failure}"),
     }

@@ -25,7 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     // Any hyper-util client: the layer adds `Authorization: Bearer …` to each request.
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut service = AuthorizerLayer::new(authorizer.authorizer().clone()).layer(client);
+    let mut service = AuthorizerLayer::new(authorizer.clone()).layer(client);
 
     for round in 1..=3 {
         if round == 3 {

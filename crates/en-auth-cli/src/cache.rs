@@ -14,7 +14,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use en_auth_oauth2::{LocalStore, SharedIdentity, SharedKey, SharedStore};
+use en_auth_oauth2::core::{SharedIdentity, SharedKey};
+use en_auth_oauth2::{LocalStore, SharedStore};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

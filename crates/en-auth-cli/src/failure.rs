@@ -145,9 +145,10 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use en_auth_oauth2::core::ChallengeError;
     use en_auth_oauth2::{
-        AuthorizationError, ChallengeError, ConfigurationError, InvalidClientError,
-        InvalidResponseError, TransportError,
+        AuthorizationError, ConfigurationError, InvalidClientError, InvalidResponseError,
+        TransportError,
     };
 
     #[test]

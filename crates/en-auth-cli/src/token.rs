@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use en_auth_oauth2::{renewal_gap, Token};
+use en_auth_oauth2::core::renewal_gap;
+use en_auth_oauth2::Token;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 

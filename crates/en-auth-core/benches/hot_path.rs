@@ -1,4 +1,4 @@
-//! The hot path: `access_token()` and `authorize_request()` on a fresh cached token, on one
+//! The hot path: `access_token()` and `authorize()` on a fresh cached token, on one
 //! thread and on two threads at once, beside a naive `Mutex<Option<Token>>` cache.
 //!
 //! `cargo bench -p en-auth-core --bench hot_path`. On two threads each iteration is one call on
@@ -97,7 +97,7 @@ fn bench(c: &mut Criterion) {
         reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1/".parse().unwrap());
     let authorize = || {
         let mut request = template.try_clone().unwrap();
-        auth.authorize_request(&mut request)
+        auth.authorize(&mut request)
             .now_or_never()
             .unwrap()
             .unwrap();

@@ -21,8 +21,8 @@ use crate::flight::SingleFlight;
 use crate::shared::{Obtained, Replacing, Shared};
 use crate::telemetry::{self, LastRejection, RenewalTrigger};
 use crate::{
-    Error, InternalError, RenewalPolicy, RequestPolicy, SharedStore, SharedStoreSettings, Token,
-    TokenProvider, API_KEY_HEADER, AUTHORIZATION_HEADER,
+    AuthorizerBuilder, Error, InternalError, RenewalPolicy, RequestPolicy, SharedStore,
+    SharedStoreSettings, Token, TokenProvider, API_KEY_HEADER, AUTHORIZATION_HEADER,
 };
 
 /// Caches the tokens of a [`TokenProvider`] and authorizes requests with them.
@@ -85,44 +85,13 @@ impl<P: TokenProvider> std::fmt::Debug for Authorizer<P> {
 }
 
 impl<P: TokenProvider> Authorizer<P> {
-    /// An authorizer over `provider` with the default [`RenewalPolicy`] and an empty cache: the
-    /// first request obtains a token.
+    /// An authorizer over `provider` with the default policies and an empty cache: the first
+    /// request obtains a token. [`AuthorizerBuilder`] sets the policies and a shared store.
     pub fn new(provider: P) -> Self {
-        Self::with_policy(provider, RenewalPolicy::default())
+        AuthorizerBuilder::new().build(provider)
     }
 
-    /// An authorizer over `provider` with `policy` and the default [`RequestPolicy`].
-    pub fn with_policy(provider: P, policy: RenewalPolicy) -> Self {
-        Self::with_policies(provider, policy, RequestPolicy::default())
-    }
-
-    /// An authorizer over `provider` that renews tokens as `policy` says and treats the
-    /// requests it authorizes as `requests` says (which URLs may carry a token, which answers
-    /// reject it).
-    pub fn with_policies(provider: P, policy: RenewalPolicy, requests: RequestPolicy) -> Self {
-        Self::build(provider, policy, requests, None)
-    }
-
-    /// As [`Authorizer::with_policies`], sharing tokens with the other processes of a fleet
-    /// through `store` (see [`SharedStore`]): on a local miss, and when the renewal window
-    /// opens, the authorizer adopts a token another process stored, or takes the fleet's lock
-    /// and asks the token endpoint, so that the fleet makes one token request per renewal.
-    /// The hot path does not touch the store, and a failing store never fails a request
-    /// ([`SharedStoreSettings`]).
-    ///
-    /// Only a provider with a [`TokenProvider::shared_identity`] shares; for any other (a
-    /// user's SRP session) the store is not used.
-    pub fn with_shared_store(
-        provider: P,
-        policy: RenewalPolicy,
-        requests: RequestPolicy,
-        store: Arc<dyn SharedStore>,
-        settings: SharedStoreSettings,
-    ) -> Self {
-        Self::build(provider, policy, requests, Some((store, settings)))
-    }
-
-    fn build(
+    pub(crate) fn assemble(
         provider: P,
         policy: RenewalPolicy,
         requests: RequestPolicy,
@@ -329,22 +298,6 @@ impl<P: TokenProvider> Authorizer<P> {
         Ok(CurrentToken::from_guard(entry))
     }
 
-    /// Adds `Authorization: Bearer <token>` (and `X-Api-Key` when the client has an API key) to
-    /// `request`, replacing any such headers it had (the Python `en_auth` package's `__call__(request)`).
-    /// Returns the token's [generation](CurrentToken::generation).
-    ///
-    /// # Errors
-    /// [`Error::Configuration`] if the [`RequestPolicy`] forbids sending a token to the
-    /// request's URL (plain `http` to a host that is not loopback, by default): no token is
-    /// requested then. Otherwise as [`Authorizer::access_token`]. The request is left unchanged
-    /// on error.
-    pub async fn authorize_request(&self, request: &mut reqwest::Request) -> Result<u64, Error> {
-        self.inner.requests.check_url(request.url())?;
-        let token = self.access_token().await?;
-        self.apply_headers(request.headers_mut(), &token);
-        Ok(token.generation())
-    }
-
     /// Marks the token of `generation` as rejected, so that the next request renews it.
     /// Does nothing if that token has already been replaced (a burst of 401s for one token
     /// causes one renewal), or if a request replayed with it after a 401 was rejected again
@@ -359,8 +312,7 @@ impl<P: TokenProvider> Authorizer<P> {
 
     /// [`Authorizer::invalidate`], naming what rejected the token: the renewal that follows
     /// records `trigger` (the `trigger` field of the `en_auth.token_request` span and label of
-    /// the renewals metric). Adapters pass [`RenewalTrigger::GrpcUnauthenticated`] for a gRPC
-    /// `UNAUTHENTICATED` answer, [`RenewalTrigger::Rejected`] for an HTTP rejection.
+    /// the renewals metric).
     pub fn invalidate_with(&self, generation: u64, trigger: RenewalTrigger) {
         if self.inner.cache.invalidate(generation) {
             self.inner.rejections.note(generation, trigger);
@@ -370,15 +322,16 @@ impl<P: TokenProvider> Authorizer<P> {
 
     /// Records that a request replayed with the token of `generation`, just after a rejection
     /// and a renewal, was rejected again: the token is not the problem, so rejections do not
-    /// renew it for 30 seconds. For adapters to other HTTP stacks; the middleware calls it.
-    pub fn replay_rejected(&self, generation: u64) {
+    /// renew it for 30 seconds.
+    pub(crate) fn replay_rejected(&self, generation: u64) {
         self.inner.cache.replay_rejected(generation);
     }
 
     /// Inserts `Authorization: <token's header>` and, when the client has an API key,
     /// `X-Api-Key` into `headers`, replacing any such headers; both values are marked
-    /// sensitive. For adapters to other HTTP stacks; [`Authorizer::authorize_request`] does
-    /// this for `reqwest`.
+    /// sensitive. For a synchronous hook that sees only headers (a tonic interceptor, with
+    /// [`Authorizer::try_current_token`]); adapters that see the whole request use
+    /// [`Authorizer::authorize`], which checks where the request goes first.
     pub fn apply_headers(&self, headers: &mut http::HeaderMap, token: &CurrentToken) {
         headers.insert(AUTHORIZATION_HEADER, token.header_value().clone());
         if let Some(key) = &self.inner.api_key {

@@ -21,19 +21,19 @@
 mod authorizer;
 #[cfg(feature = "blocking")]
 mod blocking;
+mod builder;
 mod cache;
 mod client;
+mod contract;
 mod environment;
 mod error;
 mod flight;
-mod flow;
 mod io;
 mod local_store;
 mod middleware;
 mod middleware_error;
 mod policy;
 mod provider;
-mod replay;
 mod request_policy;
 pub mod sealed;
 mod shared;
@@ -47,9 +47,11 @@ use http::HeaderName;
 
 pub use authorizer::{Authorizer, TokenUnavailable};
 #[cfg(feature = "blocking")]
-pub use blocking::{BlockingAuthorizer, DEFAULT_WAIT_LIMIT};
+pub use blocking::{BlockingAuthorizer, BlockingError, DEFAULT_WAIT_LIMIT};
+pub use builder::AuthorizerBuilder;
 pub use cache::{CacheMiss, CurrentToken};
 pub use client::{ClientInfo, UserCredentials};
+pub use contract::{OutgoingRequest, RequestTarget, Ticket, Verdict, GRPC_STATUS_UNAUTHENTICATED};
 pub use environment::{
     is_loopback, Environment, IntoEnvironment, TokenEndpointAuthMethod, ENVIRONMENTS_VAR,
 };
@@ -58,7 +60,6 @@ pub use error::{
     InternalError, InvalidClientError, InvalidCredentialsError, InvalidResponseError, Source,
     TransportError, TransportErrorKind, RETRYABLE_CODES,
 };
-pub use flow::BuilderSettings;
 pub use io::run_on_io_runtime;
 pub use local_store::LocalStore;
 pub use middleware_error::auth_error;
@@ -74,13 +75,6 @@ pub use token::{Token, EXPIRES_IN_RESOLUTION, MAX_LIFETIME};
 
 pub use reqwest_middleware;
 
-/// What [`flow_authorizer!`] expands to needs; not part of the API.
-#[doc(hidden)]
-pub mod __private {
-    pub use async_trait::async_trait;
-    pub use http;
-    pub use reqwest;
-}
 pub use secrecy;
 
 /// The standard `Authorization` header (RFC 9110 §11.6.2), which carries `Bearer <token>`

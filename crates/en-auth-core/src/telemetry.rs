@@ -75,16 +75,16 @@ pub const RENEWALS: &str = "en_auth_renewals_total";
 pub const COOLDOWN_ANSWERS: &str = "en_auth_cooldown_answers_total";
 
 /// Counter, recorded by an authorizer with a shared token store: lookups, by `flow` and `result` (`hit`,
-/// `miss`, `error`). Recorded with [`store_lookup`].
+/// `miss`, `error`). Recorded by the authorizer for each call of its shared store.
 pub const STORE_LOOKUPS: &str = "en_auth_store_lookups_total";
 
 /// Counter, recorded by an authorizer with a shared token store: writes, by `flow` and `result` (`written`,
-/// `stale`: a newer token was there, `error`). Recorded with [`store_write`].
+/// `stale`: a newer token was there, `error`). Recorded by the authorizer for each write.
 pub const STORE_WRITES: &str = "en_auth_store_writes_total";
 
 /// Counter, recorded by an authorizer with a shared token store: renewal-lock attempts, by `flow` and
-/// `outcome` (`acquired`, `contended`: another process holds it, `error`). Recorded with
-/// [`store_lock`].
+/// `outcome` (`acquired`, `contended`: another process holds it, `error`), one per lock
+/// attempt.
 pub const STORE_LOCKS: &str = "en_auth_store_locks_total";
 
 /// Why a token request was started: the `trigger` field of the span and label of
@@ -339,7 +339,7 @@ impl LastRejection {
 /// A shared-store lookup's result, for [`store_lookup`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum StoreLookup {
+pub(crate) enum StoreLookup {
     /// A usable token was there.
     Hit,
     /// No usable token was there.
@@ -351,7 +351,7 @@ pub enum StoreLookup {
 /// A shared-store write's result, for [`store_write`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum StoreWrite {
+pub(crate) enum StoreWrite {
     /// The token was written.
     Written,
     /// A newer token was there already: nothing written.
@@ -363,7 +363,7 @@ pub enum StoreWrite {
 /// A shared-store renewal lock's outcome, for [`store_lock`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum StoreLock {
+pub(crate) enum StoreLock {
     /// This process holds the lock and renews.
     Acquired,
     /// Another process holds it.
@@ -375,7 +375,7 @@ pub enum StoreLock {
 /// Records a shared-store lookup of the `flow`'s token: a `DEBUG` event and [`STORE_LOOKUPS`].
 /// The authorizer records every call of its shared store (each read, also while it waits for
 /// another process's token); a store adapter must not record its own calls again.
-pub fn store_lookup(flow: &'static str, result: StoreLookup) {
+pub(crate) fn store_lookup(flow: &'static str, result: StoreLookup) {
     let result = match result {
         StoreLookup::Hit => "hit",
         StoreLookup::Miss => "miss",
@@ -388,7 +388,7 @@ pub fn store_lookup(flow: &'static str, result: StoreLookup) {
 
 /// Records a shared-store write of the `flow`'s token: a `DEBUG` event and [`STORE_WRITES`].
 /// The authorizer records every write of its shared store; an adapter must not record again.
-pub fn store_write(flow: &'static str, result: StoreWrite) {
+pub(crate) fn store_write(flow: &'static str, result: StoreWrite) {
     let result = match result {
         StoreWrite::Written => "written",
         StoreWrite::Stale => "stale",
@@ -401,7 +401,7 @@ pub fn store_write(flow: &'static str, result: StoreWrite) {
 
 /// Records a shared-store renewal-lock attempt for the `flow`'s token: a `DEBUG` event and
 /// [`STORE_LOCKS`]. The authorizer records every lock attempt; an adapter must not record again.
-pub fn store_lock(flow: &'static str, outcome: StoreLock) {
+pub(crate) fn store_lock(flow: &'static str, outcome: StoreLock) {
     let outcome = match outcome {
         StoreLock::Acquired => "acquired",
         StoreLock::Contended => "contended",
@@ -456,5 +456,54 @@ mod tests {
         assert_eq!(error_type(&timeout), "timeout");
         let client: Error = crate::InvalidClientError::new("svc", "e", "").into();
         assert_eq!(error_type(&client), "invalid_client");
+    }
+
+    #[cfg(feature = "metrics")]
+    #[test]
+    fn the_store_metrics_record_under_their_names() {
+        use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            store_lookup("client_credentials", StoreLookup::Hit);
+            store_lookup("client_credentials", StoreLookup::Hit);
+            store_lookup("client_credentials", StoreLookup::Miss);
+            store_write("client_credentials", StoreWrite::Stale);
+            store_lock("client_credentials", StoreLock::Contended);
+            store_lock("client_credentials", StoreLock::Error);
+        });
+        let mut counted: Vec<(String, Vec<String>, u64)> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let DebugValue::Counter(n) = value else {
+                    panic!("{key:?} is not a counter")
+                };
+                let labels = key
+                    .key()
+                    .labels()
+                    .map(|l| format!("{}={}", l.key(), l.value()));
+                (key.key().name().to_owned(), labels.collect(), n)
+            })
+            .collect();
+        counted.sort();
+        let expect = |name: &str, label: &str, n: u64| {
+            (
+                name.to_owned(),
+                vec!["flow=client_credentials".to_owned(), label.to_owned()],
+                n,
+            )
+        };
+        assert_eq!(
+            counted,
+            [
+                expect(STORE_LOCKS, "outcome=contended", 1),
+                expect(STORE_LOCKS, "outcome=error", 1),
+                expect(STORE_LOOKUPS, "result=hit", 2),
+                expect(STORE_LOOKUPS, "result=miss", 1),
+                expect(STORE_WRITES, "result=stale", 1),
+            ]
+        );
     }
 }

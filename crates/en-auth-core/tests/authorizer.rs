@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use en_auth_core::{
-    AuthorizationError, Authorizer, ClientInfo, Error, InvalidClientError, RenewalPolicy,
-    RequestPolicy, Token, TokenProvider,
+    AuthorizationError, Authorizer, AuthorizerBuilder, ClientInfo, Error, InvalidClientError,
+    RenewalPolicy, RequestPolicy, Token, TokenProvider,
 };
 use secrecy::ExposeSecret;
 use tokio::sync::watch;
@@ -193,7 +193,9 @@ fn unavailable() -> Error {
 #[tokio::test]
 async fn a_failure_reaches_every_waiter_and_the_next_call_retries() {
     let provider = Arc::new(Scripted::new());
-    let auth = Authorizer::with_policy(P(Arc::clone(&provider)), bare());
+    let auth = AuthorizerBuilder::new()
+        .renewal_policy(bare())
+        .build(P(Arc::clone(&provider)));
     *provider.fail_with.lock().unwrap() =
         Some(AuthorizationError::new("scripted", 503, None, "down").into());
     provider.gate.send_replace(false);
@@ -300,7 +302,7 @@ async fn authorize_request_sets_bearer_and_api_key_as_sensitive_headers() {
     let auth = Authorizer::new(P(Arc::clone(&provider)));
     let mut request =
         reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1/".parse().unwrap());
-    auth.authorize_request(&mut request).await.unwrap();
+    auth.authorize(&mut request).await.unwrap();
     let authorization = request
         .headers()
         .get(en_auth_core::AUTHORIZATION_HEADER)
@@ -466,10 +468,9 @@ async fn if_the_background_renewal_fails_the_old_token_is_kept() {
         due_first: true,
         ..Scripted::new()
     });
-    let auth = Authorizer::with_policy(
-        P(Arc::clone(&provider)),
-        RenewalPolicy::default().with_max_attempts(1),
-    );
+    let auth = AuthorizerBuilder::new()
+        .renewal_policy(RenewalPolicy::default().with_max_attempts(1))
+        .build(P(Arc::clone(&provider)));
     assert_eq!(
         auth.access_token().await.unwrap().secret().expose_secret(),
         "token-1"
@@ -499,10 +500,9 @@ async fn without_proactive_renewal_a_due_token_is_waited_for() {
         due_first: true,
         ..Scripted::new()
     });
-    let auth = Authorizer::with_policy(
-        P(Arc::clone(&provider)),
-        RenewalPolicy::default().with_proactive_renewal(false),
-    );
+    let auth = AuthorizerBuilder::new()
+        .renewal_policy(RenewalPolicy::default().with_proactive_renewal(false))
+        .build(P(Arc::clone(&provider)));
     assert_eq!(
         auth.access_token().await.unwrap().secret().expose_secret(),
         "token-1"
@@ -520,7 +520,9 @@ async fn without_proactive_renewal_a_due_token_is_waited_for() {
 #[tokio::test]
 async fn a_panicking_provider_fails_its_waiters_and_the_authorizer_recovers() {
     let provider = Arc::new(Scripted::new());
-    let auth = Authorizer::with_policy(P(Arc::clone(&provider)), bare());
+    let auth = AuthorizerBuilder::new()
+        .renewal_policy(bare())
+        .build(P(Arc::clone(&provider)));
     provider.panic_next.store(true, Ordering::SeqCst);
     provider.gate.send_replace(false);
     let handles = burst(&auth, 100).await;
@@ -641,12 +643,12 @@ async fn tokens_go_over_https_or_to_loopback_unless_plain_http_is_allowed() {
         "http://[::1]:9/r",
     ] {
         let mut r = request(url);
-        auth.authorize_request(&mut r).await.unwrap();
+        auth.authorize(&mut r).await.unwrap();
         assert!(r.headers().contains_key("authorization"), "{url}");
     }
     let calls_before = calls(&provider);
     let mut remote = request("http://api.example.com/r");
-    let err = auth.authorize_request(&mut remote).await.unwrap_err();
+    let err = auth.authorize(&mut remote).await.unwrap_err();
     assert!(matches!(err, Error::Configuration(_)), "{err:?}");
     let text = err.to_string();
     assert!(
@@ -656,11 +658,7 @@ async fn tokens_go_over_https_or_to_loopback_unless_plain_http_is_allowed() {
     assert!(!remote.headers().contains_key("authorization"));
     assert!(!remote.headers().contains_key("x-api-key"));
     let mut typo = request("http://localhots:8080/r");
-    let text = auth
-        .authorize_request(&mut typo)
-        .await
-        .unwrap_err()
-        .to_string();
+    let text = auth.authorize(&mut typo).await.unwrap_err().to_string();
     assert!(text.contains("did you mean localhost?"), "{text}");
     assert_eq!(
         calls(&provider),
@@ -668,12 +666,10 @@ async fn tokens_go_over_https_or_to_loopback_unless_plain_http_is_allowed() {
         "no token request for a refused URL"
     );
 
-    let mesh = Authorizer::with_policies(
-        P(Arc::clone(&provider)),
-        RenewalPolicy::default(),
-        RequestPolicy::default().with_insecure_http(true),
-    );
+    let mesh = AuthorizerBuilder::new()
+        .request_policy(RequestPolicy::default().with_insecure_http(true))
+        .build(P(Arc::clone(&provider)));
     let mut remote = request("http://api.example.com/r");
-    mesh.authorize_request(&mut remote).await.unwrap();
+    mesh.authorize(&mut remote).await.unwrap();
     assert!(remote.headers().contains_key("authorization"));
 }

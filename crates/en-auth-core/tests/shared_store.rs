@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use en_auth_core::{
-    Authorizer, ClientInfo, Error, RenewalPolicy, RequestPolicy, SharedIdentity, SharedKey,
+    Authorizer, AuthorizerBuilder, ClientInfo, Error, RenewalPolicy, SharedIdentity, SharedKey,
     SharedStore, SharedStoreSettings, SharedToken, StoreError, StoreResult, Token, TokenProvider,
 };
 use secrecy::{ExposeSecret, SecretString};
@@ -287,13 +287,11 @@ fn process_with(
         shares: true,
     };
     adjust(&mut provider);
-    Authorizer::with_shared_store(
-        provider,
-        RenewalPolicy::default().with_max_attempts(1),
-        RequestPolicy::default(),
-        Arc::new(Store(Arc::clone(store))),
-        settings,
-    )
+    AuthorizerBuilder::new()
+        .renewal_policy(RenewalPolicy::default().with_max_attempts(1))
+        .shared_store(Store(Arc::clone(store)))
+        .shared_store_settings(settings)
+        .build(provider)
 }
 
 fn secret(token: &en_auth_core::CurrentToken) -> String {
@@ -673,8 +671,9 @@ fn the_environments_directory_opens_a_local_store_or_names_where_it_is_wrong() {
             scope: "read",
             shares: true,
         };
-        en_auth_core::BuilderSettings::new(environment)
-            .authorizer_sharing(provider, |_| panic!("no Redis here"))
+        en_auth_core::AuthorizerBuilder::new()
+            .with_environment(environment)
+            .build_sharing(provider, |_| panic!("no Redis here"))
     };
     let authorizer = build("good").unwrap();
     assert_eq!(

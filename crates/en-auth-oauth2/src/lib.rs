@@ -30,9 +30,21 @@ mod parse;
 mod provider;
 mod wire;
 
-/// The core crate, for what its glob re-export above does not name (its modules' docs).
+/// The core crate: the authorizer's machinery, for what the names below do not cover (a
+/// [`TokenProvider`] of your own, the shared-store trait's types).
 pub use en_auth_core as core;
-pub use en_auth_core::*;
+pub use en_auth_core::{
+    auth_error, same_origin_redirects, AuthorizationError, Authorizer, AuthorizerBuilder,
+    CacheMiss, ClientInfo, ConfigurationError, Cooldown, CurrentToken, Environment, Error,
+    InternalError, IntoEnvironment, InvalidClientError, InvalidResponseError, LocalStore,
+    OutgoingRequest, RenewalPolicy, RenewalTrigger, RequestPolicy, SharedStore,
+    SharedStoreSettings, Ticket, Token, TokenEndpointAuthMethod, TokenProvider, TokenUnavailable,
+    TransportError, TransportErrorKind, Verdict, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
+    ENVIRONMENTS_VAR,
+};
+pub use en_auth_core::{reqwest_middleware, secrecy, telemetry};
+#[cfg(feature = "blocking")]
+pub use en_auth_core::{BlockingAuthorizer, BlockingError};
 /// The shared token store on Redis (the `redis` feature, off by default): see `en-auth-redis`.
 #[cfg(feature = "redis")]
 pub use en_auth_redis::{RedisStore, RedisStoreBuilder};
@@ -45,17 +57,20 @@ pub use provider::ClientCredentials;
 pub use reqwest;
 pub use wire::DEFAULT_EXPIRES_IN;
 
-en_auth_core::flow_authorizer! {
-    /// Authorizes requests for a service account: as the Python `en_auth` package's
-    /// `ServiceAccountAuthorizer(client_info, environment)`.
-    ///
-    /// An [`Authorizer`] over the [`ClientCredentials`] provider; it dereferences to it, so
-    /// [`Authorizer::access_token`], [`Authorizer::client_id`] and
-    /// [`Authorizer::authorize_request`] are available, and it is a
-    /// [`reqwest_middleware::Middleware`]. Clones share one token cache.
-    pub struct ServiceAccountAuthorizer(ClientCredentials);
-    builder: ServiceAccountAuthorizerBuilder;
-}
+/// Authorizes requests for a service account: as the Python `en_auth` package's
+/// `ServiceAccountAuthorizer(client_info, environment)`.
+///
+/// An [`Authorizer`] over the [`ClientCredentials`] provider, with the constructors of this
+/// flow. It dereferences to the [`Authorizer`] ([`Authorizer::access_token`],
+/// [`Authorizer::authorize`], [`Authorizer::blocking`], …), converts into one (`.into()`, for
+/// `en-auth-tower`'s `AuthorizerLayer::new`), and is a [`reqwest_middleware::Middleware`].
+/// Clones share one token cache.
+///
+/// (A type of its own rather than an alias of `Authorizer<ClientCredentials>`: Rust lets only
+/// the crate that defines a type give it inherent constructors such as
+/// [`ServiceAccountAuthorizer::new`].)
+#[derive(Clone)]
+pub struct ServiceAccountAuthorizer(Authorizer<ClientCredentials>);
 
 impl ServiceAccountAuthorizer {
     /// An authorizer for `client_info` in `environment` (an [`Environment`], or an id to load
@@ -81,8 +96,52 @@ impl ServiceAccountAuthorizer {
             client_info,
             http: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
-            settings: BuilderSettings::new(environment),
+            settings: AuthorizerBuilder::new().with_environment(environment),
         }
+    }
+
+    /// The caching authorizer inside.
+    pub fn authorizer(&self) -> &Authorizer<ClientCredentials> {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for ServiceAccountAuthorizer {
+    type Target = Authorizer<ClientCredentials>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl AsRef<Authorizer<ClientCredentials>> for ServiceAccountAuthorizer {
+    fn as_ref(&self) -> &Authorizer<ClientCredentials> {
+        &self.0
+    }
+}
+
+impl From<ServiceAccountAuthorizer> for Authorizer<ClientCredentials> {
+    fn from(authorizer: ServiceAccountAuthorizer) -> Self {
+        authorizer.0
+    }
+}
+
+impl std::fmt::Debug for ServiceAccountAuthorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ServiceAccountAuthorizer")
+            .field(self.0.provider())
+            .finish()
+    }
+}
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for ServiceAccountAuthorizer {
+    async fn handle(
+        &self,
+        request: reqwest::Request,
+        extensions: &mut ::http::Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        self.0.handle(request, extensions, next).await
     }
 }
 
@@ -92,10 +151,57 @@ pub struct ServiceAccountAuthorizerBuilder {
     client_info: ClientInfo,
     http: Option<reqwest::Client>,
     max_response_bytes: usize,
-    settings: BuilderSettings,
+    settings: AuthorizerBuilder,
 }
 
 impl ServiceAccountAuthorizerBuilder {
+    /// How tokens are renewed and failed token requests retried:
+    /// [`AuthorizerBuilder::renewal_policy`].
+    #[must_use]
+    pub fn renewal_policy(mut self, policy: RenewalPolicy) -> Self {
+        self.settings = self.settings.renewal_policy(policy);
+        self
+    }
+
+    /// Which requests may carry the token and which answers reject it:
+    /// [`AuthorizerBuilder::request_policy`].
+    #[must_use]
+    pub fn request_policy(mut self, requests: RequestPolicy) -> Self {
+        self.settings = self.settings.request_policy(requests);
+        self
+    }
+
+    /// The time allowed for one token request (default [`DEFAULT_TIMEOUT`]):
+    /// [`AuthorizerBuilder::timeout`].
+    #[must_use]
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.settings = self.settings.timeout(timeout);
+        self
+    }
+
+    /// The time allowed to connect (default [`DEFAULT_CONNECT_TIMEOUT`]):
+    /// [`AuthorizerBuilder::connect_timeout`].
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.settings = self.settings.connect_timeout(timeout);
+        self
+    }
+
+    /// Shares tokens with the other processes of a fleet through `store`:
+    /// [`AuthorizerBuilder::shared_store`].
+    #[must_use]
+    pub fn shared_store(mut self, store: impl SharedStore) -> Self {
+        self.settings = self.settings.shared_store(store);
+        self
+    }
+
+    /// How the shared store is used: [`AuthorizerBuilder::shared_store_settings`].
+    #[must_use]
+    pub fn shared_store_settings(mut self, settings: SharedStoreSettings) -> Self {
+        self.settings = self.settings.shared_store_settings(settings);
+        self
+    }
+
     /// Sends token requests with `client` instead of the shared one
     /// ([`shared_token_http_client`], one per connect timeout). It should not follow redirects
     /// (see [`token_http_client`]). The builder's [`timeout`](Self::timeout) applies to each
@@ -134,15 +240,14 @@ impl ServiceAccountAuthorizerBuilder {
         }
         let http = match self.http {
             Some(client) => client,
-            None => shared_token_http_client(self.settings.connect_timeout)?,
+            None => shared_token_http_client(self.settings.connect_timeout_setting())?,
         };
         let provider = ClientCredentials::new(self.client_info, environment, http)?
-            .with_timeout(self.settings.timeout)
+            .with_timeout(self.settings.timeout_setting())
             .with_max_response_bytes(self.max_response_bytes);
-        Ok(self
-            .settings
-            .authorizer_sharing(provider, open_shared_store)?
-            .into())
+        self.settings
+            .build_sharing(provider, open_shared_store)
+            .map(ServiceAccountAuthorizer)
     }
 }
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use en_auth_oauth2::secrecy::ExposeSecret;
 use en_auth_oauth2::{
-    AuthorizationError, Authorizer, ClientInfo, Error, RenewalPolicy, Token, TokenProvider,
+    AuthorizationError, Authorizer, AuthorizerBuilder, ClientInfo, Error, RenewalPolicy, Token,
+    TokenProvider,
 };
 use futures::FutureExt;
 use tokio::sync::watch;
@@ -68,7 +69,9 @@ fn scripted_with(policy: RenewalPolicy) -> (Arc<Scripted>, mpsc::Receiver<usize>
         due: AtomicBool::new(false),
         fail: AtomicBool::new(false),
     });
-    let authorizer = Authorizer::with_policy(P(Arc::clone(&provider)), policy);
+    let authorizer = AuthorizerBuilder::new()
+        .renewal_policy(policy)
+        .build(P(Arc::clone(&provider)));
     (provider, calls, authorizer)
 }
 
@@ -143,9 +146,10 @@ fn a_token_request_stranded_by_async_code_ends_the_wait_with_an_error() {
 async fn on_the_io_runtime_it_errs_instead_of_deadlocking() {
     let (_provider, _calls, authorizer) = scripted();
     let auth = authorizer.blocking().with_wait_limit(WAIT_LIMIT);
-    let answer = en_auth_oauth2::run_on_io_runtime(async move { auth.access_token().map(|_| ()) })
-        .await
-        .unwrap();
+    let answer =
+        en_auth_oauth2::core::run_on_io_runtime(async move { auth.access_token().map(|_| ()) })
+            .await
+            .unwrap();
     match answer {
         Err(Error::Internal(e)) => assert!(e.to_string().contains("I/O runtime"), "{e}"),
         other => panic!("expected an error, got {other:?}"),

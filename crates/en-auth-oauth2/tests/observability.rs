@@ -466,39 +466,3 @@ async fn the_token_request_span_has_the_semantic_fields() {
         &["http.response.status_code"],
     );
 }
-
-#[test]
-fn the_reserved_store_metrics_record_under_their_names() {
-    use en_auth_oauth2::telemetry::{StoreLock, StoreLookup, StoreWrite};
-    let recorder = DebuggingRecorder::new();
-    metrics::with_local_recorder(&recorder, || {
-        telemetry::store_lookup("client_credentials", StoreLookup::Hit);
-        telemetry::store_lookup("client_credentials", StoreLookup::Hit);
-        telemetry::store_lookup("client_credentials", StoreLookup::Miss);
-        telemetry::store_write("client_credentials", StoreWrite::Stale);
-        telemetry::store_lock("client_credentials", StoreLock::Contended);
-        telemetry::store_lock("client_credentials", StoreLock::Error);
-    });
-    let observed = Observed::of(&recorder);
-    assert_eq!(
-        observed.counter(telemetry::STORE_LOOKUPS, &[FLOW, "result=hit"]),
-        2
-    );
-    assert_eq!(
-        observed.counter(telemetry::STORE_LOOKUPS, &[FLOW, "result=miss"]),
-        1
-    );
-    assert_eq!(
-        observed.counter(telemetry::STORE_WRITES, &[FLOW, "result=stale"]),
-        1
-    );
-    assert_eq!(
-        observed.counter(telemetry::STORE_LOCKS, &[FLOW, "outcome=contended"]),
-        1
-    );
-    assert_eq!(
-        observed.counter(telemetry::STORE_LOCKS, &[FLOW, "outcome=error"]),
-        1
-    );
-    assert_eq!(observed.counters.len(), 5, "{observed:?}");
-}

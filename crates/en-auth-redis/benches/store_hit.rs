@@ -21,8 +21,8 @@ use std::time::{Duration, Instant, SystemTime};
 use criterion::{criterion_group, criterion_main, Criterion};
 use en_auth_core::secrecy::{ExposeSecret, SecretString};
 use en_auth_core::{
-    Authorizer, ClientInfo, Error, RenewalPolicy, RequestPolicy, SharedIdentity, SharedStore,
-    SharedStoreSettings, SharedToken, Token, TokenProvider,
+    AuthorizerBuilder, ClientInfo, Error, SharedIdentity, SharedStore, SharedToken, Token,
+    TokenProvider,
 };
 use en_auth_peers::redis::RedisServer;
 use en_auth_redis::RedisStore;
@@ -116,18 +116,13 @@ fn bench(c: &mut Criterion) {
 
     // A local miss served from Redis: a new authorizer adopts the fleet's token.
     let calls = Arc::new(AtomicU64::new(0));
-    let shared: Arc<dyn SharedStore> = Arc::new(store.clone());
     let new_authorizer = || {
-        Authorizer::with_shared_store(
-            Counting {
+        AuthorizerBuilder::new()
+            .shared_store(store.clone())
+            .build(Counting {
                 client: ClientInfo::new("bench-authorizer", "secret"),
                 calls: calls.clone(),
-            },
-            RenewalPolicy::default(),
-            RequestPolicy::default(),
-            shared.clone(),
-            SharedStoreSettings::default(),
-        )
+            })
     };
     let (times, adopted) = runtime.block_on(async {
         // The first process fetches and stores (in the background): wait until it is there.

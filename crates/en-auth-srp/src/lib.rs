@@ -36,23 +36,75 @@ pub use challenge::{
     Challenge, ChallengeHandler, ChallengeResponses, CUSTOM_CHALLENGE, DEVICE_SRP_AUTH, MFA_SETUP,
     NEW_PASSWORD_REQUIRED, SELECT_MFA_TYPE, SMS_MFA, SOFTWARE_TOKEN_MFA, UNANSWERABLE,
 };
-/// The core crate, for what its glob re-export above does not name (its modules' docs).
+/// The core crate: the authorizer's machinery, for what the names below do not cover (a
+/// [`TokenProvider`] of your own, the shared-store types).
 pub use en_auth_core as core;
-pub use en_auth_core::*;
+pub use en_auth_core::{
+    auth_error, same_origin_redirects, AccountError, AuthorizationError, Authorizer,
+    AuthorizerBuilder, CacheMiss, ChallengeError, ClientInfo, ConfigurationError, Cooldown,
+    CurrentToken, Environment, Error, InternalError, IntoEnvironment, InvalidCredentialsError,
+    InvalidResponseError, OutgoingRequest, RenewalPolicy, RenewalTrigger, RequestPolicy, Ticket,
+    Token, TokenProvider, TokenUnavailable, TransportError, TransportErrorKind, UserCredentials,
+    Verdict, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENVIRONMENTS_VAR,
+};
+pub use en_auth_core::{reqwest_middleware, secrecy, telemetry};
+#[cfg(feature = "blocking")]
+pub use en_auth_core::{BlockingAuthorizer, BlockingError};
 pub use provider::CognitoSrp;
 pub use reqwest;
 use secrecy::ExposeSecret;
 
-en_auth_core::flow_authorizer! {
-    /// Authorizes requests as a user logged in over Cognito SRP: as the Python `en_auth`
-    /// package's `SrpAuthorizer(client_info, credentials, environment)`.
-    ///
-    /// An [`Authorizer`] over the [`CognitoSrp`] provider; it dereferences to it, so
-    /// [`Authorizer::access_token`] (the access token), [`Authorizer::client_id`] and
-    /// [`Authorizer::authorize_request`] are available, and the id and refresh tokens are on the
-    /// [`Token`]. It is a [`reqwest_middleware::Middleware`]. Clones share one session.
-    pub struct SrpAuthorizer(CognitoSrp);
-    builder: SrpAuthorizerBuilder;
+/// Authorizes requests as a user logged in over Cognito SRP: as the Python `en_auth`
+/// package's `SrpAuthorizer(client_info, credentials, environment)`.
+///
+/// An [`Authorizer`] over the [`CognitoSrp`] provider, with the constructors of this flow. It
+/// dereferences to the [`Authorizer`] ([`Authorizer::access_token`] gives the access token;
+/// the id and refresh tokens are on the [`Token`]), converts into one (`.into()`, for
+/// `en-auth-tower`'s `AuthorizerLayer::new`), and is a [`reqwest_middleware::Middleware`].
+/// Clones share one session.
+///
+/// (A type of its own rather than an alias of `Authorizer<CognitoSrp>`: Rust lets only the
+/// crate that defines a type give it inherent constructors such as [`SrpAuthorizer::new`].)
+#[derive(Clone)]
+pub struct SrpAuthorizer(Authorizer<CognitoSrp>);
+
+impl std::ops::Deref for SrpAuthorizer {
+    type Target = Authorizer<CognitoSrp>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl AsRef<Authorizer<CognitoSrp>> for SrpAuthorizer {
+    fn as_ref(&self) -> &Authorizer<CognitoSrp> {
+        &self.0
+    }
+}
+
+impl From<SrpAuthorizer> for Authorizer<CognitoSrp> {
+    fn from(authorizer: SrpAuthorizer) -> Self {
+        authorizer.0
+    }
+}
+
+impl std::fmt::Debug for SrpAuthorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SrpAuthorizer")
+            .field(self.0.provider())
+            .finish()
+    }
+}
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for SrpAuthorizer {
+    async fn handle(
+        &self,
+        request: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        self.0.handle(request, extensions, next).await
+    }
 }
 
 impl SrpAuthorizer {
@@ -81,8 +133,13 @@ impl SrpAuthorizer {
             client_info,
             credentials,
             handler: None,
-            settings: BuilderSettings::new(environment),
+            settings: AuthorizerBuilder::new().with_environment(environment),
         }
+    }
+
+    /// The caching authorizer inside.
+    pub fn authorizer(&self) -> &Authorizer<CognitoSrp> {
+        &self.0
     }
 }
 
@@ -91,7 +148,7 @@ pub struct SrpAuthorizerBuilder {
     client_info: ClientInfo,
     credentials: UserCredentials,
     handler: Option<Box<dyn ChallengeHandler>>,
-    settings: BuilderSettings,
+    settings: AuthorizerBuilder,
 }
 
 impl std::fmt::Debug for SrpAuthorizerBuilder {
@@ -106,6 +163,37 @@ impl std::fmt::Debug for SrpAuthorizerBuilder {
 }
 
 impl SrpAuthorizerBuilder {
+    /// How tokens are renewed and failed logins retried: [`AuthorizerBuilder::renewal_policy`].
+    #[must_use]
+    pub fn renewal_policy(mut self, policy: RenewalPolicy) -> Self {
+        self.settings = self.settings.renewal_policy(policy);
+        self
+    }
+
+    /// Which requests may carry the token and which answers reject it:
+    /// [`AuthorizerBuilder::request_policy`].
+    #[must_use]
+    pub fn request_policy(mut self, requests: RequestPolicy) -> Self {
+        self.settings = self.settings.request_policy(requests);
+        self
+    }
+
+    /// The time allowed for one Cognito call (default [`DEFAULT_TIMEOUT`]):
+    /// [`AuthorizerBuilder::timeout`].
+    #[must_use]
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.settings = self.settings.timeout(timeout);
+        self
+    }
+
+    /// The time allowed to connect to Cognito (default [`DEFAULT_CONNECT_TIMEOUT`]):
+    /// [`AuthorizerBuilder::connect_timeout`].
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.settings = self.settings.connect_timeout(timeout);
+        self
+    }
+
     /// Answers challenges after `PASSWORD_VERIFIER` (MFA codes, a new password, custom
     /// challenges) with `handler`. Without one, such a challenge ends the login with
     /// [`Error::Challenge`].
@@ -136,8 +224,8 @@ impl SrpAuthorizerBuilder {
             return Err(environment.error("password", "the password is empty"));
         }
         let timeouts = aws_sdk_cognitoidentityprovider::config::timeout::TimeoutConfig::builder()
-            .operation_timeout(self.settings.timeout)
-            .connect_timeout(self.settings.connect_timeout)
+            .operation_timeout(self.settings.timeout_setting())
+            .connect_timeout(self.settings.connect_timeout_setting())
             .build();
         let mut config = aws_sdk_cognitoidentityprovider::Config::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -165,6 +253,6 @@ impl SrpAuthorizerBuilder {
         if let Some(handler) = self.handler {
             provider = provider.with_boxed_challenge_handler(handler);
         }
-        Ok(self.settings.authorizer(provider).into())
+        Ok(SrpAuthorizer(self.settings.build(provider)))
     }
 }

@@ -31,7 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // The layer over a tonic Channel; the client is built `with_origin` so that the layer sees
     // where the token goes (https, or plain http to loopback only).
     let channel = Endpoint::from_shared(greeter.url())?.connect().await?;
-    let service = AuthorizerLayer::new(authorizer.authorizer().clone()).layer(channel.clone());
+    let service = AuthorizerLayer::new(authorizer.clone()).layer(channel.clone());
     let client = GreeterClient::with_origin(service, greeter.url().parse()?);
 
     for name in ["ada", "grace"] {

@@ -34,11 +34,12 @@ impl<P: TokenProvider, R: std::fmt::Debug> std::fmt::Debug for AuthorizerLayer<P
 }
 
 impl<P: TokenProvider> AuthorizerLayer<P> {
-    /// A layer that authorizes requests with `authorizer` (a clone shares its token cache),
-    /// replaying requests without a body once after a rejected token.
-    pub fn new(authorizer: Authorizer<P>) -> Self {
+    /// A layer that authorizes requests with `authorizer` (an [`Authorizer`], or a flow's
+    /// authorizer such as `en_auth_oauth2::ServiceAccountAuthorizer`; a clone shares its token
+    /// cache), replaying requests without a body once after a rejected token.
+    pub fn new(authorizer: impl Into<Authorizer<P>>) -> Self {
         Self {
-            authorizer,
+            authorizer: authorizer.into(),
             replay: ReplayEmpty,
         }
     }

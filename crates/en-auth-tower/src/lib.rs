@@ -66,10 +66,11 @@ mod layer;
 mod replay;
 mod service;
 
+pub use en_auth_core::GRPC_STATUS_UNAUTHENTICATED;
 pub use future::ResponseFuture;
 pub use layer::AuthorizerLayer;
 pub use replay::{NoReplay, Replay, ReplayClone, ReplayEmpty};
-pub use service::{AuthorizerService, GRPC_STATUS_UNAUTHENTICATED};
+pub use service::AuthorizerService;
 
 /// The error of an [`AuthorizerService`]: the inner service's error, or an
 /// [`en_auth_core::Error`] (the request may not carry a token, or none could be obtained),

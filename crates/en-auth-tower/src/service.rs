@@ -2,19 +2,13 @@
 
 use std::task::{Context, Poll};
 
-use en_auth_core::{Authorizer, TokenProvider};
+use en_auth_core::{Authorizer, Ticket, TokenProvider, Verdict};
 use futures::future::BoxFuture;
-use http::{HeaderName, Request, Response, StatusCode};
+use http::{Request, Response};
 use tower_service::Service;
 
 use crate::future::ResponseFuture;
 use crate::{BoxError, Replay, ReplayEmpty};
-
-/// The gRPC status code `UNAUTHENTICATED` (16): "the request does not have valid
-/// authentication credentials" (gRPC status codes, `grpc/doc/statuscodes.md`).
-pub const GRPC_STATUS_UNAUTHENTICATED: &str = "16";
-
-const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 
 /// A [`Service`] that authorizes each request with an [`Authorizer`]'s token before passing
 /// it to the inner service; made by [`AuthorizerLayer`](crate::AuthorizerLayer). See the
@@ -52,11 +46,12 @@ impl<S: std::fmt::Debug, P: TokenProvider, R: std::fmt::Debug> std::fmt::Debug
 }
 
 impl<S, P> AuthorizerService<S, P> {
-    /// Wraps `inner`, authorizing its requests with `authorizer`.
-    pub fn new(inner: S, authorizer: Authorizer<P>) -> Self {
+    /// Wraps `inner`, authorizing its requests with `authorizer` (an [`Authorizer`] or a flow's
+    /// authorizer).
+    pub fn new(inner: S, authorizer: impl Into<Authorizer<P>>) -> Self {
         Self {
             inner,
-            authorizer,
+            authorizer: authorizer.into(),
             replay: ReplayEmpty,
         }
     }
@@ -116,56 +111,45 @@ where
         // The service polled ready serves this request; a clone waits for the next poll_ready.
         let clone = self.inner.clone();
         let mut ready = std::mem::replace(&mut self.inner, clone);
-        if let Err(error) = self.authorizer.request_policy().check_uri(request.uri()) {
-            return ResponseFuture::failed(error.into());
-        }
-        let Ok(token) = self.authorizer.cached_token() else {
-            let replay = self.replay.clone();
-            let spare = self.inner.clone();
-            let authorizer = self.authorizer.clone();
-            return ResponseFuture::boxed(Box::pin(async move {
-                let retry = replay.copy(&request).map(|copy| Box::new((copy, spare)));
-                let generation = {
-                    let token = authorizer.access_token().await?;
-                    authorizer.apply_headers(request.headers_mut(), &token);
-                    token.generation()
-                };
-                let response = ready.call(request).await.map_err(Into::into)?;
-                let check = Check {
-                    authorizer,
-                    generation,
-                    retry,
-                };
-                match check.inspect(response) {
-                    Ok(response) => Ok(response),
-                    Err(replay) => replay.await,
-                }
-            }));
-        };
         // The copy is taken before the token's headers go in (fewer headers to copy); the
         // replay gets the new token's.
-        let retry = self
-            .replay
-            .copy(&request)
-            .map(|copy| Box::new((copy, self.inner.clone())));
-        self.authorizer.apply_headers(request.headers_mut(), &token);
-        let generation = token.generation();
-        drop(token);
+        let copy = self.replay.copy(&request);
+        let ticket = match self.authorizer.authorize_cached(&mut request) {
+            Ok(Some(ticket)) => ticket,
+            Ok(None) => {
+                let spare = self.inner.clone();
+                let authorizer = self.authorizer.clone();
+                return ResponseFuture::boxed(Box::pin(async move {
+                    let ticket = authorizer.authorize(&mut request).await?;
+                    let response = ready.call(request).await.map_err(Into::into)?;
+                    let check = Check {
+                        authorizer,
+                        ticket,
+                        retry: copy.map(|copy| Box::new((copy, spare))),
+                    };
+                    match check.inspect(response) {
+                        Ok(response) => Ok(response),
+                        Err(replay) => replay.await,
+                    }
+                }));
+            }
+            Err(error) => return ResponseFuture::failed(error.into()),
+        };
         ResponseFuture::sent(
             ready.call(request),
             Check {
                 authorizer: self.authorizer.clone(),
-                generation,
-                retry,
+                ticket,
+                retry: copy.map(|copy| Box::new((copy, self.inner.clone()))),
             },
         )
     }
 }
 
-/// What to do with the response to a request that carried the token of `generation`.
+/// What to do with the response to a request authorized with `ticket`.
 pub(crate) struct Check<S, P, B> {
     authorizer: Authorizer<P>,
-    generation: u64,
+    ticket: Ticket,
     /// A copy of the request and a service to send it with, when it can be replayed (boxed:
     /// the response future of a request that cannot be replayed stays small).
     retry: Option<Box<(Request<B>, S)>>,
@@ -179,8 +163,8 @@ where
     P: TokenProvider,
     B: Send + 'static,
 {
-    /// The response, or — when it rejected the token and the request can be replayed — the
-    /// replay to wait for instead.
+    /// The response, or — when the request contract's verdict is a replay — the replay to
+    /// wait for instead.
     #[inline]
     pub(crate) fn inspect<ResB: Send + 'static>(
         self,
@@ -189,54 +173,33 @@ where
     where
         S: Service<Request<B>, Response = Response<ResB>>,
     {
-        let status = response.status();
-        if self.authorizer.request_policy().is_rejection(status) {
-            self.authorizer.invalidate(self.generation);
-            return match self.retry.map(|retry| *retry) {
-                Some((request, service)) => {
-                    tracing::debug!(%status, "the resource server rejected the token; renewing it and replaying once");
-                    Err(Box::pin(replay(
-                        self.authorizer,
-                        self.generation,
-                        response,
-                        request,
-                        service,
-                    )))
-                }
-                None => {
-                    tracing::debug!(%status, "the token was rejected, and the request cannot be replayed; returning the answer");
-                    Ok(response)
-                }
-            };
+        let verdict = self.authorizer.verdict(
+            &self.ticket,
+            response.status(),
+            response.headers(),
+            self.retry.is_some(),
+        );
+        match (verdict, self.retry) {
+            (Verdict::Replay, Some(retry)) => {
+                let (request, service) = *retry;
+                Err(Box::pin(replay(
+                    self.authorizer,
+                    self.ticket,
+                    response,
+                    request,
+                    service,
+                )))
+            }
+            _ => Ok(response),
         }
-        if status == StatusCode::OK && is_grpc_unauthenticated(&response) {
-            tracing::debug!(
-                "the gRPC server answered UNAUTHENTICATED; the token is renewed for the next call"
-            );
-            self.authorizer.invalidate_with(
-                self.generation,
-                en_auth_core::RenewalTrigger::GrpcUnauthenticated,
-            );
-        }
-        Ok(response)
     }
 }
 
-/// `grpc-status: 16` in the response headers: a trailers-only gRPC response saying
-/// UNAUTHENTICATED.
-#[inline]
-fn is_grpc_unauthenticated<ResB>(response: &Response<ResB>) -> bool {
-    response
-        .headers()
-        .get(GRPC_STATUS)
-        .is_some_and(|status| status.as_bytes() == GRPC_STATUS_UNAUTHENTICATED.as_bytes())
-}
-
 /// Sends `request` once more with a new token after `rejected` rejected the token of
-/// `generation`; returns `rejected` when no new token can be had.
+/// `first`; returns `rejected` when no new token can be had.
 async fn replay<S, P, B, ResB>(
     authorizer: Authorizer<P>,
-    generation: u64,
+    first: Ticket,
     rejected: Response<ResB>,
     mut request: Request<B>,
     mut service: S,
@@ -246,28 +209,13 @@ where
     S::Error: Into<BoxError>,
     P: TokenProvider,
 {
-    let renewed = match authorizer.access_token().await {
-        Ok(token) => {
-            authorizer.apply_headers(request.headers_mut(), &token);
-            token.generation()
-        }
-        Err(error) => {
-            // The request itself completed: hand back its rejection rather than the renewal error.
-            tracing::warn!(%error, "renewing a rejected token failed; returning the rejection");
-            return Ok(rejected);
-        }
-    };
-    if renewed == generation {
-        // The token was not renewed (a replay with it was rejected before): same answer.
+    let Some(renewed) = authorizer.authorize_replay(&first, &mut request).await else {
         return Ok(rejected);
-    }
+    };
     std::future::poll_fn(|cx| service.poll_ready(cx))
         .await
         .map_err(Into::into)?;
     let response = service.call(request).await.map_err(Into::into)?;
-    if authorizer.request_policy().is_rejection(response.status()) {
-        tracing::warn!(status = %response.status(), "a request replayed with a new token was rejected again: the token is not the problem");
-        authorizer.replay_rejected(renewed);
-    }
+    authorizer.verdict(&renewed, response.status(), response.headers(), false);
     Ok(response)
 }

@@ -6,7 +6,7 @@
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use en_auth_oauth2::{ClientCredentials, ClientInfo, Environment, ServiceAccountAuthorizer};
+use en_auth_oauth2::{ClientInfo, Environment, ServiceAccountAuthorizer};
 use en_auth_testkit::OAuthServer;
 use en_auth_tower::{AuthorizerLayer, AuthorizerService, BoxError, ReplayClone};
 use http::{Request, Response, StatusCode};
@@ -22,7 +22,8 @@ async fn server() -> OAuthServer {
     OAuthServer::builder().client("svc", "secret").start().await
 }
 
-fn authorizer(server: &OAuthServer) -> en_auth_core::Authorizer<ClientCredentials> {
+/// The flow's authorizer itself: `AuthorizerLayer::new` takes it as it is.
+fn authorizer(server: &OAuthServer) -> ServiceAccountAuthorizer {
     let environment = Environment::new("local")
         .with_token_url(&server.token_url())
         .unwrap();
@@ -31,8 +32,6 @@ fn authorizer(server: &OAuthServer) -> en_auth_core::Authorizer<ClientCredential
         environment,
     )
     .unwrap()
-    .authorizer()
-    .clone()
 }
 
 fn client() -> HyperClient {

@@ -20,6 +20,8 @@
 
 mod send;
 
+pub use send::BlockingError;
+
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 

@@ -10,23 +10,57 @@
 use reqwest::blocking::{Client, Request, RequestBuilder, Response};
 
 use super::BlockingAuthorizer;
-use crate::{Error, InternalError, TokenProvider};
+use crate::contract::OutgoingRequest;
+use crate::{Error, InternalError, Ticket, TokenProvider, Verdict};
 
 /// The name of the scoped thread that sends a request for a caller inside a Tokio runtime.
 const SEND_THREAD_NAME: &str = "en-auth-blocking-send";
 
+/// Why a request sent through a [`BlockingAuthorizer`] failed ([`BlockingAuthorizer::send`],
+/// [`BlockingAuthorizer::execute`]). An HTTP error status from the resource (a `403`, a `401`
+/// the replay did not cure) is not a failure: it arrives as an `Ok` response.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BlockingError {
+    /// The request was not sent: no token could be had, its URL may not carry one
+    /// ([`Error::Configuration`]), or en-auth could not run it ([`Error::Internal`]).
+    #[error(transparent)]
+    Auth(Error),
+    /// Building or sending the request failed (an invalid URL, an unreachable resource).
+    #[error("the request failed: {0}")]
+    Request(#[source] reqwest::Error),
+}
+
+impl BlockingError {
+    /// The en-auth error, when the request was not sent for want of a token.
+    pub fn auth_error(&self) -> Option<&Error> {
+        match self {
+            Self::Auth(error) => Some(error),
+            Self::Request(_) => None,
+        }
+    }
+}
+
+impl From<reqwest::Error> for BlockingError {
+    fn from(error: reqwest::Error) -> Self {
+        Self::Request(error)
+    }
+}
+
 impl<P: TokenProvider> BlockingAuthorizer<P> {
-    /// Adds the token's headers to `request` (as [`authorize`](Self::authorize)), after
-    /// checking that its URL may carry a token. Returns the token's generation.
+    /// Authorizes `request` (checks its URL, then as [`authorize`](Self::authorize)): the
+    /// blocking [`Authorizer::authorize`](crate::Authorizer::authorize).
     ///
     /// # Errors
     /// [`Error::Configuration`] if the [`RequestPolicy`](crate::RequestPolicy) forbids sending
     /// a token to the request's URL (plain `http` to a host that is not loopback, by default):
     /// no token is requested then. Otherwise as [`access_token`](Self::access_token). The
     /// request is left unchanged on error.
-    pub fn authorize_request(&self, request: &mut Request) -> Result<u64, Error> {
-        self.inner.request_policy().check_url(request.url())?;
-        self.authorize(request.headers_mut())
+    pub fn authorize_request(&self, request: &mut Request) -> Result<Ticket, Error> {
+        self.inner.check_target(request.target())?;
+        let token = self.access_token()?;
+        self.inner.apply_headers(request.headers_mut(), &token);
+        Ok(Ticket::first(&token))
     }
 
     /// Builds and sends `request` with the token's headers (the Rust counterpart of the Python
@@ -43,22 +77,22 @@ impl<P: TokenProvider> BlockingAuthorizer<P> {
     ///
     /// # Errors
     /// As [`execute`](Self::execute); a request that cannot be built (an invalid URL) is
-    /// [`reqwest_middleware::Error::Reqwest`].
-    pub fn send(&self, request: RequestBuilder) -> Result<Response, reqwest_middleware::Error> {
+    /// [`BlockingError::Request`].
+    pub fn send(&self, request: RequestBuilder) -> Result<Response, BlockingError> {
         let (client, request) = request.build_split();
         self.execute(&client, request?)
     }
 
     /// Sends `request` with `client`, with `Authorization: Bearer <token>` (and `X-Api-Key`
-    /// when the client has an API key).
+    /// when the client has an API key), judging the answer by the request contract of
+    /// [`Authorizer::verdict`](crate::Authorizer::verdict).
     ///
-    /// When the resource server rejects the token (`401 Unauthorized` by default; see
-    /// [`RequestPolicy::with_rejection_statuses`](crate::RequestPolicy::with_rejection_statuses)),
-    /// that token is invalidated and the request is sent once more with a new one, if its body
-    /// can be cloned (a body from a reader cannot: then the rejection is returned as it came,
-    /// and the next request gets a new token). If the renewal fails, or the replay is rejected
-    /// too, the rejection is returned as an `Ok` response; a replay rejected again means the
-    /// token is not the problem, and rejections do not renew it for 30 seconds.
+    /// When the resource server rejects the token (`401 Unauthorized` by default), that token
+    /// is invalidated and the request is sent once more with a new one, if its body can be
+    /// cloned (a body from a reader cannot: then the rejection is returned as it came, and the
+    /// next request gets a new token). If the renewal fails, or the replay is rejected too,
+    /// the rejection is returned as an `Ok` response; a replay rejected again means the token
+    /// is not the problem, and rejections do not renew it for 30 seconds.
     ///
     /// Works on any thread. On a thread inside a Tokio runtime (where `reqwest::blocking`
     /// would panic) the request is sent from a scoped thread of its own, joined before this
@@ -69,47 +103,43 @@ impl<P: TokenProvider> BlockingAuthorizer<P> {
     /// `reqwest::blocking::Client` yourself on such a thread panics likewise.
     ///
     /// # Errors
-    /// [`reqwest_middleware::Error::Middleware`] wrapping the en-auth [`enum@Error`] when no
-    /// token could be had, or the URL may not carry one ([`Error::Configuration`]): nothing is
-    /// sent then; find it with [`auth_error`](crate::auth_error).
-    /// [`reqwest_middleware::Error::Reqwest`] when sending failed (the resource could not be
-    /// reached, say). The same type as through the `reqwest-middleware` adapter, so one error
-    /// path serves both.
+    /// [`BlockingError::Auth`] with the en-auth [`enum@Error`] when no token could be had, or
+    /// the URL may not carry one ([`Error::Configuration`]): nothing is sent then.
+    /// [`BlockingError::Request`] when sending failed (the resource could not be reached,
+    /// say).
     pub fn execute(
         &self,
         client: &Client,
         mut request: Request,
-    ) -> Result<Response, reqwest_middleware::Error> {
-        let generation = self
+    ) -> Result<Response, BlockingError> {
+        let ticket = self
             .authorize_request(&mut request)
-            .map_err(reqwest_middleware::Error::middleware)?;
-        let replay = request.try_clone();
+            .map_err(BlockingError::Auth)?;
+        let copy = request.try_clone();
         let response = send_outside_runtime(client, request)?;
         let authorizer = &self.inner;
-        if !authorizer.rejected(response.status(), generation) {
-            return Ok(response);
-        }
-        let Some(mut replay) = replay else {
-            tracing::debug!(status = %response.status(), "the token was rejected, and the request's body cannot be replayed; returning the answer");
+        let verdict = authorizer.verdict(
+            &ticket,
+            response.status(),
+            response.headers(),
+            copy.is_some(),
+        );
+        let (Verdict::Replay, Some(mut replay)) = (verdict, copy) else {
             return Ok(response);
         };
-        tracing::debug!(status = %response.status(), "the resource server rejected the token; renewing it and replaying once");
-        let renewal = self.authorize_request(&mut replay);
-        let Some(renewed) = authorizer.replay_with(renewal, generation) else {
+        let renewal = self.access_token();
+        let Some(renewed) = authorizer.replay_ticket(&ticket, renewal, replay.headers_mut()) else {
             return Ok(response);
         };
         drop(response);
         let response = send_outside_runtime(client, replay)?;
-        authorizer.replay_answered(response.status(), renewed);
+        authorizer.verdict(&renewed, response.status(), response.headers(), false);
         Ok(response)
     }
 }
 
 /// `client.execute(request)`, from a thread that is not inside a Tokio runtime.
-fn send_outside_runtime(
-    client: &Client,
-    request: Request,
-) -> Result<Response, reqwest_middleware::Error> {
+fn send_outside_runtime(client: &Client, request: Request) -> Result<Response, BlockingError> {
     if tokio::runtime::Handle::try_current().is_err() {
         return Ok(client.execute(request)?);
     }
@@ -125,6 +155,6 @@ fn send_outside_runtime(
     })
 }
 
-fn internal(message: String) -> reqwest_middleware::Error {
-    reqwest_middleware::Error::middleware(Error::from(InternalError::new(message)))
+fn internal(message: String) -> BlockingError {
+    BlockingError::Auth(Error::from(InternalError::new(message)))
 }

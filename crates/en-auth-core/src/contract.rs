@@ -1,0 +1,562 @@
+//! The request contract: how any HTTP stack authorizes a request with an [`Authorizer`] and
+//! what it does with the answer. The `reqwest-middleware` adapter, the blocking API and
+//! `en-auth-tower` use it; so can an adapter to any other stack.
+//!
+//! 1. **Before sending**: [`Authorizer::authorize`] (or, without waiting,
+//!    [`Authorizer::authorize_cached`]) checks that the request's URI may carry a token
+//!    ([`RequestPolicy`](crate::RequestPolicy)), writes the headers for this request
+//!    (`Authorization`, `X-Api-Key`) and hands back a [`Ticket`] naming the token used. Keep a
+//!    copy of the request if its body can be sent twice.
+//! 2. **After the answer**: [`Authorizer::verdict`] reads its status and headers and says what
+//!    to do ([`Verdict`]): keep the answer, replay the request once with new credentials, or
+//!    return the answer as it is.
+//! 3. **The replay**: [`Authorizer::authorize_replay`] renews the token and writes the new
+//!    headers into the copy; `None` means "return the first answer". The replay's answer goes
+//!    through [`Authorizer::verdict`] too (with the replay's ticket).
+//!
+//! The rules live here, once: a burst of rejections of one token costs one renewal (only the
+//! token a request carried is invalidated); a replay rejected again means the token is not the
+//! problem, and rejections do not renew it for 30 seconds; a request that cannot be copied is
+//! not replayed (its rejection is returned, and the next request gets the new token).
+
+use http::header::WWW_AUTHENTICATE;
+use http::{HeaderMap, HeaderName, Method, StatusCode};
+
+use crate::cache::CurrentToken;
+use crate::telemetry::RenewalTrigger;
+use crate::{Authorizer, Error, TokenProvider};
+
+/// The gRPC status code `UNAUTHENTICATED` (16): "the request does not have valid
+/// authentication credentials" (gRPC status codes, `grpc/doc/statuscodes.md`).
+pub const GRPC_STATUS_UNAUTHENTICATED: &str = "16";
+
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+
+/// A request an [`Authorizer`] can authorize: its method, its target URI and its headers.
+///
+/// Implemented for `reqwest::Request`, `reqwest::blocking::Request` (cargo feature `blocking`)
+/// and `http::Request<B>` (tower, hyper, tonic, axum); implement it for another stack's
+/// request type to use [`Authorizer::authorize`] there.
+pub trait OutgoingRequest {
+    /// The request method (a per-request proof of possession signs it).
+    fn method(&self) -> &Method;
+    /// Where the request goes, to check that it may carry a token.
+    fn target(&self) -> RequestTarget<'_>;
+    /// The headers, where the authorization goes.
+    fn headers_mut(&mut self) -> &mut HeaderMap;
+}
+
+/// Where a request goes: a parsed [`url::Url`] (`reqwest`) or an [`http::Uri`] (the `http`
+/// crate's requests).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum RequestTarget<'a> {
+    /// A `reqwest` request's URL.
+    Url(&'a url::Url),
+    /// An `http::Request`'s URI, absolute (`https://host/path`) as a client sends it.
+    Uri(&'a http::Uri),
+}
+
+impl OutgoingRequest for reqwest::Request {
+    fn method(&self) -> &Method {
+        self.method()
+    }
+    fn target(&self) -> RequestTarget<'_> {
+        RequestTarget::Url(self.url())
+    }
+    fn headers_mut(&mut self) -> &mut HeaderMap {
+        self.headers_mut()
+    }
+}
+
+#[cfg(feature = "blocking")]
+impl OutgoingRequest for reqwest::blocking::Request {
+    fn method(&self) -> &Method {
+        self.method()
+    }
+    fn target(&self) -> RequestTarget<'_> {
+        RequestTarget::Url(self.url())
+    }
+    fn headers_mut(&mut self) -> &mut HeaderMap {
+        self.headers_mut()
+    }
+}
+
+impl<B> OutgoingRequest for http::Request<B> {
+    fn method(&self) -> &Method {
+        self.method()
+    }
+    fn target(&self) -> RequestTarget<'_> {
+        RequestTarget::Uri(self.uri())
+    }
+    fn headers_mut(&mut self) -> &mut HeaderMap {
+        self.headers_mut()
+    }
+}
+
+/// Which token an authorized request carried, from [`Authorizer::authorize`]: what
+/// [`Authorizer::verdict`] needs to judge the answer. Cheap to copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    generation: u64,
+    replay: bool,
+}
+
+impl Ticket {
+    pub(crate) fn first(token: &CurrentToken) -> Self {
+        Self {
+            generation: token.generation(),
+            replay: false,
+        }
+    }
+
+    /// The token's [generation](CurrentToken::generation): it changes with every new token.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Whether this ticket authorized a replay (from [`Authorizer::authorize_replay`]).
+    pub fn is_replay(&self) -> bool {
+        self.replay
+    }
+}
+
+/// What to do with an answer, from [`Authorizer::verdict`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// The answer stands: hand it to the caller (a success, or a failure that is not about
+    /// the token, such as `403 Forbidden` by default).
+    Keep,
+    /// The answer rejected the token, which is now invalidated: send the copy of the request
+    /// once more, after [`Authorizer::authorize_replay`].
+    Replay,
+    /// The answer rejected the token (now invalidated, so the next request gets a new one),
+    /// but this request is not sent again: it cannot be copied, it was the replay already, or
+    /// its answer (a gRPC `UNAUTHENTICATED`) has been read. Hand the answer to the caller.
+    Return,
+}
+
+impl<P: TokenProvider> Authorizer<P> {
+    /// Authorizes `request`: checks that its URI may carry a token, gets the token (waiting
+    /// for a renewal when there is no usable one) and inserts `Authorization` (and `X-Api-Key`
+    /// when the client has an API key), replacing any such headers; both values are marked
+    /// sensitive. The Python `en_auth` package's `__call__(request)`.
+    ///
+    /// ```
+    /// # use en_auth_core::{Authorizer, ClientInfo, Error, Token, TokenProvider, Verdict};
+    /// # struct Fixed(ClientInfo);
+    /// # impl TokenProvider for Fixed {
+    /// #     async fn authorize(&self) -> Result<Token, Error> { Ok(Token::new("t", None)) }
+    /// #     fn client_info(&self) -> &ClientInfo { &self.0 }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
+    /// let authorizer = Authorizer::new(Fixed(ClientInfo::new("svc", "secret")));
+    /// let mut request = http::Request::get("https://api.example.com/v1").body(()).unwrap();
+    /// let ticket = authorizer.authorize(&mut request).await?;
+    /// assert_eq!(request.headers()["authorization"], "Bearer t");
+    ///
+    /// // … send it; then judge the answer:
+    /// let verdict = authorizer.verdict(&ticket, http::StatusCode::OK, &http::HeaderMap::new(), true);
+    /// assert_eq!(verdict, Verdict::Keep);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] if the [`RequestPolicy`](crate::RequestPolicy) forbids sending
+    /// a token to the request's URI (plain `http` to a host that is not loopback, by default;
+    /// an `http::Uri` without scheme and host): no token is requested then. Otherwise as
+    /// [`Authorizer::access_token`]. The request is left unchanged on error.
+    pub async fn authorize(&self, request: &mut impl OutgoingRequest) -> Result<Ticket, Error> {
+        self.check_target(request.target())?;
+        let token = self.access_token().await?;
+        self.apply_headers(request.headers_mut(), &token);
+        Ok(Ticket::first(&token))
+    }
+
+    /// [`Authorizer::authorize`] without waiting: `Ok(None)` when no usable token is cached
+    /// (then await [`Authorizer::authorize`]); a token due for renewal but still usable is
+    /// used, its renewal started in the background. For adapters with a synchronous fast path
+    /// (a tower service's `call`).
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] as [`Authorizer::authorize`]; the request is left unchanged.
+    #[inline]
+    pub fn authorize_cached(
+        &self,
+        request: &mut impl OutgoingRequest,
+    ) -> Result<Option<Ticket>, Error> {
+        self.check_target(request.target())?;
+        let Ok(token) = self.cached_token() else {
+            return Ok(None);
+        };
+        self.apply_headers(request.headers_mut(), &token);
+        Ok(Some(Ticket::first(&token)))
+    }
+
+    /// Judges the answer to a request authorized with `ticket`, from its `status` and
+    /// `headers`; `replayable` says whether the adapter holds a copy of the request to send
+    /// again.
+    ///
+    /// The token was rejected when the status is one of the
+    /// [`RequestPolicy`](crate::RequestPolicy)'s rejection statuses (`401` by default), or
+    /// when a `Bearer` challenge in `WWW-Authenticate` says `error="invalid_token"` (RFC 6750
+    /// §3.1), or when a gRPC answer says `grpc-status: 16` (`UNAUTHENTICATED`) in its headers
+    /// (a trailers-only response). Then the token the request carried is invalidated — only
+    /// that one, so a burst of rejections costs one renewal — and the verdict is
+    /// [`Verdict::Replay`] for a first request with a copy, else [`Verdict::Return`]. A
+    /// replay rejected again holds off renewals by rejection for 30 seconds: the token is not
+    /// the problem (a wrong audience or scope, say).
+    pub fn verdict(
+        &self,
+        ticket: &Ticket,
+        status: StatusCode,
+        headers: &HeaderMap,
+        replayable: bool,
+    ) -> Verdict {
+        let Some(trigger) = self.rejection(status, headers) else {
+            return Verdict::Keep;
+        };
+        if ticket.replay {
+            tracing::warn!(%status, "a request replayed with a new token was rejected again: the token is not the problem");
+            self.replay_rejected(ticket.generation);
+            return Verdict::Return;
+        }
+        self.invalidate_with(ticket.generation, trigger);
+        if trigger == RenewalTrigger::GrpcUnauthenticated {
+            tracing::debug!(
+                "the gRPC server answered UNAUTHENTICATED; the token is renewed for the next call"
+            );
+            return Verdict::Return;
+        }
+        if !replayable {
+            tracing::debug!(%status, "the token was rejected, and the request cannot be replayed; returning the answer");
+            return Verdict::Return;
+        }
+        tracing::debug!(%status, "the resource server rejected the token; renewing it and replaying once");
+        Verdict::Replay
+    }
+
+    /// Authorizes the copy of a request whose first answer was [`Verdict::Replay`]: waits for
+    /// the renewed token and writes its headers into `replay`. `None` means "return the first
+    /// answer": the renewal failed (the request itself completed, so its rejection is the
+    /// answer, not the renewal error, which is logged), or the token was not renewed (a replay
+    /// with it was rejected before).
+    pub async fn authorize_replay(
+        &self,
+        first: &Ticket,
+        replay: &mut impl OutgoingRequest,
+    ) -> Option<Ticket> {
+        let renewal = self.access_token().await;
+        self.replay_ticket(first, renewal, replay.headers_mut())
+    }
+
+    /// The replay's ticket from the renewal's outcome, with its headers written: the decision
+    /// of [`Authorizer::authorize_replay`], shared with the blocking API.
+    pub(crate) fn replay_ticket(
+        &self,
+        first: &Ticket,
+        renewal: Result<CurrentToken, Error>,
+        headers: &mut HeaderMap,
+    ) -> Option<Ticket> {
+        match renewal {
+            Ok(token) if token.generation() != first.generation => {
+                self.apply_headers(headers, &token);
+                Some(Ticket {
+                    generation: token.generation(),
+                    replay: true,
+                })
+            }
+            Ok(_) => None,
+            Err(error) => {
+                tracing::warn!(%error, "renewing a rejected token failed; returning the rejection");
+                None
+            }
+        }
+    }
+
+    /// Checks that a token may go to `target`.
+    pub(crate) fn check_target(&self, target: RequestTarget<'_>) -> Result<(), Error> {
+        match target {
+            RequestTarget::Url(url) => self.request_policy().check_url(url),
+            RequestTarget::Uri(uri) => self.request_policy().check_uri(uri),
+        }
+    }
+
+    /// What rejected the token, if the answer did.
+    fn rejection(&self, status: StatusCode, headers: &HeaderMap) -> Option<RenewalTrigger> {
+        if self.request_policy().is_rejection(status) || invalid_token_challenge(headers) {
+            return Some(RenewalTrigger::Rejected);
+        }
+        (status == StatusCode::OK && grpc_unauthenticated(headers))
+            .then_some(RenewalTrigger::GrpcUnauthenticated)
+    }
+}
+
+/// `grpc-status: 16` in the headers: a trailers-only gRPC response saying UNAUTHENTICATED.
+#[inline]
+fn grpc_unauthenticated(headers: &HeaderMap) -> bool {
+    headers
+        .get(GRPC_STATUS)
+        .is_some_and(|status| status.as_bytes() == GRPC_STATUS_UNAUTHENTICATED.as_bytes())
+}
+
+/// A `Bearer` challenge with `error="invalid_token"` in `WWW-Authenticate` (RFC 6750 §3.1),
+/// parsed by `http-auth` (RFC 7235 challenges). An unparsable header is no such challenge.
+fn invalid_token_challenge(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(http_auth::parser::ChallengeParser::new)
+        .map_while(Result::ok)
+        .any(|challenge| {
+            challenge.scheme.eq_ignore_ascii_case("bearer")
+                && challenge.params.iter().any(|(name, value)| {
+                    name.eq_ignore_ascii_case("error") && value.to_unescaped() == "invalid_token"
+                })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use http::HeaderValue;
+
+    use super::*;
+    use crate::{ClientInfo, RequestPolicy, Token};
+
+    /// Issues `token-1`, `token-2`, … (or fails once told to).
+    struct Counting {
+        client: ClientInfo,
+        calls: AtomicUsize,
+        fail: std::sync::atomic::AtomicBool,
+    }
+
+    impl TokenProvider for Arc<Counting> {
+        async fn authorize(&self) -> Result<Token, Error> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(crate::InternalError::new("the token endpoint is down").into());
+            }
+            Ok(Token::new(
+                format!("token-{n}"),
+                Some(Duration::from_secs(600)),
+            ))
+        }
+        fn client_info(&self) -> &ClientInfo {
+            &self.client
+        }
+    }
+
+    fn authorizer(policy: RequestPolicy) -> (Authorizer<Arc<Counting>>, Arc<Counting>) {
+        let provider = Arc::new(Counting {
+            client: ClientInfo::new("svc", "secret"),
+            calls: AtomicUsize::new(0),
+            fail: false.into(),
+        });
+        let authorizer = crate::AuthorizerBuilder::new()
+            .request_policy(policy)
+            .renewal_policy(
+                crate::RenewalPolicy::default()
+                    .with_failure_cooldown(Duration::from_millis(1), Duration::from_millis(1)),
+            )
+            .build(Arc::clone(&provider));
+        (authorizer, provider)
+    }
+
+    fn request(uri: &str) -> http::Request<()> {
+        http::Request::get(uri).body(()).unwrap()
+    }
+
+    fn challenge(value: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(value));
+        headers
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_rejections_of_one_token_costs_one_renewal() {
+        let (authorizer, provider) = authorizer(RequestPolicy::default());
+        let mut tickets = Vec::new();
+        for _ in 0..5 {
+            let mut request = request("https://api.example.com/");
+            tickets.push(authorizer.authorize(&mut request).await.unwrap());
+        }
+        let empty = HeaderMap::new();
+        for ticket in &tickets {
+            assert_eq!(
+                authorizer.verdict(ticket, StatusCode::UNAUTHORIZED, &empty, true),
+                Verdict::Replay
+            );
+        }
+        let mut replays = Vec::new();
+        for ticket in &tickets {
+            let mut copy = request("https://api.example.com/");
+            replays.push(authorizer.authorize_replay(ticket, &mut copy).await);
+            assert_eq!(copy.headers()["authorization"], "Bearer token-2");
+        }
+        assert!(replays.iter().all(|t| t.is_some_and(|t| t.is_replay())));
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_replay_rejected_again_holds_off_renewals() {
+        let (authorizer, provider) = authorizer(RequestPolicy::default());
+        let empty = HeaderMap::new();
+        let first = authorizer
+            .authorize(&mut request("https://api.example.com/"))
+            .await
+            .unwrap();
+        assert_eq!(
+            authorizer.verdict(&first, StatusCode::UNAUTHORIZED, &empty, true),
+            Verdict::Replay
+        );
+        let replay = authorizer
+            .authorize_replay(&first, &mut request("https://api.example.com/"))
+            .await
+            .unwrap();
+        assert_eq!(
+            authorizer.verdict(&replay, StatusCode::UNAUTHORIZED, &empty, true),
+            Verdict::Return
+        );
+        // The next request's rejection does not renew the token again.
+        let next = authorizer
+            .authorize(&mut request("https://api.example.com/"))
+            .await
+            .unwrap();
+        assert_eq!(next.generation(), replay.generation());
+        authorizer.verdict(&next, StatusCode::UNAUTHORIZED, &empty, true);
+        assert!(authorizer
+            .authorize_replay(&next, &mut request("https://api.example.com/"))
+            .await
+            .is_none());
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_request_without_a_copy_returns_the_rejection_and_the_next_gets_a_new_token() {
+        let (authorizer, provider) = authorizer(RequestPolicy::default());
+        let first = authorizer
+            .authorize(&mut request("https://api.example.com/"))
+            .await
+            .unwrap();
+        assert_eq!(
+            authorizer.verdict(&first, StatusCode::UNAUTHORIZED, &HeaderMap::new(), false),
+            Verdict::Return
+        );
+        let next = authorizer
+            .authorize(&mut request("https://api.example.com/"))
+            .await
+            .unwrap();
+        assert_ne!(next.generation(), first.generation());
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_renewal_returns_the_first_answer() {
+        let (authorizer, provider) = authorizer(RequestPolicy::default());
+        let first = authorizer
+            .authorize(&mut request("https://api.example.com/"))
+            .await
+            .unwrap();
+        authorizer.verdict(&first, StatusCode::UNAUTHORIZED, &HeaderMap::new(), true);
+        provider.fail.store(true, Ordering::SeqCst);
+        let mut copy = request("https://api.example.com/");
+        assert!(authorizer
+            .authorize_replay(&first, &mut copy)
+            .await
+            .is_none());
+        assert!(copy.headers().get("authorization").is_none());
+    }
+
+    #[tokio::test]
+    async fn which_answers_reject_the_token() {
+        let (authorizer, _) = authorizer(
+            RequestPolicy::default()
+                .with_rejection_statuses([StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN]),
+        );
+        let authorizer = &authorizer;
+        let judge = |status, headers: HeaderMap| async move {
+            let ticket = authorizer
+                .authorize(&mut request("https://api.example.com/"))
+                .await
+                .unwrap();
+            authorizer.verdict(&ticket, status, &headers, true)
+        };
+        assert_eq!(judge(StatusCode::OK, HeaderMap::new()).await, Verdict::Keep);
+        assert_eq!(
+            judge(StatusCode::NOT_FOUND, HeaderMap::new()).await,
+            Verdict::Keep
+        );
+        assert_eq!(
+            judge(StatusCode::FORBIDDEN, HeaderMap::new()).await,
+            Verdict::Replay
+        );
+        // RFC 6750 §3.1: an invalid_token challenge rejects the token whatever the status.
+        assert_eq!(
+            judge(
+                StatusCode::BAD_REQUEST,
+                challenge(
+                    r#"Bearer realm="api", error="invalid_token", error_description="expired""#
+                )
+            )
+            .await,
+            Verdict::Replay
+        );
+        // insufficient_scope refuses the request, not the token.
+        assert_eq!(
+            judge(
+                StatusCode::BAD_REQUEST,
+                challenge(r#"Bearer error="insufficient_scope", scope="admin""#)
+            )
+            .await,
+            Verdict::Keep
+        );
+        // Another scheme's error parameter, and a header that does not parse, say nothing.
+        assert_eq!(
+            judge(
+                StatusCode::BAD_REQUEST,
+                challenge(r#"Basic error="invalid_token""#)
+            )
+            .await,
+            Verdict::Keep
+        );
+        assert_eq!(
+            judge(
+                StatusCode::BAD_REQUEST,
+                challenge("Bearer error=\"invalid_token")
+            )
+            .await,
+            Verdict::Keep
+        );
+        // gRPC UNAUTHENTICATED in a trailers-only answer: renewed for the next call.
+        let mut grpc = HeaderMap::new();
+        grpc.insert(GRPC_STATUS, HeaderValue::from_static("16"));
+        assert_eq!(judge(StatusCode::OK, grpc).await, Verdict::Return);
+        let mut grpc_ok = HeaderMap::new();
+        grpc_ok.insert(GRPC_STATUS, HeaderValue::from_static("0"));
+        assert_eq!(judge(StatusCode::OK, grpc_ok).await, Verdict::Keep);
+    }
+
+    #[tokio::test]
+    async fn a_uri_that_may_not_carry_a_token_is_refused_before_any_token_request() {
+        let (authorizer, provider) = authorizer(RequestPolicy::default());
+        for uri in ["http://api.example.com/", "/relative"] {
+            let mut request = request(uri);
+            let error = authorizer.authorize(&mut request).await.unwrap_err();
+            assert!(matches!(error, Error::Configuration(_)), "{error}");
+            assert!(authorizer.authorize_cached(&mut request).is_err());
+            assert!(request.headers().is_empty());
+        }
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 0);
+        let mut loopback = request("http://127.0.0.1:8080/");
+        assert_eq!(authorizer.authorize_cached(&mut loopback).unwrap(), None);
+        authorizer.authorize(&mut loopback).await.unwrap();
+        let ticket = authorizer.authorize_cached(&mut loopback).unwrap().unwrap();
+        assert!(!ticket.is_replay());
+    }
+}
