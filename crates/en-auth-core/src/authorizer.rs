@@ -42,6 +42,17 @@ use crate::{
 ///   started it — does not cancel it for the others.
 /// - A failed token request is retried with backoff when the error is transient; once it has
 ///   failed, requests get its error at once for a short cooldown instead of asking again.
+///
+/// # Which call to use
+///
+/// | You have | Call | It |
+/// |---|---|---|
+/// | a request (reqwest, `http::Request`, any [`OutgoingRequest`](crate::OutgoingRequest)) | [`authorize`](Authorizer::authorize), then [`verdict`](Authorizer::verdict) on the answer | checks where it goes, waits for a usable token, writes the headers; judges the answer (the request contract) |
+/// | a request, in a synchronous fast path (a tower `call`) | [`authorize_cached`](Authorizer::authorize_cached) | as `authorize`, but `Ok(None)` instead of waiting |
+/// | async code that needs the token itself | [`access_token`](Authorizer::access_token) | waits for a usable token (ready at once when cached) |
+/// | async code that must not wait | [`cached_token`](Authorizer::cached_token) | the cached token or a [`CacheMiss`]; starts nothing but a background renewal of a token still usable |
+/// | a synchronous hook on any thread (a tonic interceptor) | [`try_current_token`](Authorizer::try_current_token) | never waits; starts the renewal on en-auth's I/O runtime when there is no usable token |
+/// | synchronous code that may block | `blocking()` → `BlockingAuthorizer::access_token` | blocks the thread until a token is there (cargo feature `blocking`) |
 pub struct Authorizer<P> {
     inner: Arc<Inner<P>>,
 }
