@@ -103,7 +103,7 @@ impl Failure {
 
     /// Prints the line on stderr and gives the exit code.
     pub fn report(self) -> ExitCode {
-        eprintln!("en-auth: {}", self.message);
+        eprintln!("en-auth: {}", terminal(&self.message));
         self.exit.into()
     }
 }
@@ -140,6 +140,12 @@ fn one_line(text: &str) -> String {
         .filter(|l| !l.trim().is_empty())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `text` as it may reach the terminal: control characters and bidirectional-text controls
+/// (which a server's error text or a challenge's parameters may carry) replaced.
+pub fn terminal(text: &str) -> String {
+    en_auth_oauth2::core::printable(text, usize::MAX)
 }
 
 #[cfg(test)]

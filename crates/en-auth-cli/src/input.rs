@@ -12,8 +12,9 @@ use en_auth_srp::{
     SMS_MFA, SOFTWARE_TOKEN_MFA,
 };
 use secrecy::SecretString;
+use zeroize::Zeroizing;
 
-use crate::failure::{Exit, Failure, Subject};
+use crate::failure::{terminal, Exit, Failure, Subject};
 
 /// The variable holding the client secret.
 pub const CLIENT_SECRET_VAR: &str = "CLIENT_SECRET";
@@ -207,8 +208,10 @@ impl TerminalChallenges {
             self.refused.store(true, Ordering::SeqCst);
             return None;
         }
-        let user = challenge.user_name();
-        let parameter = |key: &str| challenge.parameters().get(key).map(String::as_str);
+        // What Cognito sent (names, destinations, parameters) is shown without its control
+        // characters.
+        let user = terminal(challenge.user_name());
+        let parameter = |key: &str| challenge.parameters().get(key).map(|v| terminal(v));
         match name {
             SOFTWARE_TOKEN_MFA => {
                 let device = parameter("FRIENDLY_DEVICE_NAME")
@@ -220,11 +223,12 @@ impl TerminalChallenges {
                 .map(ChallengeResponses::totp)
             }
             SMS_MFA => {
-                let to = parameter("CODE_DELIVERY_DESTINATION").unwrap_or("your phone");
+                let to = parameter("CODE_DELIVERY_DESTINATION").unwrap_or("your phone".into());
                 ask_line(&format!("Code sent by SMS to {to}: ")).map(ChallengeResponses::sms)
             }
             SELECT_MFA_TYPE => {
-                let choices = parameter("MFAS_CAN_CHOOSE").unwrap_or("SMS_MFA, SOFTWARE_TOKEN_MFA");
+                let choices =
+                    parameter("MFAS_CAN_CHOOSE").unwrap_or("SMS_MFA, SOFTWARE_TOKEN_MFA".into());
                 ask_line(&format!(
                     "MFA type for `{user}`, sms or totp (of {choices}): "
                 ))
@@ -233,11 +237,16 @@ impl TerminalChallenges {
             NEW_PASSWORD_REQUIRED => {
                 eprintln!("en-auth: `{user}` must choose a new password.");
                 for _ in 0..3 {
-                    let first =
-                        rpassword::prompt_password(format!("New password of `{user}`: ")).ok()?;
-                    let again = rpassword::prompt_password("Repeat the new password: ").ok()?;
+                    // Both typed strings are wiped when dropped; the first is copied into the
+                    // answer (which keeps it as a secret) when they match.
+                    let first = Zeroizing::new(
+                        rpassword::prompt_password(format!("New password of `{user}`: ")).ok()?,
+                    );
+                    let again = Zeroizing::new(
+                        rpassword::prompt_password("Repeat the new password: ").ok()?,
+                    );
                     if first == again && !first.is_empty() {
-                        return Some(ChallengeResponses::new_password(first));
+                        return Some(ChallengeResponses::new_password(first.as_str()));
                     }
                     eprintln!("en-auth: the passwords differ or are empty; again.");
                 }
@@ -246,11 +255,18 @@ impl TerminalChallenges {
             _ => {
                 for (key, value) in challenge.parameters() {
                     if !matches!(key.as_str(), "USERNAME" | "USER_ID_FOR_SRP") {
-                        eprintln!("  {key}: {value}");
+                        eprintln!("  {}: {}", terminal(key), terminal(value));
                     }
                 }
-                ask_line(&format!("Answer to the custom challenge for `{user}`: "))
-                    .map(ChallengeResponses::answer)
+                // A custom challenge's answer may be a secret (a PIN, a passphrase): not echoed.
+                let answer = Zeroizing::new(
+                    rpassword::prompt_password(format!(
+                        "Answer to the custom challenge for `{user}` (not shown): "
+                    ))
+                    .ok()?,
+                );
+                let answer = answer.trim();
+                (!answer.is_empty()).then(|| ChallengeResponses::answer(answer))
             }
         }
     }

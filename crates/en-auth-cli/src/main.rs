@@ -33,18 +33,18 @@ impl Notes {
     /// A note, shown with `--verbose`.
     pub fn info(&self, message: &str) {
         if self.verbose > 0 {
-            eprintln!("en-auth: {message}");
+            eprintln!("en-auth: {}", failure::terminal(message));
         }
     }
 
     /// A one-time notice, always shown.
     pub fn notice(&self, message: &str) {
-        eprintln!("en-auth: note: {message}");
+        eprintln!("en-auth: note: {}", failure::terminal(message));
     }
 
     /// A warning, always shown.
     pub fn warn(&self, message: &str) {
-        eprintln!("en-auth: warning: {message}");
+        eprintln!("en-auth: warning: {}", failure::terminal(message));
     }
 }
 
@@ -163,7 +163,7 @@ fn run(cli: Cli, notes: &Notes) -> Result<ExitCode, Failure> {
             };
             let message =
                 runtime()?.block_on(flows::login_command(&args.client, &args.user, &cx))?;
-            eprintln!("en-auth: {message}");
+            eprintln!("en-auth: {}", failure::terminal(&message));
             Ok(ExitCode::SUCCESS)
         }
         Command::Exec(args) => {

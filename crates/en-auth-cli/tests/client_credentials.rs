@@ -786,3 +786,34 @@ async fn a_cache_directory_of_another_user_is_not_used() {
         "nothing cached, nothing adopted"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_server_sends_reaches_the_terminal_without_its_control_characters() {
+    // A hostile token endpoint: its error code and description carry terminal escape sequences
+    // (clear the screen, set the window title, ring the bell) and a right-to-left override.
+    let endpoint = en_auth_testkit::FaultyEndpoint::start_on_own_thread();
+    endpoint.set_fallback(en_auth_testkit::Reply::json(
+        400,
+        r#"{"error":"invalid_scope\u001b[2J\u001b]0;pwned\u0007","error_description":"scope \u001b[31mred\u001b[0m \u202eevil"}"#,
+    ));
+    let sandbox = Sandbox::new(
+        "hostile",
+        &format!("[dev]\ntoken_url = \"{}\"\n", endpoint.url()),
+    );
+    let run = sandbox
+        .cmd(["token", "--env", "dev", "--no-cache", "-vv"])
+        .env("CLIENT_ID", "svc")
+        .env("CLIENT_SECRET", SECRET)
+        .run()
+        .await;
+    assert_ne!(run.code(), 0);
+    let stderr = run.stderr();
+    assert!(stderr.contains("invalid_scope"), "{stderr}");
+    for forbidden in ['\u{1b}', '\u{7}', '\u{202e}'] {
+        assert!(
+            !stderr.contains(forbidden),
+            "{:?} reached the terminal: {stderr:?}",
+            forbidden
+        );
+    }
+}

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 const PASSWORD: &str = "Corr3ct-Horse!";
 const CLIENT_SECRET: &str = "app-client-secret-0123456789";
+const CUSTOM_ANSWER: &str = "open-sesame-4242";
 
 async fn server() -> CognitoServer {
     CognitoServer::builder()
@@ -23,6 +24,19 @@ async fn server() -> CognitoServer {
                 .challenge_after_password(ScriptedChallenge::software_token_mfa("123456")),
         )
         .user(PoolUser::new("new-user", PASSWORD).status(UserStatus::ForceChangePassword))
+        .user(
+            PoolUser::new("custom-user", PASSWORD).challenge_after_password(
+                ScriptedChallenge::CustomChallenge {
+                    answer: CUSTOM_ANSWER.to_owned(),
+                    // What a hostile pool could send: escape sequences (clear the screen, set
+                    // the window title, ring the bell) and a right-to-left override.
+                    parameters: vec![(
+                        "question".to_owned(),
+                        "Your PIN?\u{1b}[2J\u{1b}]0;pwned\u{7} \u{202e}evil".to_owned(),
+                    )],
+                },
+            ),
+        )
         .start()
         .await
 }
@@ -397,4 +411,28 @@ async fn a_refreshed_token_that_would_inject_header_lines_is_refused() {
     assert!(line.contains("not allowed in an HTTP header"), "{line}");
     assert!(!line.contains("X-Injected"), "{line}");
     assert_eq!(server.calls("InitiateAuth"), 2, "the login and the refresh");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_challenge_on_a_terminal_is_shown_clean_and_answered_unseen() {
+    let server = server().await;
+    let sandbox = sandbox("custom", &server);
+    let run = sandbox
+        .on_terminal(CUSTOM_ANSWER, args("login", "custom-user", &[]))
+        .env("CLIENT_ID", "app")
+        .env("USER_PWD", PASSWORD)
+        .run()
+        .await;
+    let shown = run.stdout();
+    assert_eq!(run.code(), 0, "{shown:?}");
+    assert!(shown.contains("question: Your PIN?"), "{shown:?}");
+    for forbidden in ['\u{1b}', '\u{7}', '\u{202e}'] {
+        assert!(
+            !shown.contains(forbidden),
+            "{forbidden:?} reached the terminal: {shown:?}"
+        );
+    }
+    // The answer was typed but never shown (no echo), and the login succeeded with it.
+    assert!(!shown.contains(CUSTOM_ANSWER), "{shown:?}");
+    assert_eq!(sandbox.cache_files().len(), 1);
 }

@@ -33,6 +33,7 @@ mod local_store;
 mod middleware;
 mod middleware_error;
 mod policy;
+mod printable;
 mod provider;
 mod request_policy;
 pub mod sealed;
@@ -64,6 +65,7 @@ pub use io::run_on_io_runtime;
 pub use local_store::LocalStore;
 pub use middleware_error::auth_error;
 pub use policy::{renewal_gap, RenewalPolicy, MAX_GAP_FRACTION};
+pub use printable::printable;
 pub use provider::TokenProvider;
 pub use request_policy::{same_origin_redirects, RequestPolicy};
 pub use store::{

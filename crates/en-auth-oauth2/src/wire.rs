@@ -286,19 +286,7 @@ pub(crate) fn map_error_code(
     .into()
 }
 
-/// `text` cut to `max` characters (with `…` when cut) and with control characters replaced, for
-/// quoting what a server sent in an error or a log line.
-pub(crate) fn printable(text: &str, max: usize) -> String {
-    let mut out: String = text
-        .chars()
-        .take(max)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if max < usize::MAX && text.chars().nth(max).is_some() {
-        out.push('…');
-    }
-    out
-}
+pub(crate) use en_auth_core::printable;
 
 /// Maps an error response whose body is not a standard error object: a JSON body with another
 /// shape (such as `{"message": …}` or AWS's `{"__type": …}`), HTML, or nothing.

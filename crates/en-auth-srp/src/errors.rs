@@ -107,6 +107,11 @@ where
 
 /// Maps a Cognito error name and message.
 pub(crate) fn map_code(ctx: &Context<'_>, status: u16, code: &str, message: &str) -> Error {
+    // What Cognito (or whatever answers at its endpoint) sent is quoted, never printed raw.
+    let code = en_auth_core::printable(code, 128);
+    let code = code.as_str();
+    let message = en_auth_core::printable(message, 512);
+    let message = message.as_str();
     let account = |code: &str| AccountError::new(ctx.user_name, ctx.endpoint, code, message);
     let client = || {
         InvalidClientError::new(ctx.client_id, ctx.endpoint, format!("{code}: {message}")).into()

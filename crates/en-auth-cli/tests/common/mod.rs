@@ -127,6 +127,21 @@ impl Sandbox {
         self.program("sh", ["-c", script]).env("EN_AUTH", BIN)
     }
 
+    /// `en-auth args…` on a pseudo-terminal (Python's `pty`), typing `answer` and a newline
+    /// once en-auth prompts with "(not shown)". Its stdout is what the terminal showed (en-auth's
+    /// stdout and stderr, and whatever the terminal echoed); its exit code is en-auth's. Gives
+    /// up after 30 seconds (the child is then killed by the closed terminal).
+    pub fn on_terminal<I, S>(&self, answer: &str, args: I) -> Invocation
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        let mut argv: Vec<OsString> =
+            vec!["-c".into(), PTY_SCRIPT.into(), answer.into(), BIN.into()];
+        argv.extend(args.into_iter().map(Into::into));
+        self.program("python3", argv)
+    }
+
     fn program<I, S>(&self, program: &str, args: I) -> Invocation
     where
         I: IntoIterator<Item = S>,
@@ -144,6 +159,34 @@ impl Sandbox {
         Invocation { command }
     }
 }
+
+/// Runs argv[2:] on a pseudo-terminal, answers the first "(not shown)" prompt with argv[1].
+const PTY_SCRIPT: &str = r#"
+import os, pty, select, sys, time
+answer, argv = sys.argv[1], sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+shown, sent, deadline = b"", False, time.monotonic() + 30
+while time.monotonic() < deadline:
+    ready, _, _ = select.select([fd], [], [], 0.5)
+    if not ready:
+        continue
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        break
+    if not data:
+        break
+    shown += data
+    if not sent and b"(not shown)" in shown:
+        os.write(fd, answer.encode() + b"\n")
+        sent = True
+os.close(fd)
+_, status = os.waitpid(pid, 0)
+sys.stdout.buffer.write(shown)
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
 
 /// One invocation being set up.
 pub struct Invocation {
