@@ -3,8 +3,8 @@
 //! - `cargo xtask ci`: everything CI checks — formatting, clippy (`-D warnings`), the supply
 //!   chain and its advisories self-test (below), installing the real protocol peers, all tests
 //!   (unit, integration against the peers, fuzz-corpus replays, doc tests), a fuzz smoke
-//!   (cargo-fuzz, installed pinned) and the docs (`-D warnings`). Fails at the first failing
-//!   step.
+//!   (cargo-fuzz, installed pinned), the docs (`-D warnings`) and the published crates'
+//!   packages (below). Fails at the first failing step.
 //! - `cargo xtask supply-chain`: that step alone — cargo-deny (installed pinned) checks bans,
 //!   licenses and sources, then the RustSec advisories: from the snapshot in
 //!   `../shared/advisory-db/` beside the repository when it is there (cloned into a scratch
@@ -13,6 +13,8 @@
 //!   so does having no database at all.
 //! - `cargo xtask advisories-selftest`: the advisory check's negative test — a scratch crate
 //!   pinning `smallvec = "=1.6.0"` (RUSTSEC-2021-0003) must fail it.
+//! - `cargo xtask package`: that step alone — `cargo package` for every crate without
+//!   `publish = false`, each package unpacked and built as crates.io users will build it.
 //! - `cargo xtask demo`: the zero-configuration demo.
 //! - `cargo xtask emulators`: the testkit's OAuth2 token endpoint and Cognito user pool (each
 //!   with a protected resource) on loopback, serving until Ctrl-C or SIGTERM, with an
@@ -23,6 +25,8 @@
 //!   Debian packages the tests run (faketime, curl, redis-server, kubernetes-client for
 //!   kubectl, openssl) when missing.
 //! - `cargo xtask bench`: the criterion benchmarks.
+
+mod package;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -488,6 +492,9 @@ fn ci() -> Result<(), String> {
     doc.args(["doc", "--workspace", "--no-deps", "--locked"])
         .env("RUSTDOCFLAGS", "-D warnings");
     run("docs", doc)?;
+
+    // Last: the slowest step from a cold target directory (see package::package).
+    package::package()?;
     eprintln!("==> ci: all steps passed");
     Ok(())
 }
@@ -534,6 +541,7 @@ fn main() -> ExitCode {
         ["peers", "install"] => install_peers(),
         ["supply-chain"] => supply_chain(),
         ["advisories-selftest"] => advisories_selftest(),
+        ["package"] => package::package(),
         ["bench", rest @ ..] => {
             let mut bench = cargo();
             bench
@@ -553,7 +561,7 @@ fn main() -> ExitCode {
                 .args(rest);
             run("benchmarks", bench)
         }
-        _ => Err("usage: cargo xtask <ci | supply-chain | advisories-selftest | demo | emulators | peers install | bench [criterion args]>".into()),
+        _ => Err("usage: cargo xtask <ci | supply-chain | advisories-selftest | package | demo | emulators | peers install | bench [criterion args]>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

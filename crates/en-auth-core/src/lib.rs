@@ -18,6 +18,8 @@
 //!
 //! Most users depend on `en-auth-oauth2` or `en-auth-srp`, which re-export this crate.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod authorizer;
 #[cfg(feature = "blocking")]
 mod blocking;

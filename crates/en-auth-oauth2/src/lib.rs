@@ -24,6 +24,8 @@
 //! The environment can also be loaded by id from the TOML file named by `EN_AUTH_ENVIRONMENTS`
 //! (see [`Environment`]): `ServiceAccountAuthorizer::new(client_info, "dev")`.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod http;
 mod normalize;
 mod parse;

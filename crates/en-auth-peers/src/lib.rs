@@ -1,5 +1,15 @@
-//! Starts the real protocol peers that the integration tests run against, once per test
-//! process, and hands out what they printed: endpoints, client ids and secrets.
+//! # en-auth-peers
+//!
+//! **Test support for en-auth's own tests; not published.** It starts the real external
+//! programs that en-auth's integration tests run against — oidc-provider (Node.js),
+//! django-oauth-toolkit and ministack (Python), `redis-server` and a 3-node Redis Cluster
+//! ([`redis`]) — once per test process, and hands out what they printed: endpoints, client ids
+//! and secrets. It also holds the helpers the test suites share ([`support`]).
+//!
+//! It works only inside an en-auth checkout: the peers' scripts and lock files are the
+//! repository's `peers/` directory. That is the boundary with `en-auth-testkit`, which is
+//! published for anyone's tests: the testkit emulates in-process, in Rust, with nothing to
+//! install; this crate runs the real programs, installed as described below.
 //!
 //! The peers are installed (pinned, from their lock files) by `cargo xtask peers install`,
 //! which `cargo xtask ci` runs first. A test that needs a peer that is not installed or does not

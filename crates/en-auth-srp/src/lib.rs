@@ -26,6 +26,8 @@
 //! need no AWS credentials. The region is the environment's `region` (or the prefix of the pool
 //! id); `cognito_endpoint` points the SDK at an emulator.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod challenge;
 mod errors;
 mod provider;

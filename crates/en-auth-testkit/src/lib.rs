@@ -22,6 +22,16 @@
 //! - [`TcpProxy`]: a TCP proxy that can go silent (keeps connections, forwards nothing) and
 //!   speak again, for tests of a hung server (Redis, in `en-auth-redis`'s tests).
 //!
+//! ## Who it is for
+//!
+//! Anyone who tests code that uses an en-auth authorizer (as a dev-dependency:
+//! `en-auth-testkit = "0.1"`), en-auth's own tests, and the demo and `cargo xtask emulators`.
+//! Everything runs in the calling process, on loopback, in Rust: nothing to install, no
+//! external program. It depends on no en-auth crate: the emulators speak the wire protocols
+//! (RFC 6749 and RFC 6750, Cognito's AWS JSON 1.1), so any client can be tested against them.
+//! en-auth's tests against the real external servers (oidc-provider, ministack, Redis, …) use
+//! `en-auth-peers` instead, which needs en-auth's repository and is not published.
+//!
 //! ## Which runtime a server runs on
 //!
 //! `start().await` (on [`OAuthServerBuilder`], [`CognitoServerBuilder`], and

@@ -7,12 +7,12 @@
 use std::time::Duration;
 
 use en_auth_core::{Authorizer, TokenUnavailable};
+use en_auth_grpc_testserver::proto::greeter_client::GreeterClient;
+use en_auth_grpc_testserver::proto::HelloRequest;
+use en_auth_grpc_testserver::GreeterServer;
 use en_auth_oauth2::{ClientCredentials, ClientInfo, Environment, ServiceAccountAuthorizer};
 use en_auth_testkit::OAuthServer;
 use en_auth_tower::AuthorizerLayer;
-use en_auth_tower_grpc::proto::greeter_client::GreeterClient;
-use en_auth_tower_grpc::proto::HelloRequest;
-use en_auth_tower_grpc::GreeterServer;
 use tonic::transport::{Channel, Endpoint};
 use tower::Layer;
 

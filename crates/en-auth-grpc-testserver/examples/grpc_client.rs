@@ -7,15 +7,15 @@
 //! `Authorizer::try_current_token`.
 //!
 //! ```text
-//! cargo run -p en-auth-tower-grpc --example grpc_client
+//! cargo run -p en-auth-grpc-testserver --example grpc_client
 //! ```
 
+use en_auth_grpc_testserver::proto::greeter_client::GreeterClient;
+use en_auth_grpc_testserver::proto::HelloRequest;
+use en_auth_grpc_testserver::GreeterServer;
 use en_auth_oauth2::{ClientInfo, Environment, ServiceAccountAuthorizer, TokenUnavailable};
 use en_auth_testkit::OAuthServer;
 use en_auth_tower::AuthorizerLayer;
-use en_auth_tower_grpc::proto::greeter_client::GreeterClient;
-use en_auth_tower_grpc::proto::HelloRequest;
-use en_auth_tower_grpc::GreeterServer;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Endpoint;
 use tonic::Status;

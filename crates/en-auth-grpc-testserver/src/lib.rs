@@ -1,12 +1,23 @@
-//! # en-auth-tower-grpc
+//! # en-auth-grpc-testserver
 //!
-//! Test support for `en-auth-tower` over gRPC (not published): the `Greeter` service of
-//! `proto/greeter.proto`, compiled by tonic's code generator at build time, and
-//! [`GreeterServer`], a real tonic server on a free loopback port whose every call must carry a
-//! bearer token that the testkit's protected resource accepts (so: a token its token endpoint
-//! issued, not expired, not revoked). Calls without one are answered `UNAUTHENTICATED`
-//! (gRPC status 16), which tonic sends as a trailers-only response: HTTP `200` with
-//! `grpc-status: 16` in the headers.
+//! **Test support for en-auth's own tests; not published.** It is not a gRPC adapter: the
+//! adapter is `en-auth-tower`'s `AuthorizerLayer`, which a tonic client uses as it is. This
+//! crate is the other end of that wire, for the gRPC tests of the layer (`tests/tonic.rs`
+//! here) and the `grpc_client` example (`cargo run -p en-auth-grpc-testserver --example
+//! grpc_client`).
+//!
+//! It holds the `Greeter` service of `proto/greeter.proto`, compiled by tonic's code generator
+//! at build time, and [`GreeterServer`], a real tonic server on a free loopback port whose every
+//! call must carry a bearer token that the testkit's protected resource accepts (so: a token its
+//! token endpoint issued, not expired, not revoked). Calls without one are answered
+//! `UNAUTHENTICATED` (gRPC status 16), which tonic sends as a trailers-only response: HTTP `200`
+//! with `grpc-status: 16` in the headers.
+//!
+//! A crate of its own so that its build (tonic's code generator, a vendored `protoc`) and
+//! tonic's server stack stay out of `en-auth-tower`'s build and out of `en-auth-testkit`, which
+//! users put in their own tests. The other test-support crates: `en-auth-testkit` (published:
+//! in-process emulators for anyone's tests) and `en-auth-peers` (not published: starts the real
+//! external peers for en-auth's own tests).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
