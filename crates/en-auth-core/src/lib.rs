@@ -23,6 +23,7 @@ mod authorizer;
 mod blocking;
 mod cache;
 mod client;
+mod clock;
 mod environment;
 mod error;
 mod flight;

@@ -1,0 +1,177 @@
+//! One clock and en-auth's own runtime: a token request runs on en-auth's I/O runtime, so a
+//! caller whose runtime goes idle strands nobody; Tokio's paused clock drives every timing
+//! decision (renewal, replay hold) in tests.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use en_auth_core::{Authorizer, ClientInfo, Error, Token, TokenProvider};
+use secrecy::ExposeSecret;
+use tokio::sync::watch;
+
+/// Issues `token-1`, `token-2`, … (living 600 s) once its gate is open; says when it is called.
+struct Gated {
+    client: ClientInfo,
+    calls: AtomicUsize,
+    gate: watch::Sender<bool>,
+    called: watch::Sender<usize>,
+}
+
+impl Gated {
+    fn new(open: bool) -> Arc<Self> {
+        Arc::new(Self {
+            client: ClientInfo::new("gated", "secret"),
+            calls: AtomicUsize::new(0),
+            gate: watch::channel(open).0,
+            called: watch::channel(0).0,
+        })
+    }
+}
+
+struct P(Arc<Gated>);
+
+impl TokenProvider for P {
+    async fn authorize(&self) -> Result<Token, Error> {
+        let n = self.0.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        self.0.called.send_replace(n);
+        let _ = self.0.gate.subscribe().wait_for(|open| *open).await;
+        Ok(Token::new(
+            format!("token-{n}"),
+            Some(Duration::from_secs(600)),
+        ))
+    }
+
+    fn client_info(&self) -> &ClientInfo {
+        &self.0.client
+    }
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Issue 16, item 4: a caller on runtime A starts a token request, gives up (`timeout`) and
+/// leaves A alive but idle. A caller on runtime B must get the token once the provider answers
+/// — when the request ran on A, B waited for it forever (here: until its 10-s bound).
+#[test]
+fn a_caller_that_gives_up_and_leaves_its_runtime_idle_strands_nobody() {
+    let provider = Gated::new(false);
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+
+    let a = current_thread();
+    a.block_on(async {
+        let gave_up = tokio::time::timeout(Duration::from_millis(5), auth.access_token()).await;
+        assert!(gave_up.is_err(), "the provider is held: A gives up");
+    });
+    // A stays alive, but nothing drives it from here on.
+
+    let b = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let token = b.block_on(async {
+        // The token request A started is under way (no second one is started below).
+        let mut called = provider.called.subscribe();
+        tokio::time::timeout(Duration::from_secs(10), called.wait_for(|n| *n >= 1))
+            .await
+            .expect("the provider is asked")
+            .unwrap();
+        provider.gate.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(10), auth.access_token())
+            .await
+            .expect("B gets the token of the request A started, not a stranded wait")
+            .unwrap()
+    });
+    assert_eq!(token.secret().expose_secret(), "token-1");
+    assert_eq!(
+        provider.calls.load(Ordering::SeqCst),
+        1,
+        "one token request"
+    );
+    drop(token);
+    drop(a);
+}
+
+/// A token request outlives the runtime of the caller that started it: the next caller, on
+/// another runtime, gets its token (no second request).
+#[test]
+fn a_token_request_outlives_the_runtime_of_the_caller_that_started_it() {
+    let provider = Gated::new(false);
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    let first = current_thread();
+    first.block_on(async {
+        let waiting = tokio::spawn({
+            let auth = auth.clone();
+            async move { auth.access_token().await.map(|_| ()) }
+        });
+        let mut called = provider.called.subscribe();
+        called.wait_for(|n| *n >= 1).await.unwrap();
+        waiting.abort();
+    });
+    drop(first);
+    provider.gate.send_replace(true);
+    let token = current_thread()
+        .block_on(auth.access_token())
+        .expect("the first request's token");
+    assert_eq!(token.secret().expose_secret(), "token-1");
+    assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+}
+
+/// The replay hold (30 s without renewals after a replay was rejected too) runs on the paused
+/// clock: on the coarse clock of old, advancing it changed nothing and the hold never ended.
+#[tokio::test(start_paused = true)]
+async fn the_paused_clock_drives_the_replay_hold() {
+    let provider = Gated::new(true);
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    let generation = auth.access_token().await.unwrap().generation();
+    auth.replay_rejected(generation);
+
+    tokio::time::advance(Duration::from_secs(29)).await;
+    auth.invalidate(generation);
+    assert_eq!(
+        auth.cached_token()
+            .expect("held: not the token")
+            .generation(),
+        generation
+    );
+
+    tokio::time::advance(Duration::from_secs(2)).await;
+    auth.invalidate(generation);
+    assert!(auth.cached_token().is_err(), "the hold is over: renewed");
+    let renewed = auth.access_token().await.unwrap();
+    assert_eq!(renewed.secret().expose_secret(), "token-2");
+}
+
+/// When a token is due for renewal is read on the paused clock too, hot path included: a
+/// 600-s token is renewed 60 s before it expires, not before.
+#[tokio::test(start_paused = true)]
+async fn the_paused_clock_drives_the_renewal_time() {
+    let provider = Gated::new(true);
+    let auth = Authorizer::new(P(Arc::clone(&provider)));
+    auth.access_token().await.unwrap();
+
+    tokio::time::advance(Duration::from_secs(530)).await;
+    assert!(!auth.cached_token().unwrap().needs_renewal());
+    assert_eq!(provider.calls.load(Ordering::SeqCst), 1, "not due yet");
+
+    tokio::time::advance(Duration::from_secs(11)).await;
+    let due = auth.cached_token().expect("due, and usable while renewed");
+    assert!(due.needs_renewal());
+    assert_eq!(due.secret().expose_secret(), "token-1");
+    drop(due);
+    let mut called = provider.called.subscribe();
+    called.wait_for(|n| *n >= 2).await.unwrap();
+    loop {
+        let token = auth.access_token().await.unwrap();
+        if token.secret().expose_secret() == "token-2" {
+            break;
+        }
+        drop(token);
+        tokio::task::yield_now().await;
+    }
+}
