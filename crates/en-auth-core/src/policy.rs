@@ -114,8 +114,8 @@ impl Default for RenewalPolicy {
 impl RenewalPolicy {
     /// Whether a token that enters its renewal window ([`Token::renew_at`](crate::Token::renew_at))
     /// is renewed in the background while requests keep using it until it expires (`true`,
-    /// the default), or requests wait for the renewal (`false`). Background renewal needs a
-    /// Tokio runtime; without one, requests wait.
+    /// the default), or requests wait for the renewal (`false`). Background renewals run on
+    /// en-auth's own I/O runtime: the caller needs no runtime of its own.
     #[must_use]
     pub fn with_proactive_renewal(mut self, proactive: bool) -> Self {
         self.proactive = proactive;
