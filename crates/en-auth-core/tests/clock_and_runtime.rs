@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use en_auth_core::{Authorizer, ClientInfo, Error, Token, TokenProvider};
+use en_auth_core::{
+    Authorizer, ClientInfo, Error, RenewalPolicy, RequestPolicy, SharedIdentity, SharedKey,
+    SharedStore, SharedStoreSettings, SharedToken, StoreError, StoreResult, Token, TokenProvider,
+};
 use secrecy::ExposeSecret;
 use tokio::sync::watch;
 
@@ -44,6 +47,50 @@ impl TokenProvider for P {
 
     fn client_info(&self) -> &ClientInfo {
         &self.0.client
+    }
+
+    fn shared_identity(&self) -> Option<SharedIdentity> {
+        Some(SharedIdentity::new("test").with("client_id", "gated"))
+    }
+}
+
+/// A shared store that fails every call, counting them.
+#[derive(Debug, Default)]
+struct FailingStore {
+    calls: AtomicUsize,
+}
+
+impl FailingStore {
+    fn fail<T>(&self) -> StoreResult<T> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Err(StoreError::new(
+            "READONLY You can't write against a read only replica.",
+        ))
+    }
+}
+
+#[async_trait::async_trait]
+impl SharedStore for FailingStore {
+    async fn get(&self, _: &SharedKey) -> StoreResult<Option<SharedToken>> {
+        self.fail()
+    }
+    async fn put_if_newer(&self, _: &SharedKey, _: &SharedToken, _: Duration) -> StoreResult<bool> {
+        self.fail()
+    }
+    async fn delete_if_same(&self, _: &SharedKey, _: &str) -> StoreResult<bool> {
+        self.fail()
+    }
+    async fn lock(&self, _: &SharedKey, _: &str, _: Duration) -> StoreResult<bool> {
+        self.fail()
+    }
+    async fn renew_lock(&self, _: &SharedKey, _: &str, _: Duration) -> StoreResult<bool> {
+        self.fail()
+    }
+    async fn unlock(&self, _: &SharedKey, _: &str) -> StoreResult<()> {
+        self.fail()
+    }
+    fn address(&self) -> String {
+        "memory://failing".into()
     }
 }
 
@@ -174,4 +221,38 @@ async fn the_paused_clock_drives_the_renewal_time() {
         drop(token);
         tokio::task::yield_now().await;
     }
+}
+
+/// The shared store's circuit breaker runs on the paused clock, through the authorizer: open
+/// after a failure, it skips the store for its cooldown and lets one call probe it after. On
+/// the coarse clock of old, advancing the paused clock never ended the cooldown.
+#[tokio::test(start_paused = true)]
+async fn the_paused_clock_drives_the_shared_stores_breaker() {
+    let provider = Gated::new(true);
+    let store = Arc::new(FailingStore::default());
+    let mut settings = SharedStoreSettings::default();
+    settings.breaker_threshold = 1;
+    settings.breaker_cooldown = Duration::from_secs(10);
+    let auth = Authorizer::with_shared_store(
+        P(Arc::clone(&provider)),
+        RenewalPolicy::default(),
+        RequestPolicy::default(),
+        Arc::clone(&store) as Arc<dyn SharedStore>,
+        settings,
+    );
+    let calls = || store.calls.load(Ordering::SeqCst);
+    // The first read fails: the breaker opens, the token comes from the provider.
+    let mut generation = auth.access_token().await.unwrap().generation();
+    assert_eq!(calls(), 1);
+    for advance in [Duration::ZERO, Duration::from_millis(9_990)] {
+        tokio::time::advance(advance).await;
+        auth.invalidate(generation);
+        generation = auth.access_token().await.unwrap().generation();
+        assert_eq!(calls(), 1, "the open breaker skips the store");
+    }
+    tokio::time::advance(Duration::from_millis(20)).await;
+    auth.invalidate(generation);
+    auth.access_token().await.unwrap();
+    assert_eq!(calls(), 2, "after the cooldown one call probes the store");
+    assert_eq!(provider.calls.load(Ordering::SeqCst), 4);
 }
