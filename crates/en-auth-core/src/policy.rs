@@ -64,10 +64,11 @@ pub(crate) fn coarse_deadline(at: Instant) -> Moment {
 
 /// Until when a token expiring at `expires_at` after living `lifetime` may still be used while
 /// it is renewed in the background: its expiry less [`IN_FLIGHT_MARGIN`] (an eighth of the
-/// lifetime, if that is shorter).
+/// lifetime, if that is shorter), as a deadline for the coarse reading ([`coarse_deadline`]:
+/// a token with no time left is never "still usable" on a coarse clock that lags).
 pub(crate) fn usable_until(expires_at: Instant, lifetime: Duration) -> Moment {
     let margin = IN_FLIGHT_MARGIN.min(lifetime / 8);
-    clock::moment_of(expires_at.checked_sub(margin).unwrap_or(expires_at))
+    coarse_deadline(expires_at.checked_sub(margin).unwrap_or(expires_at))
 }
 
 /// How an [`Authorizer`](crate::Authorizer) renews tokens and retries failed token requests.
@@ -243,6 +244,18 @@ impl RenewalPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The coarse clock lags the exact one by up to its resolution: a token with no time left
+    /// must not look usable on it (it did, now and then, before the deadline was brought
+    /// forward by the margin that bounds the lag).
+    #[test]
+    fn a_token_with_no_time_left_is_not_usable_on_the_coarse_clock() {
+        let now = Instant::now();
+        let until = usable_until(now, Duration::ZERO);
+        assert!(until <= clock::moment_of(now).earlier_by(COARSE_MARGIN));
+        let coarse = coarsetime::Instant::now_without_cache_update().as_ticks();
+        assert!(coarse >= until.ticks(), "{coarse} < {}", until.ticks());
+    }
 
     #[test]
     fn backoff_grows_with_jitter_and_stays_bounded() {
