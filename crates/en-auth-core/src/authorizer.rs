@@ -8,17 +8,18 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use arc_swap::Guard;
 use futures::future::{Either, FutureExt};
 use http::HeaderValue;
 use secrecy::ExposeSecret;
+use tracing::instrument::WithSubscriber;
 use tracing::Instrument;
 
 use crate::cache::{CacheMiss, CurrentToken, Entry, TokenCache};
+use crate::clock;
 use crate::flight::SingleFlight;
-use crate::shared::{Obtained, Replacing, Shared};
+use crate::shared::{NewToken, ReplacedToken, Shared, TokenOrigin};
 use crate::telemetry::{self, LastRejection, RenewalTrigger};
 use crate::{
     AuthorizerBuilder, Error, InternalError, RenewalPolicy, RequestPolicy, SharedStore,
@@ -283,19 +284,17 @@ impl<P: TokenProvider> Authorizer<P> {
     }
 
     /// The token needs renewal: keep using it while a background renewal runs, if the policy
-    /// allows and it has time left.
+    /// allows and it has time left. The renewal runs on en-auth's I/O runtime
+    /// ([`clock::task_runtime`]), whatever runtime the caller has, or none.
     #[cold]
     fn due(&self, entry: Guard<Arc<Entry>>) -> Result<CurrentToken, CacheMiss> {
-        let usable = self.inner.policy.proactive()
-            && entry.usable_while_renewed()
-            && tokio::runtime::Handle::try_current().is_ok();
-        if !usable {
+        if !(self.inner.policy.proactive() && entry.usable_while_renewed()) {
             return Err(CacheMiss::new(entry.generation()));
         }
         if entry.claim_background_renewal() {
             let inner = Arc::clone(&self.inner);
             let claimed = Arc::clone(&entry);
-            tokio::spawn(async move {
+            let renewal = async move {
                 if let Err(error) = renew(&inner, claimed.generation(), true).await {
                     // Whatever ended it (a cooldown, a panic), allow another background renewal
                     // of this token later, so that it is not waited for at its expiry.
@@ -304,7 +303,18 @@ impl<P: TokenProvider> Authorizer<P> {
                         .map_or(inner.policy.cooldown(1, &error), |c| c.next_attempt_in);
                     claimed.retry_background_after(wait);
                 }
-            });
+            };
+            match clock::task_runtime() {
+                Ok(runtime) => {
+                    runtime.spawn(renewal.with_current_subscriber());
+                }
+                Err(error) => {
+                    // No runtime to renew on: the token is used while it may be, and tried
+                    // again after a cooldown; a caller that must wait gets the error.
+                    entry.retry_background_after(self.inner.policy.cooldown(1, &error));
+                    tracing::warn!(%error, "cannot start a background renewal");
+                }
+            }
         }
         Ok(CurrentToken::from_guard(entry))
     }
@@ -417,26 +427,26 @@ async fn token_request<P: TokenProvider>(
         trigger,
     );
     span.in_scope(|| telemetry::renewal_started(flow, trigger));
-    let started = Instant::now();
+    let started = clock::now();
     // A panicking provider is a failed token request like any other: it lands, with its
     // cooldown, instead of being run again by every new wave of callers.
     let asked = std::panic::AssertUnwindSafe(obtain(&inner, flow))
         .catch_unwind()
         .instrument(span.clone())
         .await;
-    let mut adopted = false;
+    let mut origin = TokenOrigin::Provider;
     let result = asked
         .unwrap_or_else(|_| {
             let error = InternalError::new("the token provider panicked").into();
             telemetry::attempt_failed(flow, &error);
             Err(error)
         })
-        .and_then(|obtained| {
-            adopted = obtained.adopted;
-            Entry::new(obtained.token, id)
-                .map(|entry| Arc::new(entry.with_shared_id(obtained.shared_id)))
+        .and_then(|new| {
+            origin = new.origin;
+            Entry::new(new.token, id).map(|entry| Arc::new(entry.with_shared_id(new.shared_id)))
         });
-    let duration = started.elapsed();
+    let adopted = origin == TokenOrigin::SharedStore;
+    let duration = clock::now().saturating_duration_since(started);
     let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
     telemetry::token_request_ended(&span, flow, result.as_ref().map(|_| adopted), duration);
 
@@ -472,7 +482,7 @@ async fn token_request<P: TokenProvider>(
 
 /// A token from the shared store, if there is one to adopt, else from the provider with
 /// retries.
-async fn obtain<P: TokenProvider>(inner: &Inner<P>, flow: &'static str) -> Result<Obtained, Error> {
+async fn obtain<P: TokenProvider>(inner: &Inner<P>, flow: &'static str) -> Result<NewToken, Error> {
     let fetch = || {
         inner.policy.retry(|attempt| {
             tracing::Span::current().record("attempt", attempt);
@@ -484,18 +494,18 @@ async fn obtain<P: TokenProvider>(inner: &Inner<P>, flow: &'static str) -> Resul
         })
     };
     let Some(shared) = &inner.shared else {
-        return fetch().await.map(|token| Obtained {
+        return fetch().await.map(|token| NewToken {
             token,
             shared_id: None,
-            adopted: false,
+            origin: TokenOrigin::Provider,
         });
     };
     let previous = inner.cache.load_full();
-    let replacing = Replacing {
-        id: previous.shared_id(),
+    let replaced = ReplacedToken {
+        shared_id: previous.shared_id(),
         rejected: previous.generation() != 0 && !previous.is_valid(),
     };
-    shared.obtain(replacing, fetch).await
+    shared.obtain(replaced, fetch).await
 }
 
 /// One call of the provider: `refresh()` when there is a token to renew (falling back to

@@ -14,7 +14,8 @@ use arc_swap::{ArcSwap, Guard};
 use http::HeaderValue;
 use secrecy::SecretString;
 
-use crate::policy::{coarse_now, usable_until, REPLAY_REJECTION_HOLD};
+use crate::clock::{self, Moment};
+use crate::policy::{usable_until, REPLAY_REJECTION_HOLD};
 use crate::{Error, Token};
 
 /// The cache of one authorizer.
@@ -54,9 +55,10 @@ impl TokenCache {
         if entry.generation != generation {
             return false;
         }
-        let rejected_at = entry.replay_rejected_at.load(Ordering::Acquire);
-        let hold = coarsetime::Duration::from(REPLAY_REJECTION_HOLD).as_ticks();
-        if rejected_at == 0 || coarse_now().as_ticks() >= rejected_at.saturating_add(hold) {
+        let rejected_at = Moment::from_ticks(entry.replay_rejected_at.load(Ordering::Acquire));
+        if rejected_at == Moment::NEVER
+            || clock::moment_now() >= rejected_at.later_by(REPLAY_REJECTION_HOLD)
+        {
             return !entry.invalidated.swap(true, Ordering::AcqRel);
         }
         false
@@ -67,8 +69,10 @@ impl TokenCache {
     pub(crate) fn replay_rejected(&self, generation: u64) {
         let entry = self.current.load();
         if entry.generation == generation {
-            let now = coarse_now().as_ticks().max(1);
-            entry.replay_rejected_at.store(now, Ordering::Release);
+            let now = clock::moment_now();
+            entry
+                .replay_rejected_at
+                .store(now.ticks(), Ordering::Release);
         }
     }
 }
@@ -79,13 +83,14 @@ pub(crate) struct Entry {
     header: HeaderValue,
     generation: u64,
     invalidated: AtomicBool,
-    /// Until when the token may still be used while a renewal runs (coarse clock).
-    usable_until: Option<coarsetime::Instant>,
-    /// From when (coarse clock ticks) a background renewal may start; `u64::MAX` while one runs.
+    /// Until when the token may still be used while a renewal runs.
+    usable_until: Option<Moment>,
+    /// From when (a [`Moment`]'s ticks) a background renewal may start; `u64::MAX` while one
+    /// runs.
     background_after: AtomicU64,
-    /// When (coarse clock ticks; 0: never) a request replayed with this token after a rejection
-    /// was rejected again: the token is not the problem, so rejections do not invalidate it for
-    /// a while.
+    /// When (a [`Moment`]'s ticks; [`Moment::NEVER`]: never) a request replayed with this token
+    /// after a rejection was rejected again: the token is not the problem, so rejections do not
+    /// invalidate it for a while.
     replay_rejected_at: AtomicU64,
     /// The token's id in the shared store, when there is one.
     shared_id: Option<String>,
@@ -153,13 +158,14 @@ impl Entry {
 
     /// Whether the token may still be used while it is renewed: it has time left.
     pub(crate) fn usable_while_renewed(&self) -> bool {
-        self.usable_until.is_some_and(|until| coarse_now() < until)
+        self.usable_until
+            .is_some_and(|until| clock::coarse_now() < until)
     }
 
     /// Claims the right to start this token's background renewal: true for one caller, until
     /// [`Entry::retry_background_after`] allows another.
     pub(crate) fn claim_background_renewal(&self) -> bool {
-        let now = coarse_now().as_ticks();
+        let now = clock::coarse_now().ticks();
         let after = self.background_after.load(Ordering::Acquire);
         now >= after
             && self
@@ -170,9 +176,8 @@ impl Entry {
 
     /// Allows another background renewal of this token `cooldown` from now (after one failed).
     pub(crate) fn retry_background_after(&self, cooldown: Duration) {
-        let at = coarse_now() + coarsetime::Duration::from(cooldown);
-        self.background_after
-            .store(at.as_ticks(), Ordering::Release);
+        let at = clock::moment_now().later_by(cooldown);
+        self.background_after.store(at.ticks(), Ordering::Release);
     }
 }
 
@@ -271,17 +276,12 @@ mod tests {
             "just after a rejected replay: not the token"
         );
 
-        // 31 seconds later (on the coarse clock) a rejection renews the token again: it may
-        // have been revoked since.
-        let hold = coarsetime::Duration::from(REPLAY_REJECTION_HOLD + Duration::from_secs(1));
-        let past = coarse_now()
-            .as_ticks()
-            .saturating_sub(hold.as_ticks())
-            .max(1);
+        // 31 seconds later a rejection renews the token again: it may have been revoked since.
+        let past = clock::moment_now().earlier_by(REPLAY_REJECTION_HOLD + Duration::from_secs(1));
         cache
             .load()
             .replay_rejected_at
-            .store(past, Ordering::Release);
+            .store(past.ticks(), Ordering::Release);
         cache.invalidate(1);
         assert!(!cache.load().is_valid());
     }

@@ -6,11 +6,17 @@
 //! already fresh, how to start the work, how to publish its result and how long a failure
 //! cools down.
 //!
-//! The work runs in a task of its own, spawned on the caller's Tokio runtime: waiters share its
-//! `JoinHandle`, so cancelling every waiter does not stall it, and a panic in the work becomes
-//! an [`Error::Internal`] for the waiters instead of poisoning the flight. Work whose runtime
-//! shut down before it finished (a `static` authorizer shared by several `#[tokio::test]`s) is
-//! abandoned, not failed: the next caller starts it again.
+//! The work — retries, backoff and the landing of its cooldown included — runs in a task of
+//! its own on en-auth's I/O runtime ([`clock::task_runtime`](crate::clock::task_runtime)),
+//! never on a caller's: waiters on any runtime, or on none, only await its `JoinHandle`, so a
+//! caller that gives up (a `timeout`) and leaves its runtime idle strands nobody, and
+//! cancelling every waiter does not stall it. A panic in the work becomes an
+//! [`Error::Internal`] for the waiters instead of poisoning the flight.
+//!
+//! On a test's runtime whose clock is paused the work runs on that runtime instead, so that
+//! the paused clock drives it; work whose runtime shut down before it finished (a `static`
+//! authorizer shared by several such tests) is abandoned, not failed: the next caller starts
+//! it again.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +26,7 @@ use std::time::Duration;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use tracing::instrument::WithSubscriber;
 
+use crate::clock;
 use crate::{Cooldown, Error, InternalError};
 
 /// How many abandoned flights one caller replaces before giving up.
@@ -43,10 +50,10 @@ struct Slot<T: Clone> {
 
 struct Failure {
     error: Error,
-    /// When it failed and until when it is handed out, on Tokio's clock (so that tests can
-    /// pause and advance it).
-    at: tokio::time::Instant,
-    until: tokio::time::Instant,
+    /// When it failed and until when it is handed out (`clock.rs`: tests can pause and
+    /// advance it).
+    at: std::time::Instant,
+    until: std::time::Instant,
 }
 
 /// The shared result of one flight.
@@ -56,7 +63,7 @@ type Flight<T> = Shared<BoxFuture<'static, Landing<T>>>;
 #[derive(Clone)]
 enum Landing<T> {
     /// It ran to the end: a value, or the error that every waiter gets.
-    Done(Result<T, Error>),
+    Completed(Result<T, Error>),
     /// Its task was cancelled before the end (its runtime shut down): nobody failed, ask again.
     Abandoned,
 }
@@ -78,10 +85,12 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
     /// failure's cooldown — of a new flight running `work(id)`. The work must end with
     /// [`SingleFlight::land`] for its id.
     ///
+    /// The returned future needs no Tokio runtime: any executor can await it.
+    ///
     /// # Errors
     /// The flight's error (every waiter gets a clone); during a cooldown, the last failure
-    /// marked with its [`Cooldown`]; [`Error::Internal`] without a Tokio runtime, or if the
-    /// work panicked.
+    /// marked with its [`Cooldown`]; [`Error::Internal`] if en-auth's I/O runtime cannot be
+    /// started, or if the work panicked.
     pub(crate) async fn get<Fresh, Work, Fut>(&self, fresh: Fresh, work: Work) -> Result<T, Error>
     where
         Fresh: Fn() -> Option<T>,
@@ -98,9 +107,9 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
             // the slot: clear it for the next caller.
             self.forget(id);
             match landing {
-                Landing::Done(result) => return result,
+                Landing::Completed(result) => return result,
                 Landing::Abandoned => tracing::debug!(
-                    "a token request was abandoned (its runtime shut down); starting another"
+                    "a token request was abandoned (its test runtime shut down); starting another"
                 ),
             }
         }
@@ -111,7 +120,7 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
     }
 
     /// The flight to wait for: the one under way, or a new one. `Err` holds the answer when
-    /// there is nothing to wait for (a fresh value, a cooldown, no runtime).
+    /// there is nothing to wait for (a fresh value, a cooldown, no runtime to run it on).
     fn join<Fut>(
         &self,
         fresh: &impl Fn() -> Option<T>,
@@ -128,7 +137,7 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
             return Ok((*id, flight.clone()));
         }
         if let Some(failure) = &slot.failure {
-            let now = tokio::time::Instant::now();
+            let now = clock::now();
             if now < failure.until {
                 return Err(Err(failure.error.clone().during_cooldown(Cooldown {
                     failed_ago: now - failure.at,
@@ -136,24 +145,21 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
                 })));
             }
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return Err(Err(InternalError::new(
-                "no Tokio runtime: token requests run on Tokio (call from within a runtime)",
-            )
-            .into()));
+        let runtime = match clock::task_runtime() {
+            Ok(runtime) => runtime,
+            Err(error) => return Err(Err(error)),
         };
         let id = self.ids.fetch_add(1, Ordering::Relaxed) + 1;
-        // The caller's `tracing` subscriber goes with the work, wherever it runs (another worker
-        // thread; the I/O runtime, for the blocking API), so that its events land with the
-        // caller's.
+        // The caller's `tracing` subscriber goes with the work onto the I/O runtime's threads, so
+        // that its events land with the caller's.
         let task = runtime.spawn(work(id).with_current_subscriber());
         let flight = async move {
             match task.await {
-                Ok(result) => Landing::Done(result),
+                Ok(result) => Landing::Completed(result),
                 Err(join) if join.is_panic() => {
                     let error: Error = InternalError::new("the token provider panicked").into();
                     tracing::error!(%error, "token request did not complete");
-                    Landing::Done(Err(error))
+                    Landing::Completed(Err(error))
                 }
                 Err(_) => Landing::Abandoned,
             }
@@ -197,7 +203,7 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
             Err(error) => {
                 slot.failures = slot.failures.saturating_add(1);
                 let cooldown = cooldown(slot.failures, error);
-                let now = tokio::time::Instant::now();
+                let now = clock::now();
                 slot.failure = Some(Failure {
                     error: error.clone(),
                     at: now,

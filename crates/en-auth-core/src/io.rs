@@ -6,6 +6,10 @@
 //! out. So the flows send their requests from one small runtime of their own, started on first
 //! use and kept for the life of the process: connections always live where they are driven, and
 //! one HTTP client (its pool and TLS configuration) can serve every authorizer.
+//!
+//! The same runtime runs every token request as a whole — retries, backoff and cooldown
+//! included — and the background renewals and lock releases (see `clock.rs`): a caller only
+//! awaits the result, so a caller's runtime that goes idle never holds up another caller.
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -22,8 +26,8 @@ const WORKER_THREADS: usize = 2;
 /// The name of the I/O runtime's threads (the blocking API refuses to wait on them).
 pub(crate) const THREAD_NAME: &str = "en-auth-io";
 
-/// The I/O runtime's handle, to spawn work that must not depend on the caller's runtime (the
-/// blocking API, renewals started from synchronous code).
+/// The I/O runtime's handle, to spawn work that must not depend on the caller's runtime (token
+/// requests, background renewals, the blocking API's waits).
 ///
 /// # Errors
 /// [`Error::Internal`] if the runtime cannot be started.

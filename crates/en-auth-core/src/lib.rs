@@ -26,6 +26,7 @@ mod blocking;
 mod builder;
 mod cache;
 mod client;
+mod clock;
 mod contract;
 mod environment;
 mod error;

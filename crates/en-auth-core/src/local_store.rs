@@ -242,7 +242,7 @@ impl LocalStore {
             match FileExt::try_lock(&guard) {
                 Ok(()) => break,
                 Err(fs4::TryLockError::WouldBlock) => {
-                    tokio::time::sleep(GUARD_POLL).await;
+                    crate::clock::sleep(GUARD_POLL).await;
                 }
                 Err(fs4::TryLockError::Error(e)) => return Err(io_error("lock", &e)),
             }
@@ -257,7 +257,7 @@ impl LocalStore {
 impl SharedStore for LocalStore {
     /// The token, until the time to live it was put with ends (as a Redis key expires).
     async fn get(&self, key: &SharedKey) -> StoreResult<Option<SharedToken>> {
-        let now = unix_millis(SystemTime::now());
+        let now = unix_millis(crate::clock::wall_now());
         Ok(self
             .read(key)?
             .filter(|(_, until)| now < *until)
@@ -270,7 +270,7 @@ impl SharedStore for LocalStore {
         token: &SharedToken,
         ttl: Duration,
     ) -> StoreResult<bool> {
-        let until = unix_millis(SystemTime::now() + ttl);
+        let until = unix_millis(crate::clock::wall_now() + ttl);
         let sealed = zeroize::Zeroizing::new(
             self.inner
                 .sealer

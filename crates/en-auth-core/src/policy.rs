@@ -3,12 +3,14 @@
 //!
 //! - The timing rules every token follows: renewal [`EXPIRATION_GAP`] before expiry (at most a
 //!   quarter of the lifetime), the margin that keeps the hot path's coarse clock on the safe
-//!   side, and the margin a token must have left to be used while it is renewed.
+//!   side, and the margin a token must have left to be used while it is renewed. The clock
+//!   they are read on is `clock.rs`.
 //! - [`RenewalPolicy`]: proactive renewal, retries with backoff and `Retry-After`, cooldowns.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use crate::clock::{self, Moment};
 use crate::{Error, EXPIRATION_GAP};
 
 /// The largest fraction of a token's lifetime given up to the [`EXPIRATION_GAP`]: a quarter.
@@ -54,30 +56,19 @@ pub(crate) fn renewal_time(received: Instant, lifetime: Duration) -> Instant {
         .unwrap_or(received)
 }
 
-/// `at` on the coarse monotonic clock, brought forward by [`COARSE_MARGIN`] so that a check
-/// on the coarse clock never answers "not yet" after `at`.
-pub(crate) fn coarse_deadline(at: Instant) -> coarsetime::Instant {
-    let remaining = at
-        .saturating_duration_since(Instant::now())
-        .saturating_sub(COARSE_MARGIN);
-    coarse_now() + coarsetime::Duration::from(remaining)
+/// `at` as a [`Moment`] for the hot path's coarse reading, brought forward by
+/// [`COARSE_MARGIN`] so that a check on the coarse clock never answers "not yet" after `at`.
+pub(crate) fn coarse_deadline(at: Instant) -> Moment {
+    clock::moment_of(at).earlier_by(COARSE_MARGIN)
 }
 
 /// Until when a token expiring at `expires_at` after living `lifetime` may still be used while
-/// it is renewed in the background (coarse clock): its expiry less [`IN_FLIGHT_MARGIN`].
-pub(crate) fn usable_until(expires_at: Instant, lifetime: Duration) -> coarsetime::Instant {
+/// it is renewed in the background: its expiry less [`IN_FLIGHT_MARGIN`] (an eighth of the
+/// lifetime, if that is shorter), as a deadline for the coarse reading ([`coarse_deadline`]:
+/// a token with no time left is never "still usable" on a coarse clock that lags).
+pub(crate) fn usable_until(expires_at: Instant, lifetime: Duration) -> Moment {
     let margin = IN_FLIGHT_MARGIN.min(lifetime / 8);
-    let left = expires_at
-        .saturating_duration_since(Instant::now())
-        .saturating_sub(margin);
-    coarse_now() + coarsetime::Duration::from(left)
-}
-
-/// The coarse monotonic clock (`CLOCK_MONOTONIC_COARSE` on Linux: a few nanoseconds to read,
-/// at a resolution of a few milliseconds), read without touching its shared cache.
-#[inline]
-pub(crate) fn coarse_now() -> coarsetime::Instant {
-    coarsetime::Instant::now_without_cache_update()
+    coarse_deadline(expires_at.checked_sub(margin).unwrap_or(expires_at))
 }
 
 /// How an [`Authorizer`](crate::Authorizer) renews tokens and retries failed token requests.
@@ -124,8 +115,8 @@ impl Default for RenewalPolicy {
 impl RenewalPolicy {
     /// Whether a token that enters its renewal window ([`Token::renew_at`](crate::Token::renew_at))
     /// is renewed in the background while requests keep using it until it expires (`true`,
-    /// the default), or requests wait for the renewal (`false`). Background renewal needs a
-    /// Tokio runtime; without one, requests wait.
+    /// the default), or requests wait for the renewal (`false`). Background renewals run on
+    /// en-auth's own I/O runtime: the caller needs no runtime of its own.
     #[must_use]
     pub fn with_proactive_renewal(mut self, proactive: bool) -> Self {
         self.proactive = proactive;
@@ -205,7 +196,7 @@ impl RenewalPolicy {
 
     /// Runs `attempt` until it succeeds, fails with an error that is not retryable, or has
     /// been tried [`RenewalPolicy::max_attempts`] times, waiting [`RenewalPolicy::backoff`]
-    /// (on Tokio's timer) between attempts. `attempt` gets the 1-based attempt number.
+    /// (on en-auth's clock, `clock.rs`) between attempts. `attempt` gets the 1-based attempt number.
     pub(crate) async fn retry<T, F, Fut>(&self, mut attempt: F) -> Result<T, Error>
     where
         F: FnMut(u32) -> Fut,
@@ -227,7 +218,7 @@ impl RenewalPolicy {
                 wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                 "retrying the token request"
             );
-            tokio::time::sleep(wait).await;
+            clock::sleep(wait).await;
             number += 1;
         }
     }
@@ -253,6 +244,18 @@ impl RenewalPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The coarse clock lags the exact one by up to its resolution: a token with no time left
+    /// must not look usable on it (it did, now and then, before the deadline was brought
+    /// forward by the margin that bounds the lag).
+    #[test]
+    fn a_token_with_no_time_left_is_not_usable_on_the_coarse_clock() {
+        let now = Instant::now();
+        let until = usable_until(now, Duration::ZERO);
+        assert!(until <= clock::moment_of(now).earlier_by(COARSE_MARGIN));
+        let coarse = coarsetime::Instant::now_without_cache_update().as_ticks();
+        assert!(coarse >= until.ticks(), "{coarse} < {}", until.ticks());
+    }
 
     #[test]
     fn backoff_grows_with_jitter_and_stays_bounded() {

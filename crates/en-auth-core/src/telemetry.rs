@@ -98,7 +98,8 @@ pub enum RenewalTrigger {
     /// kept using it.
     Proactive,
     /// Requests found the token expired, or due while background renewal was off or not
-    /// possible (no Tokio runtime, too little time left), and waited for the renewal.
+    /// possible (too little time left, en-auth's I/O runtime could not start), and waited for
+    /// the renewal.
     Expired,
     /// A resource server rejected the token (HTTP 401, or a status named by
     /// [`RequestPolicy::with_rejection_statuses`](crate::RequestPolicy::with_rejection_statuses)):

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use secrecy::SecretString;
 
 use crate::client::redacted;
-use crate::policy::{coarse_deadline, coarse_now, renewal_time};
+use crate::clock::{self, Moment};
+use crate::policy::{coarse_deadline, renewal_time};
 #[cfg(doc)]
 use crate::{EXPIRATION_GAP, MAX_GAP_FRACTION};
 
@@ -40,8 +41,8 @@ pub struct Token {
     received_at: Instant,
     lifetime: Option<Duration>,
     renew_at: Option<Instant>,
-    /// `renew_at` on the coarse monotonic clock, for the hot path.
-    renew_at_coarse: Option<coarsetime::Instant>,
+    /// `renew_at` for the hot path's coarse reading of the clock.
+    renew_at_coarse: Option<Moment>,
     scope: Option<String>,
     refresh_token: Option<SecretString>,
     id_token: Option<SecretString>,
@@ -50,9 +51,10 @@ pub struct Token {
 impl Token {
     /// A bearer token received now that lives `lifetime` (the `expires_in` of the response;
     /// `None` when the expiry is unknown: such a token is renewed only when a resource server
-    /// rejects it with 401). Lifetimes above [`MAX_LIFETIME`] are clamped to it.
+    /// rejects it with 401). Lifetimes above [`MAX_LIFETIME`] are clamped to it. "Now" is
+    /// Tokio's clock: `std`'s monotonic clock, or the paused clock of a test's runtime.
     pub fn new(access_token: impl Into<String>, lifetime: Option<Duration>) -> Self {
-        Self::received_at(access_token, lifetime, Instant::now())
+        Self::received_at(access_token, lifetime, clock::now())
     }
 
     /// As [`Token::new`], received at `received_at` (useful when the response was read a
@@ -211,7 +213,8 @@ impl Token {
     /// always from `renew_at` on. [`Token::needs_renewal_at`] is exact.
     #[inline]
     pub fn needs_renewal(&self) -> bool {
-        self.renew_at_coarse.is_some_and(|at| coarse_now() >= at)
+        self.renew_at_coarse
+            .is_some_and(|at| clock::coarse_now() >= at)
     }
 
     /// This token, due for renewal `by` earlier (never before it was received); its expiry is
