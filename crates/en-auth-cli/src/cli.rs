@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// The exit codes, as `--help` shows them (the README has the same table).
+/// The exit codes, as `--help` shows them (`docs/cli.md` has the same table).
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success

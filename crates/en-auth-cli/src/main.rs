@@ -1,6 +1,5 @@
 //! `en-auth`: prints, caches and injects OAuth2 client-credentials and AWS Cognito (SRP)
-//! access tokens for shells, curl and kubectl. See `en-auth --help` and the README's
-//! "Command line" section.
+//! access tokens for shells, curl and kubectl. See `en-auth --help` and `docs/cli.md`.
 
 mod cache;
 mod cli;
