@@ -84,8 +84,16 @@ impl Failure {
         }
     }
 
-    /// The failure for an error of the en-auth library about `subject`.
+    /// The failure for an error of the en-auth library about `subject`. The environment is
+    /// named once: by the error when it names one ([`Error::environment`]), else by the subject.
     pub fn from_error(error: &Error, subject: &Subject) -> Self {
+        let subject = &Subject {
+            environment: subject
+                .environment
+                .clone()
+                .filter(|_| error.environment().is_none()),
+            ..subject.clone()
+        };
         let mut message = error.to_string();
         // Why the endpoint could not be reached ("Connection refused", a DNS failure): the
         // innermost cause, which names no secret (only the transport's own errors are chained).
@@ -216,6 +224,30 @@ mod tests {
         for (error, exit) in cases {
             assert_eq!(exit_code(&error), exit, "{error:?}");
         }
+    }
+
+    #[test]
+    fn the_environment_is_named_once() {
+        let subject = Subject {
+            client_id: Some("svc".into()),
+            environment: Some("dev".into()),
+            user: None,
+            endpoint: None,
+        };
+        let named: Error = ConfigurationError::new("unknown environment")
+            .with_environment("dev")
+            .into();
+        let failure = Failure::from_error(&named, &subject);
+        assert_eq!(
+            failure.message,
+            "configuration error in environment `dev`: unknown environment [client `svc`]"
+        );
+        let unnamed: Error = InvalidClientError::new("svc", "http://h/t", "no").into();
+        let failure = Failure::from_error(&unnamed, &subject);
+        assert_eq!(failure.message.matches("environment `dev`").count(), 1);
+        assert!(failure
+            .message
+            .ends_with("[client `svc`, environment `dev`]"));
     }
 
     #[test]

@@ -532,6 +532,8 @@ async fn exit_codes_of_each_failure() {
         assert!(line.contains(part), "{part} in {line}");
     }
     assert!(!line.contains("wrong-secret"), "{line}");
+    // Named by the library's error, not again by the command line.
+    assert_eq!(line.matches("environment `dev`").count(), 1, "{line}");
 
     // 5: a closed port; a failing server.
     let closed = Sandbox::new(

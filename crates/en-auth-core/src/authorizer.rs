@@ -450,6 +450,7 @@ async fn token_request<P: TokenProvider>(
     let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
     telemetry::token_request_ended(&span, flow, result.as_ref().map(|_| adopted), duration);
 
+    let result = result.map_err(|e| e.with_environment(inner.provider.environment_id()));
     let cooldown = inner.flight.land(
         id,
         &result,

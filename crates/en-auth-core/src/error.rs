@@ -6,10 +6,15 @@
 //! name, the environment and the endpoint instead. Errors are cheap to clone (sources are
 //! shared), so one failed token request can be handed to every caller that waited on it.
 
+mod context;
+
 use std::error::Error as StdError;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+use context::Context;
+pub use context::Cooldown;
 
 /// A shareable error source.
 pub type Source = Arc<dyn StdError + Send + Sync + 'static>;
@@ -19,6 +24,12 @@ pub type Source = Arc<dyn StdError + Send + Sync + 'static>;
 /// Match on the variant to decide what to do: [`Error::InvalidClient`] and
 /// [`Error::InvalidCredentials`] need new configuration, [`Error::is_retryable`] errors may go away
 /// by themselves.
+///
+/// Whatever the variant, an error may also name the environment of the token request that
+/// failed ([`Error::environment`]) and say that it is that failure handed out again during its
+/// cooldown ([`Error::cooldown`]); its message ends with both, as in
+/// ``client `svc` was rejected by https://auth.example/token: invalid_client (in environment
+/// `prod`)``. Neither changes the variant: match on it as usual.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -69,14 +80,13 @@ pub enum Error {
 
 /// A token request that did not complete (a panic in the provider, a runtime shut down).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("internal error: {message}{}", note(cooldown))]
+#[error("internal error: {message}{}", context.note())]
 #[non_exhaustive]
 pub struct InternalError {
     /// What happened.
     pub message: String,
-    /// Set when this is an earlier token request's failure handed out again during its
-    /// cooldown, rather than a new failure.
-    pub cooldown: Option<Box<Cooldown>>,
+    /// The environment and the cooldown: [`Error::environment`], [`Error::cooldown`].
+    context: Context,
 }
 
 impl InternalError {
@@ -84,32 +94,8 @@ impl InternalError {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
-            cooldown: None,
+            context: Context::default(),
         }
-    }
-}
-
-/// What an error handed out during a failure cooldown says: when the token request failed and
-/// when the next one may be made. (After a token request fails, callers get its error at once
-/// for a while instead of asking again: see `RenewalPolicy::with_failure_cooldown`.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Cooldown {
-    /// How long ago the token request failed.
-    pub failed_ago: std::time::Duration,
-    /// How long until a new token request may be made.
-    pub next_attempt_in: std::time::Duration,
-}
-
-impl fmt::Display for Cooldown {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "the failure of a token request {:.1} s ago, repeated during its cooldown; the next \
-             attempt is made in {:.1} s at the earliest",
-            self.failed_ago.as_secs_f64(),
-            self.next_attempt_in.as_secs_f64()
-        )
     }
 }
 
@@ -142,50 +128,67 @@ fn location(
     text
 }
 
-/// ` (<cooldown>)` when there is one, else nothing.
-fn note(cooldown: &Option<Box<Cooldown>>) -> String {
-    cooldown
-        .as_ref()
-        .map(|c| format!(" ({c})"))
-        .unwrap_or_default()
+/// `$body` on the struct `$e` of whichever variant `$error` is: the one list of the variants,
+/// for the accessors of what every error struct holds (its [`Context`]).
+macro_rules! on_payload {
+    ($error:expr, $e:ident => $body:expr) => {
+        match $error {
+            Error::Authorization($e) | Error::RefreshRefused($e) => $body,
+            Error::InvalidClient($e) => $body,
+            Error::InvalidCredentials($e) => $body,
+            Error::Transport($e) => $body,
+            Error::InvalidResponse($e) => $body,
+            Error::Configuration($e) => $body,
+            Error::UserNotConfirmed($e)
+            | Error::PasswordResetRequired($e)
+            | Error::TooManyFailedAttempts($e) => $body,
+            Error::Challenge($e) => $body,
+            Error::Internal($e) => $body,
+        }
+    };
 }
 
 impl Error {
+    /// The environment id of the token request that failed, when known: an [`Authorizer`]
+    /// names its provider's environment ([`TokenProvider::environment_id`]) on every error of a
+    /// token request, and a [`ConfigurationError`] may name the environment it is about.
+    ///
+    /// [`Authorizer`]: crate::Authorizer
+    /// [`TokenProvider::environment_id`]: crate::TokenProvider::environment_id
+    pub fn environment(&self) -> Option<&str> {
+        self.context().environment()
+    }
+
     /// When this error is an earlier token request's failure handed out again during its
     /// cooldown: how long ago it failed and when the next attempt will be made.
     pub fn cooldown(&self) -> Option<Cooldown> {
-        match self {
-            Error::Authorization(e) | Error::RefreshRefused(e) => e.cooldown.as_deref().copied(),
-            Error::InvalidClient(e) => e.cooldown.as_deref().copied(),
-            Error::InvalidCredentials(e) => e.cooldown.as_deref().copied(),
-            Error::Transport(e) => e.cooldown.as_deref().copied(),
-            Error::InvalidResponse(e) => e.cooldown.as_deref().copied(),
-            Error::Configuration(e) => e.cooldown.as_deref().copied(),
-            Error::UserNotConfirmed(e)
-            | Error::PasswordResetRequired(e)
-            | Error::TooManyFailedAttempts(e) => e.cooldown.as_deref().copied(),
-            Error::Challenge(e) => e.cooldown.as_deref().copied(),
-            Error::Internal(e) => e.cooldown.as_deref().copied(),
+        self.context().cooldown()
+    }
+
+    /// The same error, naming the environment `id` (when there is one) unless it already names
+    /// one.
+    pub(crate) fn with_environment(mut self, id: Option<&str>) -> Self {
+        if let Some(id) = id {
+            let context = self.context_mut();
+            if context.environment().is_none() {
+                context.set_environment(id);
+            }
         }
+        self
     }
 
     /// The same error, marked as handed out again during a cooldown.
     pub(crate) fn during_cooldown(mut self, cooldown: Cooldown) -> Self {
-        let slot = match &mut self {
-            Error::Authorization(e) | Error::RefreshRefused(e) => &mut e.cooldown,
-            Error::InvalidClient(e) => &mut e.cooldown,
-            Error::InvalidCredentials(e) => &mut e.cooldown,
-            Error::Transport(e) => &mut e.cooldown,
-            Error::InvalidResponse(e) => &mut e.cooldown,
-            Error::Configuration(e) => &mut e.cooldown,
-            Error::UserNotConfirmed(e)
-            | Error::PasswordResetRequired(e)
-            | Error::TooManyFailedAttempts(e) => &mut e.cooldown,
-            Error::Challenge(e) => &mut e.cooldown,
-            Error::Internal(e) => &mut e.cooldown,
-        };
-        *slot = Some(Box::new(cooldown));
+        self.context_mut().set_cooldown(cooldown);
         self
+    }
+
+    fn context(&self) -> &Context {
+        on_payload!(self, e => &e.context)
+    }
+
+    fn context_mut(&mut self) -> &mut Context {
+        on_payload!(self, e => &mut e.context)
     }
 
     /// Whether trying again later may succeed: transport failures (but TLS failures), HTTP 5xx
@@ -239,7 +242,7 @@ impl Error {
 /// The authorization process could not be completed; the Python `en_auth` package's
 /// `AuthorizationError(status_code, message)`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("authorization failed at {endpoint} (HTTP {status_code}){}{}", detail(code.as_deref(), message), note(cooldown))]
+#[error("authorization failed at {endpoint} (HTTP {status_code}){}{}", detail(code.as_deref(), message), context.note())]
 #[non_exhaustive]
 pub struct AuthorizationError {
     /// The HTTP status code returned by the authorization service.
@@ -253,9 +256,8 @@ pub struct AuthorizationError {
     pub endpoint: String,
     /// How long the server asked to wait before trying again (`Retry-After`, RFC 9110 §10.2.3).
     pub retry_after: Option<std::time::Duration>,
-    /// Set when this is an earlier token request's failure handed out again during its
-    /// cooldown, rather than a new failure.
-    pub cooldown: Option<Box<Cooldown>>,
+    /// The environment and the cooldown: [`Error::environment`], [`Error::cooldown`].
+    context: Context,
 }
 
 impl AuthorizationError {
@@ -272,7 +274,7 @@ impl AuthorizationError {
             message: message.into(),
             endpoint: endpoint.into(),
             retry_after: None,
-            cooldown: None,
+            context: Context::default(),
         }
     }
 
@@ -313,7 +315,7 @@ pub const RETRYABLE_CODES: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "user `{user_name}` at {endpoint}: {code}: {message}{}",
-    note(cooldown)
+    context.note()
 )]
 #[non_exhaustive]
 pub struct AccountError {
@@ -325,9 +327,8 @@ pub struct AccountError {
     pub code: String,
     /// The server's message.
     pub message: String,
-    /// Set when this is an earlier token request's failure handed out again during its
-    /// cooldown, rather than a new failure.
-    pub cooldown: Option<Box<Cooldown>>,
+    /// The environment and the cooldown: [`Error::environment`], [`Error::cooldown`].
+    context: Context,
 }
 
 impl AccountError {
@@ -343,7 +344,7 @@ impl AccountError {
             endpoint: endpoint.into(),
             code: code.into(),
             message: message.into(),
-            cooldown: None,
+            context: Context::default(),
         }
     }
 }
@@ -354,7 +355,7 @@ impl AccountError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "challenge {challenge} for user `{user_name}` could not be answered: {message}{}",
-    note(cooldown)
+    context.note()
 )]
 #[non_exhaustive]
 pub struct ChallengeError {
@@ -364,9 +365,8 @@ pub struct ChallengeError {
     pub user_name: String,
     /// Why it could not be answered.
     pub message: String,
-    /// Set when this is an earlier token request's failure handed out again during its
-    /// cooldown, rather than a new failure.
-    pub cooldown: Option<Box<Cooldown>>,
+    /// The environment and the cooldown: [`Error::environment`], [`Error::cooldown`].
+    context: Context,
 }
 
 impl ChallengeError {
@@ -380,7 +380,7 @@ impl ChallengeError {
             challenge: challenge.into(),
             user_name: user_name.into(),
             message: message.into(),
-            cooldown: None,
+            context: Context::default(),
         }
     }
 }
@@ -390,7 +390,7 @@ impl ChallengeError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "client `{client_id}` was rejected by {endpoint}: {message}{}",
-    note(cooldown)
+    context.note()
 )]
 #[non_exhaustive]
 pub struct InvalidClientError {
@@ -400,9 +400,8 @@ pub struct InvalidClientError {
     pub endpoint: String,
     /// What the server said (for OAuth2, `error_description`, else the error code).
     pub message: String,
-    /// Set when this is an earlier token request's failure handed out again during its
-    /// cooldown, rather than a new failure.
-    pub cooldown: Option<Box<Cooldown>>,
+    /// The environment and the cooldown: [`Error::environment`], [`Error::cooldown`].
+    context: Context,
 }
 
 impl InvalidClientError {
@@ -416,7 +415,7 @@ impl InvalidClientError {
             client_id: client_id.into(),
             endpoint: endpoint.into(),
             message: message.into(),
-            cooldown: None,
+            context: Context::default(),
         }
     }
 }
@@ -426,7 +425,7 @@ impl InvalidClientError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "credentials of user `{user_name}` were rejected by {endpoint}: {message}{}",
-    note(cooldown)
+    context.note()
 )]
 #[non_exhaustive]
 pub struct InvalidCredentialsError {
@@ -436,9 +435,8 @@ pub struct InvalidCredentialsError {
     pub endpoint: String,
     /// What the server said.
     pub message: String,
-    /// Set when this is an earlier token request's failure handed out again during its
-    /// cooldown, rather than a new failure.
-    pub cooldown: Option<Box<Cooldown>>,
+    /// The environment and the cooldown: [`Error::environment`], [`Error::cooldown`].
+    context: Context,
 }
 
 impl InvalidCredentialsError {
@@ -452,7 +450,7 @@ impl InvalidCredentialsError {
             user_name: user_name.into(),
             endpoint: endpoint.into(),
             message: message.into(),
-            cooldown: None,
+            context: Context::default(),
         }
     }
 }
@@ -493,7 +491,7 @@ impl fmt::Display for TransportErrorKind {
 
 /// The authorization server could not be reached or did not answer in time.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{kind} {endpoint}{}", note(cooldown))]
+#[error("{kind} {endpoint}{}", context.note())]
 #[non_exhaustive]
 pub struct TransportError {
     /// What went wrong.
@@ -503,9 +501,8 @@ pub struct TransportError {
     /// The underlying error.
     #[source]
     pub source: Option<Source>,
-    /// Set when this is an earlier token request's failure handed out again during its
-    /// cooldown, rather than a new failure.
-    pub cooldown: Option<Box<Cooldown>>,
+    /// The environment and the cooldown: [`Error::environment`], [`Error::cooldown`].
+    context: Context,
 }
 
 impl TransportError {
@@ -519,7 +516,7 @@ impl TransportError {
             kind,
             endpoint: endpoint.into(),
             source,
-            cooldown: None,
+            context: Context::default(),
         }
     }
 }
@@ -527,7 +524,7 @@ impl TransportError {
 /// The server answered with something that is not a usable token response: not JSON, no
 /// `access_token`, a body over the size cap, and so on.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("unusable response from {endpoint}{}: {reason}{}", status_code.map(|s| format!(" (HTTP {s})")).unwrap_or_default(), note(cooldown))]
+#[error("unusable response from {endpoint}{}: {reason}{}", status_code.map(|s| format!(" (HTTP {s})")).unwrap_or_default(), context.note())]
 #[non_exhaustive]
 pub struct InvalidResponseError {
     /// The endpoint that answered.
@@ -536,9 +533,8 @@ pub struct InvalidResponseError {
     pub status_code: Option<u16>,
     /// What is wrong with it (never quoting a token).
     pub reason: String,
-    /// Set when this is an earlier token request's failure handed out again during its
-    /// cooldown, rather than a new failure.
-    pub cooldown: Option<Box<Cooldown>>,
+    /// The environment and the cooldown: [`Error::environment`], [`Error::cooldown`].
+    context: Context,
 }
 
 impl InvalidResponseError {
@@ -552,7 +548,7 @@ impl InvalidResponseError {
             endpoint: endpoint.into(),
             status_code,
             reason: reason.into(),
-            cooldown: None,
+            context: Context::default(),
         }
     }
 }
@@ -560,11 +556,9 @@ impl InvalidResponseError {
 /// The configuration is unusable: an unknown environment id, an unreadable or malformed
 /// environments file, a missing or invalid field.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("configuration error{}: {message}{}", location(environment.as_deref(), file.as_deref(), field.as_deref()), note(cooldown))]
+#[error("configuration error{}: {message}{}", location(context.environment(), file.as_deref(), field.as_deref()), context.cooldown_note())]
 #[non_exhaustive]
 pub struct ConfigurationError {
-    /// The environment id concerned, if any.
-    pub environment: Option<String>,
     /// The environments file concerned, if any.
     pub file: Option<PathBuf>,
     /// The field concerned, if any.
@@ -574,29 +568,34 @@ pub struct ConfigurationError {
     /// The underlying error (I/O, TOML), if any.
     #[source]
     pub source: Option<Source>,
-    /// Set when this is an earlier token request's failure handed out again during its
-    /// cooldown, rather than a new failure.
-    pub cooldown: Option<Box<Cooldown>>,
+    /// The environment and the cooldown: [`Error::environment`], [`Error::cooldown`].
+    context: Context,
 }
 
 impl ConfigurationError {
     /// A configuration error saying `message`.
     pub fn new(message: impl Into<String>) -> Self {
         Self {
-            environment: None,
             file: None,
             field: None,
             message: message.into(),
             source: None,
-            cooldown: None,
+            context: Context::default(),
         }
     }
 
-    /// Names the environment id concerned.
+    /// Names the environment id concerned (read back with [`environment`](Self::environment),
+    /// or [`Error::environment`]).
     #[must_use]
     pub fn with_environment(mut self, id: impl Into<String>) -> Self {
-        self.environment = Some(id.into());
+        self.context.set_environment(id);
         self
+    }
+
+    /// The environment id concerned, if any: the same as [`Error::environment`] of the
+    /// [`Error::Configuration`] holding this error.
+    pub fn environment(&self) -> Option<&str> {
+        self.context.environment()
     }
 
     /// Names the file concerned.
@@ -618,5 +617,113 @@ impl ConfigurationError {
     pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
         self.source = Some(Arc::new(source));
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn cooldown() -> Cooldown {
+        Cooldown {
+            failed_ago: Duration::from_secs(1),
+            next_attempt_in: Duration::from_secs(4),
+        }
+    }
+
+    /// One of each variant.
+    fn every_variant() -> Vec<Error> {
+        let account = || AccountError::new("alice", "http://h", "Code", "no");
+        let authorization = || AuthorizationError::new("http://h/t", 400, None, "no");
+        vec![
+            authorization().into(),
+            Error::RefreshRefused(authorization()),
+            InvalidClientError::new("svc", "http://h/t", "no").into(),
+            InvalidCredentialsError::new("alice", "http://h", "no").into(),
+            TransportError::new(TransportErrorKind::Connect, "http://h/t", None).into(),
+            InvalidResponseError::new("http://h/t", Some(200), "html").into(),
+            ConfigurationError::new("no").into(),
+            Error::UserNotConfirmed(account()),
+            Error::PasswordResetRequired(account()),
+            Error::TooManyFailedAttempts(account()),
+            ChallengeError::new("SMS_MFA", "alice", "no").into(),
+            InternalError::new("no").into(),
+        ]
+    }
+
+    #[test]
+    fn every_variant_names_its_environment_and_cooldown() {
+        for error in every_variant() {
+            let plain = error.to_string();
+            assert!(!plain.contains("environment") && !plain.contains("cooldown"));
+            assert_eq!((error.environment(), error.cooldown()), (None, None));
+
+            let marked = error
+                .clone()
+                .with_environment(Some("prod"))
+                .during_cooldown(cooldown());
+            assert_eq!(marked.environment(), Some("prod"), "{marked:?}");
+            assert_eq!(marked.cooldown(), Some(cooldown()), "{marked:?}");
+            let text = marked.to_string();
+            assert!(text.contains("in environment `prod`"), "{text}");
+            assert_eq!(text.matches("prod").count(), 1, "{text}");
+            assert!(
+                text.contains("1.0 s ago, repeated during its cooldown"),
+                "{text}"
+            );
+            // The message as it was, then the note; a configuration error names the
+            // environment where it always has, before its message.
+            let kept = match &error {
+                Error::Configuration(_) => text.replacen(" in environment `prod`", "", 1),
+                _ => text.clone(),
+            };
+            assert!(kept.starts_with(&plain), "{plain} → {text}");
+            // The same kind of error as before: matching on the variant still works.
+            assert_eq!(
+                std::mem::discriminant(&marked),
+                std::mem::discriminant(&error)
+            );
+            assert_eq!(marked.is_fatal(), error.is_fatal());
+        }
+    }
+
+    #[test]
+    fn a_rejected_client_during_its_cooldown_is_still_an_invalid_client() {
+        let error: Error =
+            InvalidClientError::new("svc", "https://auth.example/token", "bad").into();
+        let again = error
+            .with_environment(Some("prod"))
+            .during_cooldown(cooldown());
+        assert!(matches!(again, Error::InvalidClient(_)), "{again:?}");
+        assert_eq!(
+            again.to_string(),
+            "client `svc` was rejected by https://auth.example/token: bad (in environment \
+             `prod`; the failure of a token request 1.0 s ago, repeated during its cooldown; \
+             the next attempt is made in 4.0 s at the earliest)"
+        );
+    }
+
+    #[test]
+    fn an_environment_already_named_is_kept() {
+        let error: Error = ConfigurationError::new("unknown field")
+            .with_environment("dev")
+            .with_field("token_uri")
+            .into();
+        let error = error.with_environment(Some("prod")).with_environment(None);
+        assert_eq!(error.environment(), Some("dev"));
+        // A configuration error names it where it always has, once.
+        assert_eq!(
+            error.to_string(),
+            "configuration error in environment `dev`, field `token_uri`: unknown field"
+        );
+        let Error::Configuration(inner) = &error else {
+            unreachable!()
+        };
+        assert_eq!(inner.environment(), Some("dev"));
+        let again = error.during_cooldown(cooldown()).to_string();
+        assert_eq!(again.matches("dev").count(), 1, "{again}");
+        assert!(again.ends_with("at the earliest)"), "{again}");
     }
 }

@@ -70,7 +70,7 @@ fn loads_every_field_by_id_from_the_named_file() {
     );
 
     let e = config_error(Environment::load("prod"));
-    assert_eq!(e.environment.as_deref(), Some("prod"));
+    assert_eq!(e.environment(), Some("prod"));
     assert_eq!(e.file.as_deref(), Some(path.as_path()));
     assert!(e.message.contains("dev, local"), "{e}");
 
@@ -130,7 +130,7 @@ fn invalid_fields_are_named() {
     ];
     for (text, field, needle) in cases {
         let e = config_error(Environment::from_toml_str(text, "dev"));
-        assert_eq!(e.environment.as_deref(), Some("dev"), "{text}");
+        assert_eq!(e.environment(), Some("dev"), "{text}");
         if !field.is_empty() {
             assert_eq!(e.field.as_deref(), Some(field), "{text}: {e}");
         }

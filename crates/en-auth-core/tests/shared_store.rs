@@ -683,7 +683,7 @@ fn the_environments_directory_opens_a_local_store_or_names_where_it_is_wrong() {
     let Err(Error::Configuration(e)) = build("bad") else {
         panic!("a directory open to others is refused")
     };
-    assert_eq!(e.environment.as_deref(), Some("bad"));
+    assert_eq!(e.environment(), Some("bad"));
     assert_eq!(e.file.as_deref(), Some(file.as_path()));
     assert_eq!(e.field.as_deref(), Some("shared_cache.path"));
     assert!(e.message.contains("open to other users"), "{e}");

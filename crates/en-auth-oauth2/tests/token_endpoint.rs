@@ -472,7 +472,7 @@ fn configuration_errors_name_the_field() {
     let err = ServiceAccountAuthorizer::new(ClientInfo::new("c", "s"), Environment::new("bare"))
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Configuration(e) if e.field.as_deref() == Some("token_url") && e.environment.as_deref() == Some("bare")),
+        matches!(&err, Error::Configuration(e) if e.field.as_deref() == Some("token_url") && e.environment() == Some("bare")),
         "{err}"
     );
 }

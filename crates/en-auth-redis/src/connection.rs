@@ -109,7 +109,7 @@ impl redis::io::AsyncDNSResolver for LoopbackOnly {
                     "a plain redis:// Cluster node that is not on loopback: refused (use rediss://)",
                 ))
             };
-            if !crate::is_loopback_host(host) {
+            if !crate::url_policy::is_loopback_host(host) {
                 return Err(refused());
             }
             let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
@@ -121,5 +121,41 @@ impl redis::io::AsyncDNSResolver for LoopbackOnly {
             }
             Ok(Box::new(addrs.into_iter()) as Box<dyn Iterator<Item = _> + Send>)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plain-TCP Cluster's resolver: the nodes a Cluster announces (not only the seeds)
+    /// must be loopback; another host is refused without being looked up.
+    #[tokio::test]
+    async fn a_plain_cluster_connects_to_loopback_nodes_only() {
+        use redis::io::AsyncDNSResolver as _;
+        let resolver = LoopbackOnly;
+        for host in [
+            "10.0.0.7",
+            "192.0.2.1",
+            "cache.example.com",
+            "::ffff:10.0.0.7",
+            "",
+        ] {
+            let resolved = resolver
+                .resolve(host, 6379)
+                .await
+                .map(Iterator::collect::<Vec<_>>);
+            assert!(resolved.is_err(), "{host}: {resolved:?}");
+        }
+        for host in ["127.0.0.1", "127.0.0.2", "::1", "localhost", "LOCALHOST"] {
+            let resolved: Vec<_> = resolver.resolve(host, 6379).await.unwrap().collect();
+            assert!(!resolved.is_empty(), "{host}");
+            assert!(
+                resolved
+                    .iter()
+                    .all(|a| a.ip().is_loopback() && a.port() == 6379),
+                "{host}: {resolved:?}"
+            );
+        }
     }
 }

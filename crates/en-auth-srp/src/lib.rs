@@ -31,6 +31,12 @@
 mod challenge;
 mod errors;
 mod provider;
+#[cfg(not(feature = "__internals"))]
+mod srp;
+/// The SRP arithmetic, step by step: not public API (no semver promise), for the crate's
+/// known-answer tests and benches and the fuzz harness (the `__internals` feature).
+#[cfg(feature = "__internals")]
+#[doc(hidden)]
 pub mod srp;
 
 use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Region};
