@@ -33,6 +33,10 @@ fn failure_line(
     url: &str,
 ) -> String {
     match failure.auth_error() {
+        // A token request's error names its environment itself.
+        Some(error) if error.environment().is_some() => {
+            format!("error: client `{client_id}`: {error}")
+        }
         Some(error) => format!("error: client `{client_id}`, environment `{environment}`: {error}"),
         None => format!("error: request to {url} failed: {failure}"),
     }

@@ -25,6 +25,10 @@ fn failure_line(
     url: &str,
 ) -> String {
     match en_auth_oauth2::auth_error(failure) {
+        // A token request's error names its environment itself.
+        Some(error) if error.environment().is_some() => {
+            format!("error: client `{client_id}`: {error}")
+        }
         Some(error) => format!("error: client `{client_id}`, environment `{environment}`: {error}"),
         None => format!("error: request to {url} failed: {failure}"),
     }

@@ -28,6 +28,10 @@ fn failure_line(
     url: &str,
 ) -> String {
     match en_auth_srp::auth_error(failure) {
+        // A token request's error names its environment itself.
+        Some(error) if error.environment().is_some() => {
+            format!("error: user `{user}`, client `{client_id}`: {error}")
+        }
         Some(error) => format!(
             "error: user `{user}`, client `{client_id}`, environment `{environment}`: {error}"
         ),
