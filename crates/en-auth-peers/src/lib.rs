@@ -9,7 +9,9 @@
 //! process does (it watches its parent), so no server outlives the tests.
 
 pub mod redis;
+pub mod secrecy;
 pub mod support;
+pub mod wait;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
