@@ -83,7 +83,7 @@ impl OAuthServerBuilder {
         let addr = listener.local_addr().expect("local address");
         let state = Arc::new(Shared {
             clients: self.clients.into_iter().collect(),
-            lifetime: Duration::from_secs(self.lifetime_secs.unwrap_or(3600)),
+            lifetime_secs: AtomicU64::new(self.lifetime_secs.unwrap_or(3600)),
             behaviour: Mutex::new(Behaviour::Normal),
             tokens: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),
@@ -160,7 +160,8 @@ impl OAuthServerBuilder {
 
 struct Shared {
     clients: HashMap<String, String>,
-    lifetime: Duration,
+    /// The lifetime of the tokens issued next, in seconds.
+    lifetime_secs: AtomicU64,
     behaviour: Mutex<Behaviour>,
     tokens: Mutex<HashMap<String, (String, Instant)>>,
     next_token: AtomicU64,
@@ -208,6 +209,13 @@ impl OAuthServer {
     /// Sets how the token endpoint answers from now on.
     pub fn set_behaviour(&self, behaviour: Behaviour) {
         *lock(&self.state.behaviour) = behaviour;
+    }
+
+    /// Sets the lifetime, in seconds (`expires_in`), of the tokens issued from now on; those
+    /// issued before keep theirs. A test gives a token a short life to see it expire, and the
+    /// next a long one, so that nothing it measures afterwards depends on how fast it runs.
+    pub fn set_token_lifetime_secs(&self, secs: u64) {
+        self.state.lifetime_secs.store(secs, Ordering::SeqCst);
     }
 
     /// Holds every token request from now on: each is counted on arrival, then waits, unanswered,
@@ -338,12 +346,19 @@ async fn token(State(state): State<Arc<Shared>>, headers: HeaderMap, body: Strin
     let mut hasher = state.seed.build_hasher();
     hasher.write_u64(n);
     let token = format!("tk{n}.{:016x}", hasher.finish());
-    lock(&state.tokens).insert(token.clone(), (id, Instant::now() + state.lifetime));
+    let lifetime = state.lifetime_secs.load(Ordering::SeqCst);
+    // (A lifetime past what `Instant` holds: a token that never expires here.)
+    let now = Instant::now();
+    let expires = now
+        .checked_add(Duration::from_secs(lifetime))
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now);
+    lock(&state.tokens).insert(token.clone(), (id, expires));
     state.tokens_issued.fetch_add(1, Ordering::SeqCst);
     let mut response = axum::Json(serde_json::json!({
         "access_token": token,
         "token_type": "Bearer",
-        "expires_in": state.lifetime.as_secs(),
+        "expires_in": lifetime,
         "scope": form.get("scope").cloned().unwrap_or_default(),
     }))
     .into_response();
