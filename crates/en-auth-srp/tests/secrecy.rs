@@ -48,15 +48,10 @@ fn client(id: &str) -> ClientInfo {
     ClientInfo::new(id, SECRET)
 }
 
-/// `SECRET_HASH` = base64(HMAC-SHA256(client secret, user name ‖ client id)), computed here
-/// (as AWS documents it), not by the crate.
+/// The `SECRET_HASH` of `user` for `client_id`, computed as AWS documents it
+/// (`en_auth_peers::cognito`), not by the crate.
 fn secret_hash(client_id: &str, user: &str) -> String {
-    use base64::Engine as _;
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(user.as_bytes());
-    mac.update(client_id.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    en_auth_peers::cognito::secret_hash(client_id, SECRET, user)
 }
 
 /// The access, id and refresh tokens of `token`, as secrets named `what`.
