@@ -90,6 +90,7 @@ impl OAuthServerBuilder {
             seed: RandomState::new(),
             token_requests: AtomicU64::new(0),
             tokens_issued: AtomicU64::new(0),
+            issued: Mutex::new(Vec::new()),
             resource: ProtectedResource::new(self.resource_body),
             hold: tokio::sync::watch::channel(false).0,
         });
@@ -168,6 +169,8 @@ struct Shared {
     seed: RandomState,
     token_requests: AtomicU64,
     tokens_issued: AtomicU64,
+    /// Every access token issued, in order.
+    issued: Mutex<Vec<String>>,
     resource: ProtectedResource,
     hold: tokio::sync::watch::Sender<bool>,
 }
@@ -243,6 +246,12 @@ impl OAuthServer {
     /// Tokens issued.
     pub fn tokens_issued(&self) -> u64 {
         self.state.tokens_issued.load(Ordering::SeqCst)
+    }
+
+    /// Every access token issued so far, in order (revoked ones too): for tests that check a
+    /// client never shows them.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        lock(&self.state.issued).clone()
     }
 
     /// Requests the protected resource received.
@@ -354,6 +363,7 @@ async fn token(State(state): State<Arc<Shared>>, headers: HeaderMap, body: Strin
         .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
         .unwrap_or(now);
     lock(&state.tokens).insert(token.clone(), (id, expires));
+    lock(&state.issued).push(token.clone());
     state.tokens_issued.fetch_add(1, Ordering::SeqCst);
     let mut response = axum::Json(serde_json::json!({
         "access_token": token,
