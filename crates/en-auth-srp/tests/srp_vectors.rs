@@ -433,20 +433,20 @@ fn odd_length_leading_zero_and_case_variants_of_b_and_salt_are_the_same_integer(
     assert_eq!(pad_hex("-abc").unwrap(), "f544");
     // Signed and odd-length B and SALT as the JS client itself sent them: the crate's every
     // step matches (each kind must be among the vectors).
-    let kinds: [(&str, fn(&SrpVector) -> bool); 4] = [
-        ("a signed SRP_B", |v| v.srp_b.starts_with('-')),
-        ("a signed SALT", |v| v.salt.starts_with('-')),
-        ("an odd-length SRP_B", |v| v.srp_b.len() % 2 == 1),
-        ("an odd-length SALT", |v| v.salt.len() % 2 == 1),
-    ];
-    for (kind, is) in kinds {
-        let mut checked = 0;
-        for v in vectors().srp_vectors.iter().filter(|v| is(v)) {
-            check_vector(v);
-            checked += 1;
-        }
-        assert!(checked > 0, "no vector with {kind}");
+    check_vectors_with("a signed SRP_B", |v| v.srp_b.starts_with('-'));
+    check_vectors_with("a signed SALT", |v| v.salt.starts_with('-'));
+    check_vectors_with("an odd-length SRP_B", |v| v.srp_b.len() % 2 == 1);
+    check_vectors_with("an odd-length SALT", |v| v.salt.len() % 2 == 1);
+}
+
+/// Checks every step of the vectors that have `kind` (`is`): there must be some.
+fn check_vectors_with(kind: &str, is: fn(&SrpVector) -> bool) {
+    let mut checked = 0;
+    for v in vectors().srp_vectors.iter().filter(|v| is(v)) {
+        check_vector(v);
+        checked += 1;
     }
+    assert!(checked > 0, "no vector with {kind}");
 }
 
 #[test]
@@ -471,22 +471,12 @@ fn secret_block_alphabet_and_padding_do_not_matter() {
     }
     // URL-safe and unpadded blocks signed by the JS client itself: the crate's signature
     // matches (each kind must be among the vectors).
-    let kinds: [(&str, fn(&SrpVector) -> bool); 2] = [
-        ("a URL-safe SECRET_BLOCK", |v| {
-            v.secret_block.contains(['-', '_'])
-        }),
-        ("an unpadded SECRET_BLOCK", |v| {
-            v.secret_block.len() % 4 != 0
-        }),
-    ];
-    for (kind, is) in kinds {
-        let mut checked = 0;
-        for v in vectors().srp_vectors.iter().filter(|v| is(v)) {
-            check_vector(v);
-            checked += 1;
-        }
-        assert!(checked > 0, "no vector with {kind}");
-    }
+    check_vectors_with("a URL-safe SECRET_BLOCK", |v| {
+        v.secret_block.contains(['-', '_'])
+    });
+    check_vectors_with("an unpadded SECRET_BLOCK", |v| {
+        v.secret_block.len() % 4 != 0
+    });
     for bad in ["not base64!", "a b", "====", "\u{e9}"] {
         let r = client.password_verifier(&VerifierInput {
             secret_block: bad,
