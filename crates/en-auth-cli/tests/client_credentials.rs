@@ -4,6 +4,7 @@
 mod common;
 
 use common::{is_rfc3339_utc, mode, only_cache_file, seconds_until, Sandbox};
+use en_auth_peers::secrecy::Scan;
 use en_auth_testkit::{Behaviour, OAuthServer};
 use serde_json::Value;
 
@@ -41,6 +42,8 @@ async fn every_format() {
     let server = server().await;
     let sandbox = sandbox("formats", &server);
 
+    // The token is obtained by the first command; its lifetime counts from then.
+    let obtained = std::time::Instant::now();
     let raw = token_cmd(&sandbox, &[]).run().await.ok();
     assert!(raw.ends_with('\n') && raw.lines().count() == 1, "{raw:?}");
     let token = raw.trim_end();
@@ -52,19 +55,32 @@ async fn every_format() {
         .ok();
     assert_eq!(header, format!("Authorization: Bearer {token}\n"));
 
+    let printed = std::time::Instant::now();
     let json: Value =
         serde_json::from_str(&token_cmd(&sandbox, &["--format", "json"]).run().await.ok()).unwrap();
     assert_eq!(json["access_token"], token);
     assert_eq!(json["token_type"], "Bearer");
     assert_eq!(json["scope"], "api/read");
-    // 3600 s less the one-second resolution, less the time since.
+    // 3600 s less the one-second resolution, less the clock-skew margin of a token read back
+    // from a store (the cache is one: 5 s), less the whole seconds since it was obtained
+    // (measured, however long the commands took; rounding: one more).
     let expires_in = json["expires_in"].as_i64().unwrap();
-    assert!((3590..=3599).contains(&expires_in), "{json}");
+    let skew = en_auth_oauth2::SharedStoreSettings::default()
+        .clock_skew
+        .as_secs() as i64;
+    let since = obtained.elapsed().as_secs() as i64 + 1;
+    assert!(
+        (3599 - skew - since..=3599 - skew).contains(&expires_in),
+        "{json}, obtained {since} s ago at most"
+    );
     let expires_at = json["expires_at"].as_str().unwrap();
     assert!(is_rfc3339_utc(expires_at), "{expires_at}");
+    // The same instant: seconds until it now, and expires_in when the command printed it,
+    // differ by the time since then (measured), and a second of rounding either way.
+    let drift = printed.elapsed().as_secs() as i64 + 1;
     assert!(
-        (seconds_until(expires_at) - expires_in).abs() <= 2,
-        "{json}"
+        (seconds_until(expires_at) - expires_in).abs() <= drift + 1,
+        "{json}, printed {drift} s ago at most"
     );
     assert_eq!(json.as_object().unwrap().len(), 5, "{json}");
 
@@ -79,6 +95,7 @@ async fn every_format() {
 async fn exec_credential_for_kubectl() {
     let server = server().await;
     let sandbox = sandbox("execcred", &server);
+    let obtained = std::time::Instant::now();
     let out = token_cmd(&sandbox, &["--format", "exec-credential"])
         .run()
         .await
@@ -106,9 +123,12 @@ async fn exec_credential_for_kubectl() {
     assert_eq!(body.status(), 200);
     let expiration = status["expirationTimestamp"].as_str().unwrap();
     assert!(is_rfc3339_utc(expiration), "{expiration}");
+    // An hour from when it was obtained (measured, however long that took), rounded up to the
+    // second.
+    let since = obtained.elapsed().as_secs() as i64 + 1;
     assert!(
-        (3590..=3600).contains(&seconds_until(expiration)),
-        "{expiration}"
+        (3599 - since..=3600).contains(&seconds_until(expiration)),
+        "{expiration}, obtained {since} s ago at most"
     );
 }
 
@@ -588,11 +608,21 @@ async fn verbose_output_names_what_happens_and_no_secret() {
         .env("CLIENT_SECRET", "wrong-secret")
         .run()
         .await;
-    for text in [stderr, run.stderr(), failed.stderr()] {
-        assert!(!text.contains(token.trim_end()), "{text}");
-        assert!(!text.contains(SECRET), "{text}");
-        assert!(!text.contains("wrong-secret"), "{text}");
-    }
+    let mut scan = Scan::new();
+    scan.basic_credential("svc", SECRET)
+        .secret("a wrong secret", "wrong-secret")
+        .secret("the token", token.trim_end())
+        .output("-vv stderr, the token obtained", stderr)
+        .output("-vv stderr, the token cached", run.stderr())
+        .output("-vv stderr, a wrong secret", failed.stderr());
+    scan.assert_clean();
+    // Nor is either secret in the cache (names or files; the token is, it is a cache).
+    let mut files = Scan::new();
+    files
+        .basic_credential("svc", SECRET)
+        .secret("a wrong secret", "wrong-secret")
+        .files("the cache", &sandbox.cache());
+    files.assert_clean();
 }
 
 fn which(program: &str) -> String {
@@ -705,6 +735,45 @@ async fn exec_hands_the_command_no_secret_not_even_the_shared_caches_key() {
         .run()
         .await;
     assert_eq!(run.ok(), "unset|unset|unset|kept|token");
+    // The child's whole environment, scanned: none of them under any name.
+    let env = sandbox
+        .cmd(["exec", "--env", "dev", "--", "env"])
+        .env("CLIENT_ID", "svc")
+        .env("CLIENT_SECRET", SECRET)
+        .env("USER_PWD", "a-password")
+        .env("FLEET_KEY", "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=")
+        .env("KEEP_ME", "kept")
+        .run()
+        .await
+        .ok();
+    let vars: Vec<(&str, &str)> = env.lines().filter_map(|l| l.split_once('=')).collect();
+    assert!(vars.contains(&("KEEP_ME", "kept")), "{vars:?}");
+    let token = vars
+        .iter()
+        .find(|(name, _)| *name == "EN_AUTH_ACCESS_TOKEN")
+        .map(|(_, token)| (*token).to_owned())
+        .expect("the token in the command's environment");
+    let mut scan = Scan::new();
+    scan.basic_credential("svc", SECRET)
+        .secret("the password", "a-password")
+        .secret(
+            "the shared cache's key",
+            "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
+        )
+        .environment("the command's", vars.iter().copied());
+    scan.assert_clean();
+    // Nor is any of them, or the token, in the shared cache's names or files.
+    let mut files = Scan::new();
+    files
+        .basic_credential("svc", SECRET)
+        .secret("the password", "a-password")
+        .secret(
+            "the shared cache's key",
+            "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
+        )
+        .secret("the token", &token)
+        .files("the shared cache", &shared);
+    files.assert_clean();
     // The key was used: the token file is sealed (no token in clear).
     let files: Vec<_> = std::fs::read_dir(&shared)
         .unwrap()

@@ -5,6 +5,7 @@
 mod common;
 
 use common::{is_rfc3339_utc, mode, only_cache_file, Sandbox};
+use en_auth_peers::secrecy::Scan;
 use en_auth_testkit::{AppClient, CognitoServer, PoolUser, Script, ScriptedChallenge, UserStatus};
 use serde_json::Value;
 
@@ -286,6 +287,98 @@ async fn logout_forgets_the_session() {
         .await
         .fails_with(6);
     assert!(line.contains("not logged in"), "{line}");
+}
+
+/// The `SECRET_HASH` of `user` for `client_id`, computed as AWS documents it, not by en-auth.
+fn secret_hash(client_id: &str, user: &str) -> String {
+    en_auth_peers::cognito::secret_hash(client_id, CLIENT_SECRET, user)
+}
+
+/// `-vv` output of `login`, `token --user` (from the cache, renewed by the refresh token, a
+/// wrong password) and `logout`, with a confidential client: no password, client secret,
+/// `SECRET_HASH`, Cognito `Session` or token (access, id, refresh, first or renewed) in any of
+/// it; and the session file holds no password, client secret or `SECRET_HASH`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn very_verbose_output_and_the_session_file_hold_no_secret() {
+    let server = server().await;
+    let sandbox = sandbox("secrecy", &server);
+    let cmd = |command: &'static str, extra: &'static [&'static str]| {
+        sandbox
+            .cmd(args(command, "alice", extra))
+            .env("CLIENT_ID", "conf")
+            .env("CLIENT_SECRET", CLIENT_SECRET)
+    };
+    let mut stderr = Vec::new();
+    let login = cmd("login", &["-vv"]).env("USER_PWD", PASSWORD).run().await;
+    login.ok();
+    stderr.push(("login -vv", login.stderr()));
+    let (path, first) = only_cache_file(&sandbox);
+    let file = std::fs::read_to_string(&path).unwrap();
+    let cached = cmd("token", &["-vv"]).run().await;
+    let token = cached.ok();
+    stderr.push(("token --user -vv (cached)", cached.stderr()));
+    let renewal = cmd("token", &["-vv", "--min-validity", "2h"]).run().await;
+    let renewed = renewal.ok();
+    stderr.push(("token --user -vv (renewed)", renewal.stderr()));
+    assert_ne!(token, renewed);
+    let (_, second) = only_cache_file(&sandbox);
+    let wrong = sandbox
+        .cmd(args("login", "alice", &["-vv"]))
+        .env("CLIENT_ID", "conf")
+        .env("CLIENT_SECRET", CLIENT_SECRET)
+        .env("USER_PWD", "Wrong-passw0rd!")
+        .run()
+        .await;
+    assert_eq!(wrong.code(), 4, "{}", wrong.stderr());
+    stderr.push(("login -vv (a wrong password)", wrong.stderr()));
+    let logout = sandbox
+        .cmd(["logout", "--env", "dev", "--user", "alice", "-vv"])
+        .run()
+        .await;
+    logout.ok();
+    stderr.push(("logout -vv", logout.stderr()));
+
+    let mut scan = Scan::new();
+    scan.secret("the password", PASSWORD)
+        .secret("a wrong password", "Wrong-passw0rd!")
+        .secret("the client secret", CLIENT_SECRET);
+    for user in ["alice", &server.cognito_username("alice").unwrap()] {
+        scan.secret(
+            format!("the SECRET_HASH of {user}"),
+            secret_hash("conf", user),
+        );
+    }
+    let mut files = Scan::new();
+    files
+        .secret("the password", PASSWORD)
+        .secret("the client secret", CLIENT_SECRET)
+        .output("the session file", &file);
+    for user in ["alice", &server.cognito_username("alice").unwrap()] {
+        files.secret(
+            format!("the SECRET_HASH of {user}"),
+            secret_hash("conf", user),
+        );
+    }
+    files.assert_clean();
+    for (i, session) in server.sessions_issued().iter().enumerate() {
+        scan.secret(format!("Session {i}"), session);
+    }
+    for (what, cache) in [
+        ("the first session", &first),
+        ("the renewed session", &second),
+    ] {
+        for field in ["access_token", "id_token", "refresh_token"] {
+            if let Some(value) = cache[field].as_str() {
+                scan.secret(format!("{what}'s {field}"), value);
+            }
+        }
+    }
+    scan.secret("the token printed", token.trim_end())
+        .secret("the renewed token printed", renewed.trim_end());
+    for (what, text) in stderr {
+        scan.output(what, text);
+    }
+    scan.assert_clean();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

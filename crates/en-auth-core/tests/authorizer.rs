@@ -18,6 +18,8 @@ struct Scripted {
     client: ClientInfo,
     authorize_calls: AtomicUsize,
     refresh_calls: AtomicUsize,
+    /// The calls so far (authorize and refresh), for tests to wait on.
+    called: watch::Sender<usize>,
     gate: watch::Sender<bool>,
     fail_with: Mutex<Option<Error>>,
     /// Errors returned by the next calls, in order, before `fail_with` applies.
@@ -36,6 +38,7 @@ impl Scripted {
             client: ClientInfo::new("scripted", "secret").with_api_key("key"),
             authorize_calls: AtomicUsize::new(0),
             refresh_calls: AtomicUsize::new(0),
+            called: watch::channel(0).0,
             gate: watch::channel(true).0,
             fail_with: Mutex::new(None),
             fail_next: Mutex::new(Vec::new()),
@@ -82,12 +85,14 @@ impl TokenProvider for P {
     async fn authorize(&self) -> Result<Token, Error> {
         let n = self.authorize_calls.fetch_add(1, Ordering::SeqCst)
             + self.refresh_calls.load(Ordering::SeqCst);
+        self.called.send_modify(|calls| *calls += 1);
         self.issue(n + 1).await
     }
 
     async fn refresh(&self, _token: &Token) -> Result<Token, Error> {
         let n = self.refresh_calls.fetch_add(1, Ordering::SeqCst)
             + self.authorize_calls.load(Ordering::SeqCst);
+        self.called.send_modify(|calls| *calls += 1);
         if self.refuse_refresh {
             return Err(Error::RefreshRefused(AuthorizationError::new(
                 "scripted",
@@ -113,27 +118,61 @@ fn calls(p: &Scripted) -> usize {
     p.authorize_calls.load(Ordering::SeqCst) + p.refresh_calls.load(Ordering::SeqCst)
 }
 
+/// How long a test waits for what must happen at once before it fails, rather than hang: a
+/// correctness bound, never a measure (on a paused clock, virtual time that only passes while
+/// every task is idle, so only a wait that can never end reaches it).
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Waits (on the provider's signal) until it has been called `n` times in all.
+async fn until_called(p: &Scripted, n: usize) {
+    let mut called = p.called.subscribe();
+    if tokio::time::timeout(DEADLINE, called.wait_for(|calls| *calls >= n))
+        .await
+        .is_err()
+    {
+        panic!(
+            "the provider was called {} times, not {n}, within {DEADLINE:?}",
+            calls(p)
+        );
+    }
+}
+
+/// Waits until `condition` holds, looking at it after each turn of the runtime, for at most
+/// [`DEADLINE`] (for what has no signal of its own).
+async fn until(what: &str, mut condition: impl FnMut() -> bool) {
+    let waiting = async {
+        while !condition() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    if tokio::time::timeout(DEADLINE, waiting).await.is_err() {
+        panic!("{what}: not within {DEADLINE:?}");
+    }
+}
+
 /// Spawns `n` `access_token()` calls; returns once all of them are waiting (current-thread
-/// runtime: a task runs until its first pending await).
+/// runtime: a task runs until its first pending await; each says it started, just before).
 async fn burst(
     auth: &Authorizer<P>,
     n: usize,
 ) -> Vec<tokio::task::JoinHandle<Result<String, Error>>> {
-    let started = Arc::new(AtomicUsize::new(0));
+    let (started, mut starts) = tokio::sync::mpsc::unbounded_channel();
     let handles = (0..n)
         .map(|_| {
             let auth = auth.clone();
-            let started = Arc::clone(&started);
+            let started = started.clone();
             tokio::spawn(async move {
-                started.fetch_add(1, Ordering::SeqCst);
+                let _ = started.send(());
                 auth.access_token()
                     .await
                     .map(|t| t.secret().expose_secret().to_owned())
             })
         })
         .collect();
-    while started.load(Ordering::SeqCst) < n {
-        tokio::task::yield_now().await;
+    for i in 0..n {
+        if tokio::time::timeout(DEADLINE, starts.recv()).await.is_err() {
+            panic!("{i} of {n} calls started within {DEADLINE:?}");
+        }
     }
     handles
 }
@@ -227,9 +266,7 @@ async fn cancelling_the_leader_does_not_strand_the_followers() {
         let auth = auth.clone();
         tokio::spawn(async move { auth.access_token().await.map(|_| ()) })
     };
-    while calls(&provider) == 0 {
-        tokio::task::yield_now().await;
-    }
+    until_called(&provider, 1).await;
     let followers = burst(&auth, 100).await;
     leader.abort();
     assert!(leader.await.unwrap_err().is_cancelled());
@@ -249,9 +286,7 @@ async fn when_every_waiter_is_cancelled_the_next_caller_finishes_the_same_reques
         let auth = auth.clone();
         tokio::spawn(async move { auth.access_token().await.map(|_| ()) })
     };
-    while calls(&provider) == 0 {
-        tokio::task::yield_now().await;
-    }
+    until_called(&provider, 1).await;
     first.abort();
     let _ = first.await;
     provider.gate.send_replace(true);
@@ -446,19 +481,20 @@ async fn a_due_token_is_used_while_it_is_renewed_in_the_background() {
         let token = auth.cached_token().expect("the due token is still usable");
         assert_eq!(token.secret().expose_secret(), "token-1");
     }
-    while calls(&provider) < 2 {
-        tokio::task::yield_now().await;
-    }
+    until_called(&provider, 2).await;
     assert_eq!(calls(&provider), 2, "one background renewal");
     provider.gate.send_replace(true);
-    loop {
-        let token = auth.access_token().await.unwrap();
-        if token.secret().expose_secret() == "token-2" {
-            break;
-        }
-        drop(token);
-        tokio::task::yield_now().await;
-    }
+    // The renewal lands in the cache (no signal for that: looked at, with a deadline); until
+    // then token-1 is served.
+    until("the background renewal's token in the cache", || {
+        auth.cached_token()
+            .is_ok_and(|token| token.secret().expose_secret() == "token-2")
+    })
+    .await;
+    assert_eq!(
+        auth.access_token().await.unwrap().secret().expose_secret(),
+        "token-2"
+    );
     assert_eq!(provider.refresh_calls.load(Ordering::SeqCst), 1);
 }
 
@@ -477,9 +513,9 @@ async fn if_the_background_renewal_fails_the_old_token_is_kept() {
     );
     *provider.fail_with.lock().unwrap() = Some(unavailable());
     let _ = auth.cached_token().unwrap();
-    while calls(&provider) < 2 {
-        tokio::task::yield_now().await;
-    }
+    until_called(&provider, 2).await;
+    // (Turns of the runtime for a second attempt, if there were one, to happen: the
+    // assertion below is that there is none.)
     for _ in 0..100 {
         tokio::task::yield_now().await;
     }
@@ -627,9 +663,7 @@ fn a_token_request_abandoned_by_its_runtime_is_started_again_by_the_next_caller(
             let auth = auth.clone();
             async move { auth.access_token().await.map(|_| ()) }
         });
-        while calls(&provider) == 0 {
-            tokio::task::yield_now().await;
-        }
+        until_called(&provider, 1).await;
         waiting.abort();
     });
     drop(first);

@@ -37,6 +37,9 @@ struct MemoryStore {
     gets: AtomicUsize,
     /// Lock renewals that found the lock held by their caller.
     renewals: AtomicUsize,
+    /// Lock requests refused because another owner held the lock.
+    refused_locks: AtomicUsize,
+    /// Signalled on every write, and on every refused lock request.
     written: Notify,
 }
 
@@ -50,6 +53,7 @@ impl MemoryStore {
             calls: AtomicUsize::new(0),
             gets: AtomicUsize::new(0),
             renewals: AtomicUsize::new(0),
+            refused_locks: AtomicUsize::new(0),
             written: Notify::new(),
         })
     }
@@ -79,8 +83,8 @@ impl MemoryStore {
             .collect()
     }
 
-    /// Waits until a write lands (a signal, not a sleep); a test that would wait for ever
-    /// fails instead, after 20 s.
+    /// Waits until a write (or a refused lock request) lands (a signal, not a sleep); a test
+    /// that would wait for ever fails instead, after 20 s.
     async fn wait_for<F: Fn(&Self) -> bool>(&self, done: F) {
         let waiting = async {
             loop {
@@ -91,17 +95,44 @@ impl MemoryStore {
                 notified.await;
             }
         };
-        // The I/O runtime's clock, not a paused test clock: the writes land there.
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        // 20 s of real time, not of a paused test clock (which would jump to the deadline as
+        // soon as this runtime idles, while the writes land on en-auth's I/O runtime): kept by
+        // a thread of its own, so that this runtime's thread is never blocked.
+        let deadline = RealDeadline::after(Duration::from_secs(20));
         tokio::select! {
             () = waiting => {}
-            () = async {
-                while std::time::Instant::now() < deadline {
-                    tokio::task::yield_now().await;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            } => panic!("the store never reached the expected state"),
+            () = deadline.passed() => panic!("the store never reached the expected state"),
         }
+    }
+}
+
+/// A deadline on the monotonic clock, kept by a thread of its own: it passes after its time
+/// even on a runtime whose clock is paused, without blocking that runtime's thread. Dropped,
+/// it ends its thread.
+struct RealDeadline {
+    _cancel: std::sync::mpsc::Sender<()>,
+    passed: tokio::sync::oneshot::Receiver<()>,
+}
+
+impl RealDeadline {
+    fn after(time: Duration) -> Self {
+        let (cancel, cancelled) = std::sync::mpsc::channel::<()>();
+        let (pass, passed) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(time) {
+                let _ = pass.send(());
+            }
+        });
+        Self {
+            _cancel: cancel,
+            passed,
+        }
+    }
+
+    /// Completes once the deadline has passed.
+    async fn passed(self) {
+        let Self { _cancel, passed } = self;
+        let _ = passed.await;
     }
 }
 
@@ -157,6 +188,9 @@ impl SharedStore for Store {
         {
             let mut locks = self.0.locks.lock().unwrap();
             if locks.contains_key(key) {
+                drop(locks);
+                self.0.refused_locks.fetch_add(1, Ordering::SeqCst);
+                self.0.written.notify_waiters();
                 return Ok(false);
             }
             locks.insert(*key, owner.to_owned());
@@ -428,6 +462,11 @@ async fn a_held_lock_is_waited_for_then_the_holders_token_adopted() {
         let waiter = waiter.clone();
         async move { secret(&waiter.access_token().await.unwrap()) }
     });
+    // The waiter finds the store empty and the lock held by the other process, and waits.
+    store
+        .wait_for(|s| s.refused_locks.load(Ordering::SeqCst) >= 1)
+        .await;
+    assert!(!waiting.is_finished(), "the waiter waits for the holder");
     // The other process finishes its token request: stores the token, releases the lock.
     let holder = Store(Arc::clone(&store));
     let token = SharedToken {

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use en_auth_peers::redis::{RedisCluster, RedisServer};
+use en_auth_peers::secrecy::Scan;
 use en_auth_testkit::OAuthServer;
 
 const MEMBERS: usize = 16;
@@ -73,7 +74,18 @@ fn a_fleet_sharing_through_redis_makes_one_token_request_per_renewal() {
         0,
         "{without_reports:?}"
     );
-    assert!(total(&with_reports, "requests") > (MEMBERS * TASKS) as u64 * 5);
+    // Every request a member counted reached the resource once (none lost, none counted
+    // twice; nothing was revoked, so nothing was replayed).
+    assert_eq!(
+        total(&with_reports, "requests"),
+        shared.resource_requests(),
+        "requests counted by the members with the store and seen by the resource"
+    );
+    assert_eq!(
+        total(&without_reports, "requests"),
+        alone.resource_requests(),
+        "requests counted by the members without the store and seen by the resource"
+    );
     let bound = shared_bound(elapsed);
     assert!(
         with_requests <= bound,
@@ -124,22 +136,40 @@ fn a_fleet_on_a_redis_cluster_shares_one_token_per_renewal() {
                 .collect::<Vec<_>>()
         })
         .collect();
-    assert!(
-        keys.iter().all(|k| k.starts_with("en-auth:v2:{")),
-        "{keys:?}"
-    );
+    // One client, one scope: one token key, `en-auth:v2:{<64 hex digits>}`, and at most its
+    // lock (`…}:lock`) beside it.
+    let shape = |key: &str| {
+        key.strip_prefix("en-auth:v2:{")
+            .and_then(|rest| rest.strip_suffix(":lock").or(Some(rest)))
+            .and_then(|rest| rest.strip_suffix('}'))
+            .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    assert!(keys.iter().all(|k| shape(k)), "{keys:?}");
+    let tokens: Vec<&String> = keys.iter().filter(|k| k.ends_with('}')).collect();
+    assert_eq!(tokens.len(), 1, "the fleet's one token key: {keys:?}");
 }
+
+/// The members' client secret in the revocation test, whose stderr is scanned for it.
+const SCANNED_SECRET: &str = "fleet-s3cret+/=never-logged";
 
 #[test]
 fn a_revoked_token_costs_the_fleet_one_token_request_and_every_process_converges() {
     let _serial = serial();
     let redis = RedisServer::start();
     // Hour-long tokens: the only renewal is the revocation's.
-    let server = token_server(3600);
-    let fleet = Fleet::spawn(
-        MEMBERS,
-        &member_env(&server, Some(&redis.url()), 12, 50, 500),
-    );
+    let server = OAuthServer::builder()
+        .client("svc", SCANNED_SECRET)
+        .token_lifetime_secs(3600)
+        .start_on_own_thread();
+    let mut env = member_env(&server, Some(&redis.url()), 12, 50, 500);
+    env.push(("FLEET_CLIENT_SECRET", SCANNED_SECRET.to_owned()));
+    // Everything en-auth logs, at every level, and reqwest's and Redis's debug: scanned below.
+    env.push((
+        "FLEET_LOG",
+        "warn,en_auth_core=trace,en_auth_oauth2=trace,en_auth_redis=trace,reqwest=debug,redis=debug"
+            .to_owned(),
+    ));
+    let mut fleet = Fleet::spawn(MEMBERS, &env);
     fleet.wait_ready();
     assert_eq!(
         server.token_requests(),
@@ -152,8 +182,23 @@ fn a_revoked_token_costs_the_fleet_one_token_request_and_every_process_converges
         Duration::from_secs(10),
         || server.token_requests() >= 2,
     );
-    let reports = fleet.finish();
+    let (reports, logs) = fleet.finish_with_logs();
     assert_eq!(server.token_requests(), 2, "one new token for the fleet");
+    // No member's stderr holds the secret, the store's key or a token (the revoked one, the new
+    // one).
+    assert!(
+        logs.iter().any(|l| l.contains("token obtained")),
+        "the members logged their token requests: {:?}",
+        summary(&logs)
+    );
+    let mut scan = Scan::new();
+    scan.basic_credential("svc", SCANNED_SECRET)
+        .secret("the store's encryption key", CACHE_KEY);
+    for (i, token) in server.issued_tokens().iter().enumerate() {
+        scan.secret(format!("token {i}"), token);
+    }
+    scan.output("the members' stderr", logs.join("\n"));
+    scan.assert_clean();
     assert_eq!(total(&reports, "failures"), 0, "{reports:?}");
     let finals: std::collections::HashSet<_> = reports
         .iter()

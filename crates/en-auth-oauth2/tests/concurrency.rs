@@ -5,10 +5,8 @@
 //! an observable fact rather than a hope: a spawned task runs until its first `.await` that is
 //! pending, which for a request is the token request shared by all of them.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
 use en_auth_oauth2::{ClientInfo, Environment, Error, RenewalPolicy, ServiceAccountAuthorizer};
+use en_auth_peers::wait::{until_async, DEADLINE};
 use en_auth_testkit::{Behaviour, OAuthServer};
 use reqwest_middleware::ClientWithMiddleware;
 
@@ -44,43 +42,40 @@ async fn setup_with(
 }
 
 /// Spawns `n` requests to the resource and returns their handles once every one of them has
-/// started (and so, on this current-thread runtime, is waiting on the shared token request).
+/// started (and so, on this current-thread runtime, is waiting on the shared token request):
+/// each says so just before it sends.
 async fn burst(
     n: usize,
     client: &ClientWithMiddleware,
     url: &str,
 ) -> Vec<tokio::task::JoinHandle<Result<u16, reqwest_middleware::Error>>> {
-    let started = Arc::new(AtomicUsize::new(0));
+    let (started, mut starts) = tokio::sync::mpsc::unbounded_channel();
     let handles: Vec<_> = (0..n)
         .map(|_| {
             let client = client.clone();
             let url = url.to_owned();
-            let started = Arc::clone(&started);
+            let started = started.clone();
             tokio::spawn(async move {
-                started.fetch_add(1, Ordering::SeqCst);
+                let _ = started.send(());
                 client.get(&url).send().await.map(|r| r.status().as_u16())
             })
         })
         .collect();
-    while started.load(Ordering::SeqCst) < n {
-        tokio::task::yield_now().await;
+    for i in 0..n {
+        if tokio::time::timeout(DEADLINE, starts.recv()).await.is_err() {
+            panic!("{i} of {n} requests started within {DEADLINE:?}");
+        }
     }
     handles
-}
-
-async fn wait_for(mut condition: impl FnMut() -> bool) {
-    while !condition() {
-        tokio::task::yield_now().await;
-    }
 }
 
 #[tokio::test]
 async fn one_token_request_for_a_cold_burst_and_one_per_expiry() {
     // Without proactive renewal, so that the burst after expiry really waits for the renewal.
-    // A 6-second token (renewed 4.5 s after it was asked for): the cold burst, with its 1000
-    // resource requests, must end before the token needs renewal, even on a loaded machine.
+    // Hour-long tokens for the bursts: however long 1000 requests take, their token does not
+    // come up for renewal during them.
     let policy = RenewalPolicy::default().with_proactive_renewal(false);
-    let (server, authorizer, client) = setup_with(6, policy).await;
+    let (server, authorizer, client) = setup_with(3600, policy).await;
     server.hold_token_requests();
     let handles = burst(TASKS, &client, &server.resource_url()).await;
     server.release_token_requests();
@@ -90,21 +85,44 @@ async fn one_token_request_for_a_cold_burst_and_one_per_expiry() {
     assert_eq!(server.token_requests(), 1, "cold burst of {TASKS}");
     assert_eq!(server.resource_authorized(), TASKS as u64);
 
-    // Wait until the token needs renewal (three quarters of its life), then burst again.
-    let renew_at = authorizer.access_token().await.unwrap().renew_at().unwrap();
+    // An expiry: a fresh authorizer gets a 2-s token (due after 0.75 s), waits until it needs
+    // renewal, and bursts. The token the burst waits for is an hour-long one again.
+    let (expiring, expiring_client) = {
+        let environment = Environment::new("test")
+            .with_token_url(&server.token_url())
+            .unwrap();
+        let authorizer =
+            ServiceAccountAuthorizer::builder(ClientInfo::new("svc", "secret"), environment)
+                .renewal_policy(RenewalPolicy::default().with_proactive_renewal(false))
+                .build()
+                .unwrap();
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(authorizer.clone())
+            .build();
+        (authorizer, client)
+    };
+    server.set_token_lifetime_secs(2);
+    let renew_at = expiring.access_token().await.unwrap().renew_at().unwrap();
+    server.set_token_lifetime_secs(3600);
     tokio::time::sleep_until(renew_at.into()).await;
+    let before = server.token_requests();
     server.hold_token_requests();
-    let handles = burst(TASKS, &client, &server.resource_url()).await;
+    let handles = burst(TASKS, &expiring_client, &server.resource_url()).await;
     server.release_token_requests();
     for h in handles {
         assert_eq!(h.await.unwrap().unwrap(), 200);
     }
     assert_eq!(
-        server.token_requests(),
-        2,
+        server.token_requests() - before,
+        1,
         "burst of {TASKS} on an expired token"
     );
-    assert_eq!(authorizer.token_requests(), 2);
+    assert_eq!(authorizer.token_requests(), 1);
+    assert_eq!(
+        expiring.token_requests(),
+        2,
+        "its short token, then one renewal"
+    );
     assert_eq!(
         server.missing_authorization(),
         0,
@@ -172,7 +190,10 @@ async fn aborting_the_task_that_leads_the_token_request_strands_nobody() {
         let url = server.resource_url();
         tokio::spawn(async move { client.get(&url).send().await.map(|r| r.status()) })
     };
-    wait_for(|| server.token_requests() == 1).await;
+    until_async("the leader's token request", DEADLINE, || {
+        server.token_requests() == 1
+    })
+    .await;
     let followers = burst(100, &client, &server.resource_url()).await;
     leader.abort();
     assert!(leader.await.unwrap_err().is_cancelled());
@@ -204,7 +225,12 @@ async fn a_burst_of_401s_for_one_token_costs_one_renewal() {
     server.hold_token_requests();
     let handles = burst(200, &client, &server.resource_url()).await;
     // Every request is sent with the revoked token, rejected, and then waits for the renewal.
-    wait_for(|| server.resource_requests() == 201 && server.token_requests() == 2).await;
+    until_async(
+        "200 rejections and the renewal they wait for",
+        DEADLINE,
+        || server.resource_requests() == 201 && server.token_requests() == 2,
+    )
+    .await;
     server.release_token_requests();
     for h in handles {
         assert_eq!(

@@ -3,11 +3,17 @@
 //! en-auth's I/O runtime, whose threads a thread-local recorder (`with_local_recorder`) does not
 //! reach. This file holds one test, so that no other test's metrics mix in.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use en_auth_oauth2::core::{Authorizer, AuthorizerBuilder, Token, TokenProvider};
+use en_auth_oauth2::secrecy::ExposeSecret;
 use en_auth_oauth2::telemetry::{self, RenewalTrigger};
-use en_auth_oauth2::{ClientInfo, Environment, Error, RenewalPolicy, ServiceAccountAuthorizer};
+use en_auth_oauth2::{
+    ClientCredentials, ClientInfo, Environment, Error, RenewalPolicy, ServiceAccountAuthorizer,
+};
+use en_auth_peers::wait::{until_async, DEADLINE};
 use en_auth_testkit::{Behaviour, OAuthServer};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use metrics_util::MetricKind;
@@ -71,15 +77,84 @@ impl Observed {
 
 const FLOW: &str = "flow=client_credentials";
 
+/// `ClientCredentials` with tokens the test declares due: the provider's `expired()` hook says
+/// so for the tokens in `due` (as a provider that knows better than `expires_in` does), the
+/// token's own renewal time for the others. The test makes a token due when it chooses, without
+/// waiting for a clock, so which trigger a renewal has never depends on how fast the test runs.
+struct DueOnDemand {
+    inner: ClientCredentials,
+    due: Arc<Mutex<HashSet<String>>>,
+}
+
+impl TokenProvider for DueOnDemand {
+    async fn authorize(&self) -> Result<Token, Error> {
+        self.inner.authorize().await
+    }
+
+    async fn refresh(&self, token: &Token) -> Result<Token, Error> {
+        self.inner.refresh(token).await
+    }
+
+    fn expired(&self, token: &Token) -> bool {
+        let value = token.access_token().expose_secret();
+        self.due
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(value)
+            || self.inner.expired(token)
+    }
+
+    fn client_info(&self) -> &en_auth_oauth2::ClientInfo {
+        self.inner.client_info()
+    }
+
+    fn flow(&self) -> &'static str {
+        self.inner.flow()
+    }
+
+    fn environment_id(&self) -> Option<&str> {
+        self.inner.environment_id()
+    }
+}
+
+/// An authorizer over [`DueOnDemand`] with `policy`, and the set of tokens it is told are due.
+fn due_on_demand(
+    info: &ClientInfo,
+    environment: &Environment,
+    policy: RenewalPolicy,
+) -> (Authorizer<DueOnDemand>, Arc<Mutex<HashSet<String>>>) {
+    let due = Arc::default();
+    let inner =
+        ClientCredentials::new(info.clone(), environment.clone(), reqwest::Client::new()).unwrap();
+    let provider = DueOnDemand {
+        inner,
+        due: Arc::clone(&due),
+    };
+    (
+        AuthorizerBuilder::new()
+            .renewal_policy(policy)
+            .build(provider),
+        due,
+    )
+}
+
+/// Makes the token `authorizer` holds now due for renewal (but still usable: it lives an hour).
+async fn make_due(authorizer: &Authorizer<DueOnDemand>, due: &Mutex<HashSet<String>>) -> String {
+    let token = authorizer.access_token().await.unwrap();
+    let value = token.secret().expose_secret().to_owned();
+    due.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(value.clone());
+    value
+}
+
 /// The scripted run: 8 token requests (6 succeed, 2 fail), one of each trigger, a cooldown
-/// answer. The expected counts are asserted by the caller.
+/// answer. The expected counts are asserted by the caller. No step waits for a clock: tokens
+/// live an hour, and are made due by the provider's hook (`DueOnDemand`).
 async fn scripted_run() {
-    // `expires_in` 5: tokens live 4 s (a second off for the wire format's rounding), renewal is
-    // due after 3 s, and a due token may be used while it is renewed in the background until
-    // 3.5 s.
     let server = OAuthServer::builder()
         .client("svc", SECRET)
-        .token_lifetime_secs(5)
+        .token_lifetime_secs(3600)
         .start()
         .await;
     let environment = Environment::new("metrics")
@@ -88,7 +163,7 @@ async fn scripted_run() {
     let info = ClientInfo::new("svc", SECRET);
 
     // A: proactive renewal (the default), through the middleware.
-    let a = ServiceAccountAuthorizer::new(info.clone(), environment.clone()).unwrap();
+    let (a, a_due) = due_on_demand(&info, &environment, RenewalPolicy::default());
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(a.clone())
         .build();
@@ -97,26 +172,26 @@ async fn scripted_run() {
         assert_eq!(response.status(), 200);
     };
     // B: no background renewal: requests wait once the token is due.
-    let b = ServiceAccountAuthorizer::builder(info.clone(), environment.clone())
-        .renewal_policy(RenewalPolicy::default().with_proactive_renewal(false))
-        .build()
-        .unwrap();
+    let (b, b_due) = due_on_demand(
+        &info,
+        &environment,
+        RenewalPolicy::default().with_proactive_renewal(false),
+    );
 
     get().await; // A: initial
     b.access_token().await.unwrap(); // B: initial
-    let first = a.access_token().await.unwrap();
-    let (renew_at, expires_at) = (first.renew_at().unwrap(), first.expires_at().unwrap());
-    drop(first);
 
     // Due: A's request goes on with the token and renews it in the background; B waits.
-    tokio::time::sleep_until((renew_at + Duration::from_millis(50)).into()).await;
+    let first = make_due(&a, &a_due).await;
+    make_due(&b, &b_due).await;
     get().await; // A: proactive
     b.access_token().await.unwrap(); // B: expired (due, and not renewed in the background)
-
-    // Past the time a due token may be used while renewed: A's next request finds the
-    // background renewal's token, or waits on that renewal (no new token request either way).
-    tokio::time::sleep_until((expires_at - Duration::from_millis(250)).into()).await;
-    a.access_token().await.unwrap();
+                                     // A's background renewal lands (no signal for it: looked at, with a deadline).
+    until_async("A's background renewal", DEADLINE, || {
+        a.cached_token()
+            .is_ok_and(|token| token.secret().expose_secret() != first)
+    })
+    .await;
 
     // The resource rejects A's token: the middleware renews it and replays.
     server.revoke_all();

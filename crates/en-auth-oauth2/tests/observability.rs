@@ -1,7 +1,7 @@
 //! What operators see of the token machinery (en-auth-core's `telemetry`): the fields of the
 //! `en_auth.token_request` span on success and on each kind of failure, captured by a `tracing`
-//! layer, and a metrics feature without a recorder. The metrics' exact counts are in
-//! `metrics.rs` (a global recorder, in a test binary of its own).
+//! layer. The metrics' exact counts are in `metrics.rs` (a global recorder, in a test binary of
+//! its own), the metrics feature without a recorder in `no_recorder.rs`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -15,25 +15,6 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
 const SECRET: &str = "observability-secret";
-
-#[test]
-fn without_a_recorder_the_metrics_feature_changes_nothing() {
-    // The metrics feature is on (a dev-dependency), no recorder is installed anywhere: the
-    // facade's no-op recorder takes the calls and authorization works as before.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let server = OAuthServer::builder().client("svc", SECRET).start().await;
-        let environment = Environment::new("none")
-            .with_token_url(&server.token_url())
-            .unwrap();
-        let a = ServiceAccountAuthorizer::new(ClientInfo::new("svc", SECRET), environment).unwrap();
-        a.access_token().await.unwrap();
-        assert_eq!(server.tokens_issued(), 1);
-    });
-}
 
 /// The fields of every closed `en_auth.token_request` span, as `name → value` (strings without
 /// quotes, numbers as digits).

@@ -112,13 +112,13 @@ async fn tokens_are_renewed_across_expiries_and_each_verifies() {
             round,
             "one token request per lifetime"
         );
-        // In its renewal window the token is still served while a renewal runs behind it...
+        // Due: the call starts the renewal (in the background while the token may still be
+        // used, 250 ms here, else waited for: which one depends on how soon this thread wakes,
+        // so it is not asserted here; en-auth-core's tests and observability.rs pin the
+        // background renewal without a clock)...
         tokio::time::sleep_until(renew_at.into()).await;
-        assert_eq!(
-            auth.access_token().await.unwrap().secret().expose_secret(),
-            &access
-        );
-        // ...and once it has expired, the renewed one is.
+        auth.access_token().await.unwrap();
+        // ...and once it has expired, the renewed one is served.
         tokio::time::sleep_until(expires_at.into()).await;
         seen.push(access);
     }

@@ -1,10 +1,16 @@
-//! No secret, API key or token reaches `Debug`, `Display`, an error, or a `tracing` event — even
-//! at TRACE level, on success, on 401 replay, and on every failure path.
+//! No secret, API key or token reaches `Debug`, `Display`, an error (or any error of its source
+//! chain), a `tracing` event on any thread (TRACE level, spans with all their fields as they
+//! close), a `log` record (reqwest's) or a panic message — on success, on a 401 renewed and
+//! replayed, with the secret in a Basic credential and in a `client_secret_post` form body, and
+//! on every failure path. The scan is `en_auth_peers::secrecy`, shared by every crate's tests.
+//! (Its capture is process-wide: this binary holds secrecy tests only.)
 
 use std::time::Duration;
 
-use en_auth_oauth2::{ClientInfo, Environment, Error, ServiceAccountAuthorizer};
-use en_auth_peers::support::LogCapture;
+use en_auth_oauth2::{
+    ClientInfo, Environment, Error, ServiceAccountAuthorizer, TokenEndpointAuthMethod,
+};
+use en_auth_peers::secrecy::{Capture, Scan};
 use en_auth_testkit::{Behaviour, OAuthServer};
 use secrecy::ExposeSecret;
 
@@ -13,9 +19,29 @@ const WRONG_SECRET: &str = "Wr0ng-S3cret-value";
 const API_KEY: &str = "Api-Key-0123456789";
 const PASSWORD: &str = "Pa55word-never-shown";
 
+/// The secrets every test here gives the code, in every form they travel in.
+fn secrets() -> Scan {
+    let mut scan = Scan::new();
+    scan.basic_credential("svc", SECRET)
+        .basic_credential("svc", WRONG_SECRET)
+        .secret("the API key", API_KEY)
+        .secret("a password", PASSWORD)
+        // Nor a part of the secret, nor the start of its Basic credential ("svc:Sup3r").
+        .secret("the secret's first characters", &SECRET[..8])
+        .secret("the start of the Basic credential", "c3ZjOlN1cDNy");
+    scan
+}
+
+fn client(authorizer: &ServiceAccountAuthorizer) -> reqwest_middleware::ClientWithMiddleware {
+    reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(authorizer.clone())
+        .build()
+}
+
 #[tokio::test(flavor = "current_thread")]
-async fn no_secret_in_debug_display_errors_or_trace_logs() {
-    let (capture, _guard) = LogCapture::install();
+async fn no_secret_in_debug_display_errors_logs_or_panics() {
+    let capture = Capture::install();
+    let mut scan = secrets();
 
     let server = OAuthServer::builder()
         .client("svc", SECRET)
@@ -27,12 +53,8 @@ async fn no_secret_in_debug_display_errors_or_trace_logs() {
         .unwrap();
     let info = ClientInfo::new("svc", SECRET).with_api_key(API_KEY);
     let authorizer = ServiceAccountAuthorizer::new(info.clone(), environment.clone()).unwrap();
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(authorizer.clone())
-        .build();
-
+    let client = client(&authorizer);
     let mut tokens = Vec::new();
-    let mut printed = Vec::new();
 
     // Success, then a 401 that forces a renewal and a replay.
     assert_eq!(
@@ -46,7 +68,8 @@ async fn no_secret_in_debug_display_errors_or_trace_logs() {
     );
     let token = authorizer.access_token().await.unwrap();
     tokens.push(token.secret().expose_secret().to_owned());
-    printed.push(format!("{token:?} {:?}", *token));
+    scan.debug("the token", &token)
+        .debug("the token's Token", &*token);
     drop(token);
     server.revoke_all();
     assert_eq!(
@@ -61,27 +84,47 @@ async fn no_secret_in_debug_display_errors_or_trace_logs() {
     let token = authorizer.access_token().await.unwrap();
     tokens.push(token.secret().expose_secret().to_owned());
     drop(token);
-    assert_ne!(tokens[0], tokens[1]);
 
-    // Failure paths: wrong secret, server error, timeout.
+    // client_secret_post: the secret in the form body (its form-encoding is scanned for too).
+    let post = Environment::new("secrecy-post")
+        .with_token_url(&server.token_url())
+        .unwrap()
+        .with_token_endpoint_auth_method(TokenEndpointAuthMethod::ClientSecretPost);
+    let posting = ServiceAccountAuthorizer::new(info.clone(), post.clone()).unwrap();
+    let token = posting.access_token().await.unwrap();
+    tokens.push(token.secret().expose_secret().to_owned());
+    scan.debug("a client_secret_post authorizer", &posting)
+        .debug("its environment", &post);
+    drop(token);
+
+    // Failure paths: wrong secret (Basic and post), server error, timeout.
     let wrong =
         ServiceAccountAuthorizer::new(ClientInfo::new("svc", WRONG_SECRET), environment.clone())
             .unwrap();
     let mut errors: Vec<Error> = vec![wrong.access_token().await.unwrap_err()];
     assert!(matches!(errors[0], Error::InvalidClient(_)));
+    let wrong_post = ServiceAccountAuthorizer::new(ClientInfo::new("svc", WRONG_SECRET), post)
+        .unwrap()
+        .access_token()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(wrong_post, Error::InvalidClient(_)),
+        "{wrong_post:?}"
+    );
+    errors.push(wrong_post);
     server.set_behaviour(Behaviour::Fail {
         status: 500,
         body: "{}".into(),
     });
     let failing = ServiceAccountAuthorizer::new(info.clone(), environment.clone()).unwrap();
     errors.push(failing.access_token().await.unwrap_err());
-    let middleware_error = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(failing.clone())
-        .build()
+    let middleware_error = self::client(&failing)
         .get(server.resource_url())
         .send()
         .await
         .unwrap_err();
+    scan.error("the middleware's error", &middleware_error);
     server.set_behaviour(Behaviour::Delay(Duration::from_secs(5)));
     let slow = ServiceAccountAuthorizer::builder(info.clone(), environment.clone())
         .timeout(Duration::from_millis(100))
@@ -89,26 +132,24 @@ async fn no_secret_in_debug_display_errors_or_trace_logs() {
         .unwrap();
     errors.push(slow.access_token().await.unwrap_err());
 
-    for e in &errors {
-        printed.push(format!("{e} | {e:?}"));
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            printed.push(format!("{s} | {s:?}"));
-            source = s.source();
-        }
+    for (i, e) in errors.iter().enumerate() {
+        scan.error(&format!("error {i}"), e);
     }
-    printed.push(format!("{middleware_error} | {middleware_error:?}"));
-    printed.push(format!("{info:?}"));
-    printed.push(format!("{authorizer:?}"));
-    printed.push(format!("{environment:?}"));
-    printed.push(format!(
-        "{:?}",
-        en_auth_oauth2::core::UserCredentials::new("alice", PASSWORD)
-    ));
+    scan.debug("the client info", &info)
+        .debug("the authorizer", &authorizer)
+        .debug("the environment", &environment)
+        .debug(
+            "user credentials",
+            &en_auth_oauth2::core::UserCredentials::new("alice", PASSWORD),
+        );
 
-    drop(_guard);
-    let logs = capture.text();
+    let logs = capture.events();
     assert!(logs.contains("token obtained"), "the run was logged at all");
+    // reqwest's own `log` records are in the capture (and so in the scan).
+    assert!(
+        logs.lines().any(|l| l.contains("reqwest::")),
+        "no record of reqwest's: {logs}"
+    );
     // The token requests' spans are scanned with all their fields (as they closed), on
     // success, renewal after a 401, and failure.
     for field in [
@@ -129,22 +170,15 @@ async fn no_secret_in_debug_display_errors_or_trace_logs() {
         logs.contains("client_id=svc") || logs.contains("client_id=\"svc\""),
         "{logs}"
     );
-    let everything = format!("{logs}\n{}", printed.join("\n"));
-    for secret in [SECRET, WRONG_SECRET, API_KEY, PASSWORD]
-        .iter()
-        .copied()
-        .chain(tokens.iter().map(String::as_str))
-    {
-        assert!(
-            !everything.contains(secret),
-            "a secret of {} characters leaked",
-            secret.len()
-        );
+    // Three different tokens were in play (and are scanned for).
+    tokens.sort();
+    tokens.dedup();
+    assert_eq!(tokens.len(), 3, "the first, the renewed, the posted");
+    for (i, token) in tokens.iter().enumerate() {
+        scan.secret(format!("access token {i}"), token);
     }
-    // Nor a part of the secret, nor the Basic credential.
-    assert!(!everything.contains("Sup3r"));
-    // "svc:" in base64 starts with c3Zj: no Basic credential was logged.
-    assert!(!everything.contains("c3Zj"));
+    scan.logs(capture);
+    scan.assert_clean();
 }
 
 /// The blocking API (`BlockingAuthorizer`): its `Debug`, its errors and the TRACE log of a run
@@ -152,7 +186,8 @@ async fn no_secret_in_debug_display_errors_or_trace_logs() {
 /// secret, API key or token.
 #[test]
 fn no_secret_from_the_blocking_api() {
-    let (capture, _guard) = LogCapture::install();
+    let capture = Capture::install();
+    let mut scan = secrets();
     let server = OAuthServer::builder()
         .client("svc", SECRET)
         .start_on_own_thread();
@@ -166,7 +201,6 @@ fn no_secret_from_the_blocking_api() {
     let client = reqwest::blocking::Client::new();
 
     let mut tokens = Vec::new();
-    let mut printed = Vec::new();
     assert_eq!(
         authorizer
             .send(client.get(server.resource_url()))
@@ -193,7 +227,8 @@ fn no_secret_from_the_blocking_api() {
     let token = authorizer.access_token().unwrap();
     tokens.push(token.secret().expose_secret().to_owned());
     assert_ne!(tokens[0], tokens[1]);
-    printed.push(format!("{token:?} {authorizer:?}"));
+    scan.debug("the token", &token)
+        .debug("the blocking authorizer", &authorizer);
 
     let wrong = ServiceAccountAuthorizer::new(ClientInfo::new("svc", WRONG_SECRET), environment)
         .unwrap()
@@ -201,28 +236,19 @@ fn no_secret_from_the_blocking_api() {
     let error = wrong.access_token().unwrap_err();
     assert!(matches!(error, Error::InvalidClient(_)), "{error:?}");
     let failure = wrong.send(client.get(server.resource_url())).unwrap_err();
-    printed.push(format!(
-        "{error} | {error:?} | {failure} | {failure:?} | {wrong:?}"
-    ));
+    scan.error("the rejected client's error", &error)
+        .error("the failed request's error", &failure)
+        .debug("the rejected blocking authorizer", &wrong);
 
-    drop(_guard);
-    let logs = capture.text();
+    let logs = capture.events();
     assert!(
         logs.contains("token obtained"),
         "the I/O runtime's events were captured"
     );
     assert!(logs.contains("replaying once"), "the replay was logged");
-    let everything = format!("{logs}\n{}", printed.join("\n"));
-    for secret in [SECRET, WRONG_SECRET, API_KEY]
-        .iter()
-        .copied()
-        .chain(tokens.iter().map(String::as_str))
-    {
-        assert!(
-            !everything.contains(secret),
-            "a secret of {} characters leaked",
-            secret.len()
-        );
+    for (i, token) in tokens.iter().enumerate() {
+        scan.secret(format!("access token {i}"), token);
     }
-    assert!(!everything.contains("c3Zj"));
+    scan.logs(capture);
+    scan.assert_clean();
 }

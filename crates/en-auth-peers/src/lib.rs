@@ -18,8 +18,11 @@
 //! Each peer script binds only 127.0.0.1, prints one line of JSON, and exits when this
 //! process does (it watches its parent), so no server outlives the tests.
 
+pub mod cognito;
 pub mod redis;
+pub mod secrecy;
 pub mod support;
+pub mod wait;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

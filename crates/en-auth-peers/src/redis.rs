@@ -60,7 +60,7 @@ impl RedisServer {
     fn start_with(cluster: bool, tls: bool) -> Self {
         require_installed();
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let port = crate::support::closed_port();
+        let port = crate::support::free_port();
         let dir = std::env::temp_dir().join(format!(
             "en-auth-redis-{}-{}-{}",
             std::process::id(),

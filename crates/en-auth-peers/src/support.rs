@@ -51,15 +51,38 @@ impl Write for LogCapture {
     }
 }
 
-/// A loopback port nobody listens on: bound, then freed.
+/// A loopback port free now, for a server that must be told its port (redis-server): bound,
+/// then freed. Another process may take it before the server does (the server then fails to
+/// start, saying so); a port for nobody to answer on is [`closed_port`].
 ///
 /// # Panics
 /// If no loopback port can be bound.
-pub fn closed_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("bind a loopback port")
         .port()
+}
+
+/// A loopback port nobody listens on, nor can for the rest of this process: a connection to it
+/// is refused.
+///
+/// The port is held by a socket bound to it that never listens, kept open until the process
+/// exits (without `SO_REUSEADDR`, so no other socket, of this process or another, can bind it;
+/// nor is it handed out as anyone's ephemeral port). A port bound and freed again could be taken
+/// by a test running beside, which would then answer.
+///
+/// # Panics
+/// If no loopback port can be bound.
+pub fn closed_port() -> u16 {
+    static HELD: Mutex<Vec<tokio::net::TcpSocket>> = Mutex::new(Vec::new());
+    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("bind a loopback port");
+    let port = socket.local_addr().expect("its address").port();
+    HELD.lock().unwrap_or_else(|e| e.into_inner()).push(socket);
+    port
 }
 
 /// Where and as whom a resource server introspects tokens (RFC 7662).

@@ -134,12 +134,12 @@ async fn sessions_are_renewed_with_the_refresh_token_across_expiries() {
         assert_eq!(auth.token_requests(), round);
         let (renew_at, expires_at) = (token.renew_at().unwrap(), token.expires_at().unwrap());
         drop(token);
-        // Due: still served while the refresh runs behind it; expired: the refreshed one.
+        // Due: the call starts the refresh (in the background while the token may still be
+        // used, 250 ms here, else waited for: which one depends on how soon this thread wakes,
+        // so it is not asserted here; en-auth-core's tests pin the background renewal without
+        // a clock). Expired: the refreshed one is served, next round.
         tokio::time::sleep_until(renew_at.into()).await;
-        assert_eq!(
-            auth.access_token().await.unwrap().secret().expose_secret(),
-            &access
-        );
+        auth.access_token().await.unwrap();
         tokio::time::sleep_until(expires_at.into()).await;
         seen.push(access);
     }

@@ -1,18 +1,25 @@
-//! No password, client secret, MFA code or token (access, id, refresh) reaches `Debug`,
-//! `Display`, an error or a TRACE-level log of an SRP login, its renewal and its failure.
-//! (Alone in its test binary: tracing's per-thread subscriber is unreliable beside other tests
-//! running on other threads.)
+//! No password (the old one, nor a new one chosen at `NEW_PASSWORD_REQUIRED`), client secret,
+//! `SECRET_HASH`, MFA code, Cognito `Session` value or token (access, id, refresh — the first
+//! ones and the renewed ones) reaches `Debug`, `Display`, an error or any error of its source
+//! chain, a `tracing` event on any thread (TRACE level, spans with all their fields as they
+//! close), a `log` record (reqwest's) or a panic message, over an SRP login with an MFA
+//! challenge, a new-password challenge, renewals and failures. The scan is
+//! `en_auth_peers::secrecy`, shared by every crate's tests. (Its capture is process-wide: this
+//! binary holds this test only.)
 
-use en_auth_peers::support::LogCapture;
+use en_auth_peers::secrecy::{Capture, Scan};
 use en_auth_srp::{
     Challenge, ChallengeResponses, ClientInfo, Environment, SrpAuthorizer, UserCredentials,
 };
-use en_auth_testkit::{self as testkit, AppClient, CognitoServer, PoolUser};
+use en_auth_testkit::{self as testkit, AppClient, CognitoServer, PoolUser, UserStatus};
 use secrecy::ExposeSecret;
 
 const POOL: &str = "us-east-1_EnAuthTest";
 const PASSWORD: &str = "Corr3ct-Horse!Battery";
+const TEMPORARY: &str = "Temp0rary!Passw0rd";
+const NEW_PASSWORD: &str = "N3w-Passw0rd!chosen";
 const SECRET: &str = "app-client-secret-0123456789";
+const CODE: &str = "135790";
 
 async fn server() -> CognitoServer {
     CognitoServer::builder()
@@ -21,8 +28,11 @@ async fn server() -> CognitoServer {
         .user(PoolUser::new("alice", PASSWORD))
         .user(
             PoolUser::new("totp", PASSWORD)
-                .challenge_after_password(testkit::ScriptedChallenge::software_token_mfa("123456")),
+                .challenge_after_password(testkit::ScriptedChallenge::software_token_mfa(CODE)),
         )
+        .user(PoolUser::new("newbie", TEMPORARY).status(UserStatus::ForceChangePassword))
+        // A Session with every challenge, PASSWORD_VERIFIER's too.
+        .require_session(true)
         .start()
         .await
 }
@@ -38,59 +48,136 @@ fn client(id: &str) -> ClientInfo {
     ClientInfo::new(id, SECRET)
 }
 
-fn auth(server: &CognitoServer, client_id: &str, user: &str, password: &str) -> SrpAuthorizer {
-    SrpAuthorizer::new(
-        client(client_id),
-        UserCredentials::new(user, password),
-        environment(server),
-    )
-    .unwrap()
+/// The `SECRET_HASH` of `user` for `client_id`, computed as AWS documents it
+/// (`en_auth_peers::cognito`), not by the crate.
+fn secret_hash(client_id: &str, user: &str) -> String {
+    en_auth_peers::cognito::secret_hash(client_id, SECRET, user)
+}
+
+/// The access, id and refresh tokens of `token`, as secrets named `what`.
+fn token_secrets(scan: &mut Scan, what: &str, token: &en_auth_srp::CurrentToken) {
+    scan.secret(
+        format!("{what}: the access token"),
+        token.secret().expose_secret(),
+    );
+    scan.secret(
+        format!("{what}: the id token"),
+        token.id_token().expect("an id token").expose_secret(),
+    );
+    scan.secret(
+        format!("{what}: the refresh token"),
+        token
+            .refresh_token()
+            .expect("a refresh token")
+            .expose_secret(),
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn no_password_secret_code_or_token_is_printed() {
-    let (capture, _guard) = LogCapture::install();
-
+async fn no_password_secret_code_session_or_token_is_shown() {
+    let capture = Capture::install();
     let server = server().await;
-    let mut printed = Vec::new();
-    let mut secrets: Vec<String> = vec![
-        en_auth_srp::srp::secret_hash("confidential", SECRET, "totp"),
-        en_auth_srp::srp::secret_hash("confidential", SECRET, "alice"),
-        PASSWORD.into(),
-        SECRET.into(),
-        "123456".into(),
-        "wrong-password-xyz".into(),
-    ];
+    let mut scan = Scan::new();
+    scan.secret("the password", PASSWORD)
+        .secret("the temporary password", TEMPORARY)
+        .secret("the new password", NEW_PASSWORD)
+        .secret("the client secret", SECRET)
+        .secret("the MFA code", CODE)
+        .secret("a wrong password", "wrong-password-xyz");
+    for user in ["totp", "alice", "newbie"] {
+        scan.secret(
+            format!("the SECRET_HASH of {user}"),
+            secret_hash("confidential", user),
+        );
+    }
 
+    // A login with an MFA challenge, then a renewal (its refresh token), then a full login again
+    // (the refresh token refused): every token of each is scanned for.
     let a = SrpAuthorizer::builder(
         client("confidential"),
         UserCredentials::new("totp", PASSWORD),
         environment(&server),
     )
-    .challenge_handler(|_: &Challenge| Some(ChallengeResponses::totp("123456")))
+    .challenge_handler(|_: &Challenge| Some(ChallengeResponses::totp(CODE)))
     .build()
     .unwrap();
     let token = a.access_token().await.unwrap();
-    secrets.push(token.secret().expose_secret().to_owned());
-    secrets.push(token.id_token().unwrap().expose_secret().to_owned());
-    secrets.push(token.refresh_token().unwrap().expose_secret().to_owned());
-    printed.push(format!("{token:?} {:?} {a:?}", *token));
+    token_secrets(&mut scan, "the first login", &token);
+    scan.debug("the token", &token)
+        .debug("the token's Token", &*token)
+        .debug("the authorizer", &a);
     let generation = token.generation();
     drop(token);
     a.invalidate(generation);
     let renewed = a.access_token().await.unwrap();
-    secrets.push(renewed.secret().expose_secret().to_owned());
+    scan.secret(
+        "the renewal: the access token",
+        renewed.secret().expose_secret(),
+    );
+    if let Some(id) = renewed.id_token() {
+        scan.secret("the renewal: the id token", id.expose_secret());
+    }
+    scan.debug("the renewed token", &renewed);
+    let generation = renewed.generation();
     drop(renewed);
+    server.revoke_refresh_tokens();
+    a.invalidate(generation);
+    let again = a.access_token().await.unwrap();
+    token_secrets(&mut scan, "the second login", &again);
+    drop(again);
 
-    let wrong = auth(&server, "confidential", "alice", "wrong-password-xyz");
+    // NEW_PASSWORD_REQUIRED: the temporary password, then the new one.
+    let newbie = SrpAuthorizer::builder(
+        client("confidential"),
+        UserCredentials::new("newbie", TEMPORARY),
+        environment(&server),
+    )
+    .challenge_handler(|c: &Challenge| {
+        (c.name() == "NEW_PASSWORD_REQUIRED")
+            .then(|| ChallengeResponses::new_password(NEW_PASSWORD))
+    })
+    .build()
+    .unwrap();
+    let token = newbie.access_token().await.unwrap();
+    assert_eq!(server.user_status("newbie"), Some(UserStatus::Confirmed));
+    token_secrets(&mut scan, "the new password's login", &token);
+    scan.debug("the new password's authorizer", &newbie);
+    drop(token);
+
+    // Failures: a wrong password, an unanswered challenge.
+    let wrong = SrpAuthorizer::new(
+        client("confidential"),
+        UserCredentials::new("alice", "wrong-password-xyz"),
+        environment(&server),
+    )
+    .unwrap();
     let e = wrong.access_token().await.unwrap_err();
-    printed.push(format!("{e} {e:?}"));
-    printed.push(format!("{:?}", ChallengeResponses::totp("123456")));
-    printed.push(format!("{:?}", UserCredentials::new("alice", PASSWORD)));
-    printed.push(format!("{:?}", en_auth_srp::srp::SrpClient::new().unwrap()));
+    scan.error("a wrong password's error", &e);
+    let unanswered = SrpAuthorizer::new(
+        client("confidential"),
+        UserCredentials::new("totp", PASSWORD),
+        environment(&server),
+    )
+    .unwrap();
+    let e = unanswered.access_token().await.unwrap_err();
+    scan.error("an unanswered challenge's error", &e);
 
-    drop(_guard);
-    let logs = capture.text();
+    scan.debug("challenge responses", &ChallengeResponses::totp(CODE))
+        .debug(
+            "new-password responses",
+            &ChallengeResponses::new_password(NEW_PASSWORD),
+        )
+        .debug("user credentials", &UserCredentials::new("alice", PASSWORD));
+
+    // Every Session the emulator handed out (PASSWORD_VERIFIER's, the MFA's, the new
+    // password's), each a secret.
+    let sessions = server.sessions_issued();
+    assert!(sessions.len() >= 5, "{} sessions", sessions.len());
+    for (i, session) in sessions.iter().enumerate() {
+        scan.secret(format!("Session {i}"), session);
+    }
+
+    let logs = capture.events();
     assert!(logs.contains("token obtained"), "the run was logged");
     // The token requests' spans are scanned with all their fields (as they closed), on
     // success and on failure.
@@ -105,13 +192,6 @@ async fn no_password_secret_code_or_token_is_printed() {
     ] {
         assert!(logs.contains(field), "{field} not in the logs: {logs}");
     }
-    let everything = format!("{logs}\n{}", printed.join("\n"));
-    for secret in &secrets {
-        assert!(
-            !everything.contains(secret.as_str()),
-            "a secret leaked: {} chars starting {:?}",
-            secret.len(),
-            &secret[..4.min(secret.len())]
-        );
-    }
+    scan.logs(capture);
+    scan.assert_clean();
 }

@@ -83,13 +83,14 @@ impl OAuthServerBuilder {
         let addr = listener.local_addr().expect("local address");
         let state = Arc::new(Shared {
             clients: self.clients.into_iter().collect(),
-            lifetime: Duration::from_secs(self.lifetime_secs.unwrap_or(3600)),
+            lifetime_secs: AtomicU64::new(self.lifetime_secs.unwrap_or(3600)),
             behaviour: Mutex::new(Behaviour::Normal),
             tokens: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),
             seed: RandomState::new(),
             token_requests: AtomicU64::new(0),
             tokens_issued: AtomicU64::new(0),
+            issued: Mutex::new(Vec::new()),
             resource: ProtectedResource::new(self.resource_body),
             hold: tokio::sync::watch::channel(false).0,
         });
@@ -160,13 +161,16 @@ impl OAuthServerBuilder {
 
 struct Shared {
     clients: HashMap<String, String>,
-    lifetime: Duration,
+    /// The lifetime of the tokens issued next, in seconds.
+    lifetime_secs: AtomicU64,
     behaviour: Mutex<Behaviour>,
     tokens: Mutex<HashMap<String, (String, Instant)>>,
     next_token: AtomicU64,
     seed: RandomState,
     token_requests: AtomicU64,
     tokens_issued: AtomicU64,
+    /// Every access token issued, in order.
+    issued: Mutex<Vec<String>>,
     resource: ProtectedResource,
     hold: tokio::sync::watch::Sender<bool>,
 }
@@ -210,6 +214,13 @@ impl OAuthServer {
         *lock(&self.state.behaviour) = behaviour;
     }
 
+    /// Sets the lifetime, in seconds (`expires_in`), of the tokens issued from now on; those
+    /// issued before keep theirs. A test gives a token a short life to see it expire, and the
+    /// next a long one, so that nothing it measures afterwards depends on how fast it runs.
+    pub fn set_token_lifetime_secs(&self, secs: u64) {
+        self.state.lifetime_secs.store(secs, Ordering::SeqCst);
+    }
+
     /// Holds every token request from now on: each is counted on arrival, then waits, unanswered,
     /// until [`OAuthServer::release_token_requests`].
     pub fn hold_token_requests(&self) {
@@ -235,6 +246,12 @@ impl OAuthServer {
     /// Tokens issued.
     pub fn tokens_issued(&self) -> u64 {
         self.state.tokens_issued.load(Ordering::SeqCst)
+    }
+
+    /// Every access token issued so far, in order (revoked ones too): for tests that check a
+    /// client never shows them.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        lock(&self.state.issued).clone()
     }
 
     /// Requests the protected resource received.
@@ -338,12 +355,20 @@ async fn token(State(state): State<Arc<Shared>>, headers: HeaderMap, body: Strin
     let mut hasher = state.seed.build_hasher();
     hasher.write_u64(n);
     let token = format!("tk{n}.{:016x}", hasher.finish());
-    lock(&state.tokens).insert(token.clone(), (id, Instant::now() + state.lifetime));
+    let lifetime = state.lifetime_secs.load(Ordering::SeqCst);
+    // (A lifetime past what `Instant` holds: a token that never expires here.)
+    let now = Instant::now();
+    let expires = now
+        .checked_add(Duration::from_secs(lifetime))
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now);
+    lock(&state.tokens).insert(token.clone(), (id, expires));
+    lock(&state.issued).push(token.clone());
     state.tokens_issued.fetch_add(1, Ordering::SeqCst);
     let mut response = axum::Json(serde_json::json!({
         "access_token": token,
         "token_type": "Bearer",
-        "expires_in": state.lifetime.as_secs(),
+        "expires_in": lifetime,
         "scope": form.get("scope").cloned().unwrap_or_default(),
     }))
     .into_response();

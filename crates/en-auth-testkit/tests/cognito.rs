@@ -1126,9 +1126,15 @@ async fn held_requests_wait_for_release() {
     let s = std::sync::Arc::clone(&server);
     let pending =
         tokio::spawn(async move { call(&s, "GetUser", json!({"AccessToken": "x"})).await.body });
-    while server.calls("GetUser") == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    // The call arrives (counted on arrival, then held): polled, with a deadline.
+    let arrived = async {
+        while server.calls("GetUser") == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), arrived)
+        .await
+        .expect("the held call reached the server within 30 s");
     assert!(!pending.is_finished());
     server.release_requests();
     assert_eq!(pending.await.unwrap()["__type"], "NotAuthorizedException");

@@ -16,7 +16,13 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// A fleet of member processes, killed if dropped before they finish.
 pub struct Fleet {
     members: Vec<(Child, Receiver<Value>)>,
-    logs: Arc<Mutex<Vec<String>>>,
+    /// Every stderr line, with the index of the member that wrote it.
+    logs: Arc<Mutex<Vec<(usize, String)>>>,
+    /// How many members were spawned.
+    count: usize,
+    /// The threads reading the members' stderr: joined once the members exit, so that every
+    /// line they wrote is in `logs`.
+    readers: Vec<std::thread::JoinHandle<()>>,
     /// The members' standard input, for a fleet that runs until [`Fleet::stop`].
     stdins: Vec<ChildStdin>,
 }
@@ -36,8 +42,9 @@ impl Fleet {
     fn spawn_with(n: usize, env: &[(&str, String)], until_stopped: bool) -> Self {
         let logs = Arc::new(Mutex::new(Vec::new()));
         let mut stdins = Vec::new();
+        let mut readers = Vec::new();
         let members = (0..n)
-            .map(|_| {
+            .map(|member| {
                 let mut command = Command::new(env!("CARGO_BIN_EXE_en-auth-fleet-member"));
                 command
                     .envs(env.iter().map(|(k, v)| (k, v)))
@@ -55,12 +62,12 @@ impl Fleet {
                 stdins.extend(child.stdin.take());
                 let stderr = child.stderr.take().unwrap();
                 let sink = logs.clone();
-                std::thread::spawn(move || {
+                readers.push(std::thread::spawn(move || {
                     for line in BufReader::new(stderr).lines() {
                         let Ok(line) = line else { break };
-                        sink.lock().unwrap().push(line);
+                        sink.lock().unwrap().push((member, line));
                     }
-                });
+                }));
                 let stdout = child.stdout.take().unwrap();
                 let (tx, rx) = channel();
                 std::thread::spawn(move || {
@@ -79,6 +86,8 @@ impl Fleet {
         Self {
             members,
             logs,
+            count: n,
+            readers,
             stdins,
         }
     }
@@ -91,7 +100,21 @@ impl Fleet {
 
     /// The members' stderr lines so far (their `tracing` events with `FLEET_LOG`).
     pub fn logs(&self) -> Vec<String> {
-        self.logs.lock().unwrap().clone()
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, line)| line.clone())
+            .collect()
+    }
+
+    /// The members' stderr lines so far, member by member (index `i`: the `i`-th spawned).
+    pub fn logs_by_member(&self) -> Vec<Vec<String>> {
+        let mut by_member = vec![Vec::new(); self.count];
+        for (member, line) in self.logs.lock().unwrap().iter() {
+            by_member[*member].push(line.clone());
+        }
+        by_member
     }
 
     /// Waits until every member has made a successful request.
@@ -120,14 +143,26 @@ impl Fleet {
             .map(|(i, (mut child, lines))| {
                 let status = child.wait().expect("wait for a fleet member");
                 assert!(status.success(), "fleet member {i} failed: {status}");
+                // Until its stdout reader has seen the end of the output (it exited: no wait
+                // beyond that), so that its last line, the report, is never missed.
                 lines
-                    .try_iter()
+                    .iter()
                     .filter(|l| l.get("requests").is_some())
                     .last()
                     .unwrap_or_else(|| panic!("fleet member {i} printed no report"))
             })
             .collect();
+        // Likewise every stderr line.
+        for reader in std::mem::take(&mut self.readers) {
+            let _ = reader.join();
+        }
         (reports, self.logs())
+    }
+
+    /// [`finish_with_logs`](Self::finish_with_logs), with the stderr lines member by member.
+    pub fn finish_with_member_logs(&mut self) -> (Vec<Value>, Vec<Vec<String>>) {
+        let (reports, _) = self.finish_with_logs();
+        (reports, self.logs_by_member())
     }
 }
 

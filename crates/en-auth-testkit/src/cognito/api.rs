@@ -427,6 +427,7 @@ fn open_challenge(
     }
     let name = challenge.name();
     let session = random_token(96);
+    state.sessions_issued.push(session.clone());
     state.sessions.insert(
         session.clone(),
         PendingChallenge {
@@ -580,6 +581,7 @@ fn initiate_srp(shared: &Shared, client: &AppClient, params: &Map<String, Value>
     });
     if let Some(session) = &session {
         response["Session"] = json!(session);
+        state.sessions_issued.push(session.clone());
     }
     state.srp_challenges.insert(
         secret_block,

@@ -752,6 +752,8 @@ pub(crate) struct State {
     users: Vec<UserRecord>,
     srp_challenges: HashMap<String, SrpChallenge>,
     sessions: HashMap<String, PendingChallenge>,
+    /// Every `Session` value handed out, in order.
+    sessions_issued: Vec<String>,
     access_tokens: HashMap<String, AccessRecord>,
     refresh_tokens: HashMap<String, RefreshRecord>,
 }
@@ -1013,6 +1015,13 @@ impl CognitoServer {
             return None;
         }
         state.user(&record.user).map(|u| u.srp_id.clone())
+    }
+
+    /// Every `Session` value the emulator has handed out so far (with a challenge, or with
+    /// `PASSWORD_VERIFIER` under [`CognitoServerBuilder::require_session`]), in order: for tests
+    /// that check a client never shows them.
+    pub fn sessions_issued(&self) -> Vec<String> {
+        lock(&self.shared.state).sessions_issued.clone()
     }
 }
 
