@@ -131,9 +131,11 @@ pub enum Verdict {
     /// The answer rejected the token, which is now invalidated: send the copy of the request
     /// once more, after [`Authorizer::authorize_replay`].
     Replay,
-    /// The answer rejected the token (now invalidated, so the next request gets a new one),
-    /// but this request is not sent again: it cannot be copied, it was the replay already, or
-    /// its answer (a gRPC `UNAUTHENTICATED`) has been read. Hand the answer to the caller.
+    /// The answer rejected the token, but this request is not sent again; hand the answer to
+    /// the caller. For a first request that cannot be copied, or a gRPC `UNAUTHENTICATED`
+    /// answer, the token is now invalidated and the next request gets a new one. For a replay
+    /// rejected again, the token is not the problem: it is kept, and rejections do not renew it
+    /// for 30 seconds.
     Return,
 }
 
@@ -308,8 +310,9 @@ fn invalid_token_challenge(headers: &HeaderMap) -> bool {
         .get_all(WWW_AUTHENTICATE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(http_auth::parser::ChallengeParser::new)
-        .map_while(Result::ok)
+        // Each header value parsed on its own: one that does not parse does not hide a later
+        // header's challenge.
+        .flat_map(|value| http_auth::parser::ChallengeParser::new(value).map_while(Result::ok))
         .any(|challenge| {
             challenge.scheme.eq_ignore_ascii_case("bearer")
                 && challenge.params.iter().any(|(name, value)| {
@@ -533,6 +536,13 @@ mod tests {
             .await,
             Verdict::Keep
         );
+        // A header that does not parse does not hide the next header's challenge.
+        let mut two = challenge("Bearer error=\"invalid_token");
+        two.append(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+        );
+        assert_eq!(judge(StatusCode::BAD_REQUEST, two).await, Verdict::Replay);
         // gRPC UNAUTHENTICATED in a trailers-only answer: renewed for the next call.
         let mut grpc = HeaderMap::new();
         grpc.insert(GRPC_STATUS, HeaderValue::from_static("16"));

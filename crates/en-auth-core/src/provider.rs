@@ -13,6 +13,12 @@ use crate::{ClientInfo, Error, Token};
 /// the 401 replay. The provider is only called on the slow path, at most once at a time per
 /// authorizer.
 ///
+/// Its calls run as a task on en-auth's I/O runtime (two worker threads shared by every
+/// authorizer of the process), not on the caller's runtime: a provider that blocks its thread
+/// (a synchronous SDK, a file read) delays every token request of the process and their
+/// timeouts — move such work to `tokio::task::spawn_blocking` — and runtime-local state of the
+/// caller (`task_local!`, `Handle::current()`) is not there.
+///
 /// ```
 /// use std::time::Duration;
 /// use en_auth_core::{Authorizer, ClientInfo, Error, Token, TokenProvider};

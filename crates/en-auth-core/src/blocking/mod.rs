@@ -222,8 +222,8 @@ impl<P: TokenProvider> BlockingAuthorizer<P> {
                 task.abort();
                 Err(InternalError::new(format!(
                     "no token within the blocking wait limit ({:?}): the token request under way \
-                     did not finish (was it started by async code on a Tokio runtime that is no \
-                     longer driven?)",
+                     did not finish (a slow token endpoint, or a token request started on a test runtime \
+                     whose clock is paused, which only that runtime drives)",
                     self.wait_limit
                 ))
                 .into())
