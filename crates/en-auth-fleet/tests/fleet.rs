@@ -74,17 +74,23 @@ fn a_fleet_sharing_through_redis_makes_one_token_request_per_renewal() {
         0,
         "{without_reports:?}"
     );
-    // Every request a member counted reached the resource once (none lost, none counted
-    // twice; nothing was revoked, so nothing was replayed).
+    // Every request a member counted was authorized by the resource exactly once (none lost,
+    // none counted twice). A request may also have been refused first and replayed: on a
+    // loaded machine one can reach the resource after its token's last second there.
     assert_eq!(
         total(&with_reports, "requests"),
-        shared.resource_requests(),
-        "requests counted by the members with the store and seen by the resource"
+        shared.resource_authorized(),
+        "requests counted by the members with the store and authorized by the resource"
     );
     assert_eq!(
         total(&without_reports, "requests"),
-        alone.resource_requests(),
-        "requests counted by the members without the store and seen by the resource"
+        alone.resource_authorized(),
+        "requests counted by the members without the store and authorized by the resource"
+    );
+    println!(
+        "refused and replayed: {} with the store, {} without",
+        shared.resource_requests() - shared.resource_authorized(),
+        alone.resource_requests() - alone.resource_authorized()
     );
     let bound = shared_bound(elapsed);
     assert!(
