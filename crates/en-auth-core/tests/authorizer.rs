@@ -633,12 +633,16 @@ fn outside_a_tokio_runtime_a_token_request_runs_on_en_auths_own() {
     let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
     let mut cx = std::task::Context::from_waker(&waker);
     let mut asking = std::pin::pin!(auth.access_token());
+    // Woken by the waker; the deadline only turns a lost wake-up into a failure, not a hang.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let token = loop {
         if let std::task::Poll::Ready(result) = std::future::Future::poll(asking.as_mut(), &mut cx)
         {
             break result.unwrap();
         }
-        std::thread::park();
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        assert!(!left.is_zero(), "the token request never woke its waiter");
+        std::thread::park_timeout(left);
     };
     assert_eq!(token.secret().expose_secret(), "token-1");
     assert_eq!(calls(&provider), 1);
