@@ -348,6 +348,12 @@ impl<P: TokenProvider> Authorizer<P> {
         self.inner.cache.replay_rejected(generation);
     }
 
+    /// Whether rejections of the token of `generation` are held off (see
+    /// [`Authorizer::invalidate`]): a rejection then neither renews it nor earns a replay.
+    pub(crate) fn rejections_held(&self, generation: u64) -> bool {
+        self.inner.cache.rejections_held(generation)
+    }
+
     /// Inserts `Authorization: <token's header>` and, when the client has an API key,
     /// `X-Api-Key` into `headers`, replacing any such headers; both values are marked
     /// sensitive. For a synchronous hook that sees only headers (a tonic interceptor, with

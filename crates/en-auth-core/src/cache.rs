@@ -52,16 +52,17 @@ impl TokenCache {
     /// the problem). Returns whether this call marked it (false if it was marked already).
     pub(crate) fn invalidate(&self, generation: u64) -> bool {
         let entry = self.current.load();
-        if entry.generation != generation {
+        if entry.generation != generation || entry.rejections_held() {
             return false;
         }
-        let rejected_at = Moment::from_ticks(entry.replay_rejected_at.load(Ordering::Acquire));
-        if rejected_at == Moment::NEVER
-            || clock::moment_now() >= rejected_at.later_by(REPLAY_REJECTION_HOLD)
-        {
-            return !entry.invalidated.swap(true, Ordering::AcqRel);
-        }
-        false
+        !entry.invalidated.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether rejections of the token of `generation` are held off: it is the current token
+    /// and a request replayed with it was rejected again within [`REPLAY_REJECTION_HOLD`].
+    pub(crate) fn rejections_held(&self, generation: u64) -> bool {
+        let entry = self.current.load();
+        entry.generation == generation && entry.rejections_held()
     }
 
     /// Records that a request replayed with the token of `generation`, just after a rejection,
@@ -97,6 +98,14 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    /// Whether a request replayed with this token was rejected again within
+    /// [`REPLAY_REJECTION_HOLD`].
+    fn rejections_held(&self) -> bool {
+        let rejected_at = Moment::from_ticks(self.replay_rejected_at.load(Ordering::Acquire));
+        rejected_at != Moment::NEVER
+            && clock::moment_now() < rejected_at.later_by(REPLAY_REJECTION_HOLD)
+    }
+
     /// The "no token yet" placeholder: generation 0, already invalid.
     fn empty() -> Self {
         Self {

@@ -208,7 +208,8 @@ impl<P: TokenProvider> Authorizer<P> {
     /// that one, so a burst of rejections costs one renewal — and the verdict is
     /// [`Verdict::Replay`] for a first request with a copy, else [`Verdict::Return`]. A
     /// replay rejected again holds off renewals by rejection for 30 seconds: the token is not
-    /// the problem (a wrong audience or scope, say).
+    /// the problem (a wrong audience or scope, say), so meanwhile a rejection of that token is
+    /// [`Verdict::Return`] (no renewal, no replay).
     pub fn verdict(
         &self,
         ticket: &Ticket,
@@ -222,6 +223,10 @@ impl<P: TokenProvider> Authorizer<P> {
         if ticket.replay {
             tracing::warn!(%status, "a request replayed with a new token was rejected again: the token is not the problem");
             self.replay_rejected(ticket.generation);
+            return Verdict::Return;
+        }
+        if self.rejections_held(ticket.generation) {
+            tracing::debug!(%status, "the token was rejected again within 30 seconds of a rejected replay: it is not renewed, and the answer is returned");
             return Verdict::Return;
         }
         self.invalidate_with(ticket.generation, trigger);
@@ -432,7 +437,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(next.generation(), replay.generation());
-        authorizer.verdict(&next, StatusCode::UNAUTHORIZED, &empty, true);
+        // Nor is it replayed: the verdict returns the answer at once (it used to say Replay,
+        // log "replaying once" and clone the request for nothing).
+        assert_eq!(
+            authorizer.verdict(&next, StatusCode::UNAUTHORIZED, &empty, true),
+            Verdict::Return
+        );
         assert!(authorizer
             .authorize_replay(&next, &mut request("https://api.example.com/"))
             .await
