@@ -56,7 +56,7 @@ impl SharedIdentity {
     /// long; never pass a password here.
     #[must_use]
     pub fn with_credential(self, name: &'static str, credential: &SecretString) -> Self {
-        use hmac::{Mac, SimpleHmac};
+        use hmac::{KeyInit, Mac, SimpleHmac};
         let credential = credential.expose_secret();
         if credential.is_empty() {
             return self;
