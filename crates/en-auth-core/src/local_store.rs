@@ -287,7 +287,6 @@ impl SharedStore for LocalStore {
     /// Writes unless the stored token expires later; a file that does not open, or whose
     /// token claims an expiry beyond [`latest_credible_expiry`](crate::latest_credible_expiry),
     /// is replaced.
-
     async fn put_if_newer(
         &self,
         key: &SharedKey,
