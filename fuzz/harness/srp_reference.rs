@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use hkdf::Hkdf;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use num_bigint::{BigInt, BigUint, Sign};
 use num_integer::Integer;
 use sha2::{Digest, Sha256};

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -70,8 +69,27 @@ struct Inner {
     dir: PathBuf,
     sealer: Sealer,
     held: HeldLocks,
-    /// Set once a file failed to open, so that it is logged once per store.
-    warned_unreadable: AtomicBool,
+}
+
+/// What a token file holds.
+enum Found {
+    /// No file, or one that is not ours or open to others (replaced by the next put).
+    Nothing,
+    /// A file that does not open: another key, in clear where a key is set, damaged (replaced
+    /// by the next put).
+    Unreadable,
+    /// The token, and until when it may be handed out (Unix milliseconds), whatever its age.
+    Token(SharedToken, u64),
+}
+
+impl Found {
+    /// The token, if the file held one.
+    fn token(&self) -> Option<&SharedToken> {
+        match self {
+            Found::Token(token, _) => Some(token),
+            Found::Nothing | Found::Unreadable => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for LocalStore {
@@ -130,13 +148,12 @@ impl LocalStore {
                 dir,
                 sealer: Sealer::clear(),
                 held: HeldLocks::default(),
-                warned_unreadable: AtomicBool::new(false),
             }),
         })
     }
 
     /// This store, sealing tokens with the 32-byte AES-256-GCM `key` (every process sharing
-    /// the directory must use the same key; a token sealed with another reads as a miss and
+    /// the directory must use the same key; a token sealed with another reads as unreadable and
     /// is replaced). Locks taken through `self` stay held and can be released through the
     /// result.
     #[must_use]
@@ -145,7 +162,6 @@ impl LocalStore {
             dir: self.inner.dir.clone(),
             sealer: Sealer::new(key),
             held: Arc::clone(&self.inner.held),
-            warned_unreadable: AtomicBool::new(false),
         };
         Self {
             inner: Arc::new(inner),
@@ -186,13 +202,12 @@ impl LocalStore {
         format!("{}.token", key.to_hex())
     }
 
-    /// The token stored under `key` and until when it may be handed out (Unix milliseconds),
-    /// whatever its age: `None` if there is none or it does not open.
-    fn read(&self, key: &SharedKey) -> StoreResult<Option<(SharedToken, u64)>> {
+    /// What the token file of `key` holds.
+    fn read(&self, key: &SharedKey) -> StoreResult<Found> {
         let path = self.file(key, "token");
         let file = match fs::File::open(&path) {
             Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Nothing),
             Err(e) => return Err(io_error("read", &e)),
         };
         #[cfg(unix)]
@@ -204,7 +219,7 @@ impl LocalStore {
             let mode = meta.permissions().mode();
             if mode & 0o077 != 0 || meta.uid() != effective_uid() {
                 tracing::warn!(store = %self.address(), mode = format!("{:o}", mode & 0o777), uid = meta.uid(), "a shared token file is open to other users or not ours: not used");
-                return Ok(None);
+                return Ok(Found::Nothing);
             }
         }
         let mut bytes = Vec::new();
@@ -220,13 +235,10 @@ impl LocalStore {
                 .open(&Self::place(key), &bytes[newline + 1..])?;
             Some((token, until))
         });
-        if opened.is_none() && !self.inner.warned_unreadable.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                store = %self.address(),
-                "a shared token file could not be read (sealed with another key, in clear where a key is set, or damaged): treated as a miss; logged once per store"
-            );
-        }
-        Ok(opened)
+        Ok(match opened {
+            Some((token, until)) => Found::Token(token, until),
+            None => Found::Unreadable,
+        })
     }
 
     /// Runs `f` holding `key`'s guard: the compare-and-write of one key, across processes.
@@ -256,14 +268,25 @@ impl LocalStore {
 #[async_trait::async_trait]
 impl SharedStore for LocalStore {
     /// The token, until the time to live it was put with ends (as a Redis key expires).
+    ///
+    /// # Errors
+    /// [`StoreError::unreadable`] for a file that does not open (left in place: the next
+    /// [`put_if_newer`](SharedStore::put_if_newer) replaces it); an I/O error.
     async fn get(&self, key: &SharedKey) -> StoreResult<Option<SharedToken>> {
         let now = unix_millis(crate::clock::wall_now());
-        Ok(self
-            .read(key)?
-            .filter(|(_, until)| now < *until)
-            .map(|(token, _)| token))
+        match self.read(key)? {
+            Found::Token(token, until) => Ok((now < until).then_some(token)),
+            Found::Nothing => Ok(None),
+            Found::Unreadable => Err(StoreError::unreadable(format!(
+                "a token file in {} does not open",
+                self.address()
+            ))),
+        }
     }
 
+    /// Writes unless the stored token expires later; a file that does not open, or whose
+    /// token claims an expiry beyond [`latest_credible_expiry`](crate::latest_credible_expiry),
+    /// is replaced.
     async fn put_if_newer(
         &self,
         key: &SharedKey,
@@ -278,10 +301,11 @@ impl SharedStore for LocalStore {
                 .ok_or_else(|| StoreError::new("cannot seal the token"))?,
         );
         let value = zeroize::Zeroizing::new([format!("{until}\n").as_bytes(), &sealed].concat());
+        let bound = crate::latest_credible_expiry(crate::clock::wall_now());
         self.guarded(key, || {
-            let newer = self
-                .read(key)?
-                .is_none_or(|(stored, _)| stored.expires_at <= token.expires_at);
+            let newer = self.read(key)?.token().is_none_or(|stored| {
+                stored.expires_at <= token.expires_at || stored.expires_at > bound
+            });
             if newer {
                 write_atomically(&self.inner.dir, &self.file(key, "token"), &value)
                     .map_err(|e| io_error("write", &e))?;
@@ -293,7 +317,10 @@ impl SharedStore for LocalStore {
 
     async fn delete_if_same(&self, key: &SharedKey, id: &str) -> StoreResult<bool> {
         self.guarded(key, || {
-            let same = self.read(key)?.is_some_and(|(stored, _)| stored.id == id);
+            let same = self
+                .read(key)?
+                .token()
+                .is_some_and(|stored| stored.id == id);
             if same {
                 match fs::remove_file(self.file(key, "token")) {
                     Ok(()) => {}
@@ -478,21 +505,76 @@ mod tests {
         assert_eq!(mode(&file), 0o600);
         let bytes = fs::read(&file).unwrap();
         assert!(!String::from_utf8_lossy(&bytes).contains("at-a"));
-        // Another key, or none: a miss, and the next put replaces it.
+        // Another key, or none: unreadable (reported as such, not an ordinary miss), and the
+        // next put replaces it, however late the expiry it was sealed with.
         let clear = LocalStore::open(&dir).unwrap();
-        assert!(clear.get(&k).await.unwrap().is_none());
+        assert!(clear.get(&k).await.unwrap_err().is_unreadable());
         let other = LocalStore::open(&dir)
             .unwrap()
             .with_encryption_key(&[8; 32]);
-        assert!(other.get(&k).await.unwrap().is_none());
+        let e = other.get(&k).await.unwrap_err();
+        assert!(
+            e.is_unreadable() && e.to_string().contains("does not open"),
+            "{e}"
+        );
         assert!(other
             .put_if_newer(&k, &token("b", 10), Duration::from_secs(5))
+            .await
+            .unwrap());
+        assert_eq!(
+            other
+                .get(&k)
+                .await
+                .unwrap()
+                .unwrap()
+                .access_token
+                .expose_secret(),
+            "at-b"
+        );
+        // Garbage: unreadable, replaced.
+        fs::write(&file, b"9999999999999\ngarbage").unwrap();
+        assert!(other.get(&k).await.unwrap_err().is_unreadable());
+        assert!(other
+            .put_if_newer(&k, &token("c", 10), Duration::from_secs(5))
             .await
             .unwrap());
         assert!(format!("{store:?}").contains("AES-256-GCM"));
         // A file others can read is not used.
         fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
         assert!(other.get(&k).await.unwrap().is_none());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// Put-if-newer believes no stored expiry beyond now + `MAX_LIFETIME` (a clock far ahead):
+    /// such a token is replaced; within the bound a later token is still kept.
+    #[tokio::test]
+    async fn a_token_claiming_an_expiry_beyond_the_bound_is_replaced() {
+        let dir = temp_dir("bound");
+        let store = LocalStore::open(&dir)
+            .unwrap()
+            .with_encryption_key(&[3; 32]);
+        let k = key();
+        let ttl = Duration::from_secs(60);
+        let two_years = 2 * 365 * 24 * 3600;
+        assert!(store
+            .put_if_newer(&k, &token("far", two_years), ttl)
+            .await
+            .unwrap());
+        assert!(store
+            .put_if_newer(&k, &token("near", 100), ttl)
+            .await
+            .unwrap());
+        let days_300 = 300 * 24 * 3600;
+        assert!(store
+            .put_if_newer(&k, &token("late", days_300), ttl)
+            .await
+            .unwrap());
+        assert!(!store
+            .put_if_newer(&k, &token("early", 100), ttl)
+            .await
+            .unwrap());
+        let stored = store.get(&k).await.unwrap().unwrap();
+        assert_eq!(stored.access_token.expose_secret(), "at-late");
         let _ = fs::remove_dir_all(&dir);
     }
 

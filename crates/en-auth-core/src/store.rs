@@ -56,7 +56,7 @@ impl SharedIdentity {
     /// long; never pass a password here.
     #[must_use]
     pub fn with_credential(self, name: &'static str, credential: &SecretString) -> Self {
-        use hmac::{Mac, SimpleHmac};
+        use hmac::{KeyInit, Mac, SimpleHmac};
         let credential = credential.expose_secret();
         if credential.is_empty() {
             return self;
@@ -164,10 +164,15 @@ impl fmt::Debug for SharedToken {
 /// A store call that failed: unreachable, timed out, refused (read-only, out of memory) or an
 /// answer that makes no sense. The authorizer logs it (with [`SharedStore::address`]) and goes
 /// on without the store; it never reaches a request.
+///
+/// Or, from [`SharedStore::get`] only, a stored value that does not open
+/// ([`StoreError::unreadable`]): the store answered, so the authorizer counts it apart (a
+/// lookup with result `unreadable`, a warning per window) and not against the circuit breaker.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("shared token store: {message}")]
 pub struct StoreError {
     message: String,
+    unreadable: bool,
 }
 
 impl StoreError {
@@ -175,8 +180,36 @@ impl StoreError {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            unreadable: false,
         }
     }
+
+    /// A value was stored under the key but does not open: sealed with another encryption key,
+    /// tampered with, of another format, or garbage. [`SharedStore::get`]'s answer for it,
+    /// once the store has removed it (or made sure the next
+    /// [`put_if_newer`](SharedStore::put_if_newer) replaces it). `message` says which store
+    /// (never the value).
+    pub fn unreadable(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            unreadable: true,
+        }
+    }
+
+    /// Whether this is [`StoreError::unreadable`]: the store answered, with a value that does
+    /// not open.
+    pub fn is_unreadable(&self) -> bool {
+        self.unreadable
+    }
+}
+
+/// The latest expiry a stored token may claim when a process writes at `now`: `now` plus
+/// [`MAX_LIFETIME`](crate::MAX_LIFETIME), the longest lifetime en-auth gives any token. A
+/// stored value that claims more (a replica whose clock runs far ahead, or a value planted by
+/// someone who can write to the store) is not believed: [`SharedStore::put_if_newer`]
+/// replaces it instead of keeping it as newer.
+pub fn latest_credible_expiry(now: SystemTime) -> SystemTime {
+    now + crate::MAX_LIFETIME
 }
 
 /// The result of a store call.
@@ -190,12 +223,21 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// connection's. Implementations encrypt values and never log keys' inputs or tokens.
 #[async_trait::async_trait]
 pub trait SharedStore: Send + Sync + fmt::Debug + 'static {
-    /// The token stored under `key`, if any. A value that cannot be read (another encryption
-    /// key, tampered, an old format) is `Ok(None)`, logged once by the implementation.
+    /// The token stored under `key`, if any.
+    ///
+    /// # Errors
+    /// [`StoreError::unreadable`] for a value that is there but does not open (another
+    /// encryption key, tampered with, another format, garbage), after the implementation has
+    /// removed exactly that value (compare-and-delete, so that a good token written meanwhile
+    /// stays) or made sure the next [`put_if_newer`](Self::put_if_newer) overwrites it: a value
+    /// nobody can read must never keep the fleet from sharing. The authorizer treats it as a
+    /// miss, counts it, and warns (it does not log it again itself). Any other error: the call
+    /// failed.
     async fn get(&self, key: &SharedKey) -> StoreResult<Option<SharedToken>>;
 
-    /// Stores `token` under `key` for `ttl`, unless the stored token expires later. Returns
-    /// whether it was written.
+    /// Stores `token` under `key` for `ttl`, unless the stored token expires later. A stored
+    /// value that claims an expiry beyond [`latest_credible_expiry`] of now, or that does not
+    /// open, does not count: it is replaced. Returns whether it was written.
     async fn put_if_newer(
         &self,
         key: &SharedKey,
@@ -465,7 +507,11 @@ mod tests {
             SharedIdentity::new("f").with("ab", "c").key()
         );
         assert_eq!(base.key().to_hex().len(), 64);
-        assert!(!format!("{base:?}").contains("https://a"));
+        let mut scan = en_auth_peers::secrecy::Scan::new();
+        scan.secret("the token URL", "https://a/token")
+            .debug("the identity", &base)
+            .debug("its key", &base.key());
+        scan.assert_clean();
     }
 
     #[test]
@@ -510,6 +556,11 @@ mod tests {
             field,
             "1d280d30b839cd1a1c8780f4418e0b1b74ca4074f9adc27e217a40276750739a"
         );
-        assert!(!field.contains("s3cret") && !format!("{one:?}").contains("s3cret"));
+        let mut scan = en_auth_peers::secrecy::Scan::new();
+        scan.secret("the client secret", "s3cret")
+            .output("the fingerprint", field)
+            .debug("the identity", &one)
+            .debug("its key", &one.key());
+        scan.assert_clean();
     }
 }

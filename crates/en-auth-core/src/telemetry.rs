@@ -40,7 +40,7 @@
 //! | [`TOKEN_ATTEMPT_FAILURES`] | counter | `flow`, `error_type` ([`error_type`]) | failed attempts, retried ones included |
 //! | [`RENEWALS`] | counter | `flow`, `trigger` ([`RenewalTrigger::as_str`]) | token requests started, by what started them |
 //! | [`COOLDOWN_ANSWERS`] | counter | `flow` | requests answered with the last failure during its cooldown, without a token request |
-//! | [`STORE_LOOKUPS`] | counter | `flow`, `result` (`hit`, `miss`, `error`) | calls of the fleet's shared store ([`SharedStore`](crate::SharedStore)) |
+//! | [`STORE_LOOKUPS`] | counter | `flow`, `result` (`hit`, `miss`, `unreadable`: a stored value that did not open, removed; `error`) | calls of the fleet's shared store ([`SharedStore`](crate::SharedStore)) |
 //! | [`STORE_WRITES`] | counter | `flow`, `result` (`written`, `stale`, `error`) | calls of the fleet's shared store ([`SharedStore`](crate::SharedStore)) |
 //! | [`STORE_LOCKS`] | counter | `flow`, `outcome` (`acquired`, `contended`, `error`) | calls of the fleet's shared store ([`SharedStore`](crate::SharedStore)) |
 //!
@@ -75,7 +75,8 @@ pub const RENEWALS: &str = "en_auth_renewals_total";
 pub const COOLDOWN_ANSWERS: &str = "en_auth_cooldown_answers_total";
 
 /// Counter, recorded by an authorizer with a shared token store: lookups, by `flow` and `result` (`hit`,
-/// `miss`, `error`). Recorded by the authorizer for each call of its shared store.
+/// `miss`, `unreadable`: a value was stored but did not open — another encryption key, tampered
+/// with, garbage — and was removed, `error`). Recorded by the authorizer for each call of its shared store.
 pub const STORE_LOOKUPS: &str = "en_auth_store_lookups_total";
 
 /// Counter, recorded by an authorizer with a shared token store: writes, by `flow` and `result` (`written`,
@@ -345,6 +346,8 @@ pub(crate) enum StoreLookup {
     Hit,
     /// No usable token was there.
     Miss,
+    /// A value was there that does not open ([`StoreError::unreadable`](crate::StoreError::unreadable)).
+    Unreadable,
     /// The store failed or timed out.
     Error,
 }
@@ -380,6 +383,7 @@ pub(crate) fn store_lookup(flow: &'static str, result: StoreLookup) {
     let result = match result {
         StoreLookup::Hit => "hit",
         StoreLookup::Miss => "miss",
+        StoreLookup::Unreadable => "unreadable",
         StoreLookup::Error => "error",
     };
     tracing::debug!(flow, result, "shared token store lookup");
@@ -469,6 +473,7 @@ mod tests {
             store_lookup("client_credentials", StoreLookup::Hit);
             store_lookup("client_credentials", StoreLookup::Hit);
             store_lookup("client_credentials", StoreLookup::Miss);
+            store_lookup("client_credentials", StoreLookup::Unreadable);
             store_write("client_credentials", StoreWrite::Stale);
             store_lock("client_credentials", StoreLock::Contended);
             store_lock("client_credentials", StoreLock::Error);
@@ -503,6 +508,7 @@ mod tests {
                 expect(STORE_LOCKS, "outcome=error", 1),
                 expect(STORE_LOOKUPS, "result=hit", 2),
                 expect(STORE_LOOKUPS, "result=miss", 1),
+                expect(STORE_LOOKUPS, "result=unreadable", 1),
                 expect(STORE_WRITES, "result=stale", 1),
             ]
         );

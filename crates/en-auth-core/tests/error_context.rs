@@ -65,7 +65,10 @@ async fn a_token_request_error_names_the_environment_also_during_its_cooldown() 
         ),
         "{text}"
     );
-    assert!(!text.contains("s3cret") && !format!("{again:?}").contains("s3cret"));
+    let mut scan = en_auth_peers::secrecy::Scan::new();
+    scan.secret("the client secret", "s3cret")
+        .error("the cooldown's error", &again);
+    scan.assert_clean();
 }
 
 #[tokio::test]

@@ -311,8 +311,8 @@ fn a_value_sealed_with_another_key_is_a_miss_then_overwritten() {
         "{requests} token requests: the fleet did not share after overwriting"
     );
     assert_ne!(redis.cli(&["get", keys.trim()]), foreign, "overwritten");
-    // Each process logs the unreadable value at most once (its store remembers it warned), and
-    // someone met it.
+    // Each process warns about the unreadable value at most once (once per minute per
+    // authorizer, and the first read deletes it), and someone met it.
     let unreadable: Vec<usize> = by_member
         .iter()
         .map(|lines| {

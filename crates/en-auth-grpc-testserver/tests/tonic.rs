@@ -1,16 +1,21 @@
 //! A tonic client through `en-auth-tower`'s layer against a real tonic server that checks
 //! every call's bearer token with the testkit (real servers on loopback): every call
-//! authorized across several token expiries with one token request per expiry; a server that
+//! authorized across several token renewals with one token request per renewal (the test
+//! declares each token due, a signal, not a clock); a server that
 //! starts answering UNAUTHENTICATED (gRPC status 16) for the current token causes one renewal;
 //! the synchronous accessor in a tonic interceptor.
 
-use std::time::Duration;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use en_auth_core::{Authorizer, TokenUnavailable};
+use en_auth_core::secrecy::ExposeSecret;
+use en_auth_core::{
+    Authorizer, AuthorizerBuilder, RenewalPolicy, Token, TokenProvider, TokenUnavailable,
+};
 use en_auth_grpc_testserver::proto::greeter_client::GreeterClient;
 use en_auth_grpc_testserver::proto::HelloRequest;
 use en_auth_grpc_testserver::GreeterServer;
-use en_auth_oauth2::{ClientCredentials, ClientInfo, Environment, ServiceAccountAuthorizer};
+use en_auth_oauth2::{ClientCredentials, ClientInfo, Environment, Error, ServiceAccountAuthorizer};
 use en_auth_testkit::OAuthServer;
 use en_auth_tower::AuthorizerLayer;
 use tonic::transport::{Channel, Endpoint};
@@ -58,21 +63,75 @@ async fn hello(client: &Client, name: &str) -> Result<String, tonic::Status> {
     Ok(reply.into_inner().message)
 }
 
+/// `ClientCredentials` whose tokens the test declares due: the provider's `expired()` hook says
+/// so for the tokens in `due`. Tokens live an hour, so nothing else renews them: how fast the
+/// test runs never changes how many token requests it sees.
+struct DueOnDemand {
+    inner: ClientCredentials,
+    due: Arc<Mutex<HashSet<String>>>,
+}
+
+impl TokenProvider for DueOnDemand {
+    async fn authorize(&self) -> Result<Token, Error> {
+        self.inner.authorize().await
+    }
+
+    fn expired(&self, token: &Token) -> bool {
+        let value = token.access_token().expose_secret();
+        self.due
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(value)
+            || self.inner.expired(token)
+    }
+
+    fn client_info(&self) -> &ClientInfo {
+        self.inner.client_info()
+    }
+
+    fn flow(&self) -> &'static str {
+        self.inner.flow()
+    }
+}
+
 #[tokio::test]
-async fn every_call_is_authorized_across_expiries_with_one_token_request_per_expiry() {
-    // `expires_in: 3`: the client counts 2 s (a second less than the server, for rounding) and
-    // renews in the background from 1.5 s on; each round's calls end well before that.
-    let tokens = token_server(3).await;
+async fn every_call_is_authorized_across_renewals_with_one_token_request_per_renewal() {
+    let tokens = token_server(3600).await;
     let greeter = GreeterServer::start(tokens.resource_url());
-    let authorizer = authorizer(&tokens);
-    let client = client(&greeter, &authorizer).await;
+    let environment = Environment::new("local")
+        .with_token_url(&tokens.token_url())
+        .unwrap();
+    let due = Arc::new(Mutex::new(HashSet::new()));
+    let provider = DueOnDemand {
+        inner: ClientCredentials::new(
+            ClientInfo::new("svc", "secret"),
+            environment,
+            en_auth_oauth2::reqwest::Client::new(),
+        )
+        .unwrap(),
+        due: Arc::clone(&due),
+    };
+    // No background renewal: once its token is due, every call waits for the one new token.
+    let authorizer = AuthorizerBuilder::new()
+        .renewal_policy(RenewalPolicy::default().with_proactive_renewal(false))
+        .build(provider);
+    let service = AuthorizerLayer::new(authorizer.clone()).layer(channel(&greeter).await);
+    let client = GreeterClient::with_origin(service, greeter.url().parse().unwrap());
 
     const ROUNDS: u64 = 3;
     const CALLS: u64 = 10;
     for round in 1..=ROUNDS {
+        // Ten concurrent calls find no usable token (none yet, or the last one due).
         let calls = (0..CALLS).map(|i| {
-            let client = client.clone();
-            async move { hello(&client, &format!("caller {i}")).await }
+            let mut client = client.clone();
+            async move {
+                client
+                    .say_hello(HelloRequest {
+                        name: format!("caller {i}"),
+                    })
+                    .await
+                    .map(|reply| reply.into_inner().message)
+            }
         });
         for (i, reply) in futures::future::join_all(calls)
             .await
@@ -84,11 +143,13 @@ async fn every_call_is_authorized_across_expiries_with_one_token_request_per_exp
         assert_eq!(
             tokens.token_requests(),
             round,
-            "one token request per expiry"
+            "one token request per renewal"
         );
-        // Wait out the token: the next round finds it expired.
-        let expires_at = authorizer.cached_token().unwrap().expires_at().unwrap();
-        tokio::time::sleep_until((expires_at + Duration::from_millis(20)).into()).await;
+        // The token is due: the next round needs a new one.
+        let current = authorizer.cached_token().unwrap();
+        due.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(current.secret().expose_secret().to_owned());
     }
     assert_eq!(greeter.authorized(), ROUNDS * CALLS);
     assert_eq!(greeter.unauthenticated(), 0);

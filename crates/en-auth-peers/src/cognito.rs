@@ -2,7 +2,7 @@
 //! tests that search for them (a secrecy scan) or expect them.
 
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 
 /// The `SECRET_HASH` of `user_name` for a confidential app client:
 /// base64(HMAC-SHA256(client secret, user name ‖ client id)), as the Cognito API reference

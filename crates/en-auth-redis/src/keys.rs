@@ -18,9 +18,13 @@ impl KeyNames {
     /// The subkey: HKDF-SHA256 (RFC 5869) of the 32-byte encryption key, no salt,
     /// [`KEY_NAMES_INFO`].
     pub(crate) fn new(encryption_key: &[u8; 32]) -> Self {
+        use zeroize::Zeroize;
         let mut subkey = Zeroizing::new([0u8; 32]);
-        hkdf::Hkdf::<sha2::Sha256>::new(None, encryption_key)
-            .expand(KEY_NAMES_INFO, subkey.as_mut())
+        // The PRK wiped here (`Hkdf::new` would drop its copy as is); the HMAC states keyed
+        // with it and with the subkey wipe themselves on drop (hmac's `zeroize` feature).
+        let (mut prk, hkdf) = hkdf::Hkdf::<sha2::Sha256>::extract(None, encryption_key);
+        prk.as_mut_slice().zeroize();
+        hkdf.expand(KEY_NAMES_INFO, subkey.as_mut())
             .expect("32 bytes is a valid HKDF-SHA256 output length");
         Self { subkey }
     }
@@ -32,7 +36,7 @@ impl KeyNames {
 
     /// The name of a digest.
     fn name_of(&self, digest: &[u8; 32]) -> String {
-        use hmac::Mac;
+        use hmac::{KeyInit, Mac};
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.subkey.as_ref())
             .expect("HMAC takes a key of any length");
         mac.update(digest);

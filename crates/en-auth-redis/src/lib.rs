@@ -15,8 +15,15 @@
 //!   not open). Sealed: the access token, its type, its scope, its expiry and an id. In clear,
 //!   for the Lua scripts only: the expiry (Unix seconds) and the random id. Never a client
 //!   secret or a refresh token (the store is never given them).
-//! - **Commands**: `GET`; put-if-newer, delete-if-same, lock renewal and unlock as Lua scripts (atomic
-//!   compare-and-set / compare-and-delete); the lock is `SET … NX PX`.
+//! - **Values that do not open** (another encryption key, tampered with, garbage): `get`
+//!   deletes the value if it is still the one read (a compare-and-delete on its bytes, so a good
+//!   token written meanwhile stays) and answers [`StoreError::unreadable`]; the authorizer counts
+//!   and warns, and its next token takes the place. Put-if-newer compares the clear expiry, which
+//!   nothing authenticates, only up to a bound: a stored value claiming an expiry beyond
+//!   [`latest_credible_expiry`] (now + en-auth's longest token lifetime) is overwritten.
+//! - **Commands**: `GET`; put-if-newer, delete-if-same, delete-if-equal (of a value that did not
+//!   open), lock renewal and unlock as Lua scripts (atomic compare-and-set /
+//!   compare-and-delete); the lock is `SET … NX PX`.
 //! - **Connections**: made on first use, on en-auth's I/O runtime
 //!   ([`en_auth_core::run_on_io_runtime`]), so that one store serves callers on any runtime;
 //!   a connection manager (or the Cluster connection) reconnects after failures. The first
@@ -45,6 +52,8 @@
 //! [`SharedStore`]: en_auth_core::SharedStore
 //! [`SharedKey`]: en_auth_core::SharedKey
 //! [`SharedCacheConfig`]: en_auth_core::SharedCacheConfig
+//! [`StoreError::unreadable`]: en_auth_core::StoreError::unreadable
+//! [`latest_credible_expiry`]: en_auth_core::latest_credible_expiry
 
 mod builder;
 mod connection;

@@ -3,9 +3,8 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use en_auth_core::sealed::{self as value, Sealer};
 use en_auth_core::{SharedKey, SharedStore, SharedToken, StoreError, StoreResult};
@@ -45,8 +44,6 @@ pub(crate) struct Inner {
     /// The connection, or where making it stands: made by a task of its own (see
     /// [`RedisStore::connection`]), so that a caller's timeout never cancels it.
     connection: watch::Sender<ConnectState>,
-    /// Set once a value failed to open, so that it is logged once per store.
-    warned_unreadable: AtomicBool,
     scripts: Scripts,
 }
 
@@ -71,7 +68,6 @@ impl RedisStore {
                 names: KeyNames::new(key),
                 target,
                 connection: watch::Sender::new(ConnectState::Idle),
-                warned_unreadable: AtomicBool::new(false),
                 scripts: Scripts::new(),
             }),
         }
@@ -140,33 +136,49 @@ impl RedisStore {
             }));
         }
     }
-
-    fn warn_unreadable(&self) {
-        if !self.inner.warned_unreadable.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                store = %self.inner.address,
-                "a shared token could not be read (sealed with another encryption key, tampered with, or an older format): treated as a miss; logged once per store"
-            );
-        }
-    }
 }
 
 #[async_trait::async_trait]
 impl SharedStore for RedisStore {
+    /// `GET`, and the value opened. A value that does not open is deleted if it is still the
+    /// one read (compare-and-delete on its bytes, in the same call), then reported as
+    /// [`StoreError::unreadable`]: the authorizer counts it and warns; the next token takes its
+    /// place.
     async fn get(&self, key: &SharedKey) -> StoreResult<Option<SharedToken>> {
         let redis_key = self.redis_key(key);
-        let k = redis_key.clone();
-        let raw: Option<Vec<u8>> = self
-            .run(move |_, mut c| async move { redis::cmd("GET").arg(k).query_async(&mut c).await })
+        let (opened, deleted) = self
+            .run(move |inner, mut c| async move {
+                let raw: Option<Vec<u8>> = redis::cmd("GET")
+                    .arg(&redis_key)
+                    .query_async(&mut c)
+                    .await?;
+                let Some(raw) = raw else {
+                    return Ok((Ok(None), false));
+                };
+                if let Some(token) = inner.sealer.open(&redis_key, &raw) {
+                    return Ok((Ok(Some(token)), false));
+                }
+                let deleted: i64 = inner
+                    .scripts
+                    .delete_if_equal
+                    .key(&redis_key)
+                    .arg(raw)
+                    .invoke_async(&mut c)
+                    .await?;
+                Ok((Err(()), deleted == 1))
+            })
             .await?;
-        let Some(raw) = raw else { return Ok(None) };
-        match self.inner.sealer.open(&redis_key, &raw) {
-            Some(token) => Ok(Some(token)),
-            None => {
-                self.warn_unreadable();
-                Ok(None)
-            }
-        }
+        opened.map_err(|()| {
+            StoreError::unreadable(format!(
+                "a value at {} does not open ({})",
+                self.inner.address,
+                if deleted {
+                    "deleted"
+                } else {
+                    "gone or replaced since it was read"
+                }
+            ))
+        })
     }
 
     async fn put_if_newer(
@@ -186,6 +198,7 @@ impl SharedStore for RedisStore {
             .seal(&redis_key, token)
             .ok_or_else(|| StoreError::new("cannot encrypt the token"))?;
         let expiry = value::unix_seconds(token.expires_at);
+        let bound = value::unix_seconds(en_auth_core::latest_credible_expiry(SystemTime::now()));
         let written: i64 = self
             .run(move |inner, mut c| async move {
                 inner
@@ -195,6 +208,7 @@ impl SharedStore for RedisStore {
                     .arg(value)
                     .arg(expiry)
                     .arg(ttl_ms)
+                    .arg(bound)
                     .invoke_async(&mut c)
                     .await
             })

@@ -1,6 +1,7 @@
 //! `RedisStore` through the `SharedStore` trait against a real `redis-server` (and a real
 //! 3-node Redis Cluster), started per test by en-auth-peers: round trips, put-if-newer,
-//! delete-if-same, the lock, encryption (another key, tampering, nothing in clear), real
+//! delete-if-same, the lock, encryption (another key, tampering, nothing in clear), values that
+//! do not open (reported and deleted) or claim a far-future expiry (replaced), real
 //! `READONLY`/`OOM` errors, a silent server (through the testkit's proxy), a killed and
 //! restarted server.
 
@@ -11,7 +12,7 @@ use en_auth_core::secrecy::{ExposeSecret, SecretString};
 use en_auth_core::{SharedIdentity, SharedKey, SharedStore, SharedToken};
 use en_auth_peers::redis::{RedisCluster, RedisServer};
 use en_auth_peers::secrecy::{Capture, Scan};
-use en_auth_peers::support::{closed_port, LogCapture};
+use en_auth_peers::support::closed_port;
 use en_auth_redis::RedisStore;
 use en_auth_testkit::TcpProxy;
 
@@ -252,42 +253,47 @@ async fn the_lock_is_exclusive_released_and_renewed_by_its_owner_only_and_expire
     );
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn another_encryption_key_or_tampering_reads_as_a_miss_logged_once() {
-    let (logs, _guard) = LogCapture::install();
+/// `get`'s answer for a value that does not open: `unreadable`, and the value gone from Redis.
+async fn assert_unreadable_and_deleted(store: &RedisStore, key: &SharedKey, url: &str, name: &str) {
+    let e = store
+        .get(key)
+        .await
+        .expect_err("a value that does not open");
+    assert!(e.is_unreadable(), "{e}");
+    assert!(e.to_string().contains(url), "with the store's address: {e}");
+    assert!(!keys(url).contains(name), "{name} still in Redis");
+    // Gone: the next read is an ordinary miss.
+    assert!(store.get(key).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn another_encryption_key_or_tampering_is_unreadable_and_deleted() {
     let redis = RedisServer::start();
-    let old = store(&redis.url(), [1; 32]);
-    let new = store(&redis.url(), [2; 32]);
+    let url = redis.url();
+    let old = store(&url, [1; 32]);
+    let new = store(&url, [2; 32]);
     let key = shared_key(SCOPE);
     assert!(old
         .put_if_newer(&key, &token("at-old-key", 300, "id-1"), TTL)
         .await
         .unwrap());
-    let old_name = added_key(&redis.url(), &Default::default());
+    let old_name = added_key(&url, &Default::default());
     // Another key names keys apart: the new store does not even see the old value.
     assert!(new.get(&key).await.unwrap().is_none());
-    assert!(logs.text().matches("could not be read").count() == 0);
     // The new store's name for the same token: where a value of its own lands.
-    let before = keys(&redis.url());
+    let before = keys(&url);
     assert!(new
         .put_if_newer(&key, &token("at-placeholder", 1, "id-0"), TTL)
         .await
         .unwrap());
-    let new_name = added_key(&redis.url(), &before);
+    let new_name = added_key(&url, &before);
     assert_ne!(old_name, new_name);
-    // The old value planted there does not open.
-    plant(&redis.url(), &old_name, &new_name);
+    // The old value planted there (a later expiry than the placeholder's) does not open: the
+    // read reports it, and deletes it.
+    plant(&url, &old_name, &new_name);
+    assert_unreadable_and_deleted(&new, &key, &url, &new_name).await;
 
-    assert!(new.get(&key).await.unwrap().is_none());
-    assert!(new.get(&key).await.unwrap().is_none());
-    let warnings = logs.text().matches("could not be read").count();
-    assert_eq!(warnings, 1, "logged once per store:\n{}", logs.text());
-    assert!(
-        logs.text().contains(&redis.url()),
-        "with the store's address"
-    );
-
-    // The miss leads to a new token, which overwrites the unreadable one.
+    // The next token lands, and reads back.
     assert!(new
         .put_if_newer(&key, &token("at-new-key", 600, "id-2"), TTL)
         .await
@@ -295,49 +301,152 @@ async fn another_encryption_key_or_tampering_reads_as_a_miss_logged_once() {
     assert_eq!(access(&new.get(&key).await.unwrap()), Some("at-new-key"));
     // The old store's own value is untouched; the new one's, planted there, does not open.
     assert_eq!(access(&old.get(&key).await.unwrap()), Some("at-old-key"));
-    plant(&redis.url(), &new_name, &old_name);
-    assert!(old.get(&key).await.unwrap().is_none());
+    plant(&url, &new_name, &old_name);
+    assert_unreadable_and_deleted(&old, &key, &url, &old_name).await;
 
     // Tampering: a flipped bit in the ciphertext, a header claiming a later expiry, a value
-    // copied under another key.
-    let mut raw = raw(&redis.url());
-    let mut value: Vec<u8> = redis::cmd("GET").arg(&new_name).query(&mut raw).unwrap();
-    let original = value.clone();
-    *value.last_mut().unwrap() ^= 0x01;
-    let _: () = redis::cmd("SET")
-        .arg(&new_name)
-        .arg(&value)
-        .query(&mut raw)
-        .unwrap();
-    assert!(new.get(&key).await.unwrap().is_none());
+    // copied under another key, garbage. Each is reported and deleted.
+    let mut raw = raw(&url);
+    let original: Vec<u8> = redis::cmd("GET").arg(&new_name).query(&mut raw).unwrap();
     assert!(original.starts_with(b"1|"));
+    let mut flipped = original.clone();
+    *flipped.last_mut().unwrap() ^= 0x01;
     let forged = [&b"1|9"[..], &original[2..]].concat();
-    let _: () = redis::cmd("SET")
-        .arg(&new_name)
-        .arg(&forged)
-        .query(&mut raw)
-        .unwrap();
-    assert!(new.get(&key).await.unwrap().is_none());
+    for (what, value) in [
+        ("a flipped bit", flipped),
+        ("a forged expiry", forged),
+        ("garbage", b"garbage".to_vec()),
+    ] {
+        let _: () = redis::cmd("SET")
+            .arg(&new_name)
+            .arg(&value)
+            .query(&mut raw)
+            .unwrap();
+        let e = new.get(&key).await.expect_err(what);
+        assert!(e.is_unreadable(), "{what}: {e}");
+        assert!(!keys(&url).contains(&new_name), "{what}: not deleted");
+    }
     let elsewhere = shared_key("elsewhere");
-    let before = keys(&redis.url());
+    let before = keys(&url);
     assert!(new
         .put_if_newer(&elsewhere, &token("at-elsewhere", 1, "id-e"), TTL)
         .await
         .unwrap());
-    let elsewhere_name = added_key(&redis.url(), &before);
+    let elsewhere_name = added_key(&url, &before);
     let _: () = redis::cmd("SET")
         .arg(&elsewhere_name)
         .arg(&original)
         .query(&mut raw)
         .unwrap();
-    assert!(new.get(&elsewhere).await.unwrap().is_none());
-    let _: () = redis::cmd("SET")
-        .arg(&new_name)
-        .arg("garbage")
-        .query(&mut raw)
-        .unwrap();
-    assert!(new.get(&key).await.unwrap().is_none());
-    assert!(!logs.text().contains("at-new-key") && !logs.text().contains("at-old-key"));
+    assert_unreadable_and_deleted(&new, &elsewhere, &url, &elsewhere_name).await;
+}
+
+/// The header put-if-newer compares is not authenticated: a value claiming an expiry beyond
+/// what any token of this process could have (now + en-auth's `MAX_LIFETIME`) does not hold
+/// the next token back — garbage behind a valid header, or a real token sealed under another
+/// encryption key by a replica whose clock runs years ahead. Within the bound, put-if-newer
+/// still keeps a good newer token; an unreadable value within it is deleted by the next read.
+#[tokio::test]
+async fn a_value_claiming_an_expiry_beyond_the_bound_is_replaced_by_the_next_put() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let store = store(&url, [1; 32]);
+    let key = shared_key(SCOPE);
+    assert!(store
+        .put_if_newer(&key, &token("at-first", 60, "id-1"), TTL)
+        .await
+        .unwrap());
+    let name = added_key(&url, &Default::default());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let two_years = 2 * 365 * 24 * 3600;
+    let set = |value: &[u8]| {
+        let _: () = redis::cmd("SET")
+            .arg(&name)
+            .arg(value)
+            .arg("EX")
+            .arg(3600)
+            .query(&mut raw(&url))
+            .unwrap();
+    };
+
+    // A valid header two years ahead, garbage behind it.
+    set(format!("1|{}|00|not-a-sealed-token", now + two_years).as_bytes());
+    assert!(
+        store
+            .put_if_newer(&key, &token("at-after-garbage", 300, "id-2"), TTL)
+            .await
+            .unwrap(),
+        "a far-future header held the token back"
+    );
+    assert_eq!(
+        access(&store.get(&key).await.unwrap()),
+        Some("at-after-garbage")
+    );
+
+    // A real token, sealed under another key by a writer whose clock runs two years ahead,
+    // copied to this store's name.
+    let ahead = self::store(&url, [2; 32]);
+    let before = keys(&url);
+    assert!(ahead
+        .put_if_newer(&key, &token("at-from-the-future", two_years, "id-f"), TTL)
+        .await
+        .unwrap());
+    plant(&url, &added_key(&url, &before), &name);
+    assert!(
+        store
+            .put_if_newer(&key, &token("at-after-future", 300, "id-3"), TTL)
+            .await
+            .unwrap(),
+        "a far-future value of another key held the token back"
+    );
+    assert_eq!(
+        access(&store.get(&key).await.unwrap()),
+        Some("at-after-future")
+    );
+
+    // Within the bound (one day ahead), an unreadable value wins put-if-newer — until the next
+    // read deletes it; then the next token lands and reads back.
+    set(format!("1|{}|00|not-a-sealed-token", now + 24 * 3600).as_bytes());
+    assert!(!store
+        .put_if_newer(&key, &token("at-held-back", 300, "id-4"), TTL)
+        .await
+        .unwrap());
+    assert_unreadable_and_deleted(&store, &key, &url, &name).await;
+    assert!(store
+        .put_if_newer(&key, &token("at-after-delete", 300, "id-5"), TTL)
+        .await
+        .unwrap());
+    assert_eq!(
+        access(&store.get(&key).await.unwrap()),
+        Some("at-after-delete")
+    );
+
+    // A good newer token is kept: ten minutes against five, and 300 days (within the bound)
+    // against ten minutes.
+    assert!(store
+        .put_if_newer(&key, &token("at-ten-minutes", 600, "id-6"), TTL)
+        .await
+        .unwrap());
+    assert!(!store
+        .put_if_newer(&key, &token("at-five-minutes", 300, "id-7"), TTL)
+        .await
+        .unwrap());
+    assert_eq!(
+        access(&store.get(&key).await.unwrap()),
+        Some("at-ten-minutes")
+    );
+    assert!(store
+        .put_if_newer(&key, &token("at-300-days", 300 * 24 * 3600, "id-8"), TTL)
+        .await
+        .unwrap());
+    assert!(!store
+        .put_if_newer(&key, &token("at-ten-minutes-again", 600, "id-9"), TTL)
+        .await
+        .unwrap());
+    assert_eq!(access(&store.get(&key).await.unwrap()), Some("at-300-days"));
 }
 
 #[tokio::test]
@@ -720,7 +829,9 @@ async fn nothing_secret_in_debug_errors_or_logs() {
         .await
         .unwrap());
     plant(&redis.url(), &name, &added_key(&redis.url(), &before));
-    assert!(other.get(&key).await.unwrap().is_none());
+    let e = other.get(&key).await.unwrap_err();
+    assert!(e.is_unreadable(), "{e}");
+    scan.error("the unreadable value's error", &e);
     let with_password = format!("redis://:hunter2-pass@127.0.0.1:{}", redis.port());
     let refused = RedisStore::builder(&with_password)
         .encryption_key(key_bytes)
@@ -741,9 +852,4 @@ async fn nothing_secret_in_debug_errors_or_logs() {
 
     scan.logs(capture);
     scan.assert_clean();
-    assert!(
-        capture.events().contains("could not be read"),
-        "the unreadable value was logged:\n{}",
-        capture.events()
-    );
 }

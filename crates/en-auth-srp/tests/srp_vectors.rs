@@ -715,7 +715,7 @@ fn debug_and_errors_show_no_secret() {
 /// must agree.
 #[test]
 fn random_client_against_a_server_computation() {
-    use hmac::{Hmac, Mac};
+    use hmac::{Hmac, KeyInit, Mac};
     use num_bigint::BigUint;
     use sha2::{Digest, Sha256};
 

@@ -11,15 +11,37 @@ use crate::clock;
 use crate::telemetry::{self, StoreLookup};
 use crate::{SharedToken, Token};
 
+/// What a read of the store found.
+enum Read {
+    /// A token, or nothing.
+    Stored(Option<SharedToken>),
+    /// A value that does not open.
+    Unreadable,
+}
+
 impl Shared {
     /// Reads the store: a token to adopt, or none.
+    ///
+    /// A value that does not open ([`StoreError::unreadable`](crate::StoreError::unreadable), which the store has removed) is
+    /// an answer, not a failure: a miss, counted as `unreadable`, warned about once per window,
+    /// and no step towards opening the circuit breaker.
     pub(super) async fn lookup(&self, stale: Option<&str>) -> StoreReply<Option<NewToken>> {
-        let reply = self.call("get", self.store.get(&self.key)).await;
-        let (reply, result) = match reply {
-            StoreReply::Answered(stored) => match self.adoptable(stored, stale) {
+        let get = async {
+            match self.store.get(&self.key).await {
+                Ok(stored) => Ok(Read::Stored(stored)),
+                Err(e) if e.is_unreadable() => Ok(Read::Unreadable),
+                Err(e) => Err(e),
+            }
+        };
+        let (reply, result) = match self.call("get", get).await {
+            StoreReply::Answered(Read::Stored(stored)) => match self.adoptable(stored, stale) {
                 Some(adopted) => (StoreReply::Answered(Some(adopted)), StoreLookup::Hit),
                 None => (StoreReply::Answered(None), StoreLookup::Miss),
             },
+            StoreReply::Answered(Read::Unreadable) => {
+                self.unreadable.met(&self.address);
+                (StoreReply::Answered(None), StoreLookup::Unreadable)
+            }
             StoreReply::NoAnswer => (StoreReply::NoAnswer, StoreLookup::Error),
         };
         telemetry::store_lookup(self.flow, result);

@@ -3,7 +3,7 @@
 //! One job per file: this one runs the steps below (`obtain`); `adopt.rs` takes a stored
 //! token as this process's own, `lock.rs` is the fleet lock's protocol, `write.rs` shares a
 //! fetched token, `call.rs` bounds and records each store call, `breaker.rs` is the circuit
-//! breaker.
+//! breaker, `unreadable.rs` the warning about stored values that do not open.
 //!
 //! Consulted only inside a token request (the slow path), never on the hot path:
 //!
@@ -37,6 +37,7 @@ mod adopt;
 mod breaker;
 mod call;
 mod lock;
+mod unreadable;
 mod write;
 
 use breaker::Breaker;
@@ -52,6 +53,8 @@ pub(crate) struct Shared {
     owner: String,
     address: String,
     breaker: Breaker,
+    /// The warning about stored values that do not open, once per window.
+    unreadable: unreadable::UnreadableWarnings,
     /// The flow, for metrics.
     flow: &'static str,
 }
@@ -96,6 +99,7 @@ impl Shared {
             owner: format!("{}-{:016x}", std::process::id(), fastrand::u64(..)),
             address,
             breaker: Breaker::default(),
+            unreadable: unreadable::UnreadableWarnings::default(),
             settings,
         }
     }

@@ -50,7 +50,7 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use crypto_bigint::{U256, U3072, U6144};
 use hkdf::Hkdf;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use num_bigint::{BigInt, Sign};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
@@ -437,21 +437,23 @@ fn scrambler(a_padded: &[u8], b: &BigInt) -> Result<[u8; 32], SrpError> {
 }
 
 /// x = H(pad(salt) ‖ H(pool_name ‖ user ‖ ":" ‖ password)).
+///
+/// Both digests are written straight into zeroized buffers (`finalize_into`, no copy on the
+/// way), and the hash states, which held the password's bytes, wipe themselves on drop (sha2's
+/// `zeroize` feature).
 fn x_digest(pool_name: &str, user: &str, password: &str, salt: &BigInt) -> Zeroizing<[u8; 32]> {
-    let mut inner = Sha256::new();
-    inner.update(pool_name.as_bytes());
-    inner.update(user.as_bytes());
-    inner.update(b":");
-    inner.update(password.as_bytes());
-    let mut inner = Zeroizing::new(<[u8; 32]>::from(inner.finalize()));
-    let x = Zeroizing::new(
-        Sha256::new()
-            .chain_update(salt.to_signed_bytes_be())
-            .chain_update(&inner[..])
-            .finalize()
-            .into(),
-    );
-    inner.zeroize();
+    let mut hash = Sha256::new();
+    hash.update(pool_name.as_bytes());
+    hash.update(user.as_bytes());
+    hash.update(b":");
+    hash.update(password.as_bytes());
+    let mut inner = Zeroizing::new([0u8; 32]);
+    hash.finalize_into((&mut *inner).into());
+    let mut x = Zeroizing::new([0u8; 32]);
+    Sha256::new()
+        .chain_update(salt.to_signed_bytes_be())
+        .chain_update(&inner[..])
+        .finalize_into((&mut *x).into());
     x
 }
 
@@ -483,9 +485,13 @@ fn pad_secret(s: &U3072) -> Zeroizing<Vec<u8>> {
 }
 
 /// HKDF-SHA256(ikm = pad(S), salt = pad(u), info = "Caldera Derived Key"), first 16 bytes.
+///
+/// The PRK is taken from the extract step and wiped here (`Hkdf::new` would drop its copy
+/// as is); the HMAC state keyed with it wipes itself on drop (hmac's `zeroize` feature).
 fn hkdf_key(s: &U3072, u: &BigInt) -> Zeroizing<[u8; 16]> {
     let ikm = pad_secret(s);
-    let hk = Hkdf::<Sha256>::new(Some(&u.to_signed_bytes_be()), &ikm);
+    let (mut prk, hk) = Hkdf::<Sha256>::extract(Some(&u.to_signed_bytes_be()), &ikm);
+    prk.as_mut_slice().zeroize();
     let mut key = Zeroizing::new([0u8; 16]);
     hk.expand(HKDF_INFO, key.as_mut())
         .expect("16 bytes is a valid HKDF-SHA256 output length");

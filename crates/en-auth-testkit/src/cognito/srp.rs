@@ -12,7 +12,7 @@
 
 use std::sync::OnceLock;
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use num_bigint::BigUint;
 use num_traits::Zero;
 use sha2::{Digest, Sha256};
