@@ -6,6 +6,9 @@
 //   PORT               port on 127.0.0.1 (0 or unset: any free port)
 //   TOKEN_TTL_SECONDS  lifetime of client-credentials access tokens, in seconds (default 4)
 //   EXIT_WITH_PARENT   1 (default): exit when the process that started this one dies; 0: don't
+//   CLIENT_AUTH_METHODS  comma-separated token endpoint auth methods the server supports (and
+//                      lists in its discovery documents); clients of other methods are left
+//                      out. Default: oidc-provider's own list.
 //
 // Prints exactly one line of JSON on stdout once listening, then serves until
 // SIGTERM/SIGINT. Everything else (including oidc-provider's own notices, which it
@@ -34,6 +37,11 @@ if (!Number.isInteger(ttl) || ttl <= 0) {
   console.error(`invalid TOKEN_TTL_SECONDS: ${process.env.TOKEN_TTL_SECONDS}`);
   process.exit(2);
 }
+
+const authMethods = process.env.CLIENT_AUTH_METHODS
+  ? process.env.CLIENT_AUTH_METHODS.split(',').map((m) => m.trim()).filter(Boolean)
+  : undefined;
+const supported = (client) => !authMethods || authMethods.includes(client.token_endpoint_auth_method);
 
 const SCOPE = 'api:read';
 // Resource indicator (RFC 8707) for JWT access tokens; without `resource`, tokens are opaque.
@@ -72,6 +80,7 @@ const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'en-auth-test', alg: 'RS256', use: 'sig' };
 
 const provider = new Provider(issuer, {
+  ...(authMethods ? { clientAuthMethods: authMethods } : {}),
   clients: [
     m2m(clients.basic, 'client_secret_basic'),
     m2m(clients.post, 'client_secret_post'),
@@ -83,7 +92,7 @@ const provider = new Provider(issuer, {
       response_types: [],
       redirect_uris: [],
     },
-  ],
+  ].filter(supported),
   jwks: { keys: [signingKey] },
   cookies: { keys: [randomBytes(32).toString('hex')] },
   scopes: [SCOPE],
@@ -122,6 +131,7 @@ handler = provider.callback();
 
 process.stdout.write(`${JSON.stringify({
   issuer,
+  discovery_endpoint: `${issuer}/.well-known/openid-configuration`,
   token_endpoint: `${issuer}/token`,
   introspection_endpoint: `${issuer}/token/introspection`,
   revocation_endpoint: `${issuer}/token/revocation`,

@@ -7,6 +7,9 @@
 //! ```toml
 //! [dev]
 //! token_url = "https://example.auth.us-east-1.amazoncognito.com/oauth2/token"
+//! # issuer = "https://auth.example.com"     # instead of token_url: discovery (RFC 8414 / OIDC)
+//! # resource = ["https://api.example.com/"] # RFC 8707 resource indicators
+//! # audience = "https://api.example.com"    # the `audience` token-request parameter
 //! region = "us-east-1"
 //! user_pool_id = "us-east-1_Example"
 //! # cognito_endpoint = "http://127.0.0.1:9229"   # emulators only
@@ -48,6 +51,17 @@ pub enum TokenEndpointAuthMethod {
     ClientSecretPost,
 }
 
+impl TokenEndpointAuthMethod {
+    /// The method's registered name (RFC 7591 §2, the values of RFC 8414's
+    /// `token_endpoint_auth_methods_supported`), such as `client_secret_basic`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+        }
+    }
+}
+
 /// Where and how tokens are obtained for one environment id.
 ///
 /// ```
@@ -66,6 +80,9 @@ pub struct Environment {
     id: String,
     source: Option<PathBuf>,
     token_url: Option<Url>,
+    issuer: Option<Issuer>,
+    resources: Vec<String>,
+    audience: Option<String>,
     region: Option<String>,
     user_pool_id: Option<String>,
     cognito_endpoint: Option<Url>,
@@ -83,6 +100,9 @@ impl std::fmt::Debug for Environment {
             .field("id", &self.id)
             .field("source", &self.source)
             .field("token_url", &self.token_url.as_ref().map(Url::as_str))
+            .field("issuer", &self.issuer.as_ref().map(Issuer::as_str))
+            .field("resource", &self.resources)
+            .field("audience", &self.audience)
             .field("region", &self.region)
             .field("user_pool_id", &self.user_pool_id)
             .field(
@@ -120,6 +140,10 @@ struct SharedCacheTable {
 #[derive(Deserialize)]
 struct EnvironmentTable {
     token_url: Option<String>,
+    issuer: Option<String>,
+    #[serde(default)]
+    resource: Vec<String>,
+    audience: Option<String>,
     region: Option<String>,
     user_pool_id: Option<String>,
     cognito_endpoint: Option<String>,
@@ -140,6 +164,9 @@ struct EnvironmentTable {
 impl EnvironmentTable {
     const FIELDS: &'static [&'static str] = &[
         "token_url",
+        "issuer",
+        "resource",
+        "audience",
         "region",
         "user_pool_id",
         "cognito_endpoint",
@@ -158,6 +185,9 @@ impl Environment {
             id: id.into(),
             source: None,
             token_url: None,
+            issuer: None,
+            resources: Vec::new(),
+            audience: None,
             region: None,
             user_pool_id: None,
             cognito_endpoint: None,
@@ -254,6 +284,13 @@ impl Environment {
         if let Some(url) = table.cognito_endpoint {
             env.cognito_endpoint = Some(env.checked_url("cognito_endpoint", &url)?);
         }
+        if let Some(issuer) = table.issuer {
+            env = env.with_issuer(&issuer)?;
+        }
+        env = env.with_resources(table.resource)?;
+        if let Some(audience) = table.audience {
+            env = env.with_audience(audience)?;
+        }
         env.region = table.region;
         env.user_pool_id = table.user_pool_id;
         env.scopes = table.scopes;
@@ -306,6 +343,95 @@ impl Environment {
         Ok(self)
     }
 
+    /// Sets the authorization server's issuer identifier (RFC 8414 §2): with no `token_url`, the
+    /// token endpoint is discovered from the issuer's metadata (RFC 8414 §3, else OpenID Connect
+    /// Discovery 1.0 §4), whose `issuer` must equal `issuer` exactly. With a `token_url` too, the
+    /// token URL is used as it is and nothing is fetched.
+    ///
+    /// ```
+    /// use en_auth_core::Environment;
+    ///
+    /// let env = Environment::new("prod").with_issuer("https://auth.example.com")?;
+    /// assert_eq!(env.issuer().unwrap().as_str(), "https://auth.example.com");
+    /// assert!(Environment::new("x").with_issuer("https://auth.example.com/?tenant=1").is_err());
+    /// # Ok::<(), en_auth_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] if `issuer` is not a URL, is `http` to a non-loopback host, or
+    /// has a query or a fragment (RFC 8414 §2).
+    pub fn with_issuer(mut self, issuer: &str) -> Result<Self, Error> {
+        let url = self.checked_url("issuer", issuer)?;
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(self.error(
+                "issuer",
+                "an issuer identifier has no query or fragment (RFC 8414 §2)",
+            ));
+        }
+        self.issuer = Some(Issuer {
+            text: issuer.to_owned(),
+            url,
+        });
+        Ok(self)
+    }
+
+    /// Sets the resource indicators sent with every token request, one `resource` parameter
+    /// each (RFC 8707 §2): the services the token is meant for. They are part of the token's
+    /// cache key: authorizers for different resources never share a token.
+    ///
+    /// ```
+    /// use en_auth_core::Environment;
+    ///
+    /// let env = Environment::new("prod").with_resources(["https://api.example.com/", "urn:example:api"])?;
+    /// assert_eq!(env.resources(), ["https://api.example.com/", "urn:example:api"]);
+    /// assert!(Environment::new("x").with_resources(["/relative"]).is_err());
+    /// assert!(Environment::new("x").with_resources(["https://api.example.com/#part"]).is_err());
+    /// # Ok::<(), en_auth_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] if a value is not an absolute URI or has a fragment (RFC 8707
+    /// §2).
+    pub fn with_resources<S: AsRef<str>>(
+        mut self,
+        resources: impl IntoIterator<Item = S>,
+    ) -> Result<Self, Error> {
+        let mut checked = Vec::new();
+        for resource in resources {
+            let resource = resource.as_ref();
+            let url = Url::parse(resource).map_err(|e| {
+                self.error(
+                    "resource",
+                    format!("`{resource}` is not an absolute URI (RFC 8707 §2): {e}"),
+                )
+            })?;
+            if url.fragment().is_some() || resource.contains('#') {
+                return Err(self.error(
+                    "resource",
+                    format!("`{resource}` has a fragment; a resource indicator has none (RFC 8707 §2)"),
+                ));
+            }
+            checked.push(resource.to_owned());
+        }
+        self.resources = checked;
+        Ok(self)
+    }
+
+    /// Sets the `audience` sent with every token request: the logical name of the service the
+    /// token is meant for (RFC 8693 §2.1; also Auth0's and others' client-credentials
+    /// parameter). Part of the token's cache key.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] if `audience` is empty.
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Result<Self, Error> {
+        let audience = audience.into();
+        if audience.trim().is_empty() {
+            return Err(self.error("audience", "empty"));
+        }
+        self.audience = Some(audience);
+        Ok(self)
+    }
+
     /// Sets the AWS region of the Cognito user pool, such as `us-east-1`.
     #[must_use]
     pub fn with_region(mut self, region: impl Into<String>) -> Self {
@@ -336,7 +462,9 @@ impl Environment {
         self
     }
 
-    /// Adds a parameter sent with every token request (such as `audience` or `resource`).
+    /// Adds a parameter sent with every token request. (`resource` and `audience` have
+    /// methods of their own, [`Environment::with_resources`] and [`Environment::with_audience`],
+    /// which validate them.)
     #[must_use]
     pub fn with_extra_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra_params.push((name.into(), value.into()));
@@ -398,6 +526,21 @@ impl Environment {
     /// The token endpoint, if set.
     pub fn token_url(&self) -> Option<&Url> {
         self.token_url.as_ref()
+    }
+
+    /// The issuer identifier, if set ([`Environment::with_issuer`]).
+    pub fn issuer(&self) -> Option<&Issuer> {
+        self.issuer.as_ref()
+    }
+
+    /// The resource indicators sent with every token request (RFC 8707), as configured.
+    pub fn resources(&self) -> &[String] {
+        &self.resources
+    }
+
+    /// The `audience` sent with every token request, if set.
+    pub fn audience(&self) -> Option<&str> {
+        self.audience.as_deref()
     }
 
     /// The AWS region, if set.
@@ -496,9 +639,14 @@ impl Environment {
         self.token_url.as_ref().ok_or_else(|| {
             self.error(
                 "token_url",
-                "missing; the client-credentials flow needs a token endpoint",
+                "missing; the client-credentials flow needs a token endpoint (or an `issuer` to discover it from)",
             )
         })
+    }
+
+    /// Whether tokens can be requested: a `token_url`, or an `issuer` to discover it from.
+    pub fn has_token_endpoint(&self) -> bool {
+        self.token_url.is_some() || self.issuer.is_some()
     }
 
     fn checked_url(&self, field: &str, text: &str) -> Result<Url, Error> {
@@ -515,6 +663,34 @@ impl Environment {
             "http" => Err(self.error(field, plain_http_refusal(&url))),
             other => Err(self.error(field, format!("unsupported scheme `{other}`"))),
         }
+    }
+}
+
+/// An authorization server's issuer identifier (RFC 8414 §2): an `https` URL (or `http` on
+/// loopback) with no query or fragment, kept exactly as configured, since the discovered
+/// metadata's `issuer` must equal it character for character (RFC 8414 §3.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issuer {
+    text: String,
+    url: Url,
+}
+
+impl Issuer {
+    /// The identifier as configured (not normalized: `https://a.example` stays without a
+    /// trailing slash).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The identifier, parsed.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+}
+
+impl std::fmt::Display for Issuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
     }
 }
 

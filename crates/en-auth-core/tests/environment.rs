@@ -256,3 +256,50 @@ fn a_shared_cache_is_a_url_or_a_path() {
         assert_eq!(error.field.as_deref(), Some("shared_cache"));
     }
 }
+
+#[test]
+fn issuer_resources_and_audience_are_read_from_the_file() {
+    let text = r#"
+[prod]
+issuer = "https://auth.example.com/tenant"
+resource = ["https://api.example.com/v1", "urn:example:reports"]
+audience = "https://api.example.com"
+"#;
+    let env = Environment::from_toml_str(text, "prod").unwrap();
+    assert!(env.token_url().is_none());
+    assert!(env.has_token_endpoint());
+    // Kept as written, not normalised: the metadata's `issuer` must equal it exactly.
+    assert_eq!(env.issuer().unwrap().as_str(), "https://auth.example.com/tenant");
+    let bare = Environment::new("x").with_issuer("https://auth.example.com").unwrap();
+    assert_eq!(bare.issuer().unwrap().as_str(), "https://auth.example.com");
+    assert_eq!(bare.issuer().unwrap().url().as_str(), "https://auth.example.com/");
+    assert_eq!(
+        env.resources(),
+        ["https://api.example.com/v1", "urn:example:reports"]
+    );
+    assert_eq!(env.audience(), Some("https://api.example.com"));
+    assert!(!Environment::new("none").has_token_endpoint());
+}
+
+#[test]
+fn invalid_issuers_resources_and_audiences_are_named() {
+    let cases = [
+        ("issuer = \"http://auth.example.com\"", "issuer", "loopback"),
+        ("issuer = \"auth.example.com\"", "issuer", "not a URL"),
+        ("issuer = \"https://a.example/?tenant=1\"", "issuer", "no query or fragment"),
+        ("issuer = \"https://a.example/#x\"", "issuer", "no query or fragment"),
+        ("resource = [\"/api\"]", "resource", "not an absolute URI"),
+        ("resource = [\"api.example.com\"]", "resource", "not an absolute URI"),
+        ("resource = [\"https://api.example.com/#v1\"]", "resource", "fragment"),
+        ("resource = [\"https://api.example.com/#\"]", "resource", "fragment"),
+        ("resource = \"https://api.example.com/\"", "resource", "invalid"),
+        ("audience = \" \"", "audience", "empty"),
+    ];
+    for (line, field, needle) in cases {
+        let text = format!("[dev]\n{line}\n");
+        let e = config_error(Environment::from_toml_str(&text, "dev"));
+        assert_eq!(e.environment(), Some("dev"), "{text}");
+        assert_eq!(e.field.as_deref(), Some(field), "{text}: {e}");
+        assert!(e.to_string().contains(needle), "{text}: {e}");
+    }
+}

@@ -296,6 +296,29 @@ impl Exchange {
     }
 }
 
+/// A `GET` of `url` accepting JSON, as token requests are sent: on en-auth's I/O runtime, with
+/// `client` (which follows no redirects), `timeout` for the whole exchange and the body capped
+/// at `max_bytes`. Returns the status and the body. For metadata documents (discovery.rs).
+pub(crate) async fn get_document(
+    client: &reqwest::Client,
+    url: &url::Url,
+    timeout: Duration,
+    max_bytes: usize,
+) -> Result<(u16, Vec<u8>), HttpError> {
+    let mut request = reqwest::Request::new(reqwest::Method::GET, url.clone());
+    request.headers_mut().insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("application/json"),
+    );
+    *request.timeout_mut() = Some(timeout);
+    let client = client.clone();
+    let received =
+        en_auth_core::run_on_io_runtime(async move { receive(client, request, max_bytes).await })
+            .await
+            .map_err(|e| HttpError::Internal(e.to_string()))??;
+    Ok((received.status.as_u16(), received.body))
+}
+
 /// Rewrites the spaces of `client_secret_basic` credentials as `%20` instead of `+`.
 ///
 /// RFC 6749 §2.3.1 form-encodes the client id and secret before Basic authentication, and form

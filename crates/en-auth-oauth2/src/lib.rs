@@ -26,6 +26,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod discovery;
 mod http;
 mod normalize;
 mod parse;
@@ -50,6 +51,7 @@ pub use en_auth_core::{BlockingAuthorizer, BlockingError};
 /// The shared token store on Redis (the `redis` feature, off by default): see `en-auth-redis`.
 #[cfg(feature = "redis")]
 pub use en_auth_redis::{RedisStore, RedisStoreBuilder};
+pub use discovery::DEFAULT_DISCOVERY_TTL;
 pub use http::{
     shared_token_http_client, token_http_client, DEFAULT_MAX_RESPONSE_BYTES,
     MAX_CONNECTIONS_PER_ENDPOINT,
@@ -82,8 +84,8 @@ impl ServiceAccountAuthorizer {
     /// No request is made until the first token is needed.
     ///
     /// # Errors
-    /// [`Error::Configuration`] if the environment cannot be loaded or has no `token_url`, or
-    /// the client info is unusable ([`ClientInfo::validate`]) or has no secret (an unset
+    /// [`Error::Configuration`] if the environment cannot be loaded or has neither a
+    /// `token_url` nor an `issuer`, or the client info is unusable ([`ClientInfo::validate`]) or has no secret (an unset
     /// `CLIENT_SECRET`, say).
     pub fn new(client_info: ClientInfo, environment: impl IntoEnvironment) -> Result<Self, Error> {
         Self::builder(client_info, environment).build()
@@ -98,6 +100,7 @@ impl ServiceAccountAuthorizer {
             client_info,
             http: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            discovery_ttl: DEFAULT_DISCOVERY_TTL,
             settings: AuthorizerBuilder::new().with_environment(environment),
         }
     }
@@ -153,6 +156,7 @@ pub struct ServiceAccountAuthorizerBuilder {
     client_info: ClientInfo,
     http: Option<reqwest::Client>,
     max_response_bytes: usize,
+    discovery_ttl: std::time::Duration,
     settings: AuthorizerBuilder,
 }
 
@@ -222,11 +226,19 @@ impl ServiceAccountAuthorizerBuilder {
         self
     }
 
+    /// How long the issuer's discovered metadata is used before it is fetched again (default
+    /// [`DEFAULT_DISCOVERY_TTL`]): [`ClientCredentials::with_discovery_ttl`].
+    #[must_use]
+    pub fn discovery_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.discovery_ttl = ttl;
+        self
+    }
+
     /// Builds the authorizer.
     ///
     /// # Errors
-    /// [`Error::Configuration`] if the environment cannot be loaded or has no `token_url`, the
-    /// client info is unusable ([`ClientInfo::validate`]) or has no secret, or the HTTP client
+    /// [`Error::Configuration`] if the environment cannot be loaded or has neither a
+    /// `token_url` nor an `issuer`, the client info is unusable ([`ClientInfo::validate`]) or has no secret, or the HTTP client
     /// cannot be built.
     pub fn build(self) -> Result<ServiceAccountAuthorizer, Error> {
         let environment = self.settings.environment()?.clone();
@@ -246,7 +258,8 @@ impl ServiceAccountAuthorizerBuilder {
         };
         let provider = ClientCredentials::new(self.client_info, environment, http)?
             .with_timeout(self.settings.timeout_setting())
-            .with_max_response_bytes(self.max_response_bytes);
+            .with_max_response_bytes(self.max_response_bytes)
+            .with_discovery_ttl(self.discovery_ttl);
         self.settings
             .build_sharing(provider, open_shared_store)
             .map(ServiceAccountAuthorizer)

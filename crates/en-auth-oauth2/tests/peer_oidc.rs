@@ -152,3 +152,205 @@ async fn the_resource_sees_only_active_tokens_across_several_expiries() {
         "{sent} requests, {token_requests} token requests"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Discovery (RFC 8414 / OpenID Connect Discovery 1.0) and resource indicators (RFC 8707).
+
+/// An environment with only the issuer: the token endpoint comes from discovery.
+fn discovered(issuer: &str, method: TokenEndpointAuthMethod) -> Environment {
+    Environment::new("oidc-provider")
+        .with_issuer(issuer)
+        .unwrap()
+        .with_scopes([field(oidc(), "scope")])
+        .with_token_endpoint_auth_method(method)
+}
+
+#[tokio::test]
+async fn an_issuer_alone_discovers_the_token_endpoint() {
+    for (name, method) in [
+        ("basic", TokenEndpointAuthMethod::ClientSecretBasic),
+        ("post", TokenEndpointAuthMethod::ClientSecretPost),
+    ] {
+        let environment = discovered(field(oidc(), "issuer"), method);
+        assert!(environment.token_url().is_none());
+        let auth = ServiceAccountAuthorizer::new(client(name), environment).unwrap();
+        let token = auth.access_token().await.unwrap();
+        let info = introspect(token.secret().expose_secret()).await;
+        assert_eq!(info["active"], true, "{info}");
+        assert_eq!(info["client_id"], field(oidc(), &format!("clients/{name}/id")));
+        assert_eq!(info["iss"], field(oidc(), "issuer"));
+    }
+}
+
+/// The claims of a JWT access token, verified with the server's JWKS for `audience`.
+async fn verified_claims(token: &str, audience: &str) -> Value {
+    let jwks: jsonwebtoken::jwk::JwkSet = reqwest::get(field(oidc(), "jwks_uri"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[field(oidc(), "issuer")]);
+    jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
+        &validation,
+    )
+    .unwrap_or_else(|e| panic!("not a JWT for {audience}: {e}"))
+    .claims
+}
+
+#[tokio::test]
+async fn a_resource_indicator_gets_a_token_for_that_resource() {
+    let resource = field(oidc(), "jwt_resource");
+    let environment = discovered(
+        field(oidc(), "issuer"),
+        TokenEndpointAuthMethod::ClientSecretBasic,
+    )
+    .with_resources([resource])
+    .unwrap();
+    let auth = ServiceAccountAuthorizer::new(client("basic"), environment).unwrap();
+    let token = auth.access_token().await.unwrap();
+    let claims = verified_claims(token.secret().expose_secret(), resource).await;
+    assert_eq!(claims["aud"], resource, "{claims}");
+    assert_eq!(claims["client_id"], field(oidc(), "clients/basic/id"));
+
+    // Without the resource indicator the server issues an opaque token, no JWT.
+    let plain = ServiceAccountAuthorizer::new(
+        client("basic"),
+        discovered(field(oidc(), "issuer"), TokenEndpointAuthMethod::ClientSecretBasic),
+    )
+    .unwrap();
+    let token = plain.access_token().await.unwrap();
+    assert!(jsonwebtoken::decode_header(token.secret().expose_secret()).is_err());
+}
+
+#[tokio::test]
+async fn a_resource_the_server_does_not_know_is_an_invalid_target_error() {
+    let environment = environment(TokenEndpointAuthMethod::ClientSecretBasic)
+        .with_resources(["https://unknown.example/api"])
+        .unwrap();
+    let err = ServiceAccountAuthorizer::new(client("basic"), environment)
+        .unwrap()
+        .access_token()
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Authorization(e) => assert_eq!(e.code.as_deref(), Some("invalid_target"), "{err}"),
+        other => panic!("expected Authorization(invalid_target), got {other:?}"),
+    }
+}
+
+/// Two authorizers sharing one store (a local directory), one for the resource and one
+/// without: each gets its own token, under its own key — never the other's.
+#[tokio::test]
+async fn authorizers_for_different_resources_never_share_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = en_auth_oauth2::LocalStore::open(dir.path()).unwrap();
+    let resource = field(oidc(), "jwt_resource");
+    let with_resource = environment(TokenEndpointAuthMethod::ClientSecretBasic)
+        .with_resources([resource])
+        .unwrap();
+    let without = environment(TokenEndpointAuthMethod::ClientSecretBasic);
+    let build = |environment: Environment| {
+        ServiceAccountAuthorizer::builder(client("basic"), environment)
+            .shared_store(store.clone())
+            .build()
+            .unwrap()
+    };
+    let (for_resource, plain) = (build(with_resource), build(without));
+    let a = for_resource.access_token().await.unwrap();
+    let b = plain.access_token().await.unwrap();
+    assert_ne!(a.secret().expose_secret(), b.secret().expose_secret());
+    verified_claims(a.secret().expose_secret(), resource).await;
+    assert!(jsonwebtoken::decode_header(b.secret().expose_secret()).is_err());
+    assert_eq!(for_resource.token_requests(), 1);
+    assert_eq!(plain.token_requests(), 1);
+    // Two tokens stored, one per key.
+    let files = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| !e.file_name().to_string_lossy().ends_with(".lock"))
+        .count();
+    assert_eq!(files, 2, "one stored token per resource");
+}
+
+#[tokio::test]
+async fn an_issuer_that_is_not_the_documents_own_is_a_configuration_error() {
+    let issuer = field(oidc(), "issuer");
+    // A trailing slash, and the same server by another name: both reach the server's
+    // metadata, which names `issuer` exactly.
+    let localhost = issuer.replace("127.0.0.1", "localhost");
+    for configured in [format!("{issuer}/"), localhost] {
+        let err = ServiceAccountAuthorizer::new(
+            client("basic"),
+            discovered(&configured, TokenEndpointAuthMethod::ClientSecretBasic),
+        )
+        .unwrap()
+        .access_token()
+        .await
+        .unwrap_err();
+        match &err {
+            Error::Configuration(e) => assert_eq!(e.field.as_deref(), Some("issuer"), "{err}"),
+            other => panic!("{configured}: expected Configuration, got {other:?}"),
+        }
+        let text = err.to_string();
+        assert!(text.contains(&format!("`{issuer}`")), "{text}");
+        assert!(text.contains("RFC 8414"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_method_the_server_does_not_support_is_a_configuration_error() {
+    let basic_only = en_auth_peers::oidc_basic_only();
+    let environment = Environment::new("basic-only")
+        .with_issuer(field(basic_only, "issuer"))
+        .unwrap()
+        .with_token_endpoint_auth_method(TokenEndpointAuthMethod::ClientSecretPost);
+    let info = ClientInfo::new(
+        field(basic_only, "clients/basic/id"),
+        field(basic_only, "clients/basic/secret"),
+    );
+    let auth = ServiceAccountAuthorizer::new(info.clone(), environment.clone()).unwrap();
+    let err = auth.access_token().await.unwrap_err();
+    match &err {
+        Error::Configuration(e) => {
+            assert_eq!(e.field.as_deref(), Some("token_endpoint_auth_method"), "{err}")
+        }
+        other => panic!("expected Configuration, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("`client_secret_post`"), "{text}");
+    assert!(text.contains("lists: client_secret_basic"), "{text}");
+    // The supported method, same server, same client: a token.
+    let auth = ServiceAccountAuthorizer::new(
+        info,
+        environment.with_token_endpoint_auth_method(TokenEndpointAuthMethod::ClientSecretBasic),
+    )
+    .unwrap();
+    auth.access_token().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_issuer_is_a_transport_error_naming_the_document() {
+    let issuer = format!("http://127.0.0.1:{}", en_auth_peers::support::closed_port());
+    let err = ServiceAccountAuthorizer::new(
+        client("basic"),
+        discovered(&issuer, TokenEndpointAuthMethod::ClientSecretBasic),
+    )
+    .unwrap()
+    .access_token()
+    .await
+    .unwrap_err();
+    match &err {
+        Error::Transport(e) => assert_eq!(
+            e.endpoint,
+            format!("{issuer}/.well-known/oauth-authorization-server")
+        ),
+        other => panic!("expected Transport, got {other:?}"),
+    }
+}

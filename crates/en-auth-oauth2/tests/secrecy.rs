@@ -252,3 +252,77 @@ fn no_secret_from_the_blocking_api() {
     scan.logs(capture);
     scan.assert_clean();
 }
+
+/// Discovery and resource indicators against the real oidc-provider: a discovered token with a
+/// resource, an issuer that is not the document's, a method the server does not support, a
+/// wrong secret at a discovered endpoint. No secret, Basic credential or token in any `Debug`,
+/// `Display`, error chain or TRACE event.
+#[tokio::test(flavor = "current_thread")]
+async fn no_secret_from_discovery_or_resource_indicators() {
+    use en_auth_peers::{field, oidc, oidc_basic_only};
+    let capture = Capture::install();
+    let mut scan = Scan::new();
+    let (id, secret) = (
+        field(oidc(), "clients/basic/id"),
+        field(oidc(), "clients/basic/secret"),
+    );
+    let wrong = "Wr0ng-discovered-S3cret";
+    scan.basic_credential(id, secret)
+        .basic_credential(id, wrong)
+        .basic_credential(
+            field(oidc_basic_only(), "clients/basic/id"),
+            field(oidc_basic_only(), "clients/basic/secret"),
+        );
+    let issuer = field(oidc(), "issuer");
+    let discovered = |issuer: &str| {
+        Environment::new("secrecy-discovery")
+            .with_issuer(issuer)
+            .unwrap()
+            .with_resources([field(oidc(), "jwt_resource")])
+            .unwrap()
+    };
+
+    let authorizer =
+        ServiceAccountAuthorizer::new(ClientInfo::new(id, secret), discovered(issuer)).unwrap();
+    let token = authorizer.access_token().await.unwrap();
+    scan.debug("the discovered authorizer", &authorizer)
+        .debug("the token", &token)
+        .secret("the JWT access token", token.secret().expose_secret());
+
+    let failures = [
+        ServiceAccountAuthorizer::new(
+            ClientInfo::new(id, secret),
+            discovered(&format!("{issuer}/")),
+        ),
+        ServiceAccountAuthorizer::new(
+            ClientInfo::new(
+                field(oidc_basic_only(), "clients/basic/id"),
+                field(oidc_basic_only(), "clients/basic/secret"),
+            ),
+            Environment::new("secrecy-discovery")
+                .with_issuer(field(oidc_basic_only(), "issuer"))
+                .unwrap()
+                .with_token_endpoint_auth_method(TokenEndpointAuthMethod::ClientSecretPost),
+        ),
+        ServiceAccountAuthorizer::new(ClientInfo::new(id, wrong), discovered(issuer)),
+    ];
+    let mut kinds = Vec::new();
+    for (i, authorizer) in failures.into_iter().enumerate() {
+        let authorizer = authorizer.unwrap();
+        let error = authorizer.access_token().await.unwrap_err();
+        kinds.push(match &error {
+            Error::Configuration(e) => e.field.clone().unwrap_or_default(),
+            Error::InvalidClient(_) => "invalid_client".to_owned(),
+            other => format!("{other:?}"),
+        });
+        scan.debug(&format!("failing authorizer {i}"), &authorizer)
+            .shown(&format!("error {i}"), &error)
+            .error(&format!("error {i}"), &error);
+    }
+    assert_eq!(
+        kinds,
+        ["issuer", "token_endpoint_auth_method", "invalid_client"]
+    );
+    scan.logs(capture);
+    scan.assert_clean();
+}
