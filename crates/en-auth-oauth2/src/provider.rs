@@ -4,34 +4,12 @@
 use std::time::{Duration, Instant};
 
 use en_auth_core::{
-    ClientInfo, Environment, Error, InvalidResponseError, SharedIdentity, Token,
-    TokenEndpointAuthMethod, TokenProvider,
+    ClientInfo, Environment, Error, SharedIdentity, Token, TokenEndpointAuthMethod, TokenProvider,
 };
-use oauth2::basic::{
-    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
-};
-use oauth2::{
-    AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, RequestTokenError, Scope,
-    StandardRevocableToken, TokenUrl,
-};
-use secrecy::ExposeSecret;
-use url::Url;
 
-use crate::http::{Exchange, DEFAULT_MAX_RESPONSE_BYTES};
-use crate::wire::{map_error_response, map_unstructured_error, WireTokenResponse};
-
-type OAuthClient = oauth2::Client<
-    BasicErrorResponse,
-    WireTokenResponse,
-    BasicTokenIntrospectionResponse,
-    StandardRevocableToken,
-    BasicRevocationErrorResponse,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointSet,
->;
+use crate::client_auth::ClientAuthentication;
+use crate::http::DEFAULT_MAX_RESPONSE_BYTES;
+use crate::request::TokenEndpoint;
 
 /// Obtains tokens with the client-credentials grant (RFC 6749 §4.4) from the environment's
 /// token endpoint.
@@ -43,11 +21,8 @@ type OAuthClient = oauth2::Client<
 pub struct ClientCredentials {
     client_info: ClientInfo,
     environment: Environment,
-    token_url: Url,
-    endpoint: String,
-    http: reqwest::Client,
-    timeout: Duration,
-    max_response_bytes: usize,
+    token_endpoint: TokenEndpoint,
+    authentication: ClientAuthentication,
 }
 
 impl ClientCredentials {
@@ -62,19 +37,17 @@ impl ClientCredentials {
         http: reqwest::Client,
     ) -> Result<Self, Error> {
         let token_url = environment.require_token_url()?.clone();
-        let mut endpoint = token_url.clone();
-        endpoint.set_query(None);
-        endpoint.set_fragment(None);
-        let _ = endpoint.set_password(None);
-        let _ = endpoint.set_username("");
+        let authentication = ClientAuthentication::from_config(&client_info, &environment)?;
         Ok(Self {
             client_info,
             environment,
-            token_url,
-            endpoint: endpoint.to_string(),
-            http,
-            timeout: en_auth_core::DEFAULT_TIMEOUT,
-            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            token_endpoint: TokenEndpoint::new(
+                token_url,
+                http,
+                en_auth_core::DEFAULT_TIMEOUT,
+                DEFAULT_MAX_RESPONSE_BYTES,
+            ),
+            authentication,
         })
     }
 
@@ -83,7 +56,7 @@ impl ClientCredentials {
     /// client sends the request.
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.token_endpoint.set_timeout(timeout);
         self
     }
 
@@ -91,7 +64,7 @@ impl ClientCredentials {
     /// [`DEFAULT_MAX_RESPONSE_BYTES`](crate::DEFAULT_MAX_RESPONSE_BYTES)).
     #[must_use]
     pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
-        self.max_response_bytes = bytes;
+        self.token_endpoint.set_max_response_bytes(bytes);
         self
     }
 
@@ -102,111 +75,19 @@ impl ClientCredentials {
 
     /// The token endpoint, as it appears in errors and logs.
     pub fn endpoint(&self) -> &str {
-        &self.endpoint
+        self.token_endpoint.endpoint()
     }
 
-    fn oauth_client(&self) -> OAuthClient {
-        let secret = self.client_info.client_secret().expose_secret();
-        let auth_type = match self.environment.token_endpoint_auth_method() {
-            TokenEndpointAuthMethod::ClientSecretPost => AuthType::RequestBody,
-            _ => AuthType::BasicAuth,
-        };
-        let client = oauth2::Client::new(ClientId::new(self.client_info.client_id().to_owned()))
-            .set_token_uri(TokenUrl::from_url(self.token_url.clone()))
-            .set_auth_type(auth_type);
-        if secret.is_empty() {
-            client
-        } else {
-            client.set_client_secret(ClientSecret::new(secret.to_owned()))
-        }
-    }
-
+    /// One client-credentials request (RFC 6749 §4.4.2): the grant, the scopes, the client's
+    /// authentication, the extra parameters.
     async fn request_token(&self) -> Result<Token, Error> {
-        let client = self.oauth_client();
-        let mut request = client.exchange_client_credentials();
-        for scope in self.environment.scopes() {
-            request = request.add_scope(Scope::new(scope.clone()));
-        }
-        for (name, value) in self.environment.extra_params() {
-            request = request.add_extra_param(name.clone(), value.clone());
-        }
-        let exchange = Exchange::new(self.http.clone(), self.timeout, self.max_response_bytes);
-        let client_id = self.client_info.client_id();
-        let requested_at = Instant::now();
-        // The status as received: a 2xx carrying a token reaches the oauth2 crate as a 200
-        // (normalize.rs).
-        let result = match request.request_async(&exchange).await {
-            Ok(response) => response.into_token(
-                &self.endpoint,
-                client_id,
-                exchange.status().unwrap_or(200),
-                requested_at,
-            ),
-            Err(RequestTokenError::ServerResponse(e)) => Err(map_error_response(
-                &self.endpoint,
-                client_id,
-                exchange.status().unwrap_or(400),
-                &e,
-            )),
-            Err(RequestTokenError::Request(e)) => Err(e.into_error(&self.endpoint)),
-            Err(RequestTokenError::Parse(e, body)) => {
-                let status = exchange.status().unwrap_or(0);
-                if is_success(status) {
-                    // A JSON object (normalize.rs saw to that) that is no token response.
-                    Err(InvalidResponseError::new(
-                        &self.endpoint,
-                        Some(status),
-                        not_a_token_response(&e.path().to_string()),
-                    )
-                    .into())
-                } else {
-                    Err(map_unstructured_error(
-                        &self.endpoint,
-                        client_id,
-                        status,
-                        &body,
-                    ))
-                }
-            }
-            Err(RequestTokenError::Other(message)) => {
-                let status = exchange.status();
-                match status {
-                    Some(s) if !is_success(s) => {
-                        Err(map_unstructured_error(&self.endpoint, client_id, s, &[]))
-                    }
-                    _ => Err(InvalidResponseError::new(&self.endpoint, status, message).into()),
-                }
-            }
-        };
-        result.map_err(|e| match e {
-            Error::Authorization(a) => {
-                Error::Authorization(a.with_retry_after(exchange.retry_after()))
-            }
-            other => other,
-        })
-    }
-}
-
-fn is_success(status: u16) -> bool {
-    (200..300).contains(&status)
-}
-
-/// Why a JSON object is no token response, naming the member at fault when it is one of a token
-/// response's (never quoting a value: serde's own message may).
-fn not_a_token_response(path: &str) -> String {
-    const MEMBERS: [&str; 8] = [
-        "access_token",
-        "token_type",
-        "expires_in",
-        "scope",
-        "refresh_token",
-        "id_token",
-        "error",
-        "error_description",
-    ];
-    match MEMBERS.iter().find(|m| **m == path) {
-        Some(member) => format!("not a token response: unusable `{member}` member"),
-        None => "not a token response: a member has the wrong type or appears twice".to_owned(),
+        let mut request = self.token_endpoint.request("client_credentials");
+        request.scopes(self.environment.scopes());
+        self.authentication.apply(&mut request)?;
+        request.extra_params(self.environment.extra_params());
+        self.token_endpoint
+            .send(request, self.client_info.client_id())
+            .await
     }
 }
 
@@ -215,8 +96,9 @@ impl std::fmt::Debug for ClientCredentials {
         f.debug_struct("ClientCredentials")
             .field("client_info", &self.client_info)
             .field("environment", &self.environment.id())
-            .field("token_url", &self.endpoint)
-            .field("timeout", &self.timeout)
+            .field("token_url", &self.endpoint())
+            .field("authentication", &self.authentication.method())
+            .field("timeout", &self.token_endpoint.timeout())
             .finish_non_exhaustive()
     }
 }
@@ -228,13 +110,13 @@ impl TokenProvider for ClientCredentials {
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match &result {
             Ok(token) => tracing::debug!(
-                endpoint = %self.endpoint,
+                endpoint = %self.endpoint(),
                 elapsed_ms,
                 expires_in_s = token.lifetime().map(|l: Duration| l.as_secs()),
                 "client-credentials token received"
             ),
             Err(error) => {
-                tracing::debug!(endpoint = %self.endpoint, elapsed_ms, %error, "client-credentials grant failed")
+                tracing::debug!(endpoint = %self.endpoint(), elapsed_ms, %error, "client-credentials grant failed")
             }
         }
         result
@@ -263,7 +145,7 @@ impl TokenProvider for ClientCredentials {
             _ => "client_secret_basic",
         };
         let mut identity = SharedIdentity::new("client_credentials")
-            .with("token_url", self.token_url.as_str())
+            .with("token_url", self.token_endpoint.url().as_str())
             .with("client_id", self.client_info.client_id())
             .with("token_endpoint_auth_method", method)
             .with_credential("client_secret", self.client_info.client_secret());
