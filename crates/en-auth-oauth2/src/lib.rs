@@ -26,11 +26,13 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod client_auth;
 mod discovery;
 mod http;
 mod normalize;
 mod parse;
 mod provider;
+mod request;
 mod wire;
 
 /// The core crate: the authorizer's machinery, for what the names below do not cover (a

@@ -1,40 +1,18 @@
 //! [`ClientCredentials`]: the OAuth2 client-credentials grant (RFC 6749 §4.4) as a
 //! [`TokenProvider`].
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use std::sync::Arc;
-
 use en_auth_core::{
-    ClientInfo, Environment, Error, InvalidResponseError, Issuer, SharedIdentity, Token,
-    TokenEndpointAuthMethod, TokenProvider,
+    ClientInfo, Environment, Error, Issuer, SharedIdentity, Token, TokenEndpointAuthMethod,
+    TokenProvider,
 };
-use oauth2::basic::{
-    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
-};
-use oauth2::{
-    AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, RequestTokenError, Scope,
-    StandardRevocableToken, TokenUrl,
-};
-use secrecy::ExposeSecret;
-use url::Url;
 
+use crate::client_auth::ClientAuthentication;
 use crate::discovery::{self, Fetcher, Metadata, DEFAULT_DISCOVERY_TTL};
-use crate::http::{Exchange, DEFAULT_MAX_RESPONSE_BYTES};
-use crate::wire::{map_error_response, map_unstructured_error, WireTokenResponse};
-
-type OAuthClient = oauth2::Client<
-    BasicErrorResponse,
-    WireTokenResponse,
-    BasicTokenIntrospectionResponse,
-    StandardRevocableToken,
-    BasicRevocationErrorResponse,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointSet,
->;
+use crate::http::DEFAULT_MAX_RESPONSE_BYTES;
+use crate::request::TokenEndpoint;
 
 /// Obtains tokens with the client-credentials grant (RFC 6749 §4.4) from the environment's
 /// token endpoint: its `token_url`, or else the `token_endpoint` of its issuer's metadata
@@ -51,14 +29,13 @@ type OAuthClient = oauth2::Client<
 pub struct ClientCredentials {
     client_info: ClientInfo,
     environment: Environment,
-    /// The configured `token_url`; none when the endpoint is discovered.
-    token_url: Option<Url>,
-    /// The token URL without query or credentials, or the issuer (discovery).
-    endpoint: String,
+    /// The configured token endpoint; with discovery, the issuer's URL, standing for the
+    /// discovered endpoint's settings (client, timeout, cap) until a request is made.
+    token_endpoint: TokenEndpoint,
+    /// Whether the token endpoint is discovered from the environment's issuer.
+    discovered: bool,
     discovery_ttl: Duration,
-    http: reqwest::Client,
-    timeout: Duration,
-    max_response_bytes: usize,
+    authentication: ClientAuthentication,
 }
 
 impl ClientCredentials {
@@ -73,9 +50,9 @@ impl ClientCredentials {
         environment: Environment,
         http: reqwest::Client,
     ) -> Result<Self, Error> {
-        let (token_url, endpoint) = match (environment.token_url(), environment.issuer()) {
-            (Some(url), _) => (Some(url.clone()), display_endpoint(url)),
-            (None, Some(issuer)) => (None, issuer.as_str().to_owned()),
+        let (url, discovered) = match (environment.token_url(), environment.issuer()) {
+            (Some(url), _) => (url.clone(), false),
+            (None, Some(issuer)) => (issuer.url().clone(), true),
             (None, None) => return Err(no_endpoint(&environment)),
         };
         for (field, set) in [
@@ -89,25 +66,20 @@ impl ClientCredentials {
                 ));
             }
         }
+        let authentication = ClientAuthentication::from_config(&client_info, &environment)?;
         Ok(Self {
             client_info,
             environment,
-            token_url,
-            endpoint,
+            token_endpoint: TokenEndpoint::new(
+                url,
+                http,
+                en_auth_core::DEFAULT_TIMEOUT,
+                DEFAULT_MAX_RESPONSE_BYTES,
+            ),
+            discovered,
             discovery_ttl: DEFAULT_DISCOVERY_TTL,
-            http,
-            timeout: en_auth_core::DEFAULT_TIMEOUT,
-            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            authentication,
         })
-    }
-
-    /// The time allowed for each token request, from connecting to the last byte of the
-    /// response (default [`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT)). It applies whatever
-    /// client sends the request.
-    #[must_use]
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
     }
 
     /// How long a discovered metadata document is used before it is fetched again (default
@@ -119,11 +91,20 @@ impl ClientCredentials {
         self
     }
 
+    /// The time allowed for each token request, from connecting to the last byte of the
+    /// response (default [`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT)). It applies whatever
+    /// client sends the request.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.token_endpoint.set_timeout(timeout);
+        self
+    }
+
     /// Caps the token response body at `bytes` (default
     /// [`DEFAULT_MAX_RESPONSE_BYTES`](crate::DEFAULT_MAX_RESPONSE_BYTES)).
     #[must_use]
     pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
-        self.max_response_bytes = bytes;
+        self.token_endpoint.set_max_response_bytes(bytes);
         self
     }
 
@@ -136,24 +117,24 @@ impl ClientCredentials {
     /// the issuer when the endpoint is discovered (errors of a token request then name the
     /// discovered endpoint).
     pub fn endpoint(&self) -> &str {
-        &self.endpoint
+        self.token_endpoint.endpoint()
     }
 
-    /// The token URL to use, the endpoint named in errors, and the metadata it came from, if
-    /// discovered.
-    async fn resolve(&self) -> Result<(Url, String, Option<Arc<Metadata>>), Error> {
-        if let Some(url) = &self.token_url {
-            return Ok((url.clone(), self.endpoint.clone(), None));
-        }
-        let issuer = self.issuer()?;
+    /// The endpoint to send to: the configured one, or the one the issuer's metadata names
+    /// (with the metadata, so that a failed request can invalidate it).
+    async fn resolve(&self) -> Result<(TokenEndpoint, Option<Arc<Metadata>>), Error> {
+        let issuer = match (self.discovered, self.environment.issuer()) {
+            (true, Some(issuer)) => issuer,
+            _ => return Ok((self.token_endpoint.clone(), None)),
+        };
         let fetcher = Fetcher {
-            http: &self.http,
-            timeout: self.timeout,
-            max_bytes: self.max_response_bytes,
+            http: self.token_endpoint.http(),
+            timeout: self.token_endpoint.timeout(),
+            max_bytes: self.token_endpoint.max_response_bytes(),
             ttl: self.discovery_ttl,
         };
         let metadata = discovery::metadata(&self.environment, issuer, &fetcher).await?;
-        let method = self.environment.token_endpoint_auth_method().as_str();
+        let method = self.authentication.method();
         if !metadata.auth_methods.iter().any(|m| m == method) {
             return Err(self.environment.error(
                 "token_endpoint_auth_method",
@@ -168,111 +149,42 @@ impl ClientCredentials {
                 ),
             ));
         }
-        let url = metadata.token_endpoint.clone();
-        Ok((url.clone(), display_endpoint(&url), Some(metadata)))
+        let endpoint = self.token_endpoint.at(metadata.token_endpoint.clone());
+        Ok((endpoint, Some(metadata)))
     }
 
-    fn issuer(&self) -> Result<&Issuer, Error> {
-        self.environment
-            .issuer()
-            .ok_or_else(|| no_endpoint(&self.environment))
-    }
-
-    fn oauth_client(&self, token_url: &Url) -> OAuthClient {
-        let secret = self.client_info.client_secret().expose_secret();
-        let auth_type = match self.environment.token_endpoint_auth_method() {
-            TokenEndpointAuthMethod::ClientSecretPost => AuthType::RequestBody,
-            _ => AuthType::BasicAuth,
-        };
-        let client = oauth2::Client::new(ClientId::new(self.client_info.client_id().to_owned()))
-            .set_token_uri(TokenUrl::from_url(token_url.clone()))
-            .set_auth_type(auth_type);
-        if secret.is_empty() {
-            client
-        } else {
-            client.set_client_secret(ClientSecret::new(secret.to_owned()))
-        }
-    }
-
+    /// One client-credentials request (RFC 6749 §4.4.2) to the configured or discovered
+    /// endpoint; after a failure at a discovered endpoint, the metadata is fetched again next
+    /// time.
     async fn request_token(&self) -> Result<Token, Error> {
-        let (token_url, endpoint, metadata) = self.resolve().await?;
-        let result = self.request_token_at(&token_url, &endpoint).await;
-        if let (Err(_), Some(metadata), Ok(issuer)) = (&result, &metadata, self.issuer()) {
+        let (endpoint, metadata) = self.resolve().await?;
+        let result = self.request_token_at(&endpoint).await;
+        if let (Err(_), Some(metadata), Some(issuer)) =
+            (&result, &metadata, self.environment.issuer())
+        {
             discovery::invalidate(issuer, metadata).await;
         }
         result
     }
 
-    async fn request_token_at(&self, token_url: &Url, endpoint: &str) -> Result<Token, Error> {
-        let client = self.oauth_client(token_url);
-        let mut request = client.exchange_client_credentials();
-        for scope in self.environment.scopes() {
-            request = request.add_scope(Scope::new(scope.clone()));
-        }
-        // RFC 8707 §2: one `resource` parameter per resource.
+    /// The grant, the scopes, the client's authentication, the resource indicators (one
+    /// `resource` parameter each, RFC 8707 §2) and audience, the extra parameters.
+    async fn request_token_at(&self, endpoint: &TokenEndpoint) -> Result<Token, Error> {
+        let mut request = endpoint.request("client_credentials");
+        request.scopes(self.environment.scopes());
+        self.authentication.apply(&mut request)?;
         for resource in self.environment.resources() {
-            request = request.add_extra_param("resource", resource.clone());
+            request.param("resource", resource.clone());
         }
         if let Some(audience) = self.environment.audience() {
-            request = request.add_extra_param("audience", audience.to_owned());
+            request.param("audience", audience);
         }
-        for (name, value) in self.environment.extra_params() {
-            request = request.add_extra_param(name.clone(), value.clone());
-        }
-        let exchange = Exchange::new(self.http.clone(), self.timeout, self.max_response_bytes);
-        let client_id = self.client_info.client_id();
-        let requested_at = Instant::now();
-        // The status as received: a 2xx carrying a token reaches the oauth2 crate as a 200
-        // (normalize.rs).
-        let result = match request.request_async(&exchange).await {
-            Ok(response) => response.into_token(
-                endpoint,
-                client_id,
-                exchange.status().unwrap_or(200),
-                requested_at,
-            ),
-            Err(RequestTokenError::ServerResponse(e)) => Err(map_error_response(
-                endpoint,
-                client_id,
-                exchange.status().unwrap_or(400),
-                &e,
-            )),
-            Err(RequestTokenError::Request(e)) => Err(e.into_error(endpoint)),
-            Err(RequestTokenError::Parse(e, body)) => {
-                let status = exchange.status().unwrap_or(0);
-                if is_success(status) {
-                    // A JSON object (normalize.rs saw to that) that is no token response.
-                    Err(InvalidResponseError::new(
-                        endpoint,
-                        Some(status),
-                        not_a_token_response(&e.path().to_string()),
-                    )
-                    .into())
-                } else {
-                    Err(map_unstructured_error(
-                        endpoint,
-                        client_id,
-                        status,
-                        &body,
-                    ))
-                }
-            }
-            Err(RequestTokenError::Other(message)) => {
-                let status = exchange.status();
-                match status {
-                    Some(s) if !is_success(s) => {
-                        Err(map_unstructured_error(endpoint, client_id, s, &[]))
-                    }
-                    _ => Err(InvalidResponseError::new(endpoint, status, message).into()),
-                }
-            }
-        };
-        result.map_err(|e| match e {
-            Error::Authorization(a) => {
-                Error::Authorization(a.with_retry_after(exchange.retry_after()))
-            }
-            other => other,
-        })
+        request.extra_params(self.environment.extra_params());
+        endpoint.send(request, self.client_info.client_id()).await
+    }
+
+    fn issuer(&self) -> Option<&Issuer> {
+        self.environment.issuer().filter(|_| self.discovered)
     }
 }
 
@@ -284,46 +196,14 @@ fn no_endpoint(environment: &Environment) -> Error {
     )
 }
 
-/// `url` as errors and logs show it: without query, fragment or credentials.
-fn display_endpoint(url: &Url) -> String {
-    let mut endpoint = url.clone();
-    endpoint.set_query(None);
-    endpoint.set_fragment(None);
-    let _ = endpoint.set_password(None);
-    let _ = endpoint.set_username("");
-    endpoint.to_string()
-}
-
-fn is_success(status: u16) -> bool {
-    (200..300).contains(&status)
-}
-
-/// Why a JSON object is no token response, naming the member at fault when it is one of a token
-/// response's (never quoting a value: serde's own message may).
-fn not_a_token_response(path: &str) -> String {
-    const MEMBERS: [&str; 8] = [
-        "access_token",
-        "token_type",
-        "expires_in",
-        "scope",
-        "refresh_token",
-        "id_token",
-        "error",
-        "error_description",
-    ];
-    match MEMBERS.iter().find(|m| **m == path) {
-        Some(member) => format!("not a token response: unusable `{member}` member"),
-        None => "not a token response: a member has the wrong type or appears twice".to_owned(),
-    }
-}
-
 impl std::fmt::Debug for ClientCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientCredentials")
             .field("client_info", &self.client_info)
             .field("environment", &self.environment.id())
-            .field("endpoint", &self.endpoint)
-            .field("timeout", &self.timeout)
+            .field("endpoint", &self.endpoint())
+            .field("authentication", &self.authentication.method())
+            .field("timeout", &self.token_endpoint.timeout())
             .finish_non_exhaustive()
     }
 }
@@ -335,13 +215,13 @@ impl TokenProvider for ClientCredentials {
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match &result {
             Ok(token) => tracing::debug!(
-                endpoint = %self.endpoint,
+                endpoint = %self.endpoint(),
                 elapsed_ms,
                 expires_in_s = token.lifetime().map(|l: Duration| l.as_secs()),
                 "client-credentials token received"
             ),
             Err(error) => {
-                tracing::debug!(endpoint = %self.endpoint, elapsed_ms, %error, "client-credentials grant failed")
+                tracing::debug!(endpoint = %self.endpoint(), elapsed_ms, %error, "client-credentials grant failed")
             }
         }
         result
@@ -366,14 +246,16 @@ impl TokenProvider for ClientCredentials {
     /// ([`SharedIdentity::with_credential`]: a token is shared only between holders of the same
     /// secret). Never the secret itself.
     fn shared_identity(&self) -> Option<SharedIdentity> {
-        let method = self.environment.token_endpoint_auth_method().as_str();
+        let method = match self.environment.token_endpoint_auth_method() {
+            TokenEndpointAuthMethod::ClientSecretPost => "client_secret_post",
+            _ => "client_secret_basic",
+        };
         let mut identity = SharedIdentity::new("client_credentials");
         // The token URL when configured (the identity of configurations without an issuer is
         // unchanged); else the issuer, whose metadata names the endpoint.
-        identity = match (&self.token_url, self.environment.issuer()) {
-            (Some(url), _) => identity.with("token_url", url.as_str()),
-            (None, Some(issuer)) => identity.with("issuer", issuer.as_str()),
-            (None, None) => identity,
+        identity = match self.issuer() {
+            Some(issuer) => identity.with("issuer", issuer.as_str()),
+            None => identity.with("token_url", self.token_endpoint.url().as_str()),
         };
         for resource in self.environment.resources() {
             identity = identity.with("resource", resource.as_str());

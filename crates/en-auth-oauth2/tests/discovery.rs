@@ -5,8 +5,8 @@
 //! and `audience` parameters and the cache/store keys they (and the issuer) make. The real
 //! server's side is in `peer_oidc.rs`.
 //!
-//! Each test has its own httpmock server, so its own issuer: the process-wide metadata cache is
-//! never shared between tests.
+//! httpmock hands out pooled servers (a port is reused by later tests), so every issuer here has
+//! a path of its own ([`unique`]): the process-wide metadata cache is never shared between tests.
 
 use std::time::Duration;
 
@@ -19,6 +19,17 @@ use serde_json::json;
 
 const RFC8414: &str = "/.well-known/oauth-authorization-server";
 const OIDC: &str = "/.well-known/openid-configuration";
+
+/// A new issuer on `server` — `…/i<n>` — and the paths of its RFC 8414 and OpenID documents.
+fn unique(server: &MockServer) -> (String, String, String) {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    (
+        server.url(format!("/i{n}")),
+        format!("{RFC8414}/i{n}"),
+        format!("/i{n}{OIDC}"),
+    )
+}
 
 fn token_body() -> serde_json::Value {
     json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 3600})
@@ -114,16 +125,16 @@ async fn a_malformed_document_is_an_invalid_response_naming_it() {
         (String::new(), "truncated"),
     ] {
         let server = MockServer::start_async().await;
-        let issuer = server.base_url();
+        let (issuer, rfc, _) = unique(&server);
         server
             .mock_async(|when, then| {
-                when.method(GET).path(RFC8414);
+                when.method(GET).path(rfc.as_str());
                 then.status(200).body(body.as_str());
             })
             .await;
         match first_error(environment(&issuer)).await {
             Error::InvalidResponse(e) => {
-                assert_eq!(e.endpoint, server.url(RFC8414));
+                assert_eq!(e.endpoint, server.url(&rfc));
                 assert!(e.to_string().contains(expected), "{body:?}: {e}");
             }
             other => panic!("{body:?}: expected InvalidResponse, got {other:?}"),
@@ -140,14 +151,14 @@ async fn a_document_without_a_usable_token_endpoint_is_an_invalid_response() {
         (Some("ftp://127.0.0.1/token"), "neither https nor http on loopback"),
     ] {
         let server = MockServer::start_async().await;
-        let issuer = server.base_url();
+        let (issuer, rfc, _) = unique(&server);
         let mut body = json!({ "issuer": issuer });
         if let Some(endpoint) = endpoint {
             body["token_endpoint"] = json!(endpoint);
         }
         server
             .mock_async(|when, then| {
-                when.method(GET).path(RFC8414);
+                when.method(GET).path(rfc.as_str());
                 then.status(200).json_body(body);
             })
             .await;
@@ -161,12 +172,12 @@ async fn a_document_without_a_usable_token_endpoint_is_an_invalid_response() {
 #[tokio::test]
 async fn a_document_over_the_size_cap_is_refused() {
     let server = MockServer::start_async().await;
-    let issuer = server.base_url();
+    let (issuer, rfc, _) = unique(&server);
     let mut body = document(&server, &issuer);
     body["padding"] = json!("x".repeat(en_auth_oauth2::DEFAULT_MAX_RESPONSE_BYTES));
     server
         .mock_async(|when, then| {
-            when.method(GET).path(RFC8414);
+            when.method(GET).path(rfc.as_str());
             then.status(200).json_body(body);
         })
         .await;
@@ -182,7 +193,7 @@ async fn a_document_over_the_size_cap_is_refused() {
 async fn a_redirecting_document_is_not_followed() {
     let server = MockServer::start_async().await;
     let elsewhere = MockServer::start_async().await;
-    let issuer = server.base_url();
+    let (issuer, rfc, oidc) = unique(&server);
     let body = document(&elsewhere, &issuer);
     let moved = elsewhere
         .mock_async(|when, then| {
@@ -202,8 +213,8 @@ async fn a_redirecting_document_is_not_followed() {
             let text = e.to_string();
             assert!(text.contains("HTTP 302"), "{text}");
             assert!(text.contains("redirects are not followed"), "{text}");
-            assert!(text.contains(&server.url(RFC8414)), "{text}");
-            assert!(text.contains(&server.url(OIDC)), "{text}");
+            assert!(text.contains(&server.url(&rfc)), "{text}");
+            assert!(text.contains(&server.url(&oidc)), "{text}");
         }
         other => panic!("expected InvalidResponse, got {other:?}"),
     }
@@ -214,11 +225,11 @@ async fn a_redirecting_document_is_not_followed() {
 #[tokio::test]
 async fn a_document_is_fetched_again_once_its_ttl_has_passed() {
     let server = MockServer::start_async().await;
-    let issuer = server.base_url();
+    let (issuer, rfc, _) = unique(&server);
     let body = document(&server, &issuer);
     let metadata = server
         .mock_async(|when, then| {
-            when.method(GET).path(RFC8414);
+            when.method(GET).path(rfc.as_str());
             then.status(200).json_body(body);
         })
         .await;
@@ -240,13 +251,13 @@ async fn a_document_is_fetched_again_once_its_ttl_has_passed() {
 #[tokio::test]
 async fn a_failed_token_request_makes_the_next_one_fetch_the_document_again() {
     let server = MockServer::start_async().await;
-    let issuer = server.base_url();
+    let (issuer, rfc, _) = unique(&server);
     // The document names an endpoint that has gone away…
     let mut old = document(&server, &issuer);
     old["token_endpoint"] = json!(server.url("/old-token"));
     let old_metadata = server
         .mock_async(|when, then| {
-            when.method(GET).path(RFC8414);
+            when.method(GET).path(rfc.as_str());
             then.status(200).json_body(old);
         })
         .await;
@@ -265,7 +276,7 @@ async fn a_failed_token_request_makes_the_next_one_fetch_the_document_again() {
     let body = document(&server, &issuer);
     let new_metadata = server
         .mock_async(|when, then| {
-            when.method(GET).path(RFC8414);
+            when.method(GET).path(rfc.as_str());
             then.status(200).json_body(body);
         })
         .await;
@@ -279,13 +290,13 @@ async fn a_failed_token_request_makes_the_next_one_fetch_the_document_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_authorizers_fetch_the_document_once() {
     let server = MockServer::start_async().await;
-    let issuer = server.base_url();
+    let (issuer, rfc, _) = unique(&server);
     let body = document(&server, &issuer);
     // The document is slow, so that every authorizer asks while the first fetch is under way:
     // without a single flight each would fetch it.
     let metadata = server
         .mock_async(|when, then| {
-            when.method(GET).path(RFC8414);
+            when.method(GET).path(rfc.as_str());
             then.status(200)
                 .delay(Duration::from_millis(300))
                 .json_body(body);
@@ -308,7 +319,7 @@ async fn fifty_concurrent_authorizers_fetch_the_document_once() {
 #[tokio::test]
 async fn a_failed_fetch_is_shared_by_those_waiting_and_retried_by_the_next() {
     let server = MockServer::start_async().await;
-    let issuer = server.base_url();
+    let (issuer, _, _) = unique(&server);
     let missing = server
         .mock_async(|when, then| {
             when.method(GET);
@@ -329,11 +340,11 @@ async fn a_failed_fetch_is_shared_by_those_waiting_and_retried_by_the_next() {
 #[tokio::test]
 async fn without_a_methods_list_only_client_secret_basic_is_supported() {
     let server = MockServer::start_async().await;
-    let issuer = server.base_url();
+    let (issuer, rfc, _) = unique(&server);
     let body = json!({"issuer": issuer, "token_endpoint": server.url("/token")});
     server
         .mock_async(|when, then| {
-            when.method(GET).path(RFC8414);
+            when.method(GET).path(rfc.as_str());
             then.status(200).json_body(body);
         })
         .await;

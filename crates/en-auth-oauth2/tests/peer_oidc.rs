@@ -184,12 +184,13 @@ async fn an_issuer_alone_discovers_the_token_endpoint() {
 
 /// The claims of a JWT access token, verified with the server's JWKS for `audience`.
 async fn verified_claims(token: &str, audience: &str) -> Value {
-    let jwks: jsonwebtoken::jwk::JwkSet = reqwest::get(field(oidc(), "jwks_uri"))
+    let body = reqwest::get(field(oidc(), "jwks_uri"))
         .await
         .unwrap()
-        .json()
+        .bytes()
         .await
         .unwrap();
+    let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_slice(&body).unwrap();
     let header = jsonwebtoken::decode_header(token).unwrap();
     let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
     let mut validation = jsonwebtoken::Validation::new(header.alg);
@@ -250,6 +251,10 @@ async fn a_resource_the_server_does_not_know_is_an_invalid_target_error() {
 #[tokio::test]
 async fn authorizers_for_different_resources_never_share_a_token() {
     let dir = tempfile::tempdir().unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
     let store = en_auth_oauth2::LocalStore::open(dir.path()).unwrap();
     let resource = field(oidc(), "jwt_resource");
     let with_resource = environment(TokenEndpointAuthMethod::ClientSecretBasic)
@@ -262,6 +267,22 @@ async fn authorizers_for_different_resources_never_share_a_token() {
             .build()
             .unwrap()
     };
+    let key = |environment: &Environment| {
+        use en_auth_oauth2::TokenProvider as _;
+        en_auth_oauth2::ClientCredentials::new(
+            client("basic"),
+            environment.clone(),
+            reqwest::Client::new(),
+        )
+        .unwrap()
+        .shared_identity()
+        .unwrap()
+        .key()
+        .to_hex()
+    };
+    let expected_keys: std::collections::BTreeSet<String> =
+        [key(&with_resource), key(&without)].into();
+    assert_eq!(expected_keys.len(), 2);
     let (for_resource, plain) = (build(with_resource), build(without));
     let a = for_resource.access_token().await.unwrap();
     let b = plain.access_token().await.unwrap();
@@ -270,13 +291,18 @@ async fn authorizers_for_different_resources_never_share_a_token() {
     assert!(jsonwebtoken::decode_header(b.secret().expose_secret()).is_err());
     assert_eq!(for_resource.token_requests(), 1);
     assert_eq!(plain.token_requests(), 1);
-    // Two tokens stored, one per key.
-    let files = std::fs::read_dir(dir.path())
+    // Two tokens stored, each under its authorizer's key (`<key>.token`).
+    let stored: std::collections::BTreeSet<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(Result::ok)
-        .filter(|e| !e.file_name().to_string_lossy().ends_with(".lock"))
-        .count();
-    assert_eq!(files, 2, "one stored token per resource");
+        .filter_map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .strip_suffix(".token")
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(stored, expected_keys);
 }
 
 #[tokio::test]
