@@ -10,6 +10,8 @@
 //! # issuer = "https://auth.example.com"     # instead of token_url: discovery (RFC 8414 / OIDC)
 //! # resource = ["https://api.example.com/"] # RFC 8707 resource indicators
 //! # audience = "https://api.example.com"    # the `audience` token-request parameter
+//! # subject_token_file = "/var/run/secrets/tokens/subject"  # RFC 8693 token exchange
+//! # subject_token_type = "urn:ietf:params:oauth:token-type:jwt"
 //! region = "us-east-1"
 //! user_pool_id = "us-east-1_Example"
 //! # cognito_endpoint = "http://127.0.0.1:9229"   # emulators only
@@ -83,6 +85,7 @@ pub struct Environment {
     issuer: Option<Issuer>,
     resources: Vec<String>,
     audience: Option<String>,
+    token_exchange: Option<TokenExchangeConfig>,
     region: Option<String>,
     user_pool_id: Option<String>,
     cognito_endpoint: Option<Url>,
@@ -103,6 +106,7 @@ impl std::fmt::Debug for Environment {
             .field("issuer", &self.issuer.as_ref().map(Issuer::as_str))
             .field("resource", &self.resources)
             .field("audience", &self.audience)
+            .field("token_exchange", &self.token_exchange)
             .field("region", &self.region)
             .field("user_pool_id", &self.user_pool_id)
             .field(
@@ -144,6 +148,11 @@ struct EnvironmentTable {
     #[serde(default)]
     resource: Vec<String>,
     audience: Option<String>,
+    subject_token_file: Option<PathBuf>,
+    subject_token_type: Option<String>,
+    actor_token_file: Option<PathBuf>,
+    actor_token_type: Option<String>,
+    requested_token_type: Option<String>,
     region: Option<String>,
     user_pool_id: Option<String>,
     cognito_endpoint: Option<String>,
@@ -167,6 +176,11 @@ impl EnvironmentTable {
         "issuer",
         "resource",
         "audience",
+        "subject_token_file",
+        "subject_token_type",
+        "actor_token_file",
+        "actor_token_type",
+        "requested_token_type",
         "region",
         "user_pool_id",
         "cognito_endpoint",
@@ -188,6 +202,7 @@ impl Environment {
             issuer: None,
             resources: Vec::new(),
             audience: None,
+            token_exchange: None,
             region: None,
             user_pool_id: None,
             cognito_endpoint: None,
@@ -290,6 +305,34 @@ impl Environment {
         env = env.with_resources(table.resource)?;
         if let Some(audience) = table.audience {
             env = env.with_audience(audience)?;
+        }
+        match table.subject_token_file {
+            Some(subject_token_file) => {
+                let config = TokenExchangeConfig {
+                    subject_token_file,
+                    subject_token_type: table
+                        .subject_token_type
+                        .unwrap_or_else(|| TokenExchangeConfig::ACCESS_TOKEN_TYPE.to_owned()),
+                    actor_token_file: table.actor_token_file,
+                    actor_token_type: table.actor_token_type,
+                    requested_token_type: table.requested_token_type,
+                };
+                env = env.with_token_exchange(config)?;
+            }
+            None => {
+                let stray = [
+                    ("subject_token_type", table.subject_token_type.is_some()),
+                    ("actor_token_file", table.actor_token_file.is_some()),
+                    ("actor_token_type", table.actor_token_type.is_some()),
+                    ("requested_token_type", table.requested_token_type.is_some()),
+                ];
+                if let Some((field, _)) = stray.iter().find(|(_, set)| *set) {
+                    return Err(env.error(
+                        field,
+                        "token exchange needs `subject_token_file` (RFC 8693 §2.1: the subject token)",
+                    ));
+                }
+            }
         }
         env.region = table.region;
         env.user_pool_id = table.user_pool_id;
@@ -408,7 +451,9 @@ impl Environment {
             if url.fragment().is_some() || resource.contains('#') {
                 return Err(self.error(
                     "resource",
-                    format!("`{resource}` has a fragment; a resource indicator has none (RFC 8707 §2)"),
+                    format!(
+                        "`{resource}` has a fragment; a resource indicator has none (RFC 8707 §2)"
+                    ),
                 ));
             }
             checked.push(resource.to_owned());
@@ -430,6 +475,50 @@ impl Environment {
         }
         self.audience = Some(audience);
         Ok(self)
+    }
+
+    /// Asks for RFC 8693 token exchange with `config`'s subject (and actor) token files
+    /// instead of the client-credentials grant (the file's `subject_token_file` and its
+    /// companions).
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] when a token type is empty, or an actor token has no type or a
+    /// type has no actor token (RFC 8693 §2.1).
+    pub fn with_token_exchange(mut self, config: TokenExchangeConfig) -> Result<Self, Error> {
+        for (field, value) in [
+            ("subject_token_type", Some(&config.subject_token_type)),
+            ("actor_token_type", config.actor_token_type.as_ref()),
+            ("requested_token_type", config.requested_token_type.as_ref()),
+        ] {
+            if value.is_some_and(|v| v.trim().is_empty()) {
+                return Err(self.error(
+                    field,
+                    "empty; a token type is a URI such as urn:ietf:params:oauth:token-type:access_token",
+                ));
+            }
+        }
+        match (&config.actor_token_file, &config.actor_token_type) {
+            (Some(_), None) => {
+                return Err(self.error(
+                    "actor_token_type",
+                    "missing; an actor token needs its type (RFC 8693 §2.1)",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(self.error(
+                    "actor_token_file",
+                    "missing; `actor_token_type` is only sent with an actor token (RFC 8693 §2.1)",
+                ))
+            }
+            _ => {}
+        }
+        self.token_exchange = Some(config);
+        Ok(self)
+    }
+
+    /// The token exchange settings, when tokens come from RFC 8693 token exchange.
+    pub fn token_exchange(&self) -> Option<&TokenExchangeConfig> {
+        self.token_exchange.as_ref()
     }
 
     /// Sets the AWS region of the Cognito user pool, such as `us-east-1`.
@@ -663,6 +752,64 @@ impl Environment {
             "http" => Err(self.error(field, plain_http_refusal(&url))),
             other => Err(self.error(field, format!("unsupported scheme `{other}`"))),
         }
+    }
+}
+
+/// RFC 8693 token exchange with tokens from files, as an environment configures it: the
+/// subject token (and an actor token) read from their files at every token request (a
+/// platform may rotate them), exchanged for a token for the environment's audience, resources
+/// and scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenExchangeConfig {
+    /// `subject_token_file`: the file holding the subject token.
+    pub subject_token_file: PathBuf,
+    /// `subject_token_type`: its type (RFC 8693 §3), default
+    /// [`TokenExchangeConfig::ACCESS_TOKEN_TYPE`].
+    pub subject_token_type: String,
+    /// `actor_token_file`: the file holding the actor token, if any.
+    pub actor_token_file: Option<PathBuf>,
+    /// `actor_token_type`: its type, required with an actor token.
+    pub actor_token_type: Option<String>,
+    /// `requested_token_type`: the type of token asked for, if any.
+    pub requested_token_type: Option<String>,
+}
+
+impl TokenExchangeConfig {
+    /// `urn:ietf:params:oauth:token-type:access_token` (RFC 8693 §3).
+    pub const ACCESS_TOKEN_TYPE: &'static str = "urn:ietf:params:oauth:token-type:access_token";
+
+    /// Exchanging the token in `subject_token_file`, of type `subject_token_type`.
+    pub fn new(
+        subject_token_file: impl Into<PathBuf>,
+        subject_token_type: impl Into<String>,
+    ) -> Self {
+        Self {
+            subject_token_file: subject_token_file.into(),
+            subject_token_type: subject_token_type.into(),
+            actor_token_file: None,
+            actor_token_type: None,
+            requested_token_type: None,
+        }
+    }
+
+    /// With an actor token (RFC 8693 §2.1) from `file`, of type `token_type`.
+    #[must_use]
+    pub fn with_actor_token(
+        mut self,
+        file: impl Into<PathBuf>,
+        token_type: impl Into<String>,
+    ) -> Self {
+        self.actor_token_file = Some(file.into());
+        self.actor_token_type = Some(token_type.into());
+        self
+    }
+
+    /// Asking for a token of type `token_type` (`requested_token_type`).
+    #[must_use]
+    pub fn with_requested_token_type(mut self, token_type: impl Into<String>) -> Self {
+        self.requested_token_type = Some(token_type.into());
+        self
     }
 }
 

@@ -269,10 +269,18 @@ audience = "https://api.example.com"
     assert!(env.token_url().is_none());
     assert!(env.has_token_endpoint());
     // Kept as written, not normalised: the metadata's `issuer` must equal it exactly.
-    assert_eq!(env.issuer().unwrap().as_str(), "https://auth.example.com/tenant");
-    let bare = Environment::new("x").with_issuer("https://auth.example.com").unwrap();
+    assert_eq!(
+        env.issuer().unwrap().as_str(),
+        "https://auth.example.com/tenant"
+    );
+    let bare = Environment::new("x")
+        .with_issuer("https://auth.example.com")
+        .unwrap();
     assert_eq!(bare.issuer().unwrap().as_str(), "https://auth.example.com");
-    assert_eq!(bare.issuer().unwrap().url().as_str(), "https://auth.example.com/");
+    assert_eq!(
+        bare.issuer().unwrap().url().as_str(),
+        "https://auth.example.com/"
+    );
     assert_eq!(
         env.resources(),
         ["https://api.example.com/v1", "urn:example:reports"]
@@ -286,13 +294,37 @@ fn invalid_issuers_resources_and_audiences_are_named() {
     let cases = [
         ("issuer = \"http://auth.example.com\"", "issuer", "loopback"),
         ("issuer = \"auth.example.com\"", "issuer", "not a URL"),
-        ("issuer = \"https://a.example/?tenant=1\"", "issuer", "no query or fragment"),
-        ("issuer = \"https://a.example/#x\"", "issuer", "no query or fragment"),
+        (
+            "issuer = \"https://a.example/?tenant=1\"",
+            "issuer",
+            "no query or fragment",
+        ),
+        (
+            "issuer = \"https://a.example/#x\"",
+            "issuer",
+            "no query or fragment",
+        ),
         ("resource = [\"/api\"]", "resource", "not an absolute URI"),
-        ("resource = [\"api.example.com\"]", "resource", "not an absolute URI"),
-        ("resource = [\"https://api.example.com/#v1\"]", "resource", "fragment"),
-        ("resource = [\"https://api.example.com/#\"]", "resource", "fragment"),
-        ("resource = \"https://api.example.com/\"", "resource", "invalid"),
+        (
+            "resource = [\"api.example.com\"]",
+            "resource",
+            "not an absolute URI",
+        ),
+        (
+            "resource = [\"https://api.example.com/#v1\"]",
+            "resource",
+            "fragment",
+        ),
+        (
+            "resource = [\"https://api.example.com/#\"]",
+            "resource",
+            "fragment",
+        ),
+        (
+            "resource = \"https://api.example.com/\"",
+            "resource",
+            "invalid",
+        ),
         ("audience = \" \"", "audience", "empty"),
     ];
     for (line, field, needle) in cases {

@@ -12,11 +12,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use en_auth_core::{Environment, Error, InvalidResponseError, Issuer};
+use en_auth_core::{Environment, Error, InvalidResponseError, Issuer, SharedIdentity};
 use serde::Deserialize;
 use url::Url;
 
-use crate::http::get_document;
+use crate::http::{get_document, DEFAULT_MAX_RESPONSE_BYTES};
+use crate::request::TokenEndpoint;
 
 /// How long a discovered metadata document is used before it is fetched again: one hour.
 pub const DEFAULT_DISCOVERY_TTL: Duration = Duration::from_secs(3600);
@@ -47,6 +48,124 @@ struct Document {
     token_endpoint_auth_methods_supported: Option<Vec<String>>,
 }
 
+/// Where a provider's token requests go: the environment's `token_url`, or the `token_endpoint`
+/// its issuer's metadata names.
+pub(crate) struct Endpoints {
+    /// The configured token endpoint; with discovery, the issuer's URL, standing for the
+    /// discovered endpoint's settings (client, timeout, cap) until a request is made.
+    configured: TokenEndpoint,
+    /// Whether the token endpoint is discovered from the environment's issuer.
+    discovered: bool,
+    ttl: Duration,
+}
+
+impl Endpoints {
+    /// The endpoints of `environment`, requests sent with `http`.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] when the environment has neither a `token_url` nor an `issuer`.
+    pub(crate) fn new(environment: &Environment, http: reqwest::Client) -> Result<Self, Error> {
+        let (url, discovered) = match (environment.token_url(), environment.issuer()) {
+            (Some(url), _) => (url.clone(), false),
+            (None, Some(issuer)) => (issuer.url().clone(), true),
+            (None, None) => {
+                return Err(environment.error(
+                    "token_url",
+                    "missing; the token requests need a token endpoint (`token_url`) or an `issuer` to discover it from",
+                ))
+            }
+        };
+        Ok(Self {
+            configured: TokenEndpoint::new(
+                url,
+                http,
+                en_auth_core::DEFAULT_TIMEOUT,
+                DEFAULT_MAX_RESPONSE_BYTES,
+            ),
+            discovered,
+            ttl: DEFAULT_DISCOVERY_TTL,
+        })
+    }
+
+    /// The configured endpoint (the issuer's URL with discovery), whose settings every request
+    /// uses.
+    pub(crate) fn configured(&self) -> &TokenEndpoint {
+        &self.configured
+    }
+
+    pub(crate) fn configured_mut(&mut self) -> &mut TokenEndpoint {
+        &mut self.configured
+    }
+
+    pub(crate) fn set_ttl(&mut self, ttl: Duration) {
+        self.ttl = ttl;
+    }
+
+    /// The issuer the endpoint is discovered from, if it is.
+    pub(crate) fn issuer<'e>(&self, environment: &'e Environment) -> Option<&'e Issuer> {
+        environment.issuer().filter(|_| self.discovered)
+    }
+
+    /// `identity` with the token URL, or the issuer when the endpoint is discovered (the
+    /// identity of configurations without an issuer is unchanged).
+    pub(crate) fn identify(
+        &self,
+        environment: &Environment,
+        identity: SharedIdentity,
+    ) -> SharedIdentity {
+        match self.issuer(environment) {
+            Some(issuer) => identity.with("issuer", issuer.as_str()),
+            None => identity.with("token_url", self.configured.url().as_str()),
+        }
+    }
+
+    /// The endpoint to send to: the configured one, or the one the issuer's metadata names,
+    /// with the metadata (for [`Endpoints::failed`]).
+    ///
+    /// # Errors
+    /// As [`metadata`]; [`Error::Configuration`] (field `token_endpoint_auth_method`) when the
+    /// metadata does not list `method`.
+    pub(crate) async fn resolve(
+        &self,
+        environment: &Environment,
+        method: &str,
+    ) -> Result<(TokenEndpoint, Option<Arc<Metadata>>), Error> {
+        let Some(issuer) = self.issuer(environment) else {
+            return Ok((self.configured.clone(), None));
+        };
+        let fetcher = Fetcher {
+            http: self.configured.http(),
+            timeout: self.configured.timeout(),
+            max_bytes: self.configured.max_response_bytes(),
+            ttl: self.ttl,
+        };
+        let metadata = metadata(environment, issuer, &fetcher).await?;
+        if !metadata.auth_methods.iter().any(|m| m == method) {
+            return Err(environment.error(
+                "token_endpoint_auth_method",
+                format!(
+                    "the authorization server does not support `{method}` (its metadata at {} lists: {})",
+                    metadata.document_url,
+                    if metadata.auth_methods.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        metadata.auth_methods.join(", ")
+                    }
+                ),
+            ));
+        }
+        let endpoint = self.configured.at(metadata.token_endpoint.clone());
+        Ok((endpoint, Some(metadata)))
+    }
+
+    /// After a failed token request with `metadata`: the next request fetches it again.
+    pub(crate) async fn failed(&self, environment: &Environment, metadata: Option<&Arc<Metadata>>) {
+        if let (Some(metadata), Some(issuer)) = (metadata, self.issuer(environment)) {
+            invalidate(issuer, metadata).await;
+        }
+    }
+}
+
 /// The two places an issuer's metadata may be, in the order they are tried: RFC 8414 §3.1
 /// inserts the well-known segment between the host and the issuer's path
 /// (`https://a.example/.well-known/oauth-authorization-server/tenant`); OpenID Connect
@@ -62,11 +181,11 @@ pub(crate) fn well_known_urls(issuer: &Url) -> [Url; 2] {
 }
 
 /// How a provider fetches: its HTTP client, timeout and size cap, and the TTL it accepts.
-pub(crate) struct Fetcher<'a> {
-    pub(crate) http: &'a reqwest::Client,
-    pub(crate) timeout: Duration,
-    pub(crate) max_bytes: usize,
-    pub(crate) ttl: Duration,
+struct Fetcher<'a> {
+    http: &'a reqwest::Client,
+    timeout: Duration,
+    max_bytes: usize,
+    ttl: Duration,
 }
 
 /// One issuer's cached metadata, and the single flight that fetches it.
@@ -101,7 +220,7 @@ fn slot(issuer: &str) -> Arc<Slot> {
 ///
 /// # Errors
 /// As [`fetch`].
-pub(crate) async fn metadata(
+async fn metadata(
     environment: &Environment,
     issuer: &Issuer,
     fetcher: &Fetcher<'_>,
@@ -131,7 +250,7 @@ pub(crate) async fn metadata(
 
 /// Forgets `used` (the metadata a token request failed with), so that the next token request
 /// fetches the document again — unless it was already replaced.
-pub(crate) async fn invalidate(issuer: &Issuer, used: &Arc<Metadata>) {
+async fn invalidate(issuer: &Issuer, used: &Arc<Metadata>) {
     let slot = slot(issuer.as_str());
     let mut state = slot.state.lock().await;
     if state

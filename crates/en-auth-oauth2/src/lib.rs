@@ -28,6 +28,7 @@
 
 mod client_auth;
 mod discovery;
+mod exchange;
 mod http;
 mod normalize;
 mod parse;
@@ -35,17 +36,18 @@ mod provider;
 mod request;
 mod wire;
 
+pub use discovery::DEFAULT_DISCOVERY_TTL;
 /// The core crate: the authorizer's machinery, for what the names below do not cover (a
 /// [`TokenProvider`] of your own, the shared-store trait's types).
 pub use en_auth_core as core;
 pub use en_auth_core::{
     auth_error, same_origin_redirects, AuthorizationError, Authorizer, AuthorizerBuilder,
     CacheMiss, ClientInfo, ConfigurationError, Cooldown, CurrentToken, Environment, Error,
-    InternalError, IntoEnvironment, InvalidClientError, InvalidResponseError, LocalStore,
+    InternalError, IntoEnvironment, InvalidClientError, InvalidResponseError, Issuer, LocalStore,
     OutgoingRequest, RenewalPolicy, RenewalTrigger, RequestPolicy, SharedStore,
-    SharedStoreSettings, Ticket, Token, TokenEndpointAuthMethod, TokenProvider, TokenUnavailable,
-    TransportError, TransportErrorKind, Verdict, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
-    ENVIRONMENTS_VAR,
+    SharedStoreSettings, Ticket, Token, TokenEndpointAuthMethod, TokenExchangeConfig,
+    TokenProvider, TokenUnavailable, TransportError, TransportErrorKind, Verdict,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENVIRONMENTS_VAR,
 };
 pub use en_auth_core::{reqwest_middleware, secrecy, telemetry};
 #[cfg(feature = "blocking")]
@@ -53,7 +55,7 @@ pub use en_auth_core::{BlockingAuthorizer, BlockingError};
 /// The shared token store on Redis (the `redis` feature, off by default): see `en-auth-redis`.
 #[cfg(feature = "redis")]
 pub use en_auth_redis::{RedisStore, RedisStoreBuilder};
-pub use discovery::DEFAULT_DISCOVERY_TTL;
+pub use exchange::{token_types, SubjectToken, TokenExchange, TOKEN_EXCHANGE_GRANT_TYPE};
 pub use http::{
     shared_token_http_client, token_http_client, DEFAULT_MAX_RESPONSE_BYTES,
     MAX_CONNECTIONS_PER_ENDPOINT,

@@ -66,7 +66,12 @@ impl TokenEndpoint {
 
     /// The same client, timeout and cap, at `url` (a token endpoint found by discovery).
     pub(crate) fn at(&self, url: Url) -> Self {
-        Self::new(url, self.http.clone(), self.timeout, self.max_response_bytes)
+        Self::new(
+            url,
+            self.http.clone(),
+            self.timeout,
+            self.max_response_bytes,
+        )
     }
 
     /// The HTTP client requests are sent with (discovery fetches with it too).

@@ -109,10 +109,7 @@ async fn without_an_rfc_8414_document_the_openid_one_is_read_appended_to_the_pat
         .await;
     let token = token_mock(&server).await;
     provider(environment(&issuer)).authorize().await.unwrap();
-    assert_eq!(
-        (rfc.calls_async().await, oidc.calls_async().await),
-        (1, 1)
-    );
+    assert_eq!((rfc.calls_async().await, oidc.calls_async().await), (1, 1));
     assert_eq!(token.calls_async().await, 1);
 }
 
@@ -147,8 +144,14 @@ async fn a_document_without_a_usable_token_endpoint_is_an_invalid_response() {
     for (endpoint, expected) in [
         (None, "no `token_endpoint`"),
         (Some("not a url"), "not a URL"),
-        (Some("http://auth.example.com/token"), "neither https nor http on loopback"),
-        (Some("ftp://127.0.0.1/token"), "neither https nor http on loopback"),
+        (
+            Some("http://auth.example.com/token"),
+            "neither https nor http on loopback",
+        ),
+        (
+            Some("ftp://127.0.0.1/token"),
+            "neither https nor http on loopback",
+        ),
     ] {
         let server = MockServer::start_async().await;
         let (issuer, rfc, _) = unique(&server);
@@ -309,8 +312,7 @@ async fn fifty_concurrent_authorizers_fetch_the_document_once() {
                 .unwrap()
         })
         .collect();
-    let tokens =
-        futures::future::join_all(authorizers.iter().map(|a| a.access_token())).await;
+    let tokens = futures::future::join_all(authorizers.iter().map(|a| a.access_token())).await;
     assert!(tokens.iter().all(Result::is_ok));
     assert_eq!(metadata.calls_async().await, 1);
     assert_eq!(token.calls_async().await, 50);
