@@ -83,7 +83,9 @@ fn plural(n: usize) -> String {
 /// What `en-auth` can do with `env`.
 fn flows(env: &Environment) -> Vec<&'static str> {
     let mut flows = Vec::new();
-    if env.has_token_endpoint() {
+    if env.has_token_endpoint() && env.token_exchange().is_some() {
+        flows.push("token exchange");
+    } else if env.has_token_endpoint() {
         flows.push("client credentials");
     }
     if env.require_user_pool_id().is_ok() && env.require_region().is_ok() {

@@ -466,3 +466,69 @@ impl TokenProvider for TokenExchange {
         Some(self.environment.id())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_file_is_trimmed_and_a_missing_or_empty_one_names_its_path() {
+        let dir = std::env::temp_dir().join(format!("en-auth-exchange-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let environment = Environment::new("files");
+        let path = dir.join("subject");
+        std::fs::write(&path, "  subject-token-value\n").unwrap();
+        let token = read_token_file(&environment, "subject_token_file", &path).unwrap();
+        assert_eq!(token.expose_secret(), "subject-token-value");
+        for contents in [None, Some(" \n")] {
+            match contents {
+                Some(text) => std::fs::write(&path, text).unwrap(),
+                None => {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+            match read_token_file(&environment, "subject_token_file", &path) {
+                Err(Error::Configuration(e)) => {
+                    assert_eq!(e.field.as_deref(), Some("subject_token_file"));
+                    assert!(e.message.contains(&path.display().to_string()), "{e}");
+                }
+                other => panic!("{contents:?}: expected a configuration error, got {other:?}"),
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_grant_parameters_come_first_and_debug_shows_no_token() {
+        let endpoint = TokenEndpoint::new(
+            url::Url::parse("https://auth.example.com/token").unwrap(),
+            reqwest::Client::new(),
+            Duration::from_secs(1),
+            1024,
+        );
+        let mut request = endpoint.request(TOKEN_EXCHANGE_GRANT_TYPE);
+        let (subject, actor) = (
+            SecretString::from("subject-value".to_owned()),
+            SecretString::from("actor-value".to_owned()),
+        );
+        add_tokens(
+            &mut request,
+            (&subject, token_types::JWT),
+            Some((&actor, token_types::ACCESS_TOKEN)),
+            Some(token_types::ACCESS_TOKEN),
+        );
+        assert_eq!(
+            request.param_names(),
+            [
+                "grant_type",
+                "subject_token",
+                "subject_token_type",
+                "actor_token",
+                "actor_token_type",
+                "requested_token_type"
+            ]
+        );
+        let debug = format!("{request:?}");
+        assert!(!debug.contains("-value"), "{debug}");
+    }
+}
