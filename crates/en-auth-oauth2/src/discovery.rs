@@ -169,7 +169,8 @@ impl Endpoints {
 /// The two places an issuer's metadata may be, in the order they are tried: RFC 8414 §3.1
 /// inserts the well-known segment between the host and the issuer's path
 /// (`https://a.example/.well-known/oauth-authorization-server/tenant`); OpenID Connect
-/// Discovery 1.0 §4 appends it to the issuer (`https://a.example/tenant/.well-known/openid-configuration`).
+/// Discovery 1.0 §4 appends it to the issuer
+/// (`https://a.example/tenant/.well-known/openid-configuration`).
 /// A trailing slash of the issuer's path is dropped first.
 pub(crate) fn well_known_urls(issuer: &Url) -> [Url; 2] {
     let path = issuer.path().trim_end_matches('/');

@@ -383,7 +383,8 @@ impl TokenExchange {
             .resolve(&self.environment, self.authentication.method())
             .await?;
         let result = self.exchange_at(&endpoint).await;
-        if result.is_err() {
+        // A request the endpoint failed (not one that could not be made: a token file missing).
+        if matches!(&result, Err(e) if !matches!(e, Error::Configuration(_))) {
             self.endpoints
                 .failed(&self.environment, metadata.as_ref())
                 .await;

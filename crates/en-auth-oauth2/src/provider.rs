@@ -15,8 +15,8 @@ use crate::request::TokenEndpoint;
 /// Obtains tokens with the client-credentials grant (RFC 6749 §4.4) from the environment's
 /// token endpoint: its `token_url`, or else the `token_endpoint` of its issuer's metadata
 /// (RFC 8414, OpenID Connect Discovery 1.0; see [`Environment::with_issuer`]), fetched once
-/// per process and issuer, kept for [`DEFAULT_DISCOVERY_TTL`](crate::DEFAULT_DISCOVERY_TTL) and fetched again after a token
-/// request that failed.
+/// per process and issuer, kept for [`DEFAULT_DISCOVERY_TTL`](crate::DEFAULT_DISCOVERY_TTL)
+/// and fetched again after a token request that failed.
 ///
 /// The client authenticates with `client_secret_basic` (id and secret form-urlencoded, then
 /// base64, RFC 6749 §2.3.1) or `client_secret_post`, as the environment says; with discovery,
@@ -61,8 +61,9 @@ impl ClientCredentials {
     }
 
     /// How long a discovered metadata document is used before it is fetched again (default
-    /// [`DEFAULT_DISCOVERY_TTL`](crate::DEFAULT_DISCOVERY_TTL)). The document is shared by the process's authorizers of the
-    /// same issuer; each uses it while it is younger than its own TTL.
+    /// [`DEFAULT_DISCOVERY_TTL`](crate::DEFAULT_DISCOVERY_TTL)). The document is shared by
+    /// the process's authorizers of the same issuer; each uses it while it is younger than
+    /// its own TTL.
     #[must_use]
     pub fn with_discovery_ttl(mut self, ttl: Duration) -> Self {
         self.endpoints.set_ttl(ttl);
@@ -108,7 +109,8 @@ impl ClientCredentials {
             .resolve(&self.environment, self.authentication.method())
             .await?;
         let result = self.request_token_at(&endpoint).await;
-        if result.is_err() {
+        // A request the endpoint failed (not one that could not be made: a token file missing).
+        if matches!(&result, Err(e) if !matches!(e, Error::Configuration(_))) {
             self.endpoints
                 .failed(&self.environment, metadata.as_ref())
                 .await;
