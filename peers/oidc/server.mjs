@@ -6,12 +6,15 @@
 //   PORT               port on 127.0.0.1 (0 or unset: any free port)
 //   TOKEN_TTL_SECONDS  lifetime of client-credentials access tokens, in seconds (default 4)
 //   EXIT_WITH_PARENT   1 (default): exit when the process that started this one dies; 0: don't
+//   CLIENT_AUTH_METHODS  comma-separated token endpoint auth methods the server supports (and
+//                      lists in its discovery documents); clients of other methods are left
+//                      out. Default: oidc-provider's own list.
 //
 // Prints exactly one line of JSON on stdout once listening, then serves until
 // SIGTERM/SIGINT. Everything else (including oidc-provider's own notices, which it
 // writes with console.info) goes to stderr.
 
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 
 // oidc-provider prints its NOTICEs with console.info, i.e. on stdout: keep stdout
@@ -35,6 +38,11 @@ if (!Number.isInteger(ttl) || ttl <= 0) {
   process.exit(2);
 }
 
+const authMethods = process.env.CLIENT_AUTH_METHODS
+  ? process.env.CLIENT_AUTH_METHODS.split(',').map((m) => m.trim()).filter(Boolean)
+  : undefined;
+const supported = (client) => !authMethods || authMethods.includes(client.token_endpoint_auth_method);
+
 const SCOPE = 'api:read';
 // Resource indicator (RFC 8707) for JWT access tokens; without `resource`, tokens are opaque.
 const JWT_RESOURCE = 'urn:en-auth:api';
@@ -46,7 +54,13 @@ const clients = {
   basic: { id: 'svc-basic', secret: 's3cr+t=$!:%/ &?~' },
   post: { id: 'svc-post', secret: 'post-secret-0123456789' },
   introspector: { id: 'resource-server', secret: 'introspector-secret-0123456789' },
+  exchanger: { id: 'svc-exchanger', secret: 'exchanger-secret-0123456789' },
 };
+
+// RFC 8693 token exchange, registered below: a client-credentials access token of this server
+// (issued to another client) exchanged for a token of the exchanging client.
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 const m2m = (c, method) => ({
   client_id: c.id,
@@ -71,10 +85,25 @@ const issuer = `http://${HOST}:${port}`;
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'en-auth-test', alg: 'RS256', use: 'sig' };
 
+// The claims an exchanged token records (token exchange, below), by token object: returned to
+// oidc-provider as the token's extra claims when it is saved, and shown by introspection.
+const exchangeClaims = new WeakMap();
+
 const provider = new Provider(issuer, {
+  extraTokenClaims: async (_ctx, token) => exchangeClaims.get(token),
+  ...(authMethods ? { clientAuthMethods: authMethods } : {}),
   clients: [
     m2m(clients.basic, 'client_secret_basic'),
     m2m(clients.post, 'client_secret_post'),
+    {
+      client_id: clients.exchanger.id,
+      client_secret: clients.exchanger.secret,
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: [TOKEN_EXCHANGE],
+      response_types: [],
+      redirect_uris: [],
+      scope: SCOPE,
+    },
     {
       client_id: clients.introspector.id,
       client_secret: clients.introspector.secret,
@@ -83,11 +112,13 @@ const provider = new Provider(issuer, {
       response_types: [],
       redirect_uris: [],
     },
-  ],
+  ].filter(supported),
   jwks: { keys: [signingKey] },
   cookies: { keys: [randomBytes(32).toString('hex')] },
   scopes: [SCOPE],
-  ttl: { ClientCredentials: ttl },
+  // Exchanged tokens (the exchanger's) live an hour: a test sees them renewed only when their
+  // subject changes.
+  ttl: { ClientCredentials: (_ctx, _token, client) => (client.clientId === clients.exchanger.id ? 3600 : ttl) },
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
@@ -118,10 +149,54 @@ const provider = new Provider(issuer, {
 
 provider.on('server_error', (_ctx, err) => console.error('server_error', err));
 
+// The subject token must be an active access token this server issued by client credentials
+// (validated by looking it up, as introspection would); the actor token, when sent, too. The
+// exchanged token records, for introspection: the subject's client, a SHA-256 of the subject
+// token (base64url), the requested audience and resources, and the actor's client.
+const sha256 = (value) => createHash('sha256').update(value).digest('base64url');
+const activeToken = async (value, what) => {
+  const token = value && await provider.ClientCredentials.find(value);
+  if (!token || token.isExpired) throw new errors.InvalidGrant(`${what} is invalid, expired or not this server's`);
+  return token;
+};
+provider.registerGrantType(TOKEN_EXCHANGE, async (ctx) => {
+  const { params, client } = ctx.oidc;
+  if (params.subject_token_type !== ACCESS_TOKEN_TYPE) {
+    throw new errors.InvalidRequest('subject_token_type must be urn:ietf:params:oauth:token-type:access_token');
+  }
+  if (params.requested_token_type && params.requested_token_type !== ACCESS_TOKEN_TYPE) {
+    throw new errors.InvalidRequest('only access tokens are issued');
+  }
+  const subject = await activeToken(params.subject_token, 'subject_token');
+  let actor;
+  if (params.actor_token) {
+    if (params.actor_token_type !== ACCESS_TOKEN_TYPE) throw new errors.InvalidRequest('actor_token_type must be the access token type');
+    actor = await activeToken(params.actor_token, 'actor_token');
+  }
+  const resources = [].concat(params.resource || []);
+  const token = new provider.ClientCredentials({ client, scope: params.scope || undefined });
+  exchangeClaims.set(token, {
+    subject_client_id: subject.clientId,
+    subject_token_sha256: sha256(params.subject_token),
+    ...(actor ? { actor_client_id: actor.clientId } : {}),
+    ...(params.audience ? { exchanged_audience: params.audience } : {}),
+    ...(resources.length ? { exchanged_resource: resources } : {}),
+  });
+  const value = await token.save();
+  ctx.body = {
+    access_token: value,
+    issued_token_type: ACCESS_TOKEN_TYPE,
+    token_type: 'Bearer',
+    expires_in: token.expiration,
+    ...(token.scope ? { scope: token.scope } : {}),
+  };
+}, ['subject_token', 'subject_token_type', 'actor_token', 'actor_token_type', 'requested_token_type', 'audience', 'resource', 'scope'], ['resource', 'audience']);
+
 handler = provider.callback();
 
 process.stdout.write(`${JSON.stringify({
   issuer,
+  discovery_endpoint: `${issuer}/.well-known/openid-configuration`,
   token_endpoint: `${issuer}/token`,
   introspection_endpoint: `${issuer}/token/introspection`,
   revocation_endpoint: `${issuer}/token/revocation`,

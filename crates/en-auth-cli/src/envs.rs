@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use en_auth_oauth2::{Environment, TokenEndpointAuthMethod, ENVIRONMENTS_VAR};
+use en_auth_oauth2::{Environment, ENVIRONMENTS_VAR};
 use serde_json::{json, Value};
 
 use crate::failure::{Exit, Failure, Subject};
@@ -83,7 +83,9 @@ fn plural(n: usize) -> String {
 /// What `en-auth` can do with `env`.
 fn flows(env: &Environment) -> Vec<&'static str> {
     let mut flows = Vec::new();
-    if env.token_url().is_some() {
+    if env.has_token_endpoint() && env.token_exchange().is_some() {
+        flows.push("token exchange");
+    } else if env.has_token_endpoint() {
         flows.push("client credentials");
     }
     if env.require_user_pool_id().is_ok() && env.require_region().is_ok() {
@@ -93,10 +95,7 @@ fn flows(env: &Environment) -> Vec<&'static str> {
 }
 
 fn auth_method(env: &Environment) -> &'static str {
-    match env.token_endpoint_auth_method() {
-        TokenEndpointAuthMethod::ClientSecretPost => "client_secret_post",
-        _ => "client_secret_basic",
-    }
+    env.token_endpoint_auth_method().as_str()
 }
 
 fn describe_text(out: &mut String, env: &Environment) {
@@ -107,6 +106,12 @@ fn describe_text(out: &mut String, env: &Environment) {
         }
     };
     field("token_url", env.token_url().map(ToString::to_string));
+    field("issuer", env.issuer().map(ToString::to_string));
+    field(
+        "resource",
+        (!env.resources().is_empty()).then(|| env.resources().join(" ")),
+    );
+    field("audience", env.audience().map(str::to_owned));
     field("region", env.region().map(str::to_owned));
     field("user_pool_id", env.user_pool_id().map(str::to_owned));
     field(
@@ -119,7 +124,8 @@ fn describe_text(out: &mut String, env: &Environment) {
     );
     field(
         "token_endpoint_auth_method",
-        env.token_url().map(|_| auth_method(env).to_owned()),
+        env.has_token_endpoint()
+            .then(|| auth_method(env).to_owned()),
     );
     field(
         "refresh_token_rotation",
@@ -140,7 +146,7 @@ fn describe_text(out: &mut String, env: &Environment) {
     field(
         "flows",
         Some(if flows.is_empty() {
-            "none (no token_url, no user_pool_id)".to_owned()
+            "none (no token_url or issuer, no user_pool_id)".to_owned()
         } else {
             flows.join(", ")
         }),
@@ -151,6 +157,9 @@ fn describe_json(env: &Environment) -> Value {
     json!({
         "id": env.id(),
         "token_url": env.token_url().map(ToString::to_string),
+        "issuer": env.issuer().map(ToString::to_string),
+        "resource": env.resources(),
+        "audience": env.audience(),
         "region": env.region(),
         "user_pool_id": env.user_pool_id(),
         "cognito_endpoint": env.cognito_endpoint().map(ToString::to_string),

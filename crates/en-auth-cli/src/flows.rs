@@ -73,10 +73,14 @@ async fn client_credentials(args: &TokenArgs, cx: &Context<'_>) -> Result<Issued
     if !args.scopes.is_empty() {
         environment = environment.with_scopes(args.scopes.iter().cloned());
     }
-    let endpoint = environment
-        .require_token_url()
-        .map_err(|e| Failure::from_error(&e, &subject))?
-        .to_string();
+    // The token URL, or the issuer whose metadata names it (discovery).
+    let endpoint = match (environment.token_url(), environment.issuer()) {
+        (None, Some(issuer)) => issuer.to_string(),
+        _ => environment
+            .require_token_url()
+            .map_err(|e| Failure::from_error(&e, &subject))?
+            .to_string(),
+    };
     subject.endpoint = Some(endpoint.clone());
     // The secret even for a cached token: the cache is keyed by it, so a wrong or rotated
     // secret is a miss, and fails at the token endpoint.

@@ -63,6 +63,43 @@ fn envs_lists_each_environment_and_what_it_defines() {
 }
 
 #[test]
+fn envs_shows_issuer_resources_audience_and_token_exchange() {
+    let sandbox = Sandbox::new(
+        "envs-discovery",
+        r#"
+[discovered]
+issuer = "https://auth.example.com/tenant"
+resource = ["https://api.example.com/v1", "urn:example:reports"]
+audience = "https://api.example.com"
+
+[exchange]
+issuer = "https://auth.example.com"
+subject_token_file = "/var/run/secrets/tokens/subject"
+"#,
+    );
+    let text = sandbox.cmd(["envs"]).run_blocking().ok();
+    for part in [
+        "https://auth.example.com/tenant",
+        "https://api.example.com/v1 urn:example:reports",
+        "client credentials",
+        "token exchange",
+    ] {
+        assert!(text.contains(part), "{part:?} in\n{text}");
+    }
+    let json: Value =
+        serde_json::from_str(&sandbox.cmd(["envs", "--json"]).run_blocking().ok()).unwrap();
+    assert_eq!(json[0]["issuer"], "https://auth.example.com/tenant");
+    assert_eq!(json[0]["token_url"], Value::Null);
+    assert_eq!(
+        json[0]["resource"],
+        serde_json::json!(["https://api.example.com/v1", "urn:example:reports"])
+    );
+    assert_eq!(json[0]["audience"], "https://api.example.com");
+    assert_eq!(json[0]["flows"], serde_json::json!(["client credentials"]));
+    assert_eq!(json[1]["flows"], serde_json::json!(["token exchange"]));
+}
+
+#[test]
 fn envs_reports_an_invalid_environment_and_exits_3() {
     let sandbox = Sandbox::new(
         "envs-invalid",

@@ -82,6 +82,42 @@ async fn oidc_provider_client_credentials_with_a_secret_file() {
     assert!(header.starts_with("Authorization: Bearer "), "{header}");
 }
 
+/// An environments file with only the issuer (no token_url) and a resource indicator: the
+/// token endpoint is discovered, and the token is a JWT for that resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_provider_discovered_from_the_issuer_alone() {
+    let resource = field(oidc(), "jwt_resource");
+    let sandbox = Sandbox::new(
+        "oidc-issuer",
+        &format!(
+            "[oidc]\nissuer = \"{}\"\nresource = [\"{resource}\"]\nscopes = [\"{}\"]\n",
+            field(oidc(), "issuer"),
+            field(oidc(), "scope")
+        ),
+    );
+    let out = sandbox
+        .cmd(["token", "--env", "oidc", "--format", "json"])
+        .env("CLIENT_ID", field(oidc(), "clients/basic/id"))
+        .env("CLIENT_SECRET", field(oidc(), "clients/basic/secret"))
+        .run()
+        .await
+        .ok();
+    let json: Value = serde_json::from_str(&out).unwrap();
+    let token = json["access_token"].as_str().unwrap();
+    // The JWT's claims (its signature is checked by the oauth2 crate's peer tests).
+    use base64::Engine as _;
+    let claims = token.split('.').nth(1).expect("a JWT access token");
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(claims)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["aud"], resource, "{claims}");
+    assert_eq!(claims["iss"], field(oidc(), "issuer"));
+    assert_eq!(claims["client_id"], field(oidc(), "clients/basic/id"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oidc_provider_rejects_a_wrong_secret_with_exit_4() {
     let sandbox = oidc_sandbox("oidc-wrong");

@@ -7,6 +7,11 @@
 //! ```toml
 //! [dev]
 //! token_url = "https://example.auth.us-east-1.amazoncognito.com/oauth2/token"
+//! # issuer = "https://auth.example.com"     # instead of token_url: discovery (RFC 8414 / OIDC)
+//! # resource = ["https://api.example.com/"] # RFC 8707 resource indicators
+//! # audience = "https://api.example.com"    # the `audience` token-request parameter
+//! # subject_token_file = "/var/run/secrets/tokens/subject"  # RFC 8693 token exchange
+//! # subject_token_type = "urn:ietf:params:oauth:token-type:jwt"
 //! region = "us-east-1"
 //! user_pool_id = "us-east-1_Example"
 //! # cognito_endpoint = "http://127.0.0.1:9229"   # emulators only
@@ -48,6 +53,17 @@ pub enum TokenEndpointAuthMethod {
     ClientSecretPost,
 }
 
+impl TokenEndpointAuthMethod {
+    /// The method's registered name (RFC 7591 §2, the values of RFC 8414's
+    /// `token_endpoint_auth_methods_supported`), such as `client_secret_basic`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+        }
+    }
+}
+
 /// Where and how tokens are obtained for one environment id.
 ///
 /// ```
@@ -66,6 +82,10 @@ pub struct Environment {
     id: String,
     source: Option<PathBuf>,
     token_url: Option<Url>,
+    issuer: Option<Issuer>,
+    resources: Vec<String>,
+    audience: Option<String>,
+    token_exchange: Option<TokenExchangeConfig>,
     region: Option<String>,
     user_pool_id: Option<String>,
     cognito_endpoint: Option<Url>,
@@ -83,6 +103,10 @@ impl std::fmt::Debug for Environment {
             .field("id", &self.id)
             .field("source", &self.source)
             .field("token_url", &self.token_url.as_ref().map(Url::as_str))
+            .field("issuer", &self.issuer.as_ref().map(Issuer::as_str))
+            .field("resource", &self.resources)
+            .field("audience", &self.audience)
+            .field("token_exchange", &self.token_exchange)
             .field("region", &self.region)
             .field("user_pool_id", &self.user_pool_id)
             .field(
@@ -120,6 +144,15 @@ struct SharedCacheTable {
 #[derive(Deserialize)]
 struct EnvironmentTable {
     token_url: Option<String>,
+    issuer: Option<String>,
+    #[serde(default)]
+    resource: Vec<String>,
+    audience: Option<String>,
+    subject_token_file: Option<PathBuf>,
+    subject_token_type: Option<String>,
+    actor_token_file: Option<PathBuf>,
+    actor_token_type: Option<String>,
+    requested_token_type: Option<String>,
     region: Option<String>,
     user_pool_id: Option<String>,
     cognito_endpoint: Option<String>,
@@ -140,6 +173,14 @@ struct EnvironmentTable {
 impl EnvironmentTable {
     const FIELDS: &'static [&'static str] = &[
         "token_url",
+        "issuer",
+        "resource",
+        "audience",
+        "subject_token_file",
+        "subject_token_type",
+        "actor_token_file",
+        "actor_token_type",
+        "requested_token_type",
         "region",
         "user_pool_id",
         "cognito_endpoint",
@@ -158,6 +199,10 @@ impl Environment {
             id: id.into(),
             source: None,
             token_url: None,
+            issuer: None,
+            resources: Vec::new(),
+            audience: None,
+            token_exchange: None,
             region: None,
             user_pool_id: None,
             cognito_endpoint: None,
@@ -254,6 +299,41 @@ impl Environment {
         if let Some(url) = table.cognito_endpoint {
             env.cognito_endpoint = Some(env.checked_url("cognito_endpoint", &url)?);
         }
+        if let Some(issuer) = table.issuer {
+            env = env.with_issuer(&issuer)?;
+        }
+        env = env.with_resources(table.resource)?;
+        if let Some(audience) = table.audience {
+            env = env.with_audience(audience)?;
+        }
+        match table.subject_token_file {
+            Some(subject_token_file) => {
+                let config = TokenExchangeConfig {
+                    subject_token_file,
+                    subject_token_type: table
+                        .subject_token_type
+                        .unwrap_or_else(|| TokenExchangeConfig::ACCESS_TOKEN_TYPE.to_owned()),
+                    actor_token_file: table.actor_token_file,
+                    actor_token_type: table.actor_token_type,
+                    requested_token_type: table.requested_token_type,
+                };
+                env = env.with_token_exchange(config)?;
+            }
+            None => {
+                let stray = [
+                    ("subject_token_type", table.subject_token_type.is_some()),
+                    ("actor_token_file", table.actor_token_file.is_some()),
+                    ("actor_token_type", table.actor_token_type.is_some()),
+                    ("requested_token_type", table.requested_token_type.is_some()),
+                ];
+                if let Some((field, _)) = stray.iter().find(|(_, set)| *set) {
+                    return Err(env.error(
+                        field,
+                        "token exchange needs `subject_token_file` (RFC 8693 §2.1: the subject token)",
+                    ));
+                }
+            }
+        }
         env.region = table.region;
         env.user_pool_id = table.user_pool_id;
         env.scopes = table.scopes;
@@ -306,6 +386,141 @@ impl Environment {
         Ok(self)
     }
 
+    /// Sets the authorization server's issuer identifier (RFC 8414 §2): with no `token_url`, the
+    /// token endpoint is discovered from the issuer's metadata (RFC 8414 §3, else OpenID Connect
+    /// Discovery 1.0 §4), whose `issuer` must equal `issuer` exactly. With a `token_url` too, the
+    /// token URL is used as it is and nothing is fetched.
+    ///
+    /// ```
+    /// use en_auth_core::Environment;
+    ///
+    /// let env = Environment::new("prod").with_issuer("https://auth.example.com")?;
+    /// assert_eq!(env.issuer().unwrap().as_str(), "https://auth.example.com");
+    /// assert!(Environment::new("x").with_issuer("https://auth.example.com/?tenant=1").is_err());
+    /// # Ok::<(), en_auth_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] if `issuer` is not a URL, is `http` to a non-loopback host, or
+    /// has a query or a fragment (RFC 8414 §2).
+    pub fn with_issuer(mut self, issuer: &str) -> Result<Self, Error> {
+        let url = self.checked_url("issuer", issuer)?;
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(self.error(
+                "issuer",
+                "an issuer identifier has no query or fragment (RFC 8414 §2)",
+            ));
+        }
+        self.issuer = Some(Issuer {
+            text: issuer.to_owned(),
+            url,
+        });
+        Ok(self)
+    }
+
+    /// Sets the resource indicators sent with every token request, one `resource` parameter
+    /// each (RFC 8707 §2): the services the token is meant for. They are part of the token's
+    /// cache key: authorizers for different resources never share a token.
+    ///
+    /// ```
+    /// use en_auth_core::Environment;
+    ///
+    /// let env = Environment::new("prod").with_resources(["https://api.example.com/", "urn:example:api"])?;
+    /// assert_eq!(env.resources(), ["https://api.example.com/", "urn:example:api"]);
+    /// assert!(Environment::new("x").with_resources(["/relative"]).is_err());
+    /// assert!(Environment::new("x").with_resources(["https://api.example.com/#part"]).is_err());
+    /// # Ok::<(), en_auth_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] if a value is not an absolute URI or has a fragment (RFC 8707
+    /// §2).
+    pub fn with_resources<S: AsRef<str>>(
+        mut self,
+        resources: impl IntoIterator<Item = S>,
+    ) -> Result<Self, Error> {
+        let mut checked = Vec::new();
+        for resource in resources {
+            let resource = resource.as_ref();
+            let url = Url::parse(resource).map_err(|e| {
+                self.error(
+                    "resource",
+                    format!("`{resource}` is not an absolute URI (RFC 8707 §2): {e}"),
+                )
+            })?;
+            if url.fragment().is_some() || resource.contains('#') {
+                return Err(self.error(
+                    "resource",
+                    format!(
+                        "`{resource}` has a fragment; a resource indicator has none (RFC 8707 §2)"
+                    ),
+                ));
+            }
+            checked.push(resource.to_owned());
+        }
+        self.resources = checked;
+        Ok(self)
+    }
+
+    /// Sets the `audience` sent with every token request: the logical name of the service the
+    /// token is meant for (RFC 8693 §2.1; also Auth0's and others' client-credentials
+    /// parameter). Part of the token's cache key.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] if `audience` is empty.
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Result<Self, Error> {
+        let audience = audience.into();
+        if audience.trim().is_empty() {
+            return Err(self.error("audience", "empty"));
+        }
+        self.audience = Some(audience);
+        Ok(self)
+    }
+
+    /// Asks for RFC 8693 token exchange with `config`'s subject (and actor) token files
+    /// instead of the client-credentials grant (the file's `subject_token_file` and its
+    /// companions).
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] when a token type is empty, or an actor token has no type or a
+    /// type has no actor token (RFC 8693 §2.1).
+    pub fn with_token_exchange(mut self, config: TokenExchangeConfig) -> Result<Self, Error> {
+        for (field, value) in [
+            ("subject_token_type", Some(&config.subject_token_type)),
+            ("actor_token_type", config.actor_token_type.as_ref()),
+            ("requested_token_type", config.requested_token_type.as_ref()),
+        ] {
+            if value.is_some_and(|v| v.trim().is_empty()) {
+                return Err(self.error(
+                    field,
+                    "empty; a token type is a URI such as urn:ietf:params:oauth:token-type:access_token",
+                ));
+            }
+        }
+        match (&config.actor_token_file, &config.actor_token_type) {
+            (Some(_), None) => {
+                return Err(self.error(
+                    "actor_token_type",
+                    "missing; an actor token needs its type (RFC 8693 §2.1)",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(self.error(
+                    "actor_token_file",
+                    "missing; `actor_token_type` is only sent with an actor token (RFC 8693 §2.1)",
+                ))
+            }
+            _ => {}
+        }
+        self.token_exchange = Some(config);
+        Ok(self)
+    }
+
+    /// The token exchange settings, when tokens come from RFC 8693 token exchange.
+    pub fn token_exchange(&self) -> Option<&TokenExchangeConfig> {
+        self.token_exchange.as_ref()
+    }
+
     /// Sets the AWS region of the Cognito user pool, such as `us-east-1`.
     #[must_use]
     pub fn with_region(mut self, region: impl Into<String>) -> Self {
@@ -336,7 +551,9 @@ impl Environment {
         self
     }
 
-    /// Adds a parameter sent with every token request (such as `audience` or `resource`).
+    /// Adds a parameter sent with every token request. (`resource` and `audience` have
+    /// methods of their own, [`Environment::with_resources`] and [`Environment::with_audience`],
+    /// which validate them.)
     #[must_use]
     pub fn with_extra_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra_params.push((name.into(), value.into()));
@@ -398,6 +615,21 @@ impl Environment {
     /// The token endpoint, if set.
     pub fn token_url(&self) -> Option<&Url> {
         self.token_url.as_ref()
+    }
+
+    /// The issuer identifier, if set ([`Environment::with_issuer`]).
+    pub fn issuer(&self) -> Option<&Issuer> {
+        self.issuer.as_ref()
+    }
+
+    /// The resource indicators sent with every token request (RFC 8707), as configured.
+    pub fn resources(&self) -> &[String] {
+        &self.resources
+    }
+
+    /// The `audience` sent with every token request, if set.
+    pub fn audience(&self) -> Option<&str> {
+        self.audience.as_deref()
     }
 
     /// The AWS region, if set.
@@ -496,9 +728,14 @@ impl Environment {
         self.token_url.as_ref().ok_or_else(|| {
             self.error(
                 "token_url",
-                "missing; the client-credentials flow needs a token endpoint",
+                "missing; the client-credentials flow needs a token endpoint (or an `issuer` to discover it from)",
             )
         })
+    }
+
+    /// Whether tokens can be requested: a `token_url`, or an `issuer` to discover it from.
+    pub fn has_token_endpoint(&self) -> bool {
+        self.token_url.is_some() || self.issuer.is_some()
     }
 
     fn checked_url(&self, field: &str, text: &str) -> Result<Url, Error> {
@@ -515,6 +752,92 @@ impl Environment {
             "http" => Err(self.error(field, plain_http_refusal(&url))),
             other => Err(self.error(field, format!("unsupported scheme `{other}`"))),
         }
+    }
+}
+
+/// RFC 8693 token exchange with tokens from files, as an environment configures it: the
+/// subject token (and an actor token) read from their files at every token request (a
+/// platform may rotate them), exchanged for a token for the environment's audience, resources
+/// and scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenExchangeConfig {
+    /// `subject_token_file`: the file holding the subject token.
+    pub subject_token_file: PathBuf,
+    /// `subject_token_type`: its type (RFC 8693 §3), default
+    /// [`TokenExchangeConfig::ACCESS_TOKEN_TYPE`].
+    pub subject_token_type: String,
+    /// `actor_token_file`: the file holding the actor token, if any.
+    pub actor_token_file: Option<PathBuf>,
+    /// `actor_token_type`: its type, required with an actor token.
+    pub actor_token_type: Option<String>,
+    /// `requested_token_type`: the type of token asked for, if any.
+    pub requested_token_type: Option<String>,
+}
+
+impl TokenExchangeConfig {
+    /// `urn:ietf:params:oauth:token-type:access_token` (RFC 8693 §3).
+    pub const ACCESS_TOKEN_TYPE: &'static str = "urn:ietf:params:oauth:token-type:access_token";
+
+    /// Exchanging the token in `subject_token_file`, of type `subject_token_type`.
+    pub fn new(
+        subject_token_file: impl Into<PathBuf>,
+        subject_token_type: impl Into<String>,
+    ) -> Self {
+        Self {
+            subject_token_file: subject_token_file.into(),
+            subject_token_type: subject_token_type.into(),
+            actor_token_file: None,
+            actor_token_type: None,
+            requested_token_type: None,
+        }
+    }
+
+    /// With an actor token (RFC 8693 §2.1) from `file`, of type `token_type`.
+    #[must_use]
+    pub fn with_actor_token(
+        mut self,
+        file: impl Into<PathBuf>,
+        token_type: impl Into<String>,
+    ) -> Self {
+        self.actor_token_file = Some(file.into());
+        self.actor_token_type = Some(token_type.into());
+        self
+    }
+
+    /// Asking for a token of type `token_type` (`requested_token_type`).
+    #[must_use]
+    pub fn with_requested_token_type(mut self, token_type: impl Into<String>) -> Self {
+        self.requested_token_type = Some(token_type.into());
+        self
+    }
+}
+
+/// An authorization server's issuer identifier (RFC 8414 §2): an `https` URL (or `http` on
+/// loopback) with no query or fragment, kept exactly as configured, since the discovered
+/// metadata's `issuer` must equal it character for character (RFC 8414 §3.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issuer {
+    text: String,
+    url: Url,
+}
+
+impl Issuer {
+    /// The identifier as configured (not normalized: `https://a.example` stays without a
+    /// trailing slash).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The identifier, parsed.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+}
+
+impl std::fmt::Display for Issuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
     }
 }
 

@@ -84,8 +84,8 @@ pub trait TokenProvider: Send + Sync + 'static {
 
     /// What identifies this provider's token requests across processes, when its tokens may
     /// be shared through a [`SharedStore`](crate::SharedStore): everything that makes the
-    /// token endpoint issue a different token (token URL, client id, authentication method,
-    /// scopes, extra parameters). `None` (the default) never shares: a flow with user
+    /// token endpoint issue a different token (token URL or issuer, client id, authentication
+    /// method, scopes, resource indicators, audience, extra parameters). `None` (the default) never shares: a flow with user
     /// sessions, or a provider that cannot tell.
     fn shared_identity(&self) -> Option<crate::SharedIdentity> {
         None

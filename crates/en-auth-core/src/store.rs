@@ -3,8 +3,9 @@
 //!
 //! The [`Authorizer`](crate::Authorizer) consults the store only on its slow path (a local
 //! miss, or when the renewal window opens), never on the hot path. Everything the store holds
-//! is keyed by a [`SharedKey`], a SHA-256 digest of the canonical token request (token URL,
-//! client id, client authentication method, sorted scopes, extra parameters), so that two
+//! is keyed by a [`SharedKey`], a SHA-256 digest of the canonical token request (token URL or
+//! issuer, client id, client authentication method, sorted scopes, resource indicators,
+//! audience, extra parameters), so that two
 //! authorizers that would get different tokens never share one and no client id is readable
 //! in the store. A store backend must encrypt what it writes (see `en-auth-redis`).
 //!

@@ -260,3 +260,156 @@ fn a_shared_cache_is_a_url_or_a_path() {
         assert_eq!(error.field.as_deref(), Some("shared_cache"));
     }
 }
+
+#[test]
+fn issuer_resources_and_audience_are_read_from_the_file() {
+    let text = r#"
+[prod]
+issuer = "https://auth.example.com/tenant"
+resource = ["https://api.example.com/v1", "urn:example:reports"]
+audience = "https://api.example.com"
+"#;
+    let env = Environment::from_toml_str(text, "prod").unwrap();
+    assert!(env.token_url().is_none());
+    assert!(env.has_token_endpoint());
+    // Kept as written, not normalised: the metadata's `issuer` must equal it exactly.
+    assert_eq!(
+        env.issuer().unwrap().as_str(),
+        "https://auth.example.com/tenant"
+    );
+    let bare = Environment::new("x")
+        .with_issuer("https://auth.example.com")
+        .unwrap();
+    assert_eq!(bare.issuer().unwrap().as_str(), "https://auth.example.com");
+    assert_eq!(
+        bare.issuer().unwrap().url().as_str(),
+        "https://auth.example.com/"
+    );
+    assert_eq!(
+        env.resources(),
+        ["https://api.example.com/v1", "urn:example:reports"]
+    );
+    assert_eq!(env.audience(), Some("https://api.example.com"));
+    assert!(!Environment::new("none").has_token_endpoint());
+}
+
+#[test]
+fn invalid_issuers_resources_and_audiences_are_named() {
+    let cases = [
+        ("issuer = \"http://auth.example.com\"", "issuer", "loopback"),
+        ("issuer = \"auth.example.com\"", "issuer", "not a URL"),
+        (
+            "issuer = \"https://a.example/?tenant=1\"",
+            "issuer",
+            "no query or fragment",
+        ),
+        (
+            "issuer = \"https://a.example/#x\"",
+            "issuer",
+            "no query or fragment",
+        ),
+        ("resource = [\"/api\"]", "resource", "not an absolute URI"),
+        (
+            "resource = [\"api.example.com\"]",
+            "resource",
+            "not an absolute URI",
+        ),
+        (
+            "resource = [\"https://api.example.com/#v1\"]",
+            "resource",
+            "fragment",
+        ),
+        (
+            "resource = [\"https://api.example.com/#\"]",
+            "resource",
+            "fragment",
+        ),
+        (
+            "resource = \"https://api.example.com/\"",
+            "resource",
+            "invalid",
+        ),
+        ("audience = \" \"", "audience", "empty"),
+    ];
+    for (line, field, needle) in cases {
+        let text = format!("[dev]\n{line}\n");
+        let e = config_error(Environment::from_toml_str(&text, "dev"));
+        assert_eq!(e.environment(), Some("dev"), "{text}");
+        assert_eq!(e.field.as_deref(), Some(field), "{text}: {e}");
+        assert!(e.to_string().contains(needle), "{text}: {e}");
+    }
+}
+
+#[test]
+fn token_exchange_is_read_from_the_file() {
+    let text = r#"
+[exchange]
+issuer = "https://auth.example.com"
+subject_token_file = "/var/run/secrets/tokens/subject"
+subject_token_type = "urn:ietf:params:oauth:token-type:jwt"
+actor_token_file = "/var/run/secrets/tokens/actor"
+actor_token_type = "urn:ietf:params:oauth:token-type:access_token"
+requested_token_type = "urn:ietf:params:oauth:token-type:access_token"
+
+[default_type]
+token_url = "https://auth.example.com/token"
+subject_token_file = "/tmp/subject"
+"#;
+    let env = Environment::from_toml_str(text, "exchange").unwrap();
+    let config = env.token_exchange().unwrap();
+    assert_eq!(
+        config,
+        &en_auth_core::TokenExchangeConfig::new(
+            "/var/run/secrets/tokens/subject",
+            "urn:ietf:params:oauth:token-type:jwt"
+        )
+        .with_actor_token(
+            "/var/run/secrets/tokens/actor",
+            "urn:ietf:params:oauth:token-type:access_token"
+        )
+        .with_requested_token_type("urn:ietf:params:oauth:token-type:access_token")
+    );
+    let env = Environment::from_toml_str(text, "default_type").unwrap();
+    assert_eq!(
+        env.token_exchange().unwrap().subject_token_type,
+        en_auth_core::TokenExchangeConfig::ACCESS_TOKEN_TYPE
+    );
+    assert!(Environment::new("none").token_exchange().is_none());
+}
+
+#[test]
+fn incomplete_token_exchange_settings_are_named() {
+    let cases = [
+        (
+            "subject_token_type = \"urn:x\"",
+            "subject_token_type",
+            "subject_token_file",
+        ),
+        (
+            "requested_token_type = \"urn:x\"",
+            "requested_token_type",
+            "subject_token_file",
+        ),
+        (
+            "subject_token_file = \"/s\"\nactor_token_file = \"/a\"",
+            "actor_token_type",
+            "RFC 8693",
+        ),
+        (
+            "subject_token_file = \"/s\"\nactor_token_type = \"urn:x\"",
+            "actor_token_file",
+            "RFC 8693",
+        ),
+        (
+            "subject_token_file = \"/s\"\nsubject_token_type = \" \"",
+            "subject_token_type",
+            "empty",
+        ),
+    ];
+    for (lines, field, needle) in cases {
+        let text = format!("[dev]\n{lines}\n");
+        let e = config_error(Environment::from_toml_str(&text, "dev"));
+        assert_eq!(e.field.as_deref(), Some(field), "{text}: {e}");
+        assert!(e.to_string().contains(needle), "{text}: {e}");
+    }
+}

@@ -1,5 +1,5 @@
-//! The token endpoint's HTTP client, driven by the `oauth2` crate through its
-//! [`oauth2::AsyncHttpClient`] trait: timeouts, no redirects, a cap on the response size.
+//! The token endpoint's HTTP client: timeouts, no redirects, a cap on the response size.
+//! [`crate::request`] builds the requests it sends.
 //!
 //! Authorizers share one `reqwest::Client` (its connection pool and TLS configuration) unless
 //! the user gives one, and every exchange runs on en-auth's I/O runtime
@@ -253,9 +253,13 @@ impl Exchange {
         *self.status.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    async fn send(&self, request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, HttpError> {
+    /// Sends `request` on the I/O runtime and returns the answer, normalised
+    /// ([`crate::normalize`]).
+    pub(crate) async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, HttpError> {
         let mut request = reqwest::Request::try_from(request).map_err(HttpError::Reqwest)?;
-        spaces_as_percent_20(request.headers_mut());
         *request.timeout_mut() = Some(self.timeout);
         // The turn is taken and given back on the I/O runtime, with the request: a caller whose
         // runtime stops driving it cannot keep an endpoint's turn.
@@ -296,42 +300,27 @@ impl Exchange {
     }
 }
 
-/// Rewrites the spaces of `client_secret_basic` credentials as `%20` instead of `+`.
-///
-/// RFC 6749 §2.3.1 form-encodes the client id and secret before Basic authentication, and form
-/// encoding writes a space as `+`; servers that decode the pair with plain percent-decoding
-/// (Authlib, for one) then keep the `+`. A space written `%20` is the same character under both
-/// decodings, and a `+` in the credentials themselves is already `%2B`, so every `+` of the
-/// encoded pair is a space.
-fn spaces_as_percent_20(headers: &mut http::HeaderMap) {
-    use base64::Engine as _;
-    let engine = base64::engine::general_purpose::STANDARD;
-    let Some(encoded) = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-    else {
-        return;
-    };
-    let Ok(pair) = engine.decode(encoded) else {
-        return;
-    };
-    if !pair.contains(&b'+') {
-        return;
-    }
-    let mut fixed = Vec::with_capacity(pair.len() + 8);
-    for &byte in &pair {
-        if byte == b'+' {
-            fixed.extend_from_slice(b"%20");
-        } else {
-            fixed.push(byte);
-        }
-    }
-    if let Ok(mut value) = http::HeaderValue::from_str(&format!("Basic {}", engine.encode(&fixed)))
-    {
-        value.set_sensitive(true);
-        headers.insert(http::header::AUTHORIZATION, value);
-    }
+/// A `GET` of `url` accepting JSON, as token requests are sent: on en-auth's I/O runtime, with
+/// `client` (which follows no redirects), `timeout` for the whole exchange and the body capped
+/// at `max_bytes`. Returns the status and the body. For metadata documents (discovery.rs).
+pub(crate) async fn get_document(
+    client: &reqwest::Client,
+    url: &url::Url,
+    timeout: Duration,
+    max_bytes: usize,
+) -> Result<(u16, Vec<u8>), HttpError> {
+    let mut request = reqwest::Request::new(reqwest::Method::GET, url.clone());
+    request.headers_mut().insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("application/json"),
+    );
+    *request.timeout_mut() = Some(timeout);
+    let client = client.clone();
+    let received =
+        en_auth_core::run_on_io_runtime(async move { receive(client, request, max_bytes).await })
+            .await
+            .map_err(|e| HttpError::Internal(e.to_string()))??;
+    Ok((received.status.as_u16(), received.body))
 }
 
 /// Sends `request` and reads the response body, up to `max_bytes` (on the I/O runtime).
@@ -359,17 +348,6 @@ async fn receive(
         headers: std::mem::take(response.headers_mut()),
         body,
     })
-}
-
-impl<'c> oauth2::AsyncHttpClient<'c> for Exchange {
-    type Error = HttpError;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, HttpError>> + Send + 'c>,
-    >;
-
-    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
-        Box::pin(self.send(request))
-    }
 }
 
 /// Parses `Retry-After`: delay-seconds, or an HTTP date (a date in the past means now).
@@ -446,25 +424,6 @@ mod tests {
         assert!(answer.unwrap().status().is_success());
         let seen = through_proxy.lock().unwrap().clone();
         assert_eq!(seen, ["POST http://auth.example.test/token HTTP/1.1"]);
-    }
-
-    #[test]
-    fn basic_credentials_write_spaces_as_percent_20() {
-        use base64::Engine as _;
-        let engine = base64::engine::general_purpose::STANDARD;
-        let basic = |pair: &str| {
-            let mut headers = http::HeaderMap::new();
-            headers.insert(
-                http::header::AUTHORIZATION,
-                format!("Basic {}", engine.encode(pair)).parse().unwrap(),
-            );
-            spaces_as_percent_20(&mut headers);
-            let value = headers[http::header::AUTHORIZATION].to_str().unwrap();
-            String::from_utf8(engine.decode(&value["Basic ".len()..]).unwrap()).unwrap()
-        };
-        // As the oauth2 crate form-encodes `my client` / `a+b c`.
-        assert_eq!(basic("my+client:a%2Bb+c"), "my%20client:a%2Bb%20c");
-        assert_eq!(basic("svc:s3cret"), "svc:s3cret");
     }
 
     #[test]

@@ -26,23 +26,28 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod client_auth;
+mod discovery;
+mod exchange;
 mod http;
 mod normalize;
 mod parse;
 mod provider;
+mod request;
 mod wire;
 
+pub use discovery::DEFAULT_DISCOVERY_TTL;
 /// The core crate: the authorizer's machinery, for what the names below do not cover (a
 /// [`TokenProvider`] of your own, the shared-store trait's types).
 pub use en_auth_core as core;
 pub use en_auth_core::{
     auth_error, same_origin_redirects, AuthorizationError, Authorizer, AuthorizerBuilder,
     CacheMiss, ClientInfo, ConfigurationError, Cooldown, CurrentToken, Environment, Error,
-    InternalError, IntoEnvironment, InvalidClientError, InvalidResponseError, LocalStore,
+    InternalError, IntoEnvironment, InvalidClientError, InvalidResponseError, Issuer, LocalStore,
     OutgoingRequest, RenewalPolicy, RenewalTrigger, RequestPolicy, SharedStore,
-    SharedStoreSettings, Ticket, Token, TokenEndpointAuthMethod, TokenProvider, TokenUnavailable,
-    TransportError, TransportErrorKind, Verdict, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
-    ENVIRONMENTS_VAR,
+    SharedStoreSettings, Ticket, Token, TokenEndpointAuthMethod, TokenExchangeConfig,
+    TokenProvider, TokenUnavailable, TransportError, TransportErrorKind, Verdict,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENVIRONMENTS_VAR,
 };
 pub use en_auth_core::{reqwest_middleware, secrecy, telemetry};
 #[cfg(feature = "blocking")]
@@ -50,6 +55,7 @@ pub use en_auth_core::{BlockingAuthorizer, BlockingError};
 /// The shared token store on Redis (the `redis` feature, off by default): see `en-auth-redis`.
 #[cfg(feature = "redis")]
 pub use en_auth_redis::{RedisStore, RedisStoreBuilder};
+pub use exchange::{token_types, SubjectToken, TokenExchange, TOKEN_EXCHANGE_GRANT_TYPE};
 pub use http::{
     shared_token_http_client, token_http_client, DEFAULT_MAX_RESPONSE_BYTES,
     MAX_CONNECTIONS_PER_ENDPOINT,
@@ -82,8 +88,8 @@ impl ServiceAccountAuthorizer {
     /// No request is made until the first token is needed.
     ///
     /// # Errors
-    /// [`Error::Configuration`] if the environment cannot be loaded or has no `token_url`, or
-    /// the client info is unusable ([`ClientInfo::validate`]) or has no secret (an unset
+    /// [`Error::Configuration`] if the environment cannot be loaded or has neither a
+    /// `token_url` nor an `issuer`, or the client info is unusable ([`ClientInfo::validate`]) or has no secret (an unset
     /// `CLIENT_SECRET`, say).
     pub fn new(client_info: ClientInfo, environment: impl IntoEnvironment) -> Result<Self, Error> {
         Self::builder(client_info, environment).build()
@@ -98,6 +104,7 @@ impl ServiceAccountAuthorizer {
             client_info,
             http: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            discovery_ttl: DEFAULT_DISCOVERY_TTL,
             settings: AuthorizerBuilder::new().with_environment(environment),
         }
     }
@@ -153,6 +160,7 @@ pub struct ServiceAccountAuthorizerBuilder {
     client_info: ClientInfo,
     http: Option<reqwest::Client>,
     max_response_bytes: usize,
+    discovery_ttl: std::time::Duration,
     settings: AuthorizerBuilder,
 }
 
@@ -222,11 +230,19 @@ impl ServiceAccountAuthorizerBuilder {
         self
     }
 
+    /// How long the issuer's discovered metadata is used before it is fetched again (default
+    /// [`DEFAULT_DISCOVERY_TTL`]): [`ClientCredentials::with_discovery_ttl`].
+    #[must_use]
+    pub fn discovery_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.discovery_ttl = ttl;
+        self
+    }
+
     /// Builds the authorizer.
     ///
     /// # Errors
-    /// [`Error::Configuration`] if the environment cannot be loaded or has no `token_url`, the
-    /// client info is unusable ([`ClientInfo::validate`]) or has no secret, or the HTTP client
+    /// [`Error::Configuration`] if the environment cannot be loaded or has neither a
+    /// `token_url` nor an `issuer`, the client info is unusable ([`ClientInfo::validate`]) or has no secret, or the HTTP client
     /// cannot be built.
     pub fn build(self) -> Result<ServiceAccountAuthorizer, Error> {
         let environment = self.settings.environment()?.clone();
@@ -246,7 +262,8 @@ impl ServiceAccountAuthorizerBuilder {
         };
         let provider = ClientCredentials::new(self.client_info, environment, http)?
             .with_timeout(self.settings.timeout_setting())
-            .with_max_response_bytes(self.max_response_bytes);
+            .with_max_response_bytes(self.max_response_bytes)
+            .with_discovery_ttl(self.discovery_ttl);
         self.settings
             .build_sharing(provider, open_shared_store)
             .map(ServiceAccountAuthorizer)

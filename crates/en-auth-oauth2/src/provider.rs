@@ -4,50 +4,37 @@
 use std::time::{Duration, Instant};
 
 use en_auth_core::{
-    ClientInfo, Environment, Error, InvalidResponseError, SharedIdentity, Token,
-    TokenEndpointAuthMethod, TokenProvider,
+    ClientInfo, Environment, Error, SharedIdentity, Token, TokenEndpointAuthMethod, TokenProvider,
 };
-use oauth2::basic::{
-    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
-};
-use oauth2::{
-    AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, RequestTokenError, Scope,
-    StandardRevocableToken, TokenUrl,
-};
-use secrecy::ExposeSecret;
-use url::Url;
 
-use crate::http::{Exchange, DEFAULT_MAX_RESPONSE_BYTES};
-use crate::wire::{map_error_response, map_unstructured_error, WireTokenResponse};
-
-type OAuthClient = oauth2::Client<
-    BasicErrorResponse,
-    WireTokenResponse,
-    BasicTokenIntrospectionResponse,
-    StandardRevocableToken,
-    BasicRevocationErrorResponse,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointSet,
->;
+use crate::client_auth::ClientAuthentication;
+use crate::discovery::Endpoints;
+use crate::exchange;
+use crate::request::TokenEndpoint;
 
 /// Obtains tokens with the client-credentials grant (RFC 6749 §4.4) from the environment's
-/// token endpoint.
+/// token endpoint: its `token_url`, or else the `token_endpoint` of its issuer's metadata
+/// (RFC 8414, OpenID Connect Discovery 1.0; see [`Environment::with_issuer`]), fetched once
+/// per process and issuer, kept for [`DEFAULT_DISCOVERY_TTL`](crate::DEFAULT_DISCOVERY_TTL)
+/// and fetched again after a token request that failed.
 ///
 /// The client authenticates with `client_secret_basic` (id and secret form-urlencoded, then
-/// base64, RFC 6749 §2.3.1) or `client_secret_post`, as the environment says. The
-/// environment's scopes and extra parameters are sent, identically, with every request. A
-/// "refresh" is a new grant: client-credentials responses carry no refresh token.
+/// base64, RFC 6749 §2.3.1) or `client_secret_post`, as the environment says; with discovery,
+/// the method must be one of the issuer's `token_endpoint_auth_methods_supported`. The
+/// environment's scopes, resource indicators (one `resource` parameter each, RFC 8707 §2),
+/// `audience` and extra parameters are sent, identically, with every request. A "refresh" is a
+/// new grant: client-credentials responses carry no refresh token.
+///
+/// An environment with a `subject_token_file` ([`Environment::token_exchange`]) asks for
+/// RFC 8693 token exchange instead: the file's token (re-read for every request) is exchanged
+/// for a token for the environment's audience, resources and scopes (see
+/// [`TokenExchange`](crate::TokenExchange) for a subject from another authorizer or a
+/// closure). Such tokens are never shared through a store: they are the subject's.
 pub struct ClientCredentials {
     client_info: ClientInfo,
     environment: Environment,
-    token_url: Url,
-    endpoint: String,
-    http: reqwest::Client,
-    timeout: Duration,
-    max_response_bytes: usize,
+    endpoints: Endpoints,
+    authentication: ClientAuthentication,
 }
 
 impl ClientCredentials {
@@ -55,27 +42,32 @@ impl ClientCredentials {
     /// example [`shared_token_http_client`](crate::shared_token_http_client)).
     ///
     /// # Errors
-    /// [`Error::Configuration`] if the environment has no `token_url`.
+    /// [`Error::Configuration`] if the environment has neither a `token_url` nor an `issuer`,
+    /// or sets `resource` or `audience` both as a field and as an extra parameter.
     pub fn new(
         client_info: ClientInfo,
         environment: Environment,
         http: reqwest::Client,
     ) -> Result<Self, Error> {
-        let token_url = environment.require_token_url()?.clone();
-        let mut endpoint = token_url.clone();
-        endpoint.set_query(None);
-        endpoint.set_fragment(None);
-        let _ = endpoint.set_password(None);
-        let _ = endpoint.set_username("");
+        let endpoints = Endpoints::new(&environment, http)?;
+        exchange::check_target(&environment)?;
+        let authentication = ClientAuthentication::from_config(&client_info, &environment)?;
         Ok(Self {
             client_info,
             environment,
-            token_url,
-            endpoint: endpoint.to_string(),
-            http,
-            timeout: en_auth_core::DEFAULT_TIMEOUT,
-            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            endpoints,
+            authentication,
         })
+    }
+
+    /// How long a discovered metadata document is used before it is fetched again (default
+    /// [`DEFAULT_DISCOVERY_TTL`](crate::DEFAULT_DISCOVERY_TTL)). The document is shared by
+    /// the process's authorizers of the same issuer; each uses it while it is younger than
+    /// its own TTL.
+    #[must_use]
+    pub fn with_discovery_ttl(mut self, ttl: Duration) -> Self {
+        self.endpoints.set_ttl(ttl);
+        self
     }
 
     /// The time allowed for each token request, from connecting to the last byte of the
@@ -83,7 +75,7 @@ impl ClientCredentials {
     /// client sends the request.
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.endpoints.configured_mut().set_timeout(timeout);
         self
     }
 
@@ -91,7 +83,9 @@ impl ClientCredentials {
     /// [`DEFAULT_MAX_RESPONSE_BYTES`](crate::DEFAULT_MAX_RESPONSE_BYTES)).
     #[must_use]
     pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
-        self.max_response_bytes = bytes;
+        self.endpoints
+            .configured_mut()
+            .set_max_response_bytes(bytes);
         self
     }
 
@@ -100,113 +94,44 @@ impl ClientCredentials {
         &self.environment
     }
 
-    /// The token endpoint, as it appears in errors and logs.
+    /// The token endpoint, as it appears in errors and logs (without query or credentials);
+    /// the issuer when the endpoint is discovered (errors of a token request then name the
+    /// discovered endpoint).
     pub fn endpoint(&self) -> &str {
-        &self.endpoint
+        self.endpoints.configured().endpoint()
     }
 
-    fn oauth_client(&self) -> OAuthClient {
-        let secret = self.client_info.client_secret().expose_secret();
-        let auth_type = match self.environment.token_endpoint_auth_method() {
-            TokenEndpointAuthMethod::ClientSecretPost => AuthType::RequestBody,
-            _ => AuthType::BasicAuth,
-        };
-        let client = oauth2::Client::new(ClientId::new(self.client_info.client_id().to_owned()))
-            .set_token_uri(TokenUrl::from_url(self.token_url.clone()))
-            .set_auth_type(auth_type);
-        if secret.is_empty() {
-            client
-        } else {
-            client.set_client_secret(ClientSecret::new(secret.to_owned()))
-        }
-    }
-
+    /// One token request to the configured or discovered endpoint; after a failure at a
+    /// discovered endpoint, the metadata is fetched again next time.
     async fn request_token(&self) -> Result<Token, Error> {
-        let client = self.oauth_client();
-        let mut request = client.exchange_client_credentials();
-        for scope in self.environment.scopes() {
-            request = request.add_scope(Scope::new(scope.clone()));
+        let (endpoint, metadata) = self
+            .endpoints
+            .resolve(&self.environment, self.authentication.method())
+            .await?;
+        let result = self.request_token_at(&endpoint).await;
+        // A request the endpoint failed (not one that could not be made: a token file missing).
+        if matches!(&result, Err(e) if !matches!(e, Error::Configuration(_))) {
+            self.endpoints
+                .failed(&self.environment, metadata.as_ref())
+                .await;
         }
-        for (name, value) in self.environment.extra_params() {
-            request = request.add_extra_param(name.clone(), value.clone());
-        }
-        let exchange = Exchange::new(self.http.clone(), self.timeout, self.max_response_bytes);
-        let client_id = self.client_info.client_id();
-        let requested_at = Instant::now();
-        // The status as received: a 2xx carrying a token reaches the oauth2 crate as a 200
-        // (normalize.rs).
-        let result = match request.request_async(&exchange).await {
-            Ok(response) => response.into_token(
-                &self.endpoint,
-                client_id,
-                exchange.status().unwrap_or(200),
-                requested_at,
-            ),
-            Err(RequestTokenError::ServerResponse(e)) => Err(map_error_response(
-                &self.endpoint,
-                client_id,
-                exchange.status().unwrap_or(400),
-                &e,
-            )),
-            Err(RequestTokenError::Request(e)) => Err(e.into_error(&self.endpoint)),
-            Err(RequestTokenError::Parse(e, body)) => {
-                let status = exchange.status().unwrap_or(0);
-                if is_success(status) {
-                    // A JSON object (normalize.rs saw to that) that is no token response.
-                    Err(InvalidResponseError::new(
-                        &self.endpoint,
-                        Some(status),
-                        not_a_token_response(&e.path().to_string()),
-                    )
-                    .into())
-                } else {
-                    Err(map_unstructured_error(
-                        &self.endpoint,
-                        client_id,
-                        status,
-                        &body,
-                    ))
-                }
-            }
-            Err(RequestTokenError::Other(message)) => {
-                let status = exchange.status();
-                match status {
-                    Some(s) if !is_success(s) => {
-                        Err(map_unstructured_error(&self.endpoint, client_id, s, &[]))
-                    }
-                    _ => Err(InvalidResponseError::new(&self.endpoint, status, message).into()),
-                }
-            }
-        };
-        result.map_err(|e| match e {
-            Error::Authorization(a) => {
-                Error::Authorization(a.with_retry_after(exchange.retry_after()))
-            }
-            other => other,
-        })
+        result
     }
-}
 
-fn is_success(status: u16) -> bool {
-    (200..300).contains(&status)
-}
-
-/// Why a JSON object is no token response, naming the member at fault when it is one of a token
-/// response's (never quoting a value: serde's own message may).
-fn not_a_token_response(path: &str) -> String {
-    const MEMBERS: [&str; 8] = [
-        "access_token",
-        "token_type",
-        "expires_in",
-        "scope",
-        "refresh_token",
-        "id_token",
-        "error",
-        "error_description",
-    ];
-    match MEMBERS.iter().find(|m| **m == path) {
-        Some(member) => format!("not a token response: unusable `{member}` member"),
-        None => "not a token response: a member has the wrong type or appears twice".to_owned(),
+    /// The grant (client credentials, RFC 6749 §4.4.2; or token exchange, RFC 8693 §2.1, with
+    /// the environment's subject token file), the scopes, the client's authentication, the
+    /// resource indicators (one `resource` parameter each, RFC 8707 §2) and audience, the extra
+    /// parameters.
+    async fn request_token_at(&self, endpoint: &TokenEndpoint) -> Result<Token, Error> {
+        let mut request = match self.environment.token_exchange() {
+            Some(config) => exchange::file_request(endpoint, &self.environment, config)?,
+            None => endpoint.request("client_credentials"),
+        };
+        request.scopes(self.environment.scopes());
+        self.authentication.apply(&mut request)?;
+        exchange::add_target(&mut request, &self.environment);
+        request.extra_params(self.environment.extra_params());
+        endpoint.send(request, self.client_info.client_id()).await
     }
 }
 
@@ -215,8 +140,9 @@ impl std::fmt::Debug for ClientCredentials {
         f.debug_struct("ClientCredentials")
             .field("client_info", &self.client_info)
             .field("environment", &self.environment.id())
-            .field("token_url", &self.endpoint)
-            .field("timeout", &self.timeout)
+            .field("endpoint", &self.endpoint())
+            .field("authentication", &self.authentication.method())
+            .field("timeout", &self.endpoints.configured().timeout())
             .finish_non_exhaustive()
     }
 }
@@ -228,13 +154,13 @@ impl TokenProvider for ClientCredentials {
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match &result {
             Ok(token) => tracing::debug!(
-                endpoint = %self.endpoint,
+                endpoint = %self.endpoint(),
                 elapsed_ms,
                 expires_in_s = token.lifetime().map(|l: Duration| l.as_secs()),
                 "client-credentials token received"
             ),
             Err(error) => {
-                tracing::debug!(endpoint = %self.endpoint, elapsed_ms, %error, "client-credentials grant failed")
+                tracing::debug!(endpoint = %self.endpoint(), elapsed_ms, %error, "client-credentials grant failed")
             }
         }
         result
@@ -245,25 +171,43 @@ impl TokenProvider for ClientCredentials {
     }
 
     fn flow(&self) -> &'static str {
-        "client_credentials"
+        match self.environment.token_exchange() {
+            Some(_) => "token_exchange",
+            None => "client_credentials",
+        }
     }
 
     fn environment_id(&self) -> Option<&str> {
         Some(self.environment.id())
     }
 
-    /// The canonical client-credentials request: token URL, client id, authentication method,
-    /// scopes and extra parameters (with their values: an `audience` or `resource` changes the
-    /// token), and a fingerprint of the client secret
+    /// The canonical client-credentials request: token URL (or, when it is discovered, the
+    /// issuer), client id, authentication method, scopes, resource indicators, audience and
+    /// extra parameters (with their values: an `audience` or `resource` changes the token), and
+    /// a fingerprint of the client secret
     /// ([`SharedIdentity::with_credential`]: a token is shared only between holders of the same
     /// secret). Never the secret itself.
+    ///
+    /// None with token exchange: an exchanged token is the subject's, and another process's
+    /// subject token (the same file path) may be another subject.
     fn shared_identity(&self) -> Option<SharedIdentity> {
+        if self.environment.token_exchange().is_some() {
+            return None;
+        }
         let method = match self.environment.token_endpoint_auth_method() {
             TokenEndpointAuthMethod::ClientSecretPost => "client_secret_post",
             _ => "client_secret_basic",
         };
-        let mut identity = SharedIdentity::new("client_credentials")
-            .with("token_url", self.token_url.as_str())
+        let mut identity = self
+            .endpoints
+            .identify(&self.environment, SharedIdentity::new("client_credentials"));
+        for resource in self.environment.resources() {
+            identity = identity.with("resource", resource.as_str());
+        }
+        if let Some(audience) = self.environment.audience() {
+            identity = identity.with("audience", audience);
+        }
+        identity = identity
             .with("client_id", self.client_info.client_id())
             .with("token_endpoint_auth_method", method)
             .with_credential("client_secret", self.client_info.client_secret());

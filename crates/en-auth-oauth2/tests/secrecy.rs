@@ -252,3 +252,168 @@ fn no_secret_from_the_blocking_api() {
     scan.logs(capture);
     scan.assert_clean();
 }
+
+/// Discovery and resource indicators against the real oidc-provider: a discovered token with a
+/// resource, an issuer that is not the document's, a method the server does not support, a
+/// wrong secret at a discovered endpoint. No secret, Basic credential or token in any `Debug`,
+/// `Display`, error chain or TRACE event.
+#[tokio::test(flavor = "current_thread")]
+async fn no_secret_from_discovery_or_resource_indicators() {
+    use en_auth_peers::{field, oidc, oidc_basic_only};
+    let capture = Capture::install();
+    let mut scan = Scan::new();
+    let (id, secret) = (
+        field(oidc(), "clients/basic/id"),
+        field(oidc(), "clients/basic/secret"),
+    );
+    let wrong = "Wr0ng-discovered-S3cret";
+    scan.basic_credential(id, secret)
+        .basic_credential(id, wrong)
+        .basic_credential(
+            field(oidc_basic_only(), "clients/basic/id"),
+            field(oidc_basic_only(), "clients/basic/secret"),
+        );
+    let issuer = field(oidc(), "issuer");
+    let discovered = |issuer: &str| {
+        Environment::new("secrecy-discovery")
+            .with_issuer(issuer)
+            .unwrap()
+            .with_resources([field(oidc(), "jwt_resource")])
+            .unwrap()
+    };
+
+    let authorizer =
+        ServiceAccountAuthorizer::new(ClientInfo::new(id, secret), discovered(issuer)).unwrap();
+    let token = authorizer.access_token().await.unwrap();
+    scan.debug("the discovered authorizer", &authorizer)
+        .debug("the token", &token)
+        .secret("the JWT access token", token.secret().expose_secret());
+
+    let failures = [
+        ServiceAccountAuthorizer::new(
+            ClientInfo::new(id, secret),
+            discovered(&format!("{issuer}/")),
+        ),
+        ServiceAccountAuthorizer::new(
+            ClientInfo::new(
+                field(oidc_basic_only(), "clients/basic/id"),
+                field(oidc_basic_only(), "clients/basic/secret"),
+            ),
+            Environment::new("secrecy-discovery")
+                .with_issuer(field(oidc_basic_only(), "issuer"))
+                .unwrap()
+                .with_token_endpoint_auth_method(TokenEndpointAuthMethod::ClientSecretPost),
+        ),
+        ServiceAccountAuthorizer::new(ClientInfo::new(id, wrong), discovered(issuer)),
+    ];
+    let mut kinds = Vec::new();
+    for (i, authorizer) in failures.into_iter().enumerate() {
+        let authorizer = authorizer.unwrap();
+        let error = authorizer.access_token().await.unwrap_err();
+        kinds.push(match &error {
+            Error::Configuration(e) => e.field.clone().unwrap_or_default(),
+            Error::InvalidClient(_) => "invalid_client".to_owned(),
+            other => format!("{other:?}"),
+        });
+        scan.debug(&format!("failing authorizer {i}"), &authorizer)
+            .shown(&format!("error {i}"), &error)
+            .error(&format!("error {i}"), &error);
+    }
+    assert_eq!(
+        kinds,
+        ["issuer", "token_endpoint_auth_method", "invalid_client"]
+    );
+    scan.logs(capture);
+    scan.assert_clean();
+}
+
+/// Token exchange against the real oidc-provider: subject tokens from a file, an authorizer and
+/// a closure, one the server refuses, a missing file. No subject, actor or exchanged token, nor
+/// a client secret, in any `Debug`, `Display`, error chain or TRACE event.
+#[tokio::test(flavor = "current_thread")]
+async fn no_subject_token_from_token_exchange() {
+    use en_auth_oauth2::{token_types, Authorizer, SubjectToken, TokenExchange};
+    use en_auth_peers::{field, oidc};
+    let capture = Capture::install();
+    let mut scan = Scan::new();
+    let info = |name: &str| {
+        ClientInfo::new(
+            field(oidc(), &format!("clients/{name}/id")),
+            field(oidc(), &format!("clients/{name}/secret")),
+        )
+    };
+    for name in ["basic", "exchanger"] {
+        scan.basic_credential(
+            field(oidc(), &format!("clients/{name}/id")),
+            field(oidc(), &format!("clients/{name}/secret")),
+        );
+    }
+    let direct = Environment::new("secrecy-exchange")
+        .with_token_url(field(oidc(), "token_endpoint"))
+        .unwrap();
+    let subject = ServiceAccountAuthorizer::new(info("basic"), direct).unwrap();
+    let subject_token = subject.access_token().await.unwrap();
+    scan.secret("the subject token", subject_token.secret().expose_secret());
+    let refused = "Refused-subject-token-0123456789";
+    scan.secret("the refused subject token", refused);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("subject");
+    std::fs::write(&file, subject_token.secret().expose_secret()).unwrap();
+    let environment = Environment::new("secrecy-exchange")
+        .with_issuer(field(oidc(), "issuer"))
+        .unwrap()
+        .with_audience("urn:en-auth:reports")
+        .unwrap();
+    let http =
+        en_auth_oauth2::shared_token_http_client(en_auth_oauth2::DEFAULT_CONNECT_TIMEOUT).unwrap();
+    let closure_token = subject_token.secret().clone();
+    let sources = [
+        SubjectToken::from_file(&file, token_types::ACCESS_TOKEN),
+        SubjectToken::from_authorizer(subject.authorizer().clone()),
+        SubjectToken::from_fn(token_types::ACCESS_TOKEN, move || {
+            let token = closure_token.clone();
+            async move { Ok(token) }
+        }),
+    ];
+    for (i, source) in sources.into_iter().enumerate() {
+        scan.debug(&format!("subject source {i}"), &source);
+        let exchange = Authorizer::new(
+            TokenExchange::new(info("exchanger"), environment.clone(), source, http.clone())
+                .unwrap(),
+        );
+        let token = exchange.access_token().await.unwrap();
+        scan.secret(
+            format!("exchanged token {i}"),
+            token.secret().expose_secret(),
+        )
+        .debug(&format!("exchange {i}"), &exchange);
+    }
+    // Refused by the server, and a file that is gone.
+    std::fs::write(&file, refused).unwrap();
+    let from_file = || {
+        Authorizer::new(
+            TokenExchange::new(
+                info("exchanger"),
+                environment.clone(),
+                SubjectToken::from_file(&file, token_types::ACCESS_TOKEN),
+                http.clone(),
+            )
+            .unwrap(),
+        )
+    };
+    let error = from_file().access_token().await.unwrap_err();
+    assert!(
+        matches!(&error, Error::Authorization(e) if e.code.as_deref() == Some("invalid_grant")),
+        "{error:?}"
+    );
+    scan.shown("the refused exchange's error", &error)
+        .error("the refused exchange's error", &error);
+    std::fs::remove_file(&file).unwrap();
+    let error = from_file().access_token().await.unwrap_err();
+    assert!(matches!(&error, Error::Configuration(_)), "{error:?}");
+    scan.shown("the missing file's error", &error)
+        .error("the missing file's error", &error);
+    scan.logs(capture);
+    scan.assert_clean();
+}

@@ -62,6 +62,29 @@ pub fn oidc() -> &'static Value {
     unwrap(result)
 }
 
+/// A second oidc-provider whose only token endpoint authentication method is
+/// `client_secret_basic` (`CLIENT_AUTH_METHODS`; its discovery documents say so, and it has the
+/// `basic` and `introspector` clients only), started on first use: for the refusal of a method
+/// the server does not support.
+///
+/// # Panics
+/// As [`oidc`].
+pub fn oidc_basic_only() -> &'static Value {
+    static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
+    let dir = peers_dir();
+    let result = PEER.get_or_init(|| {
+        if !dir.join("oidc/node_modules/oidc-provider").is_dir() {
+            return Err(not_installed("oidc-provider"));
+        }
+        let mut command = Command::new("node");
+        command
+            .arg(dir.join("oidc/server.mjs"))
+            .env("CLIENT_AUTH_METHODS", "client_secret_basic");
+        start("oidc-provider-basic-only", command)
+    });
+    unwrap(result)
+}
+
 /// ministack (PyPI, a local AWS emulator whose Cognito verifies SRP proofs and serves the
 /// user-pool `/oauth2/token` endpoint), with a user pool, app clients and a user created through
 /// the AWS API, started on first use. See `peers/README.md` for the JSON it prints.

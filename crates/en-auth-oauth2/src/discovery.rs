@@ -1,0 +1,416 @@
+//! Authorization server metadata: the token endpoint and the client authentication methods of
+//! an issuer, discovered from its RFC 8414 document (`/.well-known/oauth-authorization-server`)
+//! or else its OpenID Connect Discovery 1.0 document (`/.well-known/openid-configuration`).
+//!
+//! A document is fetched once per process and issuer, whatever the number of authorizers
+//! (single flight: the others wait for the one fetch and share its outcome), kept for a TTL
+//! ([`DEFAULT_DISCOVERY_TTL`]), and fetched again after a token request that failed with it.
+//! The fetch goes through the token-request HTTP client: no redirects, a size cap, a timeout.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use en_auth_core::{Environment, Error, InvalidResponseError, Issuer, SharedIdentity};
+use serde::Deserialize;
+use url::Url;
+
+use crate::http::{get_document, DEFAULT_MAX_RESPONSE_BYTES};
+use crate::request::TokenEndpoint;
+
+/// How long a discovered metadata document is used before it is fetched again: one hour.
+pub const DEFAULT_DISCOVERY_TTL: Duration = Duration::from_secs(3600);
+
+/// The well-known path segment of RFC 8414 §3.
+const RFC8414_SEGMENT: &str = "/.well-known/oauth-authorization-server";
+/// The well-known path segment of OpenID Connect Discovery 1.0 §4.
+const OIDC_SEGMENT: &str = "/.well-known/openid-configuration";
+
+/// What en-auth uses of an issuer's metadata.
+#[derive(Debug)]
+pub(crate) struct Metadata {
+    /// Where it was read.
+    pub(crate) document_url: Url,
+    /// `token_endpoint`.
+    pub(crate) token_endpoint: Url,
+    /// `token_endpoint_auth_methods_supported` (RFC 8414 §2: `client_secret_basic` when the
+    /// document omits it).
+    pub(crate) auth_methods: Vec<String>,
+    fetched_at: Instant,
+}
+
+/// The members read from a document; the others are ignored.
+#[derive(Deserialize)]
+struct Document {
+    issuer: String,
+    token_endpoint: Option<String>,
+    token_endpoint_auth_methods_supported: Option<Vec<String>>,
+}
+
+/// Where a provider's token requests go: the environment's `token_url`, or the `token_endpoint`
+/// its issuer's metadata names.
+pub(crate) struct Endpoints {
+    /// The configured token endpoint; with discovery, the issuer's URL, standing for the
+    /// discovered endpoint's settings (client, timeout, cap) until a request is made.
+    configured: TokenEndpoint,
+    /// Whether the token endpoint is discovered from the environment's issuer.
+    discovered: bool,
+    ttl: Duration,
+}
+
+impl Endpoints {
+    /// The endpoints of `environment`, requests sent with `http`.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] when the environment has neither a `token_url` nor an `issuer`.
+    pub(crate) fn new(environment: &Environment, http: reqwest::Client) -> Result<Self, Error> {
+        let (url, discovered) = match (environment.token_url(), environment.issuer()) {
+            (Some(url), _) => (url.clone(), false),
+            (None, Some(issuer)) => (issuer.url().clone(), true),
+            (None, None) => {
+                return Err(environment.error(
+                    "token_url",
+                    "missing; the token requests need a token endpoint (`token_url`) or an `issuer` to discover it from",
+                ))
+            }
+        };
+        Ok(Self {
+            configured: TokenEndpoint::new(
+                url,
+                http,
+                en_auth_core::DEFAULT_TIMEOUT,
+                DEFAULT_MAX_RESPONSE_BYTES,
+            ),
+            discovered,
+            ttl: DEFAULT_DISCOVERY_TTL,
+        })
+    }
+
+    /// The configured endpoint (the issuer's URL with discovery), whose settings every request
+    /// uses.
+    pub(crate) fn configured(&self) -> &TokenEndpoint {
+        &self.configured
+    }
+
+    pub(crate) fn configured_mut(&mut self) -> &mut TokenEndpoint {
+        &mut self.configured
+    }
+
+    pub(crate) fn set_ttl(&mut self, ttl: Duration) {
+        self.ttl = ttl;
+    }
+
+    /// The issuer the endpoint is discovered from, if it is.
+    pub(crate) fn issuer<'e>(&self, environment: &'e Environment) -> Option<&'e Issuer> {
+        environment.issuer().filter(|_| self.discovered)
+    }
+
+    /// `identity` with the token URL, or the issuer when the endpoint is discovered (the
+    /// identity of configurations without an issuer is unchanged).
+    pub(crate) fn identify(
+        &self,
+        environment: &Environment,
+        identity: SharedIdentity,
+    ) -> SharedIdentity {
+        match self.issuer(environment) {
+            Some(issuer) => identity.with("issuer", issuer.as_str()),
+            None => identity.with("token_url", self.configured.url().as_str()),
+        }
+    }
+
+    /// The endpoint to send to: the configured one, or the one the issuer's metadata names,
+    /// with the metadata (for [`Endpoints::failed`]).
+    ///
+    /// # Errors
+    /// As [`metadata`]; [`Error::Configuration`] (field `token_endpoint_auth_method`) when the
+    /// metadata does not list `method`.
+    pub(crate) async fn resolve(
+        &self,
+        environment: &Environment,
+        method: &str,
+    ) -> Result<(TokenEndpoint, Option<Arc<Metadata>>), Error> {
+        let Some(issuer) = self.issuer(environment) else {
+            return Ok((self.configured.clone(), None));
+        };
+        let fetcher = Fetcher {
+            http: self.configured.http(),
+            timeout: self.configured.timeout(),
+            max_bytes: self.configured.max_response_bytes(),
+            ttl: self.ttl,
+        };
+        let metadata = metadata(environment, issuer, &fetcher).await?;
+        if !metadata.auth_methods.iter().any(|m| m == method) {
+            return Err(environment.error(
+                "token_endpoint_auth_method",
+                format!(
+                    "the authorization server does not support `{method}` (its metadata at {} lists: {})",
+                    metadata.document_url,
+                    if metadata.auth_methods.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        metadata.auth_methods.join(", ")
+                    }
+                ),
+            ));
+        }
+        let endpoint = self.configured.at(metadata.token_endpoint.clone());
+        Ok((endpoint, Some(metadata)))
+    }
+
+    /// After a failed token request with `metadata`: the next request fetches it again.
+    pub(crate) async fn failed(&self, environment: &Environment, metadata: Option<&Arc<Metadata>>) {
+        if let (Some(metadata), Some(issuer)) = (metadata, self.issuer(environment)) {
+            invalidate(issuer, metadata).await;
+        }
+    }
+}
+
+/// The two places an issuer's metadata may be, in the order they are tried: RFC 8414 §3.1
+/// inserts the well-known segment between the host and the issuer's path
+/// (`https://a.example/.well-known/oauth-authorization-server/tenant`); OpenID Connect
+/// Discovery 1.0 §4 appends it to the issuer
+/// (`https://a.example/tenant/.well-known/openid-configuration`).
+/// A trailing slash of the issuer's path is dropped first.
+pub(crate) fn well_known_urls(issuer: &Url) -> [Url; 2] {
+    let path = issuer.path().trim_end_matches('/');
+    let mut rfc8414 = issuer.clone();
+    rfc8414.set_path(&format!("{RFC8414_SEGMENT}{path}"));
+    let mut oidc = issuer.clone();
+    oidc.set_path(&format!("{path}{OIDC_SEGMENT}"));
+    [rfc8414, oidc]
+}
+
+/// How a provider fetches: its HTTP client, timeout and size cap, and the TTL it accepts.
+struct Fetcher<'a> {
+    http: &'a reqwest::Client,
+    timeout: Duration,
+    max_bytes: usize,
+    ttl: Duration,
+}
+
+/// One issuer's cached metadata, and the single flight that fetches it.
+#[derive(Default)]
+struct Slot {
+    /// Fetches completed (successful or not).
+    attempts: AtomicU64,
+    state: tokio::sync::Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The metadata in use, until its TTL or a failed token request.
+    metadata: Option<Arc<Metadata>>,
+    /// The last fetch: its attempt number and outcome, handed to those who waited for it.
+    last: Option<(u64, Result<Arc<Metadata>, Error>)>,
+}
+
+/// The process's slots, by issuer identifier.
+fn slot(issuer: &str) -> Arc<Slot> {
+    static SLOTS: OnceLock<Mutex<HashMap<String, Arc<Slot>>>> = OnceLock::new();
+    let mut slots = SLOTS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(slots.entry(issuer.to_owned()).or_default())
+}
+
+/// The metadata of `environment`'s issuer: the outcome of a fetch that ended while the caller
+/// waited its turn (so that the callers waiting at the time share one fetch, whatever their
+/// TTL), else the cached metadata if younger than the fetcher's TTL, else fetched.
+///
+/// # Errors
+/// As [`fetch`].
+async fn metadata(
+    environment: &Environment,
+    issuer: &Issuer,
+    fetcher: &Fetcher<'_>,
+) -> Result<Arc<Metadata>, Error> {
+    let slot = slot(issuer.as_str());
+    let before = slot.attempts.load(Ordering::Acquire);
+    let mut state = slot.state.lock().await;
+    // A fetch that ended while this caller waited: its outcome is this caller's too.
+    if let Some((attempt, outcome)) = &state.last {
+        if *attempt > before {
+            return outcome.clone();
+        }
+    }
+    if let Some(metadata) = &state.metadata {
+        if metadata.fetched_at.elapsed() < fetcher.ttl {
+            return Ok(Arc::clone(metadata));
+        }
+    }
+    let outcome = fetch(environment, issuer, fetcher).await.map(Arc::new);
+    let attempt = slot.attempts.fetch_add(1, Ordering::AcqRel) + 1;
+    if let Ok(metadata) = &outcome {
+        state.metadata = Some(Arc::clone(metadata));
+    }
+    state.last = Some((attempt, outcome.clone()));
+    outcome
+}
+
+/// Forgets `used` (the metadata a token request failed with), so that the next token request
+/// fetches the document again — unless it was already replaced.
+async fn invalidate(issuer: &Issuer, used: &Arc<Metadata>) {
+    let slot = slot(issuer.as_str());
+    let mut state = slot.state.lock().await;
+    if state
+        .metadata
+        .as_ref()
+        .is_some_and(|current| Arc::ptr_eq(current, used))
+    {
+        tracing::debug!(issuer = %issuer, "token request failed: the issuer's metadata will be fetched again");
+        state.metadata = None;
+    }
+}
+
+/// Fetches and checks the issuer's metadata: the RFC 8414 document, else (when that one is
+/// answered with a status other than 2xx) the OpenID Connect one.
+///
+/// # Errors
+/// - [`Error::Transport`] when the issuer cannot be reached or does not answer in time;
+/// - [`Error::InvalidResponse`] when neither URL serves a document (both answered with a
+///   status other than 2xx, including redirects, which are not followed), or the document is
+///   not JSON, exceeds the size cap, has no usable `token_endpoint`, or names one over plain
+///   `http` to a host that is not loopback;
+/// - [`Error::Configuration`] (field `issuer`) when the document's `issuer` is not exactly the
+///   configured one (RFC 8414 §3.3).
+async fn fetch(
+    environment: &Environment,
+    issuer: &Issuer,
+    fetcher: &Fetcher<'_>,
+) -> Result<Metadata, Error> {
+    let mut refused = Vec::new();
+    for url in well_known_urls(issuer.url()) {
+        let (status, body) = get_document(fetcher.http, &url, fetcher.timeout, fetcher.max_bytes)
+            .await
+            .map_err(|e| e.into_error(url.as_str()))?;
+        if !(200..300).contains(&status) {
+            tracing::debug!(document = %url, status, "no authorization server metadata here");
+            refused.push(format!("{url} answered HTTP {status}"));
+            continue;
+        }
+        return read(environment, issuer, url, status, &body);
+    }
+    Err(InvalidResponseError::new(
+        issuer.as_str(),
+        None,
+        format!(
+            "no authorization server metadata for this issuer: {} (redirects are not followed)",
+            refused.join("; ")
+        ),
+    )
+    .into())
+}
+
+/// Reads and checks a 2xx document from `url`.
+fn read(
+    environment: &Environment,
+    issuer: &Issuer,
+    url: Url,
+    status: u16,
+    body: &[u8],
+) -> Result<Metadata, Error> {
+    let invalid = |message: String| -> Error {
+        InvalidResponseError::new(url.as_str(), Some(status), message).into()
+    };
+    let document: Document = serde_json::from_slice(body).map_err(|e| {
+        invalid(format!(
+            "not an authorization server metadata document (a JSON object with a string `issuer`): {}",
+            e.classify_message()
+        ))
+    })?;
+    if document.issuer != issuer.as_str() {
+        return Err(environment.error(
+            "issuer",
+            format!(
+                "the metadata at {url} is that of issuer `{}`, not `{issuer}`: they must be identical (RFC 8414 §3.3)",
+                document.issuer
+            ),
+        ));
+    }
+    let endpoint = document
+        .token_endpoint
+        .ok_or_else(|| invalid("the metadata has no `token_endpoint`".to_owned()))?;
+    let token_endpoint = Url::parse(&endpoint)
+        .map_err(|e| invalid(format!("its `token_endpoint` is not a URL: {e}")))?;
+    match token_endpoint.scheme() {
+        "https" => {}
+        "http" if en_auth_core::is_loopback(&token_endpoint) => {}
+        _ => {
+            return Err(invalid(format!(
+                "its `token_endpoint` {token_endpoint} is neither https nor http on loopback"
+            )))
+        }
+    }
+    if !token_endpoint.username().is_empty() || token_endpoint.password().is_some() {
+        return Err(invalid(
+            "its `token_endpoint` carries credentials".to_owned(),
+        ));
+    }
+    let auth_methods = document
+        .token_endpoint_auth_methods_supported
+        .unwrap_or_else(|| vec!["client_secret_basic".to_owned()]);
+    tracing::debug!(document = %url, token_endpoint = %token_endpoint, "authorization server metadata discovered");
+    Ok(Metadata {
+        document_url: url,
+        token_endpoint,
+        auth_methods,
+        fetched_at: Instant::now(),
+    })
+}
+
+/// serde_json's classification of an error, without the text it may quote.
+trait Classify {
+    fn classify_message(&self) -> &'static str;
+}
+
+impl Classify for serde_json::Error {
+    fn classify_message(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "unreadable",
+            serde_json::error::Category::Syntax => "not JSON",
+            serde_json::error::Category::Data => {
+                "a required member is missing or has the wrong type"
+            }
+            serde_json::error::Category::Eof => "truncated JSON",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn urls(issuer: &str) -> [String; 2] {
+        well_known_urls(&Url::parse(issuer).unwrap()).map(|u| u.to_string())
+    }
+
+    /// RFC 8414 §3.1's example, and OpenID Connect Discovery 1.0 §4.1's.
+    #[test]
+    fn the_well_known_segment_goes_where_each_specification_puts_it() {
+        assert_eq!(
+            urls("https://example.com/issuer1"),
+            [
+                "https://example.com/.well-known/oauth-authorization-server/issuer1",
+                "https://example.com/issuer1/.well-known/openid-configuration",
+            ]
+        );
+        for issuer in ["https://example.com", "https://example.com/"] {
+            assert_eq!(
+                urls(issuer),
+                [
+                    "https://example.com/.well-known/oauth-authorization-server",
+                    "https://example.com/.well-known/openid-configuration",
+                ]
+            );
+        }
+        assert_eq!(
+            urls("http://127.0.0.1:8080/realms/a/"),
+            [
+                "http://127.0.0.1:8080/.well-known/oauth-authorization-server/realms/a",
+                "http://127.0.0.1:8080/realms/a/.well-known/openid-configuration",
+            ]
+        );
+    }
+}
