@@ -252,7 +252,15 @@ mod tests {
     fn a_token_with_no_time_left_is_not_usable_on_the_coarse_clock() {
         let now = Instant::now();
         let until = usable_until(now, Duration::ZERO);
-        assert!(until <= clock::moment_of(now).earlier_by(COARSE_MARGIN));
+        // Each conversion is anchored on its own reading of both clocks: two conversions of
+        // one instant differ by the coarse clock's resolution (under 25 ms) plus however long
+        // this thread was held up between the readings, which `elapsed` bounds.
+        let again = clock::moment_of(now).earlier_by(COARSE_MARGIN);
+        let elapsed = now.elapsed();
+        assert!(
+            until <= again.later_by(Duration::from_millis(25) + elapsed),
+            "{until:?} {again:?} after {elapsed:?}"
+        );
         let coarse = coarsetime::Instant::now_without_cache_update().as_ticks();
         assert!(coarse >= until.ticks(), "{coarse} < {}", until.ticks());
     }
