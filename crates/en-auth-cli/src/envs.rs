@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use en_auth_oauth2::{Environment, TokenEndpointAuthMethod, ENVIRONMENTS_VAR};
+use en_auth_oauth2::{Environment, ENVIRONMENTS_VAR};
 use serde_json::{json, Value};
 
 use crate::failure::{Exit, Failure, Subject};
@@ -93,10 +93,7 @@ fn flows(env: &Environment) -> Vec<&'static str> {
 }
 
 fn auth_method(env: &Environment) -> &'static str {
-    match env.token_endpoint_auth_method() {
-        TokenEndpointAuthMethod::ClientSecretPost => "client_secret_post",
-        _ => "client_secret_basic",
-    }
+    env.token_endpoint_auth_method().as_str()
 }
 
 fn describe_text(out: &mut String, env: &Environment) {

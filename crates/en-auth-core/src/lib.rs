@@ -57,7 +57,8 @@ pub use cache::{CacheMiss, CurrentToken};
 pub use client::{ClientInfo, UserCredentials};
 pub use contract::{OutgoingRequest, RequestTarget, Ticket, Verdict, GRPC_STATUS_UNAUTHENTICATED};
 pub use environment::{
-    is_loopback, Environment, IntoEnvironment, TokenEndpointAuthMethod, ENVIRONMENTS_VAR,
+    is_loopback, ClientAssertionConfig, Environment, GrantType, IntoEnvironment, SigningAlgorithm,
+    TokenEndpointAuthMethod, ENVIRONMENTS_VAR,
 };
 pub use error::{
     AccountError, AuthorizationError, ChallengeError, ConfigurationError, Cooldown, Error,

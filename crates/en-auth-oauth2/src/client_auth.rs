@@ -1,10 +1,16 @@
 //! How the client authenticates at the token endpoint (RFC 6749 §2.3; RFC 7591 §2 names the
 //! methods), applied to a [`TokenRequest`].
 
+use std::path::PathBuf;
+
 use en_auth_core::{ClientInfo, Environment, Error, TokenEndpointAuthMethod};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::request::TokenRequest;
+
+/// `client_assertion_type` for a JWT (RFC 7523 §2.2).
+pub(crate) const JWT_BEARER_ASSERTION_TYPE: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// A client's authentication at the token endpoint, made once from the client info and the
 /// environment, then applied to every token request.
@@ -21,6 +27,19 @@ pub(crate) enum ClientAuthentication {
     },
     /// `none`: a public client, its `client_id` in the body (RFC 6749 §2.1, §3.2.1).
     None { client_id: String },
+    /// `private_key_jwt` with an assertion a platform writes to a file (workload identity),
+    /// read again at every request.
+    AssertionFile {
+        /// For errors that name the environment and the field.
+        environment: Box<Environment>,
+        path: PathBuf,
+    },
+    /// `client_secret_jwt` or `private_key_jwt`: an assertion signed for every request.
+    #[cfg(feature = "jwt")]
+    Signed {
+        method: TokenEndpointAuthMethod,
+        signer: Box<crate::jwt::ClientAssertionSigner>,
+    },
 }
 
 impl ClientAuthentication {
@@ -31,10 +50,22 @@ impl ClientAuthentication {
     pub(crate) fn from_config(
         client_info: &ClientInfo,
         environment: &Environment,
+        token_url: &url::Url,
     ) -> Result<Self, Error> {
         let client_id = client_info.client_id().to_owned();
         let secret = || client_info.client_secret().clone();
-        Ok(match environment.token_endpoint_auth_method() {
+        let method = environment.token_endpoint_auth_method();
+        if let Some(path) = &environment.client_assertion().client_assertion_file {
+            return Ok(Self::AssertionFile {
+                environment: Box::new(environment.clone()),
+                path: path.clone(),
+            });
+        }
+        Ok(match method {
+            TokenEndpointAuthMethod::ClientSecretJwt | TokenEndpointAuthMethod::PrivateKeyJwt => {
+                Self::signed(client_info, environment, token_url, method)?
+            }
+            TokenEndpointAuthMethod::None => Self::None { client_id },
             TokenEndpointAuthMethod::ClientSecretPost => Self::SecretPost {
                 client_id,
                 secret: secret(),
@@ -49,12 +80,83 @@ impl ClientAuthentication {
         })
     }
 
+    #[cfg(feature = "jwt")]
+    fn signed(
+        client_info: &ClientInfo,
+        environment: &Environment,
+        token_url: &url::Url,
+        method: TokenEndpointAuthMethod,
+    ) -> Result<Self, Error> {
+        let signer =
+            crate::jwt::ClientAssertionSigner::from_config(client_info, environment, token_url)?;
+        Ok(Self::Signed {
+            method,
+            signer: Box::new(signer),
+        })
+    }
+
+    #[cfg(not(feature = "jwt"))]
+    fn signed(
+        _: &ClientInfo,
+        environment: &Environment,
+        _: &url::Url,
+        method: TokenEndpointAuthMethod,
+    ) -> Result<Self, Error> {
+        Err(environment.error(
+            "token_endpoint_auth_method",
+            format!(
+                "{} signs a JWT, and en-auth-oauth2 was built without its `jwt` feature: enable \
+                 it (`features = [\"jwt\"]`), or use a client_assertion_file",
+                method.as_str()
+            ),
+        ))
+    }
+
+    /// Authentication with `signer`'s assertions (`client_secret_jwt` for an HS256 signer,
+    /// `private_key_jwt` otherwise).
+    #[cfg(feature = "jwt")]
+    pub(crate) fn with_signer(signer: crate::jwt::ClientAssertionSigner) -> Self {
+        let method = if signer.algorithm() == en_auth_core::SigningAlgorithm::HS256 {
+            TokenEndpointAuthMethod::ClientSecretJwt
+        } else {
+            TokenEndpointAuthMethod::PrivateKeyJwt
+        };
+        Self::Signed {
+            method,
+            signer: Box::new(signer),
+        }
+    }
+
     /// The method's RFC 7591 name.
     pub(crate) fn method(&self) -> &'static str {
         match self {
             Self::SecretBasic { .. } => "client_secret_basic",
             Self::SecretPost { .. } => "client_secret_post",
             Self::None { .. } => "none",
+            Self::AssertionFile { .. } => "private_key_jwt",
+            #[cfg(feature = "jwt")]
+            Self::Signed { method, .. } => method.as_str(),
+        }
+    }
+
+    /// Adds what identifies the client's credential to a shared-store identity: a fingerprint
+    /// of the secret or key, or the assertion file's path.
+    pub(crate) fn identify(
+        &self,
+        identity: en_auth_core::SharedIdentity,
+    ) -> en_auth_core::SharedIdentity {
+        match self {
+            Self::SecretBasic { secret, .. } | Self::SecretPost { secret, .. } => {
+                identity.with_credential("client_secret", secret)
+            }
+            Self::None { .. } => identity,
+            Self::AssertionFile { path, .. } => {
+                identity.with("client_assertion_file", path.display().to_string())
+            }
+            #[cfg(feature = "jwt")]
+            Self::Signed { signer, .. } => {
+                identity.with_credential("signing_key", &signer.credential())
+            }
         }
     }
 
@@ -74,6 +176,18 @@ impl ClientAuthentication {
                 }
             }
             Self::None { client_id } => request.param("client_id", client_id.clone()),
+            Self::AssertionFile { environment, path } => {
+                let assertion =
+                    crate::assertion_file::read(environment, "client_assertion_file", path)?;
+                request.param("client_assertion_type", JWT_BEARER_ASSERTION_TYPE);
+                request.param("client_assertion", assertion.as_str());
+            }
+            #[cfg(feature = "jwt")]
+            Self::Signed { signer, .. } => {
+                let assertion = signer.sign()?;
+                request.param("client_assertion_type", JWT_BEARER_ASSERTION_TYPE);
+                request.param("client_assertion", assertion.expose_secret());
+            }
         }
         Ok(())
     }

@@ -3,11 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use en_auth_core::{
-    ClientInfo, Environment, Error, SharedIdentity, Token, TokenEndpointAuthMethod, TokenProvider,
-};
+use en_auth_core::{ClientInfo, Environment, Error, SharedIdentity, Token, TokenProvider};
+
+use en_auth_core::GrantType;
 
 use crate::client_auth::ClientAuthentication;
+
+/// `grant_type` of the JWT bearer grant (RFC 7523 §2.1).
+pub(crate) const JWT_BEARER_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 use crate::http::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::request::TokenEndpoint;
 
@@ -30,14 +33,49 @@ impl ClientCredentials {
     /// example [`shared_token_http_client`](crate::shared_token_http_client)).
     ///
     /// # Errors
-    /// [`Error::Configuration`] if the environment has no `token_url`.
+    /// [`Error::Configuration`] if the environment has no `token_url`, or its client
+    /// authentication cannot be set up: a `private_key_jwt` key file that is missing or unusable,
+    /// `client_secret_jwt` without a secret, either without the `jwt` feature.
     pub fn new(
         client_info: ClientInfo,
         environment: Environment,
         http: reqwest::Client,
     ) -> Result<Self, Error> {
+        Self::build(client_info, environment, http, None)
+    }
+
+    /// A provider whose client authenticates with `signer`'s assertions (`private_key_jwt`, or
+    /// `client_secret_jwt` for an HS256 signer) whatever the environment's
+    /// `token_endpoint_auth_method` and key settings say. The `jwt` feature.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] if the environment has no `token_url`.
+    #[cfg(feature = "jwt")]
+    pub fn with_client_assertion_signer(
+        client_info: ClientInfo,
+        environment: Environment,
+        http: reqwest::Client,
+        signer: crate::ClientAssertionSigner,
+    ) -> Result<Self, Error> {
+        Self::build(
+            client_info,
+            environment,
+            http,
+            Some(ClientAuthentication::with_signer(signer)),
+        )
+    }
+
+    fn build(
+        client_info: ClientInfo,
+        environment: Environment,
+        http: reqwest::Client,
+        authentication: Option<ClientAuthentication>,
+    ) -> Result<Self, Error> {
         let token_url = environment.require_token_url()?.clone();
-        let authentication = ClientAuthentication::from_config(&client_info, &environment)?;
+        let authentication = match authentication {
+            Some(given) => given,
+            None => ClientAuthentication::from_config(&client_info, &environment, &token_url)?,
+        };
         Ok(Self {
             client_info,
             environment,
@@ -78,10 +116,26 @@ impl ClientCredentials {
         self.token_endpoint.endpoint()
     }
 
-    /// One client-credentials request (RFC 6749 §4.4.2): the grant, the scopes, the client's
+    /// One token request: the grant (client credentials, RFC 6749 §4.4.2, or jwt-bearer, RFC
+    /// 7523 §2.1, its assertion read from its file now), the scopes, the client's
     /// authentication, the extra parameters.
     async fn request_token(&self) -> Result<Token, Error> {
-        let mut request = self.token_endpoint.request("client_credentials");
+        let mut request = match self.environment.grant_type() {
+            GrantType::JwtBearer => {
+                let path = self
+                    .environment
+                    .client_assertion()
+                    .assertion_file
+                    .as_deref()
+                    .ok_or_else(|| self.environment.error("assertion_file", "missing"))?;
+                let assertion =
+                    crate::assertion_file::read(&self.environment, "assertion_file", path)?;
+                let mut request = self.token_endpoint.request(JWT_BEARER_GRANT_TYPE);
+                request.param("assertion", assertion.as_str());
+                request
+            }
+            _ => self.token_endpoint.request("client_credentials"),
+        };
         request.scopes(self.environment.scopes());
         self.authentication.apply(&mut request)?;
         request.extra_params(self.environment.extra_params());
@@ -113,10 +167,10 @@ impl TokenProvider for ClientCredentials {
                 endpoint = %self.endpoint(),
                 elapsed_ms,
                 expires_in_s = token.lifetime().map(|l: Duration| l.as_secs()),
-                "client-credentials token received"
+                "token received"
             ),
             Err(error) => {
-                tracing::debug!(endpoint = %self.endpoint(), elapsed_ms, %error, "client-credentials grant failed")
+                tracing::debug!(endpoint = %self.endpoint(), elapsed_ms, %error, "token request failed")
             }
         }
         result
@@ -127,28 +181,33 @@ impl TokenProvider for ClientCredentials {
     }
 
     fn flow(&self) -> &'static str {
-        "client_credentials"
+        match self.environment.grant_type() {
+            GrantType::JwtBearer => "jwt_bearer",
+            _ => "client_credentials",
+        }
     }
 
     fn environment_id(&self) -> Option<&str> {
         Some(self.environment.id())
     }
 
-    /// The canonical client-credentials request: token URL, client id, authentication method,
-    /// scopes and extra parameters (with their values: an `audience` or `resource` changes the
-    /// token), and a fingerprint of the client secret
+    /// The canonical token request: grant, token URL, client id, authentication method, scopes
+    /// and extra parameters (with their values: an `audience` or `resource` changes the token),
+    /// and a fingerprint of the client secret or private key
     /// ([`SharedIdentity::with_credential`]: a token is shared only between holders of the same
-    /// secret). Never the secret itself.
+    /// secret or key) or the path of the assertion file. Never the secret or key itself.
     fn shared_identity(&self) -> Option<SharedIdentity> {
-        let method = match self.environment.token_endpoint_auth_method() {
-            TokenEndpointAuthMethod::ClientSecretPost => "client_secret_post",
-            _ => "client_secret_basic",
-        };
-        let mut identity = SharedIdentity::new("client_credentials")
+        let mut identity = SharedIdentity::new(self.flow())
             .with("token_url", self.token_endpoint.url().as_str())
             .with("client_id", self.client_info.client_id())
-            .with("token_endpoint_auth_method", method)
-            .with_credential("client_secret", self.client_info.client_secret());
+            .with(
+                "token_endpoint_auth_method",
+                self.environment.token_endpoint_auth_method().as_str(),
+            );
+        identity = self.authentication.identify(identity);
+        if let Some(path) = &self.environment.client_assertion().assertion_file {
+            identity = identity.with("assertion_file", path.display().to_string());
+        }
         for scope in self.environment.scopes() {
             identity = identity.with("scope", scope.as_str());
         }
