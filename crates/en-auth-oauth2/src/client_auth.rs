@@ -200,3 +200,69 @@ impl std::fmt::Debug for ClientAuthentication {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn environment(method: TokenEndpointAuthMethod) -> Environment {
+        Environment::new("t")
+            .with_token_url("https://auth.example.com/token")
+            .unwrap()
+            .with_token_endpoint_auth_method(method)
+    }
+
+    /// Without the `jwt` feature a JWT method is a configuration error that names the feature;
+    /// an assertion file needs no JOSE code and works.
+    #[cfg(not(feature = "jwt"))]
+    #[test]
+    fn without_the_jwt_feature_a_jwt_method_names_the_feature() {
+        let url = url::Url::parse("https://auth.example.com/token").unwrap();
+        for method in [
+            TokenEndpointAuthMethod::PrivateKeyJwt,
+            TokenEndpointAuthMethod::ClientSecretJwt,
+        ] {
+            let err = ClientAuthentication::from_config(
+                &ClientInfo::new("svc", "s3cret"),
+                &environment(method),
+                &url,
+            )
+            .unwrap_err();
+            let text = err.to_string();
+            assert!(matches!(err, Error::Configuration(_)), "{err:?}");
+            assert!(
+                text.contains("`jwt` feature") && text.contains(method.as_str()),
+                "{text}"
+            );
+        }
+        let mut config = en_auth_core::ClientAssertionConfig::default();
+        config.client_assertion_file = Some("/var/run/token".into());
+        let env = environment(TokenEndpointAuthMethod::PrivateKeyJwt)
+            .with_client_assertion(config)
+            .unwrap();
+        let auth =
+            ClientAuthentication::from_config(&ClientInfo::public("svc"), &env, &url).unwrap();
+        assert_eq!(auth.method(), "private_key_jwt");
+    }
+
+    #[test]
+    fn none_sends_the_client_id_and_nothing_else() {
+        let url = url::Url::parse("https://auth.example.com/token").unwrap();
+        let auth = ClientAuthentication::from_config(
+            &ClientInfo::new("svc", "s3cret"),
+            &environment(TokenEndpointAuthMethod::None),
+            &url,
+        )
+        .unwrap();
+        assert_eq!(auth.method(), "none");
+        let endpoint = crate::request::TokenEndpoint::new(
+            url,
+            reqwest::Client::new(),
+            std::time::Duration::from_secs(1),
+            1024,
+        );
+        let mut request = endpoint.request("client_credentials");
+        auth.apply(&mut request).unwrap();
+        assert_eq!(request.param_names(), ["grant_type", "client_id"]);
+    }
+}
