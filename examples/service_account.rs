@@ -5,6 +5,11 @@
 //!     cargo run --example service_account -- https://api.example.com/resource
 //! ```
 //!
+//! A client that authenticates by key (`token_endpoint_auth_method = "private_key_jwt"` and a
+//! `private_key_file`, or a `client_assertion_file`, in its environment) needs no
+//! `CLIENT_SECRET`: unset, the client has no secret, and the authorizer says so if its method
+//! needs one.
+//!
 //! Prints the status and the body. On an authorization failure it prints one line naming the
 //! client, the environment, the endpoint and the server's error, and exits with status 1.
 
@@ -38,9 +43,17 @@ async fn run() -> Result<(), String> {
     let url = std::env::args()
         .nth(1)
         .ok_or("usage: service_account <url>  (with CLIENT_ID, CLIENT_SECRET, ENVIRONMENT set)")?;
+    get(url).await
+}
+
+/// GETs `url` with the client and environment the variables name, printing status and body.
+async fn get(url: String) -> Result<(), String> {
     let client_id = var("CLIENT_ID")?;
-    let client_info = ClientInfo::new(client_id.as_str(), var("CLIENT_SECRET")?)
-        .with_api_key(std::env::var("API_KEY").unwrap_or_default());
+    let client_info = ClientInfo::new(
+        client_id.as_str(),
+        std::env::var("CLIENT_SECRET").unwrap_or_default(),
+    )
+    .with_api_key(std::env::var("API_KEY").unwrap_or_default());
     let environment = var("ENVIRONMENT")?;
     let authorizer = ServiceAccountAuthorizer::new(client_info, environment.as_str())
         .map_err(|e| format!("error: {e}"))?;
@@ -101,6 +114,72 @@ mod tests {
         }
         let failure = client.get(&url).send().await.unwrap_err();
         (failure_line(&failure, "svc", "emulator", &url), token_url)
+    }
+
+    /// The example's own code (`get`), configured only by the environments file and the
+    /// variables, in a child process of this test binary (the variables are the process's):
+    /// a `private_key_jwt` client against oidc-provider, with no `CLIENT_SECRET`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_private_key_jwt_client_needs_only_the_environments_file() {
+        use en_auth_peers::support::{IntrospectedResource, Introspection};
+        use en_auth_peers::{field, oidc};
+        let introspection = Introspection {
+            endpoint: field(oidc(), "introspection_endpoint").to_owned(),
+            client_id: field(oidc(), "clients/introspector/id").to_owned(),
+            secret: field(oidc(), "clients/introspector/secret").to_owned(),
+        };
+        let resource = IntrospectedResource::start(introspection, None).await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("environments.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[prod]\ntoken_url = \"{}\"\nscopes = [\"{}\"]\n\
+                 token_endpoint_auth_method = \"private_key_jwt\"\n\
+                 private_key_file = \"{}\"\nsigning_algorithm = \"RS256\"\n",
+                field(oidc(), "token_endpoint"),
+                field(oidc(), "scope"),
+                field(oidc(), "key_files/rsa_pem"),
+            ),
+        )
+        .unwrap();
+        let url = resource.url().to_owned();
+        let client_id = field(oidc(), "jwt_clients/pkjwt/id");
+        let output = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "tests::child_get",
+                    "--include-ignored",
+                    "--nocapture",
+                ])
+                .env("EN_AUTH_ENVIRONMENTS", &file)
+                .env("ENVIRONMENT", "prod")
+                .env("CLIENT_ID", client_id)
+                .env_remove("CLIENT_SECRET")
+                .env_remove("API_KEY")
+                .env("SERVICE_ACCOUNT_TEST_URL", &url)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(stdout.contains("200 OK"), "{stdout}");
+        assert_eq!(resource.active(), 1, "{stdout}");
+    }
+
+    /// Run by the test above in a child process: the example's `get`.
+    #[tokio::test]
+    #[ignore = "run by a_private_key_jwt_client_needs_only_the_environments_file"]
+    async fn child_get() {
+        let url = std::env::var("SERVICE_ACCOUNT_TEST_URL").expect("run by its parent test");
+        get(url).await.unwrap();
     }
 
     #[tokio::test]

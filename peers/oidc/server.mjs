@@ -15,7 +15,10 @@
 // writes with console.info) goes to stderr.
 
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 // oidc-provider prints its NOTICEs with console.info, i.e. on stdout: keep stdout
 // for the one JSON line.
@@ -25,6 +28,8 @@ console.debug = console.error;
 
 const initialParent = process.ppid;
 const { default: Provider, errors } = await import('oidc-provider');
+// oidc-provider's own JOSE library (pinned through package-lock.json).
+const jose = await import('jose');
 
 const HOST = '127.0.0.1';
 const requestedPort = Number.parseInt(process.env.PORT || '0', 10);
@@ -72,6 +77,46 @@ const m2m = (c, method) => ({
   scope: SCOPE,
 });
 
+// RFC 7523 (JWT client authentication, the jwt-bearer grant). TEST-ONLY keys, generated at
+// every start; the private halves are written to a fresh temporary directory for the tests to
+// sign with (their paths are in the JSON line), the public halves registered below.
+const keyDir = mkdtempSync(join(tmpdir(), 'en-auth-oidc-test-keys-'));
+const keyFiles = {};
+const writeKey = (name, text) => {
+  const path = join(keyDir, name);
+  writeFileSync(path, text, { mode: 0o600 });
+  keyFiles[name.replace(/[.-]/g, '_')] = path;
+};
+const rsaKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const ecKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const edKey = generateKeyPairSync('ed25519');
+// Registered nowhere: "a wrong key".
+const strangerKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+// The issuer of jwt-bearer grant assertions (a workload platform, say).
+const platformKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const PLATFORM_ISSUER = 'https://platform.en-auth.test';
+writeKey('rsa.pem', rsaKey.privateKey.export({ format: 'pem', type: 'pkcs8' }));
+writeKey('rsa-pkcs1.pem', rsaKey.privateKey.export({ format: 'pem', type: 'pkcs1' }));
+writeKey('rsa.jwk', JSON.stringify({ ...rsaKey.privateKey.export({ format: 'jwk' }), kid: 'rsa-1' }));
+writeKey('ec.pem', ecKey.privateKey.export({ format: 'pem', type: 'pkcs8' }));
+writeKey('ec-sec1.pem', ecKey.privateKey.export({ format: 'pem', type: 'sec1' }));
+writeKey('ec.jwk', JSON.stringify({ ...ecKey.privateKey.export({ format: 'jwk' }), kid: 'ec-1' }));
+writeKey('ed.pem', edKey.privateKey.export({ format: 'pem', type: 'pkcs8' }));
+writeKey('ed.jwk', JSON.stringify({ ...edKey.privateKey.export({ format: 'jwk' }), kid: 'ed-1' }));
+writeKey('stranger.pem', strangerKey.privateKey.export({ format: 'pem', type: 'pkcs8' }));
+writeKey('platform.pem', platformKey.privateKey.export({ format: 'pem', type: 'pkcs8' }));
+const publicJwk = (key, kid) => ({ ...key.publicKey.export({ format: 'jwk' }), kid, use: 'sig' });
+
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const jwtClients = {
+  // private_key_jwt with any of three keys (RS256/PS256 on RSA, ES256, EdDSA).
+  pkjwt: { id: 'svc-pkjwt' },
+  // client_secret_jwt (HS256): oidc-provider wants a secret of at least 32 bytes.
+  csjwt: { id: 'svc-csjwt', secret: 'csjwt-secret-0123456789abcdefghijklmnopqrstuv' },
+  // A public client (`none`), for the jwt-bearer grant.
+  public: { id: 'svc-public' },
+};
+
 // Bind first so port 0 is resolved before the issuer is fixed.
 let handler = (_req, res) => { res.statusCode = 503; res.end(); };
 const server = createServer((req, res) => handler(req, res));
@@ -100,6 +145,34 @@ const provider = new Provider(issuer, {
       client_secret: clients.exchanger.secret,
       token_endpoint_auth_method: 'client_secret_basic',
       grant_types: [TOKEN_EXCHANGE],
+      response_types: [],
+      redirect_uris: [],
+      scope: SCOPE,
+    },
+    {
+      client_id: jwtClients.pkjwt.id,
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: {
+        keys: [publicJwk(rsaKey, 'rsa-1'), publicJwk(ecKey, 'ec-1'), publicJwk(edKey, 'ed-1')],
+      },
+      grant_types: ['client_credentials', JWT_BEARER],
+      response_types: [],
+      redirect_uris: [],
+      scope: SCOPE,
+    },
+    {
+      client_id: jwtClients.csjwt.id,
+      client_secret: jwtClients.csjwt.secret,
+      token_endpoint_auth_method: 'client_secret_jwt',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      scope: SCOPE,
+    },
+    {
+      client_id: jwtClients.public.id,
+      token_endpoint_auth_method: 'none',
+      grant_types: [JWT_BEARER],
       response_types: [],
       redirect_uris: [],
       scope: SCOPE,
@@ -192,6 +265,36 @@ provider.registerGrantType(TOKEN_EXCHANGE, async (ctx) => {
   };
 }, ['subject_token', 'subject_token_type', 'actor_token', 'actor_token_type', 'requested_token_type', 'audience', 'resource', 'scope'], ['resource', 'audience']);
 
+// The JWT bearer grant (RFC 7523 §2.1): an assertion from PLATFORM_ISSUER, signed with the
+// platform's key, for this server (aud: the issuer or the token endpoint), unexpired, buys a
+// token for the client; its `sub` is kept as the token's subject.
+provider.registerGrantType(JWT_BEARER, async (ctx) => {
+  const { client, params } = ctx.oidc;
+  let payload;
+  try {
+    ({ payload } = await jose.jwtVerify(params.assertion, platformKey.publicKey, {
+      issuer: PLATFORM_ISSUER,
+      audience: [issuer, `${issuer}/token`],
+      requiredClaims: ['sub', 'exp'],
+    }));
+  } catch (err) {
+    throw new errors.InvalidGrant(`assertion refused (${err.code || 'invalid'})`);
+  }
+  const token = new provider.ClientCredentials({
+    client,
+    scope: params.scope || undefined,
+    extra: { sub: payload.sub },
+  });
+  ctx.oidc.entity('ClientCredentials', token);
+  const value = await token.save();
+  ctx.body = {
+    access_token: value,
+    expires_in: token.expiration,
+    token_type: 'Bearer',
+    scope: token.scope,
+  };
+}, ['assertion', 'scope']);
+
 handler = provider.callback();
 
 process.stdout.write(`${JSON.stringify({
@@ -204,6 +307,9 @@ process.stdout.write(`${JSON.stringify({
   scope: SCOPE,
   jwt_resource: JWT_RESOURCE,
   clients,
+  jwt_clients: jwtClients,
+  key_files: keyFiles,
+  platform_issuer: PLATFORM_ISSUER,
   token_ttl_seconds: ttl,
   pid: process.pid,
 })}\n`);
@@ -213,6 +319,7 @@ function shutdown(signal) {
   if (stopping) return;
   stopping = true;
   console.error(`oidc peer: ${signal}, shutting down`);
+  rmSync(keyDir, { recursive: true, force: true });
   server.close(() => process.exit(0));
   server.closeAllConnections();
   setTimeout(() => process.exit(0), 2000).unref();

@@ -134,7 +134,7 @@ fn install_peers() -> Result<(), String> {
     pip.args(["install", "--quiet", "--disable-pip-version-check", "-r"])
         .arg(peers.join("requirements.txt"));
     run(
-        "install ministack, pycognito and django-oauth-toolkit (pip)",
+        "install ministack, pycognito, django-oauth-toolkit and Authlib (pip)",
         pip,
     )
 }

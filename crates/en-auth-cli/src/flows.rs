@@ -83,9 +83,15 @@ async fn client_credentials(args: &TokenArgs, cx: &Context<'_>) -> Result<Issued
     };
     subject.endpoint = Some(endpoint.clone());
     // The secret even for a cached token: the cache is keyed by it, so a wrong or rotated
-    // secret is a miss, and fails at the token endpoint.
-    let secret = input::client_secret(args.client.client_secret_file.as_deref(), true, &subject)?
-        .unwrap_or_else(|| SecretString::from(String::new()));
+    // secret is a miss, and fails at the token endpoint. A client that authenticates by key (or
+    // an assertion file) needs none, and is not asked for one.
+    let needs_secret = environment.needs_client_secret();
+    let secret = input::client_secret(
+        args.client.client_secret_file.as_deref(),
+        needs_secret,
+        &subject,
+    )?
+    .unwrap_or_else(|| SecretString::from(String::new()));
     let client = ClientInfo::new(&args.client.client_id, secret.expose_secret());
     let mut builder = ServiceAccountAuthorizer::builder(client, environment);
     if let Some(store) = &store {

@@ -262,3 +262,29 @@ async fn ministack_user_pool_token_endpoint_for_a_machine_client() {
         cred["status"]["expirationTimestamp"].as_str().unwrap()
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_provider_private_key_jwt_needs_no_client_secret() {
+    // The environments file alone: the method, the key, its algorithm and id.
+    let sandbox = Sandbox::new(
+        "oidc-pkjwt",
+        &format!(
+            "[oidc-pkjwt]\ntoken_url = \"{}\"\nscopes = [\"{}\"]\n\
+             token_endpoint_auth_method = \"private_key_jwt\"\n\
+             private_key_file = \"{}\"\nsigning_algorithm = \"ES256\"\nkey_id = \"ec-1\"\n",
+            field(oidc(), "token_endpoint"),
+            field(oidc(), "scope"),
+            field(oidc(), "key_files/ec_pem"),
+        ),
+    );
+    let out = sandbox
+        .cmd(["token", "--env", "oidc-pkjwt", "--format", "json"])
+        .env("CLIENT_ID", field(oidc(), "jwt_clients/pkjwt/id"))
+        .run()
+        .await
+        .ok();
+    let json: Value = serde_json::from_str(&out).unwrap();
+    let info = introspect(json["access_token"].as_str().unwrap()).await;
+    assert_eq!(info["active"], true, "{info}");
+    assert_eq!(info["client_id"], field(oidc(), "jwt_clients/pkjwt/id"));
+}

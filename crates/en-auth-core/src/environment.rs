@@ -17,6 +17,15 @@
 //! # cognito_endpoint = "http://127.0.0.1:9229"   # emulators only
 //! # scopes = ["api/read"]
 //! # token_endpoint_auth_method = "client_secret_post"   # default: client_secret_basic
+//! #   (or client_secret_jwt, private_key_jwt, none)
+//! # private_key_file = "keys/client.pem"                 # private_key_jwt: PEM or JWK file
+//! # signing_algorithm = "ES256"                          # RS256 (default), PS256, ES256, EdDSA; HS256
+//! # key_id = "key-1"                                     # the assertion's kid
+//! # certificate_file = "keys/client.crt"                 # sends x5t#S256
+//! # client_assertion_audience = "https://auth.example.com"  # default: the token URL
+//! # client_assertion_file = "/var/run/secrets/tokens/token" # workload identity (re-read each time)
+//! # grant_type = "jwt_bearer"                            # RFC 7523 §2.1, with:
+//! # assertion_file = "/var/run/secrets/tokens/token"
 //! # refresh_token_rotation = true                        # Cognito app client rotates refresh tokens
 //! # [dev.extra_params]
 //! # audience = "https://api.example.com"
@@ -24,6 +33,8 @@
 //! # url = "rediss://cache.internal:6379"                 # or: path = "/run/svc/tokens" (one machine)
 //! # encryption_key_env = "EN_AUTH_CACHE_KEY"
 //! ```
+//!
+//! Relative file paths name files beside the environments file.
 //!
 //! URLs must be `https`, except for loopback hosts (`localhost`, `127.0.0.0/8`, `[::1]`), so
 //! that no secret crosses a network in the clear.
@@ -40,8 +51,8 @@ use crate::{ConfigurationError, Error, SharedCacheConfig};
 /// The variable that names the environments file.
 pub const ENVIRONMENTS_VAR: &str = "EN_AUTH_ENVIRONMENTS";
 
-/// How the client authenticates at the token endpoint (RFC 6749 §2.3.1; the names are those of
-/// OAuth 2.0 Dynamic Client Registration, RFC 7591 §2).
+/// How the client authenticates at the token endpoint (RFC 6749 §2.3.1, RFC 7523 §2.2, OpenID
+/// Connect Core §9; the names are those of OAuth 2.0 Dynamic Client Registration, RFC 7591 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -51,17 +62,100 @@ pub enum TokenEndpointAuthMethod {
     ClientSecretBasic,
     /// `client_id` and `client_secret` in the form body.
     ClientSecretPost,
+    /// A JWT signed with the client secret (HS256) sent as `client_assertion` (OIDC Core §9,
+    /// RFC 7523 §2.2). Needs en-auth-oauth2's `jwt` feature.
+    ClientSecretJwt,
+    /// A JWT signed with the client's private key sent as `client_assertion` (OIDC Core §9,
+    /// RFC 7523 §2.2); or, with a `client_assertion_file`, the JWT a platform wrote there (a
+    /// workload identity token). Signing needs en-auth-oauth2's `jwt` feature; an assertion file
+    /// does not.
+    PrivateKeyJwt,
+    /// No client authentication: a public client, its `client_id` in the form body (RFC 6749
+    /// §2.1).
+    None,
 }
 
 impl TokenEndpointAuthMethod {
     /// The method's registered name (RFC 7591 §2, the values of RFC 8414's
-    /// `token_endpoint_auth_methods_supported`), such as `client_secret_basic`.
+    /// `token_endpoint_auth_methods_supported`, and the environments file's), such as
+    /// `client_secret_basic`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::ClientSecretJwt => "client_secret_jwt",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::None => "none",
         }
     }
+}
+
+/// The JWS algorithm that signs a client assertion (RFC 7518 §3.1 names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub enum SigningAlgorithm {
+    /// HMAC with SHA-256 over the client secret (`client_secret_jwt`).
+    HS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// ECDSA on P-256 with SHA-256.
+    ES256,
+    /// EdDSA on Ed25519 (RFC 8037).
+    EdDSA,
+}
+
+impl SigningAlgorithm {
+    /// The algorithm's `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HS256 => "HS256",
+            Self::RS256 => "RS256",
+            Self::PS256 => "PS256",
+            Self::ES256 => "ES256",
+            Self::EdDSA => "EdDSA",
+        }
+    }
+}
+
+/// The grant a service account's tokens come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum GrantType {
+    /// The client-credentials grant (RFC 6749 §4.4), the default.
+    #[default]
+    ClientCredentials,
+    /// The JWT bearer grant (RFC 7523 §2.1): a JWT (from `assertion_file`) exchanged for a token.
+    JwtBearer,
+}
+
+/// How a client proves itself with a JWT (RFC 7523): the key that signs its assertions, or a
+/// file a platform writes an assertion to, and the assertion's audience. Part of an
+/// [`Environment`]; all optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientAssertionConfig {
+    /// `private_key_file`: the PEM or JWK file of the private key (`private_key_jwt`).
+    pub private_key_file: Option<PathBuf>,
+    /// `signing_algorithm`: the assertion's `alg` (default `RS256` for `private_key_jwt`,
+    /// `HS256` for `client_secret_jwt`).
+    pub signing_algorithm: Option<SigningAlgorithm>,
+    /// `key_id`: the assertion's `kid` header.
+    pub key_id: Option<String>,
+    /// `certificate_file`: a PEM certificate of the key; its SHA-256 thumbprint is sent as the
+    /// `x5t#S256` header.
+    pub certificate_file: Option<PathBuf>,
+    /// `client_assertion_audience`: the assertion's `aud` (default: the token endpoint URL; set
+    /// it to the issuer for servers that want that).
+    pub audience: Option<String>,
+    /// `client_assertion_file`: a file holding a JWT sent as the client assertion, re-read at
+    /// every token request (a workload identity token).
+    pub client_assertion_file: Option<PathBuf>,
+    /// `assertion_file`: the file holding the JWT of the jwt-bearer grant (RFC 7523 §2.1),
+    /// re-read at every token request.
+    pub assertion_file: Option<PathBuf>,
 }
 
 /// Where and how tokens are obtained for one environment id.
@@ -94,6 +188,8 @@ pub struct Environment {
     auth_method: TokenEndpointAuthMethod,
     refresh_token_rotation: bool,
     shared_cache: Option<SharedCacheConfig>,
+    grant_type: GrantType,
+    client_assertion: ClientAssertionConfig,
 }
 
 /// Extra parameter values may be secrets (`client_assertion`, …): only their names are shown.
@@ -125,6 +221,8 @@ impl std::fmt::Debug for Environment {
             .field("token_endpoint_auth_method", &self.auth_method)
             .field("refresh_token_rotation", &self.refresh_token_rotation)
             .field("shared_cache", &self.shared_cache)
+            .field("grant_type", &self.grant_type)
+            .field("client_assertion", &self.client_assertion)
             .finish()
     }
 }
@@ -160,11 +258,19 @@ struct EnvironmentTable {
     scopes: Vec<String>,
     #[serde(default)]
     extra_params: BTreeMap<String, String>,
-    #[serde(default)]
-    token_endpoint_auth_method: TokenEndpointAuthMethod,
+    token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
     #[serde(default)]
     refresh_token_rotation: bool,
     shared_cache: Option<SharedCacheTable>,
+    #[serde(default)]
+    grant_type: GrantType,
+    private_key_file: Option<PathBuf>,
+    signing_algorithm: Option<SigningAlgorithm>,
+    key_id: Option<String>,
+    certificate_file: Option<PathBuf>,
+    client_assertion_audience: Option<String>,
+    client_assertion_file: Option<PathBuf>,
+    assertion_file: Option<PathBuf>,
     /// Keys that are none of the above (reported by name).
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
@@ -189,6 +295,14 @@ impl EnvironmentTable {
         "token_endpoint_auth_method",
         "refresh_token_rotation",
         "shared_cache",
+        "grant_type",
+        "private_key_file",
+        "signing_algorithm",
+        "key_id",
+        "certificate_file",
+        "client_assertion_audience",
+        "client_assertion_file",
+        "assertion_file",
     ];
 }
 
@@ -211,6 +325,8 @@ impl Environment {
             auth_method: TokenEndpointAuthMethod::default(),
             refresh_token_rotation: false,
             shared_cache: None,
+            grant_type: GrantType::default(),
+            client_assertion: ClientAssertionConfig::default(),
         }
     }
 
@@ -338,7 +454,32 @@ impl Environment {
         env.user_pool_id = table.user_pool_id;
         env.scopes = table.scopes;
         env.extra_params = table.extra_params.into_iter().collect();
-        env.auth_method = table.token_endpoint_auth_method;
+        // A relative path names a file beside the environments file.
+        let beside = |file: PathBuf| match path.and_then(Path::parent) {
+            Some(dir) if file.is_relative() => dir.join(file),
+            _ => file,
+        };
+        env.client_assertion = ClientAssertionConfig {
+            private_key_file: table.private_key_file.map(beside),
+            signing_algorithm: table.signing_algorithm,
+            key_id: table.key_id,
+            certificate_file: table.certificate_file.map(beside),
+            audience: table.client_assertion_audience,
+            client_assertion_file: table.client_assertion_file.map(beside),
+            assertion_file: table.assertion_file.map(beside),
+        };
+        env.grant_type = table.grant_type;
+        env.auth_method = match table.token_endpoint_auth_method {
+            Some(method) => method,
+            // An assertion file or a private key says how the client authenticates.
+            None if env.client_assertion.client_assertion_file.is_some()
+                || env.client_assertion.private_key_file.is_some() =>
+            {
+                TokenEndpointAuthMethod::PrivateKeyJwt
+            }
+            None => TokenEndpointAuthMethod::default(),
+        };
+        env.check_client_assertion()?;
         env.refresh_token_rotation = table.refresh_token_rotation;
         if let Some(t) = table.shared_cache {
             let refuse = |message: &str| -> Error {
@@ -565,6 +706,109 @@ impl Environment {
     pub fn with_token_endpoint_auth_method(mut self, method: TokenEndpointAuthMethod) -> Self {
         self.auth_method = method;
         self
+    }
+
+    /// Sets the grant tokens come from (default: client credentials).
+    #[must_use]
+    pub fn with_grant_type(mut self, grant_type: GrantType) -> Self {
+        self.grant_type = grant_type;
+        self
+    }
+
+    /// Sets how the client proves itself with a JWT (the key, the algorithm, the assertion
+    /// files).
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] when the settings contradict each other or the authentication
+    /// method (see [`Environment::client_assertion`]).
+    pub fn with_client_assertion(mut self, config: ClientAssertionConfig) -> Result<Self, Error> {
+        self.client_assertion = config;
+        self.check_client_assertion()?;
+        Ok(self)
+    }
+
+    /// The grant tokens come from.
+    pub fn grant_type(&self) -> GrantType {
+        self.grant_type
+    }
+
+    /// Whether a service account of this environment needs a client secret: its method is
+    /// `client_secret_basic`, `client_secret_post` or `client_secret_jwt`, with the
+    /// client-credentials grant and no `client_assertion_file`. A `private_key_jwt` client, a
+    /// public client (`none`) and the jwt-bearer grant need none.
+    pub fn needs_client_secret(&self) -> bool {
+        matches!(
+            self.auth_method,
+            TokenEndpointAuthMethod::ClientSecretBasic
+                | TokenEndpointAuthMethod::ClientSecretPost
+                | TokenEndpointAuthMethod::ClientSecretJwt
+        ) && self.grant_type == GrantType::ClientCredentials
+            && self.client_assertion.client_assertion_file.is_none()
+    }
+
+    /// How the client proves itself with a JWT: empty unless the method is `private_key_jwt` or
+    /// `client_secret_jwt` or the grant is `jwt_bearer`.
+    pub fn client_assertion(&self) -> &ClientAssertionConfig {
+        &self.client_assertion
+    }
+
+    /// Settings that contradict each other: an assertion file and a private key, a private key
+    /// with a method other than `private_key_jwt`, an HMAC algorithm for a private key (or a key
+    /// algorithm for `client_secret_jwt`), a jwt-bearer grant without its assertion file.
+    fn check_client_assertion(&self) -> Result<(), Error> {
+        let c = &self.client_assertion;
+        let method = self.auth_method;
+        if c.client_assertion_file.is_some() && c.private_key_file.is_some() {
+            return Err(self.error(
+                "client_assertion_file",
+                "both a client_assertion_file and a private_key_file: choose one",
+            ));
+        }
+        if (c.client_assertion_file.is_some() || c.private_key_file.is_some())
+            && method != TokenEndpointAuthMethod::PrivateKeyJwt
+        {
+            let field = if c.private_key_file.is_some() {
+                "private_key_file"
+            } else {
+                "client_assertion_file"
+            };
+            return Err(self.error(
+                field,
+                format!(
+                    "needs token_endpoint_auth_method = \"private_key_jwt\" (it is `{}`)",
+                    method.as_str()
+                ),
+            ));
+        }
+        match (method, c.signing_algorithm) {
+            (TokenEndpointAuthMethod::ClientSecretJwt, Some(alg)) if alg != SigningAlgorithm::HS256 => {
+                return Err(self.error(
+                    "signing_algorithm",
+                    format!("client_secret_jwt signs with HS256, not {}", alg.as_str()),
+                ))
+            }
+            (TokenEndpointAuthMethod::PrivateKeyJwt, Some(SigningAlgorithm::HS256)) => {
+                return Err(self.error(
+                    "signing_algorithm",
+                    "HS256 signs with the client secret: use token_endpoint_auth_method = \"client_secret_jwt\", \
+                     or RS256, PS256, ES256 or EdDSA for a private key",
+                ))
+            }
+            _ => {}
+        }
+        if self.grant_type == GrantType::JwtBearer && c.assertion_file.is_none() {
+            return Err(self.error(
+                "assertion_file",
+                "missing; grant_type = \"jwt_bearer\" needs the file holding the assertion (RFC 7523 §2.1)",
+            ));
+        }
+        if self.grant_type != GrantType::JwtBearer && c.assertion_file.is_some() {
+            return Err(self.error(
+                "assertion_file",
+                "is for grant_type = \"jwt_bearer\"; for a client assertion use client_assertion_file",
+            ));
+        }
+        Ok(())
     }
 
     /// Says whether the Cognito app client rotates refresh tokens, so that sessions are renewed

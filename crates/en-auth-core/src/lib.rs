@@ -57,8 +57,8 @@ pub use cache::{CacheMiss, CurrentToken};
 pub use client::{ClientInfo, UserCredentials};
 pub use contract::{OutgoingRequest, RequestTarget, Ticket, Verdict, GRPC_STATUS_UNAUTHENTICATED};
 pub use environment::{
-    is_loopback, Environment, IntoEnvironment, Issuer, TokenEndpointAuthMethod,
-    TokenExchangeConfig, ENVIRONMENTS_VAR,
+    is_loopback, ClientAssertionConfig, Environment, GrantType, IntoEnvironment, Issuer,
+    SigningAlgorithm, TokenEndpointAuthMethod, TokenExchangeConfig, ENVIRONMENTS_VAR,
 };
 pub use error::{
     AccountError, AuthorizationError, ChallengeError, ConfigurationError, Cooldown, Error,

@@ -118,9 +118,9 @@ fn invalid_fields_are_named() {
         ),
         ("[dev]\nscopes = \"api/read\"", "scopes", "invalid"),
         (
-            "[dev]\ntoken_endpoint_auth_method = \"private_key_jwt\"",
+            "[dev]\ntoken_endpoint_auth_method = \"private_key_jws\"",
             "token_endpoint_auth_method",
-            "private_key_jwt",
+            "private_key_jws",
         ),
         (
             "[dev]\n[dev.extra_params]\naudience = 3",
@@ -411,5 +411,121 @@ fn incomplete_token_exchange_settings_are_named() {
         let e = config_error(Environment::from_toml_str(&text, "dev"));
         assert_eq!(e.field.as_deref(), Some(field), "{text}: {e}");
         assert!(e.to_string().contains(needle), "{text}: {e}");
+    }
+}
+
+#[test]
+fn jwt_client_authentication_keys_and_their_contradictions() {
+    use en_auth_core::{GrantType, SigningAlgorithm};
+    let path = write(
+        "jwt.toml",
+        r#"
+[pk]
+token_url = "https://auth.example.com/token"
+token_endpoint_auth_method = "private_key_jwt"
+private_key_file = "keys/client.pem"
+signing_algorithm = "ES256"
+key_id = "key-1"
+certificate_file = "/etc/client.crt"
+client_assertion_audience = "https://auth.example.com"
+
+[workload]
+token_url = "https://auth.example.com/token"
+client_assertion_file = "/var/run/secrets/tokens/token"
+
+[bearer]
+token_url = "https://auth.example.com/token"
+token_endpoint_auth_method = "none"
+grant_type = "jwt_bearer"
+assertion_file = "assertion.jwt"
+
+[cs]
+token_url = "https://auth.example.com/token"
+token_endpoint_auth_method = "client_secret_jwt"
+
+[bearer_without_file]
+token_url = "https://auth.example.com/token"
+grant_type = "jwt_bearer"
+
+[key_with_basic]
+token_url = "https://auth.example.com/token"
+token_endpoint_auth_method = "client_secret_basic"
+private_key_file = "/k.pem"
+
+[hs_with_key]
+token_url = "https://auth.example.com/token"
+private_key_file = "/k.pem"
+signing_algorithm = "HS256"
+
+[rs_for_secret_jwt]
+token_url = "https://auth.example.com/token"
+token_endpoint_auth_method = "client_secret_jwt"
+signing_algorithm = "RS256"
+
+[both]
+token_url = "https://auth.example.com/token"
+private_key_file = "/k.pem"
+client_assertion_file = "/t"
+
+[bad_alg]
+token_url = "https://auth.example.com/token"
+signing_algorithm = "none"
+"#,
+    );
+    let dir = path.parent().unwrap();
+    let pk = Environment::from_file(&path, "pk").unwrap();
+    assert_eq!(
+        pk.token_endpoint_auth_method(),
+        TokenEndpointAuthMethod::PrivateKeyJwt
+    );
+    let c = pk.client_assertion();
+    // Relative paths are beside the environments file; absolute ones as written.
+    assert_eq!(
+        c.private_key_file.as_deref(),
+        Some(dir.join("keys/client.pem").as_path())
+    );
+    assert_eq!(
+        c.certificate_file.as_deref(),
+        Some(std::path::Path::new("/etc/client.crt"))
+    );
+    assert_eq!(c.signing_algorithm, Some(SigningAlgorithm::ES256));
+    assert_eq!(c.key_id.as_deref(), Some("key-1"));
+    assert_eq!(c.audience.as_deref(), Some("https://auth.example.com"));
+
+    // An assertion file alone means private_key_jwt.
+    let workload = Environment::from_file(&path, "workload").unwrap();
+    assert_eq!(
+        workload.token_endpoint_auth_method(),
+        TokenEndpointAuthMethod::PrivateKeyJwt
+    );
+    let bearer = Environment::from_file(&path, "bearer").unwrap();
+    assert_eq!(bearer.grant_type(), GrantType::JwtBearer);
+    assert_eq!(
+        bearer.token_endpoint_auth_method(),
+        TokenEndpointAuthMethod::None
+    );
+    assert_eq!(
+        bearer.client_assertion().assertion_file.as_deref(),
+        Some(dir.join("assertion.jwt").as_path())
+    );
+    assert_eq!(
+        Environment::from_file(&path, "cs")
+            .unwrap()
+            .token_endpoint_auth_method(),
+        TokenEndpointAuthMethod::ClientSecretJwt
+    );
+
+    for (id, field, words) in [
+        ("bearer_without_file", "assertion_file", "missing"),
+        ("key_with_basic", "private_key_file", "private_key_jwt"),
+        ("hs_with_key", "signing_algorithm", "client_secret_jwt"),
+        ("rs_for_secret_jwt", "signing_algorithm", "HS256"),
+        ("both", "client_assertion_file", "choose one"),
+        ("bad_alg", "signing_algorithm", "unknown variant"),
+    ] {
+        let e = config_error(Environment::from_file(&path, id));
+        let text = e.to_string();
+        assert_eq!(e.field.as_deref(), Some(field), "{id}: {text}");
+        assert!(text.contains(words), "{id}: {text}");
     }
 }

@@ -318,7 +318,11 @@ impl TokenExchange {
     ) -> Result<Self, Error> {
         let endpoints = Endpoints::new(&environment, http)?;
         check_target(&environment)?;
-        let authentication = ClientAuthentication::from_config(&client_info, &environment)?;
+        let authentication = ClientAuthentication::from_config(
+            &client_info,
+            &environment,
+            &crate::client_auth::default_assertion_audience(&environment),
+        )?;
         Ok(Self {
             client_info,
             environment,

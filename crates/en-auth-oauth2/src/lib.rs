@@ -26,10 +26,13 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod assertion_file;
 mod client_auth;
 mod discovery;
 mod exchange;
 mod http;
+#[cfg(feature = "jwt")]
+mod jwt;
 mod normalize;
 mod parse;
 mod provider;
@@ -42,12 +45,12 @@ pub use discovery::DEFAULT_DISCOVERY_TTL;
 pub use en_auth_core as core;
 pub use en_auth_core::{
     auth_error, same_origin_redirects, AuthorizationError, Authorizer, AuthorizerBuilder,
-    CacheMiss, ClientInfo, ConfigurationError, Cooldown, CurrentToken, Environment, Error,
-    InternalError, IntoEnvironment, InvalidClientError, InvalidResponseError, Issuer, LocalStore,
-    OutgoingRequest, RenewalPolicy, RenewalTrigger, RequestPolicy, SharedStore,
-    SharedStoreSettings, Ticket, Token, TokenEndpointAuthMethod, TokenExchangeConfig,
-    TokenProvider, TokenUnavailable, TransportError, TransportErrorKind, Verdict,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENVIRONMENTS_VAR,
+    CacheMiss, ClientAssertionConfig, ClientInfo, ConfigurationError, Cooldown, CurrentToken,
+    Environment, Error, GrantType, InternalError, IntoEnvironment, InvalidClientError,
+    InvalidResponseError, Issuer, LocalStore, OutgoingRequest, RenewalPolicy, RenewalTrigger,
+    RequestPolicy, SharedStore, SharedStoreSettings, SigningAlgorithm, Ticket, Token,
+    TokenEndpointAuthMethod, TokenExchangeConfig, TokenProvider, TokenUnavailable, TransportError,
+    TransportErrorKind, Verdict, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENVIRONMENTS_VAR,
 };
 pub use en_auth_core::{reqwest_middleware, secrecy, telemetry};
 #[cfg(feature = "blocking")]
@@ -60,6 +63,8 @@ pub use http::{
     shared_token_http_client, token_http_client, DEFAULT_MAX_RESPONSE_BYTES,
     MAX_CONNECTIONS_PER_ENDPOINT,
 };
+#[cfg(feature = "jwt")]
+pub use jwt::ClientAssertionSigner;
 pub use parse::{parse_token_response, parse_token_response_with_content_type};
 pub use provider::ClientCredentials;
 pub use reqwest;
@@ -89,8 +94,12 @@ impl ServiceAccountAuthorizer {
     ///
     /// # Errors
     /// [`Error::Configuration`] if the environment cannot be loaded or has neither a
-    /// `token_url` nor an `issuer`, or the client info is unusable ([`ClientInfo::validate`]) or has no secret (an unset
-    /// `CLIENT_SECRET`, say).
+    /// `token_url` nor an `issuer`, or the client info is unusable ([`ClientInfo::validate`])
+    /// or has no secret (an unset `CLIENT_SECRET`, say) while its authentication method needs
+    /// one (`client_secret_basic`, `_post`, `_jwt`; a `private_key_jwt` client, one with a
+    /// `client_assertion_file`, a jwt-bearer grant need none), or the client authentication
+    /// cannot be set up (an unusable `private_key_file`, a JWT method without the `jwt`
+    /// feature).
     pub fn new(client_info: ClientInfo, environment: impl IntoEnvironment) -> Result<Self, Error> {
         Self::builder(client_info, environment).build()
     }
@@ -102,6 +111,8 @@ impl ServiceAccountAuthorizer {
     ) -> ServiceAccountAuthorizerBuilder {
         ServiceAccountAuthorizerBuilder {
             client_info,
+            #[cfg(feature = "jwt")]
+            signer: None,
             http: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             discovery_ttl: DEFAULT_DISCOVERY_TTL,
@@ -158,6 +169,8 @@ impl reqwest_middleware::Middleware for ServiceAccountAuthorizer {
 #[derive(Debug)]
 pub struct ServiceAccountAuthorizerBuilder {
     client_info: ClientInfo,
+    #[cfg(feature = "jwt")]
+    signer: Option<ClientAssertionSigner>,
     http: Option<reqwest::Client>,
     max_response_bytes: usize,
     discovery_ttl: std::time::Duration,
@@ -223,6 +236,16 @@ impl ServiceAccountAuthorizerBuilder {
         self
     }
 
+    /// Authenticates the client with `signer`'s assertions (a private key held in memory rather
+    /// than in a `private_key_file`), whatever the environment's method says. The client then
+    /// needs no secret. The `jwt` feature.
+    #[cfg(feature = "jwt")]
+    #[must_use]
+    pub fn client_assertion_signer(mut self, signer: ClientAssertionSigner) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+
     /// The cap on a token response body (default [`DEFAULT_MAX_RESPONSE_BYTES`]).
     #[must_use]
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
@@ -242,16 +265,23 @@ impl ServiceAccountAuthorizerBuilder {
     ///
     /// # Errors
     /// [`Error::Configuration`] if the environment cannot be loaded or has neither a
-    /// `token_url` nor an `issuer`, the client info is unusable ([`ClientInfo::validate`]) or has no secret, or the HTTP client
+    /// `token_url` nor an `issuer`, the client info is unusable ([`ClientInfo::validate`]) or
+    /// has no secret while its method needs one, the client authentication cannot be set up,
+    /// or the HTTP client
     /// cannot be built.
     pub fn build(self) -> Result<ServiceAccountAuthorizer, Error> {
         let environment = self.settings.environment()?.clone();
         self.client_info.validate()?;
-        if !self.client_info.has_secret() {
+        #[cfg(feature = "jwt")]
+        let signer = self.signer;
+        #[cfg(not(feature = "jwt"))]
+        let signer: Option<std::convert::Infallible> = None;
+        if signer.is_none() && environment.needs_client_secret() && !self.client_info.has_secret() {
             return Err(ConfigurationError::new(format!(
-                "the client secret of `{}` is empty (is CLIENT_SECRET set?): the client-credentials \
-                 grant needs a confidential client",
-                self.client_info.client_id()
+                "the client secret of `{}` is empty (is CLIENT_SECRET set?): {} needs one (a client \
+                 that authenticates by key uses token_endpoint_auth_method = \"private_key_jwt\")",
+                self.client_info.client_id(),
+                environment.token_endpoint_auth_method().as_str()
             ))
             .with_field("client_secret")
             .into());
@@ -260,7 +290,19 @@ impl ServiceAccountAuthorizerBuilder {
             Some(client) => client,
             None => shared_token_http_client(self.settings.connect_timeout_setting())?,
         };
-        let provider = ClientCredentials::new(self.client_info, environment, http)?
+        #[cfg(feature = "jwt")]
+        let provider = match signer {
+            Some(signer) => ClientCredentials::with_client_assertion_signer(
+                self.client_info,
+                environment,
+                http,
+                signer,
+            )?,
+            None => ClientCredentials::new(self.client_info, environment, http)?,
+        };
+        #[cfg(not(feature = "jwt"))]
+        let provider = ClientCredentials::new(self.client_info, environment, http)?;
+        let provider = provider
             .with_timeout(self.settings.timeout_setting())
             .with_max_response_bytes(self.max_response_bytes)
             .with_discovery_ttl(self.discovery_ttl);

@@ -4,13 +4,16 @@
 use std::time::{Duration, Instant};
 
 use en_auth_core::{
-    ClientInfo, Environment, Error, SharedIdentity, Token, TokenEndpointAuthMethod, TokenProvider,
+    ClientInfo, Environment, Error, GrantType, SharedIdentity, Token, TokenProvider,
 };
 
-use crate::client_auth::ClientAuthentication;
+use crate::client_auth::{default_assertion_audience, ClientAuthentication};
 use crate::discovery::Endpoints;
 use crate::exchange;
 use crate::request::TokenEndpoint;
+
+/// `grant_type` of the JWT bearer grant (RFC 7523 §2.1).
+pub(crate) const JWT_BEARER_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// Obtains tokens with the client-credentials grant (RFC 6749 §4.4) from the environment's
 /// token endpoint: its `token_url`, or else the `token_endpoint` of its issuer's metadata
@@ -18,12 +21,16 @@ use crate::request::TokenEndpoint;
 /// per process and issuer, kept for [`DEFAULT_DISCOVERY_TTL`](crate::DEFAULT_DISCOVERY_TTL)
 /// and fetched again after a token request that failed.
 ///
-/// The client authenticates with `client_secret_basic` (id and secret form-urlencoded, then
-/// base64, RFC 6749 §2.3.1) or `client_secret_post`, as the environment says; with discovery,
+/// The client authenticates as the environment says: `client_secret_basic` (id and secret
+/// form-urlencoded, then base64, RFC 6749 §2.3.1), `client_secret_post`, `none`, a client
+/// assertion (RFC 7523 §2.2: `private_key_jwt` and `client_secret_jwt` with the `jwt` feature,
+/// or a `client_assertion_file`); with discovery,
 /// the method must be one of the issuer's `token_endpoint_auth_methods_supported`. The
 /// environment's scopes, resource indicators (one `resource` parameter each, RFC 8707 §2),
 /// `audience` and extra parameters are sent, identically, with every request. A "refresh" is a
-/// new grant: client-credentials responses carry no refresh token.
+/// new grant: client-credentials responses carry no refresh token. With `grant_type =
+/// "jwt_bearer"` the grant is RFC 7523 §2.1's, its assertion read from `assertion_file` for
+/// every request.
 ///
 /// An environment with a `subject_token_file` ([`Environment::token_exchange`]) asks for
 /// RFC 8693 token exchange instead: the file's token (re-read for every request) is exchanged
@@ -43,15 +50,54 @@ impl ClientCredentials {
     ///
     /// # Errors
     /// [`Error::Configuration`] if the environment has neither a `token_url` nor an `issuer`,
-    /// or sets `resource` or `audience` both as a field and as an extra parameter.
+    /// sets `resource` or `audience` both as a field and as an extra parameter, or its client
+    /// authentication cannot be set up: a `private_key_jwt` key file that is missing or
+    /// unusable, `client_secret_jwt` without a secret, either without the `jwt` feature.
     pub fn new(
         client_info: ClientInfo,
         environment: Environment,
         http: reqwest::Client,
     ) -> Result<Self, Error> {
+        Self::build(client_info, environment, http, None)
+    }
+
+    /// A provider whose client authenticates with `signer`'s assertions (`private_key_jwt`, or
+    /// `client_secret_jwt` for an HS256 signer) whatever the environment's
+    /// `token_endpoint_auth_method` and key settings say. The `jwt` feature.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] if the environment has neither a `token_url` nor an `issuer`.
+    #[cfg(feature = "jwt")]
+    pub fn with_client_assertion_signer(
+        client_info: ClientInfo,
+        environment: Environment,
+        http: reqwest::Client,
+        signer: crate::ClientAssertionSigner,
+    ) -> Result<Self, Error> {
+        Self::build(
+            client_info,
+            environment,
+            http,
+            Some(ClientAuthentication::with_signer(signer)),
+        )
+    }
+
+    fn build(
+        client_info: ClientInfo,
+        environment: Environment,
+        http: reqwest::Client,
+        authentication: Option<ClientAuthentication>,
+    ) -> Result<Self, Error> {
         let endpoints = Endpoints::new(&environment, http)?;
         exchange::check_target(&environment)?;
-        let authentication = ClientAuthentication::from_config(&client_info, &environment)?;
+        let authentication = match authentication {
+            Some(given) => given,
+            None => ClientAuthentication::from_config(
+                &client_info,
+                &environment,
+                &default_assertion_audience(&environment),
+            )?,
+        };
         Ok(Self {
             client_info,
             environment,
@@ -118,13 +164,27 @@ impl ClientCredentials {
         result
     }
 
-    /// The grant (client credentials, RFC 6749 §4.4.2; or token exchange, RFC 8693 §2.1, with
-    /// the environment's subject token file), the scopes, the client's authentication, the
+    /// The grant (client credentials, RFC 6749 §4.4.2; jwt-bearer, RFC 7523 §2.1, its
+    /// assertion read from its file now; or token exchange, RFC 8693 §2.1, with the
+    /// environment's subject token file), the scopes, the client's authentication, the
     /// resource indicators (one `resource` parameter each, RFC 8707 §2) and audience, the extra
     /// parameters.
     async fn request_token_at(&self, endpoint: &TokenEndpoint) -> Result<Token, Error> {
         let mut request = match self.environment.token_exchange() {
             Some(config) => exchange::file_request(endpoint, &self.environment, config)?,
+            None if self.environment.grant_type() == GrantType::JwtBearer => {
+                let path = self
+                    .environment
+                    .client_assertion()
+                    .assertion_file
+                    .as_deref()
+                    .ok_or_else(|| self.environment.error("assertion_file", "missing"))?;
+                let assertion =
+                    crate::assertion_file::read(&self.environment, "assertion_file", path)?;
+                let mut request = endpoint.request(JWT_BEARER_GRANT_TYPE);
+                request.param("assertion", assertion.as_str());
+                request
+            }
             None => endpoint.request("client_credentials"),
         };
         request.scopes(self.environment.scopes());
@@ -171,9 +231,13 @@ impl TokenProvider for ClientCredentials {
     }
 
     fn flow(&self) -> &'static str {
-        match self.environment.token_exchange() {
-            Some(_) => "token_exchange",
-            None => "client_credentials",
+        match (
+            self.environment.token_exchange(),
+            self.environment.grant_type(),
+        ) {
+            (Some(_), _) => "token_exchange",
+            (None, GrantType::JwtBearer) => "jwt_bearer",
+            (None, _) => "client_credentials",
         }
     }
 
@@ -181,12 +245,12 @@ impl TokenProvider for ClientCredentials {
         Some(self.environment.id())
     }
 
-    /// The canonical client-credentials request: token URL (or, when it is discovered, the
-    /// issuer), client id, authentication method, scopes, resource indicators, audience and
-    /// extra parameters (with their values: an `audience` or `resource` changes the token), and
-    /// a fingerprint of the client secret
-    /// ([`SharedIdentity::with_credential`]: a token is shared only between holders of the same
-    /// secret). Never the secret itself.
+    /// The canonical token request: grant, token URL (or, when it is discovered, the issuer),
+    /// resource indicators, audience, client id, authentication method, scopes and extra
+    /// parameters (with their values: an `audience` or `resource` changes the token), and a
+    /// fingerprint of the client secret or private key ([`SharedIdentity::with_credential`]: a
+    /// token is shared only between holders of the same secret or key) or the path of the
+    /// assertion file. Never the secret or key itself.
     ///
     /// None with token exchange: an exchanged token is the subject's, and another process's
     /// subject token (the same file path) may be another subject.
@@ -194,13 +258,9 @@ impl TokenProvider for ClientCredentials {
         if self.environment.token_exchange().is_some() {
             return None;
         }
-        let method = match self.environment.token_endpoint_auth_method() {
-            TokenEndpointAuthMethod::ClientSecretPost => "client_secret_post",
-            _ => "client_secret_basic",
-        };
         let mut identity = self
             .endpoints
-            .identify(&self.environment, SharedIdentity::new("client_credentials"));
+            .identify(&self.environment, SharedIdentity::new(self.flow()));
         for resource in self.environment.resources() {
             identity = identity.with("resource", resource.as_str());
         }
@@ -209,8 +269,14 @@ impl TokenProvider for ClientCredentials {
         }
         identity = identity
             .with("client_id", self.client_info.client_id())
-            .with("token_endpoint_auth_method", method)
-            .with_credential("client_secret", self.client_info.client_secret());
+            .with(
+                "token_endpoint_auth_method",
+                self.environment.token_endpoint_auth_method().as_str(),
+            );
+        identity = self.authentication.identify(identity);
+        if let Some(path) = &self.environment.client_assertion().assertion_file {
+            identity = identity.with("assertion_file", path.display().to_string());
+        }
         for scope in self.environment.scopes() {
             identity = identity.with("scope", scope.as_str());
         }

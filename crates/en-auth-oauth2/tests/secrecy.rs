@@ -417,3 +417,163 @@ async fn no_subject_token_from_token_exchange() {
     scan.logs(capture);
     scan.assert_clean();
 }
+
+/// JWT client authentication against oidc-provider (the `jwt` feature): no private key (PEM or
+/// JWK), HMAC secret or client assertion — signed here or read from a file — in any output, on
+/// success and on failure (a wrong key, a replayed and an expired assertion file, a key of the
+/// wrong kind).
+#[cfg(feature = "jwt")]
+#[tokio::test(flavor = "current_thread")]
+async fn no_key_hmac_secret_or_assertion_in_any_output() {
+    use en_auth_oauth2::{ClientAssertionConfig, SigningAlgorithm};
+    use en_auth_peers::{field, oidc};
+
+    let capture = Capture::install();
+    let mut scan = Scan::new();
+    let key_file =
+        |name: &str| std::path::PathBuf::from(field(oidc(), &format!("key_files/{name}")));
+    // Every line of every PEM key's body, and every JWK's private members.
+    for name in ["rsa_pem", "ec_pem", "ec_sec1_pem", "ed_pem", "stranger_pem"] {
+        let pem = std::fs::read_to_string(key_file(name)).unwrap();
+        for (i, line) in pem.lines().filter(|l| !l.starts_with("-----")).enumerate() {
+            if line.len() >= 16 {
+                scan.secret(format!("line {i} of {name}"), line);
+            }
+        }
+    }
+    for name in ["rsa_jwk", "ec_jwk", "ed_jwk"] {
+        let jwk: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(key_file(name)).unwrap()).unwrap();
+        for member in ["d", "p", "q", "dp", "dq", "qi"] {
+            if let Some(value) = jwk[member].as_str() {
+                scan.secret(format!("{member} of {name}"), value);
+            }
+        }
+    }
+    let hmac_secret = field(oidc(), "jwt_clients/csjwt/secret");
+    scan.secret("the client_secret_jwt secret", hmac_secret);
+    // Any JWT: jsonwebtoken writes `{"typ":"JWT","alg":…`, the test's own `{"alg":…`.
+    scan.secret("a JWT's header", "eyJ0eXAiOiJKV1Qi")
+        .secret("a JWT's header", "eyJhbGciOi");
+
+    let environment = |method, config: ClientAssertionConfig| {
+        Environment::new("secrecy-jwt")
+            .with_token_url(field(oidc(), "token_endpoint"))
+            .unwrap()
+            .with_scopes([field(oidc(), "scope")])
+            .with_token_endpoint_auth_method(method)
+            .with_client_assertion(config)
+            .unwrap()
+    };
+    let key = |name: &str, algorithm| {
+        let mut config = ClientAssertionConfig::default();
+        config.private_key_file = Some(key_file(name));
+        config.signing_algorithm = Some(algorithm);
+        config
+    };
+    let pkjwt = || ClientInfo::public(field(oidc(), "jwt_clients/pkjwt/id"));
+    let mut outcomes: Vec<Result<String, Error>> = Vec::new();
+    async fn attempt(
+        built: Result<ServiceAccountAuthorizer, Error>,
+        scan: &mut Scan,
+    ) -> Result<String, Error> {
+        let authorizer = built?;
+        scan.debug("the authorizer", &authorizer);
+        authorizer
+            .access_token()
+            .await
+            .map(|t| t.secret().expose_secret().to_owned())
+    }
+    use TokenEndpointAuthMethod::{ClientSecretJwt, PrivateKeyJwt};
+    for (name, algorithm) in [
+        ("rsa_pem", SigningAlgorithm::PS256),
+        ("ec_sec1_pem", SigningAlgorithm::ES256),
+        ("ed_jwk", SigningAlgorithm::EdDSA),
+        ("rsa_jwk", SigningAlgorithm::RS256),
+        ("stranger_pem", SigningAlgorithm::ES256), // refused: invalid_client
+        ("ec_pem", SigningAlgorithm::EdDSA),       // refused at build: wrong kind of key
+    ] {
+        let built = ServiceAccountAuthorizer::new(
+            pkjwt(),
+            environment(PrivateKeyJwt, key(name, algorithm)),
+        );
+        outcomes.push(attempt(built, &mut scan).await);
+    }
+    for secret in [hmac_secret, "wrong-hmac-secret-0123456789abcdefghijklmnop"] {
+        scan.secret("an HMAC secret", secret);
+        let client = ClientInfo::new(field(oidc(), "jwt_clients/csjwt/id"), secret);
+        let built = ServiceAccountAuthorizer::new(
+            client,
+            environment(ClientSecretJwt, ClientAssertionConfig::default()),
+        );
+        outcomes.push(attempt(built, &mut scan).await);
+    }
+    // An assertion file: used, replayed (refused), expired (refused before sending).
+    let dir = std::env::temp_dir().join(format!("en-auth-secrecy-jwt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("token");
+    let id = field(oidc(), "jwt_clients/pkjwt/id");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sign = |exp: u64, jti: &str| {
+        let pem = std::fs::read(key_file("ec_pem")).unwrap();
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some("ec-1".into());
+        jsonwebtoken::encode(
+            &header,
+            &serde_json::json!({"iss": id, "sub": id, "aud": field(oidc(), "token_endpoint"),
+                                "iat": now, "exp": exp, "jti": jti}),
+            &jsonwebtoken::EncodingKey::from_ec_pem(&pem).unwrap(),
+        )
+        .unwrap()
+    };
+    let fresh = sign(now + 300, &format!("secrecy-{}-{now}", std::process::id()));
+    let expired = sign(now - 30, "secrecy-expired");
+    scan.secret("the assertion file's JWT", &fresh)
+        .secret("the expired assertion", &expired);
+    let mut config = ClientAssertionConfig::default();
+    config.client_assertion_file = Some(path.clone());
+    for content in [&fresh, &fresh, &expired] {
+        std::fs::write(&path, content).unwrap();
+        let built =
+            ServiceAccountAuthorizer::new(pkjwt(), environment(PrivateKeyJwt, config.clone()));
+        outcomes.push(attempt(built, &mut scan).await);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // What each attempt came to: six tokens, the rest typed errors.
+    let tokens: Vec<&String> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    assert_eq!(tokens.len(), 6, "{outcomes:?}");
+    let kinds: Vec<&str> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().err())
+        .map(|e| match e {
+            Error::InvalidClient(_) => "invalid_client",
+            Error::Configuration(_) => "configuration",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "invalid_client",
+            "configuration",
+            "invalid_client",
+            "invalid_client",
+            "configuration"
+        ],
+        "{outcomes:?}"
+    );
+    for outcome in &outcomes {
+        if let Err(e) = outcome {
+            scan.shown("an error", e).error("an error", e);
+        }
+    }
+    for (i, token) in tokens.iter().enumerate() {
+        scan.secret(format!("access token {i}"), token.as_str());
+    }
+    scan.logs(capture);
+    scan.assert_clean();
+}

@@ -127,6 +127,28 @@ pub fn dot() -> &'static Value {
     unwrap(result)
 }
 
+/// Authlib (PyPI, pinned in `peers/requirements.txt`): a token endpoint authenticating clients
+/// with RFC 7523 JWT assertions and issuing tokens for the client-credentials and jwt-bearer
+/// grants (`peers/authlib/server.py`), started on first use. See `peers/README.md` for the JSON
+/// it prints.
+///
+/// # Panics
+/// If the peer is not installed or does not start: the calling test fails.
+pub fn authlib() -> &'static Value {
+    static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
+    let dir = peers_dir();
+    let result = PEER.get_or_init(|| {
+        let python = dir.join(".venv/bin/python");
+        if !python.is_file() {
+            return Err(not_installed("Authlib"));
+        }
+        let mut command = Command::new(python);
+        command.arg(dir.join("authlib/server.py"));
+        start("Authlib", command)
+    });
+    unwrap(result)
+}
+
 /// ministack's Cognito `GetUser` with `access_token`: the user the token belongs to, or the
 /// error name (`__type`) when ministack refuses it. A resource server's check of a user token.
 ///
