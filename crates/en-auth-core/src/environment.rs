@@ -129,6 +129,10 @@ pub enum GrantType {
     ClientCredentials,
     /// The JWT bearer grant (RFC 7523 §2.1): a JWT (from `assertion_file`) exchanged for a token.
     JwtBearer,
+    /// Token exchange (RFC 8693 §2.1): the token in `subject_token_file` exchanged for one for
+    /// the environment's audience, resources and scopes. Implied by a `subject_token_file`;
+    /// `grant_type = "token_exchange"` without one is a configuration error.
+    TokenExchange,
 }
 
 /// How a client proves itself with a JWT (RFC 7523): the key that signs its assertions, or a
@@ -422,14 +426,19 @@ impl Environment {
         if let Some(audience) = table.audience {
             env = env.with_audience(audience)?;
         }
+        // A relative path names a file beside the environments file.
+        let beside = |file: PathBuf| match path.and_then(Path::parent) {
+            Some(dir) if file.is_relative() => dir.join(file),
+            _ => file,
+        };
         match table.subject_token_file {
             Some(subject_token_file) => {
                 let config = TokenExchangeConfig {
-                    subject_token_file,
+                    subject_token_file: beside(subject_token_file),
                     subject_token_type: table
                         .subject_token_type
                         .unwrap_or_else(|| TokenExchangeConfig::ACCESS_TOKEN_TYPE.to_owned()),
-                    actor_token_file: table.actor_token_file,
+                    actor_token_file: table.actor_token_file.map(beside),
                     actor_token_type: table.actor_token_type,
                     requested_token_type: table.requested_token_type,
                 };
@@ -454,11 +463,6 @@ impl Environment {
         env.user_pool_id = table.user_pool_id;
         env.scopes = table.scopes;
         env.extra_params = table.extra_params.into_iter().collect();
-        // A relative path names a file beside the environments file.
-        let beside = |file: PathBuf| match path.and_then(Path::parent) {
-            Some(dir) if file.is_relative() => dir.join(file),
-            _ => file,
-        };
         env.client_assertion = ClientAssertionConfig {
             private_key_file: table.private_key_file.map(beside),
             signing_algorithm: table.signing_algorithm,
@@ -468,7 +472,24 @@ impl Environment {
             client_assertion_file: table.client_assertion_file.map(beside),
             assertion_file: table.assertion_file.map(beside),
         };
-        env.grant_type = table.grant_type;
+        env.grant_type = match (table.grant_type, env.token_exchange.is_some()) {
+            (GrantType::TokenExchange | GrantType::ClientCredentials, true) => {
+                GrantType::TokenExchange
+            }
+            (GrantType::TokenExchange, false) => {
+                return Err(env.error(
+                    "subject_token_file",
+                    "missing; grant_type = \"token_exchange\" needs the file holding the subject token (RFC 8693 §2.1)",
+                ))
+            }
+            (GrantType::JwtBearer, true) => {
+                return Err(env.error(
+                    "grant_type",
+                    "\"jwt_bearer\" contradicts subject_token_file (token exchange): choose one grant",
+                ))
+            }
+            (grant, false) => grant,
+        };
         env.auth_method = match table.token_endpoint_auth_method {
             Some(method) => method,
             // An assertion file or a private key says how the client authenticates.
@@ -654,6 +675,7 @@ impl Environment {
             _ => {}
         }
         self.token_exchange = Some(config);
+        self.grant_type = GrantType::TokenExchange;
         Ok(self)
     }
 
@@ -727,7 +749,8 @@ impl Environment {
         Ok(self)
     }
 
-    /// The grant tokens come from.
+    /// The grant tokens come from ([`GrantType::TokenExchange`] once a token exchange is set,
+    /// [`Environment::with_token_exchange`]).
     pub fn grant_type(&self) -> GrantType {
         self.grant_type
     }

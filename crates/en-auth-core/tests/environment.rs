@@ -529,3 +529,59 @@ signing_algorithm = "none"
         assert!(text.contains(words), "{id}: {text}");
     }
 }
+
+/// `grant_type = "token_exchange"` names what a `subject_token_file` implies; without the file,
+/// or beside `jwt_bearer`, it is a configuration error naming the field. The subject and actor
+/// token files, relative, are beside the environments file (as the key files are).
+#[test]
+fn the_token_exchange_grant_is_named_and_its_files_are_beside_the_file() {
+    use en_auth_core::GrantType;
+    let path = write(
+        "grant-exchange.toml",
+        r#"
+[implied]
+token_url = "https://auth.example.com/token"
+subject_token_file = "tokens/subject"
+actor_token_file = "tokens/actor"
+actor_token_type = "urn:ietf:params:oauth:token-type:access_token"
+
+[named]
+token_url = "https://auth.example.com/token"
+grant_type = "token_exchange"
+subject_token_file = "/var/run/secrets/tokens/subject"
+
+[no_file]
+token_url = "https://auth.example.com/token"
+grant_type = "token_exchange"
+
+[two_grants]
+token_url = "https://auth.example.com/token"
+grant_type = "jwt_bearer"
+assertion_file = "/a"
+subject_token_file = "/s"
+"#,
+    );
+    let dir = path.parent().unwrap();
+    let implied = Environment::from_file(&path, "implied").unwrap();
+    assert_eq!(implied.grant_type(), GrantType::TokenExchange);
+    let config = implied.token_exchange().unwrap();
+    assert_eq!(config.subject_token_file, dir.join("tokens/subject"));
+    assert_eq!(
+        config.actor_token_file.as_deref(),
+        Some(dir.join("tokens/actor").as_path())
+    );
+    let named = Environment::from_file(&path, "named").unwrap();
+    assert_eq!(named.grant_type(), GrantType::TokenExchange);
+    assert_eq!(
+        named.token_exchange().unwrap().subject_token_file,
+        PathBuf::from("/var/run/secrets/tokens/subject")
+    );
+    let e = config_error(Environment::from_file(&path, "no_file"));
+    assert_eq!(e.field.as_deref(), Some("subject_token_file"), "{e}");
+    let e = config_error(Environment::from_file(&path, "two_grants"));
+    assert_eq!(e.field.as_deref(), Some("grant_type"), "{e}");
+    assert_eq!(
+        Environment::new("code").grant_type(),
+        GrantType::ClientCredentials
+    );
+}

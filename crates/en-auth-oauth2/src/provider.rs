@@ -90,6 +90,16 @@ impl ClientCredentials {
     ) -> Result<Self, Error> {
         let endpoints = Endpoints::new(&environment, http)?;
         exchange::check_target(&environment)?;
+        if environment.grant_type() == GrantType::TokenExchange
+            && environment.token_exchange().is_none()
+        {
+            return Err(environment.error(
+                "subject_token_file",
+                "missing; the token exchange grant needs the subject token's file \
+                 (Environment::with_token_exchange), or use TokenExchange for a subject from \
+                 another authorizer or a closure",
+            ));
+        }
         let authentication = match authentication {
             Some(given) => given,
             None => ClientAuthentication::from_config(
