@@ -149,6 +149,38 @@ impl SrpAuthorizer {
     pub fn authorizer(&self) -> &Authorizer<CognitoSrp> {
         &self.0
     }
+
+    /// Signs the user out: revokes the session's refresh token with Cognito's
+    /// [RevokeToken](https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_RevokeToken.html)
+    /// (which also revokes the access and ID tokens issued with it; a confidential app client
+    /// sends its client secret, as the API requires) and forgets the session in this process.
+    ///
+    /// The session is forgotten whatever Cognito answers: the cached token is dropped
+    /// ([`Authorizer::forget`]) and its refresh token is never sent again, so the next request
+    /// logs in anew. Clones share the session, so they are signed out too. `Ok(true)` when a
+    /// refresh token was revoked, `Ok(false)` when there was none (no login yet, or signed out
+    /// already).
+    ///
+    /// ```no_run
+    /// # async fn run(authorizer: en_auth_srp::SrpAuthorizer) -> Result<(), en_auth_srp::Error> {
+    /// if authorizer.revoke().await? {
+    ///     println!("signed out: the refresh token is revoked");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`CognitoSrp::revoke_token`]'s: the revocation failed (the session is still forgotten
+    /// here, but the refresh token stays valid at Cognito until it expires).
+    pub async fn revoke(&self) -> Result<bool, Error> {
+        let provider = self.0.provider();
+        let refresh_token = provider.end_session();
+        self.0.forget();
+        match refresh_token {
+            Some(token) => provider.revoke_token(&token).await.map(|()| true),
+            None => Ok(false),
+        }
+    }
 }
 
 /// Builds an [`SrpAuthorizer`].

@@ -9,6 +9,11 @@
 //! [GetTokensFromRefreshToken](https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_GetTokensFromRefreshToken.html)
 //! when the app client rotates refresh tokens.
 //!
+//! Sign-out:
+//! [RevokeToken](https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_RevokeToken.html)
+//! revokes the session's refresh token and the access tokens issued with it
+//! ([`CognitoSrp::revoke_token`]).
+//!
 //! Which user name goes where: `SECRET_HASH` of InitiateAuth is computed over the name the user
 //! typed; after the challenge, over the challenge's `USERNAME` (the canonical user name, not an
 //! alias), which is also what refreshes use. The SRP math uses the challenge's
@@ -66,6 +71,11 @@ pub struct CognitoSrp {
     canonical_user: Mutex<Option<String>>,
     /// The password chosen in answer to `NEW_PASSWORD_REQUIRED`, which replaces the original.
     new_password: Mutex<Option<SecretString>>,
+    /// The session's refresh token: the one of the last token obtained, until a sign-out.
+    refresh_token: Mutex<Option<SecretString>>,
+    /// The refresh token of the last sign-out: a renewal of a token that carries it logs in
+    /// again instead of sending it.
+    signed_out: Mutex<Option<SecretString>>,
 }
 
 /// One step of a login: what the last call returned.
@@ -100,6 +110,8 @@ impl CognitoSrp {
             handler: None,
             canonical_user: Mutex::new(None),
             new_password: Mutex::new(None),
+            refresh_token: Mutex::new(None),
+            signed_out: Mutex::new(None),
         })
     }
 
@@ -331,11 +343,79 @@ impl CognitoSrp {
         }
     }
 
+    /// Revokes `refresh_token` with
+    /// [RevokeToken](https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_RevokeToken.html):
+    /// Cognito then refuses it, and the access and ID tokens issued with it. A confidential app
+    /// client sends its client secret itself (`ClientSecret`, not a `SECRET_HASH`), as the API
+    /// requires. The token is sent to Cognito only; it appears in no error or log line.
+    ///
+    /// This call does not touch the provider's own session: [`SrpAuthorizer::revoke`] signs
+    /// the authorizer's session out. For a refresh token kept elsewhere (the `en-auth` CLI's
+    /// session files).
+    ///
+    /// [`SrpAuthorizer::revoke`]: crate::SrpAuthorizer::revoke
+    ///
+    /// # Errors
+    /// [`Error::InvalidClient`] if Cognito refuses the client (a wrong or missing secret, an
+    /// unknown client); [`Error::Authorization`] for its other refusals (for example
+    /// `UnsupportedOperationException` when the app client has token revocation off, which
+    /// Cognito only allows for clients created before it existed); [`Error::Transport`] if
+    /// Cognito cannot be reached.
+    pub async fn revoke_token(&self, refresh_token: &SecretString) -> Result<(), Error> {
+        let mut request = self
+            .cognito
+            .revoke_token()
+            .client_id(self.client_info.client_id())
+            .token(refresh_token.expose_secret());
+        if self.client_info.has_secret() {
+            request = request.client_secret(self.client_info.client_secret().expose_secret());
+        }
+        request
+            .send()
+            .on_io_runtime()
+            .await?
+            .map_err(|e| map_sdk_error(&self.context(Call::Revoke), e))?;
+        tracing::debug!(
+            client_id = self.client_info.client_id(),
+            "refresh token revoked"
+        );
+        Ok(())
+    }
+
+    /// Ends the session in this provider: its refresh token, which it returns (if it had one),
+    /// is never sent again — a renewal of a token carrying it is a new login.
+    pub(crate) fn end_session(&self) -> Option<SecretString> {
+        let token = self
+            .refresh_token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(token) = &token {
+            *self
+                .signed_out
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(token.clone());
+        }
+        token
+    }
+
+    /// Whether `refresh_token` is the one a sign-out ended.
+    fn is_signed_out(&self, refresh_token: &SecretString) -> bool {
+        self.signed_out
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|ended| ended.expose_secret() == refresh_token.expose_secret())
+    }
+
     /// Renews with the refresh token of `previous`.
     async fn renew(&self, previous: &Token) -> Result<Token, Error> {
         let Some(refresh_token) = previous.refresh_token() else {
             return self.login().await;
         };
+        if self.is_signed_out(refresh_token) {
+            return self.login().await;
+        }
         let canonical = self
             .canonical_user
             .lock()
@@ -407,6 +487,10 @@ impl CognitoSrp {
             (None, Some(old)) => token = token.with_refresh_token(old.expose_secret()),
             (None, None) => {}
         }
+        *self
+            .refresh_token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = token.refresh_token().cloned();
         Ok(token)
     }
 }

@@ -153,6 +153,7 @@ pub(crate) async fn handle(
         "RespondToAuthChallenge" => respond_to_auth_challenge(&shared, &request),
         "GetTokensFromRefreshToken" => get_tokens_from_refresh_token(&shared, &request),
         "GetUser" => get_user(&shared, &request),
+        "RevokeToken" => revoke_token(&shared, &request),
         other => Err(err(
             "UnknownOperationException",
             format!("The en-auth testkit does not emulate {other}"),
@@ -260,12 +261,12 @@ fn jwt(claims: &Value) -> String {
 }
 
 enum NewRefresh {
-    /// A login: a fresh refresh token.
+    /// A login: a fresh refresh token, of a new family.
     Fresh,
-    /// A refresh without rotation: none.
-    None,
-    /// A rotation: a new token that expires when the one it replaces would have.
-    Rotated(Instant),
+    /// A refresh without rotation: none; the access token joins the refresh token's family.
+    None(String),
+    /// A rotation: a new token of the family that expires when the one it replaces would have.
+    Rotated(Instant, String),
 }
 
 /// Issues an `AuthenticationResult` (the object) for `user` through `client`.
@@ -312,10 +313,15 @@ fn issue(
     }
     let id = jwt(&id_claims);
     let instant = Instant::now();
+    let family = match &refresh {
+        NewRefresh::Fresh => random_uuid(),
+        NewRefresh::None(family) | NewRefresh::Rotated(_, family) => family.clone(),
+    };
     state.access_tokens.insert(
         access.clone(),
         AccessRecord {
             user: username.to_owned(),
+            family: family.clone(),
             expires: instant + shared.access_lifetime,
             revoked: false,
         },
@@ -328,8 +334,8 @@ fn issue(
     });
     let refresh_expiry = match refresh {
         NewRefresh::Fresh => Some(instant + shared.refresh_lifetime),
-        NewRefresh::Rotated(expires) => Some(expires),
-        NewRefresh::None => None,
+        NewRefresh::Rotated(expires, _) => Some(expires),
+        NewRefresh::None(_) => None,
     };
     if let Some(expires) = refresh_expiry {
         // Shaped like Cognito's (a JWE compact serialization: five segments, opaque).
@@ -345,6 +351,7 @@ fn issue(
             token.clone(),
             RefreshRecord {
                 user: username.to_owned(),
+                family,
                 client_id: client_id.to_owned(),
                 expires,
                 state: RefreshState::Active,
@@ -504,12 +511,13 @@ fn initiate_auth(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
             let username = refresh_owner(&state, client, token)?;
             let srp_id = state.user(&username).map(|u| u.srp_id.clone()).unwrap_or_default();
             check_secret_hash(client, string(params, "SECRET_HASH"), &srp_id, false)?;
+            let family = family_of(&state, token);
             Ok(signed_in(issue(
                 shared,
                 &mut state,
                 &username,
                 &client.id,
-                NewRefresh::None,
+                NewRefresh::None(family),
             )))
         }
         "USER_PASSWORD_AUTH" => Err(invalid_parameter(
@@ -887,27 +895,12 @@ fn get_tokens_from_refresh_token(shared: &Shared, request: &Map<String, Value>) 
             "1 validation error detected: Value null at 'refreshToken' failed to satisfy constraint: Member must not be null",
         )
     })?;
-    if let Some(secret) = &client.secret {
-        match string(request, "ClientSecret") {
-            None => {
-                return Err(not_authorized(format!(
-                    "Client {} is configured with secret but ClientSecret was not received",
-                    client.id
-                )))
-            }
-            Some(given) if !srp::ct_eq(given.as_bytes(), secret.as_bytes()) => {
-                return Err(not_authorized(format!(
-                    "Unable to verify secret for client {}",
-                    client.id
-                )))
-            }
-            Some(_) => {}
-        }
-    }
+    check_client_secret(client, request)?;
     let mut state = lock(&shared.state);
     let username = refresh_owner(&state, client, token)?;
+    let family = family_of(&state, token);
     let refresh = match client.rotation {
-        None => NewRefresh::None,
+        None => NewRefresh::None(family),
         Some(grace) => {
             let record = state
                 .refresh_tokens
@@ -916,12 +909,89 @@ fn get_tokens_from_refresh_token(shared: &Shared, request: &Map<String, Value>) 
             if record.state == RefreshState::Active {
                 record.state = RefreshState::RotatedOut(Instant::now() + grace);
             }
-            NewRefresh::Rotated(record.expires)
+            NewRefresh::Rotated(record.expires, family)
         }
     };
     Ok(json!({
         "AuthenticationResult": issue(shared, &mut state, &username, &client.id, refresh)
     }))
+}
+
+/// The family of a refresh token known to be there.
+fn family_of(state: &State, token: &str) -> String {
+    state
+        .refresh_tokens
+        .get(token)
+        .map(|r| r.family.clone())
+        .unwrap_or_default()
+}
+
+/// Checks the `ClientSecret` member (`GetTokensFromRefreshToken`, `RevokeToken`): required
+/// and equal to the secret for a client with one, ignored otherwise.
+fn check_client_secret(client: &AppClient, request: &Map<String, Value>) -> Result<(), ApiError> {
+    let Some(secret) = &client.secret else {
+        return Ok(());
+    };
+    match string(request, "ClientSecret") {
+        None => Err(not_authorized(format!(
+            "Client {} is configured with secret but ClientSecret was not received",
+            client.id
+        ))),
+        Some(given) if !srp::ct_eq(given.as_bytes(), secret.as_bytes()) => Err(not_authorized(
+            format!("Unable to verify secret for client {}", client.id),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `RevokeToken`: revokes a refresh token, the refresh tokens rotated from the same login and
+/// every access token issued with them. A confidential client must send its `ClientSecret`.
+/// An access token gets `UnsupportedTokenTypeException`; a refresh token of another client
+/// `UnauthorizedException`; a token the emulator never issued is accepted and changes nothing
+/// (as RFC 7009 §2.2 has it); a client with revocation off gets
+/// `UnsupportedOperationException`.
+fn revoke_token(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
+    let client = client(shared, request)?;
+    let token = string(request, "Token").ok_or_else(|| {
+        invalid_parameter(
+            "1 validation error detected: Value null at 'token' failed to satisfy constraint: Member must not be null",
+        )
+    })?;
+    check_client_secret(client, request)?;
+    if !client.revocation {
+        return Err(err(
+            "UnsupportedOperationException",
+            format!("Token revocation is not enabled for client {}", client.id),
+        ));
+    }
+    let mut state = lock(&shared.state);
+    if state.access_tokens.contains_key(token) {
+        return Err(err(
+            "UnsupportedTokenTypeException",
+            "Only refresh tokens can be revoked",
+        ));
+    }
+    let Some(record) = state.refresh_tokens.get(token) else {
+        return Ok(json!({}));
+    };
+    if record.client_id != client.id {
+        return Err(err(
+            "UnauthorizedException",
+            "The refresh token was not issued to this client",
+        ));
+    }
+    let family = record.family.clone();
+    for record in state.refresh_tokens.values_mut() {
+        if record.family == family {
+            record.state = RefreshState::Revoked;
+        }
+    }
+    for record in state.access_tokens.values_mut() {
+        if record.family == family {
+            record.revoked = true;
+        }
+    }
+    Ok(json!({}))
 }
 
 fn get_user(shared: &Shared, request: &Map<String, Value>) -> ApiResult {

@@ -261,6 +261,7 @@ pub struct AppClient {
     secret: Option<String>,
     srp: bool,
     rotation: Option<Duration>,
+    revocation: bool,
 }
 
 impl AppClient {
@@ -271,6 +272,7 @@ impl AppClient {
             secret: None,
             srp: true,
             rotation: None,
+            revocation: true,
         }
     }
 
@@ -301,6 +303,15 @@ impl AppClient {
         self
     }
 
+    /// Turns token revocation off (`EnableTokenRevocation = false`, possible only for clients
+    /// created before Cognito had it): `RevokeToken` then answers
+    /// `UnsupportedOperationException`.
+    #[must_use]
+    pub fn without_token_revocation(mut self) -> Self {
+        self.revocation = false;
+        self
+    }
+
     /// The client id.
     pub fn id(&self) -> &str {
         &self.id
@@ -314,6 +325,7 @@ impl fmt::Debug for AppClient {
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("srp", &self.srp)
             .field("rotation", &self.rotation)
+            .field("revocation", &self.revocation)
             .finish()
     }
 }
@@ -728,6 +740,9 @@ pub(crate) struct PendingChallenge {
 
 pub(crate) struct AccessRecord {
     user: String,
+    /// The login the token descends from (its refresh tokens share it): what `RevokeToken`
+    /// revokes together.
+    family: String,
     expires: Instant,
     revoked: bool,
 }
@@ -742,6 +757,8 @@ pub(crate) enum RefreshState {
 
 pub(crate) struct RefreshRecord {
     user: String,
+    /// See [`AccessRecord::family`].
+    family: String,
     client_id: String,
     expires: Instant,
     state: RefreshState,
@@ -800,7 +817,7 @@ pub(crate) struct Shared {
 ///
 /// Operations (AWS JSON 1.1 on `POST /`): `InitiateAuth` (`USER_SRP_AUTH`, `REFRESH_TOKEN_AUTH`
 /// / `REFRESH_TOKEN`), `RespondToAuthChallenge` (`PASSWORD_VERIFIER` and the [`ScriptedChallenge`]s),
-/// `GetTokensFromRefreshToken`, `GetUser`. Errors are HTTP 400 (500 for
+/// `GetTokensFromRefreshToken`, `RevokeToken`, `GetUser`. Errors are HTTP 400 (500 for
 /// `InternalErrorException`) with `{"__type": ..., "message": ...}` and `x-amzn-errortype`.
 /// Tokens are unsigned JWT-shaped strings (`alg: none`) tracked server-side with their expiry.
 pub struct CognitoServer {
@@ -924,6 +941,15 @@ impl CognitoServer {
     /// Lets held API calls (and later ones) proceed.
     pub fn release_requests(&self) {
         self.shared.hold.send_replace(false);
+    }
+
+    /// Whether `refresh_token` was issued here and has been revoked (by `RevokeToken` or
+    /// [`CognitoServer::revoke_refresh_tokens`]).
+    pub fn refresh_token_revoked(&self, refresh_token: &str) -> bool {
+        lock(&self.shared.state)
+            .refresh_tokens
+            .get(refresh_token)
+            .is_some_and(|r| r.state == RefreshState::Revoked)
     }
 
     /// Revokes every refresh token issued so far: refreshing with one answers
