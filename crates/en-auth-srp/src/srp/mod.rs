@@ -37,6 +37,10 @@
 //! reference for `InitiateAuth` / `RespondToAuthChallenge` (`PASSWORD_VERIFIER` parameters), and
 //! the official client amazon-cognito-identity-js.
 
+// Remembered devices (issue 19 item 1): the verifier math only, so far; the provider does not
+// confirm devices yet.
+#[cfg(any(test, feature = "__internals"))]
+mod device;
 mod group;
 #[cfg(any(test, feature = "__internals"))]
 mod steps;
@@ -58,6 +62,8 @@ use zeroize::{Zeroize, Zeroizing};
 
 use group::Residue;
 
+#[cfg(any(test, feature = "__internals"))]
+pub use device::DeviceSecret;
 #[cfg(any(test, feature = "__internals"))]
 pub use steps::{compute_s, compute_u, compute_x, derive_key, multiplier_k, pad_hex, sign};
 pub use timestamp::timestamp;
