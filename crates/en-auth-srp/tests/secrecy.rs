@@ -3,7 +3,8 @@
 //! ones and the renewed ones) reaches `Debug`, `Display`, an error or any error of its source
 //! chain, a `tracing` event on any thread (TRACE level, spans with all their fields as they
 //! close), a `log` record (reqwest's) or a panic message, over an SRP login with an MFA
-//! challenge, a new-password challenge, renewals, a sign-out (`RevokeToken`, its success and
+//! challenge, a new-password challenge, a remembered device (its password, confirmed, sent
+//! with refreshes, proved at the second login), renewals, a sign-out (`RevokeToken`, its success and
 //! its refusal of a wrong client secret) and failures. The scan is
 //! `en_auth_peers::secrecy`, shared by every crate's tests. (Its capture is process-wide: this
 //! binary holds this test only.)
@@ -34,6 +35,8 @@ async fn server() -> CognitoServer {
         .user(PoolUser::new("newbie", TEMPORARY).status(UserStatus::ForceChangePassword))
         // A Session with every challenge, PASSWORD_VERIFIER's too.
         .require_session(true)
+        // Remembered devices: a device secret, DEVICE_KEYs on refreshes, device proofs.
+        .device_tracking_always(true)
         .start()
         .await
 }
@@ -125,6 +128,20 @@ async fn no_password_secret_code_session_or_token_is_shown() {
     a.invalidate(generation);
     let again = a.access_token().await.unwrap();
     token_secrets(&mut scan, "the second login", &again);
+    assert_eq!(
+        server.verified_device_proofs(),
+        1,
+        "the second login proved the device"
+    );
+    let device = a
+        .provider()
+        .remembered_device()
+        .expect("a remembered device");
+    scan.secret(
+        "the device password",
+        device.device_password().expose_secret(),
+    )
+    .debug("the remembered device", &device);
     let refresh_token = again.refresh_token().cloned().unwrap();
     drop(again);
 

@@ -18,7 +18,87 @@ use num_bigint::{BigInt, Sign};
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use super::{group, non_empty, pad_secret, x_digest, Bounded, SrpError};
+use super::{
+    decode_secret_block, group, hkdf_key, non_empty, pad_secret, premaster, reduce_b, scrambler,
+    signature, signed_hex, x_digest, Bounded, PasswordClaim, SrpClient, SrpError,
+};
+
+/// The `DEVICE_PASSWORD_VERIFIER` challenge as the client needs it: the remembered device's
+/// keys and password, the challenge's parameters as received, and the timestamp it will send.
+/// `Debug` redacts the password.
+#[derive(Clone, Copy)]
+pub struct DeviceVerifierInput<'a> {
+    /// `NewDeviceMetadata.DeviceGroupKey`: in place of the pool name in x and the signature.
+    pub device_group_key: &'a str,
+    /// `NewDeviceMetadata.DeviceKey`: in place of `USER_ID_FOR_SRP`.
+    pub device_key: &'a str,
+    /// The device password generated at `ConfirmDevice` ([`DeviceSecret::password`]).
+    pub password: &'a str,
+    /// The challenge's `SRP_B`.
+    pub srp_b: &'a str,
+    /// The challenge's `SALT` (hex: the device's salt).
+    pub salt: &'a str,
+    /// The challenge's `SECRET_BLOCK`.
+    pub secret_block: &'a str,
+    /// The `TIMESTAMP` that will be sent.
+    pub timestamp: &'a str,
+}
+
+impl fmt::Debug for DeviceVerifierInput<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceVerifierInput")
+            .field("device_group_key", &self.device_group_key)
+            .field("device_key", &self.device_key)
+            .field("password", &"[REDACTED]")
+            .finish_non_exhaustive()
+    }
+}
+
+impl SrpClient {
+    /// Answers a `DEVICE_PASSWORD_VERIFIER` challenge (after `DEVICE_SRP_AUTH` sent this
+    /// client's `SRP_A` with the `DEVICE_KEY`): the user SRP's proof with the device group key
+    /// in place of the pool name and the device key in place of the user, over the device
+    /// password (amazon-cognito-identity-js `CognitoUser.getDeviceResponse`).
+    ///
+    /// # Errors
+    /// As [`SrpClient::password_verifier`], with [`SrpError::Empty`] naming `DeviceGroupKey`,
+    /// `DeviceKey` or `device password`.
+    pub fn device_password_verifier(
+        &self,
+        input: &DeviceVerifierInput<'_>,
+    ) -> Result<PasswordClaim, SrpError> {
+        non_empty("DeviceGroupKey", input.device_group_key)?;
+        non_empty("DeviceKey", input.device_key)?;
+        non_empty("device password", input.password)?;
+        non_empty("TIMESTAMP", input.timestamp)?;
+        let b = signed_hex("SRP_B", input.srp_b)?;
+        let salt = signed_hex("SALT", input.salt)?;
+        let secret_block = decode_secret_block(input.secret_block)?;
+        let b_reduced = reduce_b(&b)?;
+        let u = scrambler(&self.a_padded, &b)?;
+        let x = x_digest(
+            input.device_group_key,
+            input.device_key,
+            input.password,
+            &salt,
+        );
+        let s = premaster(
+            &self.a,
+            &b_reduced,
+            &Bounded::digest(&u),
+            &Bounded::digest(&x),
+        );
+        let key = hkdf_key(&s, &BigInt::from_bytes_be(Sign::Plus, &u));
+        let signature = signature(
+            &key,
+            input.device_group_key,
+            input.device_key,
+            &secret_block,
+            input.timestamp,
+        );
+        Ok(PasswordClaim { signature })
+    }
+}
 
 /// Random bytes of a device password (the reference clients' 40, sent as base64).
 const DEVICE_PASSWORD_BYTES: usize = 40;
@@ -59,6 +139,7 @@ impl DeviceSecret {
     /// # Errors
     /// [`SrpError::Empty`] for an empty key or password; [`SrpError::InvalidHex`] (field
     /// `SALT`) if the salt is not base64.
+    #[cfg(any(test, feature = "__internals"))]
     pub fn from_password(
         device_group_key: &str,
         device_key: &str,

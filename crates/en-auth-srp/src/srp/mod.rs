@@ -37,9 +37,6 @@
 //! reference for `InitiateAuth` / `RespondToAuthChallenge` (`PASSWORD_VERIFIER` parameters), and
 //! the official client amazon-cognito-identity-js.
 
-// Remembered devices (issue 19 item 1): the verifier math only, so far; the provider does not
-// confirm devices yet.
-#[cfg(any(test, feature = "__internals"))]
 mod device;
 mod group;
 #[cfg(any(test, feature = "__internals"))]
@@ -62,8 +59,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use group::Residue;
 
-#[cfg(any(test, feature = "__internals"))]
-pub use device::DeviceSecret;
+pub use device::{DeviceSecret, DeviceVerifierInput};
 #[cfg(any(test, feature = "__internals"))]
 pub use steps::{compute_s, compute_u, compute_x, derive_key, multiplier_k, pad_hex, sign};
 pub use timestamp::timestamp;
