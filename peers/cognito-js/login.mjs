@@ -11,7 +11,11 @@
 // Env: ENDPOINT (e.g. http://127.0.0.1:4567; unset = the real AWS endpoint of the pool's region),
 // POOL_ID, CLIENT_ID, USERNAME, PASSWORD; optional CLIENT_SECRET (refused: this client cannot
 // compute SECRET_HASH, use a public app client), MFA_CODE (answers SMS_MFA / SOFTWARE_TOKEN_MFA),
-// NEW_PASSWORD (answers NEW_PASSWORD_REQUIRED), CUSTOM_ANSWER (answers CUSTOM_CHALLENGE).
+// NEW_PASSWORD (answers NEW_PASSWORD_REQUIRED), CUSTOM_ANSWER (answers CUSTOM_CHALLENGE),
+// ROUNDS (log in that many times, each with a new CognitoUser of the same pool: with device
+// tracking, the client confirms the device after the first login and proves it in the later
+// ones; the line is then {"ok":<all ok>,"rounds":[<each login's object>]}, each with
+// "mfa_asked").
 //
 // The package is CommonJS (lib/index.js); it needs a global `fetch` (Node >= 18 has one, which
 // its isomorphic-unfetch shim picks up) and `crypto.getRandomValues` (global in Node >= 19).
@@ -72,6 +76,19 @@ async function main() {
 		// The `endpoint` option of CognitoUserPool (Client posts the JSON 1.1 requests there).
 		...(endpoint ? { endpoint } : {}),
 	});
+	const rounds = Number(env('ROUNDS', false) ?? 1);
+	const results = [];
+	for (let round = 0; round < rounds; round++) {
+		results.push(await attempt());
+	}
+	if (rounds === 1) {
+		emit(results[0]);
+	} else {
+		emit({ ok: results.every(r => r.ok), rounds: results });
+	}
+
+	async function attempt() {
+	let mfaAsked = false;
 	const user = new CognitoUser({ Username: username, Pool: pool });
 	user.setAuthenticationFlowType('USER_SRP_AUTH');
 	const details = new AuthenticationDetails({ Username: username, Password: password });
@@ -95,6 +112,7 @@ async function main() {
 					has_refresh_token: Boolean(session.getRefreshToken().getToken()),
 					// What the client used as its user name after InitiateAuth (USER_ID_FOR_SRP).
 					user_id_for_srp: user.getUsername(),
+					mfa_asked: mfaAsked,
 				});
 			},
 			onFailure(err) {
@@ -105,10 +123,12 @@ async function main() {
 				});
 			},
 			mfaRequired(challengeName, parameters) {
+				mfaAsked = true;
 				if (mfaCode === undefined) return unanswered(challengeName, parameters);
 				return user.sendMFACode(mfaCode, callbacks, 'SMS_MFA');
 			},
 			totpRequired(challengeName, parameters) {
+				mfaAsked = true;
 				if (mfaCode === undefined) return unanswered(challengeName, parameters);
 				return user.sendMFACode(mfaCode, callbacks, 'SOFTWARE_TOKEN_MFA');
 			},
@@ -131,7 +151,8 @@ async function main() {
 		};
 		user.authenticateUser(details, callbacks);
 	});
-	emit(result);
+	return result;
+	}
 }
 
 // A hang (e.g. a server that never answers) is a failure of the run, not an answer.

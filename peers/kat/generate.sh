@@ -1,5 +1,6 @@
 #!/bin/sh
-# Regenerate crates/en-auth-srp/tests/vectors/srp_vectors.json from the reference
+# Regenerate crates/en-auth-srp/tests/vectors/srp_vectors.json (user SRP) and
+# device_vectors.json (the remembered-device verifier) from the reference
 # SRP clients (never from en-auth's code):
 #   amazon-cognito-identity-js (peers/cognito-js, `npm ci`) and pycognito (peers/.venv).
 #
@@ -16,3 +17,7 @@ node "$root/peers/cognito-js/kat.mjs" > "$tmp"
 mkdir -p "$root/crates/en-auth-srp/tests/vectors"
 mv "$tmp.out" "$root/crates/en-auth-srp/tests/vectors/srp_vectors.json"
 echo "wrote crates/en-auth-srp/tests/vectors/srp_vectors.json" >&2
+node "$root/peers/cognito-js/device_kat.mjs" > "$tmp"
+"$root/peers/.venv/bin/python" "$root/peers/kat/pycognito_device_kat.py" "$tmp" > "$tmp.out"
+mv "$tmp.out" "$root/crates/en-auth-srp/tests/vectors/device_vectors.json"
+echo "wrote crates/en-auth-srp/tests/vectors/device_vectors.json" >&2

@@ -136,6 +136,29 @@ pub struct Entry {
     pub obtained_at: SystemTime,
 }
 
+/// Which client secret a user's session was made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientSecret {
+    /// The one given to the command.
+    Given,
+    /// None: a public app client.
+    None,
+    /// Another (or one not given).
+    Unknown,
+}
+
+/// A user's session file, for a logout.
+pub struct UserSession {
+    /// The file.
+    pub path: PathBuf,
+    /// The app client.
+    pub client_id: String,
+    /// The client secret it was made with.
+    pub client_secret: ClientSecret,
+    /// Its refresh token.
+    pub refresh_token: Option<SecretString>,
+}
+
 /// The file's layout.
 #[derive(Serialize, Deserialize)]
 struct File {
@@ -335,15 +358,17 @@ impl Cache {
         remove_if_present(&self.path(request))
     }
 
-    /// Removes every entry of `user` in `environment` (of `client_id` only, if given): the
-    /// paths removed.
-    pub fn remove_user(
+    /// The session files of `user` in `environment` (of `client_id` only, if given), read for a
+    /// logout: each file's path, its request, whether its name is `request`'s key with the
+    /// client secret `secret` (or with none: a public client), and its refresh token.
+    pub fn user_sessions(
         &self,
         environment: &str,
         user: &str,
         client_id: Option<&str>,
-    ) -> std::io::Result<Vec<PathBuf>> {
-        let mut removed = Vec::new();
+        secret: Option<&SecretString>,
+    ) -> std::io::Result<Vec<UserSession>> {
+        let mut sessions = Vec::new();
         for dirent in fs::read_dir(self.dir())? {
             let path = dirent?.path();
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
@@ -351,15 +376,50 @@ impl Cache {
             }
             let Ok(file) = read_file(&path) else { continue };
             let r = &file.request;
-            if r.environment == environment
-                && r.user.as_deref() == Some(user)
-                && client_id.is_none_or(|c| c == r.client_id)
-                && remove_if_present(&path)?
+            if r.environment != environment
+                || r.user.as_deref() != Some(user)
+                || client_id.is_some_and(|c| c != r.client_id)
             {
-                removed.push(path);
+                continue;
             }
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
+            let keyed = |secret: Option<&SecretString>| {
+                Request::new(
+                    &r.environment,
+                    &r.endpoint,
+                    r.user_pool_id.as_deref(),
+                    &r.client_id,
+                    &r.scopes,
+                    r.user.as_deref(),
+                    &[],
+                    secret,
+                )
+                .key()
+                    == stem
+            };
+            let client_secret = if secret.is_some_and(|s| keyed(Some(s))) {
+                ClientSecret::Given
+            } else if keyed(None) {
+                ClientSecret::None
+            } else {
+                ClientSecret::Unknown
+            };
+            sessions.push(UserSession {
+                path,
+                client_id: r.client_id.clone(),
+                client_secret,
+                refresh_token: file.refresh_token.map(SecretString::from),
+            });
         }
-        Ok(removed)
+        Ok(sessions)
+    }
+
+    /// Removes a session file; whether it was there.
+    pub fn forget(&self, session: &UserSession) -> std::io::Result<bool> {
+        remove_if_present(&session.path)
     }
 
     /// Whether the refresh-token notice is still to be printed; records that it was.

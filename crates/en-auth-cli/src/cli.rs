@@ -73,7 +73,9 @@ pub enum Command {
     #[command(after_help = format!("{LOGIN_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
     Login(LoginCommand),
 
-    /// Forget a user's cached session (access and refresh tokens).
+    /// Sign a user out: revoke the session's refresh token with Cognito (RevokeToken, which
+    /// also revokes its access tokens), then forget the cached session. A session whose
+    /// revocation fails is forgotten all the same, and the command says so and fails.
     #[command(after_help = format!("{LOGOUT_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
     Logout(LogoutCommand),
 
@@ -109,7 +111,9 @@ Examples:
 const LOGOUT_EXAMPLES: &str = "\
 Examples:
   en-auth logout --env dev --user alice                # every app client's (unless CLIENT_ID is set)
-  en-auth logout --env dev --user alice --client-id app";
+  en-auth logout --env dev --user alice --client-id app
+  CLIENT_SECRET=… en-auth logout --env dev --user alice --client-id conf  # a confidential client
+  en-auth logout --env dev --user alice --no-revoke    # offline: forget without revoking";
 
 const EXEC_EXAMPLES: &str = "\
 Examples:
@@ -217,6 +221,15 @@ pub struct LogoutCommand {
     /// Only this app client's session [default: every client's].
     #[arg(long, env = "CLIENT_ID", value_name = "ID")]
     pub client_id: Option<String>,
+
+    /// Read the client secret of a confidential app client from this file ('-' for stdin)
+    /// instead of CLIENT_SECRET: Cognito's RevokeToken requires it. Never asked for.
+    #[arg(long, value_name = "FILE")]
+    pub client_secret_file: Option<PathBuf>,
+
+    /// Only forget the sessions here; do not revoke their refresh tokens with Cognito.
+    #[arg(long)]
+    pub no_revoke: bool,
 }
 
 /// `en-auth exec`.

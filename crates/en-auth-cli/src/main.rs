@@ -8,6 +8,7 @@ mod failure;
 mod flows;
 mod input;
 mod kube;
+mod logout;
 mod token;
 
 use std::io::Write;
@@ -100,32 +101,8 @@ fn run(cli: Cli, notes: &Notes) -> Result<ExitCode, Failure> {
             let Some(cache) = Cache::open(cli.cache_dir, notes) else {
                 return Ok(ExitCode::SUCCESS);
             };
-            let removed = cache
-                .remove_user(&args.environment, &args.user, args.client_id.as_deref())
-                .map_err(|e| {
-                    Failure::new(
-                        Exit::Other,
-                        &Subject {
-                            environment: Some(args.environment.clone()),
-                            user: Some(args.user.clone()),
-                            ..Subject::default()
-                        },
-                        format!("cannot read the cache {}: {e}", cache.dir().display()),
-                    )
-                })?;
-            for path in &removed {
-                notes.info(&format!("removed {}", path.display()));
-            }
-            eprintln!(
-                "en-auth: {} of `{}` in `{}` forgotten",
-                match removed.len() {
-                    0 => "no session".to_owned(),
-                    1 => "1 session".to_owned(),
-                    n => format!("{n} sessions"),
-                },
-                args.user,
-                args.environment
-            );
+            let line = runtime()?.block_on(logout::logout(&args, &cache, notes))?;
+            eprintln!("en-auth: {}", failure::terminal(&line));
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(args) => {

@@ -242,43 +242,116 @@ async fn a_refused_refresh_token_needs_the_password_again() {
     assert_eq!(server.verified_logins(), 2);
 }
 
+/// The refresh token in the session file of `client` (the only one of that client).
+fn session_refresh_token(sandbox: &Sandbox, client: &str) -> String {
+    let tokens: Vec<String> = sandbox
+        .cache_files()
+        .iter()
+        .filter_map(|path| {
+            let file: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+            (file["request"]["client_id"] == client)
+                .then(|| file["refresh_token"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(tokens.len(), 1, "one session of {client}");
+    tokens.into_iter().next().unwrap()
+}
+
+async fn login(sandbox: &Sandbox, client: &str) {
+    let mut login = sandbox
+        .cmd(args("login", "alice", &[]))
+        .env("CLIENT_ID", client)
+        .env("USER_PWD", PASSWORD);
+    if client == "conf" {
+        login = login.env("CLIENT_SECRET", CLIENT_SECRET);
+    }
+    login.run().await.ok();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn logout_forgets_the_session() {
+async fn logout_revokes_then_forgets_the_session() {
     let server = server().await;
     let sandbox = sandbox("logout", &server);
     for client in ["app", "conf"] {
-        let mut login = sandbox
-            .cmd(args("login", "alice", &[]))
-            .env("CLIENT_ID", client)
-            .env("USER_PWD", PASSWORD);
-        if client == "conf" {
-            login = login.env("CLIENT_SECRET", CLIENT_SECRET);
-        }
-        login.run().await.ok();
+        login(&sandbox, client).await;
     }
     assert_eq!(sandbox.cache_files().len(), 2);
-    // One client's session.
-    let run = sandbox
-        .cmd([
-            "logout",
-            "--env",
-            "dev",
-            "--user",
-            "alice",
-            "--client-id",
-            "conf",
-        ])
+    let conf_token = session_refresh_token(&sandbox, "conf");
+    let app_token = session_refresh_token(&sandbox, "app");
+    let logout = |extra: &[&'static str]| {
+        let mut line = vec!["logout", "--env", "dev", "--user", "alice"];
+        line.extend_from_slice(extra);
+        sandbox.cmd(line)
+    };
+
+    // One confidential client's session, with its secret: revoked, then forgotten.
+    let run = logout(&["--client-id", "conf"])
+        .env("CLIENT_SECRET", CLIENT_SECRET)
         .run()
         .await;
     run.ok();
-    assert!(run.stderr().contains("1 session"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("1 session of `alice` in `dev` forgotten (its refresh token revoked)"),
+        "{}",
+        run.stderr()
+    );
+    assert!(server.refresh_token_revoked(&conf_token));
+    assert!(
+        !server.refresh_token_revoked(&app_token),
+        "only that client's"
+    );
     assert_eq!(sandbox.cache_files().len(), 1);
-    // Every client's.
-    sandbox
-        .cmd(["logout", "--env", "dev", "--user", "alice"])
-        .run()
-        .await
-        .ok();
+
+    // Without the secret, and with another one (found out locally: the session file's name is
+    // keyed by the secret, so the wrong one is never sent): the revocation fails, the command
+    // says so and exits 3, and the session is forgotten all the same.
+    for (secret, why) in [
+        (None, "none was given"),
+        (Some("wrong-secret-0000000000000"), "another client secret"),
+    ] {
+        login(&sandbox, "conf").await;
+        let token = session_refresh_token(&sandbox, "conf");
+        let mut command = logout(&["--client-id", "conf"]);
+        if let Some(secret) = secret {
+            command = command.env("CLIENT_SECRET", secret);
+        }
+        let run = command.run().await;
+        let line = run.fails_with(3);
+        assert!(line.contains(why), "{line}");
+        assert!(
+            line.contains("cannot revoke the refresh token of client `conf`"),
+            "{line}"
+        );
+        assert!(
+            line.contains(
+                "1 session of `alice` in `dev` forgotten, but a refresh token could not be revoked"
+            ),
+            "{line}"
+        );
+        assert!(line.contains("stays valid"), "{line}");
+        assert!(!server.refresh_token_revoked(&token), "{secret:?}");
+        assert_eq!(sandbox.cache_files().len(), 1, "{secret:?}: forgotten");
+    }
+
+    // --no-revoke: forgotten only.
+    login(&sandbox, "conf").await;
+    let kept = session_refresh_token(&sandbox, "conf");
+    let run = logout(&["--client-id", "conf", "--no-revoke"]).run().await;
+    run.ok();
+    assert!(
+        run.stderr().contains("not revoked: --no-revoke"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!server.refresh_token_revoked(&kept));
+    let revocations = server.calls("RevokeToken");
+
+    // Every client's: the public one needs no secret.
+    let run = logout(&[]).run().await;
+    run.ok();
+    assert!(server.refresh_token_revoked(&app_token));
+    assert_eq!(server.calls("RevokeToken"), revocations + 1);
     assert!(sandbox.cache_files().is_empty());
     let line = sandbox
         .cmd(args("token", "alice", &[]))
@@ -287,6 +360,15 @@ async fn logout_forgets_the_session() {
         .await
         .fails_with(6);
     assert!(line.contains("not logged in"), "{line}");
+    // Nothing left: nothing to revoke.
+    let run = logout(&[]).run().await;
+    run.ok();
+    assert!(
+        run.stderr().contains("no session of `alice`"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(server.calls("RevokeToken"), revocations + 1);
 }
 
 /// The `SECRET_HASH` of `user` for `client_id`, computed as AWS documents it, not by en-auth.
@@ -333,6 +415,7 @@ async fn very_verbose_output_and_the_session_file_hold_no_secret() {
     stderr.push(("login -vv (a wrong password)", wrong.stderr()));
     let logout = sandbox
         .cmd(["logout", "--env", "dev", "--user", "alice", "-vv"])
+        .env("CLIENT_SECRET", CLIENT_SECRET)
         .run()
         .await;
     logout.ok();

@@ -208,8 +208,19 @@ async fn ministack_srp_login_then_renewal_by_a_later_process() {
         field(ministack(), "user/username")
     );
 
-    // Logged out: the next token needs the password, and there is no terminal.
-    cmd("logout", &[]).run().await.ok();
+    // Logged out: the session revoked at ministack (its access tokens refused), and the next
+    // token needs the password, and there is no terminal.
+    let run = cmd("logout", &[]).run().await;
+    run.ok();
+    assert!(
+        run.stderr().contains("(its refresh token revoked)"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        en_auth_peers::ministack_get_user(renewed).await,
+        Err("NotAuthorizedException".to_owned())
+    );
     cmd("token", &[]).run().await.fails_with(6);
 }
 

@@ -341,6 +341,19 @@ impl<P: TokenProvider> Authorizer<P> {
         }
     }
 
+    /// Forgets the cached token in this process, so that the next request obtains a new one
+    /// from the provider ([`TokenProvider::refresh`] with it, or [`TokenProvider::authorize`]),
+    /// whatever holds rejections off (see [`Authorizer::invalidate`]). For a sign-out: a
+    /// provider that has just revoked its session (`en_auth_srp::SrpAuthorizer::revoke`) makes
+    /// sure the revoked tokens are not sent again. A token request already under way still
+    /// publishes its token; a token in a shared store is not touched. Nothing is recorded as a
+    /// rejection.
+    pub fn forget(&self) {
+        if self.inner.cache.forget() {
+            tracing::debug!(flow = self.inner.provider.flow(), "cached token forgotten");
+        }
+    }
+
     /// Records that a request replayed with the token of `generation`, just after a rejection
     /// and a renewal, was rejected again: the token is not the problem, so rejections do not
     /// renew it for 30 seconds.

@@ -58,6 +58,13 @@ impl TokenCache {
         !entry.invalidated.swap(true, Ordering::AcqRel)
     }
 
+    /// Marks the current token invalid whatever held rejections off (a sign-out: the token was
+    /// revoked on purpose). Returns whether this call marked it.
+    pub(crate) fn forget(&self) -> bool {
+        let entry = self.current.load();
+        !entry.invalidated.swap(true, Ordering::AcqRel)
+    }
+
     /// Whether rejections of the token of `generation` are held off: it is the current token
     /// and a request replayed with it was rejected again within [`REPLAY_REJECTION_HOLD`].
     pub(crate) fn rejections_held(&self, generation: u64) -> bool {
@@ -293,6 +300,15 @@ mod tests {
             .store(past.ticks(), Ordering::Release);
         cache.invalidate(1);
         assert!(!cache.load().is_valid());
+    }
+
+    #[test]
+    fn a_forgotten_token_is_invalid_even_while_rejections_are_held_off() {
+        let cache = cache_with_token();
+        cache.replay_rejected(1);
+        assert!(cache.forget());
+        assert!(!cache.load().is_valid());
+        assert!(!cache.forget(), "marked once");
     }
 
     #[test]

@@ -24,12 +24,14 @@ pub const SELECT_MFA_TYPE: &str = "SELECT_MFA_TYPE";
 pub const MFA_SETUP: &str = "MFA_SETUP";
 /// `CUSTOM_CHALLENGE`: a challenge defined by the pool's Lambda triggers.
 pub const CUSTOM_CHALLENGE: &str = "CUSTOM_CHALLENGE";
-/// `DEVICE_SRP_AUTH`: a remembered-device SRP round (not supported: needs device keys).
+/// `DEVICE_SRP_AUTH`: a remembered-device SRP round. Answered by the provider itself when it
+/// has a confirmed device (see the crate's "remembered devices"); without one it ends the
+/// login with [`Error::Challenge`].
 pub const DEVICE_SRP_AUTH: &str = "DEVICE_SRP_AUTH";
 
-/// Challenges that cannot be answered by responses alone: they need other API calls
-/// (`AssociateSoftwareToken`) or device keys. They always end a login with
-/// [`Error::Challenge`].
+/// Challenges that cannot be answered by a [`ChallengeHandler`]'s responses: they need other
+/// API calls (`AssociateSoftwareToken`) or device keys. `MFA_SETUP` ends a login with
+/// [`Error::Challenge`]; so do the device rounds when the provider has no confirmed device.
 pub const UNANSWERABLE: &[&str] = &[MFA_SETUP, DEVICE_SRP_AUTH, "DEVICE_PASSWORD_VERIFIER"];
 
 /// A challenge the server asked for during a login.

@@ -19,6 +19,8 @@ pub(crate) enum Call {
     Login,
     /// InitiateAuth REFRESH_TOKEN_AUTH and GetTokensFromRefreshToken.
     Refresh,
+    /// RevokeToken (a sign-out).
+    Revoke,
 }
 
 /// What the mapping needs to know about the caller.
@@ -122,6 +124,8 @@ pub(crate) fn map_code(ctx: &Context<'_>, status: u16, code: &str, message: &str
             Error::TooManyFailedAttempts(account(code))
         }
         "ResourceNotFoundException" => client(),
+        // RevokeToken names a wrong or missing client secret so.
+        "UnauthorizedException" if ctx.call == Call::Revoke => client(),
         // On a refresh, any other refusal that is not transient means the refresh token is no
         // good (invalid, expired, revoked, reused after rotation): the authorizer logs in again.
         _ if ctx.call == Call::Refresh && !is_retryable_code(code) && status < 500 => {
@@ -159,6 +163,7 @@ fn is_client_problem(message: &str) -> bool {
         || m.contains("secret_hash")
         || m.contains("client secret")
         || m.contains("configured with secret")
+        || m.contains("verify secret")
 }
 
 #[cfg(test)]
@@ -177,7 +182,7 @@ mod tests {
 
     #[test]
     fn every_cognito_error_name_has_its_kind() {
-        use Call::{Login, Refresh};
+        use Call::{Login, Refresh, Revoke};
         type Case<'a> = (Call, &'a str, &'a str, fn(&Error) -> bool);
         let cases: &[Case<'_>] = &[
             (
@@ -279,6 +284,36 @@ mod tests {
                 "Unable to verify secret hash for client client",
                 |e| matches!(e, Error::InvalidClient(_)) && !e.is_refresh_refused(),
             ),
+            (
+                Revoke,
+                "UnauthorizedException",
+                "Client is not authorized",
+                |e| matches!(e, Error::InvalidClient(c) if c.client_id == "client"),
+            ),
+            (
+                Revoke,
+                "NotAuthorizedException",
+                "Client client is configured with secret but ClientSecret was not received",
+                |e| matches!(e, Error::InvalidClient(_)),
+            ),
+            (
+                Revoke,
+                "NotAuthorizedException",
+                "Unable to verify secret for client client",
+                |e| matches!(e, Error::InvalidClient(_)),
+            ),
+            (
+                Revoke,
+                "UnsupportedOperationException",
+                "Token revocation is not enabled for the client",
+                |e| {
+                    matches!(e, Error::Authorization(a) if a.code.as_deref() == Some("UnsupportedOperationException"))
+                        && !e.is_retryable()
+                },
+            ),
+            (Revoke, "TooManyRequestsException", "Rate exceeded", |e| {
+                e.is_retryable()
+            }),
         ];
         for (call, code, message, check) in cases {
             let e = map(*call, code, message);

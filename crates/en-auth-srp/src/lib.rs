@@ -22,6 +22,15 @@
 //! # Ok(()) }
 //! ```
 //!
+//! **Remembered devices.** In a pool with device tracking, a login that Cognito answers with
+//! `NewDeviceMetadata` confirms the device (`ConfirmDevice`, with a verifier over a random
+//! device password, as the official JS client computes it); every refresh sends its
+//! `DEVICE_KEY` (without it Cognito refuses the refresh token), and later logins prove the
+//! device (`DEVICE_SRP_AUTH` → `DEVICE_PASSWORD_VERIFIER`), which spares them the MFA code. A
+//! device Cognito has forgotten falls back to a full login, which confirms a new one.
+//! [`SrpAuthorizerBuilder::remember_devices`] also marks devices remembered (pools set to
+//! "User opt-in"). The device lives in the authorizer's memory for now.
+//!
 //! Cognito is called through the official `aws-sdk-cognitoidentityprovider`; the calls involved
 //! need no AWS credentials. The region is the environment's `region` (or the prefix of the pool
 //! id); `cognito_endpoint` points the SDK at an emulator.
@@ -58,7 +67,7 @@ pub use en_auth_core::{
 pub use en_auth_core::{reqwest_middleware, secrecy, telemetry};
 #[cfg(feature = "blocking")]
 pub use en_auth_core::{BlockingAuthorizer, BlockingError};
-pub use provider::CognitoSrp;
+pub use provider::{CognitoSrp, RememberedDevice};
 pub use reqwest;
 use secrecy::ExposeSecret;
 
@@ -141,6 +150,7 @@ impl SrpAuthorizer {
             client_info,
             credentials,
             handler: None,
+            remember_devices: false,
             settings: AuthorizerBuilder::new().with_environment(environment),
         }
     }
@@ -149,6 +159,38 @@ impl SrpAuthorizer {
     pub fn authorizer(&self) -> &Authorizer<CognitoSrp> {
         &self.0
     }
+
+    /// Signs the user out: revokes the session's refresh token with Cognito's
+    /// [RevokeToken](https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_RevokeToken.html)
+    /// (which also revokes the access and ID tokens issued with it; a confidential app client
+    /// sends its client secret, as the API requires) and forgets the session in this process.
+    ///
+    /// The session is forgotten whatever Cognito answers: the cached token is dropped
+    /// ([`Authorizer::forget`]) and its refresh token is never sent again, so the next request
+    /// logs in anew. Clones share the session, so they are signed out too. `Ok(true)` when a
+    /// refresh token was revoked, `Ok(false)` when there was none (no login yet, or signed out
+    /// already).
+    ///
+    /// ```no_run
+    /// # async fn run(authorizer: en_auth_srp::SrpAuthorizer) -> Result<(), en_auth_srp::Error> {
+    /// if authorizer.revoke().await? {
+    ///     println!("signed out: the refresh token is revoked");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`CognitoSrp::revoke_token`]'s: the revocation failed (the session is still forgotten
+    /// here, but the refresh token stays valid at Cognito until it expires).
+    pub async fn revoke(&self) -> Result<bool, Error> {
+        let provider = self.0.provider();
+        let refresh_token = provider.end_session();
+        self.0.forget();
+        match refresh_token {
+            Some(token) => provider.revoke_token(&token).await.map(|()| true),
+            None => Ok(false),
+        }
+    }
 }
 
 /// Builds an [`SrpAuthorizer`].
@@ -156,6 +198,7 @@ pub struct SrpAuthorizerBuilder {
     client_info: ClientInfo,
     credentials: UserCredentials,
     handler: Option<Box<dyn ChallengeHandler>>,
+    remember_devices: bool,
     settings: AuthorizerBuilder,
 }
 
@@ -199,6 +242,15 @@ impl SrpAuthorizerBuilder {
     #[must_use]
     pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.settings = self.settings.connect_timeout(timeout);
+        self
+    }
+
+    /// Marks each device the login confirms as remembered (`UpdateDeviceStatus`), for pools
+    /// with device tracking "User opt-in": see [`CognitoSrp::with_remembered_devices`].
+    /// Devices are confirmed whatever this says, whenever Cognito returns `NewDeviceMetadata`.
+    #[must_use]
+    pub fn remember_devices(mut self, remember: bool) -> Self {
+        self.remember_devices = remember;
         self
     }
 
@@ -257,7 +309,8 @@ impl SrpAuthorizerBuilder {
             environment,
             cognito,
             endpoint,
-        )?;
+        )?
+        .with_remembered_devices(self.remember_devices);
         if let Some(handler) = self.handler {
             provider = provider.with_boxed_challenge_handler(handler);
         }

@@ -9,6 +9,20 @@
 //! [GetTokensFromRefreshToken](https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_GetTokensFromRefreshToken.html)
 //! when the app client rotates refresh tokens.
 //!
+//! Remembered devices (device tracking): a login answered with `NewDeviceMetadata` confirms
+//! the device
+//! ([ConfirmDevice](https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_ConfirmDevice.html),
+//! with a verifier over a random device password: [`crate::srp::DeviceSecret`]) and, if asked,
+//! marks it remembered (`UpdateDeviceStatus`); later logins and every refresh send its
+//! `DEVICE_KEY`, and answer `DEVICE_SRP_AUTH` → `DEVICE_PASSWORD_VERIFIER` with the device's
+//! proof, which spares the user's MFA code. A device Cognito no longer knows (or whose proof
+//! it refuses) is dropped and the login starts again without it, then confirms the new one.
+//!
+//! Sign-out:
+//! [RevokeToken](https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_RevokeToken.html)
+//! revokes the session's refresh token and the access tokens issued with it
+//! ([`CognitoSrp::revoke_token`]).
+//!
 //! Which user name goes where: `SECRET_HASH` of InitiateAuth is computed over the name the user
 //! typed; after the challenge, over the challenge's `USERNAME` (the canonical user name, not an
 //! alias), which is also what refreshes use. The SRP math uses the challenge's
@@ -18,8 +32,10 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Instant, SystemTime};
 
+use aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata;
 use aws_sdk_cognitoidentityprovider::types::{
-    AuthFlowType, AuthenticationResultType, ChallengeNameType,
+    AuthFlowType, AuthenticationResultType, ChallengeNameType, DeviceRememberedStatusType,
+    DeviceSecretVerifierConfigType, NewDeviceMetadataType,
 };
 use aws_sdk_cognitoidentityprovider::Client;
 use en_auth_core::{
@@ -30,7 +46,58 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::challenge::{Challenge, ChallengeHandler, UNANSWERABLE};
 use crate::errors::{map_sdk_error, Call, Context};
-use crate::srp::{secret_hash, timestamp, SrpClient, VerifierInput};
+use crate::srp::{
+    secret_hash, timestamp, DeviceSecret, DeviceVerifierInput, SrpClient, VerifierInput,
+};
+
+/// The name a confirmed device is given (`ConfirmDevice`'s `DeviceName`).
+const DEVICE_NAME: &str = "en-auth";
+
+/// A remembered device: what `NewDeviceMetadata` named, and the password whose verifier
+/// `ConfirmDevice` registered (the device secret: whoever has it, the refresh token and the
+/// user's password logs in without MFA). `Debug` redacts the password.
+#[derive(Clone)]
+pub struct RememberedDevice {
+    key: String,
+    group_key: String,
+    password: SecretString,
+}
+
+impl RememberedDevice {
+    /// `NewDeviceMetadata.DeviceKey`.
+    pub fn device_key(&self) -> &str {
+        &self.key
+    }
+
+    /// `NewDeviceMetadata.DeviceGroupKey`.
+    pub fn device_group_key(&self) -> &str {
+        &self.group_key
+    }
+
+    /// The device password (secret).
+    pub fn device_password(&self) -> &SecretString {
+        &self.password
+    }
+}
+
+type Device = RememberedDevice;
+
+impl std::fmt::Debug for RememberedDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("key", &self.key)
+            .field("group_key", &self.group_key)
+            .field("password", &"[REDACTED]")
+            .finish()
+    }
+}
+
+/// How a login attempt ended.
+enum Attempt {
+    Done(Token),
+    /// Cognito refused the remembered device: start again without it.
+    DeviceRefused,
+}
 
 /// Sends an AWS SDK call from en-auth's I/O runtime ([`en_auth_core::run_on_io_runtime`]), so
 /// that the SDK's pooled connections are driven whichever runtime asks for a token.
@@ -66,6 +133,15 @@ pub struct CognitoSrp {
     canonical_user: Mutex<Option<String>>,
     /// The password chosen in answer to `NEW_PASSWORD_REQUIRED`, which replaces the original.
     new_password: Mutex<Option<SecretString>>,
+    /// The session's refresh token: the one of the last token obtained, until a sign-out.
+    refresh_token: Mutex<Option<SecretString>>,
+    /// The refresh token of the last sign-out: a renewal of a token that carries it logs in
+    /// again instead of sending it.
+    signed_out: Mutex<Option<SecretString>>,
+    /// The remembered device, once confirmed.
+    device: Mutex<Option<Device>>,
+    /// Whether a confirmed device is also marked remembered (`UpdateDeviceStatus`).
+    remember_device: bool,
 }
 
 /// One step of a login: what the last call returned.
@@ -100,6 +176,10 @@ impl CognitoSrp {
             handler: None,
             canonical_user: Mutex::new(None),
             new_password: Mutex::new(None),
+            refresh_token: Mutex::new(None),
+            signed_out: Mutex::new(None),
+            device: Mutex::new(None),
+            remember_device: false,
         })
     }
 
@@ -108,6 +188,37 @@ impl CognitoSrp {
     pub fn with_challenge_handler(mut self, handler: impl ChallengeHandler) -> Self {
         self.handler = Some(Box::new(handler));
         self
+    }
+
+    /// Marks each device it confirms as remembered (`UpdateDeviceStatus`
+    /// `DeviceRememberedStatus = remembered`): what a pool with device tracking "User opt-in"
+    /// needs for the device to spare later logins their MFA code ("Always" remembers every
+    /// confirmed device). Default: not asked.
+    #[must_use]
+    pub fn with_remembered_devices(mut self, remember: bool) -> Self {
+        self.remember_device = remember;
+        self
+    }
+
+    /// The remembered device's key (`NewDeviceMetadata.DeviceKey`), once one is confirmed.
+    pub fn device_key(&self) -> Option<String> {
+        self.current_device().map(|d| d.key)
+    }
+
+    /// The remembered device (keys and secret), once one is confirmed.
+    pub fn remembered_device(&self) -> Option<RememberedDevice> {
+        self.current_device()
+    }
+
+    fn current_device(&self) -> Option<Device> {
+        self.device
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_device(&self, device: Option<Device>) {
+        *self.device.lock().unwrap_or_else(PoisonError::into_inner) = device;
     }
 
     pub(crate) fn with_boxed_challenge_handler(
@@ -156,10 +267,32 @@ impl CognitoSrp {
         InvalidResponseError::new(&self.endpoint, Some(200), reason).into()
     }
 
-    /// A full login: SRP, then whatever challenges follow.
+    /// A full login: SRP, then whatever challenges follow; with the remembered device if
+    /// there is one, and again without it if Cognito refuses it.
     async fn login(&self) -> Result<Token, Error> {
+        if let Some(device) = self.current_device() {
+            match self.login_attempt(Some(&device)).await? {
+                Attempt::Done(token) => return Ok(token),
+                Attempt::DeviceRefused => {
+                    tracing::info!(
+                        user = self.credentials.user_name(),
+                        "Cognito no longer knows the remembered device: logging in without it"
+                    );
+                    self.set_device(None);
+                }
+            }
+        }
+        match self.login_attempt(None).await? {
+            Attempt::Done(token) => Ok(token),
+            Attempt::DeviceRefused => Err(self.invalid("a device step in a login without device")),
+        }
+    }
+
+    /// One login attempt.
+    async fn login_attempt(&self, device: Option<&Device>) -> Result<Attempt, Error> {
         let typed = self.credentials.user_name();
         let srp = SrpClient::new().map_err(|e| self.invalid(format!("SRP: {e}")))?;
+        let mut device_srp: Option<SrpClient> = None;
         let mut request = self
             .cognito
             .initiate_auth()
@@ -167,6 +300,9 @@ impl CognitoSrp {
             .client_id(self.client_info.client_id())
             .auth_parameters("USERNAME", typed)
             .auth_parameters("SRP_A", srp.srp_a());
+        if let Some(device) = device {
+            request = request.auth_parameters("DEVICE_KEY", &device.key);
+        }
         if let Some(hash) = self.secret_hash(typed) {
             request = request.auth_parameters("SECRET_HASH", hash);
         }
@@ -192,16 +328,44 @@ impl CognitoSrp {
                     .canonical_user
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = Some(canonical);
-                return self.token(&result, None, requested_at);
+                let token = self.token(&result, None, requested_at)?;
+                if let Some(metadata) = result.new_device_metadata() {
+                    self.confirm_device(&token, metadata).await;
+                }
+                return Ok(Attempt::Done(token));
             };
             if let Some(user) = step.parameters.get("USERNAME") {
                 canonical.clone_from(user);
             }
-            let responses = match &challenge {
-                ChallengeNameType::PasswordVerifier => {
-                    self.password_verifier(&srp, &step.parameters, &canonical)?
+            let device_step = matches!(
+                challenge,
+                ChallengeNameType::DeviceSrpAuth | ChallengeNameType::DevicePasswordVerifier
+            );
+            let responses = match (&challenge, device) {
+                (ChallengeNameType::PasswordVerifier, _) => {
+                    let mut responses =
+                        self.password_verifier(&srp, &step.parameters, &canonical)?;
+                    if let Some(device) = device {
+                        responses.push(("DEVICE_KEY".to_owned(), device.key.clone()));
+                    }
+                    responses
                 }
-                other => {
+                (ChallengeNameType::DeviceSrpAuth, Some(device)) => {
+                    let client = SrpClient::new().map_err(|e| self.invalid(format!("SRP: {e}")))?;
+                    let responses = vec![
+                        ("DEVICE_KEY".to_owned(), device.key.clone()),
+                        ("SRP_A".to_owned(), client.srp_a()),
+                    ];
+                    device_srp = Some(client);
+                    responses
+                }
+                (ChallengeNameType::DevicePasswordVerifier, Some(device)) => {
+                    let client = device_srp.as_ref().ok_or_else(|| {
+                        self.invalid("DEVICE_PASSWORD_VERIFIER before DEVICE_SRP_AUTH")
+                    })?;
+                    self.device_verifier(client, device, &step.parameters)?
+                }
+                (other, _) => {
                     self.other_challenge(other.as_str(), &step.parameters)
                         .await?
                 }
@@ -224,11 +388,19 @@ impl CognitoSrp {
                 request = request.challenge_responses("SECRET_HASH", hash);
             }
             requested_at = Instant::now();
-            let out = request
-                .send()
-                .on_io_runtime()
-                .await?
-                .map_err(|e| map_sdk_error(&self.context(Call::Login), e))?;
+            let out = match request.send().on_io_runtime().await? {
+                Ok(out) => out,
+                Err(e)
+                    if device_step
+                        && matches!(
+                            e.code(),
+                            Some("ResourceNotFoundException" | "NotAuthorizedException")
+                        ) =>
+                {
+                    return Ok(Attempt::DeviceRefused);
+                }
+                Err(e) => return Err(map_sdk_error(&self.context(Call::Login), e)),
+            };
             if let Some(password) = new_password {
                 // The server took the new password: later logins must use it.
                 *self
@@ -246,6 +418,110 @@ impl CognitoSrp {
         Err(self.invalid(format!(
             "more than {MAX_CHALLENGES} challenges in one login"
         )))
+    }
+
+    /// The `DEVICE_PASSWORD_VERIFIER` responses: the device's proof.
+    fn device_verifier(
+        &self,
+        srp: &SrpClient,
+        device: &Device,
+        parameters: &HashMap<String, String>,
+    ) -> Result<Vec<(String, String)>, Error> {
+        let param = |name: &str| {
+            parameters
+                .get(name)
+                .map(String::as_str)
+                .ok_or_else(|| self.invalid(format!("DEVICE_PASSWORD_VERIFIER without {name}")))
+        };
+        let secret_block = param("SECRET_BLOCK")?;
+        let timestamp = timestamp(SystemTime::now());
+        let claim = srp
+            .device_password_verifier(&DeviceVerifierInput {
+                device_group_key: &device.group_key,
+                device_key: &device.key,
+                password: device.password.expose_secret(),
+                srp_b: param("SRP_B")?,
+                salt: param("SALT")?,
+                secret_block,
+                timestamp: &timestamp,
+            })
+            .map_err(|e| self.invalid(format!("DEVICE_PASSWORD_VERIFIER: {e}")))?;
+        Ok(vec![
+            ("DEVICE_KEY".to_owned(), device.key.clone()),
+            (
+                "PASSWORD_CLAIM_SECRET_BLOCK".to_owned(),
+                secret_block.to_owned(),
+            ),
+            (
+                "PASSWORD_CLAIM_SIGNATURE".to_owned(),
+                claim.signature().expose_secret().to_owned(),
+            ),
+            ("TIMESTAMP".to_owned(), timestamp),
+        ])
+    }
+
+    /// Confirms the device a login's `NewDeviceMetadata` names (and marks it remembered if
+    /// configured), then keeps it. A failure is logged, not returned: the login stands, and
+    /// the next one is asked for whatever a device-less login is.
+    async fn confirm_device(&self, token: &Token, metadata: &NewDeviceMetadataType) {
+        let (Some(key), Some(group_key)) = (metadata.device_key(), metadata.device_group_key())
+        else {
+            tracing::warn!("NewDeviceMetadata without DeviceKey or DeviceGroupKey: ignored");
+            return;
+        };
+        let secret = match DeviceSecret::generate(group_key, key) {
+            Ok(secret) => secret,
+            Err(error) => {
+                tracing::warn!(%error, "cannot make a device secret");
+                return;
+            }
+        };
+        let config = DeviceSecretVerifierConfigType::builder()
+            .password_verifier(secret.password_verifier.clone())
+            .salt(secret.salt.clone())
+            .build();
+        let confirmed = self
+            .cognito
+            .confirm_device()
+            .access_token(token.access_token().expose_secret())
+            .device_key(key)
+            .device_secret_verifier_config(config)
+            .device_name(DEVICE_NAME)
+            .send()
+            .on_io_runtime()
+            .await;
+        match confirmed {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                let error = map_sdk_error(&self.context(Call::Login), e);
+                tracing::warn!(%error, "ConfirmDevice failed: the device is not remembered");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "ConfirmDevice failed: the device is not remembered");
+                return;
+            }
+        }
+        if self.remember_device {
+            let updated = self
+                .cognito
+                .update_device_status()
+                .access_token(token.access_token().expose_secret())
+                .device_key(key)
+                .device_remembered_status(DeviceRememberedStatusType::Remembered)
+                .send()
+                .on_io_runtime()
+                .await;
+            if !matches!(updated, Ok(Ok(_))) {
+                tracing::warn!(device_key = key, "UpdateDeviceStatus failed");
+            }
+        }
+        tracing::debug!(device_key = key, "device confirmed");
+        self.set_device(Some(Device {
+            key: key.to_owned(),
+            group_key: group_key.to_owned(),
+            password: secret.password().clone(),
+        }));
     }
 
     /// The `PASSWORD_VERIFIER` responses: the password claim for the server's SRP_B and salt.
@@ -331,11 +607,79 @@ impl CognitoSrp {
         }
     }
 
+    /// Revokes `refresh_token` with
+    /// [RevokeToken](https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_RevokeToken.html):
+    /// Cognito then refuses it, and the access and ID tokens issued with it. A confidential app
+    /// client sends its client secret itself (`ClientSecret`, not a `SECRET_HASH`), as the API
+    /// requires. The token is sent to Cognito only; it appears in no error or log line.
+    ///
+    /// This call does not touch the provider's own session: [`SrpAuthorizer::revoke`] signs
+    /// the authorizer's session out. For a refresh token kept elsewhere (the `en-auth` CLI's
+    /// session files).
+    ///
+    /// [`SrpAuthorizer::revoke`]: crate::SrpAuthorizer::revoke
+    ///
+    /// # Errors
+    /// [`Error::InvalidClient`] if Cognito refuses the client (a wrong or missing secret, an
+    /// unknown client); [`Error::Authorization`] for its other refusals (for example
+    /// `UnsupportedOperationException` when the app client has token revocation off, which
+    /// Cognito only allows for clients created before it existed); [`Error::Transport`] if
+    /// Cognito cannot be reached.
+    pub async fn revoke_token(&self, refresh_token: &SecretString) -> Result<(), Error> {
+        let mut request = self
+            .cognito
+            .revoke_token()
+            .client_id(self.client_info.client_id())
+            .token(refresh_token.expose_secret());
+        if self.client_info.has_secret() {
+            request = request.client_secret(self.client_info.client_secret().expose_secret());
+        }
+        request
+            .send()
+            .on_io_runtime()
+            .await?
+            .map_err(|e| map_sdk_error(&self.context(Call::Revoke), e))?;
+        tracing::debug!(
+            client_id = self.client_info.client_id(),
+            "refresh token revoked"
+        );
+        Ok(())
+    }
+
+    /// Ends the session in this provider: its refresh token, which it returns (if it had one),
+    /// is never sent again — a renewal of a token carrying it is a new login.
+    pub(crate) fn end_session(&self) -> Option<SecretString> {
+        let token = self
+            .refresh_token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(token) = &token {
+            *self
+                .signed_out
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(token.clone());
+        }
+        token
+    }
+
+    /// Whether `refresh_token` is the one a sign-out ended.
+    fn is_signed_out(&self, refresh_token: &SecretString) -> bool {
+        self.signed_out
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|ended| ended.expose_secret() == refresh_token.expose_secret())
+    }
+
     /// Renews with the refresh token of `previous`.
     async fn renew(&self, previous: &Token) -> Result<Token, Error> {
         let Some(refresh_token) = previous.refresh_token() else {
             return self.login().await;
         };
+        if self.is_signed_out(refresh_token) {
+            return self.login().await;
+        }
         let canonical = self
             .canonical_user
             .lock()
@@ -352,6 +696,9 @@ impl CognitoSrp {
             if self.client_info.has_secret() {
                 request = request.client_secret(self.client_info.client_secret().expose_secret());
             }
+            if let Some(device) = self.current_device() {
+                request = request.device_key(device.key);
+            }
             let out = request
                 .send()
                 .on_io_runtime()
@@ -367,6 +714,9 @@ impl CognitoSrp {
                 .auth_parameters("REFRESH_TOKEN", refresh_token.expose_secret());
             if let Some(hash) = self.secret_hash(&canonical) {
                 request = request.auth_parameters("SECRET_HASH", hash);
+            }
+            if let Some(device) = self.current_device() {
+                request = request.auth_parameters("DEVICE_KEY", device.key);
             }
             let out = request
                 .send()
@@ -407,6 +757,10 @@ impl CognitoSrp {
             (None, Some(old)) => token = token.with_refresh_token(old.expose_secret()),
             (None, None) => {}
         }
+        *self
+            .refresh_token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = token.refresh_token().cloned();
         Ok(token)
     }
 }

@@ -158,6 +158,34 @@ async fn a_refresh_token_of_another_client_is_refused() {
 }
 
 #[tokio::test]
+async fn revoke_ends_the_session_at_ministack() {
+    // ministack's RevokeToken revokes the refresh token and the access tokens of its login.
+    for client in [public_client(), confidential_client()] {
+        let id = client.client_id().to_owned();
+        let auth = authorizer(client.clone(), alice("user/username"));
+        let token = (*auth.access_token().await.unwrap()).clone();
+        assert!(auth.revoke().await.unwrap(), "{id}");
+        assert_eq!(
+            en_auth_peers::ministack_get_user(token.access_token().expose_secret()).await,
+            Err("NotAuthorizedException".to_owned()),
+            "{id}: the access token is revoked"
+        );
+        let other = authorizer(client, alice("user/username"));
+        let err = other.provider().refresh(&token).await.unwrap_err();
+        assert!(err.is_refresh_refused(), "{id}: {err:?}");
+        // The signed-out authorizer logs in again.
+        let again = auth.access_token().await.unwrap();
+        assert_eq!(
+            en_auth_peers::ministack_get_user(again.secret().expose_secret())
+                .await
+                .unwrap(),
+            field(ministack(), "user/username"),
+            "{id}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_new_password_required_challenge_is_answered_by_the_handler() {
     let user = field(ministack(), "new_password_user/username");
     let credentials = UserCredentials::new(

@@ -3,7 +3,9 @@
 //! ones and the renewed ones) reaches `Debug`, `Display`, an error or any error of its source
 //! chain, a `tracing` event on any thread (TRACE level, spans with all their fields as they
 //! close), a `log` record (reqwest's) or a panic message, over an SRP login with an MFA
-//! challenge, a new-password challenge, renewals and failures. The scan is
+//! challenge, a new-password challenge, a remembered device (its password, confirmed, sent
+//! with refreshes, proved at the second login), renewals, a sign-out (`RevokeToken`, its success and
+//! its refusal of a wrong client secret) and failures. The scan is
 //! `en_auth_peers::secrecy`, shared by every crate's tests. (Its capture is process-wide: this
 //! binary holds this test only.)
 
@@ -33,6 +35,8 @@ async fn server() -> CognitoServer {
         .user(PoolUser::new("newbie", TEMPORARY).status(UserStatus::ForceChangePassword))
         // A Session with every challenge, PASSWORD_VERIFIER's too.
         .require_session(true)
+        // Remembered devices: a device secret, DEVICE_KEYs on refreshes, device proofs.
+        .device_tracking_always(true)
         .start()
         .await
 }
@@ -124,7 +128,44 @@ async fn no_password_secret_code_session_or_token_is_shown() {
     a.invalidate(generation);
     let again = a.access_token().await.unwrap();
     token_secrets(&mut scan, "the second login", &again);
+    assert_eq!(
+        server.verified_device_proofs(),
+        1,
+        "the second login proved the device"
+    );
+    let device = a
+        .provider()
+        .remembered_device()
+        .expect("a remembered device");
+    scan.secret(
+        "the device password",
+        device.device_password().expose_secret(),
+    )
+    .debug("the remembered device", &device);
+    let refresh_token = again.refresh_token().cloned().unwrap();
     drop(again);
+
+    // A sign-out refused (the wrong client secret: the secret and the refresh token are in the
+    // request), then one that revokes.
+    let wrong_secret = SrpAuthorizer::new(
+        ClientInfo::new("confidential", "wrong-client-secret-987"),
+        UserCredentials::new("totp", PASSWORD),
+        environment(&server),
+    )
+    .unwrap();
+    scan.secret("a wrong client secret", "wrong-client-secret-987");
+    let e = wrong_secret
+        .provider()
+        .revoke_token(&refresh_token)
+        .await
+        .unwrap_err();
+    scan.error("a refused revocation's error", &e);
+    assert!(
+        a.revoke().await.unwrap(),
+        "the session's refresh token revoked"
+    );
+    assert!(server.refresh_token_revoked(refresh_token.expose_secret()));
+    scan.debug("the signed-out authorizer", &a);
 
     // NEW_PASSWORD_REQUIRED: the temporary password, then the new one.
     let newbie = SrpAuthorizer::builder(

@@ -245,3 +245,49 @@ async fn session_and_challenges_work_with_the_official_client() {
     let out = js_login(&server, "js-client", "dave", "Brand-n3w-Pa55", &[]).await;
     assert_eq!(out["ok"], true, "{out}");
 }
+
+#[tokio::test]
+async fn the_official_client_confirms_and_proves_a_remembered_device() {
+    // Device tracking "Always" and a TOTP code at every login without a remembered device: the
+    // official client confirms the device after the first login (ConfirmDevice with its own
+    // verifier) and proves it in the next (DEVICE_SRP_AUTH → DEVICE_PASSWORD_VERIFIER, which
+    // the emulator verifies against that verifier): no code the second time.
+    let server = CognitoServer::builder()
+        .pool_id("eu-west-1_Official")
+        .public_client("js-client")
+        .user(alice().challenge_after_password(ScriptedChallenge::software_token_mfa("314159")))
+        .device_tracking_always(true)
+        .start()
+        .await;
+    let out = js_login(
+        &server,
+        "js-client",
+        "alice",
+        PASSWORD,
+        &[("MFA_CODE", "314159"), ("ROUNDS", "2")],
+    )
+    .await;
+    assert_eq!(out["ok"], true, "{out}");
+    assert_eq!(out["rounds"][0]["mfa_asked"], true, "{out}");
+    assert_eq!(out["rounds"][1]["mfa_asked"], false, "{out}");
+    assert_eq!(server.confirmed_devices("alice").len(), 1);
+    assert_eq!(server.verified_device_proofs(), 1);
+    assert_eq!(server.failed_device_proofs(), 0);
+
+    // A forgotten device: a new process of the official client (its device cache is in
+    // memory) logs in with the code, confirms a new device, and proves that one.
+    server.forget_devices("alice");
+    let out = js_login(
+        &server,
+        "js-client",
+        "alice",
+        PASSWORD,
+        &[("MFA_CODE", "314159"), ("ROUNDS", "2")],
+    )
+    .await;
+    assert_eq!(out["ok"], true, "{out}");
+    assert_eq!(out["rounds"][0]["mfa_asked"], true, "{out}");
+    assert_eq!(out["rounds"][1]["mfa_asked"], false, "{out}");
+    assert_eq!(server.confirmed_devices("alice").len(), 1);
+    assert_eq!(server.verified_device_proofs(), 2);
+}

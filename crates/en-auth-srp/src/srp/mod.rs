@@ -37,6 +37,7 @@
 //! reference for `InitiateAuth` / `RespondToAuthChallenge` (`PASSWORD_VERIFIER` parameters), and
 //! the official client amazon-cognito-identity-js.
 
+mod device;
 mod group;
 #[cfg(any(test, feature = "__internals"))]
 mod steps;
@@ -58,6 +59,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use group::Residue;
 
+pub use device::{DeviceSecret, DeviceVerifierInput};
 #[cfg(any(test, feature = "__internals"))]
 pub use steps::{compute_s, compute_u, compute_x, derive_key, multiplier_k, pad_hex, sign};
 pub use timestamp::timestamp;

@@ -11,12 +11,14 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use num_bigint::BigUint;
 use serde_json::{json, Map, Value};
 
 use super::srp;
 use super::{
-    lock, random_uuid, AccessRecord, AppClient, PendingChallenge, RefreshRecord, RefreshState,
-    Script, ScriptedChallenge, Shared, SrpChallenge, State, UserRecord, UserStatus,
+    lock, random_uuid, AccessRecord, AppClient, DeviceChallenge, DeviceRecord, PendingChallenge,
+    RefreshRecord, RefreshState, Script, ScriptedChallenge, Shared, SrpChallenge, State,
+    UserRecord, UserStatus,
 };
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
@@ -153,6 +155,9 @@ pub(crate) async fn handle(
         "RespondToAuthChallenge" => respond_to_auth_challenge(&shared, &request),
         "GetTokensFromRefreshToken" => get_tokens_from_refresh_token(&shared, &request),
         "GetUser" => get_user(&shared, &request),
+        "RevokeToken" => revoke_token(&shared, &request),
+        "ConfirmDevice" => confirm_device(&shared, &request),
+        "UpdateDeviceStatus" => update_device_status(&shared, &request),
         other => Err(err(
             "UnknownOperationException",
             format!("The en-auth testkit does not emulate {other}"),
@@ -260,12 +265,12 @@ fn jwt(claims: &Value) -> String {
 }
 
 enum NewRefresh {
-    /// A login: a fresh refresh token.
+    /// A login: a fresh refresh token, of a new family.
     Fresh,
-    /// A refresh without rotation: none.
-    None,
-    /// A rotation: a new token that expires when the one it replaces would have.
-    Rotated(Instant),
+    /// A refresh without rotation: none; the access token joins the refresh token's family.
+    None(String),
+    /// A rotation: a new token of the family that expires when the one it replaces would have.
+    Rotated(Instant, String),
 }
 
 /// Issues an `AuthenticationResult` (the object) for `user` through `client`.
@@ -312,10 +317,15 @@ fn issue(
     }
     let id = jwt(&id_claims);
     let instant = Instant::now();
+    let family = match &refresh {
+        NewRefresh::Fresh => random_uuid(),
+        NewRefresh::None(family) | NewRefresh::Rotated(_, family) => family.clone(),
+    };
     state.access_tokens.insert(
         access.clone(),
         AccessRecord {
             user: username.to_owned(),
+            family: family.clone(),
             expires: instant + shared.access_lifetime,
             revoked: false,
         },
@@ -328,8 +338,8 @@ fn issue(
     });
     let refresh_expiry = match refresh {
         NewRefresh::Fresh => Some(instant + shared.refresh_lifetime),
-        NewRefresh::Rotated(expires) => Some(expires),
-        NewRefresh::None => None,
+        NewRefresh::Rotated(expires, _) => Some(expires),
+        NewRefresh::None(_) => None,
     };
     if let Some(expires) = refresh_expiry {
         // Shaped like Cognito's (a JWE compact serialization: five segments, opaque).
@@ -345,6 +355,8 @@ fn issue(
             token.clone(),
             RefreshRecord {
                 user: username.to_owned(),
+                device_key: None,
+                family,
                 client_id: client_id.to_owned(),
                 expires,
                 state: RefreshState::Active,
@@ -365,6 +377,7 @@ fn prune(state: &mut State) {
     let now = Instant::now();
     state.srp_challenges.retain(|_, c| c.expires > now);
     state.sessions.retain(|_, s| s.expires > now);
+    state.device_challenges.retain(|_, c| c.expires > now);
 }
 
 /// Opens a challenge `Session` and answers with it. `user_challenge_pending`: whether the user's
@@ -435,6 +448,7 @@ fn open_challenge(
             user: username.to_owned(),
             challenge,
             user_challenge_pending,
+            device_key: None,
             expires: Instant::now() + shared.auth_session,
         },
     );
@@ -478,7 +492,78 @@ fn after_verified(
             return open_challenge(shared, state, username, client_id, challenge, false);
         }
     }
-    signed_in(issue(shared, state, username, client_id, NewRefresh::Fresh))
+    let mut result = issue(shared, state, username, client_id, NewRefresh::Fresh);
+    if shared.device_tracking {
+        new_device(shared, state, username, &mut result);
+    }
+    signed_in(result)
+}
+
+/// Device tracking: a new (unconfirmed) device of `username` in `result`'s
+/// `NewDeviceMetadata`, its refresh token bound to it.
+fn new_device(shared: &Shared, state: &mut State, username: &str, result: &mut Value) {
+    let group_key = state
+        .user(username)
+        .map(|u| u.device_group_key.clone())
+        .unwrap_or_default();
+    let device_key = format!("{}_{}", shared.region, random_uuid());
+    state.devices.insert(
+        device_key.clone(),
+        DeviceRecord {
+            user: username.to_owned(),
+            group_key: group_key.clone(),
+            verifier: None,
+            remembered: None,
+        },
+    );
+    if let Some(token) = result["RefreshToken"].as_str() {
+        if let Some(record) = state.refresh_tokens.get_mut(token) {
+            record.device_key = Some(device_key.clone());
+        }
+    }
+    result["NewDeviceMetadata"] = json!({"DeviceKey": device_key, "DeviceGroupKey": group_key});
+}
+
+/// The tokens of a login ended by a remembered device's proof: no user challenge, no new
+/// device, the refresh token bound to the device.
+fn device_signed_in(
+    shared: &Shared,
+    state: &mut State,
+    username: &str,
+    client_id: &str,
+    device_key: &str,
+) -> Value {
+    let result = issue(shared, state, username, client_id, NewRefresh::Fresh);
+    if let Some(token) = result["RefreshToken"].as_str() {
+        if let Some(record) = state.refresh_tokens.get_mut(token) {
+            record.device_key = Some(device_key.to_owned());
+        }
+    }
+    signed_in(result)
+}
+
+/// A refresh of a device's refresh token must name the device, still confirmed.
+fn check_refresh_device(
+    state: &State,
+    token: &str,
+    device_key: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(bound) = state
+        .refresh_tokens
+        .get(token)
+        .and_then(|r| r.device_key.as_deref())
+    else {
+        return Ok(());
+    };
+    let confirmed = state
+        .devices
+        .get(bound)
+        .is_some_and(|d| d.verifier.is_some());
+    if device_key == Some(bound) && confirmed {
+        Ok(())
+    } else {
+        Err(not_authorized("Invalid Refresh Token"))
+    }
 }
 
 fn initiate_auth(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
@@ -504,12 +589,14 @@ fn initiate_auth(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
             let username = refresh_owner(&state, client, token)?;
             let srp_id = state.user(&username).map(|u| u.srp_id.clone()).unwrap_or_default();
             check_secret_hash(client, string(params, "SECRET_HASH"), &srp_id, false)?;
+            check_refresh_device(&state, token, string(params, "DEVICE_KEY"))?;
+            let family = family_of(&state, token);
             Ok(signed_in(issue(
                 shared,
                 &mut state,
                 &username,
                 &client.id,
-                NewRefresh::None,
+                NewRefresh::None(family),
             )))
         }
         "USER_PASSWORD_AUTH" => Err(invalid_parameter(
@@ -594,6 +681,7 @@ fn initiate_srp(shared: &Shared, client: &AppClient, params: &Map<String, Value>
             big_b,
             verifier,
             session,
+            device_key: string(params, "DEVICE_KEY").map(str::to_owned),
             expires: Instant::now() + shared.auth_session,
         },
     );
@@ -611,6 +699,8 @@ fn respond_to_auth_challenge(shared: &Shared, request: &Map<String, Value>) -> A
     let responses = object(request, "ChallengeResponses").unwrap_or(&empty);
     if name == "PASSWORD_VERIFIER" {
         password_verifier(shared, client, request, responses)
+    } else if name == "DEVICE_PASSWORD_VERIFIER" {
+        device_password_verifier(shared, client, request, responses)
     } else {
         answer_challenge(shared, client, name, request, responses)
     }
@@ -708,6 +798,8 @@ fn password_verifier(
         return Err(not_authorized(INCORRECT));
     }
     shared.verified_logins.fetch_add(1, Ordering::SeqCst);
+    let challenge_device_key = challenge.device_key.clone();
+    let challenge_user_id = challenge.user_id.clone();
     let record = state.user(&user).expect("a challenged user exists");
     if !record.enabled {
         return Err(not_authorized("User is disabled."));
@@ -726,8 +818,227 @@ fn password_verifier(
             ScriptedChallenge::NewPasswordRequired,
             true,
         )),
-        UserStatus::Confirmed => Ok(after_verified(shared, &mut state, &user, &client.id, false)),
+        UserStatus::Confirmed => {
+            let device_key = string(responses, "DEVICE_KEY")
+                .map(str::to_owned)
+                .or(challenge_device_key);
+            match device_key {
+                Some(device_key) if shared.device_tracking => {
+                    let mut response = open_challenge(
+                        shared,
+                        &mut state,
+                        &user,
+                        &client.id,
+                        ScriptedChallenge::DeviceSrpAuth,
+                        true,
+                    );
+                    if let Some(pending) = response["Session"]
+                        .as_str()
+                        .and_then(|s| state.sessions.get_mut(s))
+                    {
+                        pending.device_key = Some(device_key);
+                    }
+                    response["ChallengeParameters"]["USERNAME"] = json!(challenge_user_id);
+                    Ok(response)
+                }
+                _ => Ok(after_verified(shared, &mut state, &user, &client.id, false)),
+            }
+        }
     }
+}
+
+/// `DEVICE_SRP_AUTH` answered (`DEVICE_KEY`, `SRP_A`): `DEVICE_PASSWORD_VERIFIER` for a
+/// confirmed device of `user`, else "Device does not exist."
+fn device_srp_auth(
+    shared: &Shared,
+    state: &mut State,
+    client_id: &str,
+    user: &str,
+    responses: &Map<String, Value>,
+) -> ApiResult {
+    let device_key = string(responses, "DEVICE_KEY").ok_or_else(|| missing("DEVICE_KEY"))?;
+    let srp_a = string(responses, "SRP_A").ok_or_else(|| missing("SRP_A"))?;
+    let big_a =
+        srp::from_hex(srp_a).ok_or_else(|| invalid_parameter("SRP_A is not hexadecimal"))?;
+    let Some((verifier, salt)) = state
+        .devices
+        .get(device_key)
+        .filter(|d| d.user == user)
+        .and_then(|d| d.verifier.clone())
+    else {
+        return Err(err("ResourceNotFoundException", "Device does not exist."));
+    };
+    let (b, big_b) = srp::server_ephemeral(&verifier);
+    let secret_block = STANDARD.encode(srp::random_bytes(128));
+    let session = random_token(96);
+    state.sessions_issued.push(session.clone());
+    let user_id = state
+        .user(user)
+        .map(|u| u.srp_id.clone())
+        .unwrap_or_default();
+    state.device_challenges.insert(
+        session.clone(),
+        DeviceChallenge {
+            client_id: client_id.to_owned(),
+            user: user.to_owned(),
+            device_key: device_key.to_owned(),
+            secret_block: secret_block.clone(),
+            big_a,
+            b,
+            big_b: big_b.clone(),
+            expires: Instant::now() + shared.auth_session,
+        },
+    );
+    Ok(json!({
+        "ChallengeName": "DEVICE_PASSWORD_VERIFIER",
+        "Session": session,
+        "ChallengeParameters": {
+            "SRP_B": srp::to_hex(&big_b),
+            "SALT": srp::to_hex(&salt),
+            "SECRET_BLOCK": secret_block,
+            "USERNAME": user_id,
+            "DEVICE_KEY": device_key,
+        },
+    }))
+}
+
+/// `DEVICE_PASSWORD_VERIFIER` answered: the device proof against the verifier stored at
+/// `ConfirmDevice`; the tokens, without the user's challenge.
+fn device_password_verifier(
+    shared: &Shared,
+    client: &AppClient,
+    request: &Map<String, Value>,
+    responses: &Map<String, Value>,
+) -> ApiResult {
+    let session = string(request, "Session").ok_or_else(|| missing("Session"))?;
+    for key in [
+        "USERNAME",
+        "DEVICE_KEY",
+        "TIMESTAMP",
+        "PASSWORD_CLAIM_SIGNATURE",
+        "PASSWORD_CLAIM_SECRET_BLOCK",
+    ] {
+        if string(responses, key).is_none() {
+            return Err(missing(key));
+        }
+    }
+    let timestamp = srp::canonical_timestamp(string(responses, "TIMESTAMP").unwrap_or_default())
+        .ok_or_else(|| {
+            invalid_parameter("TIMESTAMP format should be EEE MMM d HH:mm:ss z yyyy in english.")
+        })?;
+    let signature = STANDARD
+        .decode(string(responses, "PASSWORD_CLAIM_SIGNATURE").unwrap_or_default())
+        .map_err(|_| invalid_parameter("Invalid PASSWORD_CLAIM_SIGNATURE format."))?;
+    let mut state = lock(&shared.state);
+    prune(&mut state);
+    let Some(challenge) = state.device_challenges.remove(session) else {
+        return Err(not_authorized(INVALID_SESSION));
+    };
+    if challenge.client_id != client.id
+        || string(responses, "DEVICE_KEY") != Some(challenge.device_key.as_str())
+        || string(responses, "PASSWORD_CLAIM_SECRET_BLOCK") != Some(challenge.secret_block.as_str())
+    {
+        shared.failed_device_proofs.fetch_add(1, Ordering::SeqCst);
+        return Err(not_authorized(INCORRECT));
+    }
+    let srp_id = state
+        .user(&challenge.user)
+        .map(|u| u.srp_id.clone())
+        .unwrap_or_default();
+    check_secret_hash(client, string(responses, "SECRET_HASH"), &srp_id, false)?;
+    let Some(device) = state.devices.get(&challenge.device_key) else {
+        return Err(err("ResourceNotFoundException", "Device does not exist."));
+    };
+    let (verifier, _) = device.verifier.clone().unwrap_or_default();
+    let key = srp::session_key(&challenge.big_a, &challenge.big_b, &challenge.b, &verifier);
+    let secret_block = STANDARD.decode(&challenge.secret_block).unwrap_or_default();
+    let verified = key.is_some_and(|key| {
+        let expected = srp::signature(
+            &key,
+            &device.group_key,
+            &challenge.device_key,
+            &secret_block,
+            &timestamp,
+        );
+        srp::ct_eq(&expected, &signature)
+    });
+    if !verified {
+        shared.failed_device_proofs.fetch_add(1, Ordering::SeqCst);
+        return Err(not_authorized(INCORRECT));
+    }
+    shared.verified_device_proofs.fetch_add(1, Ordering::SeqCst);
+    Ok(device_signed_in(
+        shared,
+        &mut state,
+        &challenge.user,
+        &client.id,
+        &challenge.device_key,
+    ))
+}
+
+/// The owner (configured user name) of a live access token.
+fn access_owner(state: &State, request: &Map<String, Value>) -> Result<String, ApiError> {
+    let token = string(request, "AccessToken").ok_or_else(|| missing("AccessToken"))?;
+    let record = state
+        .access_tokens
+        .get(token)
+        .ok_or_else(|| not_authorized("Invalid Access Token"))?;
+    if record.revoked {
+        return Err(not_authorized("Access Token has been revoked"));
+    }
+    if Instant::now() >= record.expires {
+        return Err(not_authorized("Access Token has expired"));
+    }
+    Ok(record.user.clone())
+}
+
+/// `ConfirmDevice`: stores the device's verifier and salt (`DeviceSecretVerifierConfig`, base64
+/// of their big-endian bytes).
+fn confirm_device(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
+    let mut state = lock(&shared.state);
+    let user = access_owner(&state, request)?;
+    let device_key = string(request, "DeviceKey").ok_or_else(|| missing("DeviceKey"))?;
+    let config = object(request, "DeviceSecretVerifierConfig")
+        .ok_or_else(|| missing("DeviceSecretVerifierConfig"))?;
+    let decode = |name: &str| {
+        string(config, name)
+            .and_then(|v| STANDARD.decode(v).ok())
+            .filter(|b| !b.is_empty())
+            .map(|b| BigUint::from_bytes_be(&b))
+            .ok_or_else(|| invalid_parameter(format!("Invalid DeviceSecretVerifierConfig.{name}")))
+    };
+    let verifier = decode("PasswordVerifier")?;
+    let salt = decode("Salt")?;
+    let device = state
+        .devices
+        .get_mut(device_key)
+        .filter(|d| d.user == user)
+        .ok_or_else(|| err("ResourceNotFoundException", "Device does not exist."))?;
+    device.verifier = Some((verifier, salt));
+    Ok(json!({"UserConfirmationNecessary": false}))
+}
+
+/// `UpdateDeviceStatus`: `DeviceRememberedStatus` `remembered` / `not_remembered`.
+fn update_device_status(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
+    let mut state = lock(&shared.state);
+    let user = access_owner(&state, request)?;
+    let device_key = string(request, "DeviceKey").ok_or_else(|| missing("DeviceKey"))?;
+    let remembered = match string(request, "DeviceRememberedStatus") {
+        Some("remembered") => true,
+        Some("not_remembered") => false,
+        _ => {
+            return Err(invalid_parameter(
+                "DeviceRememberedStatus must be remembered or not_remembered",
+            ))
+        }
+    };
+    let device = state
+        .devices
+        .get_mut(device_key)
+        .filter(|d| d.user == user)
+        .ok_or_else(|| err("ResourceNotFoundException", "Device does not exist."))?;
+    device.remembered = Some(remembered);
+    Ok(json!({}))
 }
 
 fn answer_challenge(
@@ -761,6 +1072,7 @@ fn answer_challenge(
     let user = pending.user.clone();
     let challenge = pending.challenge.clone();
     let user_challenge_pending = pending.user_challenge_pending;
+    let pending_device = pending.device_key.clone();
     let designated = find_user(shared, &state, username).map(|u| u.username.clone());
     if designated.as_deref() != Some(user.as_str()) {
         return Err(not_authorized(INCORRECT));
@@ -835,7 +1147,13 @@ fn answer_challenge(
             }
         }
         ScriptedChallenge::DeviceSrpAuth => {
-            return Err(err("ResourceNotFoundException", "Device does not exist."));
+            state.sessions.remove(session_id);
+            if pending_device.is_some()
+                && string(responses, "DEVICE_KEY") != pending_device.as_deref()
+            {
+                return Err(err("ResourceNotFoundException", "Device does not exist."));
+            }
+            return device_srp_auth(shared, &mut state, &client.id, &user, responses);
         }
     }
     state.sessions.remove(session_id);
@@ -887,27 +1205,13 @@ fn get_tokens_from_refresh_token(shared: &Shared, request: &Map<String, Value>) 
             "1 validation error detected: Value null at 'refreshToken' failed to satisfy constraint: Member must not be null",
         )
     })?;
-    if let Some(secret) = &client.secret {
-        match string(request, "ClientSecret") {
-            None => {
-                return Err(not_authorized(format!(
-                    "Client {} is configured with secret but ClientSecret was not received",
-                    client.id
-                )))
-            }
-            Some(given) if !srp::ct_eq(given.as_bytes(), secret.as_bytes()) => {
-                return Err(not_authorized(format!(
-                    "Unable to verify secret for client {}",
-                    client.id
-                )))
-            }
-            Some(_) => {}
-        }
-    }
+    check_client_secret(client, request)?;
     let mut state = lock(&shared.state);
     let username = refresh_owner(&state, client, token)?;
+    check_refresh_device(&state, token, string(request, "DeviceKey"))?;
+    let family = family_of(&state, token);
     let refresh = match client.rotation {
-        None => NewRefresh::None,
+        None => NewRefresh::None(family),
         Some(grace) => {
             let record = state
                 .refresh_tokens
@@ -916,12 +1220,97 @@ fn get_tokens_from_refresh_token(shared: &Shared, request: &Map<String, Value>) 
             if record.state == RefreshState::Active {
                 record.state = RefreshState::RotatedOut(Instant::now() + grace);
             }
-            NewRefresh::Rotated(record.expires)
+            NewRefresh::Rotated(record.expires, family)
         }
     };
-    Ok(json!({
-        "AuthenticationResult": issue(shared, &mut state, &username, &client.id, refresh)
-    }))
+    let bound = state
+        .refresh_tokens
+        .get(token)
+        .and_then(|r| r.device_key.clone());
+    let result = issue(shared, &mut state, &username, &client.id, refresh);
+    if let Some(new) = result["RefreshToken"].as_str() {
+        if let Some(record) = state.refresh_tokens.get_mut(new) {
+            record.device_key = bound;
+        }
+    }
+    Ok(json!({ "AuthenticationResult": result }))
+}
+
+/// The family of a refresh token known to be there.
+fn family_of(state: &State, token: &str) -> String {
+    state
+        .refresh_tokens
+        .get(token)
+        .map(|r| r.family.clone())
+        .unwrap_or_default()
+}
+
+/// Checks the `ClientSecret` member (`GetTokensFromRefreshToken`, `RevokeToken`): required
+/// and equal to the secret for a client with one, ignored otherwise.
+fn check_client_secret(client: &AppClient, request: &Map<String, Value>) -> Result<(), ApiError> {
+    let Some(secret) = &client.secret else {
+        return Ok(());
+    };
+    match string(request, "ClientSecret") {
+        None => Err(not_authorized(format!(
+            "Client {} is configured with secret but ClientSecret was not received",
+            client.id
+        ))),
+        Some(given) if !srp::ct_eq(given.as_bytes(), secret.as_bytes()) => Err(not_authorized(
+            format!("Unable to verify secret for client {}", client.id),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `RevokeToken`: revokes a refresh token, the refresh tokens rotated from the same login and
+/// every access token issued with them. A confidential client must send its `ClientSecret`.
+/// An access token gets `UnsupportedTokenTypeException`; a refresh token of another client
+/// `UnauthorizedException`; a token the emulator never issued is accepted and changes nothing
+/// (as RFC 7009 §2.2 has it); a client with revocation off gets
+/// `UnsupportedOperationException`.
+fn revoke_token(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
+    let client = client(shared, request)?;
+    let token = string(request, "Token").ok_or_else(|| {
+        invalid_parameter(
+            "1 validation error detected: Value null at 'token' failed to satisfy constraint: Member must not be null",
+        )
+    })?;
+    check_client_secret(client, request)?;
+    if !client.revocation {
+        return Err(err(
+            "UnsupportedOperationException",
+            format!("Token revocation is not enabled for client {}", client.id),
+        ));
+    }
+    let mut state = lock(&shared.state);
+    if state.access_tokens.contains_key(token) {
+        return Err(err(
+            "UnsupportedTokenTypeException",
+            "Only refresh tokens can be revoked",
+        ));
+    }
+    let Some(record) = state.refresh_tokens.get(token) else {
+        return Ok(json!({}));
+    };
+    if record.client_id != client.id {
+        return Err(err(
+            "UnauthorizedException",
+            "The refresh token was not issued to this client",
+        ));
+    }
+    let family = record.family.clone();
+    for record in state.refresh_tokens.values_mut() {
+        if record.family == family {
+            record.state = RefreshState::Revoked;
+        }
+    }
+    for record in state.access_tokens.values_mut() {
+        if record.family == family {
+            record.revoked = true;
+        }
+    }
+    Ok(json!({}))
 }
 
 fn get_user(shared: &Shared, request: &Map<String, Value>) -> ApiResult {

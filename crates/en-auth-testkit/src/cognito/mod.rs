@@ -103,8 +103,10 @@ pub enum ScriptedChallenge {
         /// Extra public challenge parameters (e.g. a question to show).
         parameters: Vec<(String, String)>,
     },
-    /// `DEVICE_SRP_AUTH` (parameters `USERNAME`, `USER_ID_FOR_SRP`). Remembered devices are not
-    /// emulated: answering it gets `ResourceNotFoundException` "Device does not exist."
+    /// `DEVICE_SRP_AUTH` (parameters `USERNAME`, `USER_ID_FOR_SRP`); answered with
+    /// `DEVICE_KEY` and `SRP_A`: a confirmed device of the user gets `DEVICE_PASSWORD_VERIFIER`
+    /// (see [`CognitoServerBuilder::device_tracking_always`]), any other key
+    /// `ResourceNotFoundException` "Device does not exist."
     DeviceSrpAuth,
 }
 
@@ -261,6 +263,7 @@ pub struct AppClient {
     secret: Option<String>,
     srp: bool,
     rotation: Option<Duration>,
+    revocation: bool,
 }
 
 impl AppClient {
@@ -271,6 +274,7 @@ impl AppClient {
             secret: None,
             srp: true,
             rotation: None,
+            revocation: true,
         }
     }
 
@@ -301,6 +305,15 @@ impl AppClient {
         self
     }
 
+    /// Turns token revocation off (`EnableTokenRevocation = false`, possible only for clients
+    /// created before Cognito had it): `RevokeToken` then answers
+    /// `UnsupportedOperationException`.
+    #[must_use]
+    pub fn without_token_revocation(mut self) -> Self {
+        self.revocation = false;
+        self
+    }
+
     /// The client id.
     pub fn id(&self) -> &str {
         &self.id
@@ -314,6 +327,7 @@ impl fmt::Debug for AppClient {
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("srp", &self.srp)
             .field("rotation", &self.rotation)
+            .field("revocation", &self.revocation)
             .finish()
     }
 }
@@ -419,6 +433,7 @@ pub struct CognitoServerBuilder {
     require_session: bool,
     prevent_user_existence_errors: bool,
     email_as_username: bool,
+    device_tracking: bool,
     resource_body: Option<String>,
 }
 
@@ -435,6 +450,7 @@ impl Default for CognitoServerBuilder {
             require_session: false,
             prevent_user_existence_errors: false,
             email_as_username: false,
+            device_tracking: false,
             resource_body: None,
         }
     }
@@ -534,6 +550,28 @@ impl CognitoServerBuilder {
         self
     }
 
+    /// Device tracking "Always" (`DeviceConfiguration.ChallengeRequiredOnNewDevice = true`,
+    /// `DeviceOnlyRememberedOnUserPrompt = false`): every login that is not a remembered
+    /// device's returns `NewDeviceMetadata` (`DeviceKey` `<region>_<uuid>`, the user's
+    /// `DeviceGroupKey`), its refresh token bound to that device; `ConfirmDevice` stores the
+    /// device's verifier and salt (`DeviceSecretVerifierConfig`), `UpdateDeviceStatus` its
+    /// remembered status. A login that sends a `DEVICE_KEY` (`InitiateAuth` or the
+    /// `PASSWORD_VERIFIER` answer) is asked `DEVICE_SRP_AUTH` once its password is verified;
+    /// answered with that `DEVICE_KEY` and an `SRP_A`, it gets `DEVICE_PASSWORD_VERIFIER`
+    /// (`SRP_B`, `SALT`, `SECRET_BLOCK`), whose proof is verified against the stored verifier
+    /// (device group key in place of the pool name, device key in place of the user) and ends
+    /// the login *without the user's own challenge* (the remembered device skips MFA). A device
+    /// that is unknown, unconfirmed or forgotten ([`CognitoServer::forget_devices`]) gets
+    /// `ResourceNotFoundException` "Device does not exist."; a wrong proof
+    /// `NotAuthorizedException`. A refresh of a device's refresh token needs its `DEVICE_KEY`
+    /// and the device confirmed, else `NotAuthorizedException` "Invalid Refresh Token" (as
+    /// Cognito answers a client that never confirmed its device). Default `false`.
+    #[must_use]
+    pub fn device_tracking_always(mut self, on: bool) -> Self {
+        self.device_tracking = on;
+        self
+    }
+
     /// The body the protected resource returns to authorized requests; default
     /// `hello, <user name>`.
     #[must_use]
@@ -583,6 +621,9 @@ impl CognitoServerBuilder {
             require_session: self.require_session,
             prevent_user_existence_errors: self.prevent_user_existence_errors,
             email_as_username: self.email_as_username,
+            device_tracking: self.device_tracking,
+            verified_device_proofs: AtomicU64::new(0),
+            failed_device_proofs: AtomicU64::new(0),
             state: Mutex::new(State {
                 users,
                 ..State::default()
@@ -670,6 +711,8 @@ pub(crate) struct UserRecord {
     srp_id: String,
     salt: BigUint,
     verifier: BigUint,
+    /// The user's `DeviceGroupKey` (device tracking).
+    device_group_key: String,
 }
 
 impl UserRecord {
@@ -693,6 +736,7 @@ impl UserRecord {
             srp_id,
             salt,
             verifier,
+            device_group_key: format!("-{}", &random_uuid()[..9]),
         }
     }
 
@@ -714,6 +758,29 @@ pub(crate) struct SrpChallenge {
     big_b: BigUint,
     verifier: BigUint,
     session: Option<String>,
+    /// The `DEVICE_KEY` of `InitiateAuth`, if any.
+    device_key: Option<String>,
+    expires: Instant,
+}
+
+/// A device of a user (device tracking).
+pub(crate) struct DeviceRecord {
+    user: String,
+    group_key: String,
+    /// The verifier and salt of `ConfirmDevice`; `None` until confirmed.
+    verifier: Option<(BigUint, BigUint)>,
+    remembered: Option<bool>,
+}
+
+/// A pending `DEVICE_PASSWORD_VERIFIER`, keyed by its `Session`.
+pub(crate) struct DeviceChallenge {
+    client_id: String,
+    user: String,
+    device_key: String,
+    secret_block: String,
+    big_a: BigUint,
+    b: BigUint,
+    big_b: BigUint,
     expires: Instant,
 }
 
@@ -723,11 +790,16 @@ pub(crate) struct PendingChallenge {
     user: String,
     challenge: ScriptedChallenge,
     user_challenge_pending: bool,
+    /// For `DEVICE_SRP_AUTH`: the `DEVICE_KEY` the login sent.
+    device_key: Option<String>,
     expires: Instant,
 }
 
 pub(crate) struct AccessRecord {
     user: String,
+    /// The login the token descends from (its refresh tokens share it): what `RevokeToken`
+    /// revokes together.
+    family: String,
     expires: Instant,
     revoked: bool,
 }
@@ -742,6 +814,10 @@ pub(crate) enum RefreshState {
 
 pub(crate) struct RefreshRecord {
     user: String,
+    /// The device it was issued to (device tracking): refreshes must name it.
+    device_key: Option<String>,
+    /// See [`AccessRecord::family`].
+    family: String,
     client_id: String,
     expires: Instant,
     state: RefreshState,
@@ -756,6 +832,8 @@ pub(crate) struct State {
     sessions_issued: Vec<String>,
     access_tokens: HashMap<String, AccessRecord>,
     refresh_tokens: HashMap<String, RefreshRecord>,
+    devices: HashMap<String, DeviceRecord>,
+    device_challenges: HashMap<String, DeviceChallenge>,
 }
 
 impl State {
@@ -780,6 +858,9 @@ pub(crate) struct Shared {
     require_session: bool,
     prevent_user_existence_errors: bool,
     email_as_username: bool,
+    device_tracking: bool,
+    verified_device_proofs: AtomicU64,
+    failed_device_proofs: AtomicU64,
     state: Mutex<State>,
     scripts: Mutex<HashMap<String, VecDeque<Script>>>,
     calls: Mutex<HashMap<String, u64>>,
@@ -800,7 +881,9 @@ pub(crate) struct Shared {
 ///
 /// Operations (AWS JSON 1.1 on `POST /`): `InitiateAuth` (`USER_SRP_AUTH`, `REFRESH_TOKEN_AUTH`
 /// / `REFRESH_TOKEN`), `RespondToAuthChallenge` (`PASSWORD_VERIFIER` and the [`ScriptedChallenge`]s),
-/// `GetTokensFromRefreshToken`, `GetUser`. Errors are HTTP 400 (500 for
+/// `GetTokensFromRefreshToken`, `RevokeToken`, `GetUser`, and with device tracking
+/// ([`CognitoServerBuilder::device_tracking_always`]) `DEVICE_SRP_AUTH` /
+/// `DEVICE_PASSWORD_VERIFIER`, `ConfirmDevice` and `UpdateDeviceStatus`. Errors are HTTP 400 (500 for
 /// `InternalErrorException`) with `{"__type": ..., "message": ...}` and `x-amzn-errortype`.
 /// Tokens are unsigned JWT-shaped strings (`alg: none`) tracked server-side with their expiry.
 pub struct CognitoServer {
@@ -924,6 +1007,75 @@ impl CognitoServer {
     /// Lets held API calls (and later ones) proceed.
     pub fn release_requests(&self) {
         self.shared.hold.send_replace(false);
+    }
+
+    /// The devices of a user (configured user name) confirmed with `ConfirmDevice` (device
+    /// tracking), by `DeviceKey`, sorted.
+    pub fn confirmed_devices(&self, username: &str) -> Vec<String> {
+        let state = lock(&self.shared.state);
+        let mut keys: Vec<String> = state
+            .devices
+            .iter()
+            .filter(|(_, d)| d.user == username && d.verifier.is_some())
+            .map(|(k, _)| k.clone())
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// The remembered status `UpdateDeviceStatus` set for a device (`None`: never set, or no
+    /// such device).
+    pub fn device_remembered(&self, device_key: &str) -> Option<bool> {
+        lock(&self.shared.state)
+            .devices
+            .get(device_key)
+            .and_then(|d| d.remembered)
+    }
+
+    /// Forgets every device of a user (as `AdminForgetDevice` would): a login with one of
+    /// their keys gets `ResourceNotFoundException` at `DEVICE_SRP_AUTH`, and its refresh
+    /// tokens are refused.
+    pub fn forget_devices(&self, username: &str) {
+        lock(&self.shared.state)
+            .devices
+            .retain(|_, d| d.user != username);
+    }
+
+    /// Replaces the verifier of a confirmed device by one of a password nobody knows (as if
+    /// it had been confirmed by another client): its next proof fails. `false` if there is no
+    /// such confirmed device.
+    pub fn scramble_device_verifier(&self, device_key: &str) -> bool {
+        let mut state = lock(&self.shared.state);
+        match state
+            .devices
+            .get_mut(device_key)
+            .and_then(|d| d.verifier.as_mut())
+        {
+            Some((verifier, _)) => {
+                *verifier = srp::unanswerable_verifier();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Device proofs (`DEVICE_PASSWORD_VERIFIER` answers) that verified.
+    pub fn verified_device_proofs(&self) -> u64 {
+        self.shared.verified_device_proofs.load(Ordering::SeqCst)
+    }
+
+    /// Device proofs that did not verify.
+    pub fn failed_device_proofs(&self) -> u64 {
+        self.shared.failed_device_proofs.load(Ordering::SeqCst)
+    }
+
+    /// Whether `refresh_token` was issued here and has been revoked (by `RevokeToken` or
+    /// [`CognitoServer::revoke_refresh_tokens`]).
+    pub fn refresh_token_revoked(&self, refresh_token: &str) -> bool {
+        lock(&self.shared.state)
+            .refresh_tokens
+            .get(refresh_token)
+            .is_some_and(|r| r.state == RefreshState::Revoked)
     }
 
     /// Revokes every refresh token issued so far: refreshing with one answers
