@@ -37,6 +37,7 @@ mod middleware;
 mod middleware_error;
 mod policy;
 mod printable;
+pub mod private_files;
 mod provider;
 mod request_policy;
 pub mod sealed;
@@ -72,8 +73,8 @@ pub use printable::printable;
 pub use provider::TokenProvider;
 pub use request_policy::{same_origin_redirects, RequestPolicy};
 pub use store::{
-    redacted_urls, SharedCacheConfig, SharedIdentity, SharedKey, SharedStore, SharedStoreSettings,
-    SharedToken, StoreError, StoreResult,
+    decode_encryption_key, redacted_urls, SharedCacheConfig, SharedIdentity, SharedKey,
+    SharedStore, SharedStoreSettings, SharedToken, StoreError, StoreResult,
 };
 pub use telemetry::RenewalTrigger;
 pub use token::{Token, EXPIRES_IN_RESOLUTION, MAX_LIFETIME};
