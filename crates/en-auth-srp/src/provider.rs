@@ -787,21 +787,52 @@ impl CognitoSrp {
     /// A login, first trying the stored session's refresh token if there is one: a refused
     /// one (expired, revoked) is a login.
     async fn resume_or_login(&self) -> Result<Token, Error> {
-        if let Some(refresh_token) = self.load_session().await {
-            match self.renew_with(&refresh_token).await {
-                Ok(token) => {
-                    tracing::debug!(
-                        user = self.credentials.user_name(),
-                        "stored session renewed"
-                    );
-                    return Ok(token);
-                }
-                Err(error @ Error::Transport(_)) => return Err(error),
-                Err(error) => {
-                    tracing::info!(%error, "the stored session's refresh token is refused: logging in");
-                }
+        match self.resume().await? {
+            Some(token) => Ok(token),
+            None => self.login().await,
+        }
+    }
+
+    /// Resumes the stored session ([`with_session_store`](Self::with_session_store)): adopts
+    /// its user name and remembered device, and renews with its refresh token (sending the
+    /// device's `DEVICE_KEY`). `Ok(None)` when there is no store, no stored session, or
+    /// Cognito refuses its refresh token (expired, revoked): then a login is needed (and
+    /// proves the adopted device). What a program that asks for the password only when it
+    /// must (the `en-auth` CLI) calls before it asks.
+    ///
+    /// # Errors
+    /// [`Error::Transport`] if Cognito cannot be reached.
+    pub async fn resume(&self) -> Result<Option<Token>, Error> {
+        let Some(refresh_token) = self.load_session().await else {
+            return Ok(None);
+        };
+        match self.renew_with(&refresh_token).await {
+            Ok(token) => {
+                tracing::debug!(
+                    user = self.credentials.user_name(),
+                    "stored session renewed"
+                );
+                Ok(Some(token))
+            }
+            Err(error @ Error::Transport(_)) => Err(error),
+            Err(error) => {
+                tracing::info!(%error, "the stored session's refresh token is refused: a login is needed");
+                Ok(None)
             }
         }
+    }
+
+    /// A full login with the password (and the challenges that follow, through the
+    /// handler), proving the stored session's remembered device if there is one — so a pool
+    /// that requires MFA asks no code — without trying its refresh token; the new session is
+    /// stored. What `en-auth login` does.
+    ///
+    /// # Errors
+    /// Those of a login: [`Error::Authorization`] for a wrong password, [`Error::Challenge`]
+    /// for a challenge that is not answered, [`Error::Transport`], …
+    pub async fn log_in(&self) -> Result<Token, Error> {
+        self.load_session().await;
+        en_auth_core::telemetry::record_server(&self.endpoint);
         self.login().await
     }
 
