@@ -524,11 +524,19 @@ fn lookup(cx: &Context<'_>, request: &Request) -> Option<Entry> {
 fn store(cx: &Context<'_>, request: &Request, entry: &Entry) -> bool {
     let Some(cache) = cx.cache else { return false };
     if entry.refresh_token.is_some() && cache.first_refresh_token() {
-        cx.notes.notice(&format!(
-            "refresh tokens are kept in {} (files of mode 0600; no OS keyring is used); \
-             `en-auth logout` forgets them",
-            cache.dir().display()
-        ));
+        let text = match cache.sessions(cx.notes) {
+            Some(sessions) => format!(
+                "refresh tokens are kept in {}, sealed with AES-256-GCM (files of mode 0600; \
+                 no OS keyring is used); `en-auth logout` revokes and deletes them",
+                sessions.dir().display()
+            ),
+            None => format!(
+                "refresh tokens are kept in {} (files of mode 0600, not sealed; no OS keyring \
+                 is used); `en-auth logout` revokes and forgets them",
+                cache.dir().display()
+            ),
+        };
+        cx.notes.notice(&text);
     }
     match cache.store(request, entry) {
         Ok(stored) => {
