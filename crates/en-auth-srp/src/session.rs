@@ -225,6 +225,10 @@ impl SessionStoreError {
 /// Where sessions survive a restart: a file, a secret manager, the OS keyring. Implementations
 /// keep the session secret (encrypted at rest, or in a store made for secrets) and never log
 /// it. Calls run on the provider's renewal path; they should be quick.
+///
+/// The provider does not lock the store: two processes that renew one stored session at the
+/// same moment with one-time refresh tokens (rotation without a grace period) spend it once,
+/// and the other logs in again (proving the stored device, so with no MFA code).
 #[async_trait::async_trait]
 pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     /// The session stored for `key`; `Ok(None)` if there is none, or none this store can
