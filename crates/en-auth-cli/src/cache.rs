@@ -12,10 +12,12 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use en_auth_oauth2::core::{SharedIdentity, SharedKey};
 use en_auth_oauth2::{LocalStore, SharedStore};
+use en_auth_srp::FileSessionStore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -153,6 +155,8 @@ pub struct UserSession {
     pub path: PathBuf,
     /// The app client.
     pub client_id: String,
+    /// The user pool.
+    pub user_pool_id: Option<String>,
     /// The client secret it was made with.
     pub client_secret: ClientSecret,
     /// Its refresh token.
@@ -189,6 +193,75 @@ pub enum Miss {
 pub struct Cache {
     /// The library's store in the directory (which it created and checked).
     store: LocalStore,
+    /// The sealed user sessions (`sessions/` in the directory): refresh tokens and remembered
+    /// devices. `None` if no session key could be had: then a session file keeps its refresh
+    /// token (as before 0.2) and no device is remembered.
+    sessions: std::sync::OnceLock<Option<Arc<FileSessionStore>>>,
+    /// Its key.
+    keys: SessionKeySource,
+}
+
+/// Where the key that seals user sessions comes from.
+#[derive(Debug, Clone, Default)]
+pub struct SessionKeySource {
+    /// A key file (`--session-key-file`).
+    pub file: Option<PathBuf>,
+    /// A variable (`--session-key-env`).
+    pub variable: Option<String>,
+}
+
+impl SessionKeySource {
+    /// The session store in `dir` with this key: the variable's, else the key file's (created
+    /// with a random key if missing).
+    fn open(&self, dir: PathBuf) -> Result<FileSessionStore, String> {
+        let why = |e: en_auth_oauth2::Error| match &e {
+            en_auth_oauth2::Error::Configuration(c) => c.message.clone(),
+            other => other.to_string(),
+        };
+        if let Some(variable) = &self.variable {
+            return FileSessionStore::open_with_key_env(dir, variable).map_err(why);
+        }
+        let file = match &self.file {
+            Some(file) => file.clone(),
+            None => default_key_file().ok_or(
+                "no session key (neither XDG_CONFIG_HOME nor HOME is set; name one with --session-key-file)",
+            )?,
+        };
+        create_key_file(&file)?;
+        FileSessionStore::open_with_key_file(dir, &file).map_err(why)
+    }
+}
+
+/// `$XDG_CONFIG_HOME/en-auth/session.key`, else `$HOME/.config/en-auth/session.key`.
+fn default_key_file() -> Option<PathBuf> {
+    let absolute = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    if cfg!(windows) {
+        return absolute("APPDATA").map(|d| d.join("en-auth").join("session.key"));
+    }
+    absolute("XDG_CONFIG_HOME")
+        .or_else(|| absolute("HOME").map(|h| h.join(".config")))
+        .map(|d| d.join("en-auth").join("session.key"))
+}
+
+/// Creates `file` (mode 0600, its directory 0700) with a random 32-byte key, base64, unless
+/// it exists.
+fn create_key_file(file: &Path) -> Result<(), String> {
+    use base64::Engine;
+    if file.exists() {
+        return Ok(());
+    }
+    let dir = file.parent().ok_or("the key file has no directory")?;
+    en_auth_oauth2::core::private_files::ensure_private_dir(dir)
+        .map_err(|why| format!("the session key directory {}: {why}", dir.display()))?;
+    let mut key = zeroize::Zeroizing::new([0u8; 32]);
+    getrandom::fill(&mut *key).map_err(|e| format!("no random key: {e}"))?;
+    let text = zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(*key));
+    en_auth_oauth2::core::private_files::write_private_file(dir, file, text.as_bytes())
+        .map_err(|e| format!("cannot write the session key file {}: {e}", file.display()))
 }
 
 /// A user session's lock, held across processes: released by [`SessionLock::release`], or by
@@ -210,14 +283,18 @@ impl Cache {
     /// The cache in `dir`, or in `$XDG_CACHE_HOME/en-auth` (else `~/.cache/en-auth`), created
     /// with mode 0700. `None`, after a warning, if there is no such directory or it is open to
     /// others: then nothing is cached.
-    pub fn open(dir: Option<PathBuf>, notes: &Notes) -> Option<Cache> {
+    pub fn open(dir: Option<PathBuf>, keys: &SessionKeySource, notes: &Notes) -> Option<Cache> {
         let Some(dir) = dir.or_else(default_dir) else {
             notes.warn("no cache directory (neither XDG_CACHE_HOME nor HOME is set): not caching");
             return None;
         };
         // Created with mode 0700; one that others can open is refused.
         match LocalStore::open(&dir) {
-            Ok(store) => Some(Cache { store }),
+            Ok(store) => Some(Cache {
+                store,
+                sessions: std::sync::OnceLock::new(),
+                keys: keys.clone(),
+            }),
             Err(e) => {
                 let why = match &e {
                     en_auth_oauth2::Error::Configuration(c) => c.message.clone(),
@@ -229,6 +306,22 @@ impl Cache {
                 None
             }
         }
+    }
+
+    /// The sealed user sessions (opened, and the default key file created, at the first
+    /// call), if a session key could be had; else, after a warning, `None`.
+    pub fn sessions(&self, notes: &Notes) -> Option<&Arc<FileSessionStore>> {
+        self.sessions
+            .get_or_init(|| match self.keys.open(self.dir().join("sessions")) {
+                Ok(sessions) => Some(Arc::new(sessions)),
+                Err(why) => {
+                    notes.warn(&format!(
+                        "{why}: the refresh token is kept unsealed and no device is remembered"
+                    ));
+                    None
+                }
+            })
+            .as_ref()
     }
 
     /// The library's store in the directory, for client-credentials tokens.
@@ -342,9 +435,11 @@ impl Cache {
             expires_at: unix_secs(expires_at),
             lifetime_secs: lifetime.as_secs(),
             scope: entry.token.scope.clone(),
+            // Sealed in the session store when there is one (the provider saved it there).
             refresh_token: entry
                 .refresh_token
                 .as_ref()
+                .filter(|_| !matches!(self.sessions.get(), Some(Some(_))))
                 .map(|r| r.expose_secret().to_owned()),
             canonical_user: entry.canonical_user.clone(),
         };
@@ -410,6 +505,7 @@ impl Cache {
             sessions.push(UserSession {
                 path,
                 client_id: r.client_id.clone(),
+                user_pool_id: r.user_pool_id.clone(),
                 client_secret,
                 refresh_token: file.refresh_token.map(SecretString::from),
             });

@@ -56,6 +56,27 @@ pub struct Cli {
     #[arg(long, global = true, env = "EN_AUTH_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 
+    /// The key file that seals Cognito user sessions (refresh token, remembered device) in
+    /// the cache: base64 of 32 bytes, mode 0600, created with a random key if missing
+    /// [default: $XDG_CONFIG_HOME/en-auth/session.key, else ~/.config/en-auth/session.key].
+    #[arg(
+        long,
+        global = true,
+        env = "EN_AUTH_SESSION_KEY_FILE",
+        value_name = "FILE"
+    )]
+    pub session_key_file: Option<PathBuf>,
+
+    /// The environment variable that holds the session key instead (base64 of 32 bytes).
+    #[arg(
+        long,
+        global = true,
+        env = "EN_AUTH_SESSION_KEY_ENV",
+        value_name = "VARIABLE",
+        conflicts_with = "session_key_file"
+    )]
+    pub session_key_env: Option<String>,
+
     /// Say on stderr what happens (cache hits and misses, token requests); twice for the
     /// library's log. Never prints a secret.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

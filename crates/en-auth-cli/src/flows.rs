@@ -9,7 +9,9 @@ use en_auth_oauth2::{
     ClientInfo, Environment, Error, LocalStore, RenewalTrigger, ServiceAccountAuthorizer,
     SharedStoreSettings, Token,
 };
-use en_auth_srp::{Challenge, SrpAuthorizer, TokenProvider, UserCredentials};
+use std::sync::Arc;
+
+use en_auth_srp::{Challenge, FileSessionStore, SrpAuthorizer, TokenProvider, UserCredentials};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cache::{Cache, Entry, Miss, Request};
@@ -200,13 +202,38 @@ async fn renew_or_log_in(
     cx: &Context<'_>,
 ) -> Result<IssuedToken, Failure> {
     let mut why = "not logged in";
-    if let Some(entry) = lookup(cx, request) {
-        if entry.token.valid_for(min_validity) {
+    let entry = match lookup(cx, request) {
+        Some(entry) if entry.token.valid_for(min_validity) => {
             cx.notes.info(&format!(
                 "the session of `{user}` was renewed by another process meanwhile"
             ));
             return Ok(entry.token);
         }
+        other => other,
+    };
+    // The sealed session: its refresh token and remembered device.
+    if let Some(sessions) = cx.cache.and_then(|cache| cache.sessions(cx.notes)) {
+        match resume(environment, client, secret.clone(), user, sessions).await {
+            Ok(Some(renewed)) => {
+                cx.notes.info(&format!(
+                    "the session of `{user}` renewed with its stored refresh token"
+                ));
+                store(cx, request, &renewed);
+                return Ok(renewed.token);
+            }
+            Ok(None) => {
+                if entry.is_some() {
+                    why = "the session has ended (its refresh token was refused)";
+                    if let Some(cache) = cx.cache {
+                        let _ = cache.remove(request);
+                    }
+                }
+            }
+            Err(e) => return Err(Failure::from_error(&e, subject)),
+        }
+    }
+    if let Some(entry) = entry {
+        // A session file of an older en-auth, with its refresh token unsealed.
         if let Some(refresh_token) = &entry.refresh_token {
             cx.notes.info(&format!(
                 "renewing the session of `{user}` with its refresh token"
@@ -236,13 +263,36 @@ async fn renew_or_log_in(
                 }
                 Err(e) => return Err(Failure::from_error(&e, subject)),
             }
-        } else {
+        } else if why == "not logged in" {
             why = "the session has expired";
         }
     }
-    let entry = login(environment, client, secret, user, subject, why).await?;
+    let sessions = cx.cache.and_then(|cache| cache.sessions(cx.notes));
+    let entry = login(environment, client, secret, user, subject, why, sessions).await?;
     store(cx, request, &entry);
     Ok(entry.token)
+}
+
+/// Renews the sealed session of `user` (its refresh token, its device's `DEVICE_KEY`):
+/// `None` if there is none or Cognito refuses it.
+async fn resume(
+    environment: &Environment,
+    client: &ClientArgs,
+    secret: Option<SecretString>,
+    user: &str,
+    sessions: &Arc<FileSessionStore>,
+) -> Result<Option<Entry>, Error> {
+    let authorizer = SrpAuthorizer::builder(
+        client_info(&client.client_id, secret),
+        UserCredentials::new(user, UNUSED_PASSWORD),
+        environment.clone(),
+    )
+    .session_store(Arc::clone(sessions))
+    .build()?;
+    match authorizer.provider().resume().await? {
+        Some(token) => session_entry(&token, None).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// `en-auth login`: a new SRP login, its session stored; what to tell the user.
@@ -252,7 +302,17 @@ pub async fn login_command(
     cx: &Context<'_>,
 ) -> Result<String, Failure> {
     let (environment, request, subject, secret) = user_request(client, user)?;
-    let entry = login(&environment, client, secret, user, &subject, "logging in").await?;
+    let sessions = cx.cache.and_then(|cache| cache.sessions(cx.notes));
+    let entry = login(
+        &environment,
+        client,
+        secret,
+        user,
+        &subject,
+        "logging in",
+        sessions,
+    )
+    .await?;
     let until = entry
         .token
         .expires_at
@@ -321,6 +381,7 @@ async fn login(
     user: &str,
     subject: &Subject,
     why: &str,
+    sessions: Option<&Arc<FileSessionStore>>,
 ) -> Result<Entry, Failure> {
     let password = input::password(user, subject, why)?;
     let client_info = client_info(&client.client_id, secret);
@@ -328,10 +389,13 @@ async fn login(
     let challenges = TerminalChallenges::default();
     let handler = challenges.clone();
     let result = async {
-        let authorizer = SrpAuthorizer::builder(client_info, credentials, environment.clone())
-            .challenge_handler(move |challenge: &Challenge| handler.answer(challenge))
-            .build()?;
-        let token = authorizer.access_token().await?;
+        let mut builder = SrpAuthorizer::builder(client_info, credentials, environment.clone())
+            .challenge_handler(move |challenge: &Challenge| handler.answer(challenge));
+        if let Some(sessions) = sessions {
+            // The stored device is proved (no MFA code), the new session sealed.
+            builder = builder.session_store(Arc::clone(sessions));
+        }
+        let token = builder.build()?.provider().log_in().await?;
         session_entry(&token, None)
     }
     .await;
@@ -470,11 +534,19 @@ fn lookup(cx: &Context<'_>, request: &Request) -> Option<Entry> {
 fn store(cx: &Context<'_>, request: &Request, entry: &Entry) -> bool {
     let Some(cache) = cx.cache else { return false };
     if entry.refresh_token.is_some() && cache.first_refresh_token() {
-        cx.notes.notice(&format!(
-            "refresh tokens are kept in {} (files of mode 0600; no OS keyring is used); \
-             `en-auth logout` forgets them",
-            cache.dir().display()
-        ));
+        let text = match cache.sessions(cx.notes) {
+            Some(sessions) => format!(
+                "refresh tokens are kept in {}, sealed with AES-256-GCM (files of mode 0600; \
+                 no OS keyring is used); `en-auth logout` revokes and deletes them",
+                sessions.dir().display()
+            ),
+            None => format!(
+                "refresh tokens are kept in {} (files of mode 0600, not sealed; no OS keyring \
+                 is used); `en-auth logout` revokes and forgets them",
+                cache.dir().display()
+            ),
+        };
+        cx.notes.notice(&text);
     }
     match cache.store(request, entry) {
         Ok(stored) => {

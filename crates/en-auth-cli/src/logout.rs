@@ -4,7 +4,7 @@
 //! its code, since the refresh token stays valid at Cognito until it expires.
 
 use en_auth_oauth2::{ClientInfo, Environment, Error};
-use en_auth_srp::{SrpAuthorizer, UserCredentials};
+use en_auth_srp::{SessionKey, SessionStore, SrpAuthorizer, UserCredentials};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cache::{Cache, ClientSecret, UserSession};
@@ -41,7 +41,7 @@ pub async fn logout(args: &LogoutCommand, cache: &Cache, notes: &Notes) -> Resul
             format!("cannot read the cache {}: {e}", cache.dir().display()),
         )
     };
-    let sessions = cache
+    let mut sessions = cache
         .user_sessions(
             &args.environment,
             &args.user,
@@ -49,6 +49,25 @@ pub async fn logout(args: &LogoutCommand, cache: &Cache, notes: &Notes) -> Resul
             secret.as_ref(),
         )
         .map_err(io_failure)?;
+    // The sealed sessions: their refresh tokens (and devices) are in the session store.
+    let store = cache.sessions(notes);
+    let key = |session: &UserSession| SessionKey {
+        user_pool_id: session.user_pool_id.clone().unwrap_or_default(),
+        client_id: session.client_id.clone(),
+        user_name: args.user.clone(),
+    };
+    if let Some(store) = store {
+        for session in &mut sessions {
+            if session.refresh_token.is_none() {
+                match store.load(&key(session)).await {
+                    Ok(stored) => {
+                        session.refresh_token = stored.map(|s| s.refresh_token().clone());
+                    }
+                    Err(e) => notes.warn(&e.to_string()),
+                }
+            }
+        }
+    }
     let mut failures = Vec::new();
     let mut revoked = 0;
     if !args.no_revoke && sessions.iter().any(|s| s.refresh_token.is_some()) {
@@ -93,6 +112,12 @@ pub async fn logout(args: &LogoutCommand, cache: &Cache, notes: &Notes) -> Resul
     }
     let mut forgotten = 0;
     for session in &sessions {
+        if let Some(store) = store {
+            store
+                .delete(&key(session))
+                .await
+                .map_err(|e| Failure::new(Exit::Other, &subject, e.to_string()))?;
+        }
         if cache.forget(session).map_err(io_failure)? {
             notes.info(&format!("removed {}", session.path.display()));
             forgotten += 1;

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
-use crate::cache::Cache;
+use crate::cache::{Cache, SessionKeySource};
 use crate::cli::{Cli, Command, ExecCommand, Format};
 use crate::failure::{Exit, Failure, Subject};
 use crate::flows::Context;
@@ -81,6 +81,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli, notes: &Notes) -> Result<ExitCode, Failure> {
+    let keys = SessionKeySource {
+        file: cli.session_key_file.clone(),
+        variable: cli.session_key_env.clone(),
+    };
     match cli.command {
         Command::Envs(args) => {
             let (text, all_valid) = envs::list(args.json)?;
@@ -98,7 +102,7 @@ fn run(cli: Cli, notes: &Notes) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Logout(args) => {
-            let Some(cache) = Cache::open(cli.cache_dir, notes) else {
+            let Some(cache) = Cache::open(cli.cache_dir, &keys, notes) else {
                 return Ok(ExitCode::SUCCESS);
             };
             let line = runtime()?.block_on(logout::logout(&args, &cache, notes))?;
@@ -118,7 +122,7 @@ fn run(cli: Cli, notes: &Notes) -> Result<ExitCode, Failure> {
                 }
                 _ => None,
             };
-            let cache = open_cache(cli.cache_dir, args.token.no_cache, notes);
+            let cache = open_cache(cli.cache_dir, &keys, args.token.no_cache, notes);
             let cx = Context {
                 cache: cache.as_ref(),
                 notes,
@@ -132,7 +136,7 @@ fn run(cli: Cli, notes: &Notes) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Login(args) => {
-            let cache = open_cache(cli.cache_dir, false, notes);
+            let cache = open_cache(cli.cache_dir, &keys, false, notes);
             let cx = Context {
                 cache: cache.as_ref(),
                 notes,
@@ -143,7 +147,7 @@ fn run(cli: Cli, notes: &Notes) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Exec(args) => {
-            let cache = open_cache(cli.cache_dir, args.token.no_cache, notes);
+            let cache = open_cache(cli.cache_dir, &keys, args.token.no_cache, notes);
             let cx = Context {
                 cache: cache.as_ref(),
                 notes,
@@ -154,11 +158,16 @@ fn run(cli: Cli, notes: &Notes) -> Result<ExitCode, Failure> {
     }
 }
 
-fn open_cache(dir: Option<std::path::PathBuf>, no_cache: bool, notes: &Notes) -> Option<Cache> {
+fn open_cache(
+    dir: Option<std::path::PathBuf>,
+    keys: &SessionKeySource,
+    no_cache: bool,
+    notes: &Notes,
+) -> Option<Cache> {
     if no_cache {
         return None;
     }
-    Cache::open(dir, notes)
+    Cache::open(dir, keys, notes)
 }
 
 /// A single-threaded runtime: the library does its I/O on a small runtime of its own.

@@ -7,9 +7,11 @@ mod common;
 use common::{is_rfc3339_utc, mode, only_cache_file, Sandbox};
 use en_auth_peers::secrecy::Scan;
 use en_auth_testkit::{AppClient, CognitoServer, PoolUser, Script, ScriptedChallenge, UserStatus};
+use secrecy::ExposeSecret;
 use serde_json::Value;
 
 const PASSWORD: &str = "Corr3ct-Horse!";
+const POOL: &str = "eu-west-1_Example";
 const CLIENT_SECRET: &str = "app-client-secret-0123456789";
 const CUSTOM_ANSWER: &str = "open-sesame-4242";
 
@@ -115,14 +117,23 @@ async fn login_then_tokens_without_the_password() {
     ));
     assert_eq!(server.calls("InitiateAuth"), 1);
 
-    // The session file: 0600, with the refresh token, and no password.
+    // The session file: 0600, no password, and no refresh token: that is sealed in the
+    // session store (0600 in a 0700 directory), with the key file (0600) the binary created.
     let (path, file) = only_cache_file(&sandbox);
     assert_eq!(mode(&path), 0o600);
     assert_eq!(file["request"]["user"], "alice");
-    assert!(file["refresh_token"]
-        .as_str()
-        .is_some_and(|r| !r.is_empty()));
+    assert!(file["refresh_token"].is_null(), "{file}");
     assert!(!std::fs::read_to_string(&path).unwrap().contains(PASSWORD));
+    let stored = sandbox
+        .stored_session(POOL, "app", "alice")
+        .await
+        .expect("the sealed session");
+    assert!(!stored.refresh_token().expose_secret().is_empty());
+    assert_eq!(mode(&sandbox.sessions()), 0o700);
+    assert_eq!(mode(&sandbox.session_key_file()), 0o600);
+    for entry in std::fs::read_dir(sandbox.sessions()).unwrap() {
+        assert_eq!(mode(&entry.unwrap().path()), 0o600);
+    }
     // The one-time notice about where refresh tokens are kept came with the login.
     assert!(
         run.stderr().contains("refresh tokens are kept in"),
@@ -165,6 +176,16 @@ async fn the_session_is_renewed_with_the_refresh_token_in_a_later_process() {
         .ok();
     let (_, before) = only_cache_file(&sandbox);
     let first = before["access_token"].as_str().unwrap().to_owned();
+    let refresh = || async {
+        sandbox
+            .stored_session(POOL, "conf", "alice@example.com")
+            .await
+            .unwrap()
+            .refresh_token()
+            .expose_secret()
+            .to_owned()
+    };
+    let refresh_before = refresh().await;
 
     // More validity asked than the token has: renewed with the refresh token, no login.
     let run = sandbox
@@ -186,7 +207,7 @@ async fn the_session_is_renewed_with_the_refresh_token_in_a_later_process() {
     assert_eq!(server.calls("InitiateAuth"), 2);
     let (_, after) = only_cache_file(&sandbox);
     assert_eq!(after["access_token"], renewed);
-    assert_eq!(after["refresh_token"], before["refresh_token"], "kept");
+    assert_eq!(refresh().await, refresh_before, "kept");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,11 +223,20 @@ async fn a_rotated_refresh_token_replaces_the_cached_one() {
             .env("CLIENT_SECRET", CLIENT_SECRET)
     };
     cmd("login", &[]).env("USER_PWD", PASSWORD).run().await.ok();
-    let mut refresh = only_cache_file(&sandbox).1["refresh_token"].clone();
+    let stored = || async {
+        sandbox
+            .stored_session(POOL, "rotating", "alice")
+            .await
+            .unwrap()
+            .refresh_token()
+            .expose_secret()
+            .to_owned()
+    };
+    let mut refresh = stored().await;
     for _ in 0..2 {
         let token = cmd("token", &["--min-validity", "2h"]).run().await.ok();
         assert!(accepted(&server, token.trim_end()).await);
-        let now = only_cache_file(&sandbox).1["refresh_token"].clone();
+        let now = stored().await;
         assert_ne!(now, refresh, "the new refresh token is adopted");
         refresh = now;
     }
@@ -242,19 +272,15 @@ async fn a_refused_refresh_token_needs_the_password_again() {
     assert_eq!(server.verified_logins(), 2);
 }
 
-/// The refresh token in the session file of `client` (the only one of that client).
-fn session_refresh_token(sandbox: &Sandbox, client: &str) -> String {
-    let tokens: Vec<String> = sandbox
-        .cache_files()
-        .iter()
-        .filter_map(|path| {
-            let file: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-            (file["request"]["client_id"] == client)
-                .then(|| file["refresh_token"].as_str().unwrap().to_owned())
-        })
-        .collect();
-    assert_eq!(tokens.len(), 1, "one session of {client}");
-    tokens.into_iter().next().unwrap()
+/// The refresh token in the sealed session of `alice` of `client`.
+async fn session_refresh_token(sandbox: &Sandbox, client: &str) -> String {
+    sandbox
+        .stored_session(POOL, client, "alice")
+        .await
+        .unwrap_or_else(|| panic!("a session of {client}"))
+        .refresh_token()
+        .expose_secret()
+        .to_owned()
 }
 
 async fn login(sandbox: &Sandbox, client: &str) {
@@ -276,8 +302,8 @@ async fn logout_revokes_then_forgets_the_session() {
         login(&sandbox, client).await;
     }
     assert_eq!(sandbox.cache_files().len(), 2);
-    let conf_token = session_refresh_token(&sandbox, "conf");
-    let app_token = session_refresh_token(&sandbox, "app");
+    let conf_token = session_refresh_token(&sandbox, "conf").await;
+    let app_token = session_refresh_token(&sandbox, "app").await;
     let logout = |extra: &[&'static str]| {
         let mut line = vec!["logout", "--env", "dev", "--user", "alice"];
         line.extend_from_slice(extra);
@@ -311,7 +337,7 @@ async fn logout_revokes_then_forgets_the_session() {
         (Some("wrong-secret-0000000000000"), "another client secret"),
     ] {
         login(&sandbox, "conf").await;
-        let token = session_refresh_token(&sandbox, "conf");
+        let token = session_refresh_token(&sandbox, "conf").await;
         let mut command = logout(&["--client-id", "conf"]);
         if let Some(secret) = secret {
             command = command.env("CLIENT_SECRET", secret);
@@ -336,7 +362,7 @@ async fn logout_revokes_then_forgets_the_session() {
 
     // --no-revoke: forgotten only.
     login(&sandbox, "conf").await;
-    let kept = session_refresh_token(&sandbox, "conf");
+    let kept = session_refresh_token(&sandbox, "conf").await;
     let run = logout(&["--client-id", "conf", "--no-revoke"]).run().await;
     run.ok();
     assert!(
@@ -404,6 +430,10 @@ async fn very_verbose_output_and_the_session_file_hold_no_secret() {
     stderr.push(("token --user -vv (renewed)", renewal.stderr()));
     assert_ne!(token, renewed);
     let (_, second) = only_cache_file(&sandbox);
+    // The sealed sessions as they are now (the logout deletes them), and their refresh token.
+    let mut sealed = Scan::new();
+    sealed.files("the sealed sessions", &sandbox.sessions());
+    let stored = sandbox.stored_session(POOL, "conf", "alice").await.unwrap();
     let wrong = sandbox
         .cmd(args("login", "alice", &["-vv"]))
         .env("CLIENT_ID", "conf")
@@ -443,6 +473,18 @@ async fn very_verbose_output_and_the_session_file_hold_no_secret() {
         );
     }
     files.assert_clean();
+    sealed
+        .secret("the password", PASSWORD)
+        .secret("the client secret", CLIENT_SECRET)
+        .secret(
+            "the stored refresh token",
+            stored.refresh_token().expose_secret(),
+        );
+    sealed.assert_clean();
+    scan.secret(
+        "the stored refresh token",
+        stored.refresh_token().expose_secret(),
+    );
     for (i, session) in server.sessions_issued().iter().enumerate() {
         scan.secret(format!("Session {i}"), session);
     }
@@ -611,4 +653,150 @@ async fn a_custom_challenge_on_a_terminal_is_shown_clean_and_answered_unseen() {
     // The answer was typed but never shown (no echo), and the login succeeded with it.
     assert!(!shown.contains(CUSTOM_ANSWER), "{shown:?}");
     assert_eq!(sandbox.cache_files().len(), 1);
+}
+
+/// Device tracking "Always" and MFA required: `en-auth login` on a terminal answers the code
+/// once and the device is confirmed and sealed with the session; later processes (no terminal,
+/// so no code could be asked) renew the session with its DEVICE_KEY, and once the refresh
+/// token is refused log in with the password and the device's proof, without a code; logout
+/// revokes and deletes the sealed session. No refresh token or device password reaches the
+/// session files or -vv stderr.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remembered_device_spares_later_processes_the_mfa_code() {
+    const CODE: &str = "246810";
+    let server = CognitoServer::builder()
+        .pool_id(POOL)
+        .client(AppClient::confidential("conf", CLIENT_SECRET))
+        .user(
+            PoolUser::new("mfa-user", PASSWORD)
+                .challenge_after_password(ScriptedChallenge::software_token_mfa(CODE)),
+        )
+        .device_tracking_always(true)
+        .start()
+        .await;
+    let sandbox = sandbox("devices", &server);
+    let cmd = |command: &'static str, extra: &'static [&'static str]| {
+        sandbox
+            .cmd(args(command, "mfa-user", extra))
+            .env("CLIENT_ID", "conf")
+            .env("CLIENT_SECRET", CLIENT_SECRET)
+    };
+    let mut stderr = Vec::new();
+    let login = sandbox
+        .on_terminal_at(CODE, "MFA code", args("login", "mfa-user", &["-vv"]))
+        .env("CLIENT_ID", "conf")
+        .env("CLIENT_SECRET", CLIENT_SECRET)
+        .env("USER_PWD", PASSWORD)
+        .run()
+        .await;
+    assert_eq!(login.code(), 0, "{}", login.stdout());
+    stderr.push(("login -vv", login.stdout()));
+    let devices = server.confirmed_devices("mfa-user");
+    assert_eq!(devices.len(), 1, "the device confirmed");
+    let stored = sandbox
+        .stored_session(POOL, "conf", "mfa-user")
+        .await
+        .unwrap();
+    let device = stored.device().expect("the device sealed with the session");
+    assert_eq!(device.device_key(), devices[0]);
+    assert_eq!(server.verified_logins(), 1);
+
+    // A second process, no terminal: renewed with the sealed refresh token and DEVICE_KEY
+    // (the emulator refuses a device-bound refresh token without it: then a login would ask
+    // for a code, and fail with exit 6 here).
+    let renewal = cmd("token", &["--min-validity", "2h", "-vv"]).run().await;
+    let token = renewal.ok();
+    stderr.push(("token --user -vv (renewed)", renewal.stderr()));
+    assert!(accepted(&server, token.trim_end()).await);
+    assert_eq!(server.verified_logins(), 1, "a refresh, no login");
+
+    // The refresh token refused: a login with the password proves the device, no code.
+    server.revoke_refresh_tokens();
+    let relogin = cmd("token", &["--min-validity", "2h", "-vv"])
+        .env("USER_PWD", PASSWORD)
+        .run()
+        .await;
+    let token = relogin.ok();
+    stderr.push((
+        "token --user -vv (a login with the device)",
+        relogin.stderr(),
+    ));
+    assert!(accepted(&server, token.trim_end()).await);
+    assert_eq!(server.verified_logins(), 2);
+    assert_eq!(server.verified_device_proofs(), 1, "the device proved");
+    // And `en-auth login` without a terminal: the device again, no code.
+    let again = cmd("login", &[]).env("USER_PWD", PASSWORD).run().await;
+    again.ok();
+    assert_eq!(server.verified_device_proofs(), 2);
+    assert_eq!(
+        server.confirmed_devices("mfa-user"),
+        devices,
+        "the same device"
+    );
+
+    let latest = sandbox
+        .stored_session(POOL, "conf", "mfa-user")
+        .await
+        .unwrap();
+    let mut sealed = Scan::new();
+    sealed.files("the sealed sessions", &sandbox.sessions());
+    for file in sandbox.cache_files() {
+        sealed.files("the session file", &file);
+    }
+    for session in [&stored, &latest] {
+        sealed
+            .secret("a refresh token", session.refresh_token().expose_secret())
+            .secret(
+                "the device password",
+                session.device().unwrap().device_password().expose_secret(),
+            );
+    }
+    sealed
+        .secret("the password", PASSWORD)
+        .secret("the client secret", CLIENT_SECRET);
+    sealed.assert_clean();
+
+    // Logout: revoked, and the sealed session deleted.
+    let logout = sandbox
+        .cmd(["logout", "--env", "dev", "--user", "mfa-user", "-vv"])
+        .env("CLIENT_SECRET", CLIENT_SECRET)
+        .run()
+        .await;
+    logout.ok();
+    stderr.push(("logout -vv", logout.stderr()));
+    assert!(server.refresh_token_revoked(latest.refresh_token().expose_secret()));
+    assert!(sandbox
+        .stored_session(POOL, "conf", "mfa-user")
+        .await
+        .is_none());
+    assert_eq!(std::fs::read_dir(sandbox.sessions()).unwrap().count(), 0);
+
+    let mut scan = Scan::new();
+    for session in [&stored, &latest] {
+        scan.secret("a refresh token", session.refresh_token().expose_secret())
+            .secret(
+                "the device password",
+                session.device().unwrap().device_password().expose_secret(),
+            );
+    }
+    // The login's transcript holds the code as the terminal echoed it (a visible prompt);
+    // the later processes' stderr must not hold it.
+    let mut later = Scan::new();
+    later.secret("the MFA code", CODE);
+    for (what, text) in stderr.iter().skip(1) {
+        later.output(*what, text);
+    }
+    later.assert_clean();
+    scan.secret("the password", PASSWORD)
+        .secret("the client secret", CLIENT_SECRET)
+        .secret(
+            "the session key",
+            std::fs::read_to_string(sandbox.session_key_file())
+                .unwrap()
+                .trim(),
+        );
+    for (what, text) in stderr {
+        scan.output(what, text);
+    }
+    scan.assert_clean();
 }

@@ -37,6 +37,7 @@ mod middleware;
 mod middleware_error;
 mod policy;
 mod printable;
+pub mod private_files;
 mod provider;
 mod request_policy;
 pub mod sealed;
@@ -73,7 +74,8 @@ pub use printable::printable;
 pub use provider::TokenProvider;
 pub use request_policy::{same_origin_redirects, RequestPolicy};
 pub use store::{
-    latest_credible_expiry, redacted_urls, SharedCacheConfig, SharedIdentity, SharedKey,
+    decode_encryption_key, latest_credible_expiry, redacted_urls, SharedCacheConfig,
+    SharedIdentity, SharedKey,
     SharedStore, SharedStoreSettings, SharedToken, StoreError, StoreResult,
 };
 pub use telemetry::RenewalTrigger;

@@ -2,13 +2,16 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use fs4::FileExt;
 
+#[cfg(unix)]
+use crate::private_files::effective_uid;
+use crate::private_files::write_private_file as write_atomically;
 use crate::sealed::Sealer;
 use crate::{
     ConfigurationError, Error, SharedCacheConfig, SharedKey, SharedStore, SharedToken, StoreError,
@@ -119,30 +122,7 @@ impl LocalStore {
             .with_field("shared_cache.path")
             .into()
         };
-        create_private_dir(&dir).map_err(|e| refuse(format!("cannot create it: {e}")))?;
-        let meta = fs::metadata(&dir).map_err(|e| refuse(e.to_string()))?;
-        if !meta.is_dir() {
-            return Err(refuse("not a directory".into()));
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::{MetadataExt, PermissionsExt};
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(refuse(format!(
-                    "open to other users (mode {mode:o}); `chmod 700` it"
-                )));
-            }
-            // Another user's directory (root pointed at a user's cache) could hold tokens
-            // planted for this process to adopt.
-            if meta.uid() != effective_uid() {
-                return Err(refuse(format!(
-                    "owned by another user (uid {}, not {})",
-                    meta.uid(),
-                    effective_uid()
-                )));
-            }
-        }
+        crate::private_files::ensure_private_dir(&dir).map_err(refuse)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 dir,
@@ -364,12 +344,6 @@ impl SharedStore for LocalStore {
     }
 }
 
-/// This process's effective user id.
-#[cfg(unix)]
-fn effective_uid() -> u32 {
-    rustix::process::geteuid().as_raw()
-}
-
 /// The Unix milliseconds of `time` (0 before 1970).
 fn unix_millis(time: SystemTime) -> u64 {
     time.duration_since(std::time::UNIX_EPOCH)
@@ -382,18 +356,6 @@ fn io_error(op: &str, e: &std::io::Error) -> StoreError {
     StoreError::new(format!("cannot {op} a token file: {e}"))
 }
 
-/// Creates `dir` and its missing parents, with mode 0700.
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
-}
-
 /// Opens (creating, mode 0600) a lock file.
 fn open_lock_file(path: &Path) -> std::io::Result<fs::File> {
     let mut options = fs::OpenOptions::new();
@@ -404,15 +366,6 @@ fn open_lock_file(path: &Path) -> std::io::Result<fs::File> {
         options.mode(0o600);
     }
     options.open(path)
-}
-
-/// Writes `bytes` to `path` through a temporary file (mode 0600: `tempfile`'s) in `dir` and a
-/// rename, so that a reader sees the old file or the new one, never a mix. Not synced to disk:
-/// a cache that a crash loses is only a token request.
-fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    file.write_all(bytes)?;
-    file.persist(path).map(drop).map_err(|e| e.error)
 }
 
 #[cfg(test)]

@@ -185,6 +185,58 @@ impl Sealer {
     }
 }
 
+/// The header of a sealed blob ([`Sealer::seal_bytes`]).
+const BLOB_SEALED: &[u8] = b"s1|";
+
+/// The header of a blob in clear (a [`Sealer::clear`]'s [`Sealer::seal_bytes`]).
+const BLOB_CLEAR: &[u8] = b"s0|";
+
+impl Sealer {
+    /// Whether this sealer encrypts (it has a key).
+    pub fn is_sealing(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// Any secret bytes (a session, say) sealed for `place` (a file name, a key in a secret
+    /// store): `s1|<nonce: 12 bytes><ciphertext><tag: 16 bytes>`, the associated data `place`,
+    /// a zero byte and the header, so a value moved to another place fails to open. A sealer
+    /// without a key writes `s0|<plain>`. `None` only if the cipher fails.
+    pub fn seal_bytes(&self, place: &str, plain: &[u8]) -> Option<Vec<u8>> {
+        let Some(key) = &self.key else {
+            return Some([BLOB_CLEAR, plain].concat());
+        };
+        let mut in_out = Zeroizing::new(plain.to_vec());
+        let nonce = key
+            .seal_in_place_append_tag(Aad::from(aad(place, BLOB_SEALED)), &mut *in_out)
+            .ok()?;
+        Some([BLOB_SEALED, nonce.as_ref(), in_out.as_slice()].concat())
+    }
+
+    /// The bytes [`seal_bytes`](Self::seal_bytes) sealed for `place`; `None` if `value` is not
+    /// one this sealer wrote for this place (another key, tampered, moved, another format, in
+    /// clear where this sealer has a key or sealed where it has none).
+    pub fn open_bytes(&self, place: &str, value: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        let Some(key) = &self.key else {
+            return value
+                .strip_prefix(BLOB_CLEAR)
+                .map(|plain| Zeroizing::new(plain.to_vec()));
+        };
+        let sealed = value.strip_prefix(BLOB_SEALED)?;
+        if sealed.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut in_out = Zeroizing::new(ciphertext.to_vec());
+        let len = key
+            .open_in_place(nonce, Aad::from(aad(place, BLOB_SEALED)), &mut in_out)
+            .ok()?
+            .len();
+        in_out.truncate(len);
+        Some(in_out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,5 +292,38 @@ mod tests {
         let edited = [b"0|2000000001|".as_slice(), &value[13..]].concat();
         assert!(clear.open("f", &edited).is_none());
         assert!(Sealer::new(&[7; 32]).open("f", &value).is_none());
+    }
+
+    #[test]
+    fn blobs_open_under_the_same_key_and_place_only() {
+        let sealer = Sealer::new(&[7; 32]);
+        let value = sealer
+            .seal_bytes("alice.session", b"rt-secret-456")
+            .unwrap();
+        assert!(value.starts_with(b"s1|"));
+        assert!(!String::from_utf8_lossy(&value).contains("rt-secret"));
+        assert_eq!(
+            sealer
+                .open_bytes("alice.session", &value)
+                .unwrap()
+                .as_slice(),
+            b"rt-secret-456"
+        );
+        assert!(sealer.open_bytes("bob.session", &value).is_none());
+        assert!(Sealer::new(&[8; 32])
+            .open_bytes("alice.session", &value)
+            .is_none());
+        assert!(Sealer::clear()
+            .open_bytes("alice.session", &value)
+            .is_none());
+        let mut flipped = value.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        assert!(sealer.open_bytes("alice.session", &flipped).is_none());
+        for garbage in [&b""[..], b"s1|", b"s1|short", b"s0|plain", b"1|2|3|"] {
+            assert!(sealer.open_bytes("alice.session", garbage).is_none());
+        }
+        let clear = Sealer::clear().seal_bytes("f", b"x").unwrap();
+        assert_eq!(clear, b"s0|x");
+        assert!(sealer.open_bytes("f", &clear).is_none());
     }
 }

@@ -413,10 +413,6 @@ impl SharedCacheConfig {
         &self,
         lookup: impl FnOnce(&str) -> Option<String>,
     ) -> Result<Option<zeroize::Zeroizing<[u8; 32]>>, crate::Error> {
-        use base64::engine::general_purpose::{
-            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
-        };
-        use base64::Engine;
         let Some(name) = &self.encryption_key_env else {
             return Ok(None);
         };
@@ -430,24 +426,32 @@ impl SharedCacheConfig {
                 "the environment variable {name} (the shared cache's encryption key) is not set or not UTF-8"
             ))
         })?);
-        let decoded = zeroize::Zeroizing::new(
-            [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
-                .iter()
-                .find_map(|engine| engine.decode(encoded.trim()).ok())
-                .ok_or_else(|| {
-                    error(format!(
-                        "the environment variable {name} does not hold base64"
-                    ))
-                })?,
-        );
-        let key: [u8; 32] = decoded.as_slice().try_into().map_err(|_| {
-            error(format!(
-                "the environment variable {name} holds {} bytes, not 32 (an AES-256 key)",
-                decoded.len()
-            ))
-        })?;
-        Ok(Some(zeroize::Zeroizing::new(key)))
+        decode_encryption_key(&encoded)
+            .map(Some)
+            .map_err(|why| error(format!("the environment variable {name} {why}")))
     }
+}
+
+/// An AES-256 key as en-auth reads it from a variable or a key file: base64 of 32 bytes,
+/// standard or URL-safe alphabet, padding optional, surrounding whitespace ignored.
+///
+/// # Errors
+/// Why it is not one, to follow the source's name ("does not hold base64", "holds 16 bytes,
+/// not 32 (an AES-256 key)"); never the value.
+pub fn decode_encryption_key(encoded: &str) -> Result<zeroize::Zeroizing<[u8; 32]>, String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    use base64::Engine;
+    let decoded = zeroize::Zeroizing::new(
+        [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+            .iter()
+            .find_map(|engine| engine.decode(encoded.trim()).ok())
+            .ok_or_else(|| "does not hold base64".to_owned())?,
+    );
+    let key: [u8; 32] = decoded
+        .as_slice()
+        .try_into()
+        .map_err(|_| format!("holds {} bytes, not 32 (an AES-256 key)", decoded.len()))?;
+    Ok(zeroize::Zeroizing::new(key))
 }
 
 /// A store's URL, or several comma-separated (a Cluster's), without user names and passwords,

@@ -40,6 +40,7 @@
 mod challenge;
 mod errors;
 mod provider;
+mod session;
 #[cfg(not(feature = "__internals"))]
 mod srp;
 /// The SRP arithmetic, step by step: not public API (no semver promise), for the crate's
@@ -70,6 +71,7 @@ pub use en_auth_core::{BlockingAuthorizer, BlockingError};
 pub use provider::{CognitoSrp, RememberedDevice};
 pub use reqwest;
 use secrecy::ExposeSecret;
+pub use session::{FileSessionStore, SessionKey, SessionStore, SessionStoreError, StoredSession};
 
 /// Authorizes requests as a user logged in over Cognito SRP: as the Python `en_auth`
 /// package's `SrpAuthorizer(client_info, credentials, environment)`.
@@ -151,6 +153,7 @@ impl SrpAuthorizer {
             credentials,
             handler: None,
             remember_devices: false,
+            sessions: None,
             settings: AuthorizerBuilder::new().with_environment(environment),
         }
     }
@@ -186,6 +189,7 @@ impl SrpAuthorizer {
         let provider = self.0.provider();
         let refresh_token = provider.end_session();
         self.0.forget();
+        provider.delete_session().await;
         match refresh_token {
             Some(token) => provider.revoke_token(&token).await.map(|()| true),
             None => Ok(false),
@@ -199,6 +203,7 @@ pub struct SrpAuthorizerBuilder {
     credentials: UserCredentials,
     handler: Option<Box<dyn ChallengeHandler>>,
     remember_devices: bool,
+    sessions: Option<std::sync::Arc<dyn SessionStore>>,
     settings: AuthorizerBuilder,
 }
 
@@ -208,6 +213,7 @@ impl std::fmt::Debug for SrpAuthorizerBuilder {
             .field("client_info", &self.client_info)
             .field("credentials", &self.credentials)
             .field("challenge_handler", &self.handler.is_some())
+            .field("session_store", &self.sessions)
             .field("settings", &self.settings)
             .finish()
     }
@@ -251,6 +257,24 @@ impl SrpAuthorizerBuilder {
     #[must_use]
     pub fn remember_devices(mut self, remember: bool) -> Self {
         self.remember_devices = remember;
+        self
+    }
+
+    /// Keeps the session in `store` so that it survives a restart (a new process, a new
+    /// authorizer over the same store renews it: no password, no MFA code): see
+    /// [`CognitoSrp::with_session_store`]. [`FileSessionStore`] seals it in a private
+    /// directory; a service may plug its own ([`SessionStore`]).
+    ///
+    /// ```no_run
+    /// # fn run(builder: en_auth_srp::SrpAuthorizerBuilder) -> Result<(), en_auth_srp::Error> {
+    /// use en_auth_srp::FileSessionStore;
+    /// let store = FileSessionStore::open_with_key_env("/var/lib/my-service/sessions", "MY_SESSION_KEY")?;
+    /// let authorizer = builder.session_store(store).build()?;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn session_store(mut self, store: impl SessionStore) -> Self {
+        self.sessions = Some(std::sync::Arc::new(store));
         self
     }
 
@@ -311,6 +335,9 @@ impl SrpAuthorizerBuilder {
             endpoint,
         )?
         .with_remembered_devices(self.remember_devices);
+        if let Some(store) = self.sessions {
+            provider = provider.with_session_store(store);
+        }
         if let Some(handler) = self.handler {
             provider = provider.with_boxed_challenge_handler(handler);
         }

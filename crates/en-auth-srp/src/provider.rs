@@ -29,7 +29,7 @@
 //! `USER_ID_FOR_SRP`.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Instant, SystemTime};
 
 use aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata;
@@ -46,6 +46,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::challenge::{Challenge, ChallengeHandler, UNANSWERABLE};
 use crate::errors::{map_sdk_error, Call, Context};
+use crate::session::{SessionKey, SessionStore, StoredSession};
 use crate::srp::{
     secret_hash, timestamp, DeviceSecret, DeviceVerifierInput, SrpClient, VerifierInput,
 };
@@ -64,6 +65,21 @@ pub struct RememberedDevice {
 }
 
 impl RememberedDevice {
+    /// A device as a [`SessionStore`](crate::SessionStore) gives it back: its
+    /// `DeviceKey`, its `DeviceGroupKey` and the password whose verifier `ConfirmDevice`
+    /// registered.
+    pub fn new(
+        device_key: impl Into<String>,
+        device_group_key: impl Into<String>,
+        device_password: SecretString,
+    ) -> Self {
+        Self {
+            key: device_key.into(),
+            group_key: device_group_key.into(),
+            password: device_password,
+        }
+    }
+
     /// `NewDeviceMetadata.DeviceKey`.
     pub fn device_key(&self) -> &str {
         &self.key
@@ -142,6 +158,9 @@ pub struct CognitoSrp {
     device: Mutex<Option<Device>>,
     /// Whether a confirmed device is also marked remembered (`UpdateDeviceStatus`).
     remember_device: bool,
+    /// Where the session survives a restart, and under which key.
+    sessions: Option<Arc<dyn SessionStore>>,
+    session_key: SessionKey,
 }
 
 /// One step of a login: what the last call returned.
@@ -166,6 +185,11 @@ impl CognitoSrp {
         endpoint: String,
     ) -> Result<Self, Error> {
         let pool_id = environment.require_user_pool_id()?.to_owned();
+        let session_key = SessionKey {
+            user_pool_id: pool_id.clone(),
+            client_id: client_info.client_id().to_owned(),
+            user_name: credentials.user_name().to_owned(),
+        };
         Ok(Self {
             client_info,
             credentials,
@@ -180,7 +204,83 @@ impl CognitoSrp {
             signed_out: Mutex::new(None),
             device: Mutex::new(None),
             remember_device: false,
+            sessions: None,
+            session_key,
         })
+    }
+
+    /// Keeps the session in `store` so that it survives a restart: before a login, a stored
+    /// session is renewed with its refresh token (and its device's `DEVICE_KEY`; a login that
+    /// follows proves the stored device), so no password and no MFA code is asked; every new
+    /// refresh token (a rotated one included) and every newly confirmed device is saved
+    /// before the token is handed out; a sign-out ([`SrpAuthorizer::revoke`]) deletes it.
+    /// A store that fails is logged and the session goes on in memory.
+    ///
+    /// [`SrpAuthorizer::revoke`]: crate::SrpAuthorizer::revoke
+    #[must_use]
+    pub fn with_session_store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.sessions = Some(store);
+        self
+    }
+
+    /// The key the session is stored under.
+    pub fn session_key(&self) -> &SessionKey {
+        &self.session_key
+    }
+
+    /// Loads the stored session, if any and not signed out, and adopts its user name and
+    /// device; returns its refresh token.
+    async fn load_session(&self) -> Option<SecretString> {
+        let store = self.sessions.as_ref()?;
+        let session = match store.load(&self.session_key).await {
+            Ok(session) => session?,
+            Err(error) => {
+                tracing::warn!(%error, "cannot load the stored session: logging in");
+                return None;
+            }
+        };
+        if self.is_signed_out(session.refresh_token()) {
+            return None;
+        }
+        *self
+            .canonical_user
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(session.user_name().to_owned());
+        if let Some(device) = session.device() {
+            self.set_device(Some(device.clone()));
+        }
+        tracing::debug!(
+            user = self.credentials.user_name(),
+            device = session.device().is_some(),
+            "stored session loaded"
+        );
+        Some(session.refresh_token().clone())
+    }
+
+    /// Saves the session of `token` (its refresh token, the canonical user, the device).
+    async fn save_session(&self, token: &Token) {
+        let (Some(store), Some(refresh_token)) = (&self.sessions, token.refresh_token()) else {
+            return;
+        };
+        let user = self
+            .canonical_user
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_else(|| self.credentials.user_name().to_owned());
+        let session = StoredSession::new(user, refresh_token.clone(), self.current_device());
+        if let Err(error) = store.save(&self.session_key, &session).await {
+            tracing::warn!(%error, "cannot save the session: it will not survive a restart");
+        }
+    }
+
+    /// Deletes the stored session (a sign-out).
+    pub(crate) async fn delete_session(&self) {
+        if let Some(store) = &self.sessions {
+            if let Err(error) = store.delete(&self.session_key).await {
+                tracing::warn!(%error, "cannot delete the stored session");
+            }
+        }
     }
 
     /// Answers challenges other than `PASSWORD_VERIFIER` with `handler`.
@@ -332,6 +432,7 @@ impl CognitoSrp {
                 if let Some(metadata) = result.new_device_metadata() {
                     self.confirm_device(&token, metadata).await;
                 }
+                self.save_session(&token).await;
                 return Ok(Attempt::Done(token));
             };
             if let Some(user) = step.parameters.get("USERNAME") {
@@ -680,6 +781,64 @@ impl CognitoSrp {
         if self.is_signed_out(refresh_token) {
             return self.login().await;
         }
+        self.renew_with(refresh_token).await
+    }
+
+    /// A login, first trying the stored session's refresh token if there is one: a refused
+    /// one (expired, revoked) is a login.
+    async fn resume_or_login(&self) -> Result<Token, Error> {
+        match self.resume().await? {
+            Some(token) => Ok(token),
+            None => self.login().await,
+        }
+    }
+
+    /// Resumes the stored session ([`with_session_store`](Self::with_session_store)): adopts
+    /// its user name and remembered device, and renews with its refresh token (sending the
+    /// device's `DEVICE_KEY`). `Ok(None)` when there is no store, no stored session, or
+    /// Cognito refuses its refresh token (expired, revoked): then a login is needed (and
+    /// proves the adopted device). What a program that asks for the password only when it
+    /// must (the `en-auth` CLI) calls before it asks.
+    ///
+    /// # Errors
+    /// [`Error::Transport`] if Cognito cannot be reached.
+    pub async fn resume(&self) -> Result<Option<Token>, Error> {
+        let Some(refresh_token) = self.load_session().await else {
+            return Ok(None);
+        };
+        match self.renew_with(&refresh_token).await {
+            Ok(token) => {
+                tracing::debug!(
+                    user = self.credentials.user_name(),
+                    "stored session renewed"
+                );
+                Ok(Some(token))
+            }
+            Err(error @ Error::Transport(_)) => Err(error),
+            Err(error) => {
+                tracing::info!(%error, "the stored session's refresh token is refused: a login is needed");
+                Ok(None)
+            }
+        }
+    }
+
+    /// A full login with the password (and the challenges that follow, through the
+    /// handler), proving the stored session's remembered device if there is one — so a pool
+    /// that requires MFA asks no code — without trying its refresh token; the new session is
+    /// stored. What `en-auth login` does.
+    ///
+    /// # Errors
+    /// Those of a login: [`Error::Authorization`] for a wrong password, [`Error::Challenge`]
+    /// for a challenge that is not answered, [`Error::Transport`], …
+    pub async fn log_in(&self) -> Result<Token, Error> {
+        self.load_session().await;
+        en_auth_core::telemetry::record_server(&self.endpoint);
+        self.login().await
+    }
+
+    /// Renews with `refresh_token`, then saves the session (before the token is handed out,
+    /// so before a rotated refresh token can be used again).
+    async fn renew_with(&self, refresh_token: &SecretString) -> Result<Token, Error> {
         let canonical = self
             .canonical_user
             .lock()
@@ -727,7 +886,9 @@ impl CognitoSrp {
         };
         let result = result
             .ok_or_else(|| self.invalid("a refresh answered without an AuthenticationResult"))?;
-        self.token(&result, Some(previous), requested_at)
+        let token = self.token(&result, Some(refresh_token), requested_at)?;
+        self.save_session(&token).await;
+        Ok(token)
     }
 
     /// The token of an `AuthenticationResult`; a refresh keeps the previous refresh token
@@ -735,7 +896,7 @@ impl CognitoSrp {
     fn token(
         &self,
         result: &AuthenticationResultType,
-        previous: Option<&Token>,
+        previous: Option<&SecretString>,
         requested_at: Instant,
     ) -> Result<Token, Error> {
         let access = result
@@ -749,10 +910,7 @@ impl CognitoSrp {
         if let Some(id) = result.id_token() {
             token = token.with_id_token(id);
         }
-        match (
-            result.refresh_token(),
-            previous.and_then(Token::refresh_token),
-        ) {
+        match (result.refresh_token(), previous) {
             (Some(new), _) => token = token.with_refresh_token(new),
             (None, Some(old)) => token = token.with_refresh_token(old.expose_secret()),
             (None, None) => {}
@@ -779,7 +937,7 @@ impl std::fmt::Debug for CognitoSrp {
 impl TokenProvider for CognitoSrp {
     async fn authorize(&self) -> Result<Token, Error> {
         en_auth_core::telemetry::record_server(&self.endpoint);
-        let token = self.login().await?;
+        let token = self.resume_or_login().await?;
         // Cognito answers every successful call with 200; errors record their status as they
         // are mapped (errors.rs).
         en_auth_core::telemetry::record_http_status(200);

@@ -5,13 +5,15 @@
 //! close), a `log` record (reqwest's) or a panic message, over an SRP login with an MFA
 //! challenge, a new-password challenge, a remembered device (its password, confirmed, sent
 //! with refreshes, proved at the second login), renewals, a sign-out (`RevokeToken`, its success and
-//! its refusal of a wrong client secret) and failures. The scan is
+//! its refusal of a wrong client secret), a session kept in a `FileSessionStore` (its files, a
+//! resumption, a damaged file) and failures. The scan is
 //! `en_auth_peers::secrecy`, shared by every crate's tests. (Its capture is process-wide: this
 //! binary holds this test only.)
 
 use en_auth_peers::secrecy::{Capture, Scan};
 use en_auth_srp::{
-    Challenge, ChallengeResponses, ClientInfo, Environment, SrpAuthorizer, UserCredentials,
+    Challenge, ChallengeResponses, ClientInfo, Environment, FileSessionStore, SessionStore,
+    SrpAuthorizer, UserCredentials,
 };
 use en_auth_testkit::{self as testkit, AppClient, CognitoServer, PoolUser, UserStatus};
 use secrecy::ExposeSecret;
@@ -185,6 +187,59 @@ async fn no_password_secret_code_session_or_token_is_shown() {
     scan.debug("the new password's authorizer", &newbie);
     drop(token);
 
+    // A session that survives a restart (FileSessionStore): a login, a new authorizer that
+    // renews the stored session, then a damaged file (a miss, logged) and a new login.
+    let dir = std::env::temp_dir().join(format!("en-auth-secrecy-sessions-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let stored_authorizer = || {
+        SrpAuthorizer::builder(
+            client("confidential"),
+            UserCredentials::new("totp", PASSWORD),
+            environment(&server),
+        )
+        .challenge_handler(|_: &Challenge| Some(ChallengeResponses::totp(CODE)))
+        .session_store(FileSessionStore::open(&dir, &[0x42; 32]).unwrap())
+        .build()
+        .unwrap()
+    };
+    let first = stored_authorizer();
+    let token = first.access_token().await.unwrap();
+    token_secrets(&mut scan, "the stored session's login", &token);
+    drop(token);
+    let key = first.provider().session_key().clone();
+    drop(first);
+    let store = FileSessionStore::open(&dir, &[0x42; 32]).unwrap();
+    let stored = store.load(&key).await.unwrap().expect("a stored session");
+    scan.secret(
+        "the stored refresh token",
+        stored.refresh_token().expose_secret(),
+    )
+    .secret(
+        "the stored device password",
+        stored.device().unwrap().device_password().expose_secret(),
+    )
+    .debug("the stored session", &stored)
+    .debug("the session store", &store)
+    .files("the session files", &dir);
+    let resumed = stored_authorizer();
+    let token = resumed.access_token().await.unwrap();
+    token_secrets(&mut scan, "the resumed session", &token);
+    drop(token);
+    scan.debug("the resumed authorizer", &resumed);
+    drop(resumed);
+    std::fs::write(store.file(&key), b"s1|damaged-session-file-bytes").unwrap();
+    let again = stored_authorizer();
+    let token = again.access_token().await.unwrap();
+    token_secrets(&mut scan, "the login after a damaged file", &token);
+    drop(token);
+    let stored = store.load(&key).await.unwrap().expect("replaced");
+    scan.secret(
+        "the replaced refresh token",
+        stored.refresh_token().expose_secret(),
+    )
+    .files("the replaced session files", &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+
     // Failures: a wrong password, an unanswered challenge.
     let wrong = SrpAuthorizer::new(
         client("confidential"),
@@ -220,6 +275,14 @@ async fn no_password_secret_code_session_or_token_is_shown() {
 
     let logs = capture.events();
     assert!(logs.contains("token obtained"), "the run was logged");
+    assert!(
+        logs.contains("stored session renewed"),
+        "the resumption was logged"
+    );
+    assert!(
+        logs.contains("a session file does not open"),
+        "the damaged file was logged"
+    );
     // The token requests' spans are scanned with all their fields (as they closed), on
     // success and on failure.
     for field in [

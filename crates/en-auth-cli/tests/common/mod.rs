@@ -20,6 +20,9 @@ const SCRUBBED: &[&str] = &[
     "EN_AUTH_ENVIRONMENTS",
     "EN_AUTH_CACHE_DIR",
     "XDG_CACHE_HOME",
+    "XDG_CONFIG_HOME",
+    "EN_AUTH_SESSION_KEY_FILE",
+    "EN_AUTH_SESSION_KEY_ENV",
     "RUST_LOG",
 ];
 
@@ -89,6 +92,35 @@ impl Sandbox {
         self.dir.path().join("cache")
     }
 
+    /// The key file that seals user sessions (created by the binary).
+    pub fn session_key_file(&self) -> PathBuf {
+        self.dir.path().join("config").join("session.key")
+    }
+
+    /// The sealed user sessions (`<cache>/sessions`).
+    pub fn sessions(&self) -> PathBuf {
+        self.cache().join("sessions")
+    }
+
+    /// The sealed session of `user` of `client_id` in `pool`, opened with the sandbox's key.
+    pub async fn stored_session(
+        &self,
+        pool: &str,
+        client_id: &str,
+        user: &str,
+    ) -> Option<en_auth_srp::StoredSession> {
+        use en_auth_srp::SessionStore;
+        en_auth_srp::FileSessionStore::open_with_key_file(self.sessions(), self.session_key_file())
+            .unwrap()
+            .load(&en_auth_srp::SessionKey {
+                user_pool_id: pool.into(),
+                client_id: client_id.into(),
+                user_name: user.into(),
+            })
+            .await
+            .unwrap()
+    }
+
     /// The root of the sandbox.
     pub fn root(&self) -> &Path {
         self.dir.path()
@@ -136,8 +168,22 @@ impl Sandbox {
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
     {
-        let mut argv: Vec<OsString> =
-            vec!["-c".into(), PTY_SCRIPT.into(), answer.into(), BIN.into()];
+        self.on_terminal_at(answer, "(not shown)", args)
+    }
+
+    /// [`on_terminal`](Self::on_terminal), typing `answer` once the terminal shows `prompt`.
+    pub fn on_terminal_at<I, S>(&self, answer: &str, prompt: &str, args: I) -> Invocation
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        let mut argv: Vec<OsString> = vec![
+            "-c".into(),
+            PTY_SCRIPT.into(),
+            answer.into(),
+            prompt.into(),
+            BIN.into(),
+        ];
         argv.extend(args.into_iter().map(Into::into));
         self.program("python3", argv)
     }
@@ -154,6 +200,7 @@ impl Sandbox {
         command
             .env("EN_AUTH_ENVIRONMENTS", self.environments())
             .env("EN_AUTH_CACHE_DIR", self.cache())
+            .env("EN_AUTH_SESSION_KEY_FILE", self.session_key_file())
             .args(args.into_iter().map(Into::into))
             .stdin(Stdio::null());
         Invocation { command }
@@ -163,7 +210,7 @@ impl Sandbox {
 /// Runs argv[2:] on a pseudo-terminal, answers the first "(not shown)" prompt with argv[1].
 const PTY_SCRIPT: &str = r#"
 import os, pty, select, sys, time
-answer, argv = sys.argv[1], sys.argv[2:]
+answer, prompt, argv = sys.argv[1], sys.argv[2].encode(), sys.argv[3:]
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(argv[0], argv)
@@ -179,7 +226,7 @@ while time.monotonic() < deadline:
     if not data:
         break
     shown += data
-    if not sent and b"(not shown)" in shown:
+    if not sent and prompt in shown:
         os.write(fd, answer.encode() + b"\n")
         sent = True
 os.close(fd)
