@@ -159,8 +159,8 @@ mod tests {
             child.env("CLIENT_SECRET", secret);
         }
         let output = tokio::task::spawn_blocking(move || child.output().unwrap())
-        .await
-        .unwrap();
+            .await
+            .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         assert!(
             output.status.success(),
@@ -213,8 +213,16 @@ mod tests {
         let info = introspection()
             .introspect(&reqwest::Client::new(), token)
             .await;
-        assert_eq!(info["client_id"], field(oidc(), "jwt_clients/pkjwt/id"), "{info}");
-        assert_eq!(info["client_assertion_aud"], field(oidc(), "issuer"), "{info}");
+        assert_eq!(
+            info["client_id"],
+            field(oidc(), "jwt_clients/pkjwt/id"),
+            "{info}"
+        );
+        assert_eq!(
+            info["client_assertion_aud"],
+            field(oidc(), "issuer"),
+            "{info}"
+        );
     }
 
     /// Token exchange (RFC 8693) from the environments file alone: the `subject_token_file`
@@ -262,8 +270,16 @@ mod tests {
         let info = introspection()
             .introspect(&reqwest::Client::new(), token)
             .await;
-        assert_eq!(info["client_id"], field(oidc(), "clients/exchanger/id"), "{info}");
-        assert_eq!(info["subject_client_id"], field(oidc(), "clients/basic/id"), "{info}");
+        assert_eq!(
+            info["client_id"],
+            field(oidc(), "clients/exchanger/id"),
+            "{info}"
+        );
+        assert_eq!(
+            info["subject_client_id"],
+            field(oidc(), "clients/basic/id"),
+            "{info}"
+        );
         assert_eq!(info["exchanged_audience"], "urn:en-auth:reports", "{info}");
     }
 

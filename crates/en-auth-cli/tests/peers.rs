@@ -163,7 +163,11 @@ async fn oidc_provider_token_exchange_from_a_subject_token_file() {
 
     std::fs::remove_file(&subject_file).unwrap();
     let line = exchange().run().await.fails_with(3);
-    for part in ["subject_token_file", "`exchange`", subject_file.to_str().unwrap()] {
+    for part in [
+        "subject_token_file",
+        "`exchange`",
+        subject_file.to_str().unwrap(),
+    ] {
         assert!(line.contains(part), "{part} in {line}");
     }
     assert!(!line.contains(subject.trim_end()), "{line}");

@@ -741,6 +741,11 @@ impl Environment {
     /// Sets how the client proves itself with a JWT (the key, the algorithm, the assertion
     /// files).
     ///
+    /// The settings are checked against the authentication method and the grant set so far:
+    /// call it after [`with_token_endpoint_auth_method`](Self::with_token_endpoint_auth_method)
+    /// and [`with_grant_type`](Self::with_grant_type) (an `assertion_file` is refused before
+    /// the jwt-bearer grant is set).
+    ///
     /// # Errors
     /// [`Error::Configuration`] when the settings contradict each other or the authentication
     /// method (see [`Environment::client_assertion`]).
