@@ -116,67 +116,176 @@ mod tests {
         (failure_line(&failure, "svc", "emulator", &url), token_url)
     }
 
-    /// The example's own code (`get`), configured only by the environments file and the
-    /// variables, in a child process of this test binary (the variables are the process's):
-    /// a `private_key_jwt` client against oidc-provider, with no `CLIENT_SECRET`.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_private_key_jwt_client_needs_only_the_environments_file() {
-        use en_auth_peers::support::{IntrospectedResource, Introspection};
+    /// oidc-provider's introspection, as its resource server.
+    fn introspection() -> en_auth_peers::support::Introspection {
         use en_auth_peers::{field, oidc};
-        let introspection = Introspection {
+        en_auth_peers::support::Introspection {
             endpoint: field(oidc(), "introspection_endpoint").to_owned(),
             client_id: field(oidc(), "clients/introspector/id").to_owned(),
             secret: field(oidc(), "clients/introspector/secret").to_owned(),
-        };
-        let resource = IntrospectedResource::start(introspection, None).await;
+        }
+    }
+
+    /// The example's own code (`get`), configured only by the environments file (`[prod]`
+    /// in `environments`) and the variables, in a child process of this test binary (the
+    /// variables are the process's), against an introspected resource of oidc-provider: the
+    /// child's stdout, the number of requests the resource authorized and the tokens it saw.
+    async fn run_child(
+        environments: String,
+        client_id: &str,
+        client_secret: Option<&str>,
+    ) -> (String, u64, Vec<String>) {
+        let resource =
+            en_auth_peers::support::IntrospectedResource::start(introspection(), None).await;
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("environments.toml");
-        std::fs::write(
-            &file,
-            format!(
-                "[prod]\ntoken_url = \"{}\"\nscopes = [\"{}\"]\n\
-                 token_endpoint_auth_method = \"private_key_jwt\"\n\
-                 private_key_file = \"{}\"\nsigning_algorithm = \"RS256\"\n",
-                field(oidc(), "token_endpoint"),
-                field(oidc(), "scope"),
-                field(oidc(), "key_files/rsa_pem"),
-            ),
-        )
-        .unwrap();
+        std::fs::write(&file, environments).unwrap();
         let url = resource.url().to_owned();
-        let client_id = field(oidc(), "jwt_clients/pkjwt/id");
-        let output = tokio::task::spawn_blocking(move || {
-            std::process::Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "tests::child_get",
-                    "--include-ignored",
-                    "--nocapture",
-                ])
-                .env("EN_AUTH_ENVIRONMENTS", &file)
-                .env("ENVIRONMENT", "prod")
-                .env("CLIENT_ID", client_id)
-                .env_remove("CLIENT_SECRET")
-                .env_remove("API_KEY")
-                .env("SERVICE_ACCOUNT_TEST_URL", &url)
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child
+            .args([
+                "--exact",
+                "tests::child_get",
+                "--include-ignored",
+                "--nocapture",
+            ])
+            .env("EN_AUTH_ENVIRONMENTS", &file)
+            .env("ENVIRONMENT", "prod")
+            .env("CLIENT_ID", client_id)
+            .env_remove("CLIENT_SECRET")
+            .env_remove("API_KEY")
+            .env("SERVICE_ACCOUNT_TEST_URL", &url);
+        if let Some(secret) = client_secret {
+            child.env("CLIENT_SECRET", secret);
+        }
+        let output = tokio::task::spawn_blocking(move || child.output().unwrap())
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         assert!(
             output.status.success(),
             "{stdout}\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        assert!(stdout.contains("200 OK"), "{stdout}");
-        assert_eq!(resource.active(), 1, "{stdout}");
+        (stdout, resource.active(), resource.tokens())
     }
 
-    /// Run by the test above in a child process: the example's `get`.
+    /// A `private_key_jwt` client against oidc-provider, with no `CLIENT_SECRET`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_private_key_jwt_client_needs_only_the_environments_file() {
+        use en_auth_peers::{field, oidc};
+        let environments = format!(
+            "[prod]\ntoken_url = \"{}\"\nscopes = [\"{}\"]\n\
+             token_endpoint_auth_method = \"private_key_jwt\"\n\
+             private_key_file = \"{}\"\nsigning_algorithm = \"RS256\"\n",
+            field(oidc(), "token_endpoint"),
+            field(oidc(), "scope"),
+            field(oidc(), "key_files/rsa_pem"),
+        );
+        let (stdout, active, _) =
+            run_child(environments, field(oidc(), "jwt_clients/pkjwt/id"), None).await;
+        assert!(stdout.contains("200 OK"), "{stdout}");
+        assert_eq!(active, 1, "{stdout}");
+    }
+
+    /// The same client with only the `issuer` (no `token_url`): the token endpoint is
+    /// discovered, and the assertion is for the issuer.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_private_key_jwt_client_needs_only_the_issuer() {
+        use en_auth_peers::{field, oidc};
+        let environments = format!(
+            "[prod]\nissuer = \"{}\"\nscopes = [\"{}\"]\n\
+             token_endpoint_auth_method = \"private_key_jwt\"\n\
+             private_key_file = \"{}\"\nsigning_algorithm = \"ES256\"\nkey_id = \"ec-1\"\n",
+            field(oidc(), "issuer"),
+            field(oidc(), "scope"),
+            field(oidc(), "key_files/ec_pem"),
+        );
+        assert!(!environments.contains("token_url"));
+        let (stdout, active, tokens) =
+            run_child(environments, field(oidc(), "jwt_clients/pkjwt/id"), None).await;
+        assert!(stdout.contains("200 OK"), "{stdout}");
+        assert_eq!(active, 1, "{stdout}");
+        // The server records the client assertion's `aud`: the issuer.
+        let [token] = tokens.as_slice() else {
+            panic!("one token expected, the resource saw {}", tokens.len())
+        };
+        let info = introspection()
+            .introspect(&reqwest::Client::new(), token)
+            .await;
+        assert_eq!(
+            info["client_id"],
+            field(oidc(), "jwt_clients/pkjwt/id"),
+            "{info}"
+        );
+        assert_eq!(
+            info["client_assertion_aud"],
+            field(oidc(), "issuer"),
+            "{info}"
+        );
+    }
+
+    /// Token exchange (RFC 8693) from the environments file alone: the `subject_token_file`
+    /// holds another client's token, which the exchanger client (its secret in
+    /// `CLIENT_SECRET`) exchanges for a token for the `audience`, at the discovered endpoint.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_token_exchange_needs_only_the_environments_file() {
+        use en_auth_oauth2::secrecy::ExposeSecret as _;
+        use en_auth_peers::{field, oidc};
+        let subject = ServiceAccountAuthorizer::new(
+            ClientInfo::new(
+                field(oidc(), "clients/basic/id"),
+                field(oidc(), "clients/basic/secret"),
+            ),
+            Environment::new("subject")
+                .with_token_url(field(oidc(), "token_endpoint"))
+                .unwrap()
+                .with_scopes([field(oidc(), "scope")]),
+        )
+        .unwrap()
+        .access_token()
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let subject_file = dir.path().join("subject");
+        std::fs::write(&subject_file, subject.secret().expose_secret()).unwrap();
+        let environments = format!(
+            "[prod]\nissuer = \"{}\"\naudience = \"urn:en-auth:reports\"\n\
+             subject_token_file = \"{}\"\n",
+            field(oidc(), "issuer"),
+            subject_file.display(),
+        );
+        let (stdout, active, tokens) = run_child(
+            environments,
+            field(oidc(), "clients/exchanger/id"),
+            Some(field(oidc(), "clients/exchanger/secret")),
+        )
+        .await;
+        assert!(stdout.contains("200 OK"), "{stdout}");
+        assert_eq!(active, 1, "{stdout}");
+        // The token the resource saw is the exchanger's, exchanged for the file's subject.
+        let [token] = tokens.as_slice() else {
+            panic!("one token expected, the resource saw {}", tokens.len())
+        };
+        let info = introspection()
+            .introspect(&reqwest::Client::new(), token)
+            .await;
+        assert_eq!(
+            info["client_id"],
+            field(oidc(), "clients/exchanger/id"),
+            "{info}"
+        );
+        assert_eq!(
+            info["subject_client_id"],
+            field(oidc(), "clients/basic/id"),
+            "{info}"
+        );
+        assert_eq!(info["exchanged_audience"], "urn:en-auth:reports", "{info}");
+    }
+
+    /// Run by the tests above in a child process: the example's `get`.
     #[tokio::test]
-    #[ignore = "run by a_private_key_jwt_client_needs_only_the_environments_file"]
+    #[ignore = "run by run_child, in a child process with the variables it sets"]
     async fn child_get() {
         let url = std::env::var("SERVICE_ACCOUNT_TEST_URL").expect("run by its parent test");
         get(url).await.unwrap();

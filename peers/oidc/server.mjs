@@ -134,8 +134,18 @@ const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'en-auth-test
 // oidc-provider as the token's extra claims when it is saved, and shown by introspection.
 const exchangeClaims = new WeakMap();
 
+// A token obtained with a client assertion (private_key_jwt, client_secret_jwt) also records
+// the assertion's `aud` (verified by oidc-provider, which accepts the issuer, the token endpoint
+// or the endpoint's URL): introspection shows which one the client chose.
+const tokenClaims = (ctx, token) => {
+  const assertion = ctx?.oidc?.params?.client_assertion;
+  const recorded = exchangeClaims.get(token);
+  if (!assertion) return recorded;
+  return { ...recorded, client_assertion_aud: jose.decodeJwt(assertion).aud };
+};
+
 const provider = new Provider(issuer, {
-  extraTokenClaims: async (_ctx, token) => exchangeClaims.get(token),
+  extraTokenClaims: async (ctx, token) => tokenClaims(ctx, token),
   ...(authMethods ? { clientAuthMethods: authMethods } : {}),
   clients: [
     m2m(clients.basic, 'client_secret_basic'),

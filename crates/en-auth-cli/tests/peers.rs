@@ -1,8 +1,8 @@
 //! `en-auth` against the real peers: oidc-provider (client credentials, a secret with special
-//! characters from a file, tokens checked by RFC 7662 introspection) and ministack (Cognito
-//! SRP login, and the session renewed with the refresh token by a later process; the
-//! user-pool token endpoint for a machine client). A peer that is not installed fails the test
-//! (`cargo xtask peers install`).
+//! characters from a file, tokens checked by RFC 7662 introspection, discovery, token exchange
+//! from a subject token file) and ministack (Cognito SRP login, and the session renewed with the
+//! refresh token by a later process; the user-pool token endpoint for a machine client). A peer
+//! that is not installed fails the test (`cargo xtask peers install`).
 
 mod common;
 
@@ -116,6 +116,61 @@ async fn oidc_provider_discovered_from_the_issuer_alone() {
     assert_eq!(claims["aud"], resource, "{claims}");
     assert_eq!(claims["iss"], field(oidc(), "issuer"));
     assert_eq!(claims["client_id"], field(oidc(), "clients/basic/id"));
+}
+
+/// Token exchange (RFC 8693) from the environments file: `subject_token_file` (relative, beside
+/// the file) holds a token `en-auth token` got for another client; the exchanger client gets a
+/// token for the `audience` at the endpoint discovered from the issuer alone, which the server
+/// records as exchanged for that subject. The file is read at every exchange (no store keeps
+/// an exchanged token): once it is gone, the next invocation fails with exit 3 naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_provider_token_exchange_from_a_subject_token_file() {
+    let sandbox = Sandbox::new(
+        "oidc-exchange",
+        &format!(
+            "[oidc]\ntoken_url = \"{}\"\nscopes = [\"{}\"]\n\
+             [exchange]\nissuer = \"{}\"\naudience = \"urn:en-auth:reports\"\n\
+             subject_token_file = \"subject\"\n",
+            field(oidc(), "token_endpoint"),
+            field(oidc(), "scope"),
+            field(oidc(), "issuer"),
+        ),
+    );
+    let subject = sandbox
+        .cmd(["token", "--env", "oidc"])
+        .env("CLIENT_ID", field(oidc(), "clients/basic/id"))
+        .env("CLIENT_SECRET", field(oidc(), "clients/basic/secret"))
+        .run()
+        .await
+        .ok();
+    let subject_file = sandbox.environments().with_file_name("subject");
+    std::fs::write(&subject_file, &subject).unwrap();
+    let exchange = || {
+        sandbox
+            .cmd(["token", "--env", "exchange", "--format", "json"])
+            .env("CLIENT_ID", field(oidc(), "clients/exchanger/id"))
+            .env("CLIENT_SECRET", field(oidc(), "clients/exchanger/secret"))
+    };
+    let out = exchange().run().await.ok();
+    let json: Value = serde_json::from_str(&out).unwrap();
+    let token = json["access_token"].as_str().unwrap();
+    assert_ne!(token, subject.trim_end());
+    let info = introspect(token).await;
+    assert_eq!(info["active"], true, "{info}");
+    assert_eq!(info["client_id"], field(oidc(), "clients/exchanger/id"));
+    assert_eq!(info["subject_client_id"], field(oidc(), "clients/basic/id"));
+    assert_eq!(info["exchanged_audience"], "urn:en-auth:reports");
+
+    std::fs::remove_file(&subject_file).unwrap();
+    let line = exchange().run().await.fails_with(3);
+    for part in [
+        "subject_token_file",
+        "`exchange`",
+        subject_file.to_str().unwrap(),
+    ] {
+        assert!(line.contains(part), "{part} in {line}");
+    }
+    assert!(!line.contains(subject.trim_end()), "{line}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,7 +22,7 @@
 //! # signing_algorithm = "ES256"                          # RS256 (default), PS256, ES256, EdDSA; HS256
 //! # key_id = "key-1"                                     # the assertion's kid
 //! # certificate_file = "keys/client.crt"                 # sends x5t#S256
-//! # client_assertion_audience = "https://auth.example.com"  # default: the token URL
+//! # client_assertion_audience = "https://auth.example.com"  # default: token URL, else issuer
 //! # client_assertion_file = "/var/run/secrets/tokens/token" # workload identity (re-read each time)
 //! # grant_type = "jwt_bearer"                            # RFC 7523 §2.1, with:
 //! # assertion_file = "/var/run/secrets/tokens/token"
@@ -151,8 +151,9 @@ pub struct ClientAssertionConfig {
     /// `certificate_file`: a PEM certificate of the key; its SHA-256 thumbprint is sent as the
     /// `x5t#S256` header.
     pub certificate_file: Option<PathBuf>,
-    /// `client_assertion_audience`: the assertion's `aud` (default: the token endpoint URL; set
-    /// it to the issuer for servers that want that).
+    /// `client_assertion_audience`: the assertion's `aud` (default: the `token_url`, or the
+    /// issuer when the endpoint is discovered from an `issuer` alone; set it to the issuer for
+    /// servers that want that).
     pub audience: Option<String>,
     /// `client_assertion_file`: a file holding a JWT sent as the client assertion, re-read at
     /// every token request (a workload identity token).
@@ -739,6 +740,11 @@ impl Environment {
 
     /// Sets how the client proves itself with a JWT (the key, the algorithm, the assertion
     /// files).
+    ///
+    /// The settings are checked against the authentication method and the grant set so far:
+    /// call it after [`with_token_endpoint_auth_method`](Self::with_token_endpoint_auth_method)
+    /// and [`with_grant_type`](Self::with_grant_type) (an `assertion_file` is refused before
+    /// the jwt-bearer grant is set).
     ///
     /// # Errors
     /// [`Error::Configuration`] when the settings contradict each other or the authentication

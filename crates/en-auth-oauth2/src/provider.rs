@@ -36,7 +36,8 @@ pub(crate) const JWT_BEARER_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type
 /// RFC 8693 token exchange instead: the file's token (re-read for every request) is exchanged
 /// for a token for the environment's audience, resources and scopes (see
 /// [`TokenExchange`](crate::TokenExchange) for a subject from another authorizer or a
-/// closure). Such tokens are never shared through a store: they are the subject's.
+/// closure). Such tokens, and the jwt-bearer grant's, are never shared through a store: they
+/// are the subject's.
 pub struct ClientCredentials {
     client_info: ClientInfo,
     environment: Environment,
@@ -262,10 +263,13 @@ impl TokenProvider for ClientCredentials {
     /// token is shared only between holders of the same secret or key) or the path of the
     /// assertion file. Never the secret or key itself.
     ///
-    /// None with token exchange: an exchanged token is the subject's, and another process's
-    /// subject token (the same file path) may be another subject.
+    /// None with token exchange and with the jwt-bearer grant: such a token is the subject's
+    /// (the subject token's, the assertion's `sub`), and another process's file at the same
+    /// path may hold another subject.
     fn shared_identity(&self) -> Option<SharedIdentity> {
-        if self.environment.token_exchange().is_some() {
+        if self.environment.token_exchange().is_some()
+            || self.environment.grant_type() == GrantType::JwtBearer
+        {
             return None;
         }
         let mut identity = self
@@ -284,9 +288,6 @@ impl TokenProvider for ClientCredentials {
                 self.environment.token_endpoint_auth_method().as_str(),
             );
         identity = self.authentication.identify(identity);
-        if let Some(path) = &self.environment.client_assertion().assertion_file {
-            identity = identity.with("assertion_file", path.display().to_string());
-        }
         for scope in self.environment.scopes() {
             identity = identity.with("scope", scope.as_str());
         }

@@ -477,6 +477,32 @@ fn resources_audience_and_issuer_are_part_of_the_cache_key() {
     assert_eq!(keys[0], before.key());
 }
 
+/// The jwt-bearer grant's token is the assertion subject's (RFC 7523 §2.1): two processes with
+/// an assertion file at the same path may hold two subjects, so such tokens are never shared
+/// (as token exchange's are not). Regression: the identity named the file's path only, and two
+/// workloads of one client, with different subjects, would have shared one token.
+#[test]
+fn the_jwt_bearer_grant_shares_no_token() {
+    use en_auth_oauth2::core::{ClientAssertionConfig, GrantType};
+    let mut config = ClientAssertionConfig::default();
+    config.assertion_file = Some("/var/run/secrets/tokens/assertion".into());
+    let bearer = Environment::new("keys")
+        .with_token_url("https://auth.example.com/token")
+        .unwrap()
+        .with_grant_type(GrantType::JwtBearer)
+        .with_client_assertion(config)
+        .unwrap();
+    assert!(provider(bearer).shared_identity().is_none());
+    // The client-credentials grant of the same client still shares.
+    assert!(provider(
+        Environment::new("keys")
+            .with_token_url("https://auth.example.com/token")
+            .unwrap()
+    )
+    .shared_identity()
+    .is_some());
+}
+
 /// The Redis store's key names are a keyed HMAC of the shared key: different resources,
 /// different Redis keys (the store is built, never connected).
 #[cfg(feature = "redis")]

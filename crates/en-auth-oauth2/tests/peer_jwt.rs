@@ -173,6 +173,43 @@ async fn the_assertion_audience_can_be_the_issuer() {
     .await;
 }
 
+/// A `private_key_jwt` client configured by an environments file with only the issuer: the
+/// token endpoint is discovered (and `private_key_jwt` found among the server's methods), and
+/// the assertion's `aud` is the issuer, as the server records it for introspection; with a
+/// `token_url` it is the token endpoint.
+#[tokio::test]
+async fn private_key_jwt_with_an_issuer_alone_signs_for_the_issuer() {
+    let dir = TempDir::new("issuer-alone");
+    let method = "token_endpoint_auth_method = \"private_key_jwt\"\n\
+                  signing_algorithm = \"ES256\"\nkey_id = \"ec-1\"\n";
+    let toml = format!(
+        "[discovered]\nissuer = \"{issuer}\"\nscopes = [\"{scope}\"]\n{method}\
+         private_key_file = \"{key}\"\n\
+         [configured]\ntoken_url = \"{token_url}\"\nscopes = [\"{scope}\"]\n{method}\
+         private_key_file = \"{key}\"\n",
+        issuer = field(oidc(), "issuer"),
+        scope = field(oidc(), "scope"),
+        key = key_file("ec_pem").display(),
+        token_url = token_endpoint(),
+    );
+    let file = dir.file("environments.toml", &toml);
+    let discovered = Environment::from_file(&file, "discovered").unwrap();
+    assert!(discovered.token_url().is_none());
+    for (environment, aud) in [
+        (discovered, field(oidc(), "issuer")),
+        (
+            Environment::from_file(&file, "configured").unwrap(),
+            token_endpoint(),
+        ),
+    ] {
+        // Twice: a fresh jti each time (the server refuses one it has seen).
+        for _ in 0..2 {
+            let info = token_for(pkjwt_client(), environment.clone()).await;
+            assert_eq!(info["client_assertion_aud"], aud, "{info}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn client_secret_jwt_signs_with_the_secret() {
     let client = ClientInfo::new(

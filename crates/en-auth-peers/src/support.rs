@@ -178,6 +178,17 @@ impl IntrospectedResource {
         self.state.inactive.load(Ordering::SeqCst)
     }
 
+    /// The different tokens authorized (for a test to introspect what a client sent).
+    pub fn tokens(&self) -> Vec<String> {
+        self.state
+            .tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
     /// How many different tokens were authorized.
     pub fn distinct_tokens(&self) -> usize {
         self.state
