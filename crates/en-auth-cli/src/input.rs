@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use en_auth_srp::{
-    Challenge, ChallengeResponses, CUSTOM_CHALLENGE, NEW_PASSWORD_REQUIRED, SELECT_MFA_TYPE,
-    SMS_MFA, SOFTWARE_TOKEN_MFA,
+    Challenge, ChallengeResponses, CUSTOM_CHALLENGE, EMAIL_OTP, NEW_PASSWORD_REQUIRED,
+    SELECT_CHALLENGE, SELECT_MFA_TYPE, SMS_MFA, SMS_OTP, SOFTWARE_TOKEN_MFA,
 };
 use secrecy::SecretString;
 use zeroize::Zeroizing;
@@ -199,6 +199,9 @@ impl TerminalChallenges {
             SELECT_MFA_TYPE,
             NEW_PASSWORD_REQUIRED,
             CUSTOM_CHALLENGE,
+            SELECT_CHALLENGE,
+            EMAIL_OTP,
+            SMS_OTP,
         ]
         .contains(&name)
         {
@@ -225,6 +228,26 @@ impl TerminalChallenges {
             SMS_MFA => {
                 let to = parameter("CODE_DELIVERY_DESTINATION").unwrap_or("your phone".into());
                 ask_line(&format!("Code sent by SMS to {to}: ")).map(ChallengeResponses::sms)
+            }
+            EMAIL_OTP => {
+                let to = parameter("CODE_DELIVERY_DESTINATION").unwrap_or("your email".into());
+                ask_line(&format!("Sign-in code sent by email to {to}: "))
+                    .map(ChallengeResponses::email_otp)
+            }
+            SMS_OTP => {
+                let to = parameter("CODE_DELIVERY_DESTINATION").unwrap_or("your phone".into());
+                ask_line(&format!("Sign-in code sent by SMS to {to}: "))
+                    .map(ChallengeResponses::sms_otp)
+            }
+            SELECT_CHALLENGE => {
+                let choices = challenge
+                    .available_challenges()
+                    .iter()
+                    .map(|c| terminal(c))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                ask_line(&format!("How does `{user}` sign in ({choices}): "))
+                    .map(|choice| ChallengeResponses::answer(choice.to_ascii_uppercase()))
             }
             SELECT_MFA_TYPE => {
                 let choices =

@@ -800,3 +800,52 @@ async fn a_remembered_device_spares_later_processes_the_mfa_code() {
     }
     scan.assert_clean();
 }
+
+/// Choice-based sign-in (`auth_flow = "USER_AUTH"` in the environments file): en-auth asks on
+/// the terminal how the user signs in, listing Cognito's available challenges; the typed
+/// `password_srp` runs the SRP rounds (the proof verified by the emulator). Without a
+/// terminal the choice is not made and the login ends with exit 6.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_auth_asks_the_first_factor_on_the_terminal() {
+    let server = CognitoServer::builder()
+        .pool_id(POOL)
+        .client(AppClient::public("pub"))
+        .user(PoolUser::new("chooser", PASSWORD).email("chooser@example.com"))
+        .start()
+        .await;
+    let sandbox = Sandbox::new(
+        "user-auth",
+        &format!(
+            "[dev]\nuser_pool_id = \"{}\"\ncognito_endpoint = \"{}\"\nauth_flow = \"USER_AUTH\"\n",
+            server.pool_id(),
+            server.endpoint()
+        ),
+    );
+    let login = sandbox
+        .on_terminal_at("password_srp", "sign in (", args("login", "chooser", &[]))
+        .env("CLIENT_ID", "pub")
+        .env("USER_PWD", PASSWORD)
+        .run()
+        .await;
+    assert_eq!(login.code(), 0, "{}", login.stdout());
+    assert!(
+        login
+            .stdout()
+            .contains("How does `chooser` sign in (PASSWORD_SRP, PASSWORD, EMAIL_OTP): "),
+        "{}",
+        login.stdout()
+    );
+    assert_eq!(server.verified_logins(), 1);
+    let run = sandbox
+        .cmd(args("login", "chooser", &[]))
+        .env("CLIENT_ID", "pub")
+        .env("USER_PWD", PASSWORD)
+        .run()
+        .await;
+    assert_eq!(run.code(), 6, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("SELECT_CHALLENGE"),
+        "{}",
+        run.stderr()
+    );
+}

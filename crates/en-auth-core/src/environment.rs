@@ -187,6 +187,8 @@ pub struct Environment {
     token_exchange: Option<TokenExchangeConfig>,
     region: Option<String>,
     user_pool_id: Option<String>,
+    auth_flow: Option<String>,
+    preferred_challenge: Option<String>,
     cognito_endpoint: Option<Url>,
     scopes: Vec<String>,
     extra_params: Vec<(String, String)>,
@@ -210,6 +212,8 @@ impl std::fmt::Debug for Environment {
             .field("token_exchange", &self.token_exchange)
             .field("region", &self.region)
             .field("user_pool_id", &self.user_pool_id)
+            .field("auth_flow", &self.auth_flow)
+            .field("preferred_challenge", &self.preferred_challenge)
             .field(
                 "cognito_endpoint",
                 &self.cognito_endpoint.as_ref().map(Url::as_str),
@@ -258,6 +262,8 @@ struct EnvironmentTable {
     requested_token_type: Option<String>,
     region: Option<String>,
     user_pool_id: Option<String>,
+    auth_flow: Option<String>,
+    preferred_challenge: Option<String>,
     cognito_endpoint: Option<String>,
     #[serde(default)]
     scopes: Vec<String>,
@@ -294,6 +300,8 @@ impl EnvironmentTable {
         "requested_token_type",
         "region",
         "user_pool_id",
+        "auth_flow",
+        "preferred_challenge",
         "cognito_endpoint",
         "scopes",
         "extra_params",
@@ -324,6 +332,8 @@ impl Environment {
             token_exchange: None,
             region: None,
             user_pool_id: None,
+            auth_flow: None,
+            preferred_challenge: None,
             cognito_endpoint: None,
             scopes: Vec::new(),
             extra_params: Vec::new(),
@@ -462,6 +472,8 @@ impl Environment {
         }
         env.region = table.region;
         env.user_pool_id = table.user_pool_id;
+        env.auth_flow = table.auth_flow;
+        env.preferred_challenge = table.preferred_challenge;
         env.scopes = table.scopes;
         env.extra_params = table.extra_params.into_iter().collect();
         env.client_assertion = ClientAssertionConfig {
@@ -692,6 +704,23 @@ impl Environment {
         self
     }
 
+    /// Sets the Cognito sign-in flow (`auth_flow`): `USER_SRP_AUTH` (the default) or
+    /// `USER_AUTH` (choice-based sign-in). en-auth-srp checks the value when it builds.
+    #[must_use]
+    pub fn with_auth_flow(mut self, flow: impl Into<String>) -> Self {
+        self.auth_flow = Some(flow.into());
+        self
+    }
+
+    /// Sets the first challenge a `USER_AUTH` sign-in asks for (`preferred_challenge`):
+    /// `PASSWORD_SRP`, `PASSWORD`, `EMAIL_OTP` or `SMS_OTP` (Cognito's `PREFERRED_CHALLENGE`).
+    /// en-auth-srp checks the value when it builds.
+    #[must_use]
+    pub fn with_preferred_challenge(mut self, challenge: impl Into<String>) -> Self {
+        self.preferred_challenge = Some(challenge.into());
+        self
+    }
+
     /// Sets the Cognito user pool id, such as `us-east-1_Example`.
     #[must_use]
     pub fn with_user_pool_id(mut self, pool: impl Into<String>) -> Self {
@@ -913,6 +942,16 @@ impl Environment {
     /// The Cognito user pool id, if set.
     pub fn user_pool_id(&self) -> Option<&str> {
         self.user_pool_id.as_deref()
+    }
+
+    /// The Cognito sign-in flow (`auth_flow`, such as `USER_AUTH`), if set.
+    pub fn auth_flow(&self) -> Option<&str> {
+        self.auth_flow.as_deref()
+    }
+
+    /// The preferred first challenge of a `USER_AUTH` sign-in (`preferred_challenge`), if set.
+    pub fn preferred_challenge(&self) -> Option<&str> {
+        self.preferred_challenge.as_deref()
     }
 
     /// The Cognito API endpoint override, if set.

@@ -40,6 +40,7 @@ pub struct Challenge {
     pub(crate) name: String,
     pub(crate) parameters: HashMap<String, String>,
     pub(crate) user_name: String,
+    pub(crate) available: Vec<String>,
 }
 
 impl Challenge {
@@ -57,6 +58,13 @@ impl Challenge {
     /// The user name being logged in, as given.
     pub fn user_name(&self) -> &str {
         &self.user_name
+    }
+
+    /// For [`SELECT_CHALLENGE`](crate::SELECT_CHALLENGE): the first factors the user may
+    /// choose (Cognito's `AvailableChallenges`, such as `PASSWORD_SRP`, `EMAIL_OTP`); empty for
+    /// other challenges.
+    pub fn available_challenges(&self) -> &[String] {
+        &self.available
     }
 }
 
@@ -95,7 +103,21 @@ impl ChallengeResponses {
         Self::new().with("NEW_PASSWORD", password)
     }
 
-    /// `ANSWER`: the answer to [`SELECT_MFA_TYPE`] (`SMS_MFA` or `SOFTWARE_TOKEN_MFA`) and to
+    /// `EMAIL_OTP_CODE`: the answer to [`EMAIL_OTP`](crate::EMAIL_OTP), the code the user
+    /// received by email.
+    pub fn email_otp(code: impl Into<String>) -> Self {
+        Self::new().with("EMAIL_OTP_CODE", code)
+    }
+
+    /// `SMS_OTP_CODE`: the answer to [`SMS_OTP`](crate::SMS_OTP), the code the user received
+    /// by SMS.
+    pub fn sms_otp(code: impl Into<String>) -> Self {
+        Self::new().with("SMS_OTP_CODE", code)
+    }
+
+    /// `ANSWER`: the answer to [`SELECT_MFA_TYPE`] (`SMS_MFA` or `SOFTWARE_TOKEN_MFA`), to
+    /// [`SELECT_CHALLENGE`](crate::SELECT_CHALLENGE) (the chosen first factor, such as
+    /// `EMAIL_OTP`; the login adds `SRP_A` or the password itself) and to
     /// [`CUSTOM_CHALLENGE`].
     pub fn answer(answer: impl Into<String>) -> Self {
         Self::new().with("ANSWER", answer)

@@ -48,6 +48,7 @@ mod srp;
 #[cfg(feature = "__internals")]
 #[doc(hidden)]
 pub mod srp;
+mod user_auth;
 
 use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Region};
 pub use challenge::{
@@ -72,6 +73,10 @@ pub use provider::{CognitoSrp, RememberedDevice};
 pub use reqwest;
 use secrecy::ExposeSecret;
 pub use session::{FileSessionStore, SessionKey, SessionStore, SessionStoreError, StoredSession};
+pub use user_auth::{
+    FirstFactor, SignInFlow, EMAIL_OTP, PASSWORD, PASSWORD_SRP, SELECT_CHALLENGE, SMS_OTP,
+    WEB_AUTHN,
+};
 
 /// Authorizes requests as a user logged in over Cognito SRP: as the Python `en_auth`
 /// package's `SrpAuthorizer(client_info, credentials, environment)`.
@@ -154,6 +159,7 @@ impl SrpAuthorizer {
             handler: None,
             remember_devices: false,
             sessions: None,
+            sign_in: None,
             settings: AuthorizerBuilder::new().with_environment(environment),
         }
     }
@@ -204,6 +210,7 @@ pub struct SrpAuthorizerBuilder {
     handler: Option<Box<dyn ChallengeHandler>>,
     remember_devices: bool,
     sessions: Option<std::sync::Arc<dyn SessionStore>>,
+    sign_in: Option<SignInFlow>,
     settings: AuthorizerBuilder,
 }
 
@@ -278,6 +285,29 @@ impl SrpAuthorizerBuilder {
         self
     }
 
+    /// How a login starts: [`SignInFlow::UserAuth`] for choice-based sign-in (`USER_AUTH`)
+    /// with a preferred first factor or `SELECT_CHALLENGE` answered by the challenge handler.
+    /// Default: the environment's `auth_flow` / `preferred_challenge`, else `USER_SRP_AUTH`.
+    ///
+    /// ```no_run
+    /// # fn run(builder: en_auth_srp::SrpAuthorizerBuilder) -> Result<(), en_auth_srp::Error> {
+    /// use en_auth_srp::{Challenge, ChallengeResponses, FirstFactor, SignInFlow, EMAIL_OTP};
+    /// let authorizer = builder
+    ///     .sign_in_flow(SignInFlow::UserAuth { preferred_challenge: Some(FirstFactor::EmailOtp) })
+    ///     .challenge_handler(|challenge: &Challenge| match challenge.name() {
+    ///         EMAIL_OTP => Some(ChallengeResponses::email_otp(read_the_code())),
+    ///         _ => None,
+    ///     })
+    ///     .build()?;
+    /// # Ok(()) }
+    /// # fn read_the_code() -> String { String::new() }
+    /// ```
+    #[must_use]
+    pub fn sign_in_flow(mut self, flow: SignInFlow) -> Self {
+        self.sign_in = Some(flow);
+        self
+    }
+
     /// Answers challenges after `PASSWORD_VERIFIER` (MFA codes, a new password, custom
     /// challenges) with `handler`. Without one, such a challenge ends the login with
     /// [`Error::Challenge`].
@@ -327,6 +357,10 @@ impl SrpAuthorizerBuilder {
             None => format!("https://cognito-idp.{region}.amazonaws.com"),
         };
         let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(config.build());
+        let sign_in = match self.sign_in {
+            Some(flow) => flow,
+            None => SignInFlow::from_environment(&environment)?,
+        };
         let mut provider = CognitoSrp::new(
             self.client_info,
             self.credentials,
@@ -334,7 +368,8 @@ impl SrpAuthorizerBuilder {
             cognito,
             endpoint,
         )?
-        .with_remembered_devices(self.remember_devices);
+        .with_remembered_devices(self.remember_devices)
+        .with_sign_in_flow(sign_in);
         if let Some(store) = self.sessions {
             provider = provider.with_session_store(store);
         }

@@ -50,6 +50,7 @@ use crate::session::{SessionKey, SessionStore, StoredSession};
 use crate::srp::{
     secret_hash, timestamp, DeviceSecret, DeviceVerifierInput, SrpClient, VerifierInput,
 };
+use crate::user_auth::{self, FirstFactor, SignInFlow, SELECT_CHALLENGE};
 
 /// The name a confirmed device is given (`ConfirmDevice`'s `DeviceName`).
 const DEVICE_NAME: &str = "en-auth";
@@ -161,6 +162,13 @@ pub struct CognitoSrp {
     /// Where the session survives a restart, and under which key.
     sessions: Option<Arc<dyn SessionStore>>,
     session_key: SessionKey,
+    /// `USER_SRP_AUTH` or `USER_AUTH`.
+    sign_in: SignInFlow,
+}
+
+/// The names of `AvailableChallenges`.
+fn available(challenges: &[ChallengeNameType]) -> Vec<String> {
+    challenges.iter().map(|c| c.as_str().to_owned()).collect()
 }
 
 /// One step of a login: what the last call returned.
@@ -169,6 +177,8 @@ struct Step {
     parameters: HashMap<String, String>,
     session: Option<String>,
     result: Option<AuthenticationResultType>,
+    /// `AvailableChallenges` (with `SELECT_CHALLENGE`).
+    available: Vec<String>,
 }
 
 impl CognitoSrp {
@@ -206,6 +216,7 @@ impl CognitoSrp {
             remember_device: false,
             sessions: None,
             session_key,
+            sign_in: SignInFlow::default(),
         })
     }
 
@@ -220,6 +231,14 @@ impl CognitoSrp {
     #[must_use]
     pub fn with_session_store(mut self, store: Arc<dyn SessionStore>) -> Self {
         self.sessions = Some(store);
+        self
+    }
+
+    /// Starts each login with `flow`: `USER_SRP_AUTH` (the default) or choice-based
+    /// `USER_AUTH` (see [`SignInFlow`]).
+    #[must_use]
+    pub fn with_sign_in_flow(mut self, flow: SignInFlow) -> Self {
+        self.sign_in = flow;
         self
     }
 
@@ -396,10 +415,34 @@ impl CognitoSrp {
         let mut request = self
             .cognito
             .initiate_auth()
-            .auth_flow(AuthFlowType::UserSrpAuth)
             .client_id(self.client_info.client_id())
-            .auth_parameters("USERNAME", typed)
-            .auth_parameters("SRP_A", srp.srp_a());
+            .auth_parameters("USERNAME", typed);
+        request = match self.sign_in {
+            SignInFlow::UserAuth {
+                preferred_challenge,
+            } => {
+                request = request.auth_flow(AuthFlowType::UserAuth);
+                match preferred_challenge {
+                    Some(first) => {
+                        request = request.auth_parameters("PREFERRED_CHALLENGE", first.as_str());
+                        match first {
+                            FirstFactor::PasswordSrp => {
+                                request.auth_parameters("SRP_A", srp.srp_a())
+                            }
+                            FirstFactor::Password => request.auth_parameters(
+                                "PASSWORD",
+                                self.current_password().expose_secret(),
+                            ),
+                            _ => request,
+                        }
+                    }
+                    None => request,
+                }
+            }
+            _ => request
+                .auth_flow(AuthFlowType::UserSrpAuth)
+                .auth_parameters("SRP_A", srp.srp_a()),
+        };
         if let Some(device) = device {
             request = request.auth_parameters("DEVICE_KEY", &device.key);
         }
@@ -417,6 +460,7 @@ impl CognitoSrp {
             parameters: out.challenge_parameters().cloned().unwrap_or_default(),
             session: out.session().map(str::to_owned),
             result: out.authentication_result().cloned(),
+            available: available(out.available_challenges()),
         };
         let mut canonical = typed.to_owned();
         for _ in 0..MAX_CHALLENGES {
@@ -466,8 +510,20 @@ impl CognitoSrp {
                     })?;
                     self.device_verifier(client, device, &step.parameters)?
                 }
+                (ChallengeNameType::SelectChallenge, _) => {
+                    let responses = self
+                        .other_challenge(SELECT_CHALLENGE, &step.parameters, &step.available)
+                        .await?;
+                    user_auth::complete_selection(
+                        responses,
+                        || srp.srp_a(),
+                        || self.current_password().expose_secret().to_owned(),
+                        typed,
+                    )?
+                }
+                (ChallengeNameType::WebAuthn, _) => return Err(user_auth::web_authn_error(typed)),
                 (other, _) => {
-                    self.other_challenge(other.as_str(), &step.parameters)
+                    self.other_challenge(other.as_str(), &step.parameters, &[])
                         .await?
                 }
             };
@@ -514,6 +570,7 @@ impl CognitoSrp {
                 parameters: out.challenge_parameters().cloned().unwrap_or_default(),
                 session: out.session().map(str::to_owned),
                 result: out.authentication_result().cloned(),
+                available: available(out.available_challenges()),
             };
         }
         Err(self.invalid(format!(
@@ -639,12 +696,7 @@ impl CognitoSrp {
                 .ok_or_else(|| self.invalid(format!("PASSWORD_VERIFIER without {name}")))
         };
         let secret_block = param("SECRET_BLOCK")?;
-        let password = self
-            .new_password
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-            .unwrap_or_else(|| self.credentials.password().clone());
+        let password = self.current_password();
         let timestamp = timestamp(SystemTime::now());
         let claim = srp
             .password_verifier(&VerifierInput {
@@ -672,11 +724,21 @@ impl CognitoSrp {
         ])
     }
 
+    /// The password: the new one once a `NEW_PASSWORD_REQUIRED` answer was accepted.
+    fn current_password(&self) -> SecretString {
+        self.new_password
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_else(|| self.credentials.password().clone())
+    }
+
     /// Any other challenge: through the handler, or a typed error naming it.
     async fn other_challenge(
         &self,
         name: &str,
         parameters: &HashMap<String, String>,
+        available: &[String],
     ) -> Result<Vec<(String, String)>, Error> {
         let user = self.credentials.user_name();
         if UNANSWERABLE.contains(&name) {
@@ -696,6 +758,7 @@ impl CognitoSrp {
             name: name.to_owned(),
             parameters: parameters.clone(),
             user_name: user.to_owned(),
+            available: available.to_vec(),
         };
         match handler.respond(&challenge).await? {
             Some(responses) => Ok(responses.into_entries().collect()),

@@ -6,7 +6,8 @@
 //! challenge, a new-password challenge, a remembered device (its password, confirmed, sent
 //! with refreshes, proved at the second login), renewals, a sign-out (`RevokeToken`, its success and
 //! its refusal of a wrong client secret), a session kept in a `FileSessionStore` (its files, a
-//! resumption, a damaged file) and failures. The scan is
+//! resumption, a damaged file), a choice-based (`USER_AUTH`) sign-in with email one-time codes
+//! (the codes, a wrong one, their `Session`s) and failures. The scan is
 //! `en_auth_peers::secrecy`, shared by every crate's tests. (Its capture is process-wide: this
 //! binary holds this test only.)
 
@@ -264,6 +265,66 @@ async fn no_password_secret_code_session_or_token_is_shown() {
             &ChallengeResponses::new_password(NEW_PASSWORD),
         )
         .debug("user credentials", &UserCredentials::new("alice", PASSWORD));
+
+    // Choice-based sign-in (USER_AUTH): one-time codes by email, a right one and a wrong one,
+    // through a handler; the codes, the wrong code and the OTP sessions are secrets.
+    let otp_server = std::sync::Arc::new(
+        CognitoServer::builder()
+            .pool_id(POOL)
+            .client(AppClient::confidential("confidential", SECRET))
+            .user(PoolUser::new("otp", PASSWORD).email("otp@example.com"))
+            .start()
+            .await,
+    );
+    let otp_environment = Environment::new("emulator")
+        .with_user_pool_id(POOL)
+        .with_cognito_endpoint(&otp_server.endpoint())
+        .unwrap()
+        .with_auth_flow("USER_AUTH")
+        .with_preferred_challenge("EMAIL_OTP");
+    for wrong in [None, Some("24680135")] {
+        let emulator = std::sync::Arc::clone(&otp_server);
+        let a = SrpAuthorizer::builder(
+            client("confidential"),
+            UserCredentials::new("otp", PASSWORD),
+            otp_environment.clone(),
+        )
+        .challenge_handler(move |c: &Challenge| {
+            (c.name() == en_auth_srp::EMAIL_OTP).then(|| {
+                ChallengeResponses::email_otp(
+                    wrong.map_or_else(|| emulator.last_one_time_code().unwrap(), str::to_owned),
+                )
+            })
+        })
+        .build()
+        .unwrap();
+        match wrong {
+            None => {
+                let token = a.access_token().await.unwrap();
+                token_secrets(&mut scan, "the email-code login", &token);
+                scan.debug("the email-code login's token", &token);
+            }
+            Some(code) => {
+                let e = a.access_token().await.unwrap_err();
+                scan.secret("a wrong email code", code);
+                scan.error("a wrong email code's error", &e);
+            }
+        }
+        scan.debug("the email-code authorizer", &a);
+    }
+    let codes = otp_server.one_time_codes();
+    assert_eq!(codes.len(), 2, "two codes sent");
+    for (i, code) in codes.iter().enumerate() {
+        scan.secret(format!("email code {i}"), &code.code);
+        scan.debug("a one-time code", code);
+    }
+    scan.debug(
+        "email-code responses",
+        &ChallengeResponses::email_otp(&codes[0].code),
+    );
+    for (i, session) in otp_server.sessions_issued().iter().enumerate() {
+        scan.secret(format!("USER_AUTH Session {i}"), session);
+    }
 
     // Every Session the emulator handed out (PASSWORD_VERIFIER's, the MFA's, the new
     // password's), each a secret.

@@ -81,7 +81,8 @@ mod resource;
 mod serving;
 
 pub use cognito::{
-    AppClient, CognitoServer, CognitoServerBuilder, PoolUser, Script, ScriptedChallenge, UserStatus,
+    AppClient, CognitoServer, CognitoServerBuilder, OneTimeCode, PoolUser, Script,
+    ScriptedChallenge, UserStatus,
 };
 pub use faults::{FaultyEndpoint, Reply};
 pub use oauth::{Behaviour, OAuthServer, OAuthServerBuilder};

@@ -23,8 +23,8 @@ use super::{
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
-const INCORRECT: &str = "Incorrect username or password.";
-const INVALID_SESSION: &str = "Invalid session for the user.";
+pub(crate) const INCORRECT: &str = "Incorrect username or password.";
+pub(crate) const INVALID_SESSION: &str = "Invalid session for the user.";
 
 /// A Cognito error response.
 pub(crate) struct ApiError {
@@ -33,9 +33,9 @@ pub(crate) struct ApiError {
     message: String,
 }
 
-type ApiResult = Result<Value, ApiError>;
+pub(crate) type ApiResult = Result<Value, ApiError>;
 
-fn err(error_type: &str, message: impl Into<String>) -> ApiError {
+pub(crate) fn err(error_type: &str, message: impl Into<String>) -> ApiError {
     ApiError {
         status: if error_type == "InternalErrorException" {
             500
@@ -47,15 +47,15 @@ fn err(error_type: &str, message: impl Into<String>) -> ApiError {
     }
 }
 
-fn not_authorized(message: impl Into<String>) -> ApiError {
+pub(crate) fn not_authorized(message: impl Into<String>) -> ApiError {
     err("NotAuthorizedException", message)
 }
 
-fn invalid_parameter(message: impl Into<String>) -> ApiError {
+pub(crate) fn invalid_parameter(message: impl Into<String>) -> ApiError {
     err("InvalidParameterException", message)
 }
 
-fn missing(name: &str) -> ApiError {
+pub(crate) fn missing(name: &str) -> ApiError {
     invalid_parameter(format!("Missing required parameter {name}"))
 }
 
@@ -170,7 +170,7 @@ pub(crate) async fn handle(
 }
 
 /// A string member of a JSON object; non-strings and empty strings count as absent.
-fn string<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+pub(crate) fn string<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     object
         .get(key)
         .and_then(Value::as_str)
@@ -197,7 +197,7 @@ fn client<'a>(shared: &'a Shared, request: &Map<String, Value>) -> Result<&'a Ap
 
 /// Checks `SECRET_HASH` over `username` for a client with a secret. A client without one ignores
 /// the hash unless `reject_unexpected` (initial authentication rejects it).
-fn check_secret_hash(
+pub(crate) fn check_secret_hash(
     client: &AppClient,
     supplied: Option<&str>,
     username: &str,
@@ -229,7 +229,11 @@ fn check_secret_hash(
 
 /// The user a sign-in name designates: the user name, or the e-mail alias (case-insensitive);
 /// with e-mail as user name, also the sub.
-fn find_user<'a>(shared: &Shared, state: &'a State, name: &str) -> Option<&'a UserRecord> {
+pub(crate) fn find_user<'a>(
+    shared: &Shared,
+    state: &'a State,
+    name: &str,
+) -> Option<&'a UserRecord> {
     state
         .users
         .iter()
@@ -243,7 +247,7 @@ fn find_user<'a>(shared: &Shared, state: &'a State, name: &str) -> Option<&'a Us
         })
 }
 
-fn random_token(bytes: usize) -> String {
+pub(crate) fn random_token(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(srp::random_bytes(bytes))
 }
 
@@ -470,7 +474,7 @@ fn scripted_challenge(shared: &Shared, operation: &str) -> Option<ScriptedChalle
 
 /// What a verified sign-in step leads to: a scripted challenge, the user's own challenge, or the
 /// tokens.
-fn after_verified(
+pub(crate) fn after_verified(
     shared: &Shared,
     state: &mut State,
     username: &str,
@@ -577,6 +581,7 @@ fn initiate_auth(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
     let params = object(request, "AuthParameters").unwrap_or(&empty);
     match flow {
         "USER_SRP_AUTH" => initiate_srp(shared, client, params),
+        "USER_AUTH" => super::user_auth::initiate(shared, client, params),
         "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
             if client.rotation.is_some() {
                 return Err(not_authorized(format!(
@@ -602,7 +607,7 @@ fn initiate_auth(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
         "USER_PASSWORD_AUTH" => Err(invalid_parameter(
             "USER_PASSWORD_AUTH flow not enabled for this client",
         )),
-        "CUSTOM_AUTH" | "USER_AUTH" | "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => Err(
+        "CUSTOM_AUTH" | "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => Err(
             invalid_parameter(format!("{flow} is not enabled for the client.")),
         ),
         other => Err(invalid_parameter(format!(
@@ -611,7 +616,11 @@ fn initiate_auth(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
     }
 }
 
-fn initiate_srp(shared: &Shared, client: &AppClient, params: &Map<String, Value>) -> ApiResult {
+pub(crate) fn initiate_srp(
+    shared: &Shared,
+    client: &AppClient,
+    params: &Map<String, Value>,
+) -> ApiResult {
     if !client.srp {
         return Err(invalid_parameter(
             "USER_SRP_AUTH is not enabled for the client.",
@@ -701,6 +710,8 @@ fn respond_to_auth_challenge(shared: &Shared, request: &Map<String, Value>) -> A
         password_verifier(shared, client, request, responses)
     } else if name == "DEVICE_PASSWORD_VERIFIER" {
         device_password_verifier(shared, client, request, responses)
+    } else if matches!(name, "SELECT_CHALLENGE" | "EMAIL_OTP" | "SMS_OTP") {
+        super::user_auth::respond(shared, client, name, request, responses)
     } else {
         answer_challenge(shared, client, name, request, responses)
     }

@@ -8,6 +8,9 @@
 
 mod api;
 mod srp;
+mod user_auth;
+
+pub use user_auth::OneTimeCode;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -834,6 +837,10 @@ pub(crate) struct State {
     refresh_tokens: HashMap<String, RefreshRecord>,
     devices: HashMap<String, DeviceRecord>,
     device_challenges: HashMap<String, DeviceChallenge>,
+    /// Open `USER_AUTH` steps (`SELECT_CHALLENGE`, one-time codes), by `Session`.
+    user_auth: HashMap<String, user_auth::UserAuthPending>,
+    /// Every one-time code sent, in order.
+    one_time_codes: Vec<OneTimeCode>,
 }
 
 impl State {
@@ -879,8 +886,9 @@ pub(crate) struct Shared {
 /// [`CognitoServerBuilder::start_on_own_thread`] instead. Its methods are synchronous and work
 /// from any thread.
 ///
-/// Operations (AWS JSON 1.1 on `POST /`): `InitiateAuth` (`USER_SRP_AUTH`, `REFRESH_TOKEN_AUTH`
-/// / `REFRESH_TOKEN`), `RespondToAuthChallenge` (`PASSWORD_VERIFIER` and the [`ScriptedChallenge`]s),
+/// Operations (AWS JSON 1.1 on `POST /`): `InitiateAuth` (`USER_SRP_AUTH`, `USER_AUTH` with
+/// `PASSWORD_SRP`, `PASSWORD`, `EMAIL_OTP`, `SMS_OTP` — see [`CognitoServer::one_time_codes`] —,
+/// `REFRESH_TOKEN_AUTH` / `REFRESH_TOKEN`), `RespondToAuthChallenge` (`PASSWORD_VERIFIER` and the [`ScriptedChallenge`]s),
 /// `GetTokensFromRefreshToken`, `RevokeToken`, `GetUser`, and with device tracking
 /// ([`CognitoServerBuilder::device_tracking_always`]) `DEVICE_SRP_AUTH` /
 /// `DEVICE_PASSWORD_VERIFIER`, `ConfirmDevice` and `UpdateDeviceStatus`. Errors are HTTP 400 (500 for
@@ -1174,6 +1182,22 @@ impl CognitoServer {
     /// that check a client never shows them.
     pub fn sessions_issued(&self) -> Vec<String> {
         lock(&self.shared.state).sessions_issued.clone()
+    }
+
+    /// Every one-time code (`EMAIL_OTP`, `SMS_OTP` of a `USER_AUTH` sign-in) the emulator has
+    /// "sent", in order: the test reads the code a user would receive here. A user can choose
+    /// `EMAIL_OTP` if it has an email ([`PoolUser::email`]) and `SMS_OTP` if it has a
+    /// `phone_number` attribute ([`PoolUser::attribute`]).
+    pub fn one_time_codes(&self) -> Vec<OneTimeCode> {
+        lock(&self.shared.state).one_time_codes.clone()
+    }
+
+    /// The last one-time code sent, if any: [`one_time_codes`](Self::one_time_codes).
+    pub fn last_one_time_code(&self) -> Option<String> {
+        lock(&self.shared.state)
+            .one_time_codes
+            .last()
+            .map(|c| c.code.clone())
     }
 }
 
