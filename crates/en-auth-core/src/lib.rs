@@ -75,8 +75,8 @@ pub use provider::TokenProvider;
 pub use request_policy::{same_origin_redirects, RequestPolicy};
 pub use store::{
     decode_encryption_key, latest_credible_expiry, redacted_urls, SharedCacheConfig,
-    SharedIdentity, SharedKey,
-    SharedStore, SharedStoreSettings, SharedToken, StoreError, StoreResult,
+    SharedIdentity, SharedKey, SharedStore, SharedStoreSettings, SharedToken, StoreError,
+    StoreResult,
 };
 pub use telemetry::RenewalTrigger;
 pub use token::{Token, EXPIRES_IN_RESOLUTION, MAX_LIFETIME};

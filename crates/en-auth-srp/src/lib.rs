@@ -51,8 +51,8 @@ pub mod srp;
 
 use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Region};
 pub use challenge::{
-    Challenge, ChallengeHandler, ChallengeResponses, CUSTOM_CHALLENGE, DEVICE_SRP_AUTH, MFA_SETUP,
-    NEW_PASSWORD_REQUIRED, SELECT_MFA_TYPE, SMS_MFA, SOFTWARE_TOKEN_MFA, UNANSWERABLE,
+    Challenge, ChallengeHandler, ChallengeResponses, CUSTOM_CHALLENGE, DEVICE_SRP_AUTH, EMAIL_OTP,
+    MFA_SETUP, NEW_PASSWORD_REQUIRED, SELECT_MFA_TYPE, SMS_MFA, SOFTWARE_TOKEN_MFA, UNANSWERABLE,
 };
 /// The core crate: the authorizer's machinery, for what the names below do not cover (a
 /// [`TokenProvider`] of your own, the shared-store types).

@@ -45,6 +45,8 @@ use en_auth_core::{
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::challenge::{Challenge, ChallengeHandler, UNANSWERABLE};
+
+mod mfa_setup;
 use crate::errors::{map_sdk_error, Call, Context};
 use crate::session::{SessionKey, SessionStore, StoredSession};
 use crate::srp::{
@@ -117,7 +119,7 @@ enum Attempt {
 
 /// Sends an AWS SDK call from en-auth's I/O runtime ([`en_auth_core::run_on_io_runtime`]), so
 /// that the SDK's pooled connections are driven whichever runtime asks for a token.
-trait OnIoRuntime: std::future::Future + Send + Sized + 'static
+pub(crate) trait OnIoRuntime: std::future::Future + Send + Sized + 'static
 where
     Self::Output: Send + 'static,
 {
@@ -466,6 +468,12 @@ impl CognitoSrp {
                     })?;
                     self.device_verifier(client, device, &step.parameters)?
                 }
+                (ChallengeNameType::MfaSetup, _) => {
+                    step.session = self
+                        .mfa_setup(&step.parameters, step.session.take())
+                        .await?;
+                    Vec::new()
+                }
                 (other, _) => {
                     self.other_challenge(other.as_str(), &step.parameters)
                         .await?
@@ -683,7 +691,7 @@ impl CognitoSrp {
             return Err(ChallengeError::new(
                 name,
                 user,
-                "cannot be answered within a login (it needs MFA enrolment or device keys)",
+                "cannot be answered within a login without a confirmed device",
             )
             .into());
         }
@@ -696,6 +704,7 @@ impl CognitoSrp {
             name: name.to_owned(),
             parameters: parameters.clone(),
             user_name: user.to_owned(),
+            otpauth_uri: None,
         };
         match handler.respond(&challenge).await? {
             Some(responses) => Ok(responses.into_entries().collect()),
