@@ -14,10 +14,10 @@ Exit codes:
   2  usage: unknown command or option, missing argument
   3  configuration: unknown environment, unreadable or invalid environments file or secret file
   4  credentials or client rejected: wrong secret or password, unknown client or user,
-     refused scope, an account that cannot log in (unconfirmed, MFA to enrol, locked)
+     refused scope, an account that cannot log in (unconfirmed, locked)
   5  server unreachable or failing: connection refused, timeout, HTTP 5xx, 429 (transient)
-  6  interaction needed (a password, MFA code or new password) and stdin is not a terminal
-     (or kubectl says spec.interactive false)
+  6  interaction needed (a password, MFA code, authenticator enrolment or new password) and
+     stdin is not a terminal (or kubectl says spec.interactive false)
 
 On failure, one line on stderr names the client, the environment, the endpoint and the
 server's error; the token goes to stdout only. Nothing printed contains a secret.";

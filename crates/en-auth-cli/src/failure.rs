@@ -130,7 +130,7 @@ pub fn exit_code(error: &Error) -> Exit {
         Error::Authorization(e) if e.status_code < 400 || matches!(e.status_code, 404 | 405) => {
             Exit::Configuration
         }
-        // MFA enrolment or device keys: nothing to type in here, the account must be set up.
+        // Device keys: nothing to type in here.
         Error::Challenge(e) if en_auth_srp::UNANSWERABLE.contains(&e.challenge.as_str()) => {
             Exit::Rejected
         }
@@ -217,7 +217,11 @@ mod tests {
                 Exit::InteractionNeeded,
             ),
             (
-                ChallengeError::new("MFA_SETUP", "alice", "enrol first").into(),
+                ChallengeError::new("MFA_SETUP", "alice", "no terminal").into(),
+                Exit::InteractionNeeded,
+            ),
+            (
+                ChallengeError::new("DEVICE_SRP_AUTH", "alice", "no device").into(),
                 Exit::Rejected,
             ),
         ];

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use en_auth_srp::{
-    Challenge, ChallengeResponses, CUSTOM_CHALLENGE, EMAIL_OTP, NEW_PASSWORD_REQUIRED,
+    Challenge, ChallengeResponses, CUSTOM_CHALLENGE, EMAIL_OTP, MFA_SETUP, NEW_PASSWORD_REQUIRED,
     SELECT_CHALLENGE, SELECT_MFA_TYPE, SMS_MFA, SMS_OTP, SOFTWARE_TOKEN_MFA,
 };
 use secrecy::SecretString;
@@ -176,7 +176,8 @@ fn strip_line_ending(mut text: String) -> String {
     text
 }
 
-/// Answers Cognito's login challenges on the terminal: MFA codes, the MFA type, a new
+/// Answers Cognito's login challenges on the terminal: MFA codes (app, SMS, email), the MFA
+/// type, an authenticator app's enrolment (`MFA_SETUP`: a QR code, then its first code), a new
 /// password (twice, echo off), a custom challenge's answer. Without a terminal it answers
 /// nothing and records that it was asked, so that the login fails with exit 6.
 #[derive(Clone, Default)]
@@ -196,7 +197,9 @@ impl TerminalChallenges {
         if ![
             SOFTWARE_TOKEN_MFA,
             SMS_MFA,
+            EMAIL_OTP,
             SELECT_MFA_TYPE,
+            MFA_SETUP,
             NEW_PASSWORD_REQUIRED,
             CUSTOM_CHALLENGE,
             SELECT_CHALLENGE,
@@ -231,7 +234,7 @@ impl TerminalChallenges {
             }
             EMAIL_OTP => {
                 let to = parameter("CODE_DELIVERY_DESTINATION").unwrap_or("your email".into());
-                ask_line(&format!("Sign-in code sent by email to {to}: "))
+                ask_line(&format!("Code sent by email to {to}: "))
                     .map(ChallengeResponses::email_otp)
             }
             SMS_OTP => {
@@ -249,11 +252,23 @@ impl TerminalChallenges {
                 ask_line(&format!("How does `{user}` sign in ({choices}): "))
                     .map(|choice| ChallengeResponses::answer(choice.to_ascii_uppercase()))
             }
+            MFA_SETUP => {
+                let qr = challenge
+                    .otpauth_uri()
+                    .and_then(crate::totp_setup::qr_code)?;
+                eprintln!(
+                    "en-auth: `{user}` must set up an authenticator app. Scan this QR code with it:\n{qr}"
+                );
+                ask_line(&format!(
+                    "First code from the authenticator app of `{user}`: "
+                ))
+                .map(ChallengeResponses::totp)
+            }
             SELECT_MFA_TYPE => {
                 let choices =
                     parameter("MFAS_CAN_CHOOSE").unwrap_or("SMS_MFA, SOFTWARE_TOKEN_MFA".into());
                 ask_line(&format!(
-                    "MFA type for `{user}`, sms or totp (of {choices}): "
+                    "MFA type for `{user}`, sms, totp or email (of {choices}): "
                 ))
                 .map(|choice| ChallengeResponses::answer(mfa_type(&choice)))
             }
@@ -300,6 +315,7 @@ fn mfa_type(choice: &str) -> String {
     match choice.to_ascii_lowercase().as_str() {
         "sms" | "sms_mfa" => SMS_MFA.to_owned(),
         "totp" | "app" | "software_token_mfa" => SOFTWARE_TOKEN_MFA.to_owned(),
+        "email" | "email_otp" => EMAIL_OTP.to_owned(),
         _ => choice.to_owned(),
     }
 }
@@ -321,6 +337,7 @@ mod tests {
     fn mfa_types_by_short_name() {
         assert_eq!(mfa_type("TOTP"), SOFTWARE_TOKEN_MFA);
         assert_eq!(mfa_type("sms"), SMS_MFA);
+        assert_eq!(mfa_type("Email"), EMAIL_OTP);
         assert_eq!(mfa_type("SOFTWARE_TOKEN_MFA"), SOFTWARE_TOKEN_MFA);
         assert_eq!(mfa_type("EMAIL_OTP"), "EMAIL_OTP");
     }

@@ -10,6 +10,7 @@ mod input;
 mod kube;
 mod logout;
 mod token;
+mod totp_setup;
 
 use std::io::Write;
 use std::process::ExitCode;

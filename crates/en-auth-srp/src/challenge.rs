@@ -18,9 +18,17 @@ pub const NEW_PASSWORD_REQUIRED: &str = "NEW_PASSWORD_REQUIRED";
 pub const SMS_MFA: &str = "SMS_MFA";
 /// `SOFTWARE_TOKEN_MFA`: a TOTP code from an authenticator app.
 pub const SOFTWARE_TOKEN_MFA: &str = "SOFTWARE_TOKEN_MFA";
-/// `SELECT_MFA_TYPE`: choose between `SMS_MFA` and `SOFTWARE_TOKEN_MFA`.
+/// `EMAIL_OTP`: a code sent by email, as an MFA factor (pools with email MFA) or a
+/// passwordless first factor. Answered with [`ChallengeResponses::email_otp`].
+pub const EMAIL_OTP: &str = "EMAIL_OTP";
+/// `SELECT_MFA_TYPE`: choose between the factors in `MFAS_CAN_CHOOSE` (`SMS_MFA`,
+/// `SOFTWARE_TOKEN_MFA`, `EMAIL_OTP`).
 pub const SELECT_MFA_TYPE: &str = "SELECT_MFA_TYPE";
-/// `MFA_SETUP`: the user must enrol an MFA device first (not answerable within a login).
+/// `MFA_SETUP`: the pool requires MFA and the user has no factor yet. The provider enrols an
+/// authenticator app itself (`AssociateSoftwareToken`, then `VerifySoftwareToken` with the
+/// first code): the [`ChallengeHandler`] receives this challenge with the secret as an
+/// `otpauth://` URI ([`Challenge::otpauth_uri`]) and answers with the first code
+/// ([`ChallengeResponses::totp`]).
 pub const MFA_SETUP: &str = "MFA_SETUP";
 /// `CUSTOM_CHALLENGE`: a challenge defined by the pool's Lambda triggers.
 pub const CUSTOM_CHALLENGE: &str = "CUSTOM_CHALLENGE";
@@ -30,17 +38,19 @@ pub const CUSTOM_CHALLENGE: &str = "CUSTOM_CHALLENGE";
 pub const DEVICE_SRP_AUTH: &str = "DEVICE_SRP_AUTH";
 
 /// Challenges that cannot be answered by a [`ChallengeHandler`]'s responses: they need other
-/// API calls (`AssociateSoftwareToken`) or device keys. `MFA_SETUP` ends a login with
-/// [`Error::Challenge`]; so do the device rounds when the provider has no confirmed device.
-pub const UNANSWERABLE: &[&str] = &[MFA_SETUP, DEVICE_SRP_AUTH, "DEVICE_PASSWORD_VERIFIER"];
+/// device keys: they end a login with [`Error::Challenge`] when the provider has no confirmed
+/// device. (`MFA_SETUP` is answered: see [`MFA_SETUP`].)
+pub const UNANSWERABLE: &[&str] = &[DEVICE_SRP_AUTH, "DEVICE_PASSWORD_VERIFIER"];
 
-/// A challenge the server asked for during a login.
+/// A challenge the server asked for during a login. `Debug` shows no secret: the
+/// [`otpauth_uri`](Self::otpauth_uri) of an `MFA_SETUP` is redacted.
 #[derive(Debug, Clone)]
 pub struct Challenge {
     pub(crate) name: String,
     pub(crate) parameters: HashMap<String, String>,
     pub(crate) user_name: String,
     pub(crate) available: Vec<String>,
+    pub(crate) otpauth_uri: Option<SecretString>,
 }
 
 impl Challenge {
@@ -66,6 +76,16 @@ impl Challenge {
     pub fn available_challenges(&self) -> &[String] {
         &self.available
     }
+
+    /// For [`MFA_SETUP`]: the new authenticator-app secret as a
+    /// [Key URI](https://github.com/google/google-authenticator/wiki/Key-Uri-Format)
+    /// (`otpauth://totp/AWSCognito:<user>?secret=<base32>&issuer=AWSCognito`, the label and
+    /// issuer Amplify uses), to show as a QR code or enter into an authenticator app. The
+    /// handler answers with its first code ([`ChallengeResponses::totp`]). `None` for other
+    /// challenges. The secret is the user's second factor: never log it.
+    pub fn otpauth_uri(&self) -> Option<&SecretString> {
+        self.otpauth_uri.as_ref()
+    }
 }
 
 /// The answer to a challenge: `ChallengeResponses` entries, values kept secret.
@@ -88,7 +108,8 @@ impl ChallengeResponses {
         self
     }
 
-    /// `SOFTWARE_TOKEN_MFA_CODE`: the answer to [`SOFTWARE_TOKEN_MFA`].
+    /// `SOFTWARE_TOKEN_MFA_CODE`: the answer to [`SOFTWARE_TOKEN_MFA`], and the first code of
+    /// an [`MFA_SETUP`] enrolment.
     pub fn totp(code: impl Into<String>) -> Self {
         Self::new().with("SOFTWARE_TOKEN_MFA_CODE", code)
     }
@@ -103,8 +124,8 @@ impl ChallengeResponses {
         Self::new().with("NEW_PASSWORD", password)
     }
 
-    /// `EMAIL_OTP_CODE`: the answer to [`EMAIL_OTP`](crate::EMAIL_OTP), the code the user
-    /// received by email.
+    /// `EMAIL_OTP_CODE`: the answer to [`EMAIL_OTP`](crate::EMAIL_OTP) — as an MFA factor or
+    /// a passwordless first factor — the code the user received by email.
     pub fn email_otp(code: impl Into<String>) -> Self {
         Self::new().with("EMAIL_OTP_CODE", code)
     }
@@ -121,6 +142,11 @@ impl ChallengeResponses {
     /// [`CUSTOM_CHALLENGE`].
     pub fn answer(answer: impl Into<String>) -> Self {
         Self::new().with("ANSWER", answer)
+    }
+
+    /// The value of `name`, if given.
+    pub(crate) fn get(&self, name: &str) -> Option<&SecretString> {
+        self.entries.iter().find(|(k, _)| k == name).map(|(_, v)| v)
     }
 
     pub(crate) fn into_entries(self) -> impl Iterator<Item = (String, String)> {

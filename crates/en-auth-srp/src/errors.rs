@@ -139,7 +139,9 @@ pub(crate) fn map_code(ctx: &Context<'_>, status: u16, code: &str, message: &str
         "NotAuthorizedException"
         | "UserNotFoundException"
         | "CodeMismatchException"
-        | "ExpiredCodeException" => {
+        | "ExpiredCodeException"
+        // VerifySoftwareToken refusing the first code of an MFA_SETUP enrolment.
+        | "EnableSoftwareTokenMFAException" => {
             InvalidCredentialsError::new(ctx.user_name, ctx.endpoint, format!("{code}: {message}"))
                 .into()
         }

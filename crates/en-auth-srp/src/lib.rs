@@ -52,8 +52,8 @@ mod user_auth;
 
 use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Region};
 pub use challenge::{
-    Challenge, ChallengeHandler, ChallengeResponses, CUSTOM_CHALLENGE, DEVICE_SRP_AUTH, MFA_SETUP,
-    NEW_PASSWORD_REQUIRED, SELECT_MFA_TYPE, SMS_MFA, SOFTWARE_TOKEN_MFA, UNANSWERABLE,
+    Challenge, ChallengeHandler, ChallengeResponses, CUSTOM_CHALLENGE, DEVICE_SRP_AUTH, EMAIL_OTP,
+    MFA_SETUP, NEW_PASSWORD_REQUIRED, SELECT_MFA_TYPE, SMS_MFA, SOFTWARE_TOKEN_MFA, UNANSWERABLE,
 };
 /// The core crate: the authorizer's machinery, for what the names below do not cover (a
 /// [`TokenProvider`] of your own, the shared-store types).
@@ -74,8 +74,7 @@ pub use reqwest;
 use secrecy::ExposeSecret;
 pub use session::{FileSessionStore, SessionKey, SessionStore, SessionStoreError, StoredSession};
 pub use user_auth::{
-    FirstFactor, SignInFlow, EMAIL_OTP, PASSWORD, PASSWORD_SRP, SELECT_CHALLENGE, SMS_OTP,
-    WEB_AUTHN,
+    FirstFactor, SignInFlow, PASSWORD, PASSWORD_SRP, SELECT_CHALLENGE, SMS_OTP, WEB_AUTHN,
 };
 
 /// Authorizes requests as a user logged in over Cognito SRP: as the Python `en_auth`

@@ -45,6 +45,8 @@ use en_auth_core::{
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::challenge::{Challenge, ChallengeHandler, UNANSWERABLE};
+
+mod mfa_setup;
 use crate::errors::{map_sdk_error, Call, Context};
 use crate::session::{SessionKey, SessionStore, StoredSession};
 use crate::srp::{
@@ -118,7 +120,7 @@ enum Attempt {
 
 /// Sends an AWS SDK call from en-auth's I/O runtime ([`en_auth_core::run_on_io_runtime`]), so
 /// that the SDK's pooled connections are driven whichever runtime asks for a token.
-trait OnIoRuntime: std::future::Future + Send + Sized + 'static
+pub(crate) trait OnIoRuntime: std::future::Future + Send + Sized + 'static
 where
     Self::Output: Send + 'static,
 {
@@ -522,6 +524,12 @@ impl CognitoSrp {
                     )?
                 }
                 (ChallengeNameType::WebAuthn, _) => return Err(user_auth::web_authn_error(typed)),
+                (ChallengeNameType::MfaSetup, _) => {
+                    step.session = self
+                        .mfa_setup(&step.parameters, step.session.take())
+                        .await?;
+                    Vec::new()
+                }
                 (other, _) => {
                     self.other_challenge(other.as_str(), &step.parameters, &[])
                         .await?
@@ -745,7 +753,7 @@ impl CognitoSrp {
             return Err(ChallengeError::new(
                 name,
                 user,
-                "cannot be answered within a login (it needs MFA enrolment or device keys)",
+                "cannot be answered within a login without a confirmed device",
             )
             .into());
         }
@@ -759,6 +767,7 @@ impl CognitoSrp {
             parameters: parameters.clone(),
             user_name: user.to_owned(),
             available: available.to_vec(),
+            otpauth_uri: None,
         };
         match handler.respond(&challenge).await? {
             Some(responses) => Ok(responses.into_entries().collect()),

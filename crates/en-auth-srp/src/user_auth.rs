@@ -20,6 +20,8 @@ use std::fmt;
 
 use en_auth_core::{ChallengeError, Environment, Error};
 
+use crate::EMAIL_OTP;
+
 /// `SELECT_CHALLENGE`: choose the first factor of a `USER_AUTH` sign-in, answered with
 /// `ANSWER` = one of the available challenges.
 pub const SELECT_CHALLENGE: &str = "SELECT_CHALLENGE";
@@ -27,8 +29,6 @@ pub const SELECT_CHALLENGE: &str = "SELECT_CHALLENGE";
 pub const PASSWORD_SRP: &str = "PASSWORD_SRP";
 /// `PASSWORD`: the password itself, sent to Cognito.
 pub const PASSWORD: &str = "PASSWORD";
-/// `EMAIL_OTP`: a one-time code sent by email, answered with `EMAIL_OTP_CODE`.
-pub const EMAIL_OTP: &str = "EMAIL_OTP";
 /// `SMS_OTP`: a one-time code sent by SMS, answered with `SMS_OTP_CODE`.
 pub const SMS_OTP: &str = "SMS_OTP";
 /// `WEB_AUTHN`: a passkey. Not supported: choosing it ends the login with

@@ -434,7 +434,7 @@ async fn every_challenge_is_answered_by_the_handler_or_named_in_the_error() {
             "{user}: {e:?}"
         );
     }
-    // MFA_SETUP and DEVICE_SRP_AUTH cannot be answered within a login, handler or not.
+    // MFA_SETUP left unanswered by the handler, and DEVICE_SRP_AUTH without a device: named.
     for (user, challenge) in [("setup", MFA_SETUP), ("device", DEVICE_SRP_AUTH)] {
         let h = Arc::clone(&handler);
         let a = with_handler(&server, user, move |c: &Challenge| h(c));

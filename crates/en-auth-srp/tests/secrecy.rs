@@ -1,5 +1,6 @@
 //! No password (the old one, nor a new one chosen at `NEW_PASSWORD_REQUIRED`), client secret,
-//! `SECRET_HASH`, MFA code, Cognito `Session` value or token (access, id, refresh — the first
+//! `SECRET_HASH`, MFA code (an email one-time code too), authenticator-app secret (an
+//! `MFA_SETUP` enrolment's, nor its `otpauth://` URI), Cognito `Session` value or token (access, id, refresh — the first
 //! ones and the renewed ones) reaches `Debug`, `Display`, an error or any error of its source
 //! chain, a `tracing` event on any thread (TRACE level, spans with all their fields as they
 //! close), a `log` record (reqwest's) or a panic message, over an SRP login with an MFA
@@ -25,6 +26,7 @@ const TEMPORARY: &str = "Temp0rary!Passw0rd";
 const NEW_PASSWORD: &str = "N3w-Passw0rd!chosen";
 const SECRET: &str = "app-client-secret-0123456789";
 const CODE: &str = "135790";
+const EMAIL_CODE: &str = "975318";
 
 async fn server() -> CognitoServer {
     CognitoServer::builder()
@@ -36,6 +38,14 @@ async fn server() -> CognitoServer {
                 .challenge_after_password(testkit::ScriptedChallenge::software_token_mfa(CODE)),
         )
         .user(PoolUser::new("newbie", TEMPORARY).status(UserStatus::ForceChangePassword))
+        .user(
+            PoolUser::new("enrol", PASSWORD)
+                .challenge_after_password(testkit::ScriptedChallenge::MfaSetup),
+        )
+        .user(
+            PoolUser::new("mailed", PASSWORD)
+                .challenge_after_password(testkit::ScriptedChallenge::email_otp(EMAIL_CODE)),
+        )
         // A Session with every challenge, PASSWORD_VERIFIER's too.
         .require_session(true)
         // Remembered devices: a device secret, DEVICE_KEYs on refreshes, device proofs.
@@ -90,8 +100,9 @@ async fn no_password_secret_code_session_or_token_is_shown() {
         .secret("the new password", NEW_PASSWORD)
         .secret("the client secret", SECRET)
         .secret("the MFA code", CODE)
+        .secret("the email one-time code", EMAIL_CODE)
         .secret("a wrong password", "wrong-password-xyz");
-    for user in ["totp", "alice", "newbie"] {
+    for user in ["totp", "alice", "newbie", "enrol", "mailed"] {
         scan.secret(
             format!("the SECRET_HASH of {user}"),
             secret_hash("confidential", user),
@@ -241,6 +252,75 @@ async fn no_password_secret_code_session_or_token_is_shown() {
     .files("the replaced session files", &dir);
     let _ = std::fs::remove_dir_all(&dir);
 
+    // MFA_SETUP: an authenticator app enrolled (its secret handed to the handler as an
+    // otpauth:// URI, the first code computed from it), after a wrong first code. The codes
+    // themselves are random six-digit numbers that a log could hold by chance (a timestamp):
+    // the secret they derive from is scanned.
+    let enrolled = std::sync::Arc::new(std::sync::Mutex::new(None::<Challenge>));
+    let wrong_first = |c: &Challenge| {
+        (c.name() == en_auth_srp::MFA_SETUP).then(|| ChallengeResponses::totp("1234567"))
+    };
+    let e = SrpAuthorizer::builder(
+        client("confidential"),
+        UserCredentials::new("enrol", PASSWORD),
+        environment(&server),
+    )
+    .challenge_handler(wrong_first)
+    .build()
+    .unwrap()
+    .access_token()
+    .await
+    .unwrap_err();
+    scan.error("a refused first code's error", &e);
+    let keep = std::sync::Arc::clone(&enrolled);
+    let enrol = SrpAuthorizer::builder(
+        client("confidential"),
+        UserCredentials::new("enrol", PASSWORD),
+        environment(&server),
+    )
+    .challenge_handler(move |c: &Challenge| {
+        let uri = c.otpauth_uri()?.expose_secret().to_owned();
+        *keep.lock().unwrap() = Some(c.clone());
+        let code = totp_rs::TOTP::from_url(&uri)
+            .ok()?
+            .generate_current()
+            .ok()?;
+        Some(ChallengeResponses::totp(code))
+    })
+    .build()
+    .unwrap();
+    let token = enrol.access_token().await.unwrap();
+    token_secrets(&mut scan, "the enrolment's login", &token);
+    drop(token);
+    let challenge = enrolled.lock().unwrap().take().expect("MFA_SETUP answered");
+    let uri = challenge.otpauth_uri().unwrap().expose_secret().to_owned();
+    let secret = url::Url::parse(&uri)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "secret")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    scan.secret("the authenticator-app secret", &secret)
+        .secret("the otpauth:// URI", &uri)
+        .debug("the MFA_SETUP challenge", &challenge)
+        .debug("the enrolling authorizer", &enrol);
+    drop(enrol);
+
+    // EMAIL_OTP as an MFA factor.
+    let mailed = SrpAuthorizer::builder(
+        client("confidential"),
+        UserCredentials::new("mailed", PASSWORD),
+        environment(&server),
+    )
+    .challenge_handler(|c: &Challenge| {
+        (c.name() == en_auth_srp::EMAIL_OTP).then(|| ChallengeResponses::email_otp(EMAIL_CODE))
+    })
+    .build()
+    .unwrap();
+    let token = mailed.access_token().await.unwrap();
+    token_secrets(&mut scan, "the email code's login", &token);
+    drop(token);
+
     // Failures: a wrong password, an unanswered challenge.
     let wrong = SrpAuthorizer::new(
         client("confidential"),
@@ -260,6 +340,10 @@ async fn no_password_secret_code_session_or_token_is_shown() {
     scan.error("an unanswered challenge's error", &e);
 
     scan.debug("challenge responses", &ChallengeResponses::totp(CODE))
+        .debug(
+            "email-code responses",
+            &ChallengeResponses::email_otp(EMAIL_CODE),
+        )
         .debug(
             "new-password responses",
             &ChallengeResponses::new_password(NEW_PASSWORD),

@@ -14,6 +14,10 @@ use base64::Engine;
 use num_bigint::BigUint;
 use serde_json::{json, Map, Value};
 
+mod mfa;
+
+pub(crate) use mfa::MfaState;
+
 use super::srp;
 use super::{
     lock, random_uuid, AccessRecord, AppClient, DeviceChallenge, DeviceRecord, PendingChallenge,
@@ -158,6 +162,8 @@ pub(crate) async fn handle(
         "RevokeToken" => revoke_token(&shared, &request),
         "ConfirmDevice" => confirm_device(&shared, &request),
         "UpdateDeviceStatus" => update_device_status(&shared, &request),
+        "AssociateSoftwareToken" => mfa::associate_software_token(&shared, &request),
+        "VerifySoftwareToken" => mfa::verify_software_token(&shared, &request),
         other => Err(err(
             "UnknownOperationException",
             format!("The en-auth testkit does not emulate {other}"),
@@ -420,6 +426,10 @@ fn open_challenge(
         }
         ScriptedChallenge::SoftwareTokenMfa { .. } => {
             parameters.insert("FRIENDLY_DEVICE_NAME".into(), json!("TOTP device"));
+        }
+        ScriptedChallenge::EmailOtp { .. } => {
+            parameters.insert("CODE_DELIVERY_DELIVERY_MEDIUM".into(), json!("EMAIL"));
+            parameters.insert("CODE_DELIVERY_DESTINATION".into(), json!("a***@e***"));
         }
         ScriptedChallenge::SelectMfaType { .. } => {
             parameters.insert(
@@ -1117,7 +1127,15 @@ fn answer_challenge(
             }
         }
         ScriptedChallenge::SoftwareTokenMfa { code } => {
-            if !code_matches("SOFTWARE_TOKEN_MFA_CODE", code) {
+            let given = string(responses, "SOFTWARE_TOKEN_MFA_CODE");
+            let matches = mfa::check_enrolled_code(&state, &user, given)
+                .unwrap_or_else(|| code_matches("SOFTWARE_TOKEN_MFA_CODE", code));
+            if !matches {
+                return Err(code_mismatch());
+            }
+        }
+        ScriptedChallenge::EmailOtp { code } => {
+            if !code_matches("EMAIL_OTP_CODE", code) {
                 return Err(code_mismatch());
             }
         }
@@ -1147,9 +1165,14 @@ fn answer_challenge(
             ));
         }
         ScriptedChallenge::MfaSetup => {
-            return Err(invalid_parameter(
-                "MFA_SETUP cannot be completed: the en-auth testkit does not emulate AssociateSoftwareToken or VerifySoftwareToken",
-            ));
+            if !mfa::take_verified_setup(&mut state, session_id) {
+                return Err(invalid_parameter(
+                    "MFA_SETUP: no software token was verified with this Session (AssociateSoftwareToken, then VerifySoftwareToken)",
+                ));
+            }
+            // Enrolled: the tokens follow, without the (now SOFTWARE_TOKEN_MFA) user challenge.
+            state.sessions.remove(session_id);
+            return Ok(after_verified(shared, &mut state, &user, &client.id, true));
         }
         ScriptedChallenge::CustomChallenge { answer, .. } => {
             if !code_matches("ANSWER", answer) {

@@ -93,9 +93,20 @@ pub enum ScriptedChallenge {
         /// The code expected if `SOFTWARE_TOKEN_MFA` is chosen.
         totp_code: String,
     },
-    /// `MFA_SETUP` (parameters `MFAS_CAN_SETUP` = `["SOFTWARE_TOKEN_MFA"]`, `USER_ID_FOR_SRP`).
-    /// The emulator does not implement `AssociateSoftwareToken` / `VerifySoftwareToken`, so this
-    /// challenge cannot be completed: answering it gets `InvalidParameterException`.
+    /// `EMAIL_OTP` as an MFA factor (parameters `CODE_DELIVERY_DELIVERY_MEDIUM` = `EMAIL`,
+    /// `CODE_DELIVERY_DESTINATION`, `USER_ID_FOR_SRP`); answered with `EMAIL_OTP_CODE`.
+    EmailOtp {
+        /// The code the user "received" by email; a different one gets `CodeMismatchException`.
+        code: String,
+    },
+    /// `MFA_SETUP` (parameters `MFAS_CAN_SETUP` = `["SOFTWARE_TOKEN_MFA"]`, `USER_ID_FOR_SRP`):
+    /// the user enrols an authenticator app with `AssociateSoftwareToken` on the challenge's
+    /// `Session` (a random secret, `SecretCode` in base32, and a new `Session`), then
+    /// `VerifySoftwareToken` with that `Session` and a current RFC 6238 code of the secret
+    /// (SHA-1, 6 digits, 30 s; a wrong code gets `EnableSoftwareTokenMFAException`), then
+    /// answers `MFA_SETUP` with the `Session` the verification returned and gets the tokens.
+    /// The user's later logins are asked `SOFTWARE_TOKEN_MFA`, checked against the enrolled
+    /// secret. Answering `MFA_SETUP` before a verification gets `InvalidParameterException`.
     MfaSetup,
     /// `CUSTOM_CHALLENGE` (parameters `USERNAME`, `USER_ID_FOR_SRP` and the configured ones);
     /// answered with `ANSWER`; a wrong answer gets `NotAuthorizedException`
@@ -119,6 +130,11 @@ impl ScriptedChallenge {
         Self::SoftwareTokenMfa { code: code.into() }
     }
 
+    /// An `EMAIL_OTP` challenge (MFA by email) expecting this code.
+    pub fn email_otp(code: impl Into<String>) -> Self {
+        Self::EmailOtp { code: code.into() }
+    }
+
     /// An `SMS_MFA` challenge expecting this code.
     pub fn sms_mfa(code: impl Into<String>) -> Self {
         Self::SmsMfa { code: code.into() }
@@ -139,6 +155,7 @@ impl ScriptedChallenge {
             Self::SmsMfa { .. } => "SMS_MFA",
             Self::SoftwareTokenMfa { .. } => "SOFTWARE_TOKEN_MFA",
             Self::SelectMfaType { .. } => "SELECT_MFA_TYPE",
+            Self::EmailOtp { .. } => "EMAIL_OTP",
             Self::MfaSetup => "MFA_SETUP",
             Self::CustomChallenge { .. } => "CUSTOM_CHALLENGE",
             Self::DeviceSrpAuth => "DEVICE_SRP_AUTH",
@@ -437,6 +454,7 @@ pub struct CognitoServerBuilder {
     prevent_user_existence_errors: bool,
     email_as_username: bool,
     device_tracking: bool,
+    mfa_required: bool,
     resource_body: Option<String>,
 }
 
@@ -454,6 +472,7 @@ impl Default for CognitoServerBuilder {
             prevent_user_existence_errors: false,
             email_as_username: false,
             device_tracking: false,
+            mfa_required: false,
             resource_body: None,
         }
     }
@@ -575,6 +594,16 @@ impl CognitoServerBuilder {
         self
     }
 
+    /// MFA required (`MfaConfiguration` `ON`): a user with no challenge of its own
+    /// ([`PoolUser::challenge_after_password`]) has no MFA factor yet, so its login is asked
+    /// [`ScriptedChallenge::MfaSetup`] after the password; once enrolled, `SOFTWARE_TOKEN_MFA`.
+    /// Default `false`.
+    #[must_use]
+    pub fn mfa_required(mut self, on: bool) -> Self {
+        self.mfa_required = on;
+        self
+    }
+
     /// The body the protected resource returns to authorized requests; default
     /// `hello, <user name>`.
     #[must_use]
@@ -602,7 +631,12 @@ impl CognitoServerBuilder {
         let users = self
             .users
             .into_iter()
-            .map(|u| UserRecord::new(u, &pool_name, self.email_as_username))
+            .map(|mut u| {
+                if self.mfa_required && u.challenge.is_none() {
+                    u.challenge = Some(ScriptedChallenge::MfaSetup);
+                }
+                UserRecord::new(u, &pool_name, self.email_as_username)
+            })
             .collect();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -841,6 +875,8 @@ pub(crate) struct State {
     user_auth: HashMap<String, user_auth::UserAuthPending>,
     /// Every one-time code sent, in order.
     one_time_codes: Vec<OneTimeCode>,
+    /// Authenticator-app enrolment (`MFA_SETUP`).
+    mfa: api::MfaState,
 }
 
 impl State {
@@ -891,7 +927,8 @@ pub(crate) struct Shared {
 /// `REFRESH_TOKEN_AUTH` / `REFRESH_TOKEN`), `RespondToAuthChallenge` (`PASSWORD_VERIFIER` and the [`ScriptedChallenge`]s),
 /// `GetTokensFromRefreshToken`, `RevokeToken`, `GetUser`, and with device tracking
 /// ([`CognitoServerBuilder::device_tracking_always`]) `DEVICE_SRP_AUTH` /
-/// `DEVICE_PASSWORD_VERIFIER`, `ConfirmDevice` and `UpdateDeviceStatus`. Errors are HTTP 400 (500 for
+/// `DEVICE_PASSWORD_VERIFIER`, `ConfirmDevice` and `UpdateDeviceStatus`, and for `MFA_SETUP`
+/// `AssociateSoftwareToken` and `VerifySoftwareToken` (with a `Session`). Errors are HTTP 400 (500 for
 /// `InternalErrorException`) with `{"__type": ..., "message": ...}` and `x-amzn-errortype`.
 /// Tokens are unsigned JWT-shaped strings (`alg: none`) tracked server-side with their expiry.
 pub struct CognitoServer {
