@@ -720,11 +720,21 @@ fn respond_to_auth_challenge(shared: &Shared, request: &Map<String, Value>) -> A
         password_verifier(shared, client, request, responses)
     } else if name == "DEVICE_PASSWORD_VERIFIER" {
         device_password_verifier(shared, client, request, responses)
-    } else if matches!(name, "SELECT_CHALLENGE" | "EMAIL_OTP" | "SMS_OTP") {
+    } else if name == "SELECT_CHALLENGE"
+        || (matches!(name, "EMAIL_OTP" | "SMS_OTP") && user_auth_session(shared, request))
+    {
+        // A one-time code of a USER_AUTH sign-in; `EMAIL_OTP` after a password is an MFA
+        // factor, answered below.
         super::user_auth::respond(shared, client, name, request, responses)
     } else {
         answer_challenge(shared, client, name, request, responses)
     }
+}
+
+/// Whether the request's `Session` is an open `USER_AUTH` step.
+fn user_auth_session(shared: &Shared, request: &Map<String, Value>) -> bool {
+    string(request, "Session")
+        .is_some_and(|session| lock(&shared.state).user_auth.contains_key(session))
 }
 
 fn password_verifier(
