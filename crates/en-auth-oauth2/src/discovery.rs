@@ -265,7 +265,8 @@ async fn invalidate(issuer: &Issuer, used: &Arc<Metadata>) {
 }
 
 /// Fetches and checks the issuer's metadata: the RFC 8414 document, else (when that one is
-/// answered with a status other than 2xx) the OpenID Connect one.
+/// answered with a status other than 2xx, or with a 2xx that is no metadata document — a
+/// catch-all route's page) the OpenID Connect one.
 ///
 /// # Errors
 /// - [`Error::Transport`] when the issuer cannot be reached or does not answer in time;
@@ -281,7 +282,9 @@ async fn fetch(
     fetcher: &Fetcher<'_>,
 ) -> Result<Metadata, Error> {
     let mut refused = Vec::new();
-    for url in well_known_urls(issuer.url()) {
+    let urls = well_known_urls(issuer.url());
+    let last = urls.len().saturating_sub(1);
+    for (i, url) in urls.into_iter().enumerate() {
         let (status, body) = get_document(fetcher.http, &url, fetcher.timeout, fetcher.max_bytes)
             .await
             .map_err(|e| e.into_error(url.as_str()))?;
@@ -290,7 +293,15 @@ async fn fetch(
             refused.push(format!("{url} answered HTTP {status}"));
             continue;
         }
-        return read(environment, issuer, url, status, &body);
+        match read(environment, issuer, url.clone(), status, &body) {
+            // A 2xx that is no metadata document (a catch-all route's HTML page, say): the next
+            // well-known URL may still serve one.
+            Err(Error::InvalidResponse(e)) if i < last => {
+                tracing::debug!(document = %url, status, "no authorization server metadata here");
+                refused.push(format!("{url}: {}", e.reason));
+            }
+            result => return result,
+        }
     }
     Err(InvalidResponseError::new(
         issuer.as_str(),

@@ -123,7 +123,8 @@ fn read_token_file(
     field: &str,
     path: &std::path::Path,
 ) -> Result<SecretString, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    // Wiped when dropped: the file's text is the subject (or actor) token.
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
         environment.error(
             field,
             format!(
@@ -132,7 +133,7 @@ fn read_token_file(
                 e.kind()
             ),
         )
-    })?;
+    })?);
     let token = text.trim();
     if token.is_empty() {
         return Err(environment.error(field, format!("the token file {} is empty", path.display())));

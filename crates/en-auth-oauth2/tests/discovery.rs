@@ -113,6 +113,31 @@ async fn without_an_rfc_8414_document_the_openid_one_is_read_appended_to_the_pat
     assert_eq!(token.calls_async().await, 1);
 }
 
+/// A catch-all route that answers the RFC 8414 URL with 200 and an HTML page does not hide the
+/// OpenID Connect document (a review finding: the first 2xx used to end the lookup).
+#[tokio::test]
+async fn a_2xx_that_is_no_document_does_not_hide_the_openid_one() {
+    let server = MockServer::start_async().await;
+    let (issuer, rfc_path, oidc_path) = unique(&server);
+    let body = document(&server, &issuer);
+    let rfc = server
+        .mock_async(|when, then| {
+            when.method(GET).path(rfc_path.as_str());
+            then.status(200).body("<html>the app's home page</html>");
+        })
+        .await;
+    let oidc = server
+        .mock_async(|when, then| {
+            when.method(GET).path(oidc_path.as_str());
+            then.status(200).json_body(body);
+        })
+        .await;
+    let token = token_mock(&server).await;
+    provider(environment(&issuer)).authorize().await.unwrap();
+    assert_eq!((rfc.calls_async().await, oidc.calls_async().await), (1, 1));
+    assert_eq!(token.calls_async().await, 1);
+}
+
 #[tokio::test]
 async fn a_malformed_document_is_an_invalid_response_naming_it() {
     for (body, expected) in [
@@ -122,16 +147,19 @@ async fn a_malformed_document_is_an_invalid_response_naming_it() {
         (String::new(), "truncated"),
     ] {
         let server = MockServer::start_async().await;
-        let (issuer, rfc, _) = unique(&server);
-        server
-            .mock_async(|when, then| {
-                when.method(GET).path(rfc.as_str());
-                then.status(200).body(body.as_str());
-            })
-            .await;
+        let (issuer, rfc, oidc) = unique(&server);
+        // Both well-known URLs answer 200 with it: the last one's error is returned.
+        for path in [&rfc, &oidc] {
+            server
+                .mock_async(|when, then| {
+                    when.method(GET).path(path.as_str());
+                    then.status(200).body(body.as_str());
+                })
+                .await;
+        }
         match first_error(environment(&issuer)).await {
             Error::InvalidResponse(e) => {
-                assert_eq!(e.endpoint, server.url(&rfc));
+                assert_eq!(e.endpoint, server.url(&oidc));
                 assert!(e.to_string().contains(expected), "{body:?}: {e}");
             }
             other => panic!("{body:?}: expected InvalidResponse, got {other:?}"),
