@@ -121,11 +121,30 @@ pub fn check(body: &[u8]) {
                     Some(Value::String(s)) => Some(s.clone()),
                     Some(other) => Some(other.to_string()),
                 })
-                // Errors carry the server's code with control characters replaced (no forged log
-                // lines), otherwise whole.
+                // Errors carry the server's code with control, bidirectional-formatting,
+                // line/paragraph-separator and byte-order-mark characters replaced (no forged log
+                // lines, no Trojan Source), otherwise whole.
                 .map(|c| {
                     c.chars()
-                        .map(|ch| if ch.is_control() { ' ' } else { ch })
+                        .map(|ch| {
+                            let unsafe_to_print = ch.is_control()
+                                || matches!(
+                                    ch,
+                                    '\u{061c}'
+                                        | '\u{200e}'
+                                        | '\u{200f}'
+                                        | '\u{2028}'
+                                        | '\u{2029}'
+                                        | '\u{202a}'..='\u{202e}'
+                                        | '\u{2066}'..='\u{2069}'
+                                        | '\u{feff}'
+                                );
+                            if unsafe_to_print {
+                                ' '
+                            } else {
+                                ch
+                            }
+                        })
                         .collect::<String>()
                 });
             match &e {
