@@ -158,8 +158,24 @@ impl Endpoints {
         Ok((endpoint, Some(metadata)))
     }
 
+    /// Passes on the `result` of a token request sent with `metadata`; when the endpoint failed
+    /// it (any error but [`Error::Configuration`]: a request that could not be made, such as a
+    /// missing token file, says nothing about the endpoint), the next request fetches the
+    /// metadata again.
+    pub(crate) async fn settle<T>(
+        &self,
+        environment: &Environment,
+        metadata: Option<&Arc<Metadata>>,
+        result: Result<T, Error>,
+    ) -> Result<T, Error> {
+        if matches!(&result, Err(e) if !matches!(e, Error::Configuration(_))) {
+            self.failed(environment, metadata).await;
+        }
+        result
+    }
+
     /// After a failed token request with `metadata`: the next request fetches it again.
-    pub(crate) async fn failed(&self, environment: &Environment, metadata: Option<&Arc<Metadata>>) {
+    async fn failed(&self, environment: &Environment, metadata: Option<&Arc<Metadata>>) {
         if let (Some(metadata), Some(issuer)) = (metadata, self.issuer(environment)) {
             invalidate(issuer, metadata).await;
         }

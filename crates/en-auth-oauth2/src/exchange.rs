@@ -388,13 +388,9 @@ impl TokenExchange {
             .resolve(&self.environment, self.authentication.method())
             .await?;
         let result = self.exchange_at(&endpoint).await;
-        // A request the endpoint failed (not one that could not be made: a token file missing).
-        if matches!(&result, Err(e) if !matches!(e, Error::Configuration(_))) {
-            self.endpoints
-                .failed(&self.environment, metadata.as_ref())
-                .await;
-        }
-        result
+        self.endpoints
+            .settle(&self.environment, metadata.as_ref(), result)
+            .await
     }
 
     async fn exchange_at(&self, endpoint: &TokenEndpoint) -> Result<Token, Error> {

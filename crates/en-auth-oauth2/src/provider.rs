@@ -166,13 +166,9 @@ impl ClientCredentials {
             .resolve(&self.environment, self.authentication.method())
             .await?;
         let result = self.request_token_at(&endpoint).await;
-        // A request the endpoint failed (not one that could not be made: a token file missing).
-        if matches!(&result, Err(e) if !matches!(e, Error::Configuration(_))) {
-            self.endpoints
-                .failed(&self.environment, metadata.as_ref())
-                .await;
-        }
-        result
+        self.endpoints
+            .settle(&self.environment, metadata.as_ref(), result)
+            .await
     }
 
     /// The grant (client credentials, RFC 6749 §4.4.2; jwt-bearer, RFC 7523 §2.1, its
