@@ -155,6 +155,8 @@ pub struct UserSession {
     pub path: PathBuf,
     /// The app client.
     pub client_id: String,
+    /// The Cognito endpoint.
+    pub endpoint: String,
     /// The user pool.
     pub user_pool_id: Option<String>,
     /// The client secret it was made with.
@@ -505,6 +507,7 @@ impl Cache {
             sessions.push(UserSession {
                 path,
                 client_id: r.client_id.clone(),
+                endpoint: r.endpoint.clone(),
                 user_pool_id: r.user_pool_id.clone(),
                 client_secret,
                 refresh_token: file.refresh_token.map(SecretString::from),

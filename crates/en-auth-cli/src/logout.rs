@@ -51,10 +51,13 @@ pub async fn logout(args: &LogoutCommand, cache: &Cache, notes: &Notes) -> Resul
         .map_err(io_failure)?;
     // The sealed sessions: their refresh tokens (and devices) are in the session store.
     let store = cache.sessions(notes);
-    let key = |session: &UserSession| SessionKey {
-        user_pool_id: session.user_pool_id.clone().unwrap_or_default(),
-        client_id: session.client_id.clone(),
-        user_name: args.user.clone(),
+    let key = |session: &UserSession| {
+        SessionKey::new(
+            session.endpoint.as_str(),
+            session.user_pool_id.clone().unwrap_or_default(),
+            session.client_id.as_str(),
+            args.user.as_str(),
+        )
     };
     if let Some(store) = store {
         for session in &mut sessions {

@@ -125,7 +125,7 @@ async fn login_then_tokens_without_the_password() {
     assert!(file["refresh_token"].is_null(), "{file}");
     assert!(!std::fs::read_to_string(&path).unwrap().contains(PASSWORD));
     let stored = sandbox
-        .stored_session(POOL, "app", "alice")
+        .stored_session(&server.endpoint(), POOL, "app", "alice")
         .await
         .expect("the sealed session");
     assert!(!stored.refresh_token().expose_secret().is_empty());
@@ -178,7 +178,7 @@ async fn the_session_is_renewed_with_the_refresh_token_in_a_later_process() {
     let first = before["access_token"].as_str().unwrap().to_owned();
     let refresh = || async {
         sandbox
-            .stored_session(POOL, "conf", "alice@example.com")
+            .stored_session(&server.endpoint(), POOL, "conf", "alice@example.com")
             .await
             .unwrap()
             .refresh_token()
@@ -225,7 +225,7 @@ async fn a_rotated_refresh_token_replaces_the_cached_one() {
     cmd("login", &[]).env("USER_PWD", PASSWORD).run().await.ok();
     let stored = || async {
         sandbox
-            .stored_session(POOL, "rotating", "alice")
+            .stored_session(&server.endpoint(), POOL, "rotating", "alice")
             .await
             .unwrap()
             .refresh_token()
@@ -273,9 +273,9 @@ async fn a_refused_refresh_token_needs_the_password_again() {
 }
 
 /// The refresh token in the sealed session of `alice` of `client`.
-async fn session_refresh_token(sandbox: &Sandbox, client: &str) -> String {
+async fn session_refresh_token(server: &CognitoServer, sandbox: &Sandbox, client: &str) -> String {
     sandbox
-        .stored_session(POOL, client, "alice")
+        .stored_session(&server.endpoint(), POOL, client, "alice")
         .await
         .unwrap_or_else(|| panic!("a session of {client}"))
         .refresh_token()
@@ -302,8 +302,8 @@ async fn logout_revokes_then_forgets_the_session() {
         login(&sandbox, client).await;
     }
     assert_eq!(sandbox.cache_files().len(), 2);
-    let conf_token = session_refresh_token(&sandbox, "conf").await;
-    let app_token = session_refresh_token(&sandbox, "app").await;
+    let conf_token = session_refresh_token(&server, &sandbox, "conf").await;
+    let app_token = session_refresh_token(&server, &sandbox, "app").await;
     let logout = |extra: &[&'static str]| {
         let mut line = vec!["logout", "--env", "dev", "--user", "alice"];
         line.extend_from_slice(extra);
@@ -337,7 +337,7 @@ async fn logout_revokes_then_forgets_the_session() {
         (Some("wrong-secret-0000000000000"), "another client secret"),
     ] {
         login(&sandbox, "conf").await;
-        let token = session_refresh_token(&sandbox, "conf").await;
+        let token = session_refresh_token(&server, &sandbox, "conf").await;
         let mut command = logout(&["--client-id", "conf"]);
         if let Some(secret) = secret {
             command = command.env("CLIENT_SECRET", secret);
@@ -362,7 +362,7 @@ async fn logout_revokes_then_forgets_the_session() {
 
     // --no-revoke: forgotten only.
     login(&sandbox, "conf").await;
-    let kept = session_refresh_token(&sandbox, "conf").await;
+    let kept = session_refresh_token(&server, &sandbox, "conf").await;
     let run = logout(&["--client-id", "conf", "--no-revoke"]).run().await;
     run.ok();
     assert!(
@@ -433,7 +433,10 @@ async fn very_verbose_output_and_the_session_file_hold_no_secret() {
     // The sealed sessions as they are now (the logout deletes them), and their refresh token.
     let mut sealed = Scan::new();
     sealed.files("the sealed sessions", &sandbox.sessions());
-    let stored = sandbox.stored_session(POOL, "conf", "alice").await.unwrap();
+    let stored = sandbox
+        .stored_session(&server.endpoint(), POOL, "conf", "alice")
+        .await
+        .unwrap();
     let wrong = sandbox
         .cmd(args("login", "alice", &["-vv"]))
         .env("CLIENT_ID", "conf")
@@ -694,7 +697,7 @@ async fn a_remembered_device_spares_later_processes_the_mfa_code() {
     let devices = server.confirmed_devices("mfa-user");
     assert_eq!(devices.len(), 1, "the device confirmed");
     let stored = sandbox
-        .stored_session(POOL, "conf", "mfa-user")
+        .stored_session(&server.endpoint(), POOL, "conf", "mfa-user")
         .await
         .unwrap();
     let device = stored.device().expect("the device sealed with the session");
@@ -735,7 +738,7 @@ async fn a_remembered_device_spares_later_processes_the_mfa_code() {
     );
 
     let latest = sandbox
-        .stored_session(POOL, "conf", "mfa-user")
+        .stored_session(&server.endpoint(), POOL, "conf", "mfa-user")
         .await
         .unwrap();
     let mut sealed = Scan::new();
@@ -766,7 +769,7 @@ async fn a_remembered_device_spares_later_processes_the_mfa_code() {
     stderr.push(("logout -vv", logout.stderr()));
     assert!(server.refresh_token_revoked(latest.refresh_token().expose_secret()));
     assert!(sandbox
-        .stored_session(POOL, "conf", "mfa-user")
+        .stored_session(&server.endpoint(), POOL, "conf", "mfa-user")
         .await
         .is_none());
     assert_eq!(std::fs::read_dir(sandbox.sessions()).unwrap().count(), 0);

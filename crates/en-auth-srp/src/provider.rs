@@ -197,11 +197,12 @@ impl CognitoSrp {
         endpoint: String,
     ) -> Result<Self, Error> {
         let pool_id = environment.require_user_pool_id()?.to_owned();
-        let session_key = SessionKey {
-            user_pool_id: pool_id.clone(),
-            client_id: client_info.client_id().to_owned(),
-            user_name: credentials.user_name().to_owned(),
-        };
+        let session_key = SessionKey::new(
+            endpoint.as_str(),
+            pool_id.as_str(),
+            client_info.client_id(),
+            credentials.user_name(),
+        );
         Ok(Self {
             client_info,
             credentials,

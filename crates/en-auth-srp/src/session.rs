@@ -51,10 +51,16 @@ const MAX_FILE_BYTES: u64 = 64 * 1024;
 /// The version of the stored session's JSON; another version is a miss.
 const FORMAT: u32 = 1;
 
-/// Whose session: the user pool, the app client and the user name as configured (the name
-/// typed, not the canonical one, which the session holds).
+/// Whose session: the Cognito endpoint, the user pool, the app client and the user name as
+/// configured (the name typed, not the canonical one, which the session holds). The endpoint
+/// keeps apart the sessions of one pool id, client and user at two endpoints (an emulator and
+/// AWS, or two regions through an endpoint override).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct SessionKey {
+    /// The Cognito endpoint the session was made with (`https://cognito-idp.<region>.amazonaws.com`,
+    /// or the environment's `cognito_endpoint`), without a trailing `/`.
+    pub endpoint: String,
     /// The user pool id.
     pub user_pool_id: String,
     /// The app client id.
@@ -63,12 +69,48 @@ pub struct SessionKey {
     pub user_name: String,
 }
 
+/// The domain tag that starts the hashed input of [`SessionKey::id`]: a new format of the key
+/// changes the tag, so that an id of one format never equals an id of another.
+const KEY_FORMAT_TAG: &str = "en-auth session key v2";
+
 impl SessionKey {
-    /// A stable id for the key (hex SHA-256 over its fields, each length-prefixed): a file
-    /// name, a secret's name. Reveals no field.
+    /// The key of `user_name`'s session of `client_id` in `user_pool_id` at the Cognito
+    /// `endpoint` (a trailing `/` is dropped, so `https://h/` and `https://h` are one endpoint).
+    pub fn new(
+        endpoint: impl Into<String>,
+        user_pool_id: impl Into<String>,
+        client_id: impl Into<String>,
+        user_name: impl Into<String>,
+    ) -> Self {
+        let mut endpoint = endpoint.into();
+        while endpoint.ends_with('/') {
+            endpoint.pop();
+        }
+        Self {
+            endpoint,
+            user_pool_id: user_pool_id.into(),
+            client_id: client_id.into(),
+            user_name: user_name.into(),
+        }
+    }
+
+    /// A stable id for the key: hex SHA-256 over the format tag `en-auth session key v2`,
+    /// the endpoint (without a trailing `/`), the user pool id, the client id and the user
+    /// name, each preceded by its length in bytes (8 bytes, big-endian). A file name, a
+    /// secret's name; reveals no field.
+    ///
+    /// The ids of en-auth before the endpoint was part of the key (no tag, no endpoint) are
+    /// not found: such a stored session is a miss, and the next authorization logs in.
     pub fn id(&self) -> String {
         let mut hash = Sha256::new();
-        for field in [&self.user_pool_id, &self.client_id, &self.user_name] {
+        let endpoint = self.endpoint.trim_end_matches('/');
+        for field in [
+            KEY_FORMAT_TAG,
+            endpoint,
+            &self.user_pool_id,
+            &self.client_id,
+            &self.user_name,
+        ] {
             hash.update((field.len() as u64).to_be_bytes());
             hash.update(field.as_bytes());
         }
@@ -431,5 +473,62 @@ impl<S: SessionStore + ?Sized> SessionStore for std::sync::Arc<S> {
 
     async fn delete(&self, key: &SessionKey) -> Result<(), SessionStoreError> {
         (**self).delete(key).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Known answers, computed independently (Python's hashlib over the documented layout:
+    /// each field's length as 8 bytes big-endian, then its bytes, the format tag first).
+    #[test]
+    fn the_key_id_is_the_documented_derivation() {
+        let aws = SessionKey::new(
+            "https://cognito-idp.eu-west-1.amazonaws.com",
+            "eu-west-1_Example",
+            "app",
+            "alice",
+        );
+        assert_eq!(
+            aws.id(),
+            "f618d65d4ca1508e7cf446ba2e6fd090829cd639b283f199310dc828afe330f2"
+        );
+        let emulator = SessionKey::new(
+            "http://127.0.0.1:9229/",
+            "eu-west-1_Example",
+            "app",
+            "alice",
+        );
+        assert_eq!(
+            emulator.endpoint, "http://127.0.0.1:9229",
+            "the trailing / dropped"
+        );
+        assert_eq!(
+            emulator.id(),
+            "94e3384d7141903d775df248528a9c394c2c30b192021e67355c8871013501e6"
+        );
+        // The same id whether the slash was dropped by `new` or is still in a field set by hand.
+        let mut by_hand = emulator.clone();
+        by_hand.endpoint.push('/');
+        assert_eq!(by_hand.id(), emulator.id());
+        // Each field counts; boundaries cannot be shifted.
+        let other = |f: fn(&mut SessionKey)| {
+            let mut key = aws.clone();
+            f(&mut key);
+            key.id()
+        };
+        for id in [
+            other(|k| k.endpoint = "https://cognito-idp.eu-west-2.amazonaws.com".into()),
+            other(|k| k.user_pool_id.push('x')),
+            other(|k| k.client_id.push('x')),
+            other(|k| k.user_name.push('x')),
+            other(|k| {
+                k.client_id = "appa".into();
+                k.user_name = "lice".into();
+            }),
+        ] {
+            assert_ne!(id, aws.id());
+        }
     }
 }

@@ -79,12 +79,8 @@ fn info(client: &str) -> ClientInfo {
     }
 }
 
-fn key(client: &str) -> SessionKey {
-    SessionKey {
-        user_pool_id: POOL.into(),
-        client_id: client.into(),
-        user_name: "alice".into(),
-    }
+fn key(server: &CognitoServer, client: &str) -> SessionKey {
+    SessionKey::new(server.endpoint(), POOL, client, "alice")
 }
 
 /// A new authorizer over a new store in `dir` (what a restarted process builds), whose
@@ -115,10 +111,14 @@ fn authorizer(
     (authorizer, codes)
 }
 
-async fn stored(dir: &PathBuf, client: &str) -> Option<en_auth_srp::StoredSession> {
+async fn stored(
+    server: &CognitoServer,
+    dir: &PathBuf,
+    client: &str,
+) -> Option<en_auth_srp::StoredSession> {
     FileSessionStore::open(dir, &KEY)
         .unwrap()
-        .load(&key(client))
+        .load(&key(server, client))
         .await
         .unwrap()
 }
@@ -143,7 +143,9 @@ async fn a_new_authorizer_over_the_same_store_renews_the_session_without_a_code(
             1,
             "{client}: the first login's code"
         );
-        let session = stored(&dir, client).await.expect("the session is stored");
+        let session = stored(&server, &dir, client)
+            .await
+            .expect("the session is stored");
         let device = session.device().expect("the confirmed device is stored");
         assert_eq!(
             server.confirmed_devices("alice"),
@@ -192,7 +194,7 @@ async fn a_new_authorizer_over_the_same_store_renews_the_session_without_a_code(
         );
         assert_eq!(server.verified_logins(), logins + 1, "{client}: a login");
         assert_eq!(server.verified_device_proofs(), proofs + 1, "{client}");
-        let after = stored(&dir, client).await.unwrap();
+        let after = stored(&server, &dir, client).await.unwrap();
         assert_ne!(
             after.refresh_token().expose_secret(),
             session.refresh_token().expose_secret(),
@@ -217,11 +219,11 @@ async fn a_rotated_refresh_token_is_stored_before_it_is_used_again() {
     let dir = temp_dir("rotation");
     let (a, _codes) = authorizer(&server, "rotating", &dir, &KEY);
     a.access_token().await.unwrap();
-    let mut previous = stored(&dir, "rotating").await.unwrap();
+    let mut previous = stored(&server, &dir, "rotating").await.unwrap();
     for _ in 0..3 {
         renew(&a).await;
         // The renewal has returned: the rotated token is in the store already.
-        let now = stored(&dir, "rotating").await.unwrap();
+        let now = stored(&server, &dir, "rotating").await.unwrap();
         assert_ne!(
             now.refresh_token().expose_secret(),
             previous.refresh_token().expose_secret(),
@@ -249,7 +251,7 @@ async fn a_damaged_or_foreign_session_file_is_a_miss_and_a_sign_out_deletes_it()
     drop(a);
     let file = FileSessionStore::open(&dir, &KEY)
         .unwrap()
-        .file(&key("confidential"));
+        .file(&key(&server, "confidential"));
     assert!(file.exists());
     let good = std::fs::read(&file).unwrap();
 
@@ -262,7 +264,7 @@ async fn a_damaged_or_foreign_session_file_is_a_miss_and_a_sign_out_deletes_it()
         "another key's file is a miss"
     );
     assert!(
-        stored(&dir, "confidential").await.is_none(),
+        stored(&server, &dir, "confidential").await.is_none(),
         "re-sealed under the other key"
     );
     drop(b);
@@ -280,20 +282,23 @@ async fn a_damaged_or_foreign_session_file_is_a_miss_and_a_sign_out_deletes_it()
         let (c, codes) = authorizer(&server, "confidential", &dir, &KEY);
         c.access_token().await.unwrap();
         assert_eq!(codes.load(Ordering::SeqCst), 1, "a damaged file is a miss");
-        assert!(stored(&dir, "confidential").await.is_some(), "replaced");
+        assert!(
+            stored(&server, &dir, "confidential").await.is_some(),
+            "replaced"
+        );
     }
 
     // A file renamed to another client's session does not open there.
     let other = FileSessionStore::open(&dir, &KEY)
         .unwrap()
-        .file(&key("public"));
+        .file(&key(&server, "public"));
     std::fs::copy(&file, &other).unwrap();
-    assert!(stored(&dir, "public").await.is_none());
+    assert!(stored(&server, &dir, "public").await.is_none());
 
     // A sign-out revokes and deletes the stored session.
     let (d, _) = authorizer(&server, "confidential", &dir, &KEY);
     d.access_token().await.unwrap();
-    let session = stored(&dir, "confidential").await.unwrap();
+    let session = stored(&server, &dir, "confidential").await.unwrap();
     assert!(d.revoke().await.unwrap());
     assert!(!file.exists(), "the session file deleted");
     assert!(server.refresh_token_revoked(session.refresh_token().expose_secret()));
@@ -357,14 +362,14 @@ async fn session_files_hold_no_secret_in_clear() {
     let (a, _) = authorizer(&server, "rotating", &dir, &KEY);
     a.access_token().await.unwrap();
     renew(&a).await;
-    let session = stored(&dir, "rotating").await.unwrap();
+    let session = stored(&server, &dir, "rotating").await.unwrap();
     let device = session.device().unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let file = FileSessionStore::open(&dir, &KEY)
             .unwrap()
-            .file(&key("rotating"));
+            .file(&key(&server, "rotating"));
         let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }
@@ -380,5 +385,43 @@ async fn session_files_hold_no_secret_in_clear() {
         .debug("the stored session", &session)
         .debug("the store", &FileSessionStore::open(&dir, &KEY).unwrap());
     scan.assert_clean();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two emulators with the same pool id, app client and user (an emulator and AWS, or two
+/// regions through an endpoint override): a session made at one is not resumed at the other
+/// (whose refresh-token call would send it the first endpoint's refresh token), though both
+/// use one store. Regression: the session key had no endpoint.
+#[tokio::test]
+async fn the_sessions_of_two_endpoints_are_kept_apart() {
+    let (one, two) = (server().await, server().await);
+    assert_ne!(one.endpoint(), two.endpoint());
+    let dir = temp_dir("endpoints");
+    let (first, _) = authorizer(&one, "confidential", &dir, &KEY);
+    first.access_token().await.unwrap();
+    drop(first);
+    assert!(
+        std::fs::read_dir(&dir).unwrap().count() == 1,
+        "one session stored"
+    );
+
+    // The other endpoint, the same store: no refresh sent there, a login.
+    let (second, codes) = authorizer(&two, "confidential", &dir, &KEY);
+    second.access_token().await.unwrap();
+    assert_eq!(
+        two.calls("InitiateAuth") + two.calls("GetTokensFromRefreshToken"),
+        two.verified_logins(),
+        "no refresh at the second endpoint with the first endpoint's refresh token"
+    );
+    assert_eq!(two.verified_logins(), 1);
+    assert_eq!(codes.load(Ordering::SeqCst), 1, "a login of its own");
+    drop(second);
+    // Each endpoint's session is its own file; the first is still resumed at the first.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+    let logins = one.verified_logins();
+    let (again, codes) = authorizer(&one, "confidential", &dir, &KEY);
+    again.access_token().await.unwrap();
+    assert_eq!(one.verified_logins(), logins, "renewed, no login");
+    assert_eq!(codes.load(Ordering::SeqCst), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }

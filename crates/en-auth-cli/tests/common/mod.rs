@@ -102,9 +102,11 @@ impl Sandbox {
         self.cache().join("sessions")
     }
 
-    /// The sealed session of `user` of `client_id` in `pool`, opened with the sandbox's key.
+    /// The sealed session of `user` of `client_id` in `pool` at the Cognito `endpoint`, opened
+    /// with the sandbox's key.
     pub async fn stored_session(
         &self,
+        endpoint: &str,
         pool: &str,
         client_id: &str,
         user: &str,
@@ -112,11 +114,9 @@ impl Sandbox {
         use en_auth_srp::SessionStore;
         en_auth_srp::FileSessionStore::open_with_key_file(self.sessions(), self.session_key_file())
             .unwrap()
-            .load(&en_auth_srp::SessionKey {
-                user_pool_id: pool.into(),
-                client_id: client_id.into(),
-                user_name: user.into(),
-            })
+            .load(&en_auth_srp::SessionKey::new(
+                endpoint, pool, client_id, user,
+            ))
             .await
             .unwrap()
     }
