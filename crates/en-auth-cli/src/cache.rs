@@ -196,11 +196,13 @@ pub struct Cache {
     /// The library's store in the directory (which it created and checked).
     store: LocalStore,
     /// The sealed user sessions (`sessions/` in the directory): refresh tokens and remembered
-    /// devices. `None` if no session key could be had: then a session file keeps its refresh
-    /// token (as before 0.2) and no device is remembered.
-    sessions: std::sync::OnceLock<Option<Arc<FileSessionStore>>>,
+    /// devices; or why no session key could be had (naming the key file or variable, never
+    /// its content).
+    sessions: std::sync::OnceLock<Result<Arc<FileSessionStore>, String>>,
     /// Its key.
     keys: SessionKeySource,
+    /// Whether the unsealed warning was printed.
+    warned: std::sync::atomic::AtomicBool,
 }
 
 /// Where the key that seals user sessions comes from.
@@ -210,6 +212,9 @@ pub struct SessionKeySource {
     pub file: Option<PathBuf>,
     /// A variable (`--session-key-env`).
     pub variable: Option<String>,
+    /// Whether a user session may keep its refresh token unsealed in its JSON file when no
+    /// session key can be had (`--allow-unsealed-sessions`); otherwise that is an error.
+    pub allow_unsealed: bool,
 }
 
 impl SessionKeySource {
@@ -296,6 +301,7 @@ impl Cache {
                 store,
                 sessions: std::sync::OnceLock::new(),
                 keys: keys.clone(),
+                warned: std::sync::atomic::AtomicBool::new(false),
             }),
             Err(e) => {
                 let why = match &e {
@@ -311,19 +317,45 @@ impl Cache {
     }
 
     /// The sealed user sessions (opened, and the default key file created, at the first
-    /// call), if a session key could be had; else, after a warning, `None`.
-    pub fn sessions(&self, notes: &Notes) -> Option<&Arc<FileSessionStore>> {
+    /// call), or why no session key could be had (naming the key file or variable, never its
+    /// content).
+    pub fn sealed(&self) -> Result<&Arc<FileSessionStore>, &str> {
         self.sessions
-            .get_or_init(|| match self.keys.open(self.dir().join("sessions")) {
-                Ok(sessions) => Some(Arc::new(sessions)),
-                Err(why) => {
-                    notes.warn(&format!(
-                        "{why}: the refresh token is kept unsealed and no device is remembered"
-                    ));
-                    None
-                }
-            })
+            .get_or_init(|| self.keys.open(self.dir().join("sessions")).map(Arc::new))
             .as_ref()
+            .map_err(String::as_str)
+    }
+
+    /// Where a user session's refresh token is kept: `Some`, the sealed sessions; `None`,
+    /// unsealed in the session's JSON file, which only `--allow-unsealed-sessions` allows
+    /// when no session key can be had (warned once).
+    ///
+    /// # Errors
+    /// Why no session key can be had, and what to do, when unsealed sessions are not allowed.
+    pub fn sessions(&self, notes: &Notes) -> Result<Option<&Arc<FileSessionStore>>, String> {
+        match self.sealed() {
+            Ok(sessions) => Ok(Some(sessions)),
+            Err(why) if self.keys.allow_unsealed => {
+                if !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    notes.warn(&format!(
+                        "{why}: --allow-unsealed-sessions: the refresh token is kept unsealed \
+                         in the cache (mode 0600) and no device is remembered"
+                    ));
+                }
+                Ok(None)
+            }
+            Err(why) => Err(format!(
+                "cannot seal the user session: {why}; fix it, name another key with \
+                 --session-key-file or --session-key-env, or pass --allow-unsealed-sessions \
+                 (EN_AUTH_ALLOW_UNSEALED_SESSIONS=1) to keep refresh tokens unsealed in the cache"
+            )),
+        }
+    }
+
+    /// Whether refresh tokens go unsealed into the JSON files: only when allowed and no
+    /// session key can be had.
+    fn unsealed(&self) -> bool {
+        self.keys.allow_unsealed && self.sealed().is_err()
     }
 
     /// The library's store in the directory, for client-credentials tokens.
@@ -437,11 +469,12 @@ impl Cache {
             expires_at: unix_secs(expires_at),
             lifetime_secs: lifetime.as_secs(),
             scope: entry.token.scope.clone(),
-            // Sealed in the session store when there is one (the provider saved it there).
+            // Sealed in the session store (the provider saved it there), never here unless
+            // unsealed sessions are allowed and there is no session key.
             refresh_token: entry
                 .refresh_token
                 .as_ref()
-                .filter(|_| !matches!(self.sessions.get(), Some(Some(_))))
+                .filter(|_| self.unsealed())
                 .map(|r| r.expose_secret().to_owned()),
             canonical_user: entry.canonical_user.clone(),
         };

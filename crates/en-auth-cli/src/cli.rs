@@ -77,6 +77,18 @@ pub struct Cli {
     )]
     pub session_key_env: Option<String>,
 
+    /// When no session key can be had (the key file unreadable or open to others, the variable
+    /// unset or malformed), keep a Cognito user's refresh token unsealed in its session file
+    /// (mode 0600) instead of failing (exit 3); a warning says so. Off by default: refresh
+    /// tokens are never kept unsealed silently.
+    #[arg(
+        long,
+        global = true,
+        env = "EN_AUTH_ALLOW_UNSEALED_SESSIONS",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    pub allow_unsealed_sessions: bool,
+
     /// Say on stderr what happens (cache hits and misses, token requests); twice for the
     /// library's log. Never prints a secret.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

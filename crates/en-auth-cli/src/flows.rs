@@ -11,7 +11,7 @@ use en_auth_oauth2::{
 };
 use std::sync::Arc;
 
-use en_auth_srp::{Challenge, FileSessionStore, SrpAuthorizer, TokenProvider, UserCredentials};
+use en_auth_srp::{Challenge, SessionStore, SrpAuthorizer, StoredSession, UserCredentials};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cache::{Cache, Entry, Miss, Request};
@@ -19,12 +19,13 @@ use crate::cli::{ClientArgs, TokenArgs};
 use crate::failure::{Exit, Failure, Subject};
 use crate::input::{self, TerminalChallenges};
 use crate::token::IssuedToken;
+use crate::unsealed::UnsealedSession;
 use crate::Notes;
 
 /// Stands in for the password in an authorizer built only to renew a session with its
-/// refresh token: `CognitoSrp::refresh` sends the refresh token, never the password, when the
-/// token it renews has a refresh token (which is the only way this crate calls it). The builder
-/// refuses an empty password, hence a placeholder.
+/// refresh token: `CognitoSrp::resume` sends the stored refresh token, never the password, and
+/// answers `None` when it is refused (it never logs in). The builder refuses an empty
+/// password, hence a placeholder.
 const UNUSED_PASSWORD: &str = "(unused: renewal with the refresh token)";
 
 /// Where the command runs: the cache (if any) and what to say on stderr.
@@ -192,7 +193,8 @@ fn valid_session(
 }
 
 /// Under the session's lock: the session another process just renewed, else renewed here with
-/// its refresh token, else a new login.
+/// its refresh token (sealed, or in the session file of an older en-auth, which is sealed
+/// now), else a new login.
 async fn renew_or_log_in(
     environment: &Environment,
     client: &ClientArgs,
@@ -211,88 +213,115 @@ async fn renew_or_log_in(
         }
         other => other,
     };
-    // The sealed session: its refresh token and remembered device.
-    if let Some(sessions) = cx.cache.and_then(|cache| cache.sessions(cx.notes)) {
-        match resume(environment, client, secret.clone(), user, sessions).await {
-            Ok(Some(renewed)) => {
+    let sessions = session_store(cx, subject)?;
+    if let Some(sessions) = &sessions {
+        let fail = |e: Error| Failure::from_error(&e, subject);
+        // One authorizer, one session key (the user name as typed), whatever the session's
+        // canonical name (which its refresh's SECRET_HASH uses).
+        let authorizer = SrpAuthorizer::builder(
+            client_info(&client.client_id, secret.clone()),
+            UserCredentials::new(user, UNUSED_PASSWORD),
+            environment.clone(),
+        )
+        .session_store(Arc::clone(sessions))
+        .build()
+        .map_err(fail)?;
+        let key = authorizer.provider().session_key().clone();
+        // The refresh token of a session file of an older en-auth (or unsealed by choice)
+        // goes into the session store first, unless that holds a session of its own.
+        if let Some(refresh_token) = entry.as_ref().and_then(|e| e.refresh_token.clone()) {
+            if sessions.load(&key).await.ok().flatten().is_none() {
+                let name = entry
+                    .as_ref()
+                    .and_then(|e| e.canonical_user.clone())
+                    .unwrap_or_else(|| user.to_owned());
+                if let Err(e) = sessions
+                    .save(&key, &StoredSession::new(name, refresh_token, None))
+                    .await
+                {
+                    cx.notes.warn(&e.to_string());
+                }
+            }
+        }
+        let stored = sessions.load(&key).await.ok().flatten().is_some();
+        if stored {
+            cx.notes.info(&format!(
+                "renewing the session of `{user}` with its refresh token"
+            ));
+        }
+        match resume(&authorizer).await.map_err(fail)? {
+            Some(renewed) => {
                 cx.notes.info(&format!(
                     "the session of `{user}` renewed with its stored refresh token"
                 ));
                 store(cx, request, &renewed);
                 return Ok(renewed.token);
             }
-            Ok(None) => {
-                if entry.is_some() {
-                    why = "the session has ended (its refresh token was refused)";
-                    if let Some(cache) = cx.cache {
-                        let _ = cache.remove(request);
-                    }
+            None if stored => {
+                cx.notes
+                    .info("the refresh token was refused: logging in again");
+                why = "the session has ended (its refresh token was refused)";
+                if let Some(cache) = cx.cache {
+                    let _ = cache.remove(request);
                 }
             }
-            Err(e) => return Err(Failure::from_error(&e, subject)),
+            None if entry.is_some() => why = "the session has expired",
+            None => {}
         }
     }
-    if let Some(entry) = entry {
-        // A session file of an older en-auth, with its refresh token unsealed.
-        if let Some(refresh_token) = &entry.refresh_token {
-            cx.notes.info(&format!(
-                "renewing the session of `{user}` with its refresh token"
-            ));
-            match refresh(
-                environment,
-                client,
-                secret.clone(),
-                user,
-                &entry,
-                refresh_token,
-            )
-            .await
-            {
-                Ok(renewed) => {
-                    store(cx, request, &renewed);
-                    return Ok(renewed.token);
-                }
-                Err(e) if e.is_refresh_refused() => {
-                    cx.notes.info(&format!(
-                        "the refresh token was refused ({e}): logging in again"
-                    ));
-                    if let Some(cache) = cx.cache {
-                        let _ = cache.remove(request);
-                    }
-                    why = "the session has ended (its refresh token was refused)";
-                }
-                Err(e) => return Err(Failure::from_error(&e, subject)),
-            }
-        } else if why == "not logged in" {
-            why = "the session has expired";
-        }
-    }
-    let sessions = cx.cache.and_then(|cache| cache.sessions(cx.notes));
-    let entry = login(environment, client, secret, user, subject, why, sessions).await?;
+    let entry = login(
+        environment,
+        client,
+        secret,
+        user,
+        subject,
+        why,
+        sessions.as_ref(),
+    )
+    .await?;
     store(cx, request, &entry);
     Ok(entry.token)
 }
 
-/// Renews the sealed session of `user` (its refresh token, its device's `DEVICE_KEY`):
-/// `None` if there is none or Cognito refuses it.
-async fn resume(
-    environment: &Environment,
-    client: &ClientArgs,
-    secret: Option<SecretString>,
-    user: &str,
-    sessions: &Arc<FileSessionStore>,
-) -> Result<Option<Entry>, Error> {
-    let authorizer = SrpAuthorizer::builder(
-        client_info(&client.client_id, secret),
-        UserCredentials::new(user, UNUSED_PASSWORD),
-        environment.clone(),
-    )
-    .session_store(Arc::clone(sessions))
-    .build()?;
-    match authorizer.provider().resume().await? {
-        Some(token) => session_entry(&token, None).map(Some),
-        None => Ok(None),
+/// Where the user's session is kept for this run: the sealed sessions; or, with
+/// `--allow-unsealed-sessions` and no session key, a store in memory that the session's JSON
+/// file seeds and receives; `None` without a cache.
+///
+/// # Errors
+/// Exit 3 (configuration) when no session key can be had and unsealed sessions are not
+/// allowed: refresh tokens are never kept unsealed silently.
+fn session_store(
+    cx: &Context<'_>,
+    subject: &Subject,
+) -> Result<Option<Arc<dyn SessionStore>>, Failure> {
+    let Some(cache) = cx.cache else {
+        return Ok(None);
+    };
+    match cache.sessions(cx.notes) {
+        Ok(Some(sealed)) => Ok(Some(Arc::clone(sealed) as Arc<dyn SessionStore>)),
+        Ok(None) => Ok(Some(Arc::new(UnsealedSession::default()))),
+        Err(why) => Err(Failure::new(Exit::Configuration, subject, why)),
     }
+}
+
+/// Renews the stored session of `authorizer` (its refresh token, its device's `DEVICE_KEY`),
+/// retrying a transport failure as the authorizer would (same attempts, backoff doubling):
+/// `None` if there is none or Cognito refuses it.
+async fn resume(authorizer: &SrpAuthorizer) -> Result<Option<Entry>, Error> {
+    let attempts = authorizer.policy().max_attempts().max(1);
+    let mut backoff = Duration::from_millis(200);
+    let mut attempt = 1;
+    let resumed = loop {
+        match authorizer.provider().resume().await {
+            Err(e) if e.is_retryable() && attempt < attempts => {
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+                attempt += 1;
+            }
+            other => break other?,
+        }
+    };
+    resumed.map(|token| session_entry(&token, None)).transpose()
 }
 
 /// `en-auth login`: a new SRP login, its session stored; what to tell the user.
@@ -302,7 +331,7 @@ pub async fn login_command(
     cx: &Context<'_>,
 ) -> Result<String, Failure> {
     let (environment, request, subject, secret) = user_request(client, user)?;
-    let sessions = cx.cache.and_then(|cache| cache.sessions(cx.notes));
+    let sessions = session_store(cx, &subject)?;
     let entry = login(
         &environment,
         client,
@@ -310,7 +339,7 @@ pub async fn login_command(
         user,
         &subject,
         "logging in",
-        sessions,
+        sessions.as_ref(),
     )
     .await?;
     let until = entry
@@ -381,7 +410,7 @@ async fn login(
     user: &str,
     subject: &Subject,
     why: &str,
-    sessions: Option<&Arc<FileSessionStore>>,
+    sessions: Option<&Arc<dyn SessionStore>>,
 ) -> Result<Entry, Failure> {
     let password = input::password(user, subject, why)?;
     let client_info = client_info(&client.client_id, secret);
@@ -412,50 +441,6 @@ async fn login(
         ),
         _ => Failure::from_error(&e, subject),
     })
-}
-
-/// Renews a session with its refresh token, calling the provider directly: an `SrpAuthorizer`
-/// cannot be given a token it did not obtain, and through one a refused refresh token would
-/// fall back to a login with the placeholder password.
-async fn refresh(
-    environment: &Environment,
-    client: &ClientArgs,
-    secret: Option<SecretString>,
-    user: &str,
-    entry: &Entry,
-    refresh_token: &SecretString,
-) -> Result<Entry, Error> {
-    let has_secret = secret
-        .as_ref()
-        .is_some_and(|s| !s.expose_secret().is_empty());
-    // With a client secret, SECRET_HASH is computed over the pool's name for the user, which
-    // differs from an alias (an e-mail address) the user logged in with.
-    let name = match (&entry.canonical_user, has_secret) {
-        (Some(canonical), true) => canonical.as_str(),
-        _ => user,
-    };
-    let authorizer = SrpAuthorizer::new(
-        client_info(&client.client_id, secret),
-        UserCredentials::new(name, UNUSED_PASSWORD),
-        environment.clone(),
-    )?;
-    let previous = Token::new(entry.token.access_token.expose_secret(), None)
-        .with_refresh_token(refresh_token.expose_secret());
-    // Transient failures are retried as the authorizer would: same attempts, backoff doubling.
-    let attempts = authorizer.policy().max_attempts().max(1);
-    let mut backoff = Duration::from_millis(200);
-    let mut attempt = 1;
-    let token = loop {
-        match authorizer.provider().refresh(&previous).await {
-            Err(e) if e.is_retryable() && attempt < attempts => {
-                tokio::time::sleep(backoff).await;
-                backoff *= 2;
-                attempt += 1;
-            }
-            other => break other?,
-        }
-    };
-    session_entry(&token, entry.canonical_user.as_deref())
 }
 
 /// The cache entry of a user's token.
@@ -534,15 +519,16 @@ fn lookup(cx: &Context<'_>, request: &Request) -> Option<Entry> {
 fn store(cx: &Context<'_>, request: &Request, entry: &Entry) -> bool {
     let Some(cache) = cx.cache else { return false };
     if entry.refresh_token.is_some() && cache.first_refresh_token() {
-        let text = match cache.sessions(cx.notes) {
-            Some(sessions) => format!(
+        let text = match cache.sealed() {
+            Ok(sessions) => format!(
                 "refresh tokens are kept in {}, sealed with AES-256-GCM (files of mode 0600; \
                  no OS keyring is used); `en-auth logout` revokes and deletes them",
                 sessions.dir().display()
             ),
-            None => format!(
-                "refresh tokens are kept in {} (files of mode 0600, not sealed; no OS keyring \
-                 is used); `en-auth logout` revokes and forgets them",
+            Err(_) => format!(
+                "refresh tokens are kept in {} (files of mode 0600, not sealed: \
+                 --allow-unsealed-sessions; no OS keyring is used); `en-auth logout` revokes \
+                 and forgets them",
                 cache.dir().display()
             ),
         };

@@ -50,7 +50,14 @@ pub async fn logout(args: &LogoutCommand, cache: &Cache, notes: &Notes) -> Resul
         )
         .map_err(io_failure)?;
     // The sealed sessions: their refresh tokens (and devices) are in the session store.
-    let store = cache.sessions(notes);
+    // A session key that cannot be had: the unsealed files are still revoked and forgotten.
+    let store = match cache.sealed() {
+        Ok(store) => Some(store),
+        Err(why) => {
+            notes.warn(&format!("{why}: the sealed sessions are left alone"));
+            None
+        }
+    };
     let key = |session: &UserSession| {
         SessionKey::new(
             session.endpoint.as_str(),

@@ -11,6 +11,7 @@ mod kube;
 mod logout;
 mod token;
 mod totp_setup;
+mod unsealed;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -85,6 +86,7 @@ fn run(cli: Cli, notes: &Notes) -> Result<ExitCode, Failure> {
     let keys = SessionKeySource {
         file: cli.session_key_file.clone(),
         variable: cli.session_key_env.clone(),
+        allow_unsealed: cli.allow_unsealed_sessions,
     };
     match cli.command {
         Command::Envs(args) => {

@@ -272,6 +272,152 @@ async fn a_refused_refresh_token_needs_the_password_again() {
     assert_eq!(server.verified_logins(), 2);
 }
 
+/// A session file of an older en-auth (its refresh token unsealed in the JSON file, no sealed
+/// session), of a user logged in by an alias: the next `token` renews with that refresh token
+/// and seals the session — the rotated refresh token Cognito handed back, under the key of the
+/// name as typed — and drops the refresh token from the JSON file; a later process renews
+/// with the sealed one, no password. Regression: the upgrade renewed without the session
+/// store and the cache dropped the refresh token, so the rotated one was lost (and the
+/// unsealed one removed from the file): the next process needed the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_unsealed_session_file_is_sealed_with_the_refresh_token_cognito_returned() {
+    let server = server().await;
+    for (env, client, rotates) in [("rotating", "rotating", true), ("dev", "conf", false)] {
+        let sandbox = sandbox(&format!("upgrade-{client}"), &server);
+        let user = "alice@example.com";
+        let cmd = |command: &'static str, extra: &'static [&'static str]| {
+            let mut a = vec![command, "--env", env, "--user", user];
+            a.extend_from_slice(extra);
+            sandbox
+                .cmd(a)
+                .env("CLIENT_ID", client)
+                .env("CLIENT_SECRET", CLIENT_SECRET)
+        };
+        cmd("login", &[]).env("USER_PWD", PASSWORD).run().await.ok();
+        let logins = server.verified_logins();
+        // Made into an older en-auth's file: the refresh token in the JSON file, none sealed.
+        let sealed = sandbox
+            .stored_session(&server.endpoint(), POOL, client, user)
+            .await
+            .unwrap();
+        let old = sealed.refresh_token().expose_secret().to_owned();
+        let (path, mut file) = only_cache_file(&sandbox);
+        file["refresh_token"] = Value::String(old.clone());
+        std::fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
+        for entry in std::fs::read_dir(sandbox.sessions()).unwrap() {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+
+        // No password: renewed with the unsealed refresh token, the session sealed.
+        let token = cmd("token", &["--min-validity", "2h"]).run().await.ok();
+        assert!(accepted(&server, token.trim_end()).await, "{client}");
+        let sealed = sandbox
+            .stored_session(&server.endpoint(), POOL, client, user)
+            .await
+            .unwrap_or_else(|| panic!("{client}: the session is sealed"));
+        let new = sealed.refresh_token().expose_secret().to_owned();
+        if rotates {
+            assert_ne!(new, old, "{client}: the rotated refresh token is kept");
+        } else {
+            assert_eq!(new, old, "{client}");
+        }
+        assert_eq!(sealed.user_name(), "alice", "{client}: the canonical name");
+        let (_, file) = only_cache_file(&sandbox);
+        assert!(file["refresh_token"].is_null(), "{client}: {file}");
+
+        // A later process: renewed with the sealed refresh token, no password.
+        let token = cmd("token", &["--min-validity", "2h"]).run().await.ok();
+        assert!(accepted(&server, token.trim_end()).await, "{client}");
+        assert_eq!(server.verified_logins(), logins, "{client}: no login");
+        if rotates {
+            let newer = sandbox
+                .stored_session(&server.endpoint(), POOL, client, user)
+                .await
+                .unwrap();
+            assert_ne!(
+                newer.refresh_token().expose_secret(),
+                new.as_str(),
+                "{client}"
+            );
+        }
+    }
+    assert_eq!(server.calls("GetTokensFromRefreshToken"), 2);
+}
+
+/// A session key that cannot be had (a key file that holds no key, one open to other users)
+/// is an error (exit 3) naming the key file, never its content, and nothing is cached — not
+/// a refresh token kept unsealed behind a warning. `--allow-unsealed-sessions`
+/// (`EN_AUTH_ALLOW_UNSEALED_SESSIONS`) opts in: a warning, the refresh token in the session's
+/// JSON file, renewed from there by a later process. Regression: the command went on after a
+/// warning and kept the refresh token unsealed, with no choice made by the user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unusable_session_key_is_an_error_unless_unsealed_sessions_are_allowed() {
+    use std::os::unix::fs::PermissionsExt;
+    const NOT_A_KEY: &str = "not-a-key-but-maybe-a-secret-7f3a";
+    let server = server().await;
+    let sandbox = sandbox("badkey", &server);
+    let key_file = sandbox.session_key_file();
+    std::fs::create_dir_all(key_file.parent().unwrap()).unwrap();
+    std::fs::write(&key_file, NOT_A_KEY).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let cmd = |command: &'static str| {
+        sandbox
+            .cmd(args(command, "alice", &[]))
+            .env("CLIENT_ID", "app")
+            .env("USER_PWD", PASSWORD)
+    };
+    for mode in [0o600, 0o644] {
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(mode)).unwrap();
+        for command in ["login", "token"] {
+            let line = cmd(command).run().await.fails_with(3);
+            assert!(line.contains(&key_file.display().to_string()), "{line}");
+            assert!(line.contains("--allow-unsealed-sessions"), "{line}");
+            assert!(!line.contains(NOT_A_KEY), "{line}");
+            assert!(sandbox.cache_files().is_empty(), "{mode:o} {command}");
+        }
+    }
+    assert_eq!(
+        server.verified_logins(),
+        0,
+        "no login whose session would be lost"
+    );
+
+    // Opted in: warned, the refresh token in the JSON file (mode 0600).
+    let run = cmd("login")
+        .env("EN_AUTH_ALLOW_UNSEALED_SESSIONS", "1")
+        .run()
+        .await;
+    run.ok();
+    assert!(run.stderr().contains("unsealed"), "{}", run.stderr());
+    assert!(!run.stderr().contains(NOT_A_KEY), "{}", run.stderr());
+    let (path, file) = only_cache_file(&sandbox);
+    assert_eq!(mode(&path), 0o600);
+    let refresh_token = file["refresh_token"].as_str().expect("unsealed").to_owned();
+    // A later process renews with it, no password.
+    let token = sandbox
+        .cmd(args(
+            "token",
+            "alice",
+            &["--min-validity", "2h", "--allow-unsealed-sessions"],
+        ))
+        .env("CLIENT_ID", "app")
+        .run()
+        .await
+        .ok();
+    assert!(accepted(&server, token.trim_end()).await);
+    assert_eq!(server.verified_logins(), 1);
+    let (_, file) = only_cache_file(&sandbox);
+    assert_eq!(file["access_token"], token.trim_end());
+    assert_eq!(file["refresh_token"], refresh_token.as_str());
+    // Without the opt-in, the unsealed session is not used.
+    sandbox
+        .cmd(args("token", "alice", &["--min-validity", "2h"]))
+        .env("CLIENT_ID", "app")
+        .run()
+        .await
+        .fails_with(3);
+}
+
 /// The refresh token in the sealed session of `alice` of `client`.
 async fn session_refresh_token(server: &CognitoServer, sandbox: &Sandbox, client: &str) -> String {
     sandbox
