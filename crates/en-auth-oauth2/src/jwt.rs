@@ -134,14 +134,15 @@ impl ClientAssertionSigner {
         } else {
             "private_key_file"
         };
-        signer.sign_assertion().map_err(|_| {
-            environment.error(
+        signer.sign_assertion().map_err(|e| match e {
+            SignError::Random => e.into_error(signer.algorithm),
+            SignError::Jwt(_) => environment.error(
                 field,
                 format!(
                     "the key cannot sign {:?} assertions (a key of another kind?)",
                     signer.header.alg
                 ),
-            )
+            ),
         })?;
         Ok(signer)
     }
@@ -182,9 +183,12 @@ impl ClientAssertionSigner {
             header,
             key,
         };
-        signer
-            .sign_assertion()
-            .map_err(|_| refuse(format!("it cannot sign {} assertions", algorithm.as_str())))?;
+        signer.sign_assertion().map_err(|e| match e {
+            SignError::Random => e.into_error(algorithm),
+            SignError::Jwt(_) => {
+                refuse(format!("it cannot sign {} assertions", algorithm.as_str()))
+            }
+        })?;
         Ok(signer)
     }
 
@@ -249,17 +253,13 @@ impl ClientAssertionSigner {
     /// A new assertion, valid for 60 seconds.
     ///
     /// # Errors
-    /// [`Error::Internal`] when the key cannot sign (it could when it was made).
+    /// [`Error::Internal`] when the key cannot sign (it could when it was made), or the
+    /// system's random source fails (no unique `jti`: an assertion is never sent with a
+    /// constant one, which a server that remembers `jti`s would refuse as a replay).
     pub fn sign(&self) -> Result<secrecy::SecretString, Error> {
         self.sign_assertion()
             .map(|jwt| secrecy::SecretString::from(jwt.as_str()))
-            .map_err(|e| {
-                en_auth_core::InternalError::new(format!(
-                    "cannot sign the {} client assertion: {e}",
-                    self.algorithm.as_str()
-                ))
-                .into()
-            })
+            .map_err(|e| e.into_error(self.algorithm))
     }
 
     /// The key as a credential for [`en_auth_core::SharedIdentity::with_credential`] (which
@@ -274,7 +274,7 @@ impl ClientAssertionSigner {
     ///
     /// # Errors
     /// `jsonwebtoken`'s, when the key cannot sign (never quoting the key).
-    pub(crate) fn sign_assertion(&self) -> Result<Zeroizing<String>, jsonwebtoken::errors::Error> {
+    pub(crate) fn sign_assertion(&self) -> Result<Zeroizing<String>, SignError> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -284,18 +284,46 @@ impl ClientAssertionSigner {
             aud: &self.audience,
             iat: now,
             exp: now + ASSERTION_LIFETIME_SECS,
-            jti: jti(),
+            jti: jti()?,
         };
-        jsonwebtoken::encode(&self.header, &claims, &self.key).map(Zeroizing::new)
+        Ok(jsonwebtoken::encode(&self.header, &claims, &self.key).map(Zeroizing::new)?)
     }
 }
 
 /// 128 random bits, base64url: a `jti` no other assertion shares.
-fn jti() -> String {
+fn jti() -> Result<String, SignError> {
+    jti_from(aws_lc_rs::rand::fill)
+}
+
+/// A `jti` from the random source `fill`.
+fn jti_from(
+    fill: impl FnOnce(&mut [u8]) -> Result<(), aws_lc_rs::error::Unspecified>,
+) -> Result<String, SignError> {
     let mut bytes = [0u8; 16];
-    // aws-lc-rs's system random source fails only when the system has none.
-    let _ = aws_lc_rs::rand::fill(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    fill(&mut bytes).map_err(|_| SignError::Random)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Why an assertion could not be made.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SignError {
+    /// The system's random source failed: no unique `jti`.
+    #[error("the system's random source failed, so the assertion would have no unique `jti`")]
+    Random,
+    /// `jsonwebtoken` could not sign (never quoting the key).
+    #[error(transparent)]
+    Jwt(#[from] jsonwebtoken::errors::Error),
+}
+
+impl SignError {
+    /// The [`Error::Internal`] of an `algorithm` assertion that could not be made.
+    fn into_error(self, algorithm: SigningAlgorithm) -> Error {
+        en_auth_core::InternalError::new(format!(
+            "cannot sign the {} client assertion: {self}",
+            algorithm.as_str()
+        ))
+        .into()
+    }
 }
 
 fn jwt_algorithm(algorithm: SigningAlgorithm) -> Algorithm {
@@ -504,6 +532,20 @@ mod tests {
     const CERT: &[u8] = include_bytes!("../tests/data/test-only-ec-cert.pem");
     /// `openssl x509 -outform der | openssl dgst -sha256 -binary | base64url`.
     const CERT_X5T_S256: &str = "PM-bMwRAF4xeqHgrj-GvPwnnCN2onZXT47RFraieUQk";
+
+    /// A random source that fails is an error, never an all-zero `jti` (which a server
+    /// that remembers `jti`s refuses as a replay from the second assertion on).
+    #[test]
+    fn a_failed_random_source_is_an_error_not_a_constant_jti() {
+        let failed = jti_from(|_| Err(aws_lc_rs::error::Unspecified));
+        assert!(matches!(failed, Err(SignError::Random)), "{failed:?}");
+        let filled = jti_from(|bytes| {
+            bytes.fill(0xff);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(filled, "_____________________w");
+    }
 
     #[test]
     fn claims_header_and_a_fresh_jti_per_assertion() {
