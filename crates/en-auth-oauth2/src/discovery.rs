@@ -2,10 +2,22 @@
 //! an issuer, discovered from its RFC 8414 document (`/.well-known/oauth-authorization-server`)
 //! or else its OpenID Connect Discovery 1.0 document (`/.well-known/openid-configuration`).
 //!
-//! A document is fetched once per process and issuer, whatever the number of authorizers
-//! (single flight: the others wait for the one fetch and share its outcome), kept for a TTL
-//! ([`DEFAULT_DISCOVERY_TTL`]), and fetched again after a token request that failed with it.
-//! The fetch goes through the token-request HTTP client: no redirects, a size cap, a timeout.
+//! A document is fetched once per process, issuer and HTTP client ([`FetchScope`]), whatever
+//! the number of authorizers (single flight: the others wait for the one fetch and share its
+//! outcome), kept for a TTL ([`DEFAULT_DISCOVERY_TTL`]), and fetched again after a token
+//! request that failed with it. The fetch goes through the token-request HTTP client: no
+//! redirects, a size cap, a timeout.
+//!
+//! Why the HTTP client is part of the cache's key: a client carries a proxy, CA roots, client
+//! certificates, default headers — what decides which network, and which server, the fetch
+//! reaches. A document fetched through one authorizer's client is not served to an authorizer
+//! whose client may reach another server. en-auth cannot tell two `reqwest::Client`s apart (a
+//! client has no identity or comparable settings), so it shares only what it knows is one
+//! client: the authorizers built without a client of their own use
+//! [`shared_token_http_client`](crate::shared_token_http_client) for their connect timeout,
+//! and share its fetches; a provider given its own client (`http_client`,
+//! `ClientCredentials::new`, `TokenExchange::new`) keeps its own cache — one fetch per
+//! provider and TTL, a small price for never using a document another network served.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,6 +69,27 @@ pub(crate) struct Endpoints {
     /// Whether the token endpoint is discovered from the environment's issuer.
     discovered: bool,
     ttl: Duration,
+    /// Whose fetches this provider shares.
+    scope: FetchScope,
+}
+
+/// Which providers share an issuer's fetched metadata: those whose fetches go through the same
+/// HTTP client, as far as en-auth can know it (see the module's documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum FetchScope {
+    /// The process's [`shared_token_http_client`](crate::shared_token_http_client) for this
+    /// connect timeout.
+    Shared(Duration),
+    /// One provider's own client (a number no other provider has).
+    Own(u64),
+}
+
+impl FetchScope {
+    /// A scope of its own.
+    fn own() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Self::Own(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 impl Endpoints {
@@ -84,7 +117,15 @@ impl Endpoints {
             ),
             discovered,
             ttl: DEFAULT_DISCOVERY_TTL,
+            scope: FetchScope::own(),
         })
+    }
+
+    /// Shares fetched metadata with the other providers that send with
+    /// `shared_token_http_client(connect_timeout)` — which the caller (an authorizer builder
+    /// that made no client of its own) knows this provider's client is.
+    pub(crate) fn share_shared_client_fetches(&mut self, connect_timeout: Duration) {
+        self.scope = FetchScope::Shared(connect_timeout);
     }
 
     /// The configured endpoint (the issuer's URL with discovery), whose settings every request
@@ -139,7 +180,7 @@ impl Endpoints {
             max_bytes: self.configured.max_response_bytes(),
             ttl: self.ttl,
         };
-        let metadata = metadata(environment, issuer, &fetcher).await?;
+        let metadata = metadata(environment, issuer, self.scope, &fetcher).await?;
         if !metadata.auth_methods.iter().any(|m| m == method) {
             return Err(environment.error(
                 "token_endpoint_auth_method",
@@ -177,7 +218,7 @@ impl Endpoints {
     /// After a failed token request with `metadata`: the next request fetches it again.
     async fn failed(&self, environment: &Environment, metadata: Option<&Arc<Metadata>>) {
         if let (Some(metadata), Some(issuer)) = (metadata, self.issuer(environment)) {
-            invalidate(issuer, metadata).await;
+            invalidate(issuer, self.scope, metadata).await;
         }
     }
 }
@@ -221,14 +262,14 @@ struct State {
     last: Option<(u64, Result<Arc<Metadata>, Error>)>,
 }
 
-/// The process's slots, by issuer identifier.
-fn slot(issuer: &str) -> Arc<Slot> {
-    static SLOTS: OnceLock<Mutex<HashMap<String, Arc<Slot>>>> = OnceLock::new();
+/// The process's slots, by issuer identifier and fetch scope.
+fn slot(issuer: &str, scope: FetchScope) -> Arc<Slot> {
+    static SLOTS: OnceLock<Mutex<HashMap<(String, FetchScope), Arc<Slot>>>> = OnceLock::new();
     let mut slots = SLOTS
         .get_or_init(Mutex::default)
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    Arc::clone(slots.entry(issuer.to_owned()).or_default())
+    Arc::clone(slots.entry((issuer.to_owned(), scope)).or_default())
 }
 
 /// The metadata of `environment`'s issuer: the outcome of a fetch that ended while the caller
@@ -240,9 +281,10 @@ fn slot(issuer: &str) -> Arc<Slot> {
 async fn metadata(
     environment: &Environment,
     issuer: &Issuer,
+    scope: FetchScope,
     fetcher: &Fetcher<'_>,
 ) -> Result<Arc<Metadata>, Error> {
-    let slot = slot(issuer.as_str());
+    let slot = slot(issuer.as_str(), scope);
     let before = slot.attempts.load(Ordering::Acquire);
     let mut state = slot.state.lock().await;
     // A fetch that ended while this caller waited: its outcome is this caller's too.
@@ -267,8 +309,8 @@ async fn metadata(
 
 /// Forgets `used` (the metadata a token request failed with), so that the next token request
 /// fetches the document again — unless it was already replaced.
-async fn invalidate(issuer: &Issuer, used: &Arc<Metadata>) {
-    let slot = slot(issuer.as_str());
+async fn invalidate(issuer: &Issuer, scope: FetchScope, used: &Arc<Metadata>) {
+    let slot = slot(issuer.as_str(), scope);
     let mut state = slot.state.lock().await;
     if state
         .metadata

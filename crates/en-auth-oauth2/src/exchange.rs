@@ -307,6 +307,8 @@ impl TokenExchange {
     /// A provider exchanging `subject` for `client_info` against `environment` (its
     /// endpoint, audience, resources, scopes and extra parameters), sending requests with
     /// `http` (for example [`shared_token_http_client`](crate::shared_token_http_client)).
+    /// An issuer's discovered metadata is fetched through `http` for this provider alone (as
+    /// for [`ClientCredentials::new`](crate::ClientCredentials::new)).
     ///
     /// # Errors
     /// [`Error::Configuration`] if the environment has neither a `token_url` nor an `issuer`,

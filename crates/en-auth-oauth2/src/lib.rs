@@ -286,6 +286,12 @@ impl ServiceAccountAuthorizerBuilder {
             .with_field("client_secret")
             .into());
         }
+        // The shared client: its discovery fetches are shared with the other authorizers on
+        // it; a client of the caller's keeps its own (src/discovery.rs says why).
+        let shared = self
+            .http
+            .is_none()
+            .then(|| self.settings.connect_timeout_setting());
         let http = match self.http {
             Some(client) => client,
             None => shared_token_http_client(self.settings.connect_timeout_setting())?,
@@ -305,7 +311,8 @@ impl ServiceAccountAuthorizerBuilder {
         let provider = provider
             .with_timeout(self.settings.timeout_setting())
             .with_max_response_bytes(self.max_response_bytes)
-            .with_discovery_ttl(self.discovery_ttl);
+            .with_discovery_ttl(self.discovery_ttl)
+            .sharing_shared_client_fetches(shared);
         self.settings
             .build_sharing(provider, open_shared_store)
             .map(ServiceAccountAuthorizer)

@@ -47,7 +47,10 @@ pub struct ClientCredentials {
 
 impl ClientCredentials {
     /// A provider for `client_info` against `environment`, sending requests with `http` (for
-    /// example [`shared_token_http_client`](crate::shared_token_http_client)).
+    /// example [`shared_token_http_client`](crate::shared_token_http_client)). An issuer's
+    /// discovered metadata is fetched through `http` for this provider alone: en-auth cannot
+    /// tell that another provider's client reaches the same server (proxy, CA roots), so it
+    /// shares no fetch with it.
     ///
     /// # Errors
     /// [`Error::Configuration`] if the environment has neither a `token_url` nor an `issuer`,
@@ -119,11 +122,25 @@ impl ClientCredentials {
 
     /// How long a discovered metadata document is used before it is fetched again (default
     /// [`DEFAULT_DISCOVERY_TTL`](crate::DEFAULT_DISCOVERY_TTL)). The document is shared by
-    /// the process's authorizers of the same issuer; each uses it while it is younger than
-    /// its own TTL.
+    /// the process's authorizers of the same issuer on the shared HTTP client (those a
+    /// [`ServiceAccountAuthorizer`](crate::ServiceAccountAuthorizer) builder made without a
+    /// client of their own); each uses it while it is younger than its own TTL.
     #[must_use]
     pub fn with_discovery_ttl(mut self, ttl: Duration) -> Self {
         self.endpoints.set_ttl(ttl);
+        self
+    }
+
+    /// Shares discovered metadata with the other providers on
+    /// `shared_token_http_client(connect_timeout)`, when `connect_timeout` is given: what the
+    /// authorizer builder says when it gave this provider that client.
+    pub(crate) fn sharing_shared_client_fetches(
+        mut self,
+        connect_timeout: Option<Duration>,
+    ) -> Self {
+        if let Some(connect_timeout) = connect_timeout {
+            self.endpoints.share_shared_client_fetches(connect_timeout);
+        }
         self
     }
 

@@ -346,6 +346,105 @@ async fn fifty_concurrent_authorizers_fetch_the_document_once() {
     assert_eq!(token.calls_async().await, 50);
 }
 
+/// Two authorizers of one issuer, each with its own HTTP client — standing for two proxies or
+/// CA settings that reach two different networks (here a header each client sends, which the
+/// server answers with a different document) — each use the document fetched through their own
+/// client, and send their token requests where it says; authorizers on the shared client share
+/// one fetch. Regression: the per-issuer cache served the first authorizer's fetch to all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorizers_with_their_own_http_clients_do_not_share_a_fetched_document() {
+    let server = MockServer::start_async().await;
+    let (issuer, rfc, _) = unique(&server);
+    let with_token_endpoint = |path: &str| {
+        let mut body = document(&server, &issuer);
+        body["token_endpoint"] = json!(server.url(path));
+        body
+    };
+    let mut documents = Vec::new();
+    let mut tokens = Vec::new();
+    for net in ["a", "b"] {
+        let body = with_token_endpoint(&format!("/token-{net}"));
+        let rfc = rfc.clone();
+        documents.push(
+            server
+                .mock_async(move |when, then| {
+                    when.method(GET).path(rfc).header("x-net", net);
+                    then.status(200).json_body(body);
+                })
+                .await,
+        );
+        tokens.push(
+            server
+                .mock_async(move |when, then| {
+                    when.method(POST)
+                        .path(format!("/token-{net}"))
+                        .header("x-net", net);
+                    then.status(200).json_body(token_body());
+                })
+                .await,
+        );
+    }
+    let client = |net: &str| {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-net", net.parse().unwrap());
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .unwrap()
+    };
+    for net in ["a", "b"] {
+        let authorizer = ServiceAccountAuthorizer::builder(
+            ClientInfo::new("svc", "secret"),
+            environment(&issuer),
+        )
+        .http_client(client(net))
+        .build()
+        .unwrap();
+        authorizer.access_token().await.unwrap();
+    }
+    assert_eq!(documents[0].calls_async().await, 1);
+    assert_eq!(tokens[0].calls_async().await, 1);
+    assert_eq!(
+        documents[1].calls_async().await,
+        1,
+        "b fetched its own document"
+    );
+    assert_eq!(
+        tokens[1].calls_async().await,
+        1,
+        "b's token request where b's document says"
+    );
+    // Authorizers on the shared client (which sends no such header) fetch once between them,
+    // and are not served a's or b's document.
+    let unheaded = server
+        .mock_async(|when, then| {
+            when.method(GET).path(rfc.as_str()).header_missing("x-net");
+            then.status(200)
+                .json_body(with_token_endpoint("/token-none"));
+        })
+        .await;
+    let token_none = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/token-none");
+            then.status(200).json_body(token_body());
+        })
+        .await;
+    for _ in 0..3 {
+        ServiceAccountAuthorizer::new(ClientInfo::new("svc", "secret"), environment(&issuer))
+            .unwrap()
+            .access_token()
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        unheaded.calls_async().await,
+        1,
+        "one fetch for the shared client"
+    );
+    assert_eq!(token_none.calls_async().await, 3);
+}
+
 #[tokio::test]
 async fn a_failed_fetch_is_shared_by_those_waiting_and_retried_by_the_next() {
     let server = MockServer::start_async().await;
@@ -356,7 +455,19 @@ async fn a_failed_fetch_is_shared_by_those_waiting_and_retried_by_the_next() {
             then.status(503).delay(Duration::from_millis(300));
         })
         .await;
-    let providers: Vec<_> = (0..10).map(|_| provider(environment(&issuer))).collect();
+    // Authorizers on the shared client share fetches (providers given a client do not: see
+    // authorizers_with_their_own_http_clients_do_not_share_a_fetched_document); their
+    // providers are called directly, without the authorizer's retries.
+    let authorizers: Vec<_> = (0..10)
+        .map(|_| {
+            ServiceAccountAuthorizer::new(ClientInfo::new("svc", "secret"), environment(&issuer))
+                .unwrap()
+        })
+        .collect();
+    let providers: Vec<_> = authorizers
+        .iter()
+        .map(|a| a.authorizer().provider())
+        .collect();
     let outcomes = futures::future::join_all(providers.iter().map(|p| p.authorize())).await;
     assert!(outcomes
         .iter()
