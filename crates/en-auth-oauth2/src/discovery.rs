@@ -263,8 +263,11 @@ struct State {
 }
 
 /// The process's slots, by issuer identifier and fetch scope.
+type Slots = Mutex<HashMap<(String, FetchScope), Arc<Slot>>>;
+
+/// The slot of `issuer`'s metadata fetched in `scope`.
 fn slot(issuer: &str, scope: FetchScope) -> Arc<Slot> {
-    static SLOTS: OnceLock<Mutex<HashMap<(String, FetchScope), Arc<Slot>>>> = OnceLock::new();
+    static SLOTS: OnceLock<Slots> = OnceLock::new();
     let mut slots = SLOTS
         .get_or_init(Mutex::default)
         .lock()
