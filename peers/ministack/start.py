@@ -113,6 +113,10 @@ def wait_healthy(proc: subprocess.Popen, endpoint: str, deadline: float) -> bool
     return False
 
 
+# Access-token validity of the long-lived SRP client, in seconds.
+LONG_LIVED_TOKEN_SECONDS = 600
+
+
 def provision(endpoint: str, ttl: int) -> dict:
     import boto3
 
@@ -161,6 +165,18 @@ def provision(endpoint: str, ttl: int) -> dict:
         ExplicitAuthFlows=srp_flows,
         AccessTokenValidity=ttl,
         IdTokenValidity=ttl,
+        TokenValidityUnits=seconds,
+    )["UserPoolClient"]
+    # For tests that run whole processes one after another and check that the second one finds
+    # the first one's token still valid (the CLI's): a token that lives ten minutes, so a slow
+    # machine cannot turn the expected cache hit into a renewal.
+    srp_long_lived = idp.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName="en-auth-srp-long-lived",
+        GenerateSecret=True,
+        ExplicitAuthFlows=srp_flows,
+        AccessTokenValidity=LONG_LIVED_TOKEN_SECONDS,
+        IdTokenValidity=LONG_LIVED_TOKEN_SECONDS,
         TokenValidityUnits=seconds,
     )["UserPoolClient"]
     no_srp = idp.create_user_pool_client(
@@ -217,6 +233,8 @@ def provision(endpoint: str, ttl: int) -> dict:
             "confidential_client_id": srp_confidential["ClientId"],
             "confidential_client_secret": srp_confidential["ClientSecret"],
             "no_srp_client_id": no_srp["ClientId"],
+            "long_lived_client_id": srp_long_lived["ClientId"],
+            "long_lived_client_secret": srp_long_lived["ClientSecret"],
         },
         "user": {"username": USERNAME, "email": EMAIL, "password": PASSWORD},
         "new_password_user": {"username": NEW_USER, "temporary_password": NEW_USER_TEMPORARY_PASSWORD},
