@@ -37,6 +37,7 @@ mod normalize;
 mod parse;
 mod provider;
 mod request;
+mod user;
 mod wire;
 
 pub use discovery::DEFAULT_DISCOVERY_TTL;
@@ -68,6 +69,10 @@ pub use jwt::ClientAssertionSigner;
 pub use parse::{parse_token_response, parse_token_response_with_content_type};
 pub use provider::ClientCredentials;
 pub use reqwest;
+pub use user::{
+    DeviceAuthorization, SignInError, UserAuthorizer, UserSession, UserSessionStore,
+    UserSessionStoreError, UserSignIn, DEVICE_CODE_GRANT_TYPE,
+};
 pub use wire::DEFAULT_EXPIRES_IN;
 
 /// Authorizes requests for a service account: as the Python `en_auth` package's
