@@ -70,8 +70,9 @@ pub use parse::{parse_token_response, parse_token_response_with_content_type};
 pub use provider::ClientCredentials;
 pub use reqwest;
 pub use user::{
-    DeviceAuthorization, SignInError, UserAuthorizer, UserSession, UserSessionStore,
-    UserSessionStoreError, UserSignIn, DEVICE_CODE_GRANT_TYPE,
+    BrowserSignIn, DeviceAuthorization, OpenBrowser, PendingBrowserSignIn, SignInError,
+    UserAuthorizer, UserSession, UserSessionStore, UserSessionStoreError, UserSignIn,
+    DEFAULT_BROWSER_TIMEOUT, DEVICE_CODE_GRANT_TYPE,
 };
 pub use wire::DEFAULT_EXPIRES_IN;
 

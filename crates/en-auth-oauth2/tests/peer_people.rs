@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use en_auth_oauth2::secrecy::{ExposeSecret, SecretString};
 use en_auth_oauth2::{
-    ClientInfo, DeviceAuthorization, Environment, Error, SignInError, Token, TokenProvider,
-    UserSessionStore, UserSessionStoreError, UserSignIn,
+    BrowserSignIn, ClientInfo, DeviceAuthorization, Environment, Error, SignInError, Token,
+    TokenProvider, UserSessionStore, UserSessionStoreError, UserSignIn,
 };
 use en_auth_peers::people::Browser;
 use en_auth_peers::{field, oidc_people};
@@ -223,4 +223,106 @@ async fn no_refresh_or_access_token_in_debug_errors_or_logs() {
     scan.shown("the cancelled sign-in", &cancelled);
     scan.logs(capture);
     scan.assert_clean();
+}
+
+/// A browser sign-in, the person approving (or cancelling) over HTTP; `tamper` rewrites the
+/// redirect before the "browser" delivers it to the loopback listener.
+async fn browser_sign_in(
+    approve: bool,
+    tamper: impl FnOnce(url::Url) -> url::Url,
+) -> (Result<Token, SignInError>, url::Url) {
+    let pending = sign_in()
+        .start_browser(BrowserSignIn::new())
+        .await
+        .expect("started");
+    let url = pending.authorization_url().clone();
+    assert!(pending.redirect_uri().starts_with("http://127.0.0.1:"));
+    let finish = tokio::spawn(pending.finish());
+    let redirect = Browser::new(issuer())
+        .authorize(url.as_str(), "alice", approve)
+        .await
+        .expect("the provider redirects to the client");
+    let redirect = tamper(redirect);
+    let page = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(redirect.clone())
+        .send()
+        .await
+        .expect("the loopback listener answers");
+    let result = finish.await.unwrap();
+    assert_eq!(page.status().is_success(), result.is_ok(), "{result:?}");
+    (result, url)
+}
+
+fn replace(url: url::Url, name: &str, value: &str) -> url::Url {
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == name {
+                value.to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    let mut url = url;
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    url
+}
+
+#[tokio::test]
+async fn authorization_code_with_pkce_signs_in_and_the_session_renews() {
+    let (result, url) = browser_sign_in(true, |u| u).await;
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(query["response_type"], "code");
+    assert!(query.contains_key("nonce") && query.contains_key("state"));
+    let token = result.expect("signed in");
+    assert!(token.refresh_token().is_some());
+    let authorizer = sign_in().session_from(token).unwrap().authorizer();
+    authorizer.access_token().await.unwrap();
+    authorizer.forget();
+    authorizer
+        .access_token()
+        .await
+        .expect("renewed with the refresh token");
+}
+
+#[tokio::test]
+async fn a_redirect_with_another_state_is_refused() {
+    let (result, _) = browser_sign_in(true, |u| replace(u, "state", "forged-state-value")).await;
+    assert!(
+        matches!(result, Err(SignInError::StateMismatch)),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_from_another_issuer_is_refused() {
+    let (result, _) = browser_sign_in(true, |u| {
+        assert!(
+            u.query_pairs().any(|(k, _)| k == "iss"),
+            "oidc-provider sends iss"
+        );
+        replace(u, "iss", "https://attacker.example")
+    })
+    .await;
+    match result {
+        Err(SignInError::IssuerMismatch { received, .. }) => {
+            assert_eq!(received.as_deref(), Some("https://attacker.example"));
+        }
+        other => panic!("expected an issuer mismatch, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_person_cancels_in_the_browser() {
+    let (result, _) = browser_sign_in(false, |u| u).await;
+    assert!(
+        matches!(result, Err(SignInError::AccessDenied { .. })),
+        "{result:?}"
+    );
 }

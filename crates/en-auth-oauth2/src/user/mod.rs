@@ -9,6 +9,7 @@
 //! metadata: `authorization_endpoint`, `device_authorization_endpoint`, `token_endpoint`,
 //! `revocation_endpoint`); the client is usually public ([`ClientInfo::public`]).
 
+mod browser;
 mod device;
 mod session;
 
@@ -20,6 +21,7 @@ use en_auth_core::{
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+pub use browser::{BrowserSignIn, OpenBrowser, PendingBrowserSignIn, DEFAULT_BROWSER_TIMEOUT};
 pub use device::{DeviceAuthorization, DEVICE_CODE_GRANT_TYPE};
 pub use session::{UserAuthorizer, UserSession, UserSessionStore, UserSessionStoreError};
 
