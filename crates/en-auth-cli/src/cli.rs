@@ -243,6 +243,10 @@ pub struct LoginCommand {
     /// is none.
     #[arg(long)]
     pub browser: bool,
+    /// With --browser at a Cognito user pool's managed login: go straight to this federated
+    /// identity provider (its name in the pool: a SAML or OIDC provider, Google, …).
+    #[arg(long, value_name = "NAME", requires = "browser")]
+    pub identity_provider: Option<String>,
 }
 
 /// `en-auth logout`.

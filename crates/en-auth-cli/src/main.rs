@@ -202,6 +202,7 @@ fn run(cli: Cli, notes: &Notes) -> Result<ExitCode, Failure> {
                         &args.client,
                         user.as_deref(),
                         method,
+                        args.identity_provider.as_deref(),
                         &cx,
                     ))?
                 }

@@ -172,29 +172,16 @@ pub async fn login(
     client: &ClientArgs,
     user: Option<&str>,
     method: Method,
+    identity_provider: Option<&str>,
     cx: &Context<'_>,
 ) -> Result<String, Failure> {
     let p = person(environment, client, user, cx)?;
     let token = match method {
         Method::Device => p.sign_in.device(show_device_codes).await,
-        Method::Browser => crate::browser::sign_in(&p.sign_in).await,
+        Method::Browser => crate::browser::sign_in(&p.sign_in, identity_provider).await,
     }
     .map_err(|e| sign_in_failure(&e, &p.subject))?;
-    let session = p
-        .sign_in
-        .session_from(token.clone())
-        .map_err(|e| Failure::from_error(&e, &p.subject))?;
-    let session = match &p.sealed {
-        Some(sealed) => session.with_store(Arc::clone(sealed) as Arc<dyn UserSessionStore>),
-        None => session,
-    };
-    if let Err(e) = session.save().await {
-        cx.notes
-            .warn(&format!("the session could not be sealed: {e}"));
-    }
-    let entry =
-        entry(&token, session.refresh_token()).map_err(|e| Failure::from_error(&e, &p.subject))?;
-    let stored = store(cx, &p.request, &entry);
+    let (entry, stored) = keep(&p, token, cx).await?;
     let until = entry
         .token
         .expires_at
@@ -214,6 +201,45 @@ pub async fn login(
     } else {
         format!("signed in to `{env}`, but the session could not be cached")
     })
+}
+
+/// Keeps a completed sign-in's session: its refresh token sealed, its access token cached.
+/// The cache entry, and whether it was cached.
+async fn keep(
+    p: &Person,
+    token: en_auth_oauth2::Token,
+    cx: &Context<'_>,
+) -> Result<(Entry, bool), Failure> {
+    let session = p
+        .sign_in
+        .session_from(token.clone())
+        .map_err(|e| Failure::from_error(&e, &p.subject))?;
+    let session = match &p.sealed {
+        Some(sealed) => session.with_store(Arc::clone(sealed) as Arc<dyn UserSessionStore>),
+        None => session,
+    };
+    if let Err(e) = session.save().await {
+        cx.notes
+            .warn(&format!("the session could not be sealed: {e}"));
+    }
+    let entry =
+        entry(&token, session.refresh_token()).map_err(|e| Failure::from_error(&e, &p.subject))?;
+    let stored = store(cx, &p.request, &entry);
+    Ok((entry, stored))
+}
+
+/// No session to renew: a browser sign-in when the person can be asked (a terminal; as
+/// kubectl's exec plugin, only when it says `interactive`), else `why`.
+async fn sign_in_again(p: &Person, cx: &Context<'_>, why: Failure) -> Result<IssuedToken, Failure> {
+    if !crate::input::interactive() {
+        return Err(why);
+    }
+    cx.notes
+        .notice(&format!("{}: signing in in the browser", why.message));
+    let token = crate::browser::sign_in(&p.sign_in, None)
+        .await
+        .map_err(|e| sign_in_failure(&e, &p.subject))?;
+    Ok(keep(p, token, cx).await?.0.token)
 }
 
 /// Prints the device flow's codes on stderr, with a QR code of the complete URI.
@@ -311,7 +337,7 @@ async fn renew(
         None => None,
     };
     let Some(refresh_token) = stored.or_else(|| cached.and_then(|e| e.refresh_token)) else {
-        return Err(not_signed_in(p));
+        return sign_in_again(p, cx, not_signed_in(p)).await;
     };
     let mut session = p.sign_in.resume(refresh_token);
     if let Some(sealed) = &p.sealed {
@@ -335,7 +361,7 @@ async fn renew(
             if let Some(sealed) = &p.sealed {
                 let _ = sealed.delete().await;
             }
-            Err(Failure::new(
+            let why = Failure::new(
                 Exit::InteractionNeeded,
                 &p.subject,
                 format!(
@@ -343,7 +369,8 @@ async fn renew(
                      `en-auth login --env {} --device` (or --browser)",
                     p.sign_in.environment().id()
                 ),
-            ))
+            );
+            sign_in_again(p, cx, why).await
         }
         Err(e) => Err(Failure::from_error(&e, &p.subject)),
     }

@@ -135,3 +135,75 @@ async fn login_device_then_token_from_the_cache_then_renewal_then_logout_revokes
     let text = after.fails_with(6);
     assert!(text.contains("not signed in"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_browser_with_pkce_then_token_without_a_request() {
+    let sandbox = sandbox("people-browser");
+    let client_id = field(oidc_people(), "client_id");
+    // Stdin is not a terminal: no browser is opened, the URL is printed.
+    let mut child = sandbox
+        .cmd(["login", "--env", "people", "--browser", "--user", "bob"])
+        .env("CLIENT_ID", client_id)
+        .into_command()
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (url_tx, url_rx) = tokio::sync::oneshot::channel();
+    let reader = std::thread::spawn(move || {
+        let mut url_tx = Some(url_tx);
+        let mut text = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            if line.starts_with("http://") {
+                if let Some(tx) = url_tx.take() {
+                    let _ = tx.send(line.trim().to_owned());
+                }
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    let url = url_rx.await.expect("the authorization URL is printed");
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+    let redirect = Browser::new(field(oidc_people(), "issuer"))
+        .authorize(&url, "bob", true)
+        .await
+        .expect("the provider redirects to the loopback listener");
+    assert!(
+        redirect.as_str().starts_with("http://127.0.0.1:"),
+        "{redirect}"
+    );
+    let page = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(redirect)
+        .send()
+        .await
+        .unwrap();
+    assert!(page.status().is_success());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    let text = reader.join().unwrap();
+    assert!(status.success(), "{text}");
+    assert!(text.contains("--user bob"), "{text}");
+
+    let token = || {
+        sandbox
+            .cmd(["token", "--env", "people", "--user", "bob", "-v"])
+            .env("CLIENT_ID", client_id)
+    };
+    let first = token().run().await;
+    let access = first.ok();
+    let second = token().run().await;
+    assert_eq!(second.ok(), access);
+    assert!(
+        second.stderr().contains("cached access token of `bob`"),
+        "{}",
+        second.stderr()
+    );
+}
