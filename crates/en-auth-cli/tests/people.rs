@@ -207,3 +207,20 @@ async fn login_browser_with_pkce_then_token_without_a_request() {
         second.stderr()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_a_kubectl_plugin_without_interaction_no_browser_is_opened() {
+    let sandbox = sandbox("people-kubectl");
+    let run = sandbox
+        .cmd(["token", "--env", "people", "--format", "exec-credential"])
+        .env("CLIENT_ID", field(oidc_people(), "client_id"))
+        .env(
+            "KUBERNETES_EXEC_INFO",
+            r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}"#,
+        )
+        .run()
+        .await;
+    let text = run.fails_with(6);
+    assert!(text.contains("not signed in"), "{text}");
+    assert!(!text.contains("/auth?"), "no authorization URL: {text}");
+}
