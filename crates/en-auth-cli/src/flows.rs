@@ -47,7 +47,7 @@ pub async fn token(args: &TokenArgs, cx: &Context<'_>) -> Result<IssuedToken, Fa
         if crate::people::is_people_environment(&environment)
             && (args.user.is_some()
                 || crate::people::has_session(&environment, &args.client, &cx)
-                || !has_client_secret(&args.client))
+                || (!has_client_secret(&args.client) && environment.needs_client_secret()))
         {
             return crate::people::token(
                 environment,
@@ -66,8 +66,8 @@ pub async fn token(args: &TokenArgs, cx: &Context<'_>) -> Result<IssuedToken, Fa
 }
 
 /// Whether a client secret is given (a file, or CLIENT_SECRET): without one, `en-auth token`
-/// in an environment with an OpenID Connect issuer is a person's (a public client has no
-/// client-credentials grant).
+/// in an environment with an OpenID Connect issuer whose client would need one is a person's
+/// (a public client has no client-credentials grant; a client that authenticates by key does).
 fn has_client_secret(client: &ClientArgs) -> bool {
     client.client_secret_file.is_some()
         || std::env::var_os(input::CLIENT_SECRET_VAR).is_some_and(|v| !v.is_empty())
