@@ -221,6 +221,36 @@ async fn no_refresh_or_access_token_in_debug_errors_or_logs() {
     let (cancelled, _) = device(Person::Cancels).await;
     let cancelled = cancelled.unwrap_err();
     scan.shown("the cancelled sign-in", &cancelled);
+
+    // The browser flow: the authorization code, `state` and `nonce`; the PKCE verifier never
+    // leaves the pending sign-in (its `Debug` shows none of them).
+    let mut pending_debug = String::new();
+    let (browser, url, sent) = browser_sign_in_shown(
+        true,
+        |u| u,
+        |pending| pending_debug = format!("{pending:?} {pending:#?}"),
+    )
+    .await;
+    let browser = browser.unwrap();
+    let value = |url: &url::Url, name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap()
+    };
+    scan.secret("the authorization code", value(&sent, "code"));
+    scan.secret("the state", value(&url, "state"));
+    scan.secret("the nonce", value(&url, "nonce"));
+    scan.secret(
+        "the browser sign-in's refresh token",
+        browser.refresh_token().unwrap().expose_secret(),
+    );
+    scan.output("the pending browser sign-in (Debug)", &pending_debug);
+    let (forged, url, sent) =
+        browser_sign_in_shown(true, |u| replace(u, "state", "forged-state-value"), |_| {}).await;
+    scan.secret("the refused redirect's code", value(&sent, "code"));
+    scan.secret("the refused sign-in's state", value(&url, "state"));
+    scan.shown("the state mismatch", &forged.unwrap_err());
     scan.logs(capture);
     scan.assert_clean();
 }
@@ -231,10 +261,22 @@ async fn browser_sign_in(
     approve: bool,
     tamper: impl FnOnce(url::Url) -> url::Url,
 ) -> (Result<Token, SignInError>, url::Url) {
+    let (result, url, _) = browser_sign_in_shown(approve, tamper, |_| {}).await;
+    (result, url)
+}
+
+/// As [`browser_sign_in`], `look` seeing the pending sign-in; also returns the redirect as
+/// the provider sent it.
+async fn browser_sign_in_shown(
+    approve: bool,
+    tamper: impl FnOnce(url::Url) -> url::Url,
+    look: impl FnOnce(&en_auth_oauth2::PendingBrowserSignIn),
+) -> (Result<Token, SignInError>, url::Url, url::Url) {
     let pending = sign_in()
         .start_browser(BrowserSignIn::new())
         .await
         .expect("started");
+    look(&pending);
     let url = pending.authorization_url().clone();
     assert!(pending.redirect_uri().starts_with("http://127.0.0.1:"));
     let finish = tokio::spawn(pending.finish());
@@ -242,6 +284,7 @@ async fn browser_sign_in(
         .authorize(url.as_str(), "alice", approve)
         .await
         .expect("the provider redirects to the client");
+    let sent = redirect.clone();
     let redirect = tamper(redirect);
     let page = reqwest::Client::builder()
         .no_proxy()
@@ -253,7 +296,7 @@ async fn browser_sign_in(
         .expect("the loopback listener answers");
     let result = finish.await.unwrap();
     assert_eq!(page.status().is_success(), result.is_ok(), "{result:?}");
-    (result, url)
+    (result, url, sent)
 }
 
 fn replace(url: url::Url, name: &str, value: &str) -> url::Url {
@@ -325,4 +368,29 @@ async fn the_person_cancels_in_the_browser() {
         matches!(result, Err(SignInError::AccessDenied { .. })),
         "{result:?}"
     );
+}
+
+#[tokio::test]
+async fn the_authorization_request_carries_cognitos_identity_provider_and_extra_parameters() {
+    let pending = sign_in()
+        .start_browser(
+            BrowserSignIn::new()
+                .identity_provider("Entra")
+                .param("login_hint", "alice@example.com"),
+        )
+        .await
+        .unwrap();
+    let url = pending.authorization_url();
+    assert!(
+        url.as_str().starts_with(&format!("{}/auth?", issuer())),
+        "{url}"
+    );
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(query["identity_provider"], "Entra");
+    assert_eq!(query["login_hint"], "alice@example.com");
+    assert_eq!(query["redirect_uri"], pending.redirect_uri());
+    assert_eq!(query["client_id"], field(oidc_people(), "client_id"));
+    assert_eq!(query["scope"], "openid api:read");
+    // A challenge of a 43-character S256 hash, never the verifier.
+    assert_eq!(query["code_challenge"].len(), 43);
 }
