@@ -23,6 +23,11 @@
 //!
 //! The environment can also be loaded by id from the TOML file named by `EN_AUTH_ENVIRONMENTS`
 //! (see [`Environment`]): `ServiceAccountAuthorizer::new(client_info, "dev")`.
+//!
+//! A person signs in with [`UserSignIn`] — the device authorization grant (RFC 8628) or the
+//! authorization code grant with PKCE in the browser (RFC 7636, RFC 8252) — and the
+//! [`UserSession`] it gives renews the access token with the refresh token behind the same
+//! caching [`Authorizer`].
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -1,7 +1,8 @@
 //! The device authorization grant's polling rules (RFC 8628 §3.5) against a scripted in-process
 //! server (axum): `slow_down` adds 5 seconds to the interval (the server refuses a poll that
 //! comes sooner), `expired_token` and `access_denied` end the sign-in with typed errors, no
-//! `device_authorization_endpoint` is a configuration error. The real server's side is in
+//! `device_authorization_endpoint` is a configuration error; a public client is served although
+//! the metadata lists only the secret methods (as Cognito's does). The real server's side is in
 //! `peer_people.rs`.
 
 use std::sync::{Arc, Mutex};
@@ -28,7 +29,8 @@ async fn metadata(State(s): State<Script>) -> Json<Value> {
     let mut doc = json!({
         "issuer": s.base,
         "token_endpoint": format!("{}/token", s.base),
-        "token_endpoint_auth_methods_supported": ["none"],
+        // As Cognito's: no `none`, yet public clients are served.
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
     });
     if s.device_endpoint {
         doc["device_authorization_endpoint"] = json!(format!("{}/device", s.base));

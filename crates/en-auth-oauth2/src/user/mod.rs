@@ -144,8 +144,21 @@ impl Client {
         })
     }
 
-    /// The token endpoint.
+    /// The token endpoint. A public client (`none`) is not checked against the metadata's
+    /// `token_endpoint_auth_methods_supported`: Cognito's lists only the secret methods, yet its
+    /// managed login serves public app clients.
     async fn token_endpoint(&self) -> Result<(TokenEndpoint, Option<Arc<Metadata>>), Error> {
+        if self.authentication.method() == "none" {
+            return Ok(match self.endpoints.discover(&self.environment).await? {
+                Some(metadata) => (
+                    self.endpoints
+                        .configured()
+                        .at(metadata.token_endpoint.clone()),
+                    Some(metadata),
+                ),
+                None => (self.endpoints.configured().clone(), None),
+            });
+        }
         self.endpoints
             .resolve(&self.environment, self.authentication.method())
             .await
