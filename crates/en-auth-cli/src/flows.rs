@@ -44,10 +44,12 @@ pub async fn token(args: &TokenArgs, cx: &Context<'_>) -> Result<IssuedToken, Fa
     };
     // A person signed in with an OpenID Connect server (`en-auth login --device/--browser`).
     if let Ok(environment) = Environment::load(&args.client.environment) {
-        if crate::people::is_people_environment(&environment)
-            && (args.user.is_some()
-                || crate::people::has_session(&environment, &args.client, &cx)
-                || (!has_client_secret(&args.client) && environment.needs_client_secret()))
+        let user = args.user.as_deref();
+        let signed_in = crate::people::has_session(&environment, &args.client.client_id, user, &cx);
+        if signed_in
+            || (crate::people::is_people_environment(&environment)
+                && (user.is_some()
+                    || (!has_client_secret(&args.client) && environment.needs_client_secret())))
         {
             return crate::people::token(
                 environment,

@@ -109,7 +109,17 @@ fn run(cli: Cli, notes: &Notes) -> Result<ExitCode, Failure> {
                 return Ok(ExitCode::SUCCESS);
             };
             let environment = en_auth_oauth2::Environment::load(&args.environment).ok();
-            if let Some(environment) = environment.filter(people::is_people_environment) {
+            let person = |environment: &en_auth_oauth2::Environment| {
+                let cx = Context {
+                    cache: Some(&cache),
+                    notes,
+                };
+                people::is_people_environment(environment)
+                    || args.client_id.as_deref().is_some_and(|client_id| {
+                        people::has_session(environment, client_id, args.user.as_deref(), &cx)
+                    })
+            };
+            if let Some(environment) = environment.filter(person) {
                 let subject = Subject {
                     environment: Some(args.environment.clone()),
                     ..Subject::default()

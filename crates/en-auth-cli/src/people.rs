@@ -30,11 +30,19 @@ pub fn is_people_environment(environment: &Environment) -> bool {
     environment.issuer().is_some() && environment.user_pool_id().is_none()
 }
 
-/// Whether a person's session (of [`PERSON`]) is cached for this environment and client: then
-/// `en-auth token` without `--user` hands out the person's token rather than a
-/// client-credentials one.
-pub fn has_session(environment: &Environment, client: &ClientArgs, cx: &Context<'_>) -> bool {
+/// Whether a person's session (of `user`, else [`PERSON`]) is cached for this environment and
+/// client: then `en-auth token` and `logout` are the person's (also in an environment that
+/// names a Cognito user pool beside its issuer: its managed login).
+pub fn has_session(
+    environment: &Environment,
+    client_id: &str,
+    user: Option<&str>,
+    cx: &Context<'_>,
+) -> bool {
     let Some(cache) = cx.cache else { return false };
+    if environment.issuer().is_none() {
+        return false;
+    }
     let issuer = environment
         .issuer()
         .map(ToString::to_string)
@@ -43,9 +51,9 @@ pub fn has_session(environment: &Environment, client: &ClientArgs, cx: &Context<
         environment.id(),
         &issuer,
         None,
-        &client.client_id,
+        client_id,
         environment.scopes(),
-        Some(PERSON),
+        Some(user.unwrap_or(PERSON)),
         &[],
         None,
     );

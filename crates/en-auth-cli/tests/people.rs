@@ -136,14 +136,17 @@ async fn login_device_then_token_from_the_cache_then_renewal_then_logout_revokes
     assert!(text.contains("not signed in"), "{text}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_browser_with_pkce_then_token_without_a_request() {
-    let sandbox = sandbox("people-browser");
-    let client_id = field(oidc_people(), "client_id");
+/// `en-auth login --env ENV --browser [--user USER]`, the person (as `alice`) approving at the
+/// printed URL and the redirect delivered to the loopback listener: the login's stderr.
+async fn login_with_the_browser(sandbox: &Sandbox, env: &str, user: Option<&str>) -> String {
+    let mut args = vec!["login", "--env", env, "--browser"];
+    if let Some(user) = user {
+        args.extend(["--user", user]);
+    }
     // Stdin is not a terminal: no browser is opened, the URL is printed.
     let mut child = sandbox
-        .cmd(["login", "--env", "people", "--browser", "--user", "bob"])
-        .env("CLIENT_ID", client_id)
+        .cmd(args)
+        .env("CLIENT_ID", field(oidc_people(), "client_id"))
         .into_command()
         .stderr(Stdio::piped())
         .stdout(Stdio::piped())
@@ -169,7 +172,7 @@ async fn login_browser_with_pkce_then_token_without_a_request() {
     let url = url_rx.await.expect("the authorization URL is printed");
     assert!(url.contains("code_challenge_method=S256"), "{url}");
     let redirect = Browser::new(field(oidc_people(), "issuer"))
-        .authorize(&url, "bob", true)
+        .authorize(&url, "alice", true)
         .await
         .expect("the provider redirects to the loopback listener");
     assert!(
@@ -190,6 +193,14 @@ async fn login_browser_with_pkce_then_token_without_a_request() {
         .unwrap();
     let text = reader.join().unwrap();
     assert!(status.success(), "{text}");
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_browser_with_pkce_then_token_without_a_request() {
+    let sandbox = sandbox("people-browser");
+    let client_id = field(oidc_people(), "client_id");
+    let text = login_with_the_browser(&sandbox, "people", Some("bob")).await;
     assert!(text.contains("--user bob"), "{text}");
 
     let token = || {
@@ -223,4 +234,37 @@ async fn as_a_kubectl_plugin_without_interaction_no_browser_is_opened() {
     let text = run.fails_with(6);
     assert!(text.contains("not signed in"), "{text}");
     assert!(!text.contains("/auth?"), "no authorization URL: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_session_in_an_environment_that_also_names_a_user_pool() {
+    // Cognito's managed login: the pool's issuer and its user pool id. The person's session
+    // decides: `token` and `logout` are the person's, not SRP's.
+    let sandbox = Sandbox::new(
+        "people-pool",
+        &format!(
+            "[pool]\nissuer = \"{}\"\nuser_pool_id = \"us-east-1_AbCdEfGhI\"\nscopes = [\"openid\", \"api:read\"]\n",
+            field(oidc_people(), "issuer")
+        ),
+    );
+    let client_id = field(oidc_people(), "client_id");
+    login_with_the_browser(&sandbox, "pool", None).await;
+    let first = sandbox
+        .cmd(["token", "--env", "pool"])
+        .env("CLIENT_ID", client_id)
+        .run()
+        .await;
+    let second = sandbox
+        .cmd(["token", "--env", "pool"])
+        .env("CLIENT_ID", client_id)
+        .run()
+        .await;
+    assert_eq!(first.ok(), second.ok());
+    let out = sandbox
+        .cmd(["logout", "--env", "pool"])
+        .env("CLIENT_ID", client_id)
+        .run()
+        .await;
+    out.ok();
+    assert!(out.stderr().contains("revoked"), "{}", out.stderr());
 }
