@@ -394,3 +394,45 @@ async fn the_authorization_request_carries_cognitos_identity_provider_and_extra_
     // A challenge of a 43-character S256 hash, never the verifier.
     assert_eq!(query["code_challenge"].len(), 43);
 }
+
+#[tokio::test]
+async fn the_loopback_listener_ignores_other_requests_and_gives_up_after_its_timeout() {
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let pending = sign_in().start_browser(BrowserSignIn::new()).await.unwrap();
+    let callback = url::Url::parse(pending.redirect_uri()).unwrap();
+    let finish = tokio::spawn(pending.finish());
+    // A browser's favicon request and a POST are answered and the wait goes on.
+    let favicon = http
+        .get(callback.join("/favicon.ico").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(favicon.status(), 404);
+    let post = http.post(callback.clone()).send().await.unwrap();
+    assert_eq!(post.status(), 400);
+    assert!(!finish.is_finished());
+    // Then a redirect without this sign-in's state ends it.
+    let forged = http
+        .get(format!("{callback}?code=abc&state=forged-state-value"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 400);
+    let result = finish.await.unwrap();
+    assert!(
+        matches!(result, Err(SignInError::StateMismatch)),
+        "{result:?}"
+    );
+
+    // No redirect at all: the sign-in gives up after its timeout.
+    let pending = sign_in()
+        .start_browser(BrowserSignIn::new().timeout(std::time::Duration::from_millis(200)))
+        .await
+        .unwrap();
+    match pending.finish().await {
+        Err(SignInError::Request(Error::Configuration(e))) => {
+            assert!(e.to_string().contains("no redirect"), "{e}");
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+}
