@@ -29,6 +29,7 @@ Examples:
   en-auth token --env dev --format header | curl -H @- https://api.example.com/
   en-auth exec --env dev -- ./deploy.sh                # token in $EN_AUTH_ACCESS_TOKEN
   en-auth login --env dev --user alice                 # Cognito SRP, asks the password
+  en-auth login --env corp --device                    # a person, OpenID Connect device flow
   en-auth token --env dev --user alice                 # alice's access token, renewed as needed
   en-auth envs                                         # what the environments file defines";
 
@@ -102,7 +103,8 @@ pub enum Command {
     #[command(after_help = format!("{TOKEN_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
     Token(TokenCommand),
 
-    /// Log a user in to a Cognito user pool over SRP and keep the session in the cache.
+    /// Log a user in to a Cognito user pool over SRP, or sign a person in at an OpenID Connect
+    /// issuer (--device, --browser), and keep the session in the cache.
     #[command(after_help = format!("{LOGIN_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
     Login(LoginCommand),
 
@@ -139,14 +141,18 @@ const LOGIN_EXAMPLES: &str = "\
 Examples:
   CLIENT_ID=app en-auth login --env dev --user alice   # a public app client: no secret
   USER_PWD=… en-auth login --env dev --user alice@example.com --client-id app
-  en-auth token --env dev --user alice --client-id app # then: the access token";
+  en-auth token --env dev --user alice --client-id app # then: the access token
+  CLIENT_ID=cli en-auth login --env corp --device      # a person, at any OpenID Connect issuer
+  CLIENT_ID=cli en-auth login --env corp --browser     # the same in a browser (PKCE)
+  CLIENT_ID=cli en-auth token --env corp               # then: the person's access token";
 
 const LOGOUT_EXAMPLES: &str = "\
 Examples:
   en-auth logout --env dev --user alice                # every app client's (unless CLIENT_ID is set)
   en-auth logout --env dev --user alice --client-id app
   CLIENT_SECRET=… en-auth logout --env dev --user alice --client-id conf  # a confidential client
-  en-auth logout --env dev --user alice --no-revoke    # offline: forget without revoking";
+  en-auth logout --env dev --user alice --no-revoke    # offline: forget without revoking
+  CLIENT_ID=cli en-auth logout --env corp              # a person: RFC 7009 revocation";
 
 const EXEC_EXAMPLES: &str = "\
 Examples:
@@ -235,9 +241,24 @@ pub struct LoginCommand {
 
     /// The user name (or an alias, such as the e-mail address). The password comes from
     /// USER_PWD, or is asked on the terminal; so are MFA codes and a new password when
-    /// Cognito asks for them.
-    #[arg(long, value_name = "NAME")]
-    pub user: String,
+    /// Cognito asks for them. With --device or --browser, the name the session is kept under
+    /// [default: person].
+    #[arg(long, value_name = "NAME", required_unless_present_any = ["device", "browser"])]
+    pub user: Option<String>,
+    /// Sign a person in with the device authorization grant (RFC 8628) of the environment's
+    /// OpenID Connect issuer: a URL and a code (and a QR code) are printed, to open on any
+    /// device with a browser; for SSH sessions and machines without one.
+    #[arg(long, conflicts_with = "browser")]
+    pub device: bool,
+    /// Sign a person in in a browser: the authorization code grant with PKCE, redirected to a
+    /// listener on 127.0.0.1 (RFC 8252); the browser is opened, or the URL printed where there
+    /// is none.
+    #[arg(long)]
+    pub browser: bool,
+    /// With --browser at a Cognito user pool's managed login: go straight to this federated
+    /// identity provider (its name in the pool: a SAML or OIDC provider, Google, …).
+    #[arg(long, value_name = "NAME", requires = "browser")]
+    pub identity_provider: Option<String>,
 }
 
 /// `en-auth logout`.
@@ -247,9 +268,10 @@ pub struct LogoutCommand {
     #[arg(long = "env", value_name = "ID")]
     pub environment: String,
 
-    /// The user name, as given to `en-auth login`.
+    /// The user name, as given to `en-auth login` (a person signed in with --device or
+    /// --browser: optional).
     #[arg(long, value_name = "NAME")]
-    pub user: String,
+    pub user: Option<String>,
 
     /// Only this app client's session [default: every client's].
     #[arg(long, env = "CLIENT_ID", value_name = "ID")]

@@ -43,10 +43,37 @@ pub async fn token(args: &TokenArgs, cx: &Context<'_>) -> Result<IssuedToken, Fa
         cache,
         notes: cx.notes,
     };
+    // A person signed in with an OpenID Connect server (`en-auth login --device/--browser`).
+    if let Ok(environment) = Environment::load(&args.client.environment) {
+        let user = args.user.as_deref();
+        let signed_in = crate::people::has_session(&environment, &args.client.client_id, user, &cx);
+        if signed_in
+            || (crate::people::is_people_environment(&environment)
+                && (user.is_some()
+                    || (!has_client_secret(&args.client) && environment.needs_client_secret())))
+        {
+            return crate::people::token(
+                environment,
+                &args.client,
+                args.user.as_deref(),
+                args.min_validity,
+                &cx,
+            )
+            .await;
+        }
+    }
     match &args.user {
         None => client_credentials(args, &cx).await,
         Some(user) => user_token(&args.client, user, args.min_validity, &cx).await,
     }
+}
+
+/// Whether a client secret is given (a file, or CLIENT_SECRET): without one, `en-auth token`
+/// in an environment with an OpenID Connect issuer whose client would need one is a person's
+/// (a public client has no client-credentials grant; a client that authenticates by key does).
+fn has_client_secret(client: &ClientArgs) -> bool {
+    client.client_secret_file.is_some()
+        || std::env::var_os(input::CLIENT_SECRET_VAR).is_some_and(|v| !v.is_empty())
 }
 
 /// How long a process waits for another that is obtaining the same token (or renewing the
@@ -494,7 +521,7 @@ fn load_environment(client: &ClientArgs, subject: &Subject) -> Result<Environmen
 }
 
 /// The cached entry of `request`, if any (corrupt or foreign files are misses).
-fn lookup(cx: &Context<'_>, request: &Request) -> Option<Entry> {
+pub(crate) fn lookup(cx: &Context<'_>, request: &Request) -> Option<Entry> {
     let cache = cx.cache?;
     match cache.load(request) {
         Ok(entry) => Some(entry),
@@ -516,7 +543,7 @@ fn lookup(cx: &Context<'_>, request: &Request) -> Option<Entry> {
 }
 
 /// Stores `entry`; a failure is a warning (the token is still printed). Whether it was stored.
-fn store(cx: &Context<'_>, request: &Request, entry: &Entry) -> bool {
+pub(crate) fn store(cx: &Context<'_>, request: &Request, entry: &Entry) -> bool {
     let Some(cache) = cx.cache else { return false };
     if entry.refresh_token.is_some() && cache.first_refresh_token() {
         let text = match cache.sealed() {

@@ -22,10 +22,15 @@ const UNUSED_PASSWORD: &str = "(unused: revocation of the refresh token)";
 /// # Errors
 /// Exit 1 if the cache cannot be read or a file removed; a revocation's own exit code (after
 /// every session was forgotten) if one could not be revoked.
-pub async fn logout(args: &LogoutCommand, cache: &Cache, notes: &Notes) -> Result<String, Failure> {
+pub async fn logout(
+    args: &LogoutCommand,
+    user: &str,
+    cache: &Cache,
+    notes: &Notes,
+) -> Result<String, Failure> {
     let subject = Subject {
         environment: Some(args.environment.clone()),
-        user: Some(args.user.clone()),
+        user: Some(user.to_owned()),
         client_id: args.client_id.clone(),
         endpoint: None,
     };
@@ -44,7 +49,7 @@ pub async fn logout(args: &LogoutCommand, cache: &Cache, notes: &Notes) -> Resul
     let mut sessions = cache
         .user_sessions(
             &args.environment,
-            &args.user,
+            user,
             args.client_id.as_deref(),
             secret.as_ref(),
         )
@@ -63,7 +68,7 @@ pub async fn logout(args: &LogoutCommand, cache: &Cache, notes: &Notes) -> Resul
             session.endpoint.as_str(),
             session.user_pool_id.clone().unwrap_or_default(),
             session.client_id.as_str(),
-            args.user.as_str(),
+            user,
         )
     };
     if let Some(store) = store {
@@ -90,15 +95,7 @@ pub async fn logout(args: &LogoutCommand, cache: &Cache, notes: &Notes) -> Resul
                 client_id: Some(session.client_id.clone()),
                 ..subject.clone()
             };
-            match revoke(
-                &environment,
-                &args.user,
-                session,
-                secret.as_ref(),
-                refresh_token,
-            )
-            .await
-            {
+            match revoke(&environment, user, session, secret.as_ref(), refresh_token).await {
                 Ok(()) => {
                     revoked += 1;
                     notes.info(&format!(
@@ -146,7 +143,7 @@ pub async fn logout(args: &LogoutCommand, cache: &Cache, notes: &Notes) -> Resul
     };
     let line = format!(
         "{sessions_text} of `{}` in `{}` forgotten{revoked_text}",
-        args.user, args.environment
+        user, args.environment
     );
     match failures.into_iter().next() {
         None => Ok(line),

@@ -1,6 +1,7 @@
 //! `en-auth`: prints, caches and injects OAuth2 client-credentials and AWS Cognito (SRP)
 //! access tokens for shells, curl and kubectl. See `en-auth --help` and `docs/cli.md`.
 
+mod browser;
 mod cache;
 mod cli;
 mod envs;
@@ -9,6 +10,7 @@ mod flows;
 mod input;
 mod kube;
 mod logout;
+mod people;
 mod token;
 mod totp_setup;
 mod unsealed;
@@ -108,7 +110,56 @@ fn run(cli: Cli, notes: &Notes) -> Result<ExitCode, Failure> {
             let Some(cache) = Cache::open(cli.cache_dir, &keys, notes) else {
                 return Ok(ExitCode::SUCCESS);
             };
-            let line = runtime()?.block_on(logout::logout(&args, &cache, notes))?;
+            let environment = en_auth_oauth2::Environment::load(&args.environment).ok();
+            let person = |environment: &en_auth_oauth2::Environment| {
+                let cx = Context {
+                    cache: Some(&cache),
+                    notes,
+                };
+                people::is_people_environment(environment)
+                    || args.client_id.as_deref().is_some_and(|client_id| {
+                        people::has_session(environment, client_id, args.user.as_deref(), &cx)
+                    })
+            };
+            if let Some(environment) = environment.filter(person) {
+                let subject = Subject {
+                    environment: Some(args.environment.clone()),
+                    ..Subject::default()
+                };
+                let client_id = args.client_id.clone().ok_or_else(|| {
+                    Failure::new(
+                        Exit::Usage,
+                        &subject,
+                        "a person's sign-out needs the client id (--client-id or CLIENT_ID)",
+                    )
+                })?;
+                let client = cli::ClientArgs {
+                    environment: args.environment.clone(),
+                    client_id,
+                    client_secret_file: None,
+                };
+                let cx = Context {
+                    cache: Some(&cache),
+                    notes,
+                };
+                let line = runtime()?.block_on(people::logout(
+                    environment,
+                    &client,
+                    args.user.as_deref(),
+                    args.no_revoke,
+                    &cx,
+                ))?;
+                eprintln!("en-auth: {}", failure::terminal(&line));
+                return Ok(ExitCode::SUCCESS);
+            }
+            let Some(user) = args.user.clone() else {
+                return Err(Failure::new(
+                    Exit::Usage,
+                    &Subject::default(),
+                    "--user is required (the environment is a Cognito user pool's)",
+                ));
+            };
+            let line = runtime()?.block_on(logout::logout(&args, &user, &cache, notes))?;
             eprintln!("en-auth: {}", failure::terminal(&line));
             Ok(ExitCode::SUCCESS)
         }
@@ -144,8 +195,34 @@ fn run(cli: Cli, notes: &Notes) -> Result<ExitCode, Failure> {
                 cache: cache.as_ref(),
                 notes,
             };
-            let message =
-                runtime()?.block_on(flows::login_command(&args.client, &args.user, &cx))?;
+            let method = match (args.device, args.browser) {
+                (true, _) => Some(people::Method::Device),
+                (_, true) => Some(people::Method::Browser),
+                _ => None,
+            };
+            let message = match (method, &args.user) {
+                (Some(method), user) => {
+                    let subject = Subject {
+                        environment: Some(args.client.environment.clone()),
+                        client_id: Some(args.client.client_id.clone()),
+                        ..Subject::default()
+                    };
+                    let environment = en_auth_oauth2::Environment::load(&args.client.environment)
+                        .map_err(|e| Failure::from_error(&e, &subject))?;
+                    runtime()?.block_on(people::login(
+                        environment,
+                        &args.client,
+                        user.as_deref(),
+                        method,
+                        args.identity_provider.as_deref(),
+                        &cx,
+                    ))?
+                }
+                (None, Some(user)) => {
+                    runtime()?.block_on(flows::login_command(&args.client, user, &cx))?
+                }
+                (None, None) => unreachable!("clap requires --user without --device or --browser"),
+            };
             eprintln!("en-auth: {}", failure::terminal(&message));
             Ok(ExitCode::SUCCESS)
         }

@@ -223,10 +223,7 @@ async fn ministack_srp_login_then_renewal_by_a_later_process() {
         a.extend_from_slice(extra);
         sandbox
             .cmd(a)
-            .env(
-                "CLIENT_ID",
-                field(ministack(), "srp/long_lived_client_id"),
-            )
+            .env("CLIENT_ID", field(ministack(), "srp/long_lived_client_id"))
             .env(
                 "CLIENT_SECRET",
                 field(ministack(), "srp/long_lived_client_secret"),

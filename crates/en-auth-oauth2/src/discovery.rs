@@ -49,6 +49,14 @@ pub(crate) struct Metadata {
     /// `token_endpoint_auth_methods_supported` (RFC 8414 §2: `client_secret_basic` when the
     /// document omits it).
     pub(crate) auth_methods: Vec<String>,
+    /// `authorization_endpoint` (RFC 8414 §2), for the authorization code grant.
+    pub(crate) authorization_endpoint: Option<Url>,
+    /// `device_authorization_endpoint` (RFC 8628 §4).
+    pub(crate) device_authorization_endpoint: Option<Url>,
+    /// `revocation_endpoint` (RFC 8414 §2, RFC 7009).
+    pub(crate) revocation_endpoint: Option<Url>,
+    /// `authorization_response_iss_parameter_supported` (RFC 9207 §3).
+    pub(crate) iss_parameter_supported: bool,
     fetched_at: Instant,
 }
 
@@ -58,6 +66,11 @@ struct Document {
     issuer: String,
     token_endpoint: Option<String>,
     token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    authorization_endpoint: Option<String>,
+    device_authorization_endpoint: Option<String>,
+    revocation_endpoint: Option<String>,
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
 }
 
 /// Where a provider's token requests go: the environment's `token_url`, or the `token_endpoint`
@@ -171,16 +184,9 @@ impl Endpoints {
         environment: &Environment,
         method: &str,
     ) -> Result<(TokenEndpoint, Option<Arc<Metadata>>), Error> {
-        let Some(issuer) = self.issuer(environment) else {
+        let Some(metadata) = self.discover(environment).await? else {
             return Ok((self.configured.clone(), None));
         };
-        let fetcher = Fetcher {
-            http: self.configured.http(),
-            timeout: self.configured.timeout(),
-            max_bytes: self.configured.max_response_bytes(),
-            ttl: self.ttl,
-        };
-        let metadata = metadata(environment, issuer, self.scope, &fetcher).await?;
         if !metadata.auth_methods.iter().any(|m| m == method) {
             return Err(environment.error(
                 "token_endpoint_auth_method",
@@ -197,6 +203,29 @@ impl Endpoints {
         }
         let endpoint = self.configured.at(metadata.token_endpoint.clone());
         Ok((endpoint, Some(metadata)))
+    }
+
+    /// The issuer's metadata (cached, single flight), or `None` when the environment names its
+    /// token endpoint rather than an issuer.
+    ///
+    /// # Errors
+    /// As [`metadata`].
+    pub(crate) async fn discover(
+        &self,
+        environment: &Environment,
+    ) -> Result<Option<Arc<Metadata>>, Error> {
+        let Some(issuer) = self.issuer(environment) else {
+            return Ok(None);
+        };
+        let fetcher = Fetcher {
+            http: self.configured.http(),
+            timeout: self.configured.timeout(),
+            max_bytes: self.configured.max_response_bytes(),
+            ttl: self.ttl,
+        };
+        metadata(environment, issuer, self.scope, &fetcher)
+            .await
+            .map(Some)
     }
 
     /// Passes on the `result` of a token request sent with `metadata`; when the endpoint failed
@@ -404,22 +433,20 @@ fn read(
     let endpoint = document
         .token_endpoint
         .ok_or_else(|| invalid("the metadata has no `token_endpoint`".to_owned()))?;
-    let token_endpoint = Url::parse(&endpoint)
-        .map_err(|e| invalid(format!("its `token_endpoint` is not a URL: {e}")))?;
-    match token_endpoint.scheme() {
-        "https" => {}
-        "http" if en_auth_core::is_loopback(&token_endpoint) => {}
-        _ => {
-            return Err(invalid(format!(
-                "its `token_endpoint` {token_endpoint} is neither https nor http on loopback"
-            )))
-        }
-    }
-    if !token_endpoint.username().is_empty() || token_endpoint.password().is_some() {
-        return Err(invalid(
-            "its `token_endpoint` carries credentials".to_owned(),
-        ));
-    }
+    let token_endpoint = endpoint_url("token_endpoint", &endpoint).map_err(invalid)?;
+    let optional = |name: &str, value: &Option<String>| -> Result<Option<Url>, Error> {
+        value
+            .as_deref()
+            .map(|v| endpoint_url(name, v).map_err(invalid))
+            .transpose()
+    };
+    let authorization_endpoint =
+        optional("authorization_endpoint", &document.authorization_endpoint)?;
+    let device_authorization_endpoint = optional(
+        "device_authorization_endpoint",
+        &document.device_authorization_endpoint,
+    )?;
+    let revocation_endpoint = optional("revocation_endpoint", &document.revocation_endpoint)?;
     let auth_methods = document
         .token_endpoint_auth_methods_supported
         .unwrap_or_else(|| vec!["client_secret_basic".to_owned()]);
@@ -428,8 +455,31 @@ fn read(
         document_url: url,
         token_endpoint,
         auth_methods,
+        authorization_endpoint,
+        device_authorization_endpoint,
+        revocation_endpoint,
+        iss_parameter_supported: document.authorization_response_iss_parameter_supported,
         fetched_at: Instant::now(),
     })
+}
+
+/// An endpoint named by the metadata's member `name`: a URL, `https` or `http` on loopback,
+/// carrying no credentials.
+fn endpoint_url(name: &str, value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|e| format!("its `{name}` is not a URL: {e}"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if en_auth_core::is_loopback(&url) => {}
+        _ => {
+            return Err(format!(
+                "its `{name}` {url} is neither https nor http on loopback"
+            ))
+        }
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("its `{name}` carries credentials"));
+    }
+    Ok(url)
 }
 
 /// serde_json's classification of an error, without the text it may quote.

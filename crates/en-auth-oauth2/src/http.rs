@@ -323,6 +323,25 @@ pub(crate) async fn get_document(
     Ok((received.status.as_u16(), received.body))
 }
 
+/// Sends `request` (a form `POST` to an endpoint that answers JSON that is no token response:
+/// device authorization, revocation) as [`get_document`] sends its `GET`. Returns the status
+/// and the body.
+pub(crate) async fn send_document(
+    client: &reqwest::Client,
+    request: http::Request<Vec<u8>>,
+    timeout: Duration,
+    max_bytes: usize,
+) -> Result<(u16, Vec<u8>), HttpError> {
+    let mut request = reqwest::Request::try_from(request).map_err(HttpError::Reqwest)?;
+    *request.timeout_mut() = Some(timeout);
+    let client = client.clone();
+    let received =
+        en_auth_core::run_on_io_runtime(async move { receive(client, request, max_bytes).await })
+            .await
+            .map_err(|e| HttpError::Internal(e.to_string()))??;
+    Ok((received.status.as_u16(), received.body))
+}
+
 /// Sends `request` and reads the response body, up to `max_bytes` (on the I/O runtime).
 async fn receive(
     client: reqwest::Client,

@@ -23,6 +23,11 @@
 //!
 //! The environment can also be loaded by id from the TOML file named by `EN_AUTH_ENVIRONMENTS`
 //! (see [`Environment`]): `ServiceAccountAuthorizer::new(client_info, "dev")`.
+//!
+//! A person signs in with [`UserSignIn`] — the device authorization grant (RFC 8628) or the
+//! authorization code grant with PKCE in the browser (RFC 7636, RFC 8252) — and the
+//! [`UserSession`] it gives renews the access token with the refresh token behind the same
+//! caching [`Authorizer`].
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -37,6 +42,7 @@ mod normalize;
 mod parse;
 mod provider;
 mod request;
+mod user;
 mod wire;
 
 pub use discovery::DEFAULT_DISCOVERY_TTL;
@@ -68,6 +74,11 @@ pub use jwt::ClientAssertionSigner;
 pub use parse::{parse_token_response, parse_token_response_with_content_type};
 pub use provider::ClientCredentials;
 pub use reqwest;
+pub use user::{
+    BrowserSignIn, DeviceAuthorization, OpenBrowser, PendingBrowserSignIn, SignInError,
+    UserAuthorizer, UserSession, UserSessionStore, UserSessionStoreError, UserSignIn,
+    DEFAULT_BROWSER_TIMEOUT, DEVICE_CODE_GRANT_TYPE,
+};
 pub use wire::DEFAULT_EXPIRES_IN;
 
 /// Authorizes requests for a service account: as the Python `en_auth` package's

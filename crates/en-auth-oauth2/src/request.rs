@@ -46,13 +46,8 @@ impl TokenEndpoint {
         timeout: Duration,
         max_response_bytes: usize,
     ) -> Self {
-        let mut shown = url.clone();
-        shown.set_query(None);
-        shown.set_fragment(None);
-        let _ = shown.set_password(None);
-        let _ = shown.set_username("");
         Self {
-            endpoint: shown.to_string(),
+            endpoint: shown_url(&url),
             url,
             http,
             timeout,
@@ -112,6 +107,40 @@ impl TokenEndpoint {
         }
     }
 
+    /// A form with no `grant_type`, for another endpoint of the same server (device
+    /// authorization, RFC 8628 §3.1; revocation, RFC 7009 §2.1).
+    pub(crate) fn form(&self) -> TokenRequest {
+        TokenRequest {
+            form: Vec::new(),
+            headers: http::HeaderMap::new(),
+        }
+    }
+
+    /// Posts `request` to `url` (another endpoint of this server) with this endpoint's client,
+    /// timeout and cap: the status and the body, unread.
+    ///
+    /// # Errors
+    /// [`Error::Transport`] when the server cannot be reached or does not answer in time;
+    /// [`Error::InvalidResponse`] when the body exceeds the cap.
+    pub(crate) async fn post_form(
+        &self,
+        url: &Url,
+        request: TokenRequest,
+    ) -> Result<(u16, Vec<u8>), Error> {
+        let shown = shown_url(url);
+        let http_request = request
+            .into_http(url)
+            .map_err(|e| HttpError::Request(e).into_error(&shown))?;
+        crate::http::send_document(
+            &self.http,
+            http_request,
+            self.timeout,
+            self.max_response_bytes,
+        )
+        .await
+        .map_err(|e| e.into_error(&shown))
+    }
+
     /// Posts `request` and reads the answer (RFC 6749 §5.1 / §5.2) into a token whose life counts
     /// from the moment the request was sent. `client_id` names the client in errors.
     pub(crate) async fn send(
@@ -137,6 +166,16 @@ impl TokenEndpoint {
             other => other,
         })
     }
+}
+
+/// `url` as errors and logs show it: no query, fragment or credentials.
+pub(crate) fn shown_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    let _ = shown.set_password(None);
+    let _ = shown.set_username("");
+    shown.to_string()
 }
 
 /// One token request being built. Values are zeroed when it is dropped; `Debug` shows only the

@@ -19,6 +19,7 @@
 //! process does (it watches its parent), so no server outlives the tests.
 
 pub mod cognito;
+pub mod people;
 pub mod redis;
 pub mod secrecy;
 pub mod support;
@@ -81,6 +82,27 @@ pub fn oidc_basic_only() -> &'static Value {
             .arg(dir.join("oidc/server.mjs"))
             .env("CLIENT_AUTH_METHODS", "client_secret_basic");
         start("oidc-provider-basic-only", command)
+    });
+    unwrap(result)
+}
+
+/// oidc-provider configured for people at a terminal (`peers/oidc/people.mjs`): a public native
+/// client with PKCE required, the device flow (polling `interval` 1 s, device codes that live
+/// 6 s), refresh tokens rotated at every use, revocation, and interaction pages a test drives
+/// over HTTP ([`people::Browser`]). Started on first use; its own process.
+///
+/// # Panics
+/// As [`oidc`].
+pub fn oidc_people() -> &'static Value {
+    static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
+    let dir = peers_dir();
+    let result = PEER.get_or_init(|| {
+        if !dir.join("oidc/node_modules/oidc-provider").is_dir() {
+            return Err(not_installed("oidc-provider"));
+        }
+        let mut command = Command::new("node");
+        command.arg(dir.join("oidc/people.mjs"));
+        start("oidc-provider-people", command)
     });
     unwrap(result)
 }
