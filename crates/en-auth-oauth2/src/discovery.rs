@@ -34,6 +34,9 @@ pub(crate) struct Metadata {
     pub(crate) document_url: Url,
     /// `token_endpoint`.
     pub(crate) token_endpoint: Url,
+    /// `mtls_endpoint_aliases.token_endpoint` (RFC 8705 §5): where a client that presents a
+    /// certificate sends its token requests, when the server has one.
+    pub(crate) mtls_token_endpoint: Option<Url>,
     /// `token_endpoint_auth_methods_supported` (RFC 8414 §2: `client_secret_basic` when the
     /// document omits it).
     pub(crate) auth_methods: Vec<String>,
@@ -46,6 +49,13 @@ struct Document {
     issuer: String,
     token_endpoint: Option<String>,
     token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    mtls_endpoint_aliases: Option<MtlsEndpointAliases>,
+}
+
+/// `mtls_endpoint_aliases` (RFC 8705 §5): the endpoints a client using mutual TLS uses instead.
+#[derive(Deserialize)]
+struct MtlsEndpointAliases {
+    token_endpoint: Option<String>,
 }
 
 /// Where a provider's token requests go: the environment's `token_url`, or the `token_endpoint`
@@ -56,6 +66,9 @@ pub(crate) struct Endpoints {
     configured: TokenEndpoint,
     /// Whether the token endpoint is discovered from the environment's issuer.
     discovered: bool,
+    /// Whether the client presents a TLS certificate, so that the metadata's
+    /// `mtls_endpoint_aliases.token_endpoint` is used when it has one (RFC 8705 §5).
+    mutual_tls: bool,
     ttl: Duration,
 }
 
@@ -83,8 +96,15 @@ impl Endpoints {
                 DEFAULT_MAX_RESPONSE_BYTES,
             ),
             discovered,
+            mutual_tls: false,
             ttl: DEFAULT_DISCOVERY_TTL,
         })
+    }
+
+    /// Sends token requests to the issuer's mTLS alias of the token endpoint when its metadata
+    /// has one (RFC 8705 §5): the client presents a TLS certificate.
+    pub(crate) fn set_mutual_tls(&mut self, mutual_tls: bool) {
+        self.mutual_tls = mutual_tls;
     }
 
     /// The configured endpoint (the issuer's URL with discovery), whose settings every request
@@ -154,7 +174,11 @@ impl Endpoints {
                 ),
             ));
         }
-        let endpoint = self.configured.at(metadata.token_endpoint.clone());
+        let url = match (&metadata.mtls_token_endpoint, self.mutual_tls) {
+            (Some(alias), true) => alias,
+            _ => &metadata.token_endpoint,
+        };
+        let endpoint = self.configured.at(url.clone());
         Ok((endpoint, Some(metadata)))
     }
 
@@ -359,22 +383,13 @@ fn read(
     let endpoint = document
         .token_endpoint
         .ok_or_else(|| invalid("the metadata has no `token_endpoint`".to_owned()))?;
-    let token_endpoint = Url::parse(&endpoint)
-        .map_err(|e| invalid(format!("its `token_endpoint` is not a URL: {e}")))?;
-    match token_endpoint.scheme() {
-        "https" => {}
-        "http" if en_auth_core::is_loopback(&token_endpoint) => {}
-        _ => {
-            return Err(invalid(format!(
-                "its `token_endpoint` {token_endpoint} is neither https nor http on loopback"
-            )))
-        }
-    }
-    if !token_endpoint.username().is_empty() || token_endpoint.password().is_some() {
-        return Err(invalid(
-            "its `token_endpoint` carries credentials".to_owned(),
-        ));
-    }
+    let token_endpoint = endpoint_url("token_endpoint", &endpoint).map_err(invalid)?;
+    let mtls_token_endpoint = document
+        .mtls_endpoint_aliases
+        .and_then(|aliases| aliases.token_endpoint)
+        .map(|alias| endpoint_url("mtls_endpoint_aliases.token_endpoint", &alias))
+        .transpose()
+        .map_err(invalid)?;
     let auth_methods = document
         .token_endpoint_auth_methods_supported
         .unwrap_or_else(|| vec!["client_secret_basic".to_owned()]);
@@ -382,9 +397,29 @@ fn read(
     Ok(Metadata {
         document_url: url,
         token_endpoint,
+        mtls_token_endpoint,
         auth_methods,
         fetched_at: Instant::now(),
     })
+}
+
+/// A token endpoint of the metadata (`member` names it): a URL, https or http on loopback,
+/// without credentials.
+fn endpoint_url(member: &str, text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("its `{member}` is not a URL: {e}"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if en_auth_core::is_loopback(&url) => {}
+        _ => {
+            return Err(format!(
+                "its `{member}` {url} is neither https nor http on loopback"
+            ))
+        }
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("its `{member}` carries credentials"));
+    }
+    Ok(url)
 }
 
 /// serde_json's classification of an error, without the text it may quote.
