@@ -565,10 +565,7 @@ impl Environment {
             None => TokenEndpointAuthMethod::default(),
         };
         env.check_client_assertion()?;
-        env.tls_client = match (
-            table.tls_client_certificate_file,
-            table.tls_client_key_file,
-        ) {
+        env.tls_client = match (table.tls_client_certificate_file, table.tls_client_key_file) {
             (Some(certificate), Some(key)) => {
                 Some(TlsClientConfig::new(beside(certificate), beside(key)))
             }

@@ -83,8 +83,7 @@ impl ClientAuthentication {
             TokenEndpointAuthMethod::TlsClientAuth
             | TokenEndpointAuthMethod::SelfSignedTlsClientAuth => {
                 if tls_identity.is_none() {
-                    return Err(
-                    environment.error(
+                    return Err(environment.error(
                         "tls_client_certificate_file",
                         format!(
                             "missing; {} needs the client certificate and key \

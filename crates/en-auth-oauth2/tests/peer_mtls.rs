@@ -160,7 +160,8 @@ async fn a_bound_token_without_its_certificate_is_refused_by_the_resource() {
     assert!(challenge.contains("invalid_token"), "{challenge}");
     assert!(challenge.contains("presented none"), "{challenge}");
 
-    let other = TlsClientIdentity::from_pem_files(file("client2_cert"), file("client2_key")).unwrap();
+    let other =
+        TlsClientIdentity::from_pem_files(file("client2_cert"), file("client2_key")).unwrap();
     let another = reqwest::Client::builder()
         .tls_certs_merge([ca()])
         .identity(other.reqwest_identity())
@@ -284,5 +285,121 @@ async fn the_shared_store_never_hands_a_bound_token_to_another_certificate() {
     assert_eq!(
         info["cnf"]["x5t#S256"],
         field(peer(), "thumbprints/client2")
+    );
+}
+
+/// An unusable certificate or key is a configuration error that names the field and the file
+/// (never its content), when the authorizer is built: a missing file, a file of the wrong
+/// kind, a truncated key, a key that is not the certificate's; and a mutual-TLS method without
+/// a certificate, or a certificate without its key in the environments file.
+#[test]
+fn unusable_certificates_and_keys_are_configuration_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let truncated = dir.path().join("truncated.key");
+    let key = std::fs::read_to_string(file("client_key")).unwrap();
+    std::fs::write(&truncated, &key[..key.len() / 2]).unwrap();
+    let missing = dir.path().join("missing.pem");
+    let missing = missing.to_str().unwrap();
+    let truncated = truncated.to_str().unwrap();
+    let cases = [
+        // (certificate, key, field, words)
+        (
+            missing,
+            file("client_key"),
+            "tls_client_certificate_file",
+            "cannot read the certificate",
+        ),
+        (
+            file("client_cert"),
+            missing,
+            "tls_client_key_file",
+            "cannot read the private key",
+        ),
+        (
+            file("client_key"),
+            file("client_key"),
+            "tls_client_certificate_file",
+            "no PEM `CERTIFICATE`",
+        ),
+        (
+            file("client_cert"),
+            file("client_cert"),
+            "tls_client_key_file",
+            "no PEM private key",
+        ),
+        (
+            file("client_cert"),
+            truncated,
+            "tls_client_key_file",
+            "no PEM private key",
+        ),
+        (
+            file("client_cert"),
+            file("self_signed_key"),
+            "tls_client_key_file",
+            "not the certificate's",
+        ),
+    ];
+    for (certificate, key, field_name, words) in cases {
+        let path = environments_file(
+            dir.path(),
+            &format!(
+                "token_endpoint_auth_method = \"tls_client_auth\"\n\
+                 tls_client_certificate_file = \"{certificate}\"\ntls_client_key_file = \"{key}\""
+            ),
+        );
+        let environment = Environment::from_file(&path, "mtls").unwrap();
+        let err = ServiceAccountAuthorizer::new(tls_client(), environment).unwrap_err();
+        let Error::Configuration(e) = &err else {
+            panic!("{err:?}")
+        };
+        let named = if field_name == "tls_client_key_file" {
+            key
+        } else {
+            certificate
+        };
+        assert_eq!(e.field.as_deref(), Some(field_name), "{err}");
+        let text = err.to_string();
+        assert!(text.contains(named) && text.contains(words), "{text}");
+        assert_eq!(e.environment(), Some("mtls"), "{text}");
+        // The same from code, with no environment.
+        let err = TlsClientIdentity::from_pem_files(certificate, key).unwrap_err();
+        assert!(err.to_string().contains(words), "{err}");
+    }
+
+    // A mutual-TLS method without a certificate.
+    let path = environments_file(
+        dir.path(),
+        "token_endpoint_auth_method = \"self_signed_tls_client_auth\"",
+    );
+    let err =
+        ServiceAccountAuthorizer::new(tls_client(), Environment::from_file(&path, "mtls").unwrap())
+            .unwrap_err();
+    assert!(
+        matches!(&err, Error::Configuration(e) if e.field.as_deref() == Some("tls_client_certificate_file")),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("self_signed_tls_client_auth needs the client certificate"),
+        "{err}"
+    );
+
+    // Half a pair in the file.
+    let path = environments_file(
+        dir.path(),
+        &format!("tls_client_certificate_file = \"{}\"", file("client_cert")),
+    );
+    let err = Environment::from_file(&path, "mtls").unwrap_err();
+    assert!(
+        matches!(&err, Error::Configuration(e) if e.field.as_deref() == Some("tls_client_key_file")),
+        "{err:?}"
+    );
+
+    // Bytes given in code: the error names the certificate or the key.
+    let err = TlsClientIdentity::from_pem(b"not a certificate", key.as_bytes()).unwrap_err();
+    assert!(
+        err.to_string().contains("TLS client certificate: no PEM"),
+        "{err}"
     );
 }
