@@ -176,6 +176,24 @@ impl ServiceAccountAuthorizer {
         }
         builder
     }
+
+    /// [`resource_client_builder`](Self::resource_client_builder) for `reqwest::blocking`: the
+    /// client to give [`BlockingAuthorizer::send`] and `execute` (through
+    /// [`Authorizer::blocking`]), presenting the TLS client certificate of the token requests.
+    /// The `blocking` feature.
+    ///
+    /// Build the client where no Tokio runtime is running (`reqwest::blocking`'s rule).
+    #[cfg(feature = "blocking")]
+    pub fn blocking_resource_client_builder(&self) -> reqwest::blocking::ClientBuilder {
+        let mut builder = reqwest::blocking::Client::builder();
+        if let Some(identity) = self.0.provider().tls_client_identity() {
+            builder = builder.identity(identity.reqwest_identity());
+        }
+        if !self.1.is_empty() {
+            builder = builder.tls_certs_merge(self.1.iter().cloned());
+        }
+        builder
+    }
 }
 
 impl std::ops::Deref for ServiceAccountAuthorizer {

@@ -223,7 +223,10 @@ async fn the_mtls_alias_is_checked_and_unused_without_a_certificate() {
         })
         .await;
     provider(environment(&issuer)).authorize().await.unwrap();
-    assert_eq!((token.calls_async().await, alias.calls_async().await), (1, 0));
+    assert_eq!(
+        (token.calls_async().await, alias.calls_async().await),
+        (1, 0)
+    );
 
     let server = MockServer::start_async().await;
     let (issuer, rfc, _) = unique(&server);

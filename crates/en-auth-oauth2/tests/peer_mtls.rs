@@ -403,3 +403,39 @@ fn unusable_certificates_and_keys_are_configuration_errors_naming_the_file() {
         "{err}"
     );
 }
+
+/// The blocking API (the `blocking` feature): a `reqwest::blocking` client from
+/// `blocking_resource_client_builder` presents the certificate and the bound token is
+/// accepted; a blocking client without it gets the resource's `401 invalid_token`.
+#[cfg(feature = "blocking")]
+#[test]
+fn the_blocking_api_sends_the_bound_token_with_the_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let auth = authorizer(tls_client(), tls_client_auth_environment(dir.path()));
+    let blocking = auth.blocking();
+    let url = field(peer(), "resource_url");
+
+    let client = auth.blocking_resource_client_builder().build().unwrap();
+    let response = blocking.send(client.get(url)).unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = serde_json::from_slice(&response.bytes().unwrap()).unwrap();
+    assert_eq!(
+        body["presented"],
+        field(peer(), "thumbprints/client"),
+        "{body}"
+    );
+    assert_eq!(
+        body["x5t#S256"],
+        field(peer(), "thumbprints/client"),
+        "{body}"
+    );
+
+    let without = reqwest::blocking::Client::builder()
+        .tls_certs_merge([ca()])
+        .build()
+        .unwrap();
+    let response = blocking.send(without.get(url)).unwrap();
+    assert_eq!(response.status(), 401);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains("presented none"), "{challenge}");
+}
