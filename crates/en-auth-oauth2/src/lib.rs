@@ -314,7 +314,9 @@ impl ServiceAccountAuthorizerBuilder {
     /// and for certificate-bound tokens with any method. Send the tokens with a client from
     /// [`ServiceAccountAuthorizer::resource_client_builder`], which presents it too.
     ///
-    /// With [`http_client`](Self::http_client), that client must present the identity itself.
+    /// The token requests then go through an HTTP client of this authorizer's own (with its
+    /// own connections), not the process-wide [`shared_token_http_client`]. With
+    /// [`http_client`](Self::http_client), that client must present the identity itself.
     #[must_use]
     pub fn tls_client_identity(mut self, identity: TlsClientIdentity) -> Self {
         self.tls_identity = Some(identity);

@@ -165,6 +165,13 @@ impl TlsClientIdentity {
         if certificates.is_empty() {
             return Err(origin.error(false, "no PEM `CERTIFICATE` in it"));
         }
+        if contains(key_pem, b"-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+            return Err(origin.error(
+                true,
+                "an encrypted private key, which is not supported: give the key unencrypted, in \
+                 a file only the service can read (`openssl pkey -in <file> -out <new file>`)",
+            ));
+        }
         // pki-types' errors may quote a line of the file: never shown.
         let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| {
             origin.error(
@@ -259,6 +266,13 @@ impl std::fmt::Debug for TlsClientIdentity {
     }
 }
 
+/// Whether `haystack` contains `needle`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
 /// Appends a PEM section (RFC 7468) of `der` to `out`.
 fn pem_section(out: &mut String, label: &str, der: &[u8]) {
     let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(der));
@@ -273,4 +287,40 @@ fn pem_section(out: &mut String, label: &str, der: &[u8]) {
     out.push_str("-----END ");
     out.push_str(label);
     out.push_str("-----\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An encrypted key is named as such (not "no private key"), and the error shows nothing
+    /// of the file.
+    #[test]
+    fn an_encrypted_key_is_refused_as_such() {
+        let key = b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        let err = TlsClientIdentity::from_pem(b"", key).unwrap_err();
+        let text = err.to_string();
+        // The certificate is checked first: no certificate here.
+        assert!(text.contains("certificate: no PEM"), "{text}");
+        let certificate = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let err = TlsClientIdentity::from_pem(certificate, key).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("an encrypted private key"), "{text}");
+        assert!(!text.contains("MIIF"), "{text}");
+    }
+
+    #[test]
+    fn pem_sections_are_wrapped_at_64_columns() {
+        let mut out = String::new();
+        pem_section(&mut out, "CERTIFICATE", &[0xAB; 100]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "-----BEGIN CERTIFICATE-----");
+        assert_eq!(lines[1].len(), 64);
+        assert_eq!(lines.last(), Some(&"-----END CERTIFICATE-----"));
+        let body: String = lines[1..lines.len() - 1].concat();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap();
+        assert_eq!(decoded, [0xAB; 100]);
+    }
 }
