@@ -633,6 +633,15 @@ async fn no_tls_client_key_or_token_in_any_output() {
         .build()
     };
 
+    let builder = ServiceAccountAuthorizer::builder(
+        ClientInfo::public(field(peer, "clients/tls/id")),
+        environment(&file("client_cert"), &file("client_key")),
+    )
+    .tls_client_identity(
+        TlsClientIdentity::from_pem_files(file("client_cert"), file("client_key")).unwrap(),
+    );
+    scan.debug("a builder with an identity", &builder);
+    drop(builder);
     let authorizer = build(environment(&file("client_cert"), &file("client_key"))).unwrap();
     scan.debug("the authorizer", &authorizer);
     scan.debug(
