@@ -10,6 +10,12 @@
 //! `CLIENT_SECRET`: unset, the client has no secret, and the authorizer says so if its method
 //! needs one.
 //!
+//! A client that authenticates by its TLS certificate (`token_endpoint_auth_method =
+//! "tls_client_auth"` with `tls_client_certificate_file` and `tls_client_key_file`, RFC 8705)
+//! needs none either; the request below presents the same certificate, so that a
+//! certificate-bound token is accepted. (A private CA's servers: point `SSL_CERT_FILE` at its
+//! certificate.)
+//!
 //! Prints the status and the body. On an authorization failure it prints one line naming the
 //! client, the environment, the endpoint and the server's error, and exits with status 1.
 
@@ -57,8 +63,11 @@ async fn get(url: String) -> Result<(), String> {
     let environment = var("ENVIRONMENT")?;
     let authorizer = ServiceAccountAuthorizer::new(client_info, environment.as_str())
         .map_err(|e| format!("error: {e}"))?;
-    // Redirects followed only within the origin: the API key never travels elsewhere.
-    let http = reqwest::Client::builder()
+    // Redirects followed only within the origin: the API key never travels elsewhere. The
+    // builder presents the TLS client certificate of the environment, if it has one (a
+    // certificate-bound token, RFC 8705, is accepted only with it).
+    let http = authorizer
+        .resource_client_builder()
         .redirect(en_auth_oauth2::same_origin_redirects())
         .build()
         .map_err(|e| format!("error: {e}"))?;
@@ -137,10 +146,22 @@ mod tests {
     ) -> (String, u64, Vec<String>) {
         let resource =
             en_auth_peers::support::IntrospectedResource::start(introspection(), None).await;
+        let url = resource.url().to_owned();
+        let stdout = run_child_at(environments, client_id, client_secret, &url, &[]).await;
+        (stdout, resource.active(), resource.tokens())
+    }
+
+    /// As [`run_child`], GETting `url`, with the extra variables `vars`: the child's stdout.
+    async fn run_child_at(
+        environments: String,
+        client_id: &str,
+        client_secret: Option<&str>,
+        url: &str,
+        vars: &[(&str, &str)],
+    ) -> String {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("environments.toml");
         std::fs::write(&file, environments).unwrap();
-        let url = resource.url().to_owned();
         let mut child = std::process::Command::new(std::env::current_exe().unwrap());
         child
             .args([
@@ -154,7 +175,8 @@ mod tests {
             .env("CLIENT_ID", client_id)
             .env_remove("CLIENT_SECRET")
             .env_remove("API_KEY")
-            .env("SERVICE_ACCOUNT_TEST_URL", &url);
+            .env("SERVICE_ACCOUNT_TEST_URL", url)
+            .envs(vars.iter().copied());
         if let Some(secret) = client_secret {
             child.env("CLIENT_SECRET", secret);
         }
@@ -167,7 +189,45 @@ mod tests {
             "{stdout}\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        (stdout, resource.active(), resource.tokens())
+        stdout
+    }
+
+    /// A `tls_client_auth` client (RFC 8705) of oidc-provider's mTLS configuration from the
+    /// environments file alone (and `SSL_CERT_FILE` naming the test CA, which signed the
+    /// servers' certificates): the token comes from the discovered mTLS alias of the token
+    /// endpoint, bound to the certificate, and the resource server, which checks the binding,
+    /// accepts it from the example's client.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_tls_client_auth_client_needs_only_the_environments_file() {
+        use en_auth_peers::{field, oidc_mtls};
+        let peer = oidc_mtls();
+        let environments = format!(
+            "[prod]\nissuer = \"{}\"\nscopes = [\"{}\"]\n\
+             token_endpoint_auth_method = \"tls_client_auth\"\n\
+             tls_client_certificate_file = \"{}\"\ntls_client_key_file = \"{}\"\n",
+            field(peer, "issuer"),
+            field(peer, "scope"),
+            field(peer, "files/client_cert"),
+            field(peer, "files/client_key"),
+        );
+        let stdout = run_child_at(
+            environments,
+            field(peer, "clients/tls/id"),
+            None,
+            field(peer, "resource_url"),
+            &[("SSL_CERT_FILE", field(peer, "files/ca"))],
+        )
+        .await;
+        assert!(stdout.contains("200 OK"), "{stdout}");
+        let thumbprint = field(peer, "thumbprints/client");
+        assert!(
+            stdout.contains(&format!("\"x5t#S256\":\"{thumbprint}\"")),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("\"presented\":\"{thumbprint}\"")),
+            "{stdout}"
+        );
     }
 
     /// A `private_key_jwt` client against oidc-provider, with no `CLIENT_SECRET`.

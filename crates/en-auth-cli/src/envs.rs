@@ -127,6 +127,17 @@ fn describe_text(out: &mut String, env: &Environment) {
         env.has_token_endpoint()
             .then(|| auth_method(env).to_owned()),
     );
+    // The paths only (a certificate is public; the key file is never read here).
+    if let Some(tls) = env.tls_client() {
+        field(
+            "tls_client_certificate_file",
+            Some(tls.certificate_file.display().to_string()),
+        );
+        field(
+            "tls_client_key_file",
+            Some(tls.key_file.display().to_string()),
+        );
+    }
     field(
         "refresh_token_rotation",
         env.refresh_token_rotation().then(|| "true".to_owned()),
@@ -166,6 +177,8 @@ fn describe_json(env: &Environment) -> Value {
         "scopes": env.scopes(),
         "token_endpoint_auth_method": auth_method(env),
         "refresh_token_rotation": env.refresh_token_rotation(),
+        "tls_client_certificate_file": env.tls_client().map(|t| t.certificate_file.display().to_string()),
+        "tls_client_key_file": env.tls_client().map(|t| t.key_file.display().to_string()),
         "extra_params": env.extra_params().iter().map(|(name, _)| name).collect::<Vec<_>>(),
         "flows": flows(env),
     })

@@ -99,6 +99,38 @@ subject_token_file = "/var/run/secrets/tokens/subject"
     assert_eq!(json[1]["flows"], serde_json::json!(["token exchange"]));
 }
 
+/// Mutual TLS (RFC 8705): the method and the paths of the certificate and key files (never a
+/// file's content: the files need not even exist).
+#[test]
+fn envs_shows_the_tls_client_certificate_and_key_files() {
+    let sandbox = Sandbox::new(
+        "envs-mtls",
+        r#"
+[mtls]
+issuer = "https://auth.example.com"
+token_endpoint_auth_method = "tls_client_auth"
+tls_client_certificate_file = "/etc/svc/client.crt"
+tls_client_key_file = "/etc/svc/client.key"
+"#,
+    );
+    let text = sandbox.cmd(["envs"]).run_blocking().ok();
+    for part in [
+        "tls_client_auth",
+        "tls_client_certificate_file /etc/svc/client.crt",
+        "tls_client_key_file         /etc/svc/client.key",
+    ] {
+        assert!(text.contains(part), "{part:?} in\n{text}");
+    }
+    let json: Value =
+        serde_json::from_str(&sandbox.cmd(["envs", "--json"]).run_blocking().ok()).unwrap();
+    assert_eq!(json[0]["token_endpoint_auth_method"], "tls_client_auth");
+    assert_eq!(
+        json[0]["tls_client_certificate_file"],
+        "/etc/svc/client.crt"
+    );
+    assert_eq!(json[0]["tls_client_key_file"], "/etc/svc/client.key");
+}
+
 #[test]
 fn envs_reports_an_invalid_environment_and_exits_3() {
     let sandbox = Sandbox::new(

@@ -353,3 +353,55 @@ async fn oidc_provider_private_key_jwt_needs_no_client_secret() {
     assert_eq!(info["active"], true, "{info}");
     assert_eq!(info["client_id"], field(oidc(), "jwt_clients/pkjwt/id"));
 }
+
+/// Mutual TLS (RFC 8705) from the environments file alone (and `SSL_CERT_FILE` naming the test
+/// CA): `en-auth token` for a `tls_client_auth` client of oidc-provider's mTLS configuration,
+/// no secret; the token comes from the discovered mTLS alias, bound to the file's certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_provider_tls_client_auth_from_the_environments_file() {
+    use en_auth_peers::oidc_mtls;
+    let peer = oidc_mtls();
+    let sandbox = Sandbox::new(
+        "oidc-mtls",
+        &format!(
+            "[mtls]\nissuer = \"{}\"\nscopes = [\"{}\"]\n\
+             token_endpoint_auth_method = \"tls_client_auth\"\n\
+             tls_client_certificate_file = \"{}\"\ntls_client_key_file = \"{}\"\n",
+            field(peer, "issuer"),
+            field(peer, "scope"),
+            field(peer, "files/client_cert"),
+            field(peer, "files/client_key"),
+        ),
+    );
+    let out = sandbox
+        .cmd([
+            "token",
+            "--env",
+            "mtls",
+            "--client-id",
+            field(peer, "clients/tls/id"),
+            "--format",
+            "json",
+        ])
+        .env("SSL_CERT_FILE", field(peer, "files/ca"))
+        .env_remove("CLIENT_SECRET")
+        .run()
+        .await
+        .ok();
+    let json: Value = serde_json::from_str(&out).unwrap();
+    let token = json["access_token"].as_str().unwrap();
+    let info = Introspection {
+        endpoint: field(peer, "introspection_endpoint").to_owned(),
+        client_id: field(peer, "clients/introspector/id").to_owned(),
+        secret: field(peer, "clients/introspector/secret").to_owned(),
+    }
+    .introspect(&reqwest::Client::new(), token)
+    .await;
+    assert_eq!(info["active"], true, "{info}");
+    assert_eq!(info["client_id"], field(peer, "clients/tls/id"));
+    assert_eq!(
+        info["cnf"]["x5t#S256"],
+        field(peer, "thumbprints/client"),
+        "{info}"
+    );
+}

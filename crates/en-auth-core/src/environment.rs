@@ -24,6 +24,10 @@
 //! # certificate_file = "keys/client.crt"                 # sends x5t#S256
 //! # client_assertion_audience = "https://auth.example.com"  # default: token URL, else issuer
 //! # client_assertion_file = "/var/run/secrets/tokens/token" # workload identity (re-read each time)
+//! # token_endpoint_auth_method = "tls_client_auth"      # RFC 8705 mutual TLS (or
+//! #   self_signed_tls_client_auth), with:
+//! # tls_client_certificate_file = "keys/client.crt"      # PEM: the client certificate (chain)
+//! # tls_client_key_file = "keys/client.key"              # PEM: its private key
 //! # grant_type = "jwt_bearer"                            # RFC 7523 §2.1, with:
 //! # assertion_file = "/var/run/secrets/tokens/token"
 //! # refresh_token_rotation = true                        # Cognito app client rotates refresh tokens
@@ -73,6 +77,14 @@ pub enum TokenEndpointAuthMethod {
     /// No client authentication: a public client, its `client_id` in the form body (RFC 6749
     /// §2.1).
     None,
+    /// Mutual TLS with a certificate from a certificate authority the server trusts (RFC 8705
+    /// §2.1): the client presents its certificate (`tls_client_certificate_file`) in the TLS
+    /// handshake and sends its `client_id` in the form body; no secret.
+    TlsClientAuth,
+    /// Mutual TLS with a self-signed certificate the client registered (RFC 8705 §2.2): as
+    /// [`TlsClientAuth`](Self::TlsClientAuth), the server matching the certificate against the
+    /// client's registered keys.
+    SelfSignedTlsClientAuth,
 }
 
 impl TokenEndpointAuthMethod {
@@ -86,7 +98,14 @@ impl TokenEndpointAuthMethod {
             Self::ClientSecretJwt => "client_secret_jwt",
             Self::PrivateKeyJwt => "private_key_jwt",
             Self::None => "none",
+            Self::TlsClientAuth => "tls_client_auth",
+            Self::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
+    }
+
+    /// Whether the method authenticates the client by its TLS certificate (RFC 8705 §2).
+    pub fn is_mutual_tls(self) -> bool {
+        matches!(self, Self::TlsClientAuth | Self::SelfSignedTlsClientAuth)
     }
 }
 
@@ -163,6 +182,31 @@ pub struct ClientAssertionConfig {
     pub assertion_file: Option<PathBuf>,
 }
 
+/// The client certificate and key of mutual TLS (RFC 8705): presented in the TLS handshake of
+/// every token request (`tls_client_auth`, `self_signed_tls_client_auth`, or certificate-bound
+/// tokens with another method) and, through en-auth-oauth2's resource client, of every request
+/// that carries a certificate-bound token. Part of an [`Environment`]; both or neither.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsClientConfig {
+    /// `tls_client_certificate_file`: the PEM file of the client certificate, optionally
+    /// followed by its intermediate certificates.
+    pub certificate_file: PathBuf,
+    /// `tls_client_key_file`: the PEM file of the certificate's private key (PKCS #8, PKCS #1
+    /// or SEC 1).
+    pub key_file: PathBuf,
+}
+
+impl TlsClientConfig {
+    /// The certificate and key files.
+    pub fn new(certificate_file: impl Into<PathBuf>, key_file: impl Into<PathBuf>) -> Self {
+        Self {
+            certificate_file: certificate_file.into(),
+            key_file: key_file.into(),
+        }
+    }
+}
+
 /// Where and how tokens are obtained for one environment id.
 ///
 /// ```
@@ -197,6 +241,7 @@ pub struct Environment {
     shared_cache: Option<SharedCacheConfig>,
     grant_type: GrantType,
     client_assertion: ClientAssertionConfig,
+    tls_client: Option<TlsClientConfig>,
 }
 
 /// Extra parameter values may be secrets (`client_assertion`, …): only their names are shown.
@@ -232,6 +277,7 @@ impl std::fmt::Debug for Environment {
             .field("shared_cache", &self.shared_cache)
             .field("grant_type", &self.grant_type)
             .field("client_assertion", &self.client_assertion)
+            .field("tls_client", &self.tls_client)
             .finish()
     }
 }
@@ -282,6 +328,8 @@ struct EnvironmentTable {
     client_assertion_audience: Option<String>,
     client_assertion_file: Option<PathBuf>,
     assertion_file: Option<PathBuf>,
+    tls_client_certificate_file: Option<PathBuf>,
+    tls_client_key_file: Option<PathBuf>,
     /// Keys that are none of the above (reported by name).
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
@@ -316,6 +364,8 @@ impl EnvironmentTable {
         "client_assertion_audience",
         "client_assertion_file",
         "assertion_file",
+        "tls_client_certificate_file",
+        "tls_client_key_file",
     ];
 }
 
@@ -342,6 +392,7 @@ impl Environment {
             shared_cache: None,
             grant_type: GrantType::default(),
             client_assertion: ClientAssertionConfig::default(),
+            tls_client: None,
         }
     }
 
@@ -514,6 +565,24 @@ impl Environment {
             None => TokenEndpointAuthMethod::default(),
         };
         env.check_client_assertion()?;
+        env.tls_client = match (table.tls_client_certificate_file, table.tls_client_key_file) {
+            (Some(certificate), Some(key)) => {
+                Some(TlsClientConfig::new(beside(certificate), beside(key)))
+            }
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(env.error(
+                    "tls_client_key_file",
+                    "missing; tls_client_certificate_file needs the certificate's private key",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(env.error(
+                    "tls_client_certificate_file",
+                    "missing; tls_client_key_file needs the client certificate",
+                ))
+            }
+        };
         env.refresh_token_rotation = table.refresh_token_rotation;
         if let Some(t) = table.shared_cache {
             let refuse = |message: &str| -> Error {
@@ -758,6 +827,20 @@ impl Environment {
     pub fn with_token_endpoint_auth_method(mut self, method: TokenEndpointAuthMethod) -> Self {
         self.auth_method = method;
         self
+    }
+
+    /// Sets the client certificate and key of mutual TLS (RFC 8705; the file's
+    /// `tls_client_certificate_file` and `tls_client_key_file`). The files are read when an
+    /// authorizer is built.
+    #[must_use]
+    pub fn with_tls_client(mut self, config: TlsClientConfig) -> Self {
+        self.tls_client = Some(config);
+        self
+    }
+
+    /// The client certificate and key of mutual TLS, if set.
+    pub fn tls_client(&self) -> Option<&TlsClientConfig> {
+        self.tls_client.as_ref()
     }
 
     /// Sets the grant tokens come from (default: client credentials).

@@ -59,7 +59,8 @@ pub use client::{ClientInfo, UserCredentials};
 pub use contract::{OutgoingRequest, RequestTarget, Ticket, Verdict, GRPC_STATUS_UNAUTHENTICATED};
 pub use environment::{
     is_loopback, ClientAssertionConfig, Environment, GrantType, IntoEnvironment, Issuer,
-    SigningAlgorithm, TokenEndpointAuthMethod, TokenExchangeConfig, ENVIRONMENTS_VAR,
+    SigningAlgorithm, TlsClientConfig, TokenEndpointAuthMethod, TokenExchangeConfig,
+    ENVIRONMENTS_VAR,
 };
 pub use error::{
     AccountError, AuthorizationError, ChallengeError, ConfigurationError, Cooldown, Error,

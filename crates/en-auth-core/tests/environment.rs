@@ -585,3 +585,49 @@ subject_token_file = "/s"
         GrantType::ClientCredentials
     );
 }
+
+/// Mutual TLS (RFC 8705): the two methods by name, the certificate and key files (relative
+/// paths beside the environments file), and half a pair refused naming the missing field.
+#[test]
+fn tls_client_certificate_and_key_files() {
+    let path = write(
+        "tls-client.toml",
+        "[a]\ntoken_url = \"https://auth.example.com/token\"\n\
+         token_endpoint_auth_method = \"tls_client_auth\"\n\
+         tls_client_certificate_file = \"certs/client.pem\"\n\
+         tls_client_key_file = \"/etc/keys/client.key\"\n\
+         [b]\ntoken_url = \"https://auth.example.com/token\"\n\
+         token_endpoint_auth_method = \"self_signed_tls_client_auth\"\n\
+         [c]\ntoken_url = \"https://auth.example.com/token\"\n\
+         tls_client_key_file = \"client.key\"\n",
+    );
+    let dir = path.parent().unwrap();
+    let a = Environment::from_file(&path, "a").unwrap();
+    assert_eq!(
+        a.token_endpoint_auth_method(),
+        TokenEndpointAuthMethod::TlsClientAuth
+    );
+    assert_eq!(a.token_endpoint_auth_method().as_str(), "tls_client_auth");
+    assert!(a.token_endpoint_auth_method().is_mutual_tls());
+    assert!(!a.needs_client_secret());
+    let tls = a.tls_client().unwrap();
+    assert_eq!(tls.certificate_file, dir.join("certs/client.pem"));
+    assert_eq!(tls.key_file, std::path::Path::new("/etc/keys/client.key"));
+
+    let b = Environment::from_file(&path, "b").unwrap();
+    assert_eq!(
+        b.token_endpoint_auth_method().as_str(),
+        "self_signed_tls_client_auth"
+    );
+    assert!(b.tls_client().is_none(), "the files may be given in code");
+
+    let err = Environment::from_file(&path, "c").unwrap_err();
+    let Error::Configuration(e) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        e.field.as_deref(),
+        Some("tls_client_certificate_file"),
+        "{err}"
+    );
+}

@@ -27,6 +27,12 @@ pub(crate) enum ClientAuthentication {
     },
     /// `none`: a public client, its `client_id` in the body (RFC 6749 §2.1, §3.2.1).
     None { client_id: String },
+    /// `tls_client_auth` or `self_signed_tls_client_auth` (RFC 8705 §2): the certificate in
+    /// the TLS handshake (the token client's identity), the `client_id` in the body.
+    MutualTls {
+        client_id: String,
+        method: TokenEndpointAuthMethod,
+    },
     /// `private_key_jwt` with an assertion a platform writes to a file (workload identity),
     /// read again at every request.
     AssertionFile {
@@ -62,6 +68,7 @@ impl ClientAuthentication {
         client_info: &ClientInfo,
         environment: &Environment,
         default_audience: &str,
+        tls_identity: Option<&crate::TlsClientIdentity>,
     ) -> Result<Self, Error> {
         let client_id = client_info.client_id().to_owned();
         let secret = || client_info.client_secret().clone();
@@ -73,6 +80,21 @@ impl ClientAuthentication {
             });
         }
         Ok(match method {
+            TokenEndpointAuthMethod::TlsClientAuth
+            | TokenEndpointAuthMethod::SelfSignedTlsClientAuth => {
+                if tls_identity.is_none() {
+                    return Err(environment.error(
+                        "tls_client_certificate_file",
+                        format!(
+                            "missing; {} needs the client certificate and key \
+                             (tls_client_certificate_file and tls_client_key_file, or \
+                             ServiceAccountAuthorizerBuilder::tls_client_identity)",
+                            method.as_str()
+                        ),
+                    ));
+                }
+                Self::MutualTls { client_id, method }
+            }
             TokenEndpointAuthMethod::ClientSecretJwt | TokenEndpointAuthMethod::PrivateKeyJwt => {
                 Self::signed(client_info, environment, default_audience, method)?
             }
@@ -147,6 +169,7 @@ impl ClientAuthentication {
             Self::SecretBasic { .. } => "client_secret_basic",
             Self::SecretPost { .. } => "client_secret_post",
             Self::None { .. } => "none",
+            Self::MutualTls { method, .. } => method.as_str(),
             Self::AssertionFile { .. } => "private_key_jwt",
             #[cfg(feature = "jwt")]
             Self::Signed { method, .. } => method.as_str(),
@@ -163,7 +186,8 @@ impl ClientAuthentication {
             Self::SecretBasic { secret, .. } | Self::SecretPost { secret, .. } => {
                 identity.with_credential("client_secret", secret)
             }
-            Self::None { .. } => identity,
+            // The certificate's thumbprint is added by the provider (for any method).
+            Self::None { .. } | Self::MutualTls { .. } => identity,
             Self::AssertionFile { path, .. } => {
                 identity.with("client_assertion_file", path.display().to_string())
             }
@@ -189,7 +213,9 @@ impl ClientAuthentication {
                     request.param("client_secret", secret.expose_secret());
                 }
             }
-            Self::None { client_id } => request.param("client_id", client_id.clone()),
+            Self::None { client_id } | Self::MutualTls { client_id, .. } => {
+                request.param("client_id", client_id.clone());
+            }
             Self::AssertionFile { environment, path } => {
                 let assertion =
                     crate::assertion_file::read(environment, "client_assertion_file", path)?;
@@ -240,6 +266,7 @@ mod tests {
                 &ClientInfo::new("svc", "s3cret"),
                 &environment(method),
                 url.as_str(),
+                None,
             )
             .unwrap_err();
             let text = err.to_string();
@@ -255,7 +282,7 @@ mod tests {
             .with_client_assertion(config)
             .unwrap();
         let auth =
-            ClientAuthentication::from_config(&ClientInfo::public("svc"), &env, url.as_str())
+            ClientAuthentication::from_config(&ClientInfo::public("svc"), &env, url.as_str(), None)
                 .unwrap();
         assert_eq!(auth.method(), "private_key_jwt");
     }
@@ -267,6 +294,7 @@ mod tests {
             &ClientInfo::new("svc", "s3cret"),
             &environment(TokenEndpointAuthMethod::None),
             url.as_str(),
+            None,
         )
         .unwrap();
         assert_eq!(auth.method(), "none");

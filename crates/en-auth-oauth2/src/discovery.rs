@@ -46,6 +46,9 @@ pub(crate) struct Metadata {
     pub(crate) document_url: Url,
     /// `token_endpoint`.
     pub(crate) token_endpoint: Url,
+    /// `mtls_endpoint_aliases.token_endpoint` (RFC 8705 §5): where a client that presents a
+    /// certificate sends its token requests, when the server has one.
+    pub(crate) mtls_token_endpoint: Option<Url>,
     /// `token_endpoint_auth_methods_supported` (RFC 8414 §2: `client_secret_basic` when the
     /// document omits it).
     pub(crate) auth_methods: Vec<String>,
@@ -71,6 +74,13 @@ struct Document {
     revocation_endpoint: Option<String>,
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
+    mtls_endpoint_aliases: Option<MtlsEndpointAliases>,
+}
+
+/// `mtls_endpoint_aliases` (RFC 8705 §5): the endpoints a client using mutual TLS uses instead.
+#[derive(Deserialize)]
+struct MtlsEndpointAliases {
+    token_endpoint: Option<String>,
 }
 
 /// Where a provider's token requests go: the environment's `token_url`, or the `token_endpoint`
@@ -81,6 +91,9 @@ pub(crate) struct Endpoints {
     configured: TokenEndpoint,
     /// Whether the token endpoint is discovered from the environment's issuer.
     discovered: bool,
+    /// Whether the client presents a TLS certificate, so that the metadata's
+    /// `mtls_endpoint_aliases.token_endpoint` is used when it has one (RFC 8705 §5).
+    mutual_tls: bool,
     ttl: Duration,
     /// Whose fetches this provider shares.
     scope: FetchScope,
@@ -129,6 +142,7 @@ impl Endpoints {
                 DEFAULT_MAX_RESPONSE_BYTES,
             ),
             discovered,
+            mutual_tls: false,
             ttl: DEFAULT_DISCOVERY_TTL,
             scope: FetchScope::own(),
         })
@@ -139,6 +153,12 @@ impl Endpoints {
     /// that made no client of its own) knows this provider's client is.
     pub(crate) fn share_shared_client_fetches(&mut self, connect_timeout: Duration) {
         self.scope = FetchScope::Shared(connect_timeout);
+    }
+
+    /// Sends token requests to the issuer's mTLS alias of the token endpoint when its metadata
+    /// has one (RFC 8705 §5): the client presents a TLS certificate.
+    pub(crate) fn set_mutual_tls(&mut self, mutual_tls: bool) {
+        self.mutual_tls = mutual_tls;
     }
 
     /// The configured endpoint (the issuer's URL with discovery), whose settings every request
@@ -201,7 +221,11 @@ impl Endpoints {
                 ),
             ));
         }
-        let endpoint = self.configured.at(metadata.token_endpoint.clone());
+        let url = match (&metadata.mtls_token_endpoint, self.mutual_tls) {
+            (Some(alias), true) => alias,
+            _ => &metadata.token_endpoint,
+        };
+        let endpoint = self.configured.at(url.clone());
         Ok((endpoint, Some(metadata)))
     }
 
@@ -447,6 +471,12 @@ fn read(
         &document.device_authorization_endpoint,
     )?;
     let revocation_endpoint = optional("revocation_endpoint", &document.revocation_endpoint)?;
+    let mtls_token_endpoint = document
+        .mtls_endpoint_aliases
+        .and_then(|aliases| aliases.token_endpoint)
+        .map(|alias| endpoint_url("mtls_endpoint_aliases.token_endpoint", &alias))
+        .transpose()
+        .map_err(invalid)?;
     let auth_methods = document
         .token_endpoint_auth_methods_supported
         .unwrap_or_else(|| vec!["client_secret_basic".to_owned()]);
@@ -454,6 +484,7 @@ fn read(
     Ok(Metadata {
         document_url: url,
         token_endpoint,
+        mtls_token_endpoint,
         auth_methods,
         authorization_endpoint,
         device_authorization_endpoint,

@@ -319,12 +319,16 @@ impl TokenExchange {
         subject: SubjectToken,
         http: reqwest::Client,
     ) -> Result<Self, Error> {
-        let endpoints = Endpoints::new(&environment, http)?;
+        let mut endpoints = Endpoints::new(&environment, http)?;
         check_target(&environment)?;
+        // `http` presents the environment's TLS client certificate, if it has one.
+        let tls_identity = crate::TlsClientIdentity::from_environment(&environment)?;
+        endpoints.set_mutual_tls(tls_identity.is_some());
         let authentication = ClientAuthentication::from_config(
             &client_info,
             &environment,
             &crate::client_auth::default_assertion_audience(&environment),
+            tls_identity.as_ref(),
         )?;
         Ok(Self {
             client_info,

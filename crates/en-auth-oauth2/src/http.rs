@@ -67,6 +67,23 @@ pub fn shared_token_http_client(connect_timeout: Duration) -> Result<reqwest::Cl
     Ok(client)
 }
 
+/// A token-request client of its own, as [`shared_token_http_client`]'s, that presents
+/// `identity` in the TLS handshake (RFC 8705) and trusts `roots` besides the system's roots.
+pub(crate) fn tls_token_http_client(
+    connect_timeout: Duration,
+    identity: Option<&crate::TlsClientIdentity>,
+    roots: &[reqwest::Certificate],
+) -> Result<reqwest::Client, Error> {
+    let mut builder = client_builder(connect_timeout);
+    if let Some(identity) = identity {
+        builder = builder.identity(identity.reqwest_identity());
+    }
+    if !roots.is_empty() {
+        builder = builder.tls_certs_merge(roots.iter().cloned());
+    }
+    builder.build().map_err(build_error)
+}
+
 fn client_builder(connect_timeout: Duration) -> reqwest::ClientBuilder {
     let builder = reqwest::Client::builder()
         .connect_timeout(connect_timeout)

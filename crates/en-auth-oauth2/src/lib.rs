@@ -38,6 +38,7 @@ mod exchange;
 mod http;
 #[cfg(feature = "jwt")]
 mod jwt;
+mod mtls;
 mod normalize;
 mod parse;
 mod provider;
@@ -54,9 +55,10 @@ pub use en_auth_core::{
     CacheMiss, ClientAssertionConfig, ClientInfo, ConfigurationError, Cooldown, CurrentToken,
     Environment, Error, GrantType, InternalError, IntoEnvironment, InvalidClientError,
     InvalidResponseError, Issuer, LocalStore, OutgoingRequest, RenewalPolicy, RenewalTrigger,
-    RequestPolicy, SharedStore, SharedStoreSettings, SigningAlgorithm, Ticket, Token,
-    TokenEndpointAuthMethod, TokenExchangeConfig, TokenProvider, TokenUnavailable, TransportError,
-    TransportErrorKind, Verdict, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENVIRONMENTS_VAR,
+    RequestPolicy, SharedStore, SharedStoreSettings, SigningAlgorithm, Ticket, TlsClientConfig,
+    Token, TokenEndpointAuthMethod, TokenExchangeConfig, TokenProvider, TokenUnavailable,
+    TransportError, TransportErrorKind, Verdict, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
+    ENVIRONMENTS_VAR,
 };
 pub use en_auth_core::{reqwest_middleware, secrecy, telemetry};
 #[cfg(feature = "blocking")]
@@ -71,6 +73,7 @@ pub use http::{
 };
 #[cfg(feature = "jwt")]
 pub use jwt::ClientAssertionSigner;
+pub use mtls::TlsClientIdentity;
 pub use parse::{parse_token_response, parse_token_response_with_content_type};
 pub use provider::ClientCredentials;
 pub use reqwest;
@@ -94,7 +97,11 @@ pub use wire::DEFAULT_EXPIRES_IN;
 /// the crate that defines a type give it inherent constructors such as
 /// [`ServiceAccountAuthorizer::new`].)
 #[derive(Clone)]
-pub struct ServiceAccountAuthorizer(Authorizer<ClientCredentials>);
+pub struct ServiceAccountAuthorizer(
+    Authorizer<ClientCredentials>,
+    /// The extra trust anchors of the builder, for the resource client.
+    std::sync::Arc<[reqwest::Certificate]>,
+);
 
 impl ServiceAccountAuthorizer {
     /// An authorizer for `client_info` in `environment` (an [`Environment`], or an id to load
@@ -125,6 +132,8 @@ impl ServiceAccountAuthorizer {
             #[cfg(feature = "jwt")]
             signer: None,
             http: None,
+            tls_identity: None,
+            root_certificates: Vec::new(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             discovery_ttl: DEFAULT_DISCOVERY_TTL,
             settings: AuthorizerBuilder::new().with_environment(environment),
@@ -134,6 +143,67 @@ impl ServiceAccountAuthorizer {
     /// The caching authorizer inside.
     pub fn authorizer(&self) -> &Authorizer<ClientCredentials> {
         &self.0
+    }
+
+    /// A `reqwest::ClientBuilder` for the client that sends this authorizer's requests: it
+    /// presents the TLS client certificate of the token requests, if there is one
+    /// ([`ClientCredentials::tls_client_identity`]), and trusts the builder's extra root
+    /// certificates ([`ServiceAccountAuthorizerBuilder::add_root_certificate`]); otherwise it
+    /// is `reqwest::Client::builder()`.
+    ///
+    /// A server that binds its tokens to the client's certificate (RFC 8705 §3,
+    /// `tls_client_certificate_bound_access_tokens`) accepts them only from a client that
+    /// presents the same certificate: a resource answers a bound token sent without it with
+    /// `401` and `invalid_token`. Build the client that carries the authorizer with this
+    /// builder:
+    ///
+    /// ```no_run
+    /// # use en_auth_oauth2::{ClientInfo, ServiceAccountAuthorizer};
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let authorizer = ServiceAccountAuthorizer::new(ClientInfo::public("svc"), "prod")?;
+    /// let http = authorizer
+    ///     .resource_client_builder()
+    ///     .redirect(en_auth_oauth2::same_origin_redirects())
+    ///     .build()?;
+    /// let client = en_auth_oauth2::reqwest_middleware::ClientBuilder::new(http)
+    ///     .with(authorizer)
+    ///     .build();
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// For hyper or tonic clients (en-auth-tower's layer), give their TLS connector the same
+    /// certificate and key: a `rustls::ClientConfig` built
+    /// `.with_client_auth_cert(identity.certificate_chain(), identity.private_key())` from
+    /// [`TlsClientIdentity`] (hyper-rustls' `HttpsConnectorBuilder::with_tls_config`; tonic's
+    /// `ClientTlsConfig::identity(Identity::from_pem(certificate, key))` reads the same PEM
+    /// files).
+    pub fn resource_client_builder(&self) -> reqwest::ClientBuilder {
+        let mut builder = reqwest::Client::builder();
+        if let Some(identity) = self.0.provider().tls_client_identity() {
+            builder = builder.identity(identity.reqwest_identity());
+        }
+        if !self.1.is_empty() {
+            builder = builder.tls_certs_merge(self.1.iter().cloned());
+        }
+        builder
+    }
+
+    /// [`resource_client_builder`](Self::resource_client_builder) for `reqwest::blocking`: the
+    /// client to give [`BlockingAuthorizer::send`] and `execute` (through
+    /// [`Authorizer::blocking`]), presenting the TLS client certificate of the token requests.
+    /// The `blocking` feature.
+    ///
+    /// Build the client where no Tokio runtime is running (`reqwest::blocking`'s rule).
+    #[cfg(feature = "blocking")]
+    pub fn blocking_resource_client_builder(&self) -> reqwest::blocking::ClientBuilder {
+        let mut builder = reqwest::blocking::Client::builder();
+        if let Some(identity) = self.0.provider().tls_client_identity() {
+            builder = builder.identity(identity.reqwest_identity());
+        }
+        if !self.1.is_empty() {
+            builder = builder.tls_certs_merge(self.1.iter().cloned());
+        }
+        builder
     }
 }
 
@@ -183,6 +253,8 @@ pub struct ServiceAccountAuthorizerBuilder {
     #[cfg(feature = "jwt")]
     signer: Option<ClientAssertionSigner>,
     http: Option<reqwest::Client>,
+    tls_identity: Option<TlsClientIdentity>,
+    root_certificates: Vec<reqwest::Certificate>,
     max_response_bytes: usize,
     discovery_ttl: std::time::Duration,
     settings: AuthorizerBuilder,
@@ -247,6 +319,31 @@ impl ServiceAccountAuthorizerBuilder {
         self
     }
 
+    /// Presents `identity` — a client certificate and its key — in the TLS handshake of every
+    /// token request (RFC 8705), instead of the environment's `tls_client_certificate_file`
+    /// and `tls_client_key_file`: for `tls_client_auth` and `self_signed_tls_client_auth`,
+    /// and for certificate-bound tokens with any method. Send the tokens with a client from
+    /// [`ServiceAccountAuthorizer::resource_client_builder`], which presents it too.
+    ///
+    /// The token requests then go through an HTTP client of this authorizer's own (with its
+    /// own connections), not the process-wide [`shared_token_http_client`]. With
+    /// [`http_client`](Self::http_client), that client must present the identity itself.
+    #[must_use]
+    pub fn tls_client_identity(mut self, identity: TlsClientIdentity) -> Self {
+        self.tls_identity = Some(identity);
+        self
+    }
+
+    /// Trusts `certificate` as a root certificate authority, besides the system's: for the
+    /// token endpoint (unless an [`http_client`](Self::http_client) is given) and for the
+    /// clients of [`ServiceAccountAuthorizer::resource_client_builder`]. For a private PKI's
+    /// servers.
+    #[must_use]
+    pub fn add_root_certificate(mut self, certificate: reqwest::Certificate) -> Self {
+        self.root_certificates.push(certificate);
+        self
+    }
+
     /// Authenticates the client with `signer`'s assertions (a private key held in memory rather
     /// than in a `private_key_file`), whatever the environment's method says. The client then
     /// needs no secret. The `jwt` feature.
@@ -278,8 +375,8 @@ impl ServiceAccountAuthorizerBuilder {
     /// [`Error::Configuration`] if the environment cannot be loaded or has neither a
     /// `token_url` nor an `issuer`, the client info is unusable ([`ClientInfo::validate`]) or
     /// has no secret while its method needs one, the client authentication cannot be set up,
-    /// or the HTTP client
-    /// cannot be built.
+    /// the TLS client certificate or key cannot be read or do not match (the error names the
+    /// file, never its content), or the HTTP client cannot be built.
     pub fn build(self) -> Result<ServiceAccountAuthorizer, Error> {
         let environment = self.settings.environment()?.clone();
         self.client_info.validate()?;
@@ -297,36 +394,46 @@ impl ServiceAccountAuthorizerBuilder {
             .with_field("client_secret")
             .into());
         }
+        let tls_identity = match self.tls_identity {
+            Some(identity) => Some(identity),
+            None => TlsClientIdentity::from_environment(&environment)?,
+        };
+        let connect_timeout = self.settings.connect_timeout_setting();
         // The shared client: its discovery fetches are shared with the other authorizers on
-        // it; a client of the caller's keeps its own (src/discovery.rs says why).
-        let shared = self
-            .http
-            .is_none()
-            .then(|| self.settings.connect_timeout_setting());
+        // it; a client of the caller's, or one presenting a certificate or trusting private
+        // roots, keeps its own (src/discovery.rs says why).
+        let on_shared_client =
+            self.http.is_none() && tls_identity.is_none() && self.root_certificates.is_empty();
+        let shared = on_shared_client.then_some(connect_timeout);
         let http = match self.http {
             Some(client) => client,
-            None => shared_token_http_client(self.settings.connect_timeout_setting())?,
+            None if on_shared_client => shared_token_http_client(connect_timeout)?,
+            None => http::tls_token_http_client(
+                connect_timeout,
+                tls_identity.as_ref(),
+                &self.root_certificates,
+            )?,
         };
         #[cfg(feature = "jwt")]
-        let provider = match signer {
-            Some(signer) => ClientCredentials::with_client_assertion_signer(
-                self.client_info,
-                environment,
-                http,
-                signer,
-            )?,
-            None => ClientCredentials::new(self.client_info, environment, http)?,
-        };
+        let authentication = signer.map(client_auth::ClientAuthentication::with_signer);
         #[cfg(not(feature = "jwt"))]
-        let provider = ClientCredentials::new(self.client_info, environment, http)?;
+        let authentication = None;
+        let provider = ClientCredentials::build(
+            self.client_info,
+            environment,
+            http,
+            authentication,
+            tls_identity,
+        )?;
         let provider = provider
             .with_timeout(self.settings.timeout_setting())
             .with_max_response_bytes(self.max_response_bytes)
             .with_discovery_ttl(self.discovery_ttl)
             .sharing_shared_client_fetches(shared);
+        let roots = self.root_certificates.into();
         self.settings
             .build_sharing(provider, open_shared_store)
-            .map(ServiceAccountAuthorizer)
+            .map(|authorizer| ServiceAccountAuthorizer(authorizer, roots))
     }
 }
 

@@ -11,6 +11,7 @@ use crate::client_auth::{default_assertion_audience, ClientAuthentication};
 use crate::discovery::Endpoints;
 use crate::exchange;
 use crate::request::TokenEndpoint;
+use crate::TlsClientIdentity;
 
 /// `grant_type` of the JWT bearer grant (RFC 7523 §2.1).
 pub(crate) const JWT_BEARER_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -38,11 +39,18 @@ pub(crate) const JWT_BEARER_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type
 /// [`TokenExchange`](crate::TokenExchange) for a subject from another authorizer or a
 /// closure). Such tokens, and the jwt-bearer grant's, are never shared through a store: they
 /// are the subject's.
+///
+/// With a TLS client certificate ([`Environment::tls_client`], RFC 8705) the client presents
+/// it to the token endpoint — the issuer's `mtls_endpoint_aliases.token_endpoint` when its
+/// metadata has one — and may authenticate by it (`tls_client_auth`,
+/// `self_signed_tls_client_auth`); the server may bind the tokens to it (see
+/// [`ClientCredentials::tls_client_identity`]).
 pub struct ClientCredentials {
     client_info: ClientInfo,
     environment: Environment,
     endpoints: Endpoints,
     authentication: ClientAuthentication,
+    tls_identity: Option<TlsClientIdentity>,
 }
 
 impl ClientCredentials {
@@ -56,13 +64,20 @@ impl ClientCredentials {
     /// [`Error::Configuration`] if the environment has neither a `token_url` nor an `issuer`,
     /// sets `resource` or `audience` both as a field and as an extra parameter, or its client
     /// authentication cannot be set up: a `private_key_jwt` key file that is missing or
-    /// unusable, `client_secret_jwt` without a secret, either without the `jwt` feature.
+    /// unusable, `client_secret_jwt` without a secret, either without the `jwt` feature; a
+    /// TLS client certificate or key that cannot be read or do not match
+    /// ([`TlsClientIdentity::from_environment`]), or a `tls_client_auth` method without them.
+    ///
+    /// With a TLS client certificate in the environment, `http` must present it (a client
+    /// built with [`TlsClientIdentity::reqwest_identity`]); `ServiceAccountAuthorizer` builds
+    /// such a client itself.
     pub fn new(
         client_info: ClientInfo,
         environment: Environment,
         http: reqwest::Client,
     ) -> Result<Self, Error> {
-        Self::build(client_info, environment, http, None)
+        let tls_identity = TlsClientIdentity::from_environment(&environment)?;
+        Self::build(client_info, environment, http, None, tls_identity)
     }
 
     /// A provider whose client authenticates with `signer`'s assertions (`private_key_jwt`, or
@@ -78,21 +93,27 @@ impl ClientCredentials {
         http: reqwest::Client,
         signer: crate::ClientAssertionSigner,
     ) -> Result<Self, Error> {
+        let tls_identity = TlsClientIdentity::from_environment(&environment)?;
         Self::build(
             client_info,
             environment,
             http,
             Some(ClientAuthentication::with_signer(signer)),
+            tls_identity,
         )
     }
 
-    fn build(
+    /// The provider, with the authentication given (else the environment's) and the TLS client
+    /// identity `http` presents.
+    pub(crate) fn build(
         client_info: ClientInfo,
         environment: Environment,
         http: reqwest::Client,
         authentication: Option<ClientAuthentication>,
+        tls_identity: Option<TlsClientIdentity>,
     ) -> Result<Self, Error> {
-        let endpoints = Endpoints::new(&environment, http)?;
+        let mut endpoints = Endpoints::new(&environment, http)?;
+        endpoints.set_mutual_tls(tls_identity.is_some());
         exchange::check_target(&environment)?;
         if environment.grant_type() == GrantType::TokenExchange
             && environment.token_exchange().is_none()
@@ -110,6 +131,7 @@ impl ClientCredentials {
                 &client_info,
                 &environment,
                 &default_assertion_audience(&environment),
+                tls_identity.as_ref(),
             )?,
         };
         Ok(Self {
@@ -117,7 +139,16 @@ impl ClientCredentials {
             environment,
             endpoints,
             authentication,
+            tls_identity,
         })
+    }
+
+    /// The TLS client certificate and key the token requests present (RFC 8705), if any. A
+    /// server that binds tokens to it (`tls_client_certificate_bound_access_tokens`, RFC 8705
+    /// §3) accepts them only from a client presenting the same certificate: send them with a
+    /// client built with this identity (`ServiceAccountAuthorizer::resource_client_builder`).
+    pub fn tls_client_identity(&self) -> Option<&TlsClientIdentity> {
+        self.tls_identity.as_ref()
     }
 
     /// How long a discovered metadata document is used before it is fetched again (default
@@ -274,7 +305,9 @@ impl TokenProvider for ClientCredentials {
     /// parameters (with their values: an `audience` or `resource` changes the token), and a
     /// fingerprint of the client secret or private key ([`SharedIdentity::with_credential`]: a
     /// token is shared only between holders of the same secret or key) or the path of the
-    /// assertion file. Never the secret or key itself.
+    /// assertion file, and the SHA-256 thumbprint of the TLS client certificate (RFC 8705
+    /// §3.1: a certificate-bound token is shared only between holders of the same certificate).
+    /// Never the secret or key itself.
     ///
     /// None with token exchange and with the jwt-bearer grant: such a token is the subject's
     /// (the subject token's, the assertion's `sub`), and another process's file at the same
@@ -301,6 +334,11 @@ impl TokenProvider for ClientCredentials {
                 self.environment.token_endpoint_auth_method().as_str(),
             );
         identity = self.authentication.identify(identity);
+        // A token the server may have bound to this certificate (RFC 8705 §3) is shared only
+        // with processes presenting the same one.
+        if let Some(tls) = &self.tls_identity {
+            identity = identity.with("tls_client_certificate_x5t#S256", tls.thumbprint());
+        }
         for scope in self.environment.scopes() {
             identity = identity.with("scope", scope.as_str());
         }

@@ -200,6 +200,54 @@ async fn a_document_without_a_usable_token_endpoint_is_an_invalid_response() {
     }
 }
 
+/// `mtls_endpoint_aliases.token_endpoint` (RFC 8705 §5) is checked as the token endpoint is,
+/// and used only by a client that presents a certificate (the aliased requests of one that
+/// does are in `peer_mtls.rs`): without one, requests go to `token_endpoint`.
+#[tokio::test]
+async fn the_mtls_alias_is_checked_and_unused_without_a_certificate() {
+    let server = MockServer::start_async().await;
+    let (issuer, rfc, _) = unique(&server);
+    let mut body = document(&server, &issuer);
+    body["mtls_endpoint_aliases"] = json!({ "token_endpoint": server.url("/mtls/token") });
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path(rfc.as_str());
+            then.status(200).json_body(body);
+        })
+        .await;
+    let token = token_mock(&server).await;
+    let alias = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/mtls/token");
+            then.status(200).json_body(token_body());
+        })
+        .await;
+    provider(environment(&issuer)).authorize().await.unwrap();
+    assert_eq!(
+        (token.calls_async().await, alias.calls_async().await),
+        (1, 0)
+    );
+
+    let server = MockServer::start_async().await;
+    let (issuer, rfc, _) = unique(&server);
+    let mut body = document(&server, &issuer);
+    body["mtls_endpoint_aliases"] = json!({ "token_endpoint": "http://auth.example.com/token" });
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path(rfc.as_str());
+            then.status(200).json_body(body);
+        })
+        .await;
+    match first_error(environment(&issuer)).await {
+        Error::InvalidResponse(e) => assert!(
+            e.to_string()
+                .contains("`mtls_endpoint_aliases.token_endpoint` http://auth.example.com/token is neither https nor http on loopback"),
+            "{e}"
+        ),
+        other => panic!("expected InvalidResponse, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn a_document_over_the_size_cap_is_refused() {
     let server = MockServer::start_async().await;

@@ -577,3 +577,131 @@ async fn no_key_hmac_secret_or_assertion_in_any_output() {
     scan.logs(capture);
     scan.assert_clean();
 }
+
+/// Mutual TLS (RFC 8705) against oidc-provider's mTLS configuration: no line of a TLS client
+/// key, and no token, in any output — building from the environments file and from PEM bytes,
+/// a token and a resource request presenting the certificate, a bound token refused without
+/// it, and every configuration error of an unusable certificate or key (a truncated key, a key
+/// given as the certificate, a key that is not the certificate's).
+#[tokio::test(flavor = "current_thread")]
+async fn no_tls_client_key_or_token_in_any_output() {
+    use en_auth_oauth2::TlsClientIdentity;
+    use en_auth_peers::{field, oidc_mtls};
+
+    let capture = Capture::install();
+    let mut scan = Scan::new();
+    let peer = oidc_mtls();
+    let file = |name: &str| field(peer, &format!("files/{name}")).to_owned();
+    for name in [
+        "client_key",
+        "client2_key",
+        "client_rsa_key",
+        "self_signed_key",
+    ] {
+        let pem = std::fs::read_to_string(file(name)).unwrap();
+        for (i, line) in pem.lines().filter(|l| !l.starts_with("-----")).enumerate() {
+            if line.len() >= 16 {
+                scan.secret(format!("line {i} of {name}"), line);
+            }
+        }
+    }
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(file("ca")).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let truncated = dir.path().join("truncated.key");
+    let key = std::fs::read_to_string(file("client_key")).unwrap();
+    std::fs::write(&truncated, &key[..key.len() * 2 / 3]).unwrap();
+    let truncated = truncated.to_str().unwrap().to_owned();
+    let environment = |certificate: &str, key: &str| {
+        Environment::from_toml_str(
+            &format!(
+                "[mtls]\nissuer = \"{}\"\nscopes = [\"{}\"]\n\
+                 token_endpoint_auth_method = \"tls_client_auth\"\n\
+                 tls_client_certificate_file = \"{certificate}\"\ntls_client_key_file = \"{key}\"\n",
+                field(peer, "issuer"),
+                field(peer, "scope"),
+            ),
+            "mtls",
+        )
+        .unwrap()
+    };
+    let build = |environment: Environment| {
+        ServiceAccountAuthorizer::builder(
+            ClientInfo::public(field(peer, "clients/tls/id")),
+            environment,
+        )
+        .add_root_certificate(ca.clone())
+        .build()
+    };
+
+    let builder = ServiceAccountAuthorizer::builder(
+        ClientInfo::public(field(peer, "clients/tls/id")),
+        environment(&file("client_cert"), &file("client_key")),
+    )
+    .tls_client_identity(
+        TlsClientIdentity::from_pem_files(file("client_cert"), file("client_key")).unwrap(),
+    );
+    scan.debug("a builder with an identity", &builder);
+    drop(builder);
+    let authorizer = build(environment(&file("client_cert"), &file("client_key"))).unwrap();
+    scan.debug("the authorizer", &authorizer);
+    scan.debug(
+        "the identity",
+        authorizer.provider().tls_client_identity().unwrap(),
+    );
+    let token = authorizer.access_token().await.unwrap();
+    scan.secret("the token", token.secret().expose_secret());
+    for http in [
+        authorizer.resource_client_builder().build().unwrap(),
+        reqwest::Client::builder()
+            .tls_certs_merge([ca.clone()])
+            .build()
+            .unwrap(),
+    ] {
+        let response = reqwest_middleware::ClientBuilder::new(http)
+            .with(authorizer.clone())
+            .build()
+            .get(field(peer, "resource_url"))
+            .send()
+            .await
+            .unwrap();
+        scan.debug("the response", &response);
+        scan.output("the body", response.text().await.unwrap());
+    }
+    // The renewed token of the refused replay.
+    let renewed = authorizer.access_token().await.unwrap();
+    scan.secret("the renewed token", renewed.secret().expose_secret());
+
+    let from_bytes = TlsClientIdentity::from_pem(
+        &std::fs::read(file("self_signed_cert")).unwrap(),
+        &std::fs::read(file("self_signed_key")).unwrap(),
+    )
+    .unwrap();
+    scan.debug("an identity from bytes", &from_bytes);
+
+    let mut errors = Vec::new();
+    for (certificate, key) in [
+        (file("client_cert"), truncated.clone()),
+        (file("client_key"), file("client_key")),
+        (file("client_cert"), file("self_signed_key")),
+        (file("self_signed_key"), file("client_rsa_key")),
+    ] {
+        errors.push(build(environment(&certificate, &key)).unwrap_err());
+        errors.push(TlsClientIdentity::from_pem_files(&certificate, &key).unwrap_err());
+    }
+    errors.push(
+        TlsClientIdentity::from_pem(
+            &std::fs::read(file("client_key")).unwrap(),
+            &std::fs::read(file("client_key")).unwrap(),
+        )
+        .unwrap_err(),
+    );
+    assert!(
+        errors.iter().all(|e| matches!(e, Error::Configuration(_))),
+        "{errors:?}"
+    );
+    for error in &errors {
+        scan.error("a configuration error", error);
+    }
+    scan.logs(capture);
+    scan.assert_clean();
+}

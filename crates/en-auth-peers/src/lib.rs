@@ -107,6 +107,29 @@ pub fn oidc_people() -> &'static Value {
     unwrap(result)
 }
 
+/// oidc-provider with mutual TLS (RFC 8705; `peers/oidc/mtls.mjs`), started on first use: an
+/// openssl-made test CA with server and client certificates in a temporary directory,
+/// `tls_client_auth`, `self_signed_tls_client_auth` and certificate-bound tokens, the token
+/// endpoint's mTLS alias behind a TLS listener that asks for client certificates, and a
+/// resource server over TLS that checks a bound token against the presented certificate. See
+/// `peers/README.md` for the JSON it prints.
+///
+/// # Panics
+/// As [`oidc`].
+pub fn oidc_mtls() -> &'static Value {
+    static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
+    let dir = peers_dir();
+    let result = PEER.get_or_init(|| {
+        if !dir.join("oidc/node_modules/oidc-provider").is_dir() {
+            return Err(not_installed("oidc-provider"));
+        }
+        let mut command = Command::new("node");
+        command.arg(dir.join("oidc/mtls.mjs"));
+        start("oidc-provider-mtls", command)
+    });
+    unwrap(result)
+}
+
 /// ministack (PyPI, a local AWS emulator whose Cognito verifies SRP proofs and serves the
 /// user-pool `/oauth2/token` endpoint), with a user pool, app clients and a user created through
 /// the AWS API, started on first use. See `peers/README.md` for the JSON it prints.

@@ -254,6 +254,7 @@ impl UserSignIn {
             &client_info,
             &environment,
             &default_assertion_audience(&environment),
+            None,
         )?;
         Ok(Self {
             client: Arc::new(Client {
