@@ -74,7 +74,8 @@ pub use reqwest;
 use secrecy::ExposeSecret;
 pub use session::{FileSessionStore, SessionKey, SessionStore, SessionStoreError, StoredSession};
 pub use user_auth::{
-    FirstFactor, SignInFlow, PASSWORD, PASSWORD_SRP, SELECT_CHALLENGE, SMS_OTP, WEB_AUTHN,
+    FirstFactor, SignInFlow, CUSTOM_AUTH, CUSTOM_WITHOUT_SRP, CUSTOM_WITH_SRP, PASSWORD,
+    PASSWORD_SRP, SELECT_CHALLENGE, SMS_OTP, WEB_AUTHN,
 };
 
 /// Authorizes requests as a user logged in over Cognito SRP: as the Python `en_auth`
@@ -333,7 +334,13 @@ impl SrpAuthorizerBuilder {
         if self.credentials.user_name().is_empty() {
             return Err(environment.error("user_name", "the user name is empty"));
         }
-        if self.credentials.password().expose_secret().is_empty() {
+        let sign_in = match self.sign_in {
+            Some(flow) => flow,
+            None => SignInFlow::from_environment(&environment)?,
+        };
+        // CUSTOM_WITHOUT_SRP asks no password: the custom challenges are the proof.
+        let needs_password = sign_in != SignInFlow::CustomAuth { with_srp: false };
+        if needs_password && self.credentials.password().expose_secret().is_empty() {
             return Err(environment.error("password", "the password is empty"));
         }
         let timeouts = aws_sdk_cognitoidentityprovider::config::timeout::TimeoutConfig::builder()
@@ -356,10 +363,6 @@ impl SrpAuthorizerBuilder {
             None => format!("https://cognito-idp.{region}.amazonaws.com"),
         };
         let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(config.build());
-        let sign_in = match self.sign_in {
-            Some(flow) => flow,
-            None => SignInFlow::from_environment(&environment)?,
-        };
         let mut provider = CognitoSrp::new(
             self.client_info,
             self.credentials,

@@ -39,12 +39,12 @@ use aws_sdk_cognitoidentityprovider::types::{
 };
 use aws_sdk_cognitoidentityprovider::Client;
 use en_auth_core::{
-    ChallengeError, ClientInfo, Environment, Error, InvalidResponseError, Token, TokenProvider,
-    UserCredentials,
+    ChallengeError, ClientInfo, Environment, Error, InvalidCredentialsError, InvalidResponseError,
+    Token, TokenProvider, UserCredentials,
 };
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::challenge::{Challenge, ChallengeHandler, UNANSWERABLE};
+use crate::challenge::{Challenge, ChallengeHandler, CUSTOM_CHALLENGE, UNANSWERABLE};
 
 mod mfa_setup;
 use crate::errors::{map_sdk_error, Call, Context};
@@ -441,6 +441,19 @@ impl CognitoSrp {
                     None => request,
                 }
             }
+            SignInFlow::CustomAuth { with_srp } => {
+                request = request.auth_flow(AuthFlowType::CustomAuth);
+                if with_srp {
+                    // The DefineAuthChallenge trigger sees an `SRP_A` step first and asks
+                    // `PASSWORD_VERIFIER` (amazon-cognito-identity-js, Amplify's
+                    // CUSTOM_WITH_SRP).
+                    request
+                        .auth_parameters("CHALLENGE_NAME", "SRP_A")
+                        .auth_parameters("SRP_A", srp.srp_a())
+                } else {
+                    request
+                }
+            }
             _ => request
                 .auth_flow(AuthFlowType::UserSrpAuth)
                 .auth_parameters("SRP_A", srp.srp_a()),
@@ -530,11 +543,24 @@ impl CognitoSrp {
                         .await?;
                     Vec::new()
                 }
+                (ChallengeNameType::CustomChallenge, _) => {
+                    let mut responses = self
+                        .other_challenge(CUSTOM_CHALLENGE, &step.parameters, &[])
+                        .await?;
+                    if let Some(device) = device {
+                        // As amazon-cognito-identity-js sends it: the triggers (and device
+                        // tracking) see which device answers.
+                        responses.retain(|(name, _)| name != "DEVICE_KEY");
+                        responses.push(("DEVICE_KEY".to_owned(), device.key.clone()));
+                    }
+                    responses
+                }
                 (other, _) => {
                     self.other_challenge(other.as_str(), &step.parameters, &[])
                         .await?
                 }
             };
+            let custom_step = challenge == ChallengeNameType::CustomChallenge;
             let new_password = (challenge == ChallengeNameType::NewPasswordRequired)
                 .then(|| responses.iter().find(|(name, _)| name == "NEW_PASSWORD"))
                 .flatten()
@@ -563,6 +589,12 @@ impl CognitoSrp {
                         ) =>
                 {
                     return Ok(Attempt::DeviceRefused);
+                }
+                Err(e) if custom_step => {
+                    return Err(custom_answer_error(
+                        map_sdk_error(&self.context(Call::Login), e),
+                        typed,
+                    ))
                 }
                 Err(e) => return Err(map_sdk_error(&self.context(Call::Login), e)),
             };
@@ -992,6 +1024,24 @@ impl CognitoSrp {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = token.refresh_token().cloned();
         Ok(token)
+    }
+}
+
+/// A refused `CUSTOM_CHALLENGE` answer (the triggers failed the authentication: Cognito's
+/// `NotAuthorizedException` "Incorrect username or password.") as an
+/// [`Error::InvalidCredentials`] that says so; other errors unchanged.
+fn custom_answer_error(error: Error, user: &str) -> Error {
+    match error {
+        Error::InvalidCredentials(e) => InvalidCredentialsError::new(
+            user,
+            e.endpoint,
+            format!(
+                "the answer to {CUSTOM_CHALLENGE} was refused (the pool's auth challenge triggers failed the sign-in): {}",
+                e.message
+            ),
+        )
+        .into(),
+        other => other,
     }
 }
 
