@@ -176,9 +176,15 @@ impl SrpAuthorizer {
     ///
     /// The session is forgotten whatever Cognito answers: the cached token is dropped
     /// ([`Authorizer::forget`]) and its refresh token is never sent again, so the next request
-    /// logs in anew. Clones share the session, so they are signed out too. `Ok(true)` when a
-    /// refresh token was revoked, `Ok(false)` when there was none (no login yet, or signed out
-    /// already).
+    /// logs in anew. Clones share the session, so they are signed out too. With a
+    /// [session store](SrpAuthorizerBuilder::session_store) the stored session is deleted,
+    /// and its refresh token revoked too — in a new process, which has nothing in memory, it
+    /// is the one revoked. A token request under way when this is called (a renewal waiting
+    /// for Cognito) keeps nothing of its result: it is neither cached nor stored, and ends with
+    /// [`Error::Internal`] saying the session was signed out (the requests waiting for it get
+    /// that error, and so do those of the failure cooldown that follows:
+    /// [`RenewalPolicy::with_failure_cooldown`], one second by default). `Ok(true)` when a refresh token
+    /// was revoked, `Ok(false)` when there was none (no login yet, or signed out already).
     ///
     /// ```no_run
     /// # async fn run(authorizer: en_auth_srp::SrpAuthorizer) -> Result<(), en_auth_srp::Error> {
@@ -193,12 +199,32 @@ impl SrpAuthorizer {
     /// here, but the refresh token stays valid at Cognito until it expires).
     pub async fn revoke(&self) -> Result<bool, Error> {
         let provider = self.0.provider();
-        let refresh_token = provider.end_session();
+        let in_memory = provider.end_session();
         self.0.forget();
-        provider.delete_session().await;
-        match refresh_token {
-            Some(token) => provider.revoke_token(&token).await.map(|()| true),
-            None => Ok(false),
+        // A new process has nothing in memory: the stored session's refresh token is the
+        // one to revoke (and usually the same as the one in memory otherwise).
+        let stored = provider.take_stored_session().await;
+        let mut tokens = Vec::new();
+        for token in in_memory.into_iter().chain(stored) {
+            if !tokens
+                .iter()
+                .any(|t: &secrecy::SecretString| t.expose_secret() == token.expose_secret())
+            {
+                tokens.push(token);
+            }
+        }
+        let mut revoked = false;
+        let mut failure = None;
+        for token in &tokens {
+            provider.mark_signed_out(token);
+            match provider.revoke_token(token).await {
+                Ok(()) => revoked = true,
+                Err(error) => failure = failure.or(Some(error)),
+            }
+        }
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(revoked),
         }
     }
 }
