@@ -386,8 +386,8 @@ async fn login(
     sessions: Option<&Arc<FileSessionStore>>,
 ) -> Result<Entry, Failure> {
     // Custom authentication without SRP proves nothing with the password: none is asked.
-    let without_password =
-        SignInFlow::from_environment(environment).ok() == Some(SignInFlow::CustomAuth { with_srp: false });
+    let without_password = SignInFlow::from_environment(environment).ok()
+        == Some(SignInFlow::CustomAuth { with_srp: false });
     let password = if without_password {
         SecretString::from(String::new())
     } else {

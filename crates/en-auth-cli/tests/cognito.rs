@@ -673,7 +673,10 @@ async fn custom_auth_from_the_environments_file_asks_the_answer_on_the_terminal(
         ))
         .start()
         .await;
-    for (flow, password) in [("CUSTOM_WITHOUT_SRP", None), ("CUSTOM_WITH_SRP", Some(PASSWORD))] {
+    for (flow, password) in [
+        ("CUSTOM_WITHOUT_SRP", None),
+        ("CUSTOM_WITH_SRP", Some(PASSWORD)),
+    ] {
         let sandbox = Sandbox::new(
             &format!("custom-auth-{}", flow.to_ascii_lowercase()),
             &format!(
@@ -695,7 +698,10 @@ async fn custom_auth_from_the_environments_file_asks_the_answer_on_the_terminal(
         let shown = run.stdout();
         assert_eq!(run.code(), 0, "{flow}: {shown:?}");
         assert!(shown.contains("riddle: What opens"), "{flow}: {shown:?}");
-        assert!(!shown.contains('\u{1b}') && !shown.contains('\u{7}'), "{shown:?}");
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{7}'),
+            "{shown:?}"
+        );
         assert!(!shown.contains(CUSTOM_ANSWER), "{flow}: echoed: {shown:?}");
         assert!(!shown.contains("Password of"), "{flow}: {shown:?}");
         assert_eq!(sandbox.cache_files().len(), 1, "{flow}");
@@ -709,7 +715,11 @@ async fn custom_auth_from_the_environments_file_asks_the_answer_on_the_terminal(
         );
         assert!(!shown.contains(WRONG), "{flow}: {shown:?}");
     }
-    assert_eq!(server.verified_logins(), 2, "CUSTOM_WITH_SRP proved the password twice");
+    assert_eq!(
+        server.verified_logins(),
+        2,
+        "CUSTOM_WITH_SRP proved the password twice"
+    );
     assert_eq!(server.custom_answers_accepted(), 2);
     assert_eq!(server.custom_answers_refused(), 2);
 }

@@ -31,6 +31,12 @@
 //! [`SrpAuthorizerBuilder::remember_devices`] also marks devices remembered (pools set to
 //! "User opt-in"). The device lives in the authorizer's memory for now.
 //!
+//! **Custom authentication.** [`SignInFlow::CustomAuth`] (environments file `auth_flow =
+//! "CUSTOM_WITH_SRP"` or `"CUSTOM_WITHOUT_SRP"`) runs the pool's auth challenge Lambda triggers:
+//! each `CUSTOM_CHALLENGE`'s public parameters go to the [`ChallengeHandler`], whose
+//! [`ChallengeResponses::answer`] goes back, round after round, until the tokens; with SRP the
+//! password is proved first.
+//!
 //! Cognito is called through the official `aws-sdk-cognitoidentityprovider`; the calls involved
 //! need no AWS credentials. The region is the environment's `region` (or the prefix of the pool
 //! id); `cognito_endpoint` points the SDK at an emulator.

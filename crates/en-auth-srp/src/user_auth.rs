@@ -1,5 +1,6 @@
-//! Choice-based sign-in (`USER_AUTH`): Cognito's first-factor choice between `PASSWORD_SRP`,
-//! `PASSWORD`, `EMAIL_OTP`, `SMS_OTP` and `WEB_AUTHN`.
+//! How a login starts ([`SignInFlow`]): `USER_SRP_AUTH`, custom authentication (`CUSTOM_AUTH`,
+//! with or without SRP), or choice-based sign-in (`USER_AUTH`): Cognito's first-factor choice
+//! between `PASSWORD_SRP`, `PASSWORD`, `EMAIL_OTP`, `SMS_OTP` and `WEB_AUTHN`.
 //!
 //! With `USER_AUTH` the login either names a preferred first challenge (`PREFERRED_CHALLENGE`
 //! in `InitiateAuth`) or Cognito asks which one with `SELECT_CHALLENGE`, listing the
@@ -112,7 +113,10 @@ pub enum SignInFlow {
     /// `with_srp` (Amplify's `CUSTOM_WITH_SRP`) the login first proves the password over SRP
     /// (`CHALLENGE_NAME = SRP_A` and `SRP_A` in `InitiateAuth`, then `PASSWORD_VERIFIER`);
     /// without (`CUSTOM_WITHOUT_SRP`) Cognito asks the first `CUSTOM_CHALLENGE` straight away
-    /// and no password is needed. See the crate's `custom_auth` notes.
+    /// and no password is needed (the builder accepts an empty one). Each round's answer is
+    /// [`ChallengeResponses::answer`](crate::ChallengeResponses::answer); a refused one is
+    /// [`Error::InvalidCredentials`]. Source:
+    /// [custom authentication challenge Lambda triggers](https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-challenge.html).
     CustomAuth {
         /// Whether the password is proved over SRP before the custom challenges.
         with_srp: bool,

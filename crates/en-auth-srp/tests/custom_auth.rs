@@ -8,11 +8,11 @@
 
 use std::sync::{Arc, Mutex};
 
+use en_auth_srp::secrecy::ExposeSecret;
 use en_auth_srp::{
     Challenge, ChallengeResponses, ClientInfo, Environment, Error, SignInFlow, SrpAuthorizer,
     UserCredentials, CUSTOM_CHALLENGE,
 };
-use en_auth_srp::secrecy::ExposeSecret;
 use en_auth_testkit::{AppClient, CognitoServer, PoolUser};
 
 const POOL: &str = "us-east-1_EnAuthTest";
@@ -108,7 +108,9 @@ async fn with_srp_the_password_is_proved_then_the_custom_challenge_is_answered()
         let (a, seen) = authorizer(env, id, "alice", PASSWORD, &["blue-whale-7"]);
         let token = a.access_token().await.unwrap();
         assert_eq!(
-            server.access_token_owner(token.secret().expose_secret()).as_deref(),
+            server
+                .access_token_owner(token.secret().expose_secret())
+                .as_deref(),
             Some("alice"),
             "{id}"
         );
@@ -117,7 +119,11 @@ async fn with_srp_the_password_is_proved_then_the_custom_challenge_is_answered()
             [pairs(&[("question", "favourite animal and number?")])],
             "{id}"
         );
-        assert_eq!(server.verified_logins(), i as u64 + 1, "the SRP proof: {id}");
+        assert_eq!(
+            server.verified_logins(),
+            i as u64 + 1,
+            "the SRP proof: {id}"
+        );
         assert_eq!(server.custom_answers_accepted(), i as u64 + 1, "{id}");
     }
     assert_eq!(server.failed_proofs(), 0);
@@ -127,7 +133,13 @@ async fn with_srp_the_password_is_proved_then_the_custom_challenge_is_answered()
 async fn with_srp_a_wrong_password_fails_before_any_custom_challenge() {
     let server = pool().start().await;
     let env = environment(&server, "CUSTOM_WITH_SRP");
-    let (a, seen) = authorizer(env, "confidential", "alice", "wrong-Passw0rd!", &["blue-whale-7"]);
+    let (a, seen) = authorizer(
+        env,
+        "confidential",
+        "alice",
+        "wrong-Passw0rd!",
+        &["blue-whale-7"],
+    );
     let e = a.access_token().await.unwrap_err();
     assert!(matches!(e, Error::InvalidCredentials(_)), "{e:?}");
     assert_eq!(server.failed_proofs(), 1, "the emulator checked the proof");
@@ -144,7 +156,9 @@ async fn without_srp_the_custom_challenge_comes_first_and_no_password_is_needed(
             // No password at all: CUSTOM_WITHOUT_SRP does not need one.
             let (a, seen) = authorizer(env, id, "alice", "", &["blue-whale-7"]);
             let token = a.access_token().await.unwrap();
-            assert!(server.access_token_owner(token.secret().expose_secret()).is_some());
+            assert!(server
+                .access_token_owner(token.secret().expose_secret())
+                .is_some());
             assert_eq!(seen.lock().unwrap().len(), 1, "{id} {flow}");
         }
     }
@@ -185,7 +199,11 @@ async fn a_wrong_answer_is_a_clear_invalid_credentials_error() {
         ("CUSTOM_WITH_SRP", "alice", &["purple-lion-3"][..]),
         ("CUSTOM_WITHOUT_SRP", "alice", &["purple-lion-3"][..]),
         // The second round's answer is the wrong one.
-        ("CUSTOM_WITHOUT_SRP", "bob", &["first-answer", "purple-lion-3"][..]),
+        (
+            "CUSTOM_WITHOUT_SRP",
+            "bob",
+            &["first-answer", "purple-lion-3"][..],
+        ),
     ] {
         let env = environment(&server, flow);
         let (a, _) = authorizer(env, "confidential", user, PASSWORD, answers);
@@ -195,7 +213,8 @@ async fn a_wrong_answer_is_a_clear_invalid_credentials_error() {
         };
         assert_eq!(c.user_name, user);
         assert!(
-            c.message.contains("the answer to CUSTOM_CHALLENGE was refused")
+            c.message
+                .contains("the answer to CUSTOM_CHALLENGE was refused")
                 && c.message.contains("NotAuthorizedException"),
             "{}",
             c.message
@@ -222,7 +241,13 @@ async fn an_unanswered_custom_challenge_names_it() {
 async fn a_client_without_custom_auth_and_a_user_without_triggers_are_refused() {
     let server = pool().start().await;
     let env = environment(&server, "CUSTOM_WITH_SRP");
-    let (a, _) = authorizer(env.clone(), "no-custom", "alice", PASSWORD, &["blue-whale-7"]);
+    let (a, _) = authorizer(
+        env.clone(),
+        "no-custom",
+        "alice",
+        PASSWORD,
+        &["blue-whale-7"],
+    );
     let e = a.access_token().await.unwrap_err();
     assert!(matches!(e, Error::InvalidClient(_)), "{e:?}");
     let (a, _) = authorizer(env, "public", "carol", PASSWORD, &["x"]);
@@ -248,7 +273,10 @@ async fn a_remembered_device_key_goes_with_the_custom_answers() {
     a.access_token().await.unwrap();
     let devices = server.confirmed_devices("alice");
     assert_eq!(devices.len(), 1, "the first login confirmed its device");
-    assert_eq!(a.provider().device_key().as_deref(), Some(devices[0].as_str()));
+    assert_eq!(
+        a.provider().device_key().as_deref(),
+        Some(devices[0].as_str())
+    );
     // A second login (the refresh token revoked): the device's key goes with the answer, so
     // the emulator binds the session to it instead of issuing a new device.
     server.revoke_refresh_tokens();
@@ -272,9 +300,7 @@ async fn renew(a: &SrpAuthorizer) {
 fn the_environments_file_and_the_builder_name_the_flow() {
     let env = |flow: &str, extra: &str| {
         Environment::from_toml_str(
-            &format!(
-                "[e]\nuser_pool_id = \"{POOL}\"\nauth_flow = \"{flow}\"\n{extra}"
-            ),
+            &format!("[e]\nuser_pool_id = \"{POOL}\"\nauth_flow = \"{flow}\"\n{extra}"),
             "e",
         )
         .unwrap()
@@ -290,8 +316,11 @@ fn the_environments_file_and_the_builder_name_the_flow() {
             "{flow}"
         );
     }
-    let e = SignInFlow::from_environment(&env("CUSTOM_WITH_SRP", "preferred_challenge = \"EMAIL_OTP\""))
-        .unwrap_err();
+    let e = SignInFlow::from_environment(&env(
+        "CUSTOM_WITH_SRP",
+        "preferred_challenge = \"EMAIL_OTP\"",
+    ))
+    .unwrap_err();
     assert!(e.to_string().contains("preferred_challenge"), "{e}");
     let e = SignInFlow::from_environment(&env("CUSTOM", "")).unwrap_err();
     assert!(e.to_string().contains("CUSTOM_WITH_SRP"), "{e}");

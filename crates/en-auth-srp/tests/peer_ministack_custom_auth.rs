@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use en_auth_peers::{field, ministack_custom_auth};
 use en_auth_srp::{
-    Challenge, ChallengeResponses, ClientInfo, Environment, Error, SrpAuthorizer,
-    UserCredentials, CUSTOM_CHALLENGE,
+    Challenge, ChallengeResponses, ClientInfo, Environment, Error, SrpAuthorizer, UserCredentials,
+    CUSTOM_CHALLENGE,
 };
 use secrecy::ExposeSecret;
 
@@ -35,7 +35,11 @@ fn client(kind: &str) -> ClientInfo {
 }
 
 fn answer(round: &str) -> String {
-    field(ministack_custom_auth(), &format!("custom_auth/answers/{round}")).to_owned()
+    field(
+        ministack_custom_auth(),
+        &format!("custom_auth/answers/{round}"),
+    )
+    .to_owned()
 }
 
 /// An authorizer answering each round with `answers(round)`; what rounds it was asked.
@@ -76,9 +80,14 @@ async fn get_user(access_token: &str) -> String {
         .send()
         .await
         .expect("GetUser request to ministack");
-    assert!(response.status().is_success(), "GetUser: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "GetUser: {}",
+        response.status()
+    );
     let body: serde_json::Value =
-        serde_json::from_slice(&response.bytes().await.expect("GetUser body")).expect("GetUser JSON");
+        serde_json::from_slice(&response.bytes().await.expect("GetUser body"))
+            .expect("GetUser JSON");
     body["Username"].as_str().unwrap_or_default().to_owned()
 }
 
@@ -119,7 +128,8 @@ async fn a_wrong_password_or_answer_is_refused() {
             panic!("{flow}: {e:?}");
         };
         assert!(
-            c.message.contains("the answer to CUSTOM_CHALLENGE was refused"),
+            c.message
+                .contains("the answer to CUSTOM_CHALLENGE was refused"),
             "{flow}: {}",
             c.message
         );

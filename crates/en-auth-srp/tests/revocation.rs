@@ -222,7 +222,8 @@ impl GatedStore {
 impl SessionStore for GatedStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<StoredSession>, SessionStoreError> {
         if self.armed.load(std::sync::atomic::Ordering::SeqCst) {
-            self.reached.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.reached
+                .store(true, std::sync::atomic::Ordering::SeqCst);
             self.gate.notified().await;
         }
         let sessions = self.sessions.lock().unwrap();
@@ -304,9 +305,11 @@ async fn a_renewal_under_way_when_revoke_runs_keeps_nothing() {
             let a = a.clone();
             async move { a.access_token().await.map(|t| t.generation()) }
         });
-        en_auth_peers::wait::until_async("the renewal reaches Cognito", Duration::from_secs(10), || {
-            server.calls(operation) == calls + 1
-        })
+        en_auth_peers::wait::until_async(
+            "the renewal reaches Cognito",
+            Duration::from_secs(10),
+            || server.calls(operation) == calls + 1,
+        )
         .await;
 
         // The sign-out starts (counted, cache forgotten) and waits at the store.
@@ -315,9 +318,11 @@ async fn a_renewal_under_way_when_revoke_runs_keeps_nothing() {
             let a = a.clone();
             async move { a.revoke().await }
         });
-        en_auth_peers::wait::until_async("the sign-out reaches the store", Duration::from_secs(10), || {
-            store.reached.load(SeqCst)
-        })
+        en_auth_peers::wait::until_async(
+            "the sign-out reaches the store",
+            Duration::from_secs(10),
+            || store.reached.load(SeqCst),
+        )
         .await;
 
         // Cognito answers the renewal: its tokens must not be kept.
@@ -379,7 +384,10 @@ async fn revoke_in_a_new_process_revokes_the_stored_sessions_refresh_token() {
         // A new process: nothing in memory.
         let revocations = server.calls("RevokeToken");
         let later = build();
-        assert!(later.revoke().await.unwrap(), "{id}: the stored token revoked");
+        assert!(
+            later.revoke().await.unwrap(),
+            "{id}: the stored token revoked"
+        );
         assert_eq!(server.calls("RevokeToken"), revocations + 1, "{id}");
         assert!(server.refresh_token_revoked(&refresh), "{id}");
         assert_eq!(store.refresh_token(&key), None, "{id}: deleted");
@@ -388,12 +396,18 @@ async fn revoke_in_a_new_process_revokes_the_stored_sessions_refresh_token() {
         if id == "rotating" {
             environment = environment.with_refresh_token_rotation(true);
         }
-        let stranger =
-            SrpAuthorizer::new(client(id), UserCredentials::new("alice", PASSWORD), environment)
-                .unwrap();
+        let stranger = SrpAuthorizer::new(
+            client(id),
+            UserCredentials::new("alice", PASSWORD),
+            environment,
+        )
+        .unwrap();
         let stale = Token::new("unused", None).with_refresh_token(refresh.as_str());
         let refused = stranger.provider().refresh(&stale).await.unwrap_err();
-        assert!(matches!(refused, Error::RefreshRefused(_)), "{id}: {refused:?}");
+        assert!(
+            matches!(refused, Error::RefreshRefused(_)),
+            "{id}: {refused:?}"
+        );
         // Signing out again: nothing in memory, nothing stored.
         assert!(!later.revoke().await.unwrap(), "{id}: nothing left");
     }

@@ -224,13 +224,7 @@ impl SrpClient {
         let x = exponent_x(proof.name, proof.user, proof.password, &salt);
         let s = premaster(&self.a, &b_reduced, &Bounded::digest(&u), &x);
         let key = hkdf_key(&s, &BigInt::from_bytes_be(Sign::Plus, &u));
-        let signature = signature(
-            &key,
-            proof.name,
-            proof.user,
-            &secret_block,
-            proof.timestamp,
-        );
+        let signature = signature(&key, proof.name, proof.user, &secret_block, proof.timestamp);
         Ok(PasswordClaim { signature })
     }
 }

@@ -1219,7 +1219,9 @@ fn answer_challenge(
                 return Err(not_authorized(INCORRECT));
             }
             if let Some(done) = custom_round {
-                shared.custom_answers_accepted.fetch_add(1, Ordering::SeqCst);
+                shared
+                    .custom_answers_accepted
+                    .fetch_add(1, Ordering::SeqCst);
                 state.sessions.remove(session_id);
                 // Only the key sent with this answer counts (amazon-cognito-identity-js
                 // sends it with every CUSTOM_CHALLENGE answer): stricter than Cognito may be.
