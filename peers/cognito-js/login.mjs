@@ -11,7 +11,11 @@
 // Env: ENDPOINT (e.g. http://127.0.0.1:4567; unset = the real AWS endpoint of the pool's region),
 // POOL_ID, CLIENT_ID, USERNAME, PASSWORD; optional CLIENT_SECRET (refused: this client cannot
 // compute SECRET_HASH, use a public app client), MFA_CODE (answers SMS_MFA / SOFTWARE_TOKEN_MFA),
-// NEW_PASSWORD (answers NEW_PASSWORD_REQUIRED), CUSTOM_ANSWER (answers CUSTOM_CHALLENGE),
+// NEW_PASSWORD (answers NEW_PASSWORD_REQUIRED), CUSTOM_ANSWER (answers CUSTOM_CHALLENGE; several
+// answers separated by commas answer the rounds in turn, the last one repeated),
+// AUTH_FLOW (USER_SRP_AUTH, the default; CUSTOM_WITH_SRP: CUSTOM_AUTH through authenticateUser,
+// which sends CHALLENGE_NAME=SRP_A and answers PASSWORD_VERIFIER; CUSTOM_WITHOUT_SRP:
+// CUSTOM_AUTH through initiateAuth, no password; the line then has "custom_rounds"),
 // ROUNDS (log in that many times, each with a new CognitoUser of the same pool: with device
 // tracking, the client confirms the device after the first login and proves it in the later
 // ones; the line is then {"ok":<all ok>,"rounds":[<each login's object>]}, each with
@@ -58,7 +62,8 @@ async function main() {
 	const password = env('PASSWORD');
 	const mfaCode = env('MFA_CODE', false);
 	const newPassword = env('NEW_PASSWORD', false);
-	const customAnswer = env('CUSTOM_ANSWER', false);
+	const customAnswers = env('CUSTOM_ANSWER', false)?.split(',');
+	const authFlow = env('AUTH_FLOW', false) ?? 'USER_SRP_AUTH';
 
 	if (env('CLIENT_SECRET', false) !== undefined) {
 		emit({
@@ -89,8 +94,9 @@ async function main() {
 
 	async function attempt() {
 	let mfaAsked = false;
+	const customRounds = [];
 	const user = new CognitoUser({ Username: username, Pool: pool });
-	user.setAuthenticationFlowType('USER_SRP_AUTH');
+	user.setAuthenticationFlowType(authFlow.startsWith('CUSTOM') ? 'CUSTOM_AUTH' : authFlow);
 	const details = new AuthenticationDetails({ Username: username, Password: password });
 
 	const result = await new Promise(resolve => {
@@ -113,6 +119,7 @@ async function main() {
 					// What the client used as its user name after InitiateAuth (USER_ID_FOR_SRP).
 					user_id_for_srp: user.getUsername(),
 					mfa_asked: mfaAsked,
+					custom_rounds: customRounds,
 				});
 			},
 			onFailure(err) {
@@ -139,8 +146,10 @@ async function main() {
 				return user.completeNewPasswordChallenge(newPassword, {}, callbacks);
 			},
 			customChallenge(parameters) {
-				if (customAnswer === undefined) return unanswered('CUSTOM_CHALLENGE', parameters);
-				return user.sendCustomChallengeAnswer(customAnswer, callbacks);
+				if (customAnswers === undefined) return unanswered('CUSTOM_CHALLENGE', parameters);
+				customRounds.push(parameters ?? {});
+				const answer = customAnswers[Math.min(customRounds.length, customAnswers.length) - 1];
+				return user.sendCustomChallengeAnswer(answer, callbacks);
 			},
 			selectMFAType(challengeName, parameters) {
 				return unanswered(challengeName, parameters);
@@ -149,7 +158,11 @@ async function main() {
 				return unanswered(challengeName, parameters);
 			},
 		};
-		user.authenticateUser(details, callbacks);
+		if (authFlow === 'CUSTOM_WITHOUT_SRP') {
+			user.initiateAuth(details, callbacks);
+		} else {
+			user.authenticateUser(details, callbacks);
+		}
 	});
 	return result;
 	}

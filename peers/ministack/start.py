@@ -71,7 +71,8 @@ def _die_with_parent():
 def start_ministack(port: int, workdir: str, log_path: str) -> subprocess.Popen:
     env = dict(os.environ)
     env.update(
-        SERVICES="cognito-idp",
+        # peers/ministack/custom_auth.py adds `lambda` (the custom auth challenge triggers).
+        SERVICES=os.environ.get("MINISTACK_SERVICES", "cognito-idp"),
         BIND_HOST="127.0.0.1",
         GATEWAY_PORT=str(port),
         IOT_MTLS_ENABLED="0",

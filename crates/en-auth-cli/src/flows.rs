@@ -11,7 +11,9 @@ use en_auth_oauth2::{
 };
 use std::sync::Arc;
 
-use en_auth_srp::{Challenge, SessionStore, SrpAuthorizer, StoredSession, UserCredentials};
+use en_auth_srp::{
+    Challenge, SessionStore, SignInFlow, SrpAuthorizer, StoredSession, UserCredentials,
+};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cache::{Cache, Entry, Miss, Request};
@@ -439,7 +441,14 @@ async fn login(
     why: &str,
     sessions: Option<&Arc<dyn SessionStore>>,
 ) -> Result<Entry, Failure> {
-    let password = input::password(user, subject, why)?;
+    // Custom authentication without SRP proves nothing with the password: none is asked.
+    let without_password = SignInFlow::from_environment(environment).ok()
+        == Some(SignInFlow::CustomAuth { with_srp: false });
+    let password = if without_password {
+        SecretString::from(String::new())
+    } else {
+        input::password(user, subject, why)?
+    };
     let client_info = client_info(&client.client_id, secret);
     let credentials = UserCredentials::new(user, password.expose_secret());
     let challenges = TerminalChallenges::default();

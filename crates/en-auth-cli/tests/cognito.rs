@@ -804,6 +804,75 @@ async fn a_custom_challenge_on_a_terminal_is_shown_clean_and_answered_unseen() {
     assert_eq!(sandbox.cache_files().len(), 1);
 }
 
+/// Custom authentication without SRP (`auth_flow = "CUSTOM_WITHOUT_SRP"` in the environments
+/// file): `en-auth login` asks no password (none is set, and no password prompt would be
+/// answered), shows the custom challenge's public parameters without their control
+/// characters and reads the answer unseen; a wrong answer ends with exit 4 and a line that
+/// says the answer was refused and does not show it. With SRP (`CUSTOM_WITH_SRP`) the
+/// password is proved first (the emulator verifies the proof).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_auth_from_the_environments_file_asks_the_answer_on_the_terminal() {
+    const WRONG: &str = "not-the-answer-1357";
+    let server = CognitoServer::builder()
+        .pool_id(POOL)
+        .client(AppClient::public("app"))
+        .user(PoolUser::new("riddler", PASSWORD).custom_challenge(
+            CUSTOM_ANSWER,
+            [("riddle", "What opens\u{1b}[2J doors?\u{7}")],
+        ))
+        .start()
+        .await;
+    for (flow, password) in [
+        ("CUSTOM_WITHOUT_SRP", None),
+        ("CUSTOM_WITH_SRP", Some(PASSWORD)),
+    ] {
+        let sandbox = Sandbox::new(
+            &format!("custom-auth-{}", flow.to_ascii_lowercase()),
+            &format!(
+                "[dev]\nuser_pool_id = \"{}\"\ncognito_endpoint = \"{}\"\nauth_flow = \"{flow}\"\n",
+                server.pool_id(),
+                server.endpoint()
+            ),
+        );
+        let login = |answer: &str| {
+            let mut invocation = sandbox
+                .on_terminal(answer, args("login", "riddler", &[]))
+                .env("CLIENT_ID", "app");
+            if let Some(password) = password {
+                invocation = invocation.env("USER_PWD", password);
+            }
+            invocation.run()
+        };
+        let run = login(CUSTOM_ANSWER).await;
+        let shown = run.stdout();
+        assert_eq!(run.code(), 0, "{flow}: {shown:?}");
+        assert!(shown.contains("riddle: What opens"), "{flow}: {shown:?}");
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{7}'),
+            "{shown:?}"
+        );
+        assert!(!shown.contains(CUSTOM_ANSWER), "{flow}: echoed: {shown:?}");
+        assert!(!shown.contains("Password of"), "{flow}: {shown:?}");
+        assert_eq!(sandbox.cache_files().len(), 1, "{flow}");
+
+        let run = login(WRONG).await;
+        let shown = run.stdout();
+        assert_eq!(run.code(), 4, "{flow}: {shown:?}");
+        assert!(
+            shown.contains("the answer to CUSTOM_CHALLENGE was refused"),
+            "{flow}: {shown:?}"
+        );
+        assert!(!shown.contains(WRONG), "{flow}: {shown:?}");
+    }
+    assert_eq!(
+        server.verified_logins(),
+        2,
+        "CUSTOM_WITH_SRP proved the password twice"
+    );
+    assert_eq!(server.custom_answers_accepted(), 2);
+    assert_eq!(server.custom_answers_refused(), 2);
+}
+
 /// Device tracking "Always" and MFA required: `en-auth login` on a terminal answers the code
 /// once and the device is confirmed and sealed with the session; later processes (no terminal,
 /// so no code could be asked) renew the session with its DEVICE_KEY, and once the refresh

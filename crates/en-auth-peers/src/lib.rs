@@ -151,6 +151,28 @@ pub fn ministack() -> &'static Value {
     unwrap(result)
 }
 
+/// A second ministack whose extra user pool runs custom authentication (`CUSTOM_AUTH`)
+/// through real Lambda triggers that ministack executes (`peers/ministack/custom_auth.py`:
+/// DefineAuthChallenge, CreateAuthChallenge, VerifyAuthChallengeResponse in Python), started
+/// on first use. Its JSON is [`ministack`]'s plus `custom_auth` (see `peers/README.md`).
+///
+/// # Panics
+/// As [`ministack`].
+pub fn ministack_custom_auth() -> &'static Value {
+    static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
+    let dir = peers_dir();
+    let result = PEER.get_or_init(|| {
+        let python = dir.join(".venv/bin/python");
+        if !python.is_file() {
+            return Err(not_installed("ministack"));
+        }
+        let mut command = Command::new(python);
+        command.arg(dir.join("ministack/custom_auth.py"));
+        start("ministack-custom-auth", command)
+    });
+    unwrap(result)
+}
+
 /// django-oauth-toolkit (PyPI, an OAuth2 server on Django; served by Hypercorn) with a sqlite
 /// database in a temp dir, confidential client-credentials applications and the scopes `read`
 /// and `write`, started on first use. See `peers/README.md` for the JSON it prints.

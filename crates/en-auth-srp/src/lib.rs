@@ -31,6 +31,12 @@
 //! [`SrpAuthorizerBuilder::remember_devices`] also marks devices remembered (pools set to
 //! "User opt-in"). The device lives in the authorizer's memory for now.
 //!
+//! **Custom authentication.** [`SignInFlow::CustomAuth`] (environments file `auth_flow =
+//! "CUSTOM_WITH_SRP"` or `"CUSTOM_WITHOUT_SRP"`) runs the pool's auth challenge Lambda triggers:
+//! each `CUSTOM_CHALLENGE`'s public parameters go to the [`ChallengeHandler`], whose
+//! [`ChallengeResponses::answer`] goes back, round after round, until the tokens; with SRP the
+//! password is proved first.
+//!
 //! Cognito is called through the official `aws-sdk-cognitoidentityprovider`; the calls involved
 //! need no AWS credentials. The region is the environment's `region` (or the prefix of the pool
 //! id); `cognito_endpoint` points the SDK at an emulator.
@@ -74,7 +80,8 @@ pub use reqwest;
 use secrecy::ExposeSecret;
 pub use session::{FileSessionStore, SessionKey, SessionStore, SessionStoreError, StoredSession};
 pub use user_auth::{
-    FirstFactor, SignInFlow, PASSWORD, PASSWORD_SRP, SELECT_CHALLENGE, SMS_OTP, WEB_AUTHN,
+    FirstFactor, SignInFlow, CUSTOM_AUTH, CUSTOM_WITHOUT_SRP, CUSTOM_WITH_SRP, PASSWORD,
+    PASSWORD_SRP, SELECT_CHALLENGE, SMS_OTP, WEB_AUTHN,
 };
 
 /// Authorizes requests as a user logged in over Cognito SRP: as the Python `en_auth`
@@ -175,9 +182,15 @@ impl SrpAuthorizer {
     ///
     /// The session is forgotten whatever Cognito answers: the cached token is dropped
     /// ([`Authorizer::forget`]) and its refresh token is never sent again, so the next request
-    /// logs in anew. Clones share the session, so they are signed out too. `Ok(true)` when a
-    /// refresh token was revoked, `Ok(false)` when there was none (no login yet, or signed out
-    /// already).
+    /// logs in anew. Clones share the session, so they are signed out too. With a
+    /// [session store](SrpAuthorizerBuilder::session_store) the stored session is deleted,
+    /// and its refresh token revoked too — in a new process, which has nothing in memory, it
+    /// is the one revoked. A token request under way when this is called (a renewal waiting
+    /// for Cognito) keeps nothing of its result: it is neither cached nor stored, and ends with
+    /// [`Error::Internal`] saying the session was signed out (the requests waiting for it get
+    /// that error, and so do those of the failure cooldown that follows:
+    /// [`RenewalPolicy::with_failure_cooldown`], one second by default). `Ok(true)` when a refresh token
+    /// was revoked, `Ok(false)` when there was none (no login yet, or signed out already).
     ///
     /// ```no_run
     /// # async fn run(authorizer: en_auth_srp::SrpAuthorizer) -> Result<(), en_auth_srp::Error> {
@@ -192,12 +205,32 @@ impl SrpAuthorizer {
     /// here, but the refresh token stays valid at Cognito until it expires).
     pub async fn revoke(&self) -> Result<bool, Error> {
         let provider = self.0.provider();
-        let refresh_token = provider.end_session();
+        let in_memory = provider.end_session();
         self.0.forget();
-        provider.delete_session().await;
-        match refresh_token {
-            Some(token) => provider.revoke_token(&token).await.map(|()| true),
-            None => Ok(false),
+        // A new process has nothing in memory: the stored session's refresh token is the
+        // one to revoke (and usually the same as the one in memory otherwise).
+        let stored = provider.take_stored_session().await;
+        let mut tokens = Vec::new();
+        for token in in_memory.into_iter().chain(stored) {
+            if !tokens
+                .iter()
+                .any(|t: &secrecy::SecretString| t.expose_secret() == token.expose_secret())
+            {
+                tokens.push(token);
+            }
+        }
+        let mut revoked = false;
+        let mut failure = None;
+        for token in &tokens {
+            provider.mark_signed_out(token);
+            match provider.revoke_token(token).await {
+                Ok(()) => revoked = true,
+                Err(error) => failure = failure.or(Some(error)),
+            }
+        }
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(revoked),
         }
     }
 }
@@ -333,7 +366,13 @@ impl SrpAuthorizerBuilder {
         if self.credentials.user_name().is_empty() {
             return Err(environment.error("user_name", "the user name is empty"));
         }
-        if self.credentials.password().expose_secret().is_empty() {
+        let sign_in = match self.sign_in {
+            Some(flow) => flow,
+            None => SignInFlow::from_environment(&environment)?,
+        };
+        // CUSTOM_WITHOUT_SRP asks no password: the custom challenges are the proof.
+        let needs_password = sign_in != SignInFlow::CustomAuth { with_srp: false };
+        if needs_password && self.credentials.password().expose_secret().is_empty() {
             return Err(environment.error("password", "the password is empty"));
         }
         let timeouts = aws_sdk_cognitoidentityprovider::config::timeout::TimeoutConfig::builder()
@@ -356,10 +395,6 @@ impl SrpAuthorizerBuilder {
             None => format!("https://cognito-idp.{region}.amazonaws.com"),
         };
         let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(config.build());
-        let sign_in = match self.sign_in {
-            Some(flow) => flow,
-            None => SignInFlow::from_environment(&environment)?,
-        };
         let mut provider = CognitoSrp::new(
             self.client_info,
             self.credentials,

@@ -29,6 +29,7 @@
 //! `USER_ID_FOR_SRP`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Instant, SystemTime};
 
@@ -39,12 +40,12 @@ use aws_sdk_cognitoidentityprovider::types::{
 };
 use aws_sdk_cognitoidentityprovider::Client;
 use en_auth_core::{
-    ChallengeError, ClientInfo, Environment, Error, InvalidResponseError, Token, TokenProvider,
-    UserCredentials,
+    ChallengeError, ClientInfo, Environment, Error, InvalidCredentialsError, InvalidResponseError,
+    Token, TokenProvider, UserCredentials,
 };
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::challenge::{Challenge, ChallengeHandler, UNANSWERABLE};
+use crate::challenge::{Challenge, ChallengeHandler, CUSTOM_CHALLENGE, UNANSWERABLE};
 
 mod mfa_setup;
 use crate::errors::{map_sdk_error, Call, Context};
@@ -157,6 +158,12 @@ pub struct CognitoSrp {
     /// The refresh token of the last sign-out: a renewal of a token that carries it logs in
     /// again instead of sending it.
     signed_out: Mutex<Option<SecretString>>,
+    /// Sign-outs so far, bumped (under the `refresh_token` lock) by each: a token request that
+    /// started before one keeps nothing of its result (see [`CognitoSrp::epoch`]).
+    sign_outs: AtomicU64,
+    /// Orders the stored session's saves and a sign-out's load-and-delete: a save that
+    /// started before a sign-out never lands after its delete.
+    session_io: tokio::sync::Mutex<()>,
     /// The remembered device, once confirmed.
     device: Mutex<Option<Device>>,
     /// Whether a confirmed device is also marked remembered (`UpdateDeviceStatus`).
@@ -215,6 +222,8 @@ impl CognitoSrp {
             new_password: Mutex::new(None),
             refresh_token: Mutex::new(None),
             signed_out: Mutex::new(None),
+            sign_outs: AtomicU64::new(0),
+            session_io: tokio::sync::Mutex::new(()),
             device: Mutex::new(None),
             remember_device: false,
             sessions: None,
@@ -279,11 +288,18 @@ impl CognitoSrp {
         Some(session.refresh_token().clone())
     }
 
-    /// Saves the session of `token` (its refresh token, the canonical user, the device).
-    async fn save_session(&self, token: &Token) {
+    /// Saves the session of `token` (its refresh token, the canonical user, the device),
+    /// unless a sign-out came since `epoch`.
+    ///
+    /// # Errors
+    /// [`signed_out`] when a sign-out came since `epoch`: nothing is saved. (A store that
+    /// fails is logged, not returned.)
+    async fn save_session(&self, token: &Token, epoch: u64) -> Result<(), Error> {
         let (Some(store), Some(refresh_token)) = (&self.sessions, token.refresh_token()) else {
-            return;
+            return self.check_epoch(epoch);
         };
+        let _io = self.session_io.lock().await;
+        self.check_epoch(epoch)?;
         let user = self
             .canonical_user
             .lock()
@@ -294,14 +310,43 @@ impl CognitoSrp {
         if let Err(error) = store.save(&self.session_key, &session).await {
             tracing::warn!(%error, "cannot save the session: it will not survive a restart");
         }
+        Ok(())
     }
 
-    /// Deletes the stored session (a sign-out).
-    pub(crate) async fn delete_session(&self) {
-        if let Some(store) = &self.sessions {
-            if let Err(error) = store.delete(&self.session_key).await {
-                tracing::warn!(%error, "cannot delete the stored session");
+    /// Deletes the stored session (a sign-out) and returns its refresh token, if there was a
+    /// readable one: a process that signs out with nothing in memory (a new one) still has
+    /// the stored session's refresh token to revoke.
+    pub(crate) async fn take_stored_session(&self) -> Option<SecretString> {
+        let store = self.sessions.as_ref()?;
+        let _io = self.session_io.lock().await;
+        let stored = match store.load(&self.session_key).await {
+            Ok(session) => session.map(|s| s.refresh_token().clone()),
+            Err(error) => {
+                tracing::warn!(%error, "cannot load the stored session to revoke it");
+                None
             }
+        };
+        if let Err(error) = store.delete(&self.session_key).await {
+            tracing::warn!(%error, "cannot delete the stored session");
+        }
+        stored
+    }
+
+    /// The sign-outs so far: taken when a token request starts, and checked before its
+    /// result is kept ([`check_epoch`](Self::check_epoch)).
+    fn epoch(&self) -> u64 {
+        self.sign_outs.load(Ordering::SeqCst)
+    }
+
+    /// `Ok` unless a sign-out came since `epoch`.
+    ///
+    /// # Errors
+    /// [`signed_out`] if one did.
+    fn check_epoch(&self, epoch: u64) -> Result<(), Error> {
+        if self.epoch() == epoch {
+            Ok(())
+        } else {
+            Err(signed_out())
         }
     }
 
@@ -391,9 +436,9 @@ impl CognitoSrp {
 
     /// A full login: SRP, then whatever challenges follow; with the remembered device if
     /// there is one, and again without it if Cognito refuses it.
-    async fn login(&self) -> Result<Token, Error> {
+    async fn login(&self, epoch: u64) -> Result<Token, Error> {
         if let Some(device) = self.current_device() {
-            match self.login_attempt(Some(&device)).await? {
+            match self.login_attempt(Some(&device), epoch).await? {
                 Attempt::Done(token) => return Ok(token),
                 Attempt::DeviceRefused => {
                     tracing::info!(
@@ -404,14 +449,14 @@ impl CognitoSrp {
                 }
             }
         }
-        match self.login_attempt(None).await? {
+        match self.login_attempt(None, epoch).await? {
             Attempt::Done(token) => Ok(token),
             Attempt::DeviceRefused => Err(self.invalid("a device step in a login without device")),
         }
     }
 
     /// One login attempt.
-    async fn login_attempt(&self, device: Option<&Device>) -> Result<Attempt, Error> {
+    async fn login_attempt(&self, device: Option<&Device>, epoch: u64) -> Result<Attempt, Error> {
         let typed = self.credentials.user_name();
         let srp = SrpClient::new().map_err(|e| self.invalid(format!("SRP: {e}")))?;
         let mut device_srp: Option<SrpClient> = None;
@@ -440,6 +485,19 @@ impl CognitoSrp {
                         }
                     }
                     None => request,
+                }
+            }
+            SignInFlow::CustomAuth { with_srp } => {
+                request = request.auth_flow(AuthFlowType::CustomAuth);
+                if with_srp {
+                    // The DefineAuthChallenge trigger sees an `SRP_A` step first and asks
+                    // `PASSWORD_VERIFIER` (amazon-cognito-identity-js, Amplify's
+                    // CUSTOM_WITH_SRP).
+                    request
+                        .auth_parameters("CHALLENGE_NAME", "SRP_A")
+                        .auth_parameters("SRP_A", srp.srp_a())
+                } else {
+                    request
                 }
             }
             _ => request
@@ -475,11 +533,11 @@ impl CognitoSrp {
                     .canonical_user
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = Some(canonical);
-                let token = self.token(&result, None, requested_at)?;
+                let token = self.token(&result, None, requested_at, epoch)?;
                 if let Some(metadata) = result.new_device_metadata() {
                     self.confirm_device(&token, metadata).await;
                 }
-                self.save_session(&token).await;
+                self.save_session(&token, epoch).await?;
                 return Ok(Attempt::Done(token));
             };
             if let Some(user) = step.parameters.get("USERNAME") {
@@ -531,11 +589,24 @@ impl CognitoSrp {
                         .await?;
                     Vec::new()
                 }
+                (ChallengeNameType::CustomChallenge, _) => {
+                    let mut responses = self
+                        .other_challenge(CUSTOM_CHALLENGE, &step.parameters, &[])
+                        .await?;
+                    if let Some(device) = device {
+                        // As amazon-cognito-identity-js sends it: the triggers (and device
+                        // tracking) see which device answers.
+                        responses.retain(|(name, _)| name != "DEVICE_KEY");
+                        responses.push(("DEVICE_KEY".to_owned(), device.key.clone()));
+                    }
+                    responses
+                }
                 (other, _) => {
                     self.other_challenge(other.as_str(), &step.parameters, &[])
                         .await?
                 }
             };
+            let custom_step = challenge == ChallengeNameType::CustomChallenge;
             let new_password = (challenge == ChallengeNameType::NewPasswordRequired)
                 .then(|| responses.iter().find(|(name, _)| name == "NEW_PASSWORD"))
                 .flatten()
@@ -564,6 +635,12 @@ impl CognitoSrp {
                         ) =>
                 {
                     return Ok(Attempt::DeviceRefused);
+                }
+                Err(e) if custom_step => {
+                    return Err(custom_answer_error(
+                        map_sdk_error(&self.context(Call::Login), e),
+                        typed,
+                    ))
                 }
                 Err(e) => return Err(map_sdk_error(&self.context(Call::Login), e)),
             };
@@ -823,11 +900,16 @@ impl CognitoSrp {
     /// Ends the session in this provider: its refresh token, which it returns (if it had one),
     /// is never sent again — a renewal of a token carrying it is a new login.
     pub(crate) fn end_session(&self) -> Option<SecretString> {
-        let token = self
-            .refresh_token
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let token = {
+            let mut current = self
+                .refresh_token
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            // Under the lock `token` keeps a result under: a token request under way keeps
+            // nothing from now on.
+            self.sign_outs.fetch_add(1, Ordering::SeqCst);
+            current.take()
+        };
         if let Some(token) = &token {
             *self
                 .signed_out
@@ -835,6 +917,15 @@ impl CognitoSrp {
                 .unwrap_or_else(PoisonError::into_inner) = Some(token.clone());
         }
         token
+    }
+
+    /// Records `refresh_token` (a stored session's, revoked by a sign-out) as ended: never
+    /// sent again, never loaded again.
+    pub(crate) fn mark_signed_out(&self, refresh_token: &SecretString) {
+        *self
+            .signed_out
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(refresh_token.clone());
     }
 
     /// Whether `refresh_token` is the one a sign-out ended.
@@ -847,22 +938,25 @@ impl CognitoSrp {
     }
 
     /// Renews with the refresh token of `previous`.
-    async fn renew(&self, previous: &Token) -> Result<Token, Error> {
+    async fn renew(&self, previous: &Token, epoch: u64) -> Result<Token, Error> {
         let Some(refresh_token) = previous.refresh_token() else {
-            return self.login().await;
+            return self.login(epoch).await;
         };
         if self.is_signed_out(refresh_token) {
-            return self.login().await;
+            return self.login(epoch).await;
         }
-        self.renew_with(refresh_token).await
+        self.renew_with(refresh_token, epoch).await
     }
 
     /// A login, first trying the stored session's refresh token if there is one: a refused
     /// one (expired, revoked) is a login.
-    async fn resume_or_login(&self) -> Result<Token, Error> {
-        match self.resume().await? {
+    async fn resume_or_login(&self, epoch: u64) -> Result<Token, Error> {
+        match self.resume_since(epoch).await? {
             Some(token) => Ok(token),
-            None => self.login().await,
+            None => {
+                self.check_epoch(epoch)?;
+                self.login(epoch).await
+            }
         }
     }
 
@@ -876,10 +970,16 @@ impl CognitoSrp {
     /// # Errors
     /// [`Error::Transport`] if Cognito cannot be reached.
     pub async fn resume(&self) -> Result<Option<Token>, Error> {
+        self.resume_since(self.epoch()).await
+    }
+
+    /// [`resume`](Self::resume) for a token request that started at `epoch`: `Ok(None)` too
+    /// when a sign-out came since.
+    async fn resume_since(&self, epoch: u64) -> Result<Option<Token>, Error> {
         let Some(refresh_token) = self.load_session().await else {
             return Ok(None);
         };
-        match self.renew_with(&refresh_token).await {
+        match self.renew_with(&refresh_token, epoch).await {
             Ok(token) => {
                 tracing::debug!(
                     user = self.credentials.user_name(),
@@ -904,14 +1004,16 @@ impl CognitoSrp {
     /// Those of a login: [`Error::Authorization`] for a wrong password, [`Error::Challenge`]
     /// for a challenge that is not answered, [`Error::Transport`], …
     pub async fn log_in(&self) -> Result<Token, Error> {
+        let epoch = self.epoch();
         self.load_session().await;
         en_auth_core::telemetry::record_server(&self.endpoint);
-        self.login().await
+        self.login(epoch).await
     }
 
     /// Renews with `refresh_token`, then saves the session (before the token is handed out,
-    /// so before a rotated refresh token can be used again).
-    async fn renew_with(&self, refresh_token: &SecretString) -> Result<Token, Error> {
+    /// so before a rotated refresh token can be used again) — unless a sign-out came since
+    /// `epoch`, when the renewal's tokens are dropped.
+    async fn renew_with(&self, refresh_token: &SecretString, epoch: u64) -> Result<Token, Error> {
         let canonical = self
             .canonical_user
             .lock()
@@ -959,18 +1061,24 @@ impl CognitoSrp {
         };
         let result = result
             .ok_or_else(|| self.invalid("a refresh answered without an AuthenticationResult"))?;
-        let token = self.token(&result, Some(refresh_token), requested_at)?;
-        self.save_session(&token).await;
+        let token = self.token(&result, Some(refresh_token), requested_at, epoch)?;
+        self.save_session(&token, epoch).await?;
         Ok(token)
     }
 
-    /// The token of an `AuthenticationResult`; a refresh keeps the previous refresh token
-    /// when the response carries none.
+    /// The token of an `AuthenticationResult`, which becomes the session's (unless a sign-out
+    /// came since `epoch`); a refresh keeps the previous refresh token when the response
+    /// carries none.
+    ///
+    /// # Errors
+    /// [`signed_out`] when a sign-out came since `epoch`; an invalid response without an
+    /// access token.
     fn token(
         &self,
         result: &AuthenticationResultType,
         previous: Option<&SecretString>,
         requested_at: Instant,
+        epoch: u64,
     ) -> Result<Token, Error> {
         let access = result
             .access_token()
@@ -988,11 +1096,45 @@ impl CognitoSrp {
             (None, Some(old)) => token = token.with_refresh_token(old.expose_secret()),
             (None, None) => {}
         }
-        *self
+        let mut session = self
             .refresh_token
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = token.refresh_token().cloned();
+            .unwrap_or_else(PoisonError::into_inner);
+        // Checked under the lock `end_session` bumps the count under: either the sign-out
+        // takes this refresh token (and revokes it) or this request keeps nothing.
+        self.check_epoch(epoch)?;
+        *session = token.refresh_token().cloned();
         Ok(token)
+    }
+}
+
+/// The error of a token request that a sign-out ([`SrpAuthorizer::revoke`]) overtook: its
+/// tokens are dropped — not cached, not stored — so that they cannot bring the session back.
+///
+/// [`SrpAuthorizer::revoke`]: crate::SrpAuthorizer::revoke
+fn signed_out() -> Error {
+    en_auth_core::InternalError::new(
+        "the session was signed out while this token request was under way: its tokens are \
+         discarded (the next request logs in anew)",
+    )
+    .into()
+}
+
+/// A refused `CUSTOM_CHALLENGE` answer (the triggers failed the authentication: Cognito's
+/// `NotAuthorizedException` "Incorrect username or password.") as an
+/// [`Error::InvalidCredentials`] that says so; other errors unchanged.
+fn custom_answer_error(error: Error, user: &str) -> Error {
+    match error {
+        Error::InvalidCredentials(e) => InvalidCredentialsError::new(
+            user,
+            e.endpoint,
+            format!(
+                "the answer to {CUSTOM_CHALLENGE} was refused (the pool's auth challenge triggers failed the sign-in): {}",
+                e.message
+            ),
+        )
+        .into(),
+        other => other,
     }
 }
 
@@ -1009,8 +1151,9 @@ impl std::fmt::Debug for CognitoSrp {
 
 impl TokenProvider for CognitoSrp {
     async fn authorize(&self) -> Result<Token, Error> {
+        let epoch = self.epoch();
         en_auth_core::telemetry::record_server(&self.endpoint);
-        let token = self.resume_or_login().await?;
+        let token = self.resume_or_login(epoch).await?;
         // Cognito answers every successful call with 200; errors record their status as they
         // are mapped (errors.rs).
         en_auth_core::telemetry::record_http_status(200);
@@ -1018,8 +1161,9 @@ impl TokenProvider for CognitoSrp {
     }
 
     async fn refresh(&self, token: &Token) -> Result<Token, Error> {
+        let epoch = self.epoch();
         en_auth_core::telemetry::record_server(&self.endpoint);
-        let token = self.renew(token).await?;
+        let token = self.renew(token, epoch).await?;
         en_auth_core::telemetry::record_http_status(200);
         Ok(token)
     }

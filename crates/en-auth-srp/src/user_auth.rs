@@ -1,5 +1,6 @@
-//! Choice-based sign-in (`USER_AUTH`): Cognito's first-factor choice between `PASSWORD_SRP`,
-//! `PASSWORD`, `EMAIL_OTP`, `SMS_OTP` and `WEB_AUTHN`.
+//! How a login starts ([`SignInFlow`]): `USER_SRP_AUTH`, custom authentication (`CUSTOM_AUTH`,
+//! with or without SRP), or choice-based sign-in (`USER_AUTH`): Cognito's first-factor choice
+//! between `PASSWORD_SRP`, `PASSWORD`, `EMAIL_OTP`, `SMS_OTP` and `WEB_AUTHN`.
 //!
 //! With `USER_AUTH` the login either names a preferred first challenge (`PREFERRED_CHALLENGE`
 //! in `InitiateAuth`) or Cognito asks which one with `SELECT_CHALLENGE`, listing the
@@ -34,6 +35,16 @@ pub const SMS_OTP: &str = "SMS_OTP";
 /// `WEB_AUTHN`: a passkey. Not supported: choosing it ends the login with
 /// [`Error::Challenge`].
 pub const WEB_AUTHN: &str = "WEB_AUTHN";
+
+/// `CUSTOM_AUTH`: Cognito's `AuthFlow` for custom authentication (Lambda triggers); as an
+/// environment's `auth_flow`, the same as [`CUSTOM_WITHOUT_SRP`].
+pub const CUSTOM_AUTH: &str = "CUSTOM_AUTH";
+/// `CUSTOM_WITH_SRP` (Amplify's name): `CUSTOM_AUTH` that proves the password over SRP
+/// before the custom challenges.
+pub const CUSTOM_WITH_SRP: &str = "CUSTOM_WITH_SRP";
+/// `CUSTOM_WITHOUT_SRP` (Amplify's name): `CUSTOM_AUTH` with custom challenges only, no
+/// password.
+pub const CUSTOM_WITHOUT_SRP: &str = "CUSTOM_WITHOUT_SRP";
 
 /// The first factor of a `USER_AUTH` sign-in (Cognito's `PREFERRED_CHALLENGE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,11 +108,27 @@ pub enum SignInFlow {
         /// Sent as `PREFERRED_CHALLENGE`.
         preferred_challenge: Option<FirstFactor>,
     },
+    /// `CUSTOM_AUTH`: challenges defined by the pool's Lambda triggers (`CUSTOM_CHALLENGE`,
+    /// answered by the challenge handler, as many rounds as the triggers ask). With
+    /// `with_srp` (Amplify's `CUSTOM_WITH_SRP`) the login first proves the password over SRP
+    /// (`CHALLENGE_NAME = SRP_A` and `SRP_A` in `InitiateAuth`, then `PASSWORD_VERIFIER`);
+    /// without (`CUSTOM_WITHOUT_SRP`) Cognito asks the first `CUSTOM_CHALLENGE` straight away
+    /// and no password is needed (the builder accepts an empty one). Each round's answer is
+    /// [`ChallengeResponses::answer`](crate::ChallengeResponses::answer); a refused one is
+    /// [`Error::InvalidCredentials`]. Source:
+    /// [custom authentication challenge Lambda triggers](https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-challenge.html).
+    CustomAuth {
+        /// Whether the password is proved over SRP before the custom challenges.
+        with_srp: bool,
+    },
 }
 
 impl SignInFlow {
     /// The flow an environment names (`auth_flow`, `preferred_challenge`): `USER_SRP_AUTH`
-    /// (the default) or `USER_AUTH`.
+    /// (the default), `USER_AUTH`, or custom authentication: `CUSTOM_WITH_SRP` /
+    /// `CUSTOM_WITHOUT_SRP` (Amplify's names for `CUSTOM_AUTH` with and without the SRP
+    /// password proof), `CUSTOM_AUTH` alone being `CUSTOM_WITHOUT_SRP` (the AWS flow as
+    /// `InitiateAuth` runs it when no `SRP_A` is sent).
     ///
     /// # Errors
     /// [`Error::Configuration`] naming the field for an unknown flow, an unknown or
@@ -121,9 +148,20 @@ impl SignInFlow {
             Some("USER_AUTH") => Ok(Self::UserAuth {
                 preferred_challenge: preferred,
             }),
+            Some(CUSTOM_AUTH | CUSTOM_WITH_SRP | CUSTOM_WITHOUT_SRP) if preferred.is_some() => {
+                Err(environment.error(
+                    "preferred_challenge",
+                    "a preferred challenge needs auth_flow = \"USER_AUTH\"",
+                ))
+            }
+            Some(CUSTOM_AUTH | CUSTOM_WITHOUT_SRP) => Ok(Self::CustomAuth { with_srp: false }),
+            Some(CUSTOM_WITH_SRP) => Ok(Self::CustomAuth { with_srp: true }),
             Some(other) => Err(environment.error(
                 "auth_flow",
-                format!("unknown or unsupported flow {other:?}: use USER_SRP_AUTH or USER_AUTH"),
+                format!(
+                    "unknown or unsupported flow {other:?}: use USER_SRP_AUTH, USER_AUTH, \
+                     CUSTOM_WITH_SRP or CUSTOM_WITHOUT_SRP (CUSTOM_AUTH)"
+                ),
             )),
         }
     }

@@ -8,7 +8,8 @@
 //! with refreshes, proved at the second login), renewals, a sign-out (`RevokeToken`, its success and
 //! its refusal of a wrong client secret), a session kept in a `FileSessionStore` (its files, a
 //! resumption, a damaged file), a choice-based (`USER_AUTH`) sign-in with email one-time codes
-//! (the codes, a wrong one, their `Session`s) and failures. The scan is
+//! (the codes, a wrong one, their `Session`s), custom authentication (`CUSTOM_AUTH` with and
+//! without SRP: the answers of two rounds, a wrong one, their `Session`s) and failures. The scan is
 //! `en_auth_peers::secrecy`, shared by every crate's tests. (Its capture is process-wide: this
 //! binary holds this test only.)
 
@@ -27,6 +28,8 @@ const NEW_PASSWORD: &str = "N3w-Passw0rd!chosen";
 const SECRET: &str = "app-client-secret-0123456789";
 const CODE: &str = "135790";
 const EMAIL_CODE: &str = "975318";
+const CUSTOM_ANSWERS: [&str; 2] = ["custom-answer-one-8421", "custom-answer-two-9753"];
+const WRONG_ANSWER: &str = "wrong-custom-answer-3579";
 
 async fn server() -> CognitoServer {
     CognitoServer::builder()
@@ -408,6 +411,75 @@ async fn no_password_secret_code_session_or_token_is_shown() {
     );
     for (i, session) in otp_server.sessions_issued().iter().enumerate() {
         scan.secret(format!("USER_AUTH Session {i}"), session);
+    }
+
+    // Custom authentication (CUSTOM_AUTH), with and without SRP: the answers of two rounds,
+    // a wrong answer, and the custom rounds' Sessions are secrets; the public challenge
+    // parameters are not.
+    let custom_server = CognitoServer::builder()
+        .pool_id(POOL)
+        .client(AppClient::confidential("confidential", SECRET))
+        .user(
+            PoolUser::new("custom", PASSWORD)
+                .custom_challenge(CUSTOM_ANSWERS[0], [("question", "first?")])
+                .custom_challenge(CUSTOM_ANSWERS[1], [("question", "second?")]),
+        )
+        .start()
+        .await;
+    scan.secret("a custom answer", CUSTOM_ANSWERS[0])
+        .secret("another custom answer", CUSTOM_ANSWERS[1])
+        .secret("a wrong custom answer", WRONG_ANSWER);
+    for (flow, answers) in [
+        ("CUSTOM_WITH_SRP", CUSTOM_ANSWERS),
+        ("CUSTOM_WITHOUT_SRP", CUSTOM_ANSWERS),
+        ("CUSTOM_WITH_SRP", [CUSTOM_ANSWERS[0], WRONG_ANSWER]),
+    ] {
+        let environment = Environment::new("emulator")
+            .with_user_pool_id(POOL)
+            .with_cognito_endpoint(&custom_server.endpoint())
+            .unwrap()
+            .with_auth_flow(flow);
+        let round = std::sync::atomic::AtomicUsize::new(0);
+        let a = SrpAuthorizer::builder(
+            client("confidential"),
+            UserCredentials::new("custom", PASSWORD),
+            environment,
+        )
+        .challenge_handler(move |c: &Challenge| {
+            (c.name() == en_auth_srp::CUSTOM_CHALLENGE).then(|| {
+                let i = round.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                ChallengeResponses::answer(answers[i % 2])
+            })
+        })
+        .build()
+        .unwrap();
+        match a.access_token().await {
+            Ok(token) => {
+                token_secrets(&mut scan, "a custom-auth login", &token);
+                scan.debug("a custom-auth token", &token);
+            }
+            Err(e) => {
+                scan.error("a wrong custom answer's error", &e);
+            }
+        }
+        scan.debug("a custom-auth authorizer", &a);
+    }
+    assert_eq!(custom_server.custom_answers_accepted(), 5);
+    assert_eq!(custom_server.custom_answers_refused(), 1);
+    scan.debug(
+        "custom-answer responses",
+        &ChallengeResponses::answer(CUSTOM_ANSWERS[0]),
+    );
+    scan.debug(
+        "the emulator's custom user",
+        &PoolUser::new("custom", PASSWORD).custom_challenge(CUSTOM_ANSWERS[0], [("q", "?")]),
+    );
+    scan.debug(
+        "a scripted custom challenge",
+        &testkit::ScriptedChallenge::custom(CUSTOM_ANSWERS[1]),
+    );
+    for (i, session) in custom_server.sessions_issued().iter().enumerate() {
+        scan.secret(format!("CUSTOM_AUTH Session {i}"), session);
     }
 
     // Every Session the emulator handed out (PASSWORD_VERIFIER's, the MFA's, the new

@@ -291,3 +291,54 @@ async fn the_official_client_confirms_and_proves_a_remembered_device() {
     assert_eq!(server.confirmed_devices("alice").len(), 1);
     assert_eq!(server.verified_device_proofs(), 2);
 }
+
+/// Custom authentication as the official client runs it: `CUSTOM_WITH_SRP` (its
+/// `authenticateUser` with flow `CUSTOM_AUTH` sends `CHALLENGE_NAME = SRP_A` and answers
+/// `PASSWORD_VERIFIER`, which the emulator verifies) and `CUSTOM_WITHOUT_SRP` (its
+/// `initiateAuth`), over the emulator's two custom rounds; a wrong answer is
+/// `NotAuthorizedException` "Incorrect username or password.".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_auth_with_and_without_srp_signs_in_with_the_official_client() {
+    let server = CognitoServer::builder()
+        .pool_id("eu-west-1_Official")
+        .public_client("js-client")
+        .user(
+            alice()
+                .custom_challenge("first-answer", [("round", "1")])
+                .custom_challenge("second-answer", [("round", "2")]),
+        )
+        .start()
+        .await;
+    for (flow, proofs) in [("CUSTOM_WITH_SRP", 1), ("CUSTOM_WITHOUT_SRP", 1)] {
+        let out = js_login(
+            &server,
+            "js-client",
+            "alice",
+            PASSWORD,
+            &[
+                ("AUTH_FLOW", flow),
+                ("CUSTOM_ANSWER", "first-answer,second-answer"),
+            ],
+        )
+        .await;
+        assert_eq!(out["ok"], true, "{flow}: {out}");
+        assert_eq!(out["username"], "alice", "{flow}: {out}");
+        let rounds = out["custom_rounds"].as_array().unwrap();
+        assert_eq!(rounds.len(), 2, "{flow}: {out}");
+        assert_eq!(rounds[0]["round"], "1", "{flow}: {out}");
+        assert_eq!(rounds[1]["round"], "2", "{flow}: {out}");
+        assert_eq!(server.verified_logins(), proofs, "{flow}");
+    }
+    let out = js_login(
+        &server,
+        "js-client",
+        "alice",
+        PASSWORD,
+        &[("AUTH_FLOW", "CUSTOM_WITH_SRP"), ("CUSTOM_ANSWER", "wrong")],
+    )
+    .await;
+    assert_eq!(out["code"], "NotAuthorizedException", "{out}");
+    assert_eq!(out["message"], "Incorrect username or password.", "{out}");
+    assert_eq!(server.custom_answers_accepted(), 4);
+    assert_eq!(server.custom_answers_refused(), 1);
+}

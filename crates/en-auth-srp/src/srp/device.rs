@@ -19,8 +19,7 @@ use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
 use super::{
-    decode_secret_block, group, hkdf_key, non_empty, pad_secret, premaster, reduce_b, scrambler,
-    signature, signed_hex, x_digest, Bounded, PasswordClaim, SrpClient, SrpError,
+    exponent_x, non_empty, pad_secret, verifier, PasswordClaim, Proof, SrpClient, SrpError,
 };
 
 /// The `DEVICE_PASSWORD_VERIFIER` challenge as the client needs it: the remembered device's
@@ -70,33 +69,15 @@ impl SrpClient {
         non_empty("DeviceGroupKey", input.device_group_key)?;
         non_empty("DeviceKey", input.device_key)?;
         non_empty("device password", input.password)?;
-        non_empty("TIMESTAMP", input.timestamp)?;
-        let b = signed_hex("SRP_B", input.srp_b)?;
-        let salt = signed_hex("SALT", input.salt)?;
-        let secret_block = decode_secret_block(input.secret_block)?;
-        let b_reduced = reduce_b(&b)?;
-        let u = scrambler(&self.a_padded, &b)?;
-        let x = x_digest(
-            input.device_group_key,
-            input.device_key,
-            input.password,
-            &salt,
-        );
-        let s = premaster(
-            &self.a,
-            &b_reduced,
-            &Bounded::digest(&u),
-            &Bounded::digest(&x),
-        );
-        let key = hkdf_key(&s, &BigInt::from_bytes_be(Sign::Plus, &u));
-        let signature = signature(
-            &key,
-            input.device_group_key,
-            input.device_key,
-            &secret_block,
-            input.timestamp,
-        );
-        Ok(PasswordClaim { signature })
+        self.claim(&Proof {
+            name: input.device_group_key,
+            user: input.device_key,
+            password: input.password,
+            srp_b: input.srp_b,
+            salt: input.salt,
+            secret_block: input.secret_block,
+            timestamp: input.timestamp,
+        })
     }
 }
 
@@ -167,9 +148,8 @@ impl DeviceSecret {
         non_empty("DeviceGroupKey", device_group_key)?;
         non_empty("DeviceKey", device_key)?;
         non_empty("device password", password.expose_secret())?;
-        let x = x_digest(device_group_key, device_key, password.expose_secret(), salt);
-        let x = Bounded::digest(&x);
-        let v = group::pow_g(&x.value, x.bits).retrieve();
+        let x = exponent_x(device_group_key, device_key, password.expose_secret(), salt);
+        let v = verifier(&x).retrieve();
         Ok(Self {
             password,
             salt: STANDARD.encode(salt.to_signed_bytes_be()),

@@ -199,30 +199,48 @@ impl SrpClient {
         let pool_name = pool_name(input.pool_id)?;
         non_empty("USER_ID_FOR_SRP", input.user_id_for_srp)?;
         non_empty("password", input.password)?;
-        non_empty("TIMESTAMP", input.timestamp)?;
-        let b = signed_hex("SRP_B", input.srp_b)?;
-        let salt = signed_hex("SALT", input.salt)?;
-        let secret_block = decode_secret_block(input.secret_block)?;
+        self.claim(&Proof {
+            name: pool_name,
+            user: input.user_id_for_srp,
+            password: input.password,
+            srp_b: input.srp_b,
+            salt: input.salt,
+            secret_block: input.secret_block,
+            timestamp: input.timestamp,
+        })
+    }
+
+    /// The proof of a `PASSWORD_VERIFIER` or `DEVICE_PASSWORD_VERIFIER` answer: the same
+    /// steps for a user (pool name, `USER_ID_FOR_SRP`, password) and a remembered device
+    /// (`DeviceGroupKey`, `DeviceKey`, device password).
+    pub(crate) fn claim(&self, proof: &Proof<'_>) -> Result<PasswordClaim, SrpError> {
+        non_empty("TIMESTAMP", proof.timestamp)?;
+        let b = signed_hex("SRP_B", proof.srp_b)?;
+        let salt = signed_hex("SALT", proof.salt)?;
+        let secret_block = decode_secret_block(proof.secret_block)?;
 
         let b_reduced = reduce_b(&b)?;
         let u = scrambler(&self.a_padded, &b)?;
-        let x = x_digest(pool_name, input.user_id_for_srp, input.password, &salt);
-        let s = premaster(
-            &self.a,
-            &b_reduced,
-            &Bounded::digest(&u),
-            &Bounded::digest(&x),
-        );
+        let x = exponent_x(proof.name, proof.user, proof.password, &salt);
+        let s = premaster(&self.a, &b_reduced, &Bounded::digest(&u), &x);
         let key = hkdf_key(&s, &BigInt::from_bytes_be(Sign::Plus, &u));
-        let signature = signature(
-            &key,
-            pool_name,
-            input.user_id_for_srp,
-            &secret_block,
-            input.timestamp,
-        );
+        let signature = signature(&key, proof.name, proof.user, &secret_block, proof.timestamp);
         Ok(PasswordClaim { signature })
     }
+}
+
+/// What a proof is over: see [`SrpClient::claim`].
+pub(crate) struct Proof<'a> {
+    /// The pool name, or the `DeviceGroupKey`.
+    pub(crate) name: &'a str,
+    /// `USER_ID_FOR_SRP`, or the `DeviceKey`.
+    pub(crate) user: &'a str,
+    /// The user's or the device's password.
+    pub(crate) password: &'a str,
+    pub(crate) srp_b: &'a str,
+    pub(crate) salt: &'a str,
+    pub(crate) secret_block: &'a str,
+    pub(crate) timestamp: &'a str,
 }
 
 impl fmt::Debug for SrpClient {
@@ -459,6 +477,18 @@ fn x_digest(pool_name: &str, user: &str, password: &str, salt: &BigInt) -> Zeroi
     x
 }
 
+/// x as an exponent: [`x_digest`] of a user (pool name, `USER_ID_FOR_SRP`, password) or of a
+/// remembered device (`DeviceGroupKey`, `DeviceKey`, device password).
+fn exponent_x(name: &str, user: &str, password: &str, salt: &BigInt) -> Bounded {
+    Bounded::digest(&x_digest(name, user, password, salt))
+}
+
+/// The verifier v = g^x mod N of [`exponent_x`]: what `ConfirmDevice` registers for a
+/// device (and a pool stores for a user), and the g^x of the premaster secret.
+fn verifier(x: &Bounded) -> Zeroizing<Residue> {
+    group::pow_g(&x.value, x.bits)
+}
+
 /// S = (B − k·g^x)^(a + u·x) mod N; `b` already reduced mod N.
 ///
 /// a + u·x < 2^(max(a.bits, u.bits + x.bits) + 1), which bounds the exponentiation; it fits
@@ -467,7 +497,7 @@ fn premaster(a: &Bounded, b: &Residue, u: &Bounded, x: &Bounded) -> Zeroizing<U3
     let ux: Zeroizing<U6144> = Zeroizing::new(u.value.widening_mul(&x.value));
     let e = Zeroizing::new(ux.wrapping_add(&a.value.resize()));
     let e_bits = (a.bits.max(u.bits + x.bits) + 1).min(U6144::BITS);
-    let kgx = Zeroizing::new(group::K_RESIDUE.mul(&group::pow_g(&x.value, x.bits)));
+    let kgx = Zeroizing::new(group::K_RESIDUE.mul(&verifier(x)));
     let base = Zeroizing::new(b.sub(&kgx));
     Zeroizing::new(base.pow_bounded_exp(&e, e_bits).retrieve())
 }

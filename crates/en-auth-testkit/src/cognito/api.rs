@@ -274,7 +274,7 @@ fn jwt(claims: &Value) -> String {
     )
 }
 
-enum NewRefresh {
+pub(crate) enum NewRefresh {
     /// A login: a fresh refresh token, of a new family.
     Fresh,
     /// A refresh without rotation: none; the access token joins the refresh token's family.
@@ -284,7 +284,7 @@ enum NewRefresh {
 }
 
 /// Issues an `AuthenticationResult` (the object) for `user` through `client`.
-fn issue(
+pub(crate) fn issue(
     shared: &Shared,
     state: &mut State,
     username: &str,
@@ -379,11 +379,11 @@ fn issue(
 }
 
 /// The `InitiateAuth` / `RespondToAuthChallenge` answer carrying tokens.
-fn signed_in(result: Value) -> Value {
+pub(crate) fn signed_in(result: Value) -> Value {
     json!({"AuthenticationResult": result, "ChallengeParameters": {}})
 }
 
-fn prune(state: &mut State) {
+pub(crate) fn prune(state: &mut State) {
     let now = Instant::now();
     state.srp_challenges.retain(|_, c| c.expires > now);
     state.sessions.retain(|_, s| s.expires > now);
@@ -392,7 +392,7 @@ fn prune(state: &mut State) {
 
 /// Opens a challenge `Session` and answers with it. `user_challenge_pending`: whether the user's
 /// own challenge (if any) still follows once this one is answered.
-fn open_challenge(
+pub(crate) fn open_challenge(
     shared: &Shared,
     state: &mut State,
     username: &str,
@@ -463,6 +463,7 @@ fn open_challenge(
             challenge,
             user_challenge_pending,
             device_key: None,
+            custom_round: None,
             expires: Instant::now() + shared.auth_session,
         },
     );
@@ -515,7 +516,7 @@ pub(crate) fn after_verified(
 
 /// Device tracking: a new (unconfirmed) device of `username` in `result`'s
 /// `NewDeviceMetadata`, its refresh token bound to it.
-fn new_device(shared: &Shared, state: &mut State, username: &str, result: &mut Value) {
+pub(crate) fn new_device(shared: &Shared, state: &mut State, username: &str, result: &mut Value) {
     let group_key = state
         .user(username)
         .map(|u| u.device_group_key.clone())
@@ -540,7 +541,7 @@ fn new_device(shared: &Shared, state: &mut State, username: &str, result: &mut V
 
 /// The tokens of a login ended by a remembered device's proof: no user challenge, no new
 /// device, the refresh token bound to the device.
-fn device_signed_in(
+pub(crate) fn device_signed_in(
     shared: &Shared,
     state: &mut State,
     username: &str,
@@ -592,6 +593,7 @@ fn initiate_auth(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
     match flow {
         "USER_SRP_AUTH" => initiate_srp(shared, client, params),
         "USER_AUTH" => super::user_auth::initiate(shared, client, params),
+        "CUSTOM_AUTH" => super::custom_auth::initiate(shared, client, params),
         "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
             if client.rotation.is_some() {
                 return Err(not_authorized(format!(
@@ -617,7 +619,7 @@ fn initiate_auth(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
         "USER_PASSWORD_AUTH" => Err(invalid_parameter(
             "USER_PASSWORD_AUTH flow not enabled for this client",
         )),
-        "CUSTOM_AUTH" | "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => Err(
+        "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => Err(
             invalid_parameter(format!("{flow} is not enabled for the client.")),
         ),
         other => Err(invalid_parameter(format!(
@@ -631,7 +633,19 @@ pub(crate) fn initiate_srp(
     client: &AppClient,
     params: &Map<String, Value>,
 ) -> ApiResult {
-    if !client.srp {
+    initiate_srp_flow(shared, client, params, false)
+}
+
+/// The `PASSWORD_VERIFIER` step of `USER_SRP_AUTH` (and `USER_AUTH`'s `PASSWORD_SRP`), or,
+/// `custom`, of `CUSTOM_AUTH` with SRP (whose client needs `ALLOW_CUSTOM_AUTH`, checked by the
+/// caller, rather than `ALLOW_USER_SRP_AUTH`).
+pub(crate) fn initiate_srp_flow(
+    shared: &Shared,
+    client: &AppClient,
+    params: &Map<String, Value>,
+    custom: bool,
+) -> ApiResult {
+    if !client.srp && !custom {
         return Err(invalid_parameter(
             "USER_SRP_AUTH is not enabled for the client.",
         ));
@@ -665,7 +679,7 @@ pub(crate) fn initiate_srp(
             u.verifier.clone(),
         ),
     };
-    if let Some(username) = &user {
+    if let Some(username) = user.as_ref().filter(|_| !custom) {
         if let Some(challenge) = scripted_challenge(shared, "InitiateAuth") {
             return Ok(open_challenge(
                 shared, &mut state, username, &client.id, challenge, true,
@@ -701,6 +715,7 @@ pub(crate) fn initiate_srp(
             verifier,
             session,
             device_key: string(params, "DEVICE_KEY").map(str::to_owned),
+            custom,
             expires: Instant::now() + shared.auth_session,
         },
     );
@@ -831,6 +846,7 @@ fn password_verifier(
     shared.verified_logins.fetch_add(1, Ordering::SeqCst);
     let challenge_device_key = challenge.device_key.clone();
     let challenge_user_id = challenge.user_id.clone();
+    let custom = challenge.custom;
     let record = state.user(&user).expect("a challenged user exists");
     if !record.enabled {
         return Err(not_authorized("User is disabled."));
@@ -849,6 +865,15 @@ fn password_verifier(
             ScriptedChallenge::NewPasswordRequired,
             true,
         )),
+        UserStatus::Confirmed if custom => {
+            // CUSTOM_AUTH with SRP: the password is proved; the custom rounds follow.
+            let device_key = string(responses, "DEVICE_KEY")
+                .map(str::to_owned)
+                .or(challenge_device_key);
+            Ok(super::custom_auth::round(
+                shared, &mut state, &user, &client.id, 0, device_key,
+            ))
+        }
         UserStatus::Confirmed => {
             let device_key = string(responses, "DEVICE_KEY")
                 .map(str::to_owned)
@@ -1104,6 +1129,7 @@ fn answer_challenge(
     let challenge = pending.challenge.clone();
     let user_challenge_pending = pending.user_challenge_pending;
     let pending_device = pending.device_key.clone();
+    let custom_round = pending.custom_round;
     let designated = find_user(shared, &state, username).map(|u| u.username.clone());
     if designated.as_deref() != Some(user.as_str()) {
         return Err(not_authorized(INCORRECT));
@@ -1187,7 +1213,27 @@ fn answer_challenge(
         ScriptedChallenge::CustomChallenge { answer, .. } => {
             if !code_matches("ANSWER", answer) {
                 state.sessions.remove(session_id);
+                if custom_round.is_some() {
+                    shared.custom_answers_refused.fetch_add(1, Ordering::SeqCst);
+                }
                 return Err(not_authorized(INCORRECT));
+            }
+            if let Some(done) = custom_round {
+                shared
+                    .custom_answers_accepted
+                    .fetch_add(1, Ordering::SeqCst);
+                state.sessions.remove(session_id);
+                // Only the key sent with this answer counts (amazon-cognito-identity-js
+                // sends it with every CUSTOM_CHALLENGE answer): stricter than Cognito may be.
+                let device_key = string(responses, "DEVICE_KEY").map(str::to_owned);
+                return Ok(super::custom_auth::round(
+                    shared,
+                    &mut state,
+                    &user,
+                    &client.id,
+                    done + 1,
+                    device_key,
+                ));
             }
         }
         ScriptedChallenge::DeviceSrpAuth => {

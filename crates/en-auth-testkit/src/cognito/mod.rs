@@ -7,6 +7,7 @@
 //! (`InitiateAuth`, `RespondToAuthChallenge`, `GetTokensFromRefreshToken`, `GetUser`).
 
 mod api;
+mod custom_auth;
 mod srp;
 mod user_auth;
 
@@ -284,6 +285,7 @@ pub struct AppClient {
     srp: bool,
     rotation: Option<Duration>,
     revocation: bool,
+    custom_auth: bool,
 }
 
 impl AppClient {
@@ -295,6 +297,7 @@ impl AppClient {
             srp: true,
             rotation: None,
             revocation: true,
+            custom_auth: true,
         }
     }
 
@@ -334,6 +337,15 @@ impl AppClient {
         self
     }
 
+    /// Removes `ALLOW_CUSTOM_AUTH` (which a client has by default, as Cognito gives it to
+    /// clients created without `ExplicitAuthFlows`): `InitiateAuth` with `CUSTOM_AUTH` then
+    /// answers `InvalidParameterException` "CUSTOM_AUTH is not enabled for the client."
+    #[must_use]
+    pub fn without_custom_auth(mut self) -> Self {
+        self.custom_auth = false;
+        self
+    }
+
     /// The client id.
     pub fn id(&self) -> &str {
         &self.id
@@ -348,6 +360,7 @@ impl fmt::Debug for AppClient {
             .field("srp", &self.srp)
             .field("rotation", &self.rotation)
             .field("revocation", &self.revocation)
+            .field("custom_auth", &self.custom_auth)
             .finish()
     }
 }
@@ -363,6 +376,15 @@ pub struct PoolUser {
     enabled: bool,
     attributes: Vec<(String, String)>,
     challenge: Option<ScriptedChallenge>,
+    custom_challenges: Vec<CustomRound>,
+}
+
+/// One round of a user's custom authentication: the answer the auth challenge triggers expect
+/// and the public challenge parameters they send. The answer is redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct CustomRound {
+    pub(crate) answer: String,
+    pub(crate) parameters: Vec<(String, String)>,
 }
 
 impl PoolUser {
@@ -378,6 +400,7 @@ impl PoolUser {
             enabled: true,
             attributes: Vec::new(),
             challenge: None,
+            custom_challenges: Vec::new(),
         }
     }
 
@@ -418,6 +441,42 @@ impl PoolUser {
         self
     }
 
+    /// Adds a round to this user's custom authentication (`CUSTOM_AUTH`), as the pool's
+    /// auth challenge Lambda triggers (DefineAuthChallenge, CreateAuthChallenge,
+    /// VerifyAuthChallengeResponse) would run it: each round is a `CUSTOM_CHALLENGE` whose
+    /// `ChallengeParameters` are `USERNAME` plus `parameters` (the public ones, such as a
+    /// question to show), answered with `ChallengeResponses.ANSWER` = `answer`; the rounds are
+    /// asked in the order added, and the tokens follow the last. `CUSTOM_AUTH` without SRP asks
+    /// the first round straight away; with SRP (`AuthParameters.CHALLENGE_NAME = SRP_A` and
+    /// `SRP_A`) it asks `PASSWORD_VERIFIER` first and verifies the password proof as
+    /// `USER_SRP_AUTH` does. A wrong answer fails the sign-in: `NotAuthorizedException`
+    /// "Incorrect username or password." (the session ends). A user with no round gets
+    /// `InvalidParameterException` "Custom auth lambda trigger is not configured for the user
+    /// pool." A `DEVICE_KEY` sent with the last round's answer, naming a device of the user
+    /// confirmed with device tracking, makes the login a remembered device's (no new
+    /// `NewDeviceMetadata`, its refresh token bound to that device); one sent only in
+    /// `InitiateAuth` does not (stricter than Cognito may be: the official JS client sends it
+    /// with every answer).
+    #[must_use]
+    pub fn custom_challenge<K, V>(
+        mut self,
+        answer: impl Into<String>,
+        parameters: impl IntoIterator<Item = (K, V)>,
+    ) -> Self
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.custom_challenges.push(CustomRound {
+            answer: answer.into(),
+            parameters: parameters
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        });
+        self
+    }
+
     /// A challenge this user must always answer after a verified password (e.g. MFA).
     #[must_use]
     pub fn challenge_after_password(mut self, challenge: ScriptedChallenge) -> Self {
@@ -436,6 +495,7 @@ impl fmt::Debug for PoolUser {
             .field("status", &self.status)
             .field("enabled", &self.enabled)
             .field("challenge", &self.challenge)
+            .field("custom_challenges", &self.custom_challenges.len())
             .finish_non_exhaustive()
     }
 }
@@ -661,6 +721,8 @@ impl CognitoServerBuilder {
             device_tracking: self.device_tracking,
             verified_device_proofs: AtomicU64::new(0),
             failed_device_proofs: AtomicU64::new(0),
+            custom_answers_accepted: AtomicU64::new(0),
+            custom_answers_refused: AtomicU64::new(0),
             state: Mutex::new(State {
                 users,
                 ..State::default()
@@ -750,6 +812,8 @@ pub(crate) struct UserRecord {
     verifier: BigUint,
     /// The user's `DeviceGroupKey` (device tracking).
     device_group_key: String,
+    /// The rounds of the user's custom authentication.
+    custom_challenges: Vec<CustomRound>,
 }
 
 impl UserRecord {
@@ -774,6 +838,7 @@ impl UserRecord {
             salt,
             verifier,
             device_group_key: format!("-{}", &random_uuid()[..9]),
+            custom_challenges: user.custom_challenges,
         }
     }
 
@@ -797,6 +862,8 @@ pub(crate) struct SrpChallenge {
     session: Option<String>,
     /// The `DEVICE_KEY` of `InitiateAuth`, if any.
     device_key: Option<String>,
+    /// A `CUSTOM_AUTH` sign-in with SRP: the custom rounds follow the password.
+    custom: bool,
     expires: Instant,
 }
 
@@ -827,8 +894,11 @@ pub(crate) struct PendingChallenge {
     user: String,
     challenge: ScriptedChallenge,
     user_challenge_pending: bool,
-    /// For `DEVICE_SRP_AUTH`: the `DEVICE_KEY` the login sent.
+    /// For `DEVICE_SRP_AUTH`: the `DEVICE_KEY` the login sent; for a custom round, the one
+    /// `InitiateAuth` or an earlier answer sent.
     device_key: Option<String>,
+    /// For a `CUSTOM_AUTH` round: its index in the user's rounds.
+    custom_round: Option<usize>,
     expires: Instant,
 }
 
@@ -904,6 +974,8 @@ pub(crate) struct Shared {
     device_tracking: bool,
     verified_device_proofs: AtomicU64,
     failed_device_proofs: AtomicU64,
+    custom_answers_accepted: AtomicU64,
+    custom_answers_refused: AtomicU64,
     state: Mutex<State>,
     scripts: Mutex<HashMap<String, VecDeque<Script>>>,
     calls: Mutex<HashMap<String, u64>>,
@@ -924,6 +996,7 @@ pub(crate) struct Shared {
 ///
 /// Operations (AWS JSON 1.1 on `POST /`): `InitiateAuth` (`USER_SRP_AUTH`, `USER_AUTH` with
 /// `PASSWORD_SRP`, `PASSWORD`, `EMAIL_OTP`, `SMS_OTP` — see [`CognitoServer::one_time_codes`] —,
+/// `CUSTOM_AUTH` with and without SRP — see [`PoolUser::custom_challenge`] —,
 /// `REFRESH_TOKEN_AUTH` / `REFRESH_TOKEN`), `RespondToAuthChallenge` (`PASSWORD_VERIFIER` and the [`ScriptedChallenge`]s),
 /// `GetTokensFromRefreshToken`, `RevokeToken`, `GetUser`, and with device tracking
 /// ([`CognitoServerBuilder::device_tracking_always`]) `DEVICE_SRP_AUTH` /
@@ -1112,6 +1185,17 @@ impl CognitoServer {
     /// Device proofs that did not verify.
     pub fn failed_device_proofs(&self) -> u64 {
         self.shared.failed_device_proofs.load(Ordering::SeqCst)
+    }
+
+    /// `CUSTOM_CHALLENGE` answers of a `CUSTOM_AUTH` sign-in that matched their round
+    /// ([`PoolUser::custom_challenge`]).
+    pub fn custom_answers_accepted(&self) -> u64 {
+        self.shared.custom_answers_accepted.load(Ordering::SeqCst)
+    }
+
+    /// `CUSTOM_CHALLENGE` answers that did not match (each ended its sign-in).
+    pub fn custom_answers_refused(&self) -> u64 {
+        self.shared.custom_answers_refused.load(Ordering::SeqCst)
     }
 
     /// Whether `refresh_token` was issued here and has been revoked (by `RevokeToken` or
