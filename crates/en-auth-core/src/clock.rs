@@ -47,7 +47,7 @@
 //! expiry stamps of tokens in the fleet's shared store. No decision of one process is timed
 //! by it, so a wall-clock jump never renews a token early or keeps a cooldown going.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -117,9 +117,23 @@ pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
-/// Now, as a [`Moment`], exactly (see [`now`]).
+/// Now, as a [`Moment`], exactly (see [`now`]), and never earlier than a moment this function
+/// returned before on the real clock.
+///
+/// [`moment_of`] anchors an instant on a fresh reading of both clocks; a thread held up
+/// between reading `now` and that anchor gets a moment a little earlier than the true one, so
+/// two readings could go back in time (a breaker opened with no cooldown then refused the
+/// next call). The process's latest real-clock moment is kept, and a reading is never earlier.
+/// Once a paused Tokio clock has been seen (tests), each runtime's paused clock is its own and
+/// readings are exact: nothing is kept.
 pub(crate) fn moment_now() -> Moment {
-    moment_of(now())
+    static LATEST: AtomicU64 = AtomicU64::new(0);
+    let moment = moment_of(now());
+    if PAUSED_CLOCK_SEEN.load(Ordering::Relaxed) {
+        return moment;
+    }
+    let latest = LATEST.fetch_max(moment.0, Ordering::Relaxed);
+    Moment(moment.0.max(latest))
 }
 
 /// The [`Moment`] of the exact instant `at` (never tick 0).
@@ -254,6 +268,32 @@ mod tests {
         assert!(moment_of(t0).earlier_by(Duration::MAX) > Moment::NEVER);
         let m = moment_of(t0);
         assert_eq!(Moment::from_ticks(m.ticks()), m);
+    }
+
+    /// `now()` converted alone was not monotonic: a thread held up between reading the instant
+    /// and anchoring it on both clocks got a moment earlier than its previous one, and a
+    /// breaker opened with no cooldown then refused its own next call (seen on a loaded
+    /// machine). More threads than cores, so that some are held up mid-reading.
+    #[test]
+    fn moment_now_never_goes_back() {
+        let threads: Vec<_> = (0..6)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    let mut last = moment_now();
+                    for _ in 0..300_000 {
+                        let next = moment_now();
+                        if next < last {
+                            return Some((last, next));
+                        }
+                        last = next;
+                    }
+                    None
+                })
+            })
+            .collect();
+        for thread in threads {
+            assert_eq!(thread.join().unwrap(), None, "a later reading was earlier");
+        }
     }
 
     #[test]
