@@ -100,6 +100,10 @@ impl<B> OutgoingRequest for http::Request<B> {
 pub struct Ticket {
     generation: u64,
     replay: bool,
+    /// The request's origin, for the answer's `DPoP-Nonce` (0: no DPoP proof was sent).
+    origin: u64,
+    /// Whether this ticket authorized a replay with a DPoP nonce (the same token).
+    nonce_retry: bool,
 }
 
 impl Ticket {
@@ -107,7 +111,15 @@ impl Ticket {
         Self {
             generation: token.generation(),
             replay: false,
+            origin: 0,
+            nonce_retry: false,
         }
+    }
+
+    /// This ticket, for a request whose DPoP proof went to the origin of `origin`.
+    pub(crate) fn with_origin(mut self, origin: u64) -> Self {
+        self.origin = origin;
+        self
     }
 
     /// The token's [generation](CurrentToken::generation): it changes with every new token.
@@ -115,9 +127,16 @@ impl Ticket {
         self.generation
     }
 
-    /// Whether this ticket authorized a replay (from [`Authorizer::authorize_replay`]).
+    /// Whether this ticket authorized a replay with a renewed token (from
+    /// [`Authorizer::authorize_replay`]).
     pub fn is_replay(&self) -> bool {
         self.replay
+    }
+
+    /// Whether this ticket authorized a replay with the same DPoP-bound token and the nonce a
+    /// resource server asked for (RFC 9449 §9; from [`Authorizer::authorize_replay`]).
+    pub fn is_nonce_retry(&self) -> bool {
+        self.nonce_retry
     }
 }
 
@@ -172,8 +191,8 @@ impl<P: TokenProvider> Authorizer<P> {
     pub async fn authorize(&self, request: &mut impl OutgoingRequest) -> Result<Ticket, Error> {
         self.check_target(request.target())?;
         let token = self.access_token().await?;
-        self.apply_headers(request.headers_mut(), &token);
-        Ok(Ticket::first(&token))
+        let origin = self.write_headers(request, &token)?;
+        Ok(Ticket::first(&token).with_origin(origin))
     }
 
     /// [`Authorizer::authorize`] without waiting: `Ok(None)` when no usable token is cached
@@ -192,8 +211,45 @@ impl<P: TokenProvider> Authorizer<P> {
         let Ok(token) = self.cached_token() else {
             return Ok(None);
         };
-        self.apply_headers(request.headers_mut(), &token);
-        Ok(Some(Ticket::first(&token)))
+        let origin = self.write_headers(request, &token)?;
+        Ok(Some(Ticket::first(&token).with_origin(origin)))
+    }
+
+    /// Writes the token's headers into `request`: `Authorization` (and `X-Api-Key`), and for a
+    /// DPoP-bound token (RFC 9449) a `DPoP` proof for the request's method and URI, signed
+    /// first, so that the request is unchanged on error. Returns the origin's key for the
+    /// answer's nonce (0 without a proof).
+    #[inline]
+    pub(crate) fn write_headers(
+        &self,
+        request: &mut impl OutgoingRequest,
+        token: &CurrentToken,
+    ) -> Result<u64, Error> {
+        let Some(ath) = token.dpop_ath() else {
+            self.apply_headers(request.headers_mut(), token);
+            return Ok(0);
+        };
+        self.write_dpop_headers(request, token, ath)
+    }
+
+    #[cold]
+    fn write_dpop_headers(
+        &self,
+        request: &mut impl OutgoingRequest,
+        token: &CurrentToken,
+        ath: &str,
+    ) -> Result<u64, Error> {
+        let dpop = self.dpop().ok_or_else(|| {
+            Error::from(crate::ConfigurationError::new(
+                "the token is DPoP-bound (token_type DPoP), and the authorizer has no DPoP key \
+                 to sign proofs with (TokenProvider::dpop)",
+            ))
+        })?;
+        let (proof, origin) = dpop.proof_for(request.method(), request.target(), Some(ath))?;
+        let headers = request.headers_mut();
+        headers.insert(crate::dpop::DPOP_HEADER, proof);
+        self.apply_headers(headers, token);
+        Ok(origin)
     }
 
     /// Judges the answer to a request authorized with `ticket`, from its `status` and
@@ -217,6 +273,11 @@ impl<P: TokenProvider> Authorizer<P> {
         headers: &HeaderMap,
         replayable: bool,
     ) -> Verdict {
+        if ticket.origin != 0 {
+            if let Some(verdict) = self.dpop_verdict(ticket, status, headers, replayable) {
+                return verdict;
+            }
+        }
         let Some(trigger) = self.rejection(status, headers) else {
             return Verdict::Keep;
         };
@@ -244,18 +305,57 @@ impl<P: TokenProvider> Authorizer<P> {
         Verdict::Replay
     }
 
+    /// Keeps the `DPoP-Nonce` of an answer to a request that carried a DPoP proof, and judges
+    /// a resource server's `use_dpop_nonce` challenge (RFC 9449 §9): the token is not
+    /// rejected; the request is replayed once with the nonce given (a copy is needed), else
+    /// the answer is returned (the next request carries the nonce). `None`: judge as usual.
+    #[cold]
+    fn dpop_verdict(
+        &self,
+        ticket: &Ticket,
+        status: StatusCode,
+        headers: &HeaderMap,
+        replayable: bool,
+    ) -> Option<Verdict> {
+        let dpop = self.dpop()?;
+        let fresh_nonce = dpop.remember_nonce_for(ticket.origin, headers);
+        if crate::dpop::proof_refused(status, headers) {
+            tracing::warn!(
+                %status,
+                "the resource server refused the DPoP proof (invalid_dpop_proof): the token is \
+                 kept, and the answer returned (was the request changed after it was signed?)"
+            );
+            return Some(Verdict::Keep);
+        }
+        if !crate::dpop::nonce_challenge(status, headers) {
+            return None;
+        }
+        if fresh_nonce && replayable && !ticket.nonce_retry && !ticket.replay {
+            tracing::debug!("the resource server asked for a DPoP nonce; replaying once with it");
+            return Some(Verdict::Replay);
+        }
+        tracing::warn!(
+            %status,
+            nonce_given = fresh_nonce,
+            "the resource server asked for a DPoP nonce again; returning its answer"
+        );
+        Some(Verdict::Return)
+    }
+
     /// Authorizes the copy of a request whose first answer was [`Verdict::Replay`]: waits for
-    /// the renewed token and writes its headers into `replay`. `None` means "return the first
-    /// answer": the renewal failed (the request itself completed, so its rejection is the
-    /// answer, not the renewal error, which is logged), or the token was not renewed (a replay
-    /// with it was rejected before).
+    /// the renewed token and writes its headers into `replay` — or, when the answer was a
+    /// resource server's DPoP nonce challenge (the token is still valid), signs a new proof
+    /// with the nonce for the same token. `None` means "return the first answer": the renewal
+    /// failed (the request itself completed, so its rejection is the answer, not the renewal
+    /// error, which is logged), or the token was not renewed (a replay with it was rejected
+    /// before).
     pub async fn authorize_replay(
         &self,
         first: &Ticket,
         replay: &mut impl OutgoingRequest,
     ) -> Option<Ticket> {
         let renewal = self.access_token().await;
-        self.replay_ticket(first, renewal, replay.headers_mut())
+        self.replay_ticket(first, renewal, replay)
     }
 
     /// The replay's ticket from the renewal's outcome, with its headers written: the decision
@@ -264,14 +364,35 @@ impl<P: TokenProvider> Authorizer<P> {
         &self,
         first: &Ticket,
         renewal: Result<CurrentToken, Error>,
-        headers: &mut HeaderMap,
+        replay: &mut impl OutgoingRequest,
     ) -> Option<Ticket> {
+        let written = |token: &CurrentToken, replay: &mut _| match self.write_headers(replay, token)
+        {
+            Ok(origin) => Some(origin),
+            Err(error) => {
+                tracing::warn!(%error, "cannot authorize the replay; returning the first answer");
+                None
+            }
+        };
         match renewal {
             Ok(token) if token.generation() != first.generation => {
-                self.apply_headers(headers, &token);
+                let origin = written(&token, replay)?;
                 Some(Ticket {
                     generation: token.generation(),
                     replay: true,
+                    origin,
+                    nonce_retry: false,
+                })
+            }
+            // The same token, still valid: the answer was a DPoP nonce challenge, not a
+            // rejection (a rejected token is never handed out again).
+            Ok(token) if token.dpop_ath().is_some() && !first.replay && !first.nonce_retry => {
+                let origin = written(&token, replay)?;
+                Some(Ticket {
+                    generation: token.generation(),
+                    replay: false,
+                    origin,
+                    nonce_retry: true,
                 })
             }
             Ok(_) => None,
@@ -308,9 +429,9 @@ fn grpc_unauthenticated(headers: &HeaderMap) -> bool {
         .is_some_and(|status| status.as_bytes() == GRPC_STATUS_UNAUTHENTICATED.as_bytes())
 }
 
-/// A `Bearer` challenge with `error="invalid_token"` in `WWW-Authenticate` (RFC 6750 §3.1),
-/// parsed by `http-auth` (RFC 7235 challenges). An unparsable header is no such challenge.
-fn invalid_token_challenge(headers: &HeaderMap) -> bool {
+/// The challenges of `WWW-Authenticate`, parsed by `http-auth` (RFC 7235 challenges); an
+/// unparsable header value yields the challenges before the fault.
+pub(crate) fn challenges(headers: &HeaderMap) -> impl Iterator<Item = http_auth::ChallengeRef<'_>> {
     headers
         .get_all(WWW_AUTHENTICATE)
         .iter()
@@ -318,12 +439,18 @@ fn invalid_token_challenge(headers: &HeaderMap) -> bool {
         // Each header value parsed on its own: one that does not parse does not hide a later
         // header's challenge.
         .flat_map(|value| http_auth::parser::ChallengeParser::new(value).map_while(Result::ok))
-        .any(|challenge| {
-            challenge.scheme.eq_ignore_ascii_case("bearer")
-                && challenge.params.iter().any(|(name, value)| {
-                    name.eq_ignore_ascii_case("error") && value.to_unescaped() == "invalid_token"
-                })
-        })
+}
+
+/// A `Bearer` (RFC 6750 §3.1) or `DPoP` (RFC 9449 §7.1) challenge with
+/// `error="invalid_token"` in `WWW-Authenticate`. An unparsable header is no such challenge.
+fn invalid_token_challenge(headers: &HeaderMap) -> bool {
+    challenges(headers).any(|challenge| {
+        (challenge.scheme.eq_ignore_ascii_case("bearer")
+            || challenge.scheme.eq_ignore_ascii_case("dpop"))
+            && challenge.params.iter().any(|(name, value)| {
+                name.eq_ignore_ascii_case("error") && value.to_unescaped() == "invalid_token"
+            })
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,383 @@
+//! DPoP (RFC 9449) end to end against real servers: oidc-provider (npm, pinned in
+//! `peers/oidc`) in a configuration of its own (`peers/oidc/dpop.mjs`) that requires a nonce in
+//! every proof and binds the client's tokens to its key, and a resource server that checks
+//! every proof with an independent implementation (`peers/dpop/resource.py`: jwcrypto, and the
+//! provider's introspection for `cnf.jkt`), which requires a nonce of its own. Through the
+//! reqwest middleware and the blocking API (the tower layer: `en-auth-tower`'s tests).
+
+use std::sync::{Arc, Mutex};
+
+use en_auth_oauth2::core::dpop::DPOP_HEADER;
+use en_auth_oauth2::{
+    ClientInfo, Dpop, DpopConfig, DpopKey, Environment, Error, ServiceAccountAuthorizer,
+    SigningAlgorithm,
+};
+use en_auth_peers::support::Introspection;
+use en_auth_peers::{dot, dpop_resource, field, oidc_dpop};
+use http::Extensions;
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+fn client() -> ClientInfo {
+    ClientInfo::new(
+        field(oidc_dpop(), "clients/dpop/id"),
+        field(oidc_dpop(), "clients/dpop/secret"),
+    )
+}
+
+fn environment(config: DpopConfig) -> Environment {
+    Environment::new("oidc-dpop")
+        .with_token_url(field(oidc_dpop(), "token_endpoint"))
+        .unwrap()
+        .with_scopes([field(oidc_dpop(), "scope")])
+        .with_dpop(config)
+        .unwrap()
+}
+
+fn resource(path: &str) -> String {
+    format!("{}{path}", field(dpop_resource(), "url"))
+}
+
+async fn json(response: reqwest::Response) -> Value {
+    serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
+}
+
+async fn stats(prefix: &str) -> Value {
+    json(
+        reqwest::get(format!("{}?prefix={prefix}", resource("/_stats")))
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn introspect(token: &str) -> Value {
+    Introspection {
+        endpoint: field(oidc_dpop(), "introspection_endpoint").to_owned(),
+        client_id: field(oidc_dpop(), "clients/introspector/id").to_owned(),
+        secret: field(oidc_dpop(), "clients/introspector/secret").to_owned(),
+    }
+    .introspect(&reqwest::Client::new(), token)
+    .await
+}
+
+fn http(authorizer: &ServiceAccountAuthorizer) -> ClientWithMiddleware {
+    ClientBuilder::new(reqwest::Client::new())
+        .with(authorizer.clone())
+        .build()
+}
+
+#[tokio::test]
+async fn a_dpop_bound_token_is_obtained_with_the_nonce_and_proven_at_the_resource() {
+    for algorithm in [SigningAlgorithm::ES256, SigningAlgorithm::EdDSA] {
+        let authorizer = ServiceAccountAuthorizer::new(
+            client(),
+            environment(DpopConfig::new().with_signing_algorithm(algorithm)),
+        )
+        .unwrap();
+        let jkt = authorizer.dpop().unwrap().jwk_thumbprint().to_owned();
+        let prefix = format!("/e2e-{}", algorithm.as_str());
+        let http = http(&authorizer);
+        for (i, method) in [
+            reqwest::Method::GET,
+            reqwest::Method::POST,
+            reqwest::Method::DELETE,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let response = http
+                .request(method.clone(), resource(&format!("{prefix}/r?i={i}#f")))
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{method}");
+            let body = json(response).await;
+            assert_eq!(body["jkt"], jkt.as_str());
+            assert_eq!(body["method"], method.as_str());
+            assert_eq!(body["client_id"], "svc-dpop");
+        }
+        // The token endpoint's nonce challenge cost no extra token request as far as the
+        // authorizer counts (it is one token request, answered after one nonce retry).
+        assert_eq!(authorizer.token_requests(), 1);
+        // The first request met the resource's nonce challenge: one replay, the token kept.
+        let counts = stats(&prefix).await;
+        assert_eq!(counts["ok"], 3, "{counts}");
+        assert!(
+            counts["use_dpop_nonce"].as_u64().unwrap_or(0) >= 1,
+            "{counts}"
+        );
+        assert!(counts.get("invalid_token").is_none(), "{counts}");
+
+        let token = authorizer.access_token().await.unwrap();
+        assert_eq!(token.token_type(), "DPoP");
+        assert!(token.header_value().to_str().unwrap().starts_with("DPoP "));
+        let info = introspect(token.secret().expose_secret()).await;
+        assert_eq!(info["active"], true, "{info}");
+        assert_eq!(info["cnf"]["jkt"], jkt.as_str(), "{info}");
+    }
+}
+
+#[test]
+fn the_blocking_api_sends_proofs_too() {
+    let authorizer =
+        ServiceAccountAuthorizer::new(client(), environment(DpopConfig::new())).unwrap();
+    let blocking = authorizer.blocking();
+    let http = reqwest::blocking::Client::new();
+    for i in 0..3 {
+        let response = blocking
+            .send(http.get(resource(&format!("/blocking/{i}"))))
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    // Headers alone cannot carry a proof: a clear refusal.
+    let mut headers = http::HeaderMap::new();
+    let error = blocking.authorize(&mut headers).unwrap_err();
+    assert!(error.to_string().contains("DPoP"), "{error}");
+    assert!(headers.is_empty());
+}
+
+/// Records the headers of the requests it passes on (after the authorizer), and can change a
+/// request after it was signed.
+#[derive(Clone, Default)]
+struct Tap {
+    seen: Arc<Mutex<Vec<http::HeaderMap>>>,
+    rewrite: Option<fn(&mut reqwest::Request)>,
+}
+
+#[async_trait::async_trait]
+impl Middleware for Tap {
+    async fn handle(
+        &self,
+        mut request: reqwest::Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        self.seen.lock().unwrap().push(request.headers().clone());
+        if let Some(rewrite) = self.rewrite {
+            rewrite(&mut request);
+        }
+        next.run(request, extensions).await
+    }
+}
+
+fn tapped(authorizer: &ServiceAccountAuthorizer, tap: &Tap) -> ClientWithMiddleware {
+    ClientBuilder::new(reqwest::Client::new())
+        .with(authorizer.clone())
+        .with(tap.clone())
+        .build()
+}
+
+#[tokio::test]
+async fn a_stale_nonce_costs_one_replay_and_no_renewal() {
+    let authorizer =
+        ServiceAccountAuthorizer::new(client(), environment(DpopConfig::new())).unwrap();
+    let http = http(&authorizer);
+    let ok = |r: reqwest::Response| assert_eq!(r.status(), 200);
+    ok(http.get(resource("/stale/warm")).send().await.unwrap());
+    let before = stats("/stale/").await;
+    reqwest::Client::new()
+        .post(resource("/_rotate_nonce"))
+        .send()
+        .await
+        .unwrap();
+    ok(http.get(resource("/stale/after")).send().await.unwrap());
+    let after = stats("/stale/after").await;
+    assert_eq!(after["use_dpop_nonce"], 1, "{after} (before: {before})");
+    assert_eq!(after["ok"], 1, "{after}");
+    assert_eq!(authorizer.token_requests(), 1, "no renewal for a nonce");
+}
+
+#[tokio::test]
+async fn a_replayed_proof_and_a_proof_for_another_request_are_refused() {
+    let authorizer =
+        ServiceAccountAuthorizer::new(client(), environment(DpopConfig::new())).unwrap();
+    let tap = Tap::default();
+    let http = tapped(&authorizer, &tap);
+    assert_eq!(
+        http.get(resource("/replay/one"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // The same headers (token and proof) sent again: the proof's jti was seen.
+    let headers = tap.seen.lock().unwrap().last().unwrap().clone();
+    let replayed = reqwest::Client::new()
+        .get(resource("/replay/one"))
+        .headers(headers)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 401);
+    let challenge = replayed.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(challenge.contains("invalid_dpop_proof"), "{challenge}");
+    assert!(challenge.contains("replayed"), "{challenge}");
+
+    // A request changed after it was signed (another path: htu; another method: htm) is
+    // refused, and the refusal of the proof renews no token.
+    for (path, rewrite) in [
+        (
+            "/replay/htu",
+            (|r: &mut reqwest::Request| r.url_mut().set_path("/replay/elsewhere"))
+                as fn(&mut reqwest::Request),
+        ),
+        ("/replay/htm", |r: &mut reqwest::Request| {
+            *r.method_mut() = reqwest::Method::PUT;
+        }),
+    ] {
+        let tap = Tap {
+            rewrite: Some(rewrite),
+            ..Tap::default()
+        };
+        let response = tapped(&authorizer, &tap)
+            .get(resource(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+        let challenge = response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let what = if path.ends_with("htu") {
+            "htu mismatch"
+        } else {
+            "htm mismatch"
+        };
+        assert!(challenge.contains(what), "{challenge}");
+    }
+    assert_eq!(
+        authorizer.token_requests(),
+        1,
+        "a bad proof is not a bad token"
+    );
+}
+
+#[tokio::test]
+async fn a_bound_token_without_its_key_is_refused() {
+    let authorizer =
+        ServiceAccountAuthorizer::new(client(), environment(DpopConfig::new())).unwrap();
+    let token = authorizer.access_token().await.unwrap();
+    let secret = token.secret().expose_secret().to_owned();
+    drop(token);
+    // As a bearer token.
+    let response = reqwest::Client::new()
+        .get(resource("/stolen/bearer"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    // With a proof of another key (with the resource's nonce, so that only the key is wrong).
+    let thief = Dpop::new(DpopKey::generate(SigningAlgorithm::ES256).unwrap());
+    let url = url::Url::parse(&resource("/stolen/other-key")).unwrap();
+    let nonce = reqwest::get(resource("/_stats")).await.unwrap();
+    thief.remember_nonce(&url, nonce.headers());
+    let proof = thief
+        .proof(&http::Method::GET, &url, Some(&secret))
+        .unwrap();
+    let response = reqwest::Client::new()
+        .get(url.as_str())
+        .header("authorization", format!("DPoP {secret}"))
+        .header(DPOP_HEADER, proof)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(challenge.contains("cnf.jkt mismatch"), "{challenge}");
+    let counts = stats("/stolen/").await;
+    assert_eq!(counts["invalid_token"], 2, "{counts}");
+}
+
+#[tokio::test]
+async fn a_bearer_answer_to_a_dpop_request_is_an_error_unless_allowed() {
+    // django-oauth-toolkit knows no DPoP: it ignores the proof and issues Bearer tokens.
+    let plain = Environment::new("dot-plain")
+        .with_token_url(field(dot(), "token_endpoint"))
+        .unwrap();
+    let client = ClientInfo::new(
+        field(dot(), "clients/basic/id"),
+        field(dot(), "clients/basic/secret"),
+    );
+    let refused = ServiceAccountAuthorizer::new(
+        client.clone(),
+        plain.clone().with_dpop(DpopConfig::new()).unwrap(),
+    )
+    .unwrap();
+    let error = refused.access_token().await.unwrap_err();
+    assert!(matches!(error, Error::InvalidResponse(_)), "{error}");
+    assert!(error.to_string().contains("dpop_allow_bearer"), "{error}");
+
+    let allowed = ServiceAccountAuthorizer::new(
+        client,
+        plain
+            .with_dpop(DpopConfig::new().with_bearer_allowed(true))
+            .unwrap(),
+    )
+    .unwrap();
+    let token = allowed.access_token().await.unwrap();
+    assert!(!token.is_dpop());
+    assert!(token
+        .header_value()
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer "));
+}
+
+#[tokio::test]
+async fn the_key_can_come_from_a_file_and_the_builder() {
+    let dir = tempfile::tempdir().unwrap();
+    // A P-256 private JWK made by the resource's own library would do; a PEM from aws-lc-rs's
+    // PKCS#8 is simplest here.
+    let pkcs8 = aws_lc_rs::signature::EcdsaKeyPair::generate(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+    )
+    .unwrap()
+    .to_pkcs8v1()
+    .unwrap();
+    use base64::Engine as _;
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref())
+    );
+    let path = dir.path().join("dpop.pem");
+    std::fs::write(&path, &pem).unwrap();
+    let from_file = ServiceAccountAuthorizer::new(
+        client(),
+        environment(DpopConfig::new().with_key_file(&path)),
+    )
+    .unwrap();
+    let key = DpopKey::from_private_key(SigningAlgorithm::ES256, pem.as_bytes()).unwrap();
+    let jkt = key.jwk_thumbprint().to_owned();
+    assert_eq!(from_file.dpop().unwrap().jwk_thumbprint(), jkt);
+    let from_builder = ServiceAccountAuthorizer::builder(
+        client(),
+        Environment::new("oidc-dpop-code")
+            .with_token_url(field(oidc_dpop(), "token_endpoint"))
+            .unwrap(),
+    )
+    .dpop(key)
+    .build()
+    .unwrap();
+    for authorizer in [from_file, from_builder] {
+        let response = http(&authorizer)
+            .get(resource("/file/r"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body = json(response).await;
+        assert_eq!(body["jkt"], jkt.as_str());
+    }
+}
