@@ -381,3 +381,150 @@ async fn the_key_can_come_from_a_file_and_the_builder() {
         assert_eq!(body["jkt"], jkt.as_str());
     }
 }
+
+/// A test-only P-256 key as a PKCS#8 PEM, made by aws-lc-rs.
+fn p256_pem() -> String {
+    use base64::Engine as _;
+    let pkcs8 = aws_lc_rs::signature::EcdsaKeyPair::generate(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+    )
+    .unwrap()
+    .to_pkcs8v1()
+    .unwrap();
+    let body = base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref());
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        lines.join("\n")
+    )
+}
+
+/// No private key, proof, token or client secret in any `Debug`, `Display`, error or log line
+/// (every TRACE event on every thread), through success, the nonce challenges at both ends, a
+/// stale nonce, a refused proof, a wrong client secret and a refused Bearer answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_key_proof_or_token_is_shown() {
+    use en_auth_peers::secrecy::{Capture, Scan};
+    let capture = Capture::install();
+    let mut scan = Scan::new();
+    let dir = tempfile::tempdir().unwrap();
+    let pem = p256_pem();
+    let path = dir.path().join("dpop.pem");
+    std::fs::write(&path, &pem).unwrap();
+    for (i, line) in pem.lines().filter(|l| !l.starts_with("-----")).enumerate() {
+        scan.secret(format!("DPoP key PEM line {i}"), line);
+    }
+    let secret = field(oidc_dpop(), "clients/dpop/secret");
+    scan.secret("client secret", secret);
+    scan.basic_credential(field(oidc_dpop(), "clients/dpop/id"), secret);
+
+    let authorizer = ServiceAccountAuthorizer::new(
+        client(),
+        environment(DpopConfig::new().with_key_file(&path)),
+    )
+    .unwrap();
+    let tap = Tap::default();
+    let http = tapped(&authorizer, &tap);
+    assert_eq!(
+        http.get(resource("/secrecy/a"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    reqwest::Client::new()
+        .post(resource("/_rotate_nonce"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        http.post(resource("/secrecy/b"))
+            .body("x")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let rewriting = Tap {
+        rewrite: Some(|r: &mut reqwest::Request| r.url_mut().set_path("/secrecy/elsewhere")),
+        ..Tap::default()
+    };
+    let refused = tapped(&authorizer, &rewriting)
+        .get(resource("/secrecy/c"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    scan.output("the refusal's headers", format!("{:?}", refused.headers()));
+
+    let wrong = ServiceAccountAuthorizer::new(
+        ClientInfo::new(field(oidc_dpop(), "clients/dpop/id"), "wrong-secret-0123"),
+        environment(DpopConfig::new()),
+    )
+    .unwrap();
+    let error = wrong.access_token().await.unwrap_err();
+    scan.shown("a wrong client secret's error", &error);
+    let failure = ClientBuilder::new(reqwest::Client::new())
+        .with(wrong.clone())
+        .build()
+        .get(resource("/secrecy/d"))
+        .send()
+        .await
+        .unwrap_err();
+    scan.error("the middleware's failure", &failure);
+
+    let bearer = ServiceAccountAuthorizer::new(
+        ClientInfo::new(
+            field(dot(), "clients/basic/id"),
+            field(dot(), "clients/basic/secret"),
+        ),
+        Environment::new("dot-plain")
+            .with_token_url(field(dot(), "token_endpoint"))
+            .unwrap()
+            .with_dpop(DpopConfig::new())
+            .unwrap(),
+    )
+    .unwrap();
+    let error = bearer.access_token().await.unwrap_err();
+    scan.shown("a Bearer answer's error", &error);
+
+    // What the requests carried: every token and every proof.
+    let seen = tap.seen.lock().unwrap().clone();
+    let seen = seen
+        .iter()
+        .chain(rewriting.seen.lock().unwrap().iter())
+        .cloned()
+        .collect::<Vec<_>>();
+    assert!(seen.len() >= 4, "{} requests", seen.len());
+    for (i, headers) in seen.iter().enumerate() {
+        let authorization = headers["authorization"].to_str().unwrap();
+        assert!(headers["authorization"].is_sensitive() && headers["dpop"].is_sensitive());
+        scan.secret(
+            format!("access token {i}"),
+            authorization.strip_prefix("DPoP ").unwrap(),
+        );
+        scan.secret(format!("proof {i}"), headers["dpop"].to_str().unwrap());
+    }
+    scan.debug("the authorizer", &authorizer)
+        .debug("its DPoP key", authorizer.dpop().unwrap())
+        .debug(
+            "a DpopKey",
+            &DpopKey::from_private_key(SigningAlgorithm::ES256, pem.as_bytes()).unwrap(),
+        )
+        .debug(
+            "the environment",
+            &environment(DpopConfig::new().with_key_file(&path)),
+        )
+        .debug("the token", &authorizer.access_token().await.unwrap());
+    for headers in &seen {
+        scan.output("a request's headers, as Debug", format!("{headers:?}"));
+    }
+    scan.logs(capture);
+    scan.assert_clean();
+}
