@@ -528,3 +528,58 @@ async fn no_key_proof_or_token_is_shown() {
     scan.logs(capture);
     scan.assert_clean();
 }
+
+/// The shared store and DPoP: two "processes" (authorizers) with their own generated keys never
+/// share a token (each key has its own store key: two token requests), while two with the same
+/// key file share one (one token request for both), and the adopted token works with the
+/// adopter's proofs.
+#[tokio::test]
+async fn a_shared_store_shares_a_token_only_between_holders_of_one_key() {
+    let dir = tempfile::tempdir().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let store = en_auth_oauth2::LocalStore::open(dir.path()).unwrap();
+    let build = |config: DpopConfig| {
+        ServiceAccountAuthorizer::builder(client(), environment(config))
+            .shared_store(store.clone())
+            .build()
+            .unwrap()
+    };
+    let get = |authorizer: ServiceAccountAuthorizer, path: &'static str| async move {
+        let response = http(&authorizer).get(resource(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        json(response).await
+    };
+
+    // Generated keys: one token each.
+    let (one, two) = (build(DpopConfig::new()), build(DpopConfig::new()));
+    assert_ne!(
+        one.dpop().unwrap().jwk_thumbprint(),
+        two.dpop().unwrap().jwk_thumbprint()
+    );
+    get(one.clone(), "/shared/one").await;
+    get(two.clone(), "/shared/two").await;
+    assert_eq!(one.token_requests() + two.token_requests(), 2);
+    let (t1, t2) = (
+        one.access_token().await.unwrap(),
+        two.access_token().await.unwrap(),
+    );
+    assert_ne!(t1.secret().expose_secret(), t2.secret().expose_secret());
+
+    // One key file: the second adopts the first one's token and proves it with the same key.
+    let key_dir = tempfile::tempdir().unwrap();
+    let path = key_dir.path().join("fleet.pem");
+    std::fs::write(&path, p256_pem()).unwrap();
+    let (first, second) = (
+        build(DpopConfig::new().with_key_file(&path)),
+        build(DpopConfig::new().with_key_file(&path)),
+    );
+    let a = get(first.clone(), "/shared/first").await;
+    let b = get(second.clone(), "/shared/second").await;
+    assert_eq!(a["jkt"], b["jkt"]);
+    assert_eq!(first.token_requests(), 1);
+    assert_eq!(second.token_requests(), 0, "adopted from the store");
+}
