@@ -201,4 +201,9 @@ fn token_refuses_a_dpop_environment_and_says_why() {
             assert!(stderr.contains(part), "{format}: {part:?} in {stderr}");
         }
     }
+    let text = sandbox.cmd(["envs"]).run_blocking().ok();
+    assert!(text.contains("a key generated per process"), "{text}");
+    let json: Value =
+        serde_json::from_str(&sandbox.cmd(["envs", "--json"]).run_blocking().ok()).unwrap();
+    assert_eq!(json[0]["dpop"], "ES256, a key generated per process");
 }

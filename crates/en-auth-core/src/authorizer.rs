@@ -382,6 +382,11 @@ impl<P: TokenProvider> Authorizer<P> {
     /// sensitive. For a synchronous hook that sees only headers (a tonic interceptor, with
     /// [`Authorizer::try_current_token`]); adapters that see the whole request use
     /// [`Authorizer::authorize`], which checks where the request goes first.
+    ///
+    /// A DPoP-bound token (RFC 9449, [`Token::is_dpop`]) also needs a `DPoP` proof of the
+    /// request's method and URI, which headers alone do not tell: this writes only
+    /// `Authorization: DPoP …`; use [`Authorizer::authorize`] (or `en-auth-tower`'s layer),
+    /// which signs the proof.
     pub fn apply_headers(&self, headers: &mut http::HeaderMap, token: &CurrentToken) {
         headers.insert(AUTHORIZATION_HEADER, token.header_value().clone());
         if let Some(key) = &self.inner.api_key {

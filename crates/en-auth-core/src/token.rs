@@ -172,8 +172,10 @@ impl Token {
         let mut bytes = Vec::with_capacity(bearer.len() - 2);
         bytes.extend_from_slice(b"DPoP ");
         bytes.extend_from_slice(&bearer.as_bytes()[7..]);
-        let mut value = http::HeaderValue::from_maybe_shared(bytes::Bytes::from(bytes))
-            .map_err(|_| crate::InternalError::new("a DPoP header value"))?;
+        let mut value =
+            http::HeaderValue::from_maybe_shared(bytes::Bytes::from(bytes)).map_err(|_| {
+                crate::InternalError::new("the DPoP Authorization header could not be built")
+            })?;
         value.set_sensitive(true);
         Ok(value)
     }

@@ -29,6 +29,8 @@ use zeroize::Zeroizing;
 /// ```
 pub struct DpopKey {
     algorithm: SigningAlgorithm,
+    /// The public key, as the header carries it.
+    jwk: Jwk,
     header: Header,
     key: EncodingKey,
     thumbprint: String,
@@ -140,9 +142,10 @@ impl DpopKey {
         let thumbprint = jwk.thumbprint(ThumbprintHash::SHA256).map_err(internal)?;
         let mut header = Header::new(alg);
         header.typ = Some("dpop+jwt".to_owned());
-        header.jwk = Some(jwk);
+        header.jwk = Some(jwk.clone());
         let signer = Self {
             algorithm,
+            jwk,
             header,
             key,
             thumbprint,
@@ -159,8 +162,7 @@ impl DpopKey {
 
     /// The public key as a JWK (RFC 7517), as each proof's header carries it.
     pub fn public_jwk(&self) -> &Jwk {
-        // Always set by with_key.
-        self.header.jwk.as_ref().expect("the DPoP key's JWK")
+        &self.jwk
     }
 
     /// The signing algorithm.
