@@ -689,6 +689,164 @@ mod tests {
         assert_eq!(judge(StatusCode::OK, grpc_ok).await, Verdict::Keep);
     }
 
+    /// Signs "proofs" that name their claims; issues DPoP-bound tokens.
+    struct Signer;
+    impl crate::DpopSigner for Signer {
+        fn sign_proof(&self, claims: &crate::DpopClaims<'_>) -> Result<String, Error> {
+            Ok(format!(
+                "{} {} {}",
+                claims.htm,
+                claims.htu,
+                claims.nonce.unwrap_or("-")
+            ))
+        }
+        fn jwk_thumbprint(&self) -> &str {
+            "jkt"
+        }
+        fn algorithm(&self) -> &str {
+            "ES256"
+        }
+    }
+
+    struct Bound {
+        client: ClientInfo,
+        calls: AtomicUsize,
+        dpop: crate::Dpop,
+    }
+
+    impl TokenProvider for Arc<Bound> {
+        async fn authorize(&self) -> Result<Token, Error> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok(
+                Token::new(format!("bound-{n}"), Some(Duration::from_secs(600)))
+                    .with_token_type("DPoP"),
+            )
+        }
+        fn client_info(&self) -> &ClientInfo {
+            &self.client
+        }
+        fn dpop(&self) -> Option<crate::Dpop> {
+            Some(self.dpop.clone())
+        }
+    }
+
+    fn dpop_challenge(error: &str, nonce: Option<&'static str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_str(&format!(r#"DPoP error="{error}""#)).unwrap(),
+        );
+        if let Some(nonce) = nonce {
+            headers.insert(
+                crate::dpop::DPOP_NONCE_HEADER,
+                HeaderValue::from_static(nonce),
+            );
+        }
+        headers
+    }
+
+    #[tokio::test]
+    async fn a_dpop_nonce_challenge_is_replayed_once_without_renewal() {
+        let provider = Arc::new(Bound {
+            client: ClientInfo::new("svc", "secret"),
+            calls: AtomicUsize::new(0),
+            dpop: crate::Dpop::new(Signer),
+        });
+        let authorizer = Authorizer::new(Arc::clone(&provider));
+        let mut first = request("https://api.example.com/r?q");
+        let ticket = authorizer.authorize(&mut first).await.unwrap();
+        assert_eq!(first.headers()["authorization"], "DPoP bound-1");
+        assert_eq!(first.headers()["dpop"], "GET https://api.example.com/r -");
+        assert!(first.headers()["dpop"].is_sensitive());
+        let challenge = dpop_challenge("use_dpop_nonce", Some("n-1"));
+        // No copy: the answer is returned, the token kept, the nonce remembered.
+        assert_eq!(
+            authorizer.verdict(&ticket, StatusCode::UNAUTHORIZED, &challenge, false),
+            Verdict::Return
+        );
+        assert_eq!(
+            authorizer.verdict(&ticket, StatusCode::UNAUTHORIZED, &challenge, true),
+            Verdict::Replay
+        );
+        let mut copy = request("https://api.example.com/r?q");
+        let retry = authorizer
+            .authorize_replay(&ticket, &mut copy)
+            .await
+            .unwrap();
+        assert!(retry.is_nonce_retry() && !retry.is_replay());
+        assert_eq!(retry.generation(), ticket.generation());
+        assert_eq!(copy.headers()["dpop"], "GET https://api.example.com/r n-1");
+        // Asked again: the answer is returned, nothing renewed.
+        assert_eq!(
+            authorizer.verdict(&retry, StatusCode::UNAUTHORIZED, &challenge, true),
+            Verdict::Return
+        );
+        // A challenge without a nonce cannot be answered.
+        assert_eq!(
+            authorizer.verdict(
+                &ticket,
+                StatusCode::UNAUTHORIZED,
+                &dpop_challenge("use_dpop_nonce", None),
+                true
+            ),
+            Verdict::Return
+        );
+        // A refused proof is not a refused token.
+        assert_eq!(
+            authorizer.verdict(
+                &ticket,
+                StatusCode::UNAUTHORIZED,
+                &dpop_challenge("invalid_dpop_proof", None),
+                true
+            ),
+            Verdict::Keep
+        );
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+        // The next request carries the nonce; a DPoP invalid_token renews the token.
+        let mut next = request("https://api.example.com/other");
+        let ticket = authorizer.authorize(&mut next).await.unwrap();
+        assert_eq!(
+            next.headers()["dpop"],
+            "GET https://api.example.com/other n-1"
+        );
+        assert_eq!(
+            authorizer.verdict(
+                &ticket,
+                StatusCode::UNAUTHORIZED,
+                &dpop_challenge("invalid_token", None),
+                true
+            ),
+            Verdict::Replay
+        );
+        let mut copy = request("https://api.example.com/other");
+        let renewed = authorizer
+            .authorize_replay(&ticket, &mut copy)
+            .await
+            .unwrap();
+        assert!(renewed.is_replay());
+        assert_eq!(copy.headers()["authorization"], "DPoP bound-2");
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_dpop_bound_token_without_a_key_is_a_configuration_error() {
+        // A custom provider that hands out a DPoP token but no key.
+        struct Keyless(ClientInfo);
+        impl TokenProvider for Keyless {
+            async fn authorize(&self) -> Result<Token, Error> {
+                Ok(Token::new("t", None).with_token_type("dpop"))
+            }
+            fn client_info(&self) -> &ClientInfo {
+                &self.0
+            }
+        }
+        let keyless = Authorizer::new(Keyless(ClientInfo::new("svc", "secret")));
+        let mut request = request("https://api.example.com/");
+        let error = keyless.authorize(&mut request).await.unwrap_err();
+        assert!(matches!(error, Error::Configuration(_)), "{error}");
+        assert!(request.headers().is_empty(), "unchanged on error");
+    }
+
     #[tokio::test]
     async fn a_uri_that_may_not_carry_a_token_is_refused_before_any_token_request() {
         let (authorizer, provider) = authorizer(RequestPolicy::default());
