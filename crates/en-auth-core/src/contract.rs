@@ -14,6 +14,9 @@
 //!    headers into the copy; `None` means "return the first answer". The replay's answer goes
 //!    through [`Authorizer::verdict`] too (with the replay's ticket).
 //!
+//! With DPoP (RFC 9449) the same three steps sign a proof for each request, and a resource's
+//! nonce challenge is answered by one replay with the same token (see [`Authorizer::verdict`]).
+//!
 //! The rules live here, once: a burst of rejections of one token costs one renewal (only the
 //! token a request carried is invalidated); a replay rejected again means the token is not the
 //! problem, and rejections do not renew it for 30 seconds; a request that cannot be copied is
@@ -266,6 +269,13 @@ impl<P: TokenProvider> Authorizer<P> {
     /// replay rejected again holds off renewals by rejection for 30 seconds: the token is not
     /// the problem (a wrong audience or scope, say), so meanwhile a rejection of that token is
     /// [`Verdict::Return`] (no renewal, no replay).
+    ///
+    /// For a request that carried a DPoP proof (RFC 9449), the answer's `DPoP-Nonce` is kept
+    /// for its origin first; a `401` with `WWW-Authenticate: DPoP error="use_dpop_nonce"` is
+    /// no rejection of the token: [`Verdict::Replay`] once, with the nonce given (a copy is
+    /// needed; [`Authorizer::authorize_replay`] signs a new proof for the same token), else
+    /// [`Verdict::Return`]; and `DPoP error="invalid_dpop_proof"` is [`Verdict::Keep`] (the
+    /// proof was refused, not the token: nothing is renewed).
     pub fn verdict(
         &self,
         ticket: &Ticket,
@@ -337,7 +347,9 @@ impl<P: TokenProvider> Authorizer<P> {
         tracing::warn!(
             %status,
             nonce_given = fresh_nonce,
-            "the resource server asked for a DPoP nonce again; returning its answer"
+            replayable,
+            "the resource server asked for a DPoP nonce, and the request is not replayed (no \
+             copy, no nonce given, or asked again after a replay); returning its answer"
         );
         Some(Verdict::Return)
     }
