@@ -329,7 +329,9 @@ impl TokenProvider for ClientCredentials {
 /// # Errors
 /// [`Error::Configuration`]: an unusable `dpop_key_file`, or `dpop = true` without the `dpop`
 /// feature.
-fn dpop_from_config(environment: &Environment) -> Result<Option<en_auth_core::Dpop>, Error> {
+pub(crate) fn dpop_from_config(
+    environment: &Environment,
+) -> Result<Option<en_auth_core::Dpop>, Error> {
     let Some(config) = environment.dpop() else {
         return Ok(None);
     };

@@ -583,3 +583,36 @@ async fn a_shared_store_shares_a_token_only_between_holders_of_one_key() {
     assert_eq!(first.token_requests(), 1);
     assert_eq!(second.token_requests(), 0, "adopted from the store");
 }
+
+/// Token exchange (RFC 8693) reads `dpop = true` too: its provider hands the authorizer a key
+/// (the exchanged tokens are requested with proofs, as client credentials' are).
+#[test]
+fn token_exchange_binds_its_tokens_too() {
+    use en_auth_oauth2::core::Authorizer;
+    use en_auth_oauth2::{SubjectToken, TokenExchange};
+    let exchange = TokenExchange::new(
+        client(),
+        environment(DpopConfig::new().with_signing_algorithm(SigningAlgorithm::EdDSA)),
+        SubjectToken::from_fn("urn:ietf:params:oauth:token-type:access_token", || async {
+            Ok(secrecy::SecretString::from("subject"))
+        }),
+        reqwest::Client::new(),
+    )
+    .unwrap();
+    let authorizer = Authorizer::new(exchange);
+    let dpop = authorizer.dpop().expect("a DPoP key");
+    assert_eq!(dpop.algorithm(), "EdDSA");
+    assert_eq!(dpop.jwk_thumbprint().len(), 43);
+    let without = TokenExchange::new(
+        client(),
+        Environment::new("plain")
+            .with_token_url(field(oidc_dpop(), "token_endpoint"))
+            .unwrap(),
+        SubjectToken::from_fn("urn:ietf:params:oauth:token-type:access_token", || async {
+            Ok(secrecy::SecretString::from("subject"))
+        }),
+        reqwest::Client::new(),
+    )
+    .unwrap();
+    assert!(Authorizer::new(without).dpop().is_none());
+}
