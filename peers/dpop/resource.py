@@ -18,8 +18,10 @@ a `jti` never seen, `ath` the token's SHA-256, `nonce` the server's current nonc
 use_dpop_nonce with a `DPoP-Nonce` header). Success: 200 with JSON naming the token's client and
 the key's thumbprint. Every answer carries the current `DPoP-Nonce`.
 
-Control: POST /_rotate_nonce makes a new nonce; GET /_stats?prefix=/p counts the answers to
-requests under /p by outcome.
+The nonce is per first path segment (`/a/...` and `/a/b` share one, `/b/...` has another), so
+that tests sharing the server disturb only themselves. Control: POST /_rotate_nonce?prefix=/a/
+makes a new nonce for `a`; GET /_stats?prefix=/a/ counts the answers to requests under /a/ by
+outcome (both answer with the segment's current DPoP-Nonce).
 """
 
 import base64
@@ -43,13 +45,24 @@ CLIENT = (os.environ["INTROSPECTION_CLIENT_ID"], os.environ["INTROSPECTION_CLIEN
 IAT_WINDOW = 60
 
 lock = threading.Lock()
-state = {"nonce": secrets.token_urlsafe(16)}
+# One nonce per first path segment (`/stale/...` → "stale"), so that the tests sharing this
+# server (one process runs them in parallel) rotate only their own.
+nonces = {}
 seen_jti = set()
 stats = defaultdict(lambda: defaultdict(int))
 
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def segment(path: str) -> str:
+    return path.lstrip("/").split("/", 1)[0]
+
+
+def nonce_for(name: str) -> str:
+    with lock:
+        return nonces.setdefault(name, secrets.token_urlsafe(16))
 
 
 def introspect(token: str) -> dict:
@@ -75,13 +88,11 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         sys.stderr.write("dpop resource: " + (format % args) + "\n")
 
-    def answer(self, status: int, body: dict, challenge: str | None = None):
+    def answer(self, status: int, body: dict, nonce: str, challenge: str | None = None):
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        with lock:
-            nonce = state["nonce"]
         self.send_header("DPoP-Nonce", nonce)
         if challenge:
             self.send_header("WWW-Authenticate", challenge)
@@ -96,34 +107,34 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self):
         self.read_body()
         url = urllib.parse.urlsplit(self.path)
+        prefix = urllib.parse.parse_qs(url.query).get("prefix", ["/"])[0]
         if url.path == "/_rotate_nonce":
             with lock:
-                state["nonce"] = secrets.token_urlsafe(16)
-            return self.answer(200, {"rotated": True})
+                nonces[segment(prefix)] = secrets.token_urlsafe(16)
+            return self.answer(200, {"rotated": True}, nonce_for(segment(prefix)))
         if url.path == "/_stats":
-            prefix = urllib.parse.parse_qs(url.query).get("prefix", ["/"])[0]
             with lock:
                 total = defaultdict(int)
                 for path, counts in stats.items():
                     if path.startswith(prefix):
                         for outcome, n in counts.items():
                             total[outcome] += n
-            return self.answer(200, dict(total))
+            return self.answer(200, dict(total), nonce_for(segment(prefix)))
         try:
             result = self.check(url.path)
         except Refusal as refusal:
             with lock:
                 stats[url.path][refusal.error] += 1
-                nonce = state["nonce"]
+            nonce = nonce_for(segment(url.path))
             description = refusal.description.replace('"', "'")
             challenge = f'DPoP algs="ES256 EdDSA", error="{refusal.error}", error_description="{description}"'
             body = {"error": refusal.error, "error_description": refusal.description}
             if refusal.error == "use_dpop_nonce":
                 body["nonce"] = nonce
-            return self.answer(401, body, challenge)
+            return self.answer(401, body, nonce, challenge)
         with lock:
             stats[url.path]["ok"] += 1
-        return self.answer(200, result)
+        return self.answer(200, result, nonce_for(segment(url.path)))
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any
 
@@ -168,9 +179,7 @@ class Handler(BaseHTTPRequestHandler):
         jti = claims.get("jti")
         if not isinstance(jti, str) or not jti:
             raise Refusal("invalid_dpop_proof", "no jti")
-        with lock:
-            nonce = state["nonce"]
-        if claims.get("nonce") != nonce:
+        if claims.get("nonce") != nonce_for(segment(path)):
             raise Refusal("use_dpop_nonce", "use the DPoP nonce given")
         with lock:
             if jti in seen_jti:

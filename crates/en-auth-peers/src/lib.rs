@@ -109,9 +109,10 @@ pub fn oidc_dpop() -> &'static Value {
 /// A resource server that checks DPoP proofs with jwcrypto (`peers/dpop/resource.py`, in the
 /// peers' virtualenv) and the tokens by the introspection of [`oidc_dpop`] (`cnf.jkt` must be
 /// the proof key's thumbprint); it requires its own nonce in every proof. Started on first
-/// use; its JSON has its `url`. `POST /_rotate_nonce` makes a new nonce; `GET
-/// /_stats?prefix=/p` counts the outcomes of the requests under `/p` (`ok`, `use_dpop_nonce`,
-/// `invalid_dpop_proof`, `invalid_token`).
+/// use; its JSON has its `url`. Its nonce is per first path segment (`/a/…`), so that tests
+/// running in parallel disturb only their own: `POST /_rotate_nonce?prefix=/a/` makes a new
+/// nonce for `/a/…`; `GET /_stats?prefix=/a/` counts the outcomes of the requests under `/a/`
+/// (`ok`, `use_dpop_nonce`, `invalid_dpop_proof`, `invalid_token`).
 ///
 /// # Panics
 /// If the virtualenv is not installed or the server does not start.
