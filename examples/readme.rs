@@ -30,6 +30,11 @@ pub struct CliDoctests;
 #[doc = include_str!("../docs/custom.md")]
 pub struct CustomDoctests;
 
+/// `docs/dpop.md`: DPoP, sender-constrained tokens.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/dpop.md")]
+pub struct DpopDoctests;
+
 /// `docs/environments.md`: environments and token responses.
 #[cfg(doctest)]
 #[doc = include_str!("../docs/environments.md")]

@@ -5,6 +5,9 @@
 //!     cargo run --example service_account -- https://api.example.com/resource
 //! ```
 //!
+//! With `dpop = true` in the environment (RFC 9449), the tokens are bound to a key generated
+//! for this run, and every request carries a proof signed with it.
+//!
 //! A client that authenticates by key (`token_endpoint_auth_method = "private_key_jwt"` and a
 //! `private_key_file`, or a `client_assertion_file`, in its environment) needs no
 //! `CLIENT_SECRET`: unset, the client has no secret, and the authorizer says so if its method
@@ -341,6 +344,54 @@ mod tests {
             "{info}"
         );
         assert_eq!(info["exchanged_audience"], "urn:en-auth:reports", "{info}");
+    }
+
+    /// DPoP (RFC 9449) from the environments file alone (`dpop = true`): the example's `get`
+    /// in a child process, against oidc-provider requiring nonces and the resource server
+    /// that checks each proof (jwcrypto) and the token's `cnf.jkt` (introspection).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dpop_client_needs_only_the_environments_file() {
+        use en_auth_peers::{dpop_resource, field, oidc_dpop};
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("environments.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[prod]\ntoken_url = \"{}\"\nscopes = [\"{}\"]\ndpop = true\n",
+                field(oidc_dpop(), "token_endpoint"),
+                field(oidc_dpop(), "scope"),
+            ),
+        )
+        .unwrap();
+        let url = format!("{}/example/dpop", field(dpop_resource(), "url"));
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child
+            .args([
+                "--exact",
+                "tests::child_get",
+                "--include-ignored",
+                "--nocapture",
+            ])
+            .env("EN_AUTH_ENVIRONMENTS", &file)
+            .env("ENVIRONMENT", "prod")
+            .env("CLIENT_ID", field(oidc_dpop(), "clients/dpop/id"))
+            .env("CLIENT_SECRET", field(oidc_dpop(), "clients/dpop/secret"))
+            .env_remove("API_KEY")
+            .env("SERVICE_ACCOUNT_TEST_URL", &url);
+        let output = tokio::task::spawn_blocking(move || child.output().unwrap())
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(stdout.contains("200 OK"), "{stdout}");
+        // The resource's answer: the token's client, and the thumbprint of the key that signed
+        // the proof, which the token is bound to.
+        assert!(stdout.contains("\"client_id\": \"svc-dpop\""), "{stdout}");
+        assert!(stdout.contains("\"jkt\": \""), "{stdout}");
     }
 
     /// Run by the tests above in a child process: the example's `get`.

@@ -5,7 +5,7 @@
 //! own form decoder). Properties: never panics; `Ok` only for a body that is a JSON object or
 //! a form made of form characters alone (no whitespace, quote, brace or angle bracket: never
 //! HTML) with an `access_token`; on `Ok` the access token is non-empty and is the body's
-//! `access_token`, the token type is Bearer (any case), there is no `error` member, the
+//! `access_token`, the token type is Bearer or DPoP (RFC 9449; any case), there is no `error` member, the
 //! lifetime is `expires_in` (number, numeric string, or 300 s when absent/unusable) less one
 //! second, clamped to [`MAX_LIFETIME`], `scope` is the body's (an array of strings joined with
 //! spaces); renewal falls between receipt and expiry. On `Err`, an OAuth2 error (invalid
@@ -56,7 +56,8 @@ pub fn check(body: &[u8]) {
             let access = token.access_token().expose_secret();
             assert!(!access.is_empty(), "Ok with an empty access token");
             assert!(
-                token.token_type().trim().eq_ignore_ascii_case("bearer"),
+                token.token_type().trim().eq_ignore_ascii_case("bearer")
+                    || token.token_type().trim().eq_ignore_ascii_case("dpop"),
                 "Ok with token type {:?}",
                 token.token_type()
             );

@@ -142,6 +142,7 @@ fn describe_text(out: &mut String, env: &Environment) {
         "refresh_token_rotation",
         env.refresh_token_rotation().then(|| "true".to_owned()),
     );
+    field("dpop", env.dpop().map(dpop_summary));
     // Names only: the values may be secrets (client_assertion …).
     field(
         "extra_params",
@@ -164,6 +165,24 @@ fn describe_text(out: &mut String, env: &Environment) {
     );
 }
 
+/// `dpop = true`'s settings in a few words: the algorithm, where the key comes from, and
+/// whether a Bearer answer is accepted (the key file's path, never its content).
+fn dpop_summary(config: &en_auth_oauth2::DpopConfig) -> String {
+    let algorithm = config
+        .signing_algorithm
+        .map_or("ES256", en_auth_oauth2::SigningAlgorithm::as_str);
+    let key = config.key_file.as_ref().map_or_else(
+        || "a key generated per process".to_owned(),
+        |path| format!("key {}", path.display()),
+    );
+    let bearer = if config.allow_bearer {
+        ", Bearer answers accepted"
+    } else {
+        ""
+    };
+    format!("{algorithm}, {key}{bearer}")
+}
+
 fn describe_json(env: &Environment) -> Value {
     json!({
         "id": env.id(),
@@ -179,6 +198,7 @@ fn describe_json(env: &Environment) -> Value {
         "refresh_token_rotation": env.refresh_token_rotation(),
         "tls_client_certificate_file": env.tls_client().map(|t| t.certificate_file.display().to_string()),
         "tls_client_key_file": env.tls_client().map(|t| t.key_file.display().to_string()),
+        "dpop": env.dpop().map(dpop_summary),
         "extra_params": env.extra_params().iter().map(|(name, _)| name).collect::<Vec<_>>(),
         "flows": flows(env),
     })

@@ -83,6 +83,15 @@ fn has_client_secret(client: &ClientArgs) -> bool {
 /// its holder exits however it exits, so a long wait costs nothing when the holder is gone.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
 
+/// Why `en-auth token` (any `--format`) and `en-auth exec` refuse an environment with
+/// `dpop = true`.
+const DPOP_REFUSAL: &str = "the environment binds its tokens to a key with DPoP (`dpop = true`, \
+RFC 9449), and a DPoP-bound token cannot be printed as an `Authorization` header or handed to \
+another program: every request must also carry a `DPoP` proof signed with the client's private \
+key for that request's method and URL, and that key lives only in the process that obtained \
+the token. Send the requests from a program that uses en-auth (the reqwest middleware, the \
+en-auth-tower layer or the blocking API), which signs a proof for each one";
+
 /// A client-credentials token, through a `ServiceAccountAuthorizer` that shares through the
 /// environment's local directory or the cache directory: a token another process stored is
 /// adopted while it is valid for long enough; otherwise one process asks the token endpoint
@@ -90,6 +99,9 @@ const LOCK_WAIT: Duration = Duration::from_secs(30);
 async fn client_credentials(args: &TokenArgs, cx: &Context<'_>) -> Result<IssuedToken, Failure> {
     let mut subject = subject(&args.client, None);
     let environment = load_environment(&args.client, &subject)?;
+    if environment.dpop().is_some() {
+        return Err(Failure::new(Exit::Configuration, &subject, DPOP_REFUSAL));
+    }
     // The store: the environment's local directory (`shared_cache.path`), shared with the
     // services and jobs of this machine; else the cache directory; none with --no-cache. A
     // Redis `url` is the services' own: the command line keeps to its cache directory.

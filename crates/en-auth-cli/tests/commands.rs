@@ -215,3 +215,27 @@ fn help_shows_examples_and_exit_codes_for_each_command() {
     let version = sandbox.cmd(["--version"]).run_blocking().ok();
     assert_eq!(version, format!("en-auth {}\n", env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn token_refuses_a_dpop_environment_and_says_why() {
+    let sandbox = Sandbox::new(
+        "token-dpop",
+        "[bound]\ntoken_url = \"https://auth.example.com/oauth2/token\"\ndpop = true\n",
+    );
+    for format in ["header", "raw", "json"] {
+        let run = sandbox
+            .cmd(["token", "--env", "bound", "--format", format])
+            .env("CLIENT_ID", "svc")
+            .env("CLIENT_SECRET", "secret")
+            .run_blocking();
+        let stderr = run.fails_with(3);
+        for part in ["DPoP", "proof", "private", "key", "method and URL"] {
+            assert!(stderr.contains(part), "{format}: {part:?} in {stderr}");
+        }
+    }
+    let text = sandbox.cmd(["envs"]).run_blocking().ok();
+    assert!(text.contains("a key generated per process"), "{text}");
+    let json: Value =
+        serde_json::from_str(&sandbox.cmd(["envs", "--json"]).run_blocking().ok()).unwrap();
+    assert_eq!(json[0]["dpop"], "ES256, a key generated per process");
+}

@@ -78,6 +78,8 @@ struct Inner<P> {
     shared: Option<Shared>,
     /// Why the current token was last rejected, for the renewal's trigger.
     rejections: LastRejection,
+    /// The provider's DPoP key (RFC 9449), when its tokens are DPoP-bound.
+    dpop: Option<crate::Dpop>,
 }
 
 impl<P: TokenProvider> std::fmt::Debug for Authorizer<P> {
@@ -92,6 +94,7 @@ impl<P: TokenProvider> std::fmt::Debug for Authorizer<P> {
             .field("policy", &self.inner.policy)
             .field("requests", &self.inner.requests)
             .field("shared_store", &self.shared_store())
+            .field("dpop", &self.inner.dpop)
             .finish()
     }
 }
@@ -137,8 +140,10 @@ impl<P: TokenProvider> Authorizer<P> {
             value.set_sensitive(true);
             Some(value)
         });
+        let dpop = provider.dpop();
         Self {
             inner: Arc::new(Inner {
+                dpop,
                 provider,
                 policy,
                 requests,
@@ -160,6 +165,11 @@ impl<P: TokenProvider> Authorizer<P> {
     /// The renewal policy.
     pub fn policy(&self) -> &RenewalPolicy {
         &self.inner.policy
+    }
+
+    /// The DPoP key (RFC 9449) its provider binds tokens to, if any.
+    pub fn dpop(&self) -> Option<&crate::Dpop> {
+        self.inner.dpop.as_ref()
     }
 
     /// The request policy: which URLs may carry the token, which answers reject it.
@@ -372,6 +382,11 @@ impl<P: TokenProvider> Authorizer<P> {
     /// sensitive. For a synchronous hook that sees only headers (a tonic interceptor, with
     /// [`Authorizer::try_current_token`]); adapters that see the whole request use
     /// [`Authorizer::authorize`], which checks where the request goes first.
+    ///
+    /// A DPoP-bound token (RFC 9449, [`Token::is_dpop`]) also needs a `DPoP` proof of the
+    /// request's method and URI, which headers alone do not tell: this writes only
+    /// `Authorization: DPoP …`; use [`Authorizer::authorize`] (or `en-auth-tower`'s layer),
+    /// which signs the proof.
     pub fn apply_headers(&self, headers: &mut http::HeaderMap, token: &CurrentToken) {
         headers.insert(AUTHORIZATION_HEADER, token.header_value().clone());
         if let Some(key) = &self.inner.api_key {

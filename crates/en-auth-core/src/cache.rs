@@ -102,6 +102,8 @@ pub(crate) struct Entry {
     replay_rejected_at: AtomicU64,
     /// The token's id in the shared store, when there is one.
     shared_id: Option<String>,
+    /// For a DPoP-bound token (RFC 9449): its hash for the proofs' `ath` claim.
+    dpop_ath: Option<Box<str>>,
 }
 
 impl Entry {
@@ -124,6 +126,7 @@ impl Entry {
             background_after: AtomicU64::new(u64::MAX),
             replay_rejected_at: AtomicU64::new(0),
             shared_id: None,
+            dpop_ath: None,
         }
     }
 
@@ -135,8 +138,13 @@ impl Entry {
         let usable_until = token
             .expires_at()
             .map(|expires| usable_until(expires, token.lifetime().unwrap_or_default()));
+        let dpop_ath = token.is_dpop().then(|| {
+            use secrecy::ExposeSecret;
+            crate::dpop::access_token_hash(token.access_token().expose_secret()).into_boxed_str()
+        });
         Ok(Self {
-            header: token.bearer_header()?,
+            header: token.authorization_header()?,
+            dpop_ath,
             token,
             generation,
             invalidated: AtomicBool::new(false),
@@ -223,9 +231,16 @@ impl CurrentToken {
         self.entry.token.access_token()
     }
 
-    /// The ready `Authorization` header value (`Bearer <token>`, marked sensitive).
+    /// The ready `Authorization` header value (`Bearer <token>`, or `DPoP <token>` for a
+    /// DPoP-bound token, marked sensitive).
     pub fn header_value(&self) -> &HeaderValue {
         &self.entry.header
+    }
+
+    /// For a DPoP-bound token: the `ath` of its proofs (RFC 9449 §4.2).
+    #[inline]
+    pub(crate) fn dpop_ath(&self) -> Option<&str> {
+        self.entry.dpop_ath.as_deref()
     }
 
     /// Identifies this token within its authorizer; pass it to

@@ -14,6 +14,9 @@
 //!    headers into the copy; `None` means "return the first answer". The replay's answer goes
 //!    through [`Authorizer::verdict`] too (with the replay's ticket).
 //!
+//! With DPoP (RFC 9449) the same three steps sign a proof for each request, and a resource's
+//! nonce challenge is answered by one replay with the same token (see [`Authorizer::verdict`]).
+//!
 //! The rules live here, once: a burst of rejections of one token costs one renewal (only the
 //! token a request carried is invalidated); a replay rejected again means the token is not the
 //! problem, and rejections do not renew it for 30 seconds; a request that cannot be copied is
@@ -100,6 +103,10 @@ impl<B> OutgoingRequest for http::Request<B> {
 pub struct Ticket {
     generation: u64,
     replay: bool,
+    /// The request's origin, for the answer's `DPoP-Nonce` (0: no DPoP proof was sent).
+    origin: u64,
+    /// Whether this ticket authorized a replay with a DPoP nonce (the same token).
+    nonce_retry: bool,
 }
 
 impl Ticket {
@@ -107,7 +114,15 @@ impl Ticket {
         Self {
             generation: token.generation(),
             replay: false,
+            origin: 0,
+            nonce_retry: false,
         }
+    }
+
+    /// This ticket, for a request whose DPoP proof went to the origin of `origin`.
+    pub(crate) fn with_origin(mut self, origin: u64) -> Self {
+        self.origin = origin;
+        self
     }
 
     /// The token's [generation](CurrentToken::generation): it changes with every new token.
@@ -115,9 +130,16 @@ impl Ticket {
         self.generation
     }
 
-    /// Whether this ticket authorized a replay (from [`Authorizer::authorize_replay`]).
+    /// Whether this ticket authorized a replay with a renewed token (from
+    /// [`Authorizer::authorize_replay`]).
     pub fn is_replay(&self) -> bool {
         self.replay
+    }
+
+    /// Whether this ticket authorized a replay with the same DPoP-bound token and the nonce a
+    /// resource server asked for (RFC 9449 §9; from [`Authorizer::authorize_replay`]).
+    pub fn is_nonce_retry(&self) -> bool {
+        self.nonce_retry
     }
 }
 
@@ -172,8 +194,8 @@ impl<P: TokenProvider> Authorizer<P> {
     pub async fn authorize(&self, request: &mut impl OutgoingRequest) -> Result<Ticket, Error> {
         self.check_target(request.target())?;
         let token = self.access_token().await?;
-        self.apply_headers(request.headers_mut(), &token);
-        Ok(Ticket::first(&token))
+        let origin = self.write_headers(request, &token)?;
+        Ok(Ticket::first(&token).with_origin(origin))
     }
 
     /// [`Authorizer::authorize`] without waiting: `Ok(None)` when no usable token is cached
@@ -192,8 +214,45 @@ impl<P: TokenProvider> Authorizer<P> {
         let Ok(token) = self.cached_token() else {
             return Ok(None);
         };
-        self.apply_headers(request.headers_mut(), &token);
-        Ok(Some(Ticket::first(&token)))
+        let origin = self.write_headers(request, &token)?;
+        Ok(Some(Ticket::first(&token).with_origin(origin)))
+    }
+
+    /// Writes the token's headers into `request`: `Authorization` (and `X-Api-Key`), and for a
+    /// DPoP-bound token (RFC 9449) a `DPoP` proof for the request's method and URI, signed
+    /// first, so that the request is unchanged on error. Returns the origin's key for the
+    /// answer's nonce (0 without a proof).
+    #[inline]
+    pub(crate) fn write_headers(
+        &self,
+        request: &mut impl OutgoingRequest,
+        token: &CurrentToken,
+    ) -> Result<u64, Error> {
+        let Some(ath) = token.dpop_ath() else {
+            self.apply_headers(request.headers_mut(), token);
+            return Ok(0);
+        };
+        self.write_dpop_headers(request, token, ath)
+    }
+
+    #[cold]
+    fn write_dpop_headers(
+        &self,
+        request: &mut impl OutgoingRequest,
+        token: &CurrentToken,
+        ath: &str,
+    ) -> Result<u64, Error> {
+        let dpop = self.dpop().ok_or_else(|| {
+            Error::from(crate::ConfigurationError::new(
+                "the token is DPoP-bound (token_type DPoP), and the authorizer has no DPoP key \
+                 to sign proofs with (TokenProvider::dpop)",
+            ))
+        })?;
+        let (proof, origin) = dpop.proof_for(request.method(), request.target(), Some(ath))?;
+        let headers = request.headers_mut();
+        headers.insert(crate::dpop::DPOP_HEADER, proof);
+        self.apply_headers(headers, token);
+        Ok(origin)
     }
 
     /// Judges the answer to a request authorized with `ticket`, from its `status` and
@@ -210,6 +269,13 @@ impl<P: TokenProvider> Authorizer<P> {
     /// replay rejected again holds off renewals by rejection for 30 seconds: the token is not
     /// the problem (a wrong audience or scope, say), so meanwhile a rejection of that token is
     /// [`Verdict::Return`] (no renewal, no replay).
+    ///
+    /// For a request that carried a DPoP proof (RFC 9449), the answer's `DPoP-Nonce` is kept
+    /// for its origin first; a `401` with `WWW-Authenticate: DPoP error="use_dpop_nonce"` is
+    /// no rejection of the token: [`Verdict::Replay`] once, with the nonce given (a copy is
+    /// needed; [`Authorizer::authorize_replay`] signs a new proof for the same token), else
+    /// [`Verdict::Return`]; and `DPoP error="invalid_dpop_proof"` is [`Verdict::Keep`] (the
+    /// proof was refused, not the token: nothing is renewed).
     pub fn verdict(
         &self,
         ticket: &Ticket,
@@ -217,6 +283,11 @@ impl<P: TokenProvider> Authorizer<P> {
         headers: &HeaderMap,
         replayable: bool,
     ) -> Verdict {
+        if ticket.origin != 0 {
+            if let Some(verdict) = self.dpop_verdict(ticket, status, headers, replayable) {
+                return verdict;
+            }
+        }
         let Some(trigger) = self.rejection(status, headers) else {
             return Verdict::Keep;
         };
@@ -244,18 +315,59 @@ impl<P: TokenProvider> Authorizer<P> {
         Verdict::Replay
     }
 
+    /// Keeps the `DPoP-Nonce` of an answer to a request that carried a DPoP proof, and judges
+    /// a resource server's `use_dpop_nonce` challenge (RFC 9449 §9): the token is not
+    /// rejected; the request is replayed once with the nonce given (a copy is needed), else
+    /// the answer is returned (the next request carries the nonce). `None`: judge as usual.
+    #[cold]
+    fn dpop_verdict(
+        &self,
+        ticket: &Ticket,
+        status: StatusCode,
+        headers: &HeaderMap,
+        replayable: bool,
+    ) -> Option<Verdict> {
+        let dpop = self.dpop()?;
+        let fresh_nonce = dpop.remember_nonce_for(ticket.origin, headers);
+        if crate::dpop::proof_refused(status, headers) {
+            tracing::warn!(
+                %status,
+                "the resource server refused the DPoP proof (invalid_dpop_proof): the token is \
+                 kept, and the answer returned (was the request changed after it was signed?)"
+            );
+            return Some(Verdict::Keep);
+        }
+        if !crate::dpop::nonce_challenge(status, headers) {
+            return None;
+        }
+        if fresh_nonce && replayable && !ticket.nonce_retry && !ticket.replay {
+            tracing::debug!("the resource server asked for a DPoP nonce; replaying once with it");
+            return Some(Verdict::Replay);
+        }
+        tracing::warn!(
+            %status,
+            nonce_given = fresh_nonce,
+            replayable,
+            "the resource server asked for a DPoP nonce, and the request is not replayed (no \
+             copy, no nonce given, or asked again after a replay); returning its answer"
+        );
+        Some(Verdict::Return)
+    }
+
     /// Authorizes the copy of a request whose first answer was [`Verdict::Replay`]: waits for
-    /// the renewed token and writes its headers into `replay`. `None` means "return the first
-    /// answer": the renewal failed (the request itself completed, so its rejection is the
-    /// answer, not the renewal error, which is logged), or the token was not renewed (a replay
-    /// with it was rejected before).
+    /// the renewed token and writes its headers into `replay` — or, when the answer was a
+    /// resource server's DPoP nonce challenge (the token is still valid), signs a new proof
+    /// with the nonce for the same token. `None` means "return the first answer": the renewal
+    /// failed (the request itself completed, so its rejection is the answer, not the renewal
+    /// error, which is logged), or the token was not renewed (a replay with it was rejected
+    /// before).
     pub async fn authorize_replay(
         &self,
         first: &Ticket,
         replay: &mut impl OutgoingRequest,
     ) -> Option<Ticket> {
         let renewal = self.access_token().await;
-        self.replay_ticket(first, renewal, replay.headers_mut())
+        self.replay_ticket(first, renewal, replay)
     }
 
     /// The replay's ticket from the renewal's outcome, with its headers written: the decision
@@ -264,14 +376,35 @@ impl<P: TokenProvider> Authorizer<P> {
         &self,
         first: &Ticket,
         renewal: Result<CurrentToken, Error>,
-        headers: &mut HeaderMap,
+        replay: &mut impl OutgoingRequest,
     ) -> Option<Ticket> {
+        let written = |token: &CurrentToken, replay: &mut _| match self.write_headers(replay, token)
+        {
+            Ok(origin) => Some(origin),
+            Err(error) => {
+                tracing::warn!(%error, "cannot authorize the replay; returning the first answer");
+                None
+            }
+        };
         match renewal {
             Ok(token) if token.generation() != first.generation => {
-                self.apply_headers(headers, &token);
+                let origin = written(&token, replay)?;
                 Some(Ticket {
                     generation: token.generation(),
                     replay: true,
+                    origin,
+                    nonce_retry: false,
+                })
+            }
+            // The same token, still valid: the answer was a DPoP nonce challenge, not a
+            // rejection (a rejected token is never handed out again).
+            Ok(token) if token.dpop_ath().is_some() && !first.replay && !first.nonce_retry => {
+                let origin = written(&token, replay)?;
+                Some(Ticket {
+                    generation: token.generation(),
+                    replay: false,
+                    origin,
+                    nonce_retry: true,
                 })
             }
             Ok(_) => None,
@@ -308,9 +441,9 @@ fn grpc_unauthenticated(headers: &HeaderMap) -> bool {
         .is_some_and(|status| status.as_bytes() == GRPC_STATUS_UNAUTHENTICATED.as_bytes())
 }
 
-/// A `Bearer` challenge with `error="invalid_token"` in `WWW-Authenticate` (RFC 6750 §3.1),
-/// parsed by `http-auth` (RFC 7235 challenges). An unparsable header is no such challenge.
-fn invalid_token_challenge(headers: &HeaderMap) -> bool {
+/// The challenges of `WWW-Authenticate`, parsed by `http-auth` (RFC 7235 challenges); an
+/// unparsable header value yields the challenges before the fault.
+pub(crate) fn challenges(headers: &HeaderMap) -> impl Iterator<Item = http_auth::ChallengeRef<'_>> {
     headers
         .get_all(WWW_AUTHENTICATE)
         .iter()
@@ -318,12 +451,18 @@ fn invalid_token_challenge(headers: &HeaderMap) -> bool {
         // Each header value parsed on its own: one that does not parse does not hide a later
         // header's challenge.
         .flat_map(|value| http_auth::parser::ChallengeParser::new(value).map_while(Result::ok))
-        .any(|challenge| {
-            challenge.scheme.eq_ignore_ascii_case("bearer")
-                && challenge.params.iter().any(|(name, value)| {
-                    name.eq_ignore_ascii_case("error") && value.to_unescaped() == "invalid_token"
-                })
-        })
+}
+
+/// A `Bearer` (RFC 6750 §3.1) or `DPoP` (RFC 9449 §7.1) challenge with
+/// `error="invalid_token"` in `WWW-Authenticate`. An unparsable header is no such challenge.
+fn invalid_token_challenge(headers: &HeaderMap) -> bool {
+    challenges(headers).any(|challenge| {
+        (challenge.scheme.eq_ignore_ascii_case("bearer")
+            || challenge.scheme.eq_ignore_ascii_case("dpop"))
+            && challenge.params.iter().any(|(name, value)| {
+                name.eq_ignore_ascii_case("error") && value.to_unescaped() == "invalid_token"
+            })
+    })
 }
 
 #[cfg(test)]
@@ -560,6 +699,164 @@ mod tests {
         let mut grpc_ok = HeaderMap::new();
         grpc_ok.insert(GRPC_STATUS, HeaderValue::from_static("0"));
         assert_eq!(judge(StatusCode::OK, grpc_ok).await, Verdict::Keep);
+    }
+
+    /// Signs "proofs" that name their claims; issues DPoP-bound tokens.
+    struct Signer;
+    impl crate::DpopSigner for Signer {
+        fn sign_proof(&self, claims: &crate::DpopClaims<'_>) -> Result<String, Error> {
+            Ok(format!(
+                "{} {} {}",
+                claims.htm,
+                claims.htu,
+                claims.nonce.unwrap_or("-")
+            ))
+        }
+        fn jwk_thumbprint(&self) -> &str {
+            "jkt"
+        }
+        fn algorithm(&self) -> &str {
+            "ES256"
+        }
+    }
+
+    struct Bound {
+        client: ClientInfo,
+        calls: AtomicUsize,
+        dpop: crate::Dpop,
+    }
+
+    impl TokenProvider for Arc<Bound> {
+        async fn authorize(&self) -> Result<Token, Error> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok(
+                Token::new(format!("bound-{n}"), Some(Duration::from_secs(600)))
+                    .with_token_type("DPoP"),
+            )
+        }
+        fn client_info(&self) -> &ClientInfo {
+            &self.client
+        }
+        fn dpop(&self) -> Option<crate::Dpop> {
+            Some(self.dpop.clone())
+        }
+    }
+
+    fn dpop_challenge(error: &str, nonce: Option<&'static str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_str(&format!(r#"DPoP error="{error}""#)).unwrap(),
+        );
+        if let Some(nonce) = nonce {
+            headers.insert(
+                crate::dpop::DPOP_NONCE_HEADER,
+                HeaderValue::from_static(nonce),
+            );
+        }
+        headers
+    }
+
+    #[tokio::test]
+    async fn a_dpop_nonce_challenge_is_replayed_once_without_renewal() {
+        let provider = Arc::new(Bound {
+            client: ClientInfo::new("svc", "secret"),
+            calls: AtomicUsize::new(0),
+            dpop: crate::Dpop::new(Signer),
+        });
+        let authorizer = Authorizer::new(Arc::clone(&provider));
+        let mut first = request("https://api.example.com/r?q");
+        let ticket = authorizer.authorize(&mut first).await.unwrap();
+        assert_eq!(first.headers()["authorization"], "DPoP bound-1");
+        assert_eq!(first.headers()["dpop"], "GET https://api.example.com/r -");
+        assert!(first.headers()["dpop"].is_sensitive());
+        let challenge = dpop_challenge("use_dpop_nonce", Some("n-1"));
+        // No copy: the answer is returned, the token kept, the nonce remembered.
+        assert_eq!(
+            authorizer.verdict(&ticket, StatusCode::UNAUTHORIZED, &challenge, false),
+            Verdict::Return
+        );
+        assert_eq!(
+            authorizer.verdict(&ticket, StatusCode::UNAUTHORIZED, &challenge, true),
+            Verdict::Replay
+        );
+        let mut copy = request("https://api.example.com/r?q");
+        let retry = authorizer
+            .authorize_replay(&ticket, &mut copy)
+            .await
+            .unwrap();
+        assert!(retry.is_nonce_retry() && !retry.is_replay());
+        assert_eq!(retry.generation(), ticket.generation());
+        assert_eq!(copy.headers()["dpop"], "GET https://api.example.com/r n-1");
+        // Asked again: the answer is returned, nothing renewed.
+        assert_eq!(
+            authorizer.verdict(&retry, StatusCode::UNAUTHORIZED, &challenge, true),
+            Verdict::Return
+        );
+        // A challenge without a nonce cannot be answered.
+        assert_eq!(
+            authorizer.verdict(
+                &ticket,
+                StatusCode::UNAUTHORIZED,
+                &dpop_challenge("use_dpop_nonce", None),
+                true
+            ),
+            Verdict::Return
+        );
+        // A refused proof is not a refused token.
+        assert_eq!(
+            authorizer.verdict(
+                &ticket,
+                StatusCode::UNAUTHORIZED,
+                &dpop_challenge("invalid_dpop_proof", None),
+                true
+            ),
+            Verdict::Keep
+        );
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+        // The next request carries the nonce; a DPoP invalid_token renews the token.
+        let mut next = request("https://api.example.com/other");
+        let ticket = authorizer.authorize(&mut next).await.unwrap();
+        assert_eq!(
+            next.headers()["dpop"],
+            "GET https://api.example.com/other n-1"
+        );
+        assert_eq!(
+            authorizer.verdict(
+                &ticket,
+                StatusCode::UNAUTHORIZED,
+                &dpop_challenge("invalid_token", None),
+                true
+            ),
+            Verdict::Replay
+        );
+        let mut copy = request("https://api.example.com/other");
+        let renewed = authorizer
+            .authorize_replay(&ticket, &mut copy)
+            .await
+            .unwrap();
+        assert!(renewed.is_replay());
+        assert_eq!(copy.headers()["authorization"], "DPoP bound-2");
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_dpop_bound_token_without_a_key_is_a_configuration_error() {
+        // A custom provider that hands out a DPoP token but no key.
+        struct Keyless(ClientInfo);
+        impl TokenProvider for Keyless {
+            async fn authorize(&self) -> Result<Token, Error> {
+                Ok(Token::new("t", None).with_token_type("dpop"))
+            }
+            fn client_info(&self) -> &ClientInfo {
+                &self.0
+            }
+        }
+        let keyless = Authorizer::new(Keyless(ClientInfo::new("svc", "secret")));
+        let mut request = request("https://api.example.com/");
+        let error = keyless.authorize(&mut request).await.unwrap_err();
+        assert!(matches!(error, Error::Configuration(_)), "{error}");
+        assert!(request.headers().is_empty(), "unchanged on error");
     }
 
     #[tokio::test]

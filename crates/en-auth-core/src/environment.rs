@@ -31,6 +31,10 @@
 //! # grant_type = "jwt_bearer"                            # RFC 7523 §2.1, with:
 //! # assertion_file = "/var/run/secrets/tokens/token"
 //! # refresh_token_rotation = true                        # Cognito app client rotates refresh tokens
+//! # dpop = true                                          # DPoP-bound tokens (RFC 9449; `dpop` feature)
+//! # dpop_signing_algorithm = "ES256"                     # ES256 (default) or EdDSA
+//! # dpop_key_file = "keys/dpop.pem"                      # default: a key generated per authorizer
+//! # dpop_allow_bearer = false                            # accept a Bearer answer to a DPoP request
 //! # [dev.extra_params]
 //! # audience = "https://api.example.com"
 //! # [dev.shared_cache]                                   # share tokens across a fleet (Redis)
@@ -207,6 +211,50 @@ impl TlsClientConfig {
     }
 }
 
+/// DPoP (RFC 9449): tokens bound to a key the client holds, each request carrying a proof
+/// signed with it. Part of an [`Environment`] (`dpop = true` and the `dpop_*` fields); used by
+/// `en-auth-oauth2` with its `dpop` feature.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DpopConfig {
+    /// `dpop_signing_algorithm`: `ES256` (the default) or `EdDSA`.
+    pub signing_algorithm: Option<SigningAlgorithm>,
+    /// `dpop_key_file`: the private key (a PEM or JWK file); default: a new key generated for
+    /// each authorizer (the token is then never shared with another process).
+    pub key_file: Option<PathBuf>,
+    /// `dpop_allow_bearer`: accept a `Bearer` token from a server that does not bind it
+    /// (default `false`: such an answer is an error).
+    pub allow_bearer: bool,
+}
+
+impl DpopConfig {
+    /// DPoP with a generated ES256 key.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With this signing algorithm (`ES256` or `EdDSA`).
+    #[must_use]
+    pub fn with_signing_algorithm(mut self, algorithm: SigningAlgorithm) -> Self {
+        self.signing_algorithm = Some(algorithm);
+        self
+    }
+
+    /// With the private key in this file (PEM or JWK).
+    #[must_use]
+    pub fn with_key_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.key_file = Some(path.into());
+        self
+    }
+
+    /// Accepting a `Bearer` answer to a DPoP token request.
+    #[must_use]
+    pub fn with_bearer_allowed(mut self, allow: bool) -> Self {
+        self.allow_bearer = allow;
+        self
+    }
+}
+
 /// Where and how tokens are obtained for one environment id.
 ///
 /// ```
@@ -242,6 +290,7 @@ pub struct Environment {
     grant_type: GrantType,
     client_assertion: ClientAssertionConfig,
     tls_client: Option<TlsClientConfig>,
+    dpop: Option<DpopConfig>,
 }
 
 /// Extra parameter values may be secrets (`client_assertion`, …): only their names are shown.
@@ -278,6 +327,7 @@ impl std::fmt::Debug for Environment {
             .field("grant_type", &self.grant_type)
             .field("client_assertion", &self.client_assertion)
             .field("tls_client", &self.tls_client)
+            .field("dpop", &self.dpop)
             .finish()
     }
 }
@@ -330,6 +380,12 @@ struct EnvironmentTable {
     assertion_file: Option<PathBuf>,
     tls_client_certificate_file: Option<PathBuf>,
     tls_client_key_file: Option<PathBuf>,
+    #[serde(default)]
+    dpop: bool,
+    dpop_signing_algorithm: Option<SigningAlgorithm>,
+    dpop_key_file: Option<PathBuf>,
+    #[serde(default)]
+    dpop_allow_bearer: bool,
     /// Keys that are none of the above (reported by name).
     #[serde(flatten)]
     unknown: BTreeMap<String, toml::Value>,
@@ -366,6 +422,10 @@ impl EnvironmentTable {
         "assertion_file",
         "tls_client_certificate_file",
         "tls_client_key_file",
+        "dpop",
+        "dpop_signing_algorithm",
+        "dpop_key_file",
+        "dpop_allow_bearer",
     ];
 }
 
@@ -393,6 +453,7 @@ impl Environment {
             grant_type: GrantType::default(),
             client_assertion: ClientAssertionConfig::default(),
             tls_client: None,
+            dpop: None,
         }
     }
 
@@ -583,6 +644,26 @@ impl Environment {
                 ))
             }
         };
+        if table.dpop {
+            let config = DpopConfig {
+                signing_algorithm: table.dpop_signing_algorithm,
+                key_file: table.dpop_key_file.map(beside),
+                allow_bearer: table.dpop_allow_bearer,
+            };
+            env = env.with_dpop(config)?;
+        } else {
+            let stray = [
+                (
+                    "dpop_signing_algorithm",
+                    table.dpop_signing_algorithm.is_some(),
+                ),
+                ("dpop_key_file", table.dpop_key_file.is_some()),
+                ("dpop_allow_bearer", table.dpop_allow_bearer),
+            ];
+            if let Some((field, _)) = stray.iter().find(|(_, set)| *set) {
+                return Err(env.error(field, "takes effect only with `dpop = true`"));
+            }
+        }
         env.refresh_token_rotation = table.refresh_token_rotation;
         if let Some(t) = table.shared_cache {
             let refuse = |message: &str| -> Error {
@@ -865,6 +946,32 @@ impl Environment {
         self.client_assertion = config;
         self.check_client_assertion()?;
         Ok(self)
+    }
+
+    /// Binds the tokens to a key with DPoP (RFC 9449): see [`DpopConfig`].
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] (field `dpop_signing_algorithm`) for an algorithm other than
+    /// `ES256` or `EdDSA`.
+    pub fn with_dpop(mut self, config: DpopConfig) -> Result<Self, Error> {
+        if let Some(alg) = config.signing_algorithm {
+            if !matches!(alg, SigningAlgorithm::ES256 | SigningAlgorithm::EdDSA) {
+                return Err(self.error(
+                    "dpop_signing_algorithm",
+                    format!(
+                        "{} is not offered for DPoP proofs: use ES256 or EdDSA",
+                        alg.as_str()
+                    ),
+                ));
+            }
+        }
+        self.dpop = Some(config);
+        Ok(self)
+    }
+
+    /// The DPoP settings (RFC 9449), when tokens are to be bound to a key.
+    pub fn dpop(&self) -> Option<&DpopConfig> {
+        self.dpop.as_ref()
     }
 
     /// The grant tokens come from ([`GrantType::TokenExchange`] once a token exchange is set,

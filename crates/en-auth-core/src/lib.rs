@@ -28,6 +28,7 @@ mod cache;
 mod client;
 mod clock;
 mod contract;
+pub mod dpop;
 mod environment;
 mod error;
 mod flight;
@@ -57,9 +58,10 @@ pub use builder::AuthorizerBuilder;
 pub use cache::{CacheMiss, CurrentToken};
 pub use client::{ClientInfo, UserCredentials};
 pub use contract::{OutgoingRequest, RequestTarget, Ticket, Verdict, GRPC_STATUS_UNAUTHENTICATED};
+pub use dpop::{Dpop, DpopClaims, DpopSigner};
 pub use environment::{
-    is_loopback, ClientAssertionConfig, Environment, GrantType, IntoEnvironment, Issuer,
-    SigningAlgorithm, TlsClientConfig, TokenEndpointAuthMethod, TokenExchangeConfig,
+    is_loopback, ClientAssertionConfig, DpopConfig, Environment, GrantType, IntoEnvironment,
+    Issuer, SigningAlgorithm, TlsClientConfig, TokenEndpointAuthMethod, TokenExchangeConfig,
     ENVIRONMENTS_VAR,
 };
 pub use error::{

@@ -90,4 +90,12 @@ pub trait TokenProvider: Send + Sync + 'static {
     fn shared_identity(&self) -> Option<crate::SharedIdentity> {
         None
     }
+
+    /// The client's DPoP key (RFC 9449), when this provider obtains DPoP-bound tokens: the
+    /// [`Authorizer`](crate::Authorizer) signs a proof with it for every request that carries
+    /// such a token, and keeps the servers' nonces in it. `None` (the default): bearer tokens
+    /// only.
+    fn dpop(&self) -> Option<crate::Dpop> {
+        None
+    }
 }

@@ -158,6 +158,34 @@ impl Token {
         Ok(value)
     }
 
+    /// The `Authorization` header's value for this token, marked sensitive: `DPoP <token>` for
+    /// a DPoP-bound token ([`Token::is_dpop`], RFC 9449 §7.1), else as
+    /// [`Token::bearer_header`].
+    ///
+    /// # Errors
+    /// As [`Token::bearer_header`].
+    pub fn authorization_header(&self) -> Result<http::HeaderValue, crate::Error> {
+        if !self.is_dpop() {
+            return self.bearer_header();
+        }
+        let bearer = self.bearer_header()?;
+        let mut bytes = Vec::with_capacity(bearer.len() - 2);
+        bytes.extend_from_slice(b"DPoP ");
+        bytes.extend_from_slice(&bearer.as_bytes()[7..]);
+        let mut value =
+            http::HeaderValue::from_maybe_shared(bytes::Bytes::from(bytes)).map_err(|_| {
+                crate::InternalError::new("the DPoP Authorization header could not be built")
+            })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+
+    /// Whether the token is DPoP-bound (`token_type` `DPoP` in any case, RFC 9449 §5): it is
+    /// sent as `Authorization: DPoP <token>`, with a proof signed by the client's key.
+    pub fn is_dpop(&self) -> bool {
+        self.token_type.eq_ignore_ascii_case("dpop")
+    }
+
     /// The access token.
     pub fn access_token(&self) -> &SecretString {
         &self.access_token

@@ -631,3 +631,48 @@ fn tls_client_certificate_and_key_files() {
         "{err}"
     );
 }
+
+#[test]
+fn dpop_settings_are_read_and_their_contradictions_named() {
+    let path = write(
+        "dpop.toml",
+        "[bound]\ntoken_url = \"https://a.example.com/t\"\ndpop = true\n\
+         dpop_signing_algorithm = \"EdDSA\"\ndpop_key_file = \"keys/dpop.pem\"\n\
+         dpop_allow_bearer = true\n\
+         [generated]\ntoken_url = \"https://a.example.com/t\"\ndpop = true\n\
+         [plain]\ntoken_url = \"https://a.example.com/t\"\n",
+    );
+    let bound = Environment::from_file(&path, "bound").unwrap();
+    let config = bound.dpop().unwrap();
+    assert_eq!(
+        config.signing_algorithm,
+        Some(en_auth_core::SigningAlgorithm::EdDSA)
+    );
+    // Beside the environments file.
+    assert_eq!(
+        config.key_file.as_deref(),
+        Some(path.parent().unwrap().join("keys/dpop.pem").as_path())
+    );
+    assert!(config.allow_bearer);
+    let generated = Environment::from_file(&path, "generated").unwrap();
+    assert_eq!(generated.dpop(), Some(&en_auth_core::DpopConfig::new()));
+    assert!(Environment::from_file(&path, "plain")
+        .unwrap()
+        .dpop()
+        .is_none());
+
+    for (text, field) in [
+        (
+            "dpop = true\ndpop_signing_algorithm = \"RS256\"",
+            "dpop_signing_algorithm",
+        ),
+        ("dpop_key_file = \"k.pem\"", "dpop_key_file"),
+        ("dpop_allow_bearer = true", "dpop_allow_bearer"),
+    ] {
+        let error = config_error(Environment::from_toml_str(
+            &format!("[x]\ntoken_url = \"https://a.example.com/t\"\n{text}\n"),
+            "x",
+        ));
+        assert_eq!(error.field.as_deref(), Some(field), "{error}");
+    }
+}

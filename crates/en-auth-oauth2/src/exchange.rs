@@ -301,6 +301,8 @@ pub struct TokenExchange {
     requested_token_type: Option<String>,
     /// The generation of the subject authorizer's token the current exchanged token came from.
     subject_generation: AtomicU64,
+    /// The DPoP key (RFC 9449) the exchanged tokens are bound to, if the environment says so.
+    dpop: Option<en_auth_core::Dpop>,
 }
 
 impl TokenExchange {
@@ -310,9 +312,13 @@ impl TokenExchange {
     /// An issuer's discovered metadata is fetched through `http` for this provider alone (as
     /// for [`ClientCredentials::new`](crate::ClientCredentials::new)).
     ///
+    /// With `dpop = true` in the environment (RFC 9449, the `dpop` feature) the exchanged
+    /// tokens are bound to a key, as [`ClientCredentials`](crate::ClientCredentials)'.
+    ///
     /// # Errors
     /// [`Error::Configuration`] if the environment has neither a `token_url` nor an `issuer`,
-    /// or sets `resource` or `audience` both as a field and as an extra parameter.
+    /// or sets `resource` or `audience` both as a field and as an extra parameter, or asks for
+    /// DPoP with an unusable key or without the `dpop` feature.
     pub fn new(
         client_info: ClientInfo,
         environment: Environment,
@@ -330,7 +336,9 @@ impl TokenExchange {
             &crate::client_auth::default_assertion_audience(&environment),
             tls_identity.as_ref(),
         )?;
+        let dpop = crate::provider::dpop_from_config(&environment)?;
         Ok(Self {
+            dpop,
             client_info,
             environment,
             endpoints,
@@ -408,18 +416,24 @@ impl TokenExchange {
             )),
             None => None,
         };
-        let mut request = endpoint.request(TOKEN_EXCHANGE_GRANT_TYPE);
-        add_tokens(
-            &mut request,
-            (&subject, self.subject.token_type()),
-            actor.as_ref().map(|(token, kind)| (token, *kind)),
-            self.requested_token_type.as_deref(),
-        );
-        request.scopes(self.environment.scopes());
-        self.authentication.apply(&mut request)?;
-        add_target(&mut request, &self.environment);
-        request.extra_params(self.environment.extra_params());
-        let token = endpoint.send(request, self.client_info.client_id()).await?;
+        // Built anew for a DPoP nonce retry (a new client assertion, if any).
+        let build = || {
+            let mut request = endpoint.request(TOKEN_EXCHANGE_GRANT_TYPE);
+            add_tokens(
+                &mut request,
+                (&subject, self.subject.token_type()),
+                actor.as_ref().map(|(token, kind)| (token, *kind)),
+                self.requested_token_type.as_deref(),
+            );
+            request.scopes(self.environment.scopes());
+            self.authentication.apply(&mut request)?;
+            add_target(&mut request, &self.environment);
+            request.extra_params(self.environment.extra_params());
+            Ok(request)
+        };
+        let token = endpoint
+            .send_bound(build, self.dpop.as_ref(), self.client_info.client_id())
+            .await?;
         self.subject_generation
             .store(generation.unwrap_or(NO_GENERATION), Ordering::Release);
         Ok(token)
@@ -472,6 +486,10 @@ impl TokenProvider for TokenExchange {
 
     fn environment_id(&self) -> Option<&str> {
         Some(self.environment.id())
+    }
+
+    fn dpop(&self) -> Option<en_auth_core::Dpop> {
+        self.dpop.clone()
     }
 }
 

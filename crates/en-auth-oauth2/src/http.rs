@@ -238,6 +238,8 @@ pub(crate) struct Exchange {
     max_bytes: usize,
     status: Mutex<Option<u16>>,
     retry_after: Mutex<Option<Duration>>,
+    /// The response's `DPoP-Nonce` header (RFC 9449 §8), if any.
+    dpop_nonce: Mutex<http::HeaderMap>,
 }
 
 /// A response as read on the I/O runtime.
@@ -255,7 +257,16 @@ impl Exchange {
             max_bytes,
             status: Mutex::new(None),
             retry_after: Mutex::new(None),
+            dpop_nonce: Mutex::new(http::HeaderMap::new()),
         }
+    }
+
+    /// The response's `DPoP-Nonce` (RFC 9449 §8), as a header map (empty when there was none).
+    pub(crate) fn dpop_nonce(&self) -> http::HeaderMap {
+        self.dpop_nonce
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The response's `Retry-After` (RFC 9110 §10.2.3: seconds or an HTTP date), if any.
@@ -304,6 +315,12 @@ impl Exchange {
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
+        if let Some(nonce) = received.headers.get(en_auth_core::dpop::DPOP_NONCE_HEADER) {
+            self.dpop_nonce
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(en_auth_core::dpop::DPOP_NONCE_HEADER, nonce.clone());
+        }
         // Lenient token responses (normalize.rs): JSON under any content type, form-encoded
         // answers, a byte-order mark, a 2xx other than 200; a 2xx with no token is refused.
         let mut headers = received.headers;

@@ -291,7 +291,7 @@ impl ClientAssertionSigner {
 }
 
 /// 128 random bits, base64url: a `jti` no other assertion shares.
-fn jti() -> Result<String, SignError> {
+pub(crate) fn jti() -> Result<String, SignError> {
     jti_from(aws_lc_rs::rand::fill)
 }
 
@@ -339,7 +339,7 @@ fn jwt_algorithm(algorithm: SigningAlgorithm) -> Algorithm {
 
 /// The signing key in `bytes` (a PEM private key, or a private JWK) for `algorithm`, and the
 /// JWK's `kid` if it has one. The reason for a refusal never quotes the key.
-fn private_key(
+pub(crate) fn private_key(
     algorithm: SigningAlgorithm,
     bytes: &[u8],
 ) -> Result<(EncodingKey, Option<String>), String> {

@@ -34,6 +34,8 @@
 mod assertion_file;
 mod client_auth;
 mod discovery;
+#[cfg(feature = "dpop")]
+mod dpop;
 mod exchange;
 mod http;
 #[cfg(feature = "jwt")]
@@ -47,13 +49,15 @@ mod user;
 mod wire;
 
 pub use discovery::DEFAULT_DISCOVERY_TTL;
+#[cfg(feature = "dpop")]
+pub use dpop::DpopKey;
 /// The core crate: the authorizer's machinery, for what the names below do not cover (a
 /// [`TokenProvider`] of your own, the shared-store trait's types).
 pub use en_auth_core as core;
 pub use en_auth_core::{
     auth_error, same_origin_redirects, AuthorizationError, Authorizer, AuthorizerBuilder,
-    CacheMiss, ClientAssertionConfig, ClientInfo, ConfigurationError, Cooldown, CurrentToken,
-    Environment, Error, GrantType, InternalError, IntoEnvironment, InvalidClientError,
+    CacheMiss, ClientAssertionConfig, ClientInfo, ConfigurationError, Cooldown, CurrentToken, Dpop,
+    DpopConfig, Environment, Error, GrantType, InternalError, IntoEnvironment, InvalidClientError,
     InvalidResponseError, Issuer, LocalStore, OutgoingRequest, RenewalPolicy, RenewalTrigger,
     RequestPolicy, SharedStore, SharedStoreSettings, SigningAlgorithm, Ticket, TlsClientConfig,
     Token, TokenEndpointAuthMethod, TokenExchangeConfig, TokenProvider, TokenUnavailable,
@@ -137,6 +141,7 @@ impl ServiceAccountAuthorizer {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             discovery_ttl: DEFAULT_DISCOVERY_TTL,
             settings: AuthorizerBuilder::new().with_environment(environment),
+            dpop: None,
         }
     }
 
@@ -258,6 +263,7 @@ pub struct ServiceAccountAuthorizerBuilder {
     max_response_bytes: usize,
     discovery_ttl: std::time::Duration,
     settings: AuthorizerBuilder,
+    dpop: Option<Dpop>,
 }
 
 impl ServiceAccountAuthorizerBuilder {
@@ -354,6 +360,18 @@ impl ServiceAccountAuthorizerBuilder {
         self
     }
 
+    /// Binds the tokens to `key` with DPoP (RFC 9449), whatever the environment says (its
+    /// `dpop_allow_bearer` still applies): a proof signed with it goes with every token
+    /// request and every authorized request, and the tokens are sent as `Authorization: DPoP
+    /// …`. The `dpop` feature. Without this call, `dpop = true` in the environment binds them
+    /// to a key generated for this authorizer (or read from `dpop_key_file`).
+    #[cfg(feature = "dpop")]
+    #[must_use]
+    pub fn dpop(mut self, key: DpopKey) -> Self {
+        self.dpop = Some(Dpop::new(key));
+        self
+    }
+
     /// The cap on a token response body (default [`DEFAULT_MAX_RESPONSE_BYTES`]).
     #[must_use]
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
@@ -425,6 +443,16 @@ impl ServiceAccountAuthorizerBuilder {
             authentication,
             tls_identity,
         )?;
+        let provider = match self.dpop {
+            Some(dpop) => {
+                let allow = provider
+                    .environment()
+                    .dpop()
+                    .is_some_and(|config| config.allow_bearer);
+                provider.with_dpop(dpop.with_bearer_allowed(allow))
+            }
+            None => provider,
+        };
         let provider = provider
             .with_timeout(self.settings.timeout_setting())
             .with_max_response_bytes(self.max_response_bytes)

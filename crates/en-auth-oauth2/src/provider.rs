@@ -10,7 +10,7 @@ use en_auth_core::{
 use crate::client_auth::{default_assertion_audience, ClientAuthentication};
 use crate::discovery::Endpoints;
 use crate::exchange;
-use crate::request::TokenEndpoint;
+use crate::request::{TokenEndpoint, TokenRequest};
 use crate::TlsClientIdentity;
 
 /// `grant_type` of the JWT bearer grant (RFC 7523 §2.1).
@@ -51,6 +51,8 @@ pub struct ClientCredentials {
     endpoints: Endpoints,
     authentication: ClientAuthentication,
     tls_identity: Option<TlsClientIdentity>,
+    /// The DPoP key (RFC 9449) tokens are bound to, if any.
+    dpop: Option<en_auth_core::Dpop>,
 }
 
 impl ClientCredentials {
@@ -134,12 +136,14 @@ impl ClientCredentials {
                 tls_identity.as_ref(),
             )?,
         };
+        let dpop = dpop_from_config(&environment)?;
         Ok(Self {
             client_info,
             environment,
             endpoints,
             authentication,
             tls_identity,
+            dpop,
         })
     }
 
@@ -149,6 +153,13 @@ impl ClientCredentials {
     /// client built with this identity (`ServiceAccountAuthorizer::resource_client_builder`).
     pub fn tls_client_identity(&self) -> Option<&TlsClientIdentity> {
         self.tls_identity.as_ref()
+    }
+
+    /// Binds the tokens to `dpop`'s key (RFC 9449), whatever the environment says.
+    #[must_use]
+    pub fn with_dpop(mut self, dpop: en_auth_core::Dpop) -> Self {
+        self.dpop = Some(dpop);
+        self
     }
 
     /// How long a discovered metadata document is used before it is fetched again (default
@@ -225,6 +236,15 @@ impl ClientCredentials {
     /// resource indicators (one `resource` parameter each, RFC 8707 §2) and audience, the extra
     /// parameters.
     async fn request_token_at(&self, endpoint: &TokenEndpoint) -> Result<Token, Error> {
+        let build = || self.build_request(endpoint);
+        endpoint
+            .send_bound(build, self.dpop.as_ref(), self.client_info.client_id())
+            .await
+    }
+
+    /// The token request, built anew for each attempt (a DPoP nonce retry signs a new client
+    /// assertion and reads the assertion files again).
+    fn build_request(&self, endpoint: &TokenEndpoint) -> Result<TokenRequest, Error> {
         let mut request = match self.environment.token_exchange() {
             Some(config) => exchange::file_request(endpoint, &self.environment, config)?,
             None if self.environment.grant_type() == GrantType::JwtBearer => {
@@ -246,7 +266,7 @@ impl ClientCredentials {
         self.authentication.apply(&mut request)?;
         exchange::add_target(&mut request, &self.environment);
         request.extra_params(self.environment.extra_params());
-        endpoint.send(request, self.client_info.client_id()).await
+        Ok(request)
     }
 }
 
@@ -258,6 +278,7 @@ impl std::fmt::Debug for ClientCredentials {
             .field("endpoint", &self.endpoint())
             .field("authentication", &self.authentication.method())
             .field("timeout", &self.endpoints.configured().timeout())
+            .field("dpop", &self.dpop)
             .finish_non_exhaustive()
     }
 }
@@ -298,6 +319,10 @@ impl TokenProvider for ClientCredentials {
 
     fn environment_id(&self) -> Option<&str> {
         Some(self.environment.id())
+    }
+
+    fn dpop(&self) -> Option<en_auth_core::Dpop> {
+        self.dpop.clone()
     }
 
     /// The canonical token request: grant, token URL (or, when it is discovered, the issuer),
@@ -345,6 +370,39 @@ impl TokenProvider for ClientCredentials {
         for (name, value) in self.environment.extra_params() {
             identity = identity.with("extra_param", format!("{name}={value}"));
         }
+        // A DPoP-bound token is usable only with its key: processes share it only when they
+        // hold the same key (a key file; a generated key is the process's own).
+        if let Some(dpop) = &self.dpop {
+            identity = identity.with("dpop_jkt", dpop.jwk_thumbprint());
+        }
         Some(identity)
+    }
+}
+
+/// The DPoP key the environment asks for (`dpop = true`), read or generated now.
+///
+/// # Errors
+/// [`Error::Configuration`]: an unusable `dpop_key_file`, or `dpop = true` without the `dpop`
+/// feature.
+pub(crate) fn dpop_from_config(
+    environment: &Environment,
+) -> Result<Option<en_auth_core::Dpop>, Error> {
+    let Some(config) = environment.dpop() else {
+        return Ok(None);
+    };
+    #[cfg(feature = "dpop")]
+    {
+        let key = crate::DpopKey::from_config(environment, config)?;
+        Ok(Some(
+            en_auth_core::Dpop::new(key).with_bearer_allowed(config.allow_bearer),
+        ))
+    }
+    #[cfg(not(feature = "dpop"))]
+    {
+        let _ = config;
+        Err(environment.error(
+            "dpop",
+            "DPoP needs en-auth-oauth2's `dpop` cargo feature (JOSE code is compiled only with it)",
+        ))
     }
 }

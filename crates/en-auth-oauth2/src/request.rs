@@ -1,6 +1,6 @@
 //! The one place a token request is built and sent (RFC 6749 §3.2): a grant's parameters, the
 //! scope, the client's authentication (§2.3, RFC 7523 §2.2), the extra parameters, and any
-//! further headers (a proof of possession, later), then the answer read by [`crate::wire`].
+//! further headers (a DPoP proof, RFC 9449), then the answer read by [`crate::wire`].
 //!
 //! A grant starts a request with [`TokenEndpoint::request`] (its `grant_type`) and adds its own
 //! parameters with [`TokenRequest::param`]; [`TokenRequest::scopes`] adds `scope`; a
@@ -148,9 +148,88 @@ impl TokenEndpoint {
         request: TokenRequest,
         client_id: &str,
     ) -> Result<Token, Error> {
-        let http_request = request
-            .into_http(&self.url)
-            .map_err(|e| HttpError::Request(e).into_error(&self.endpoint))?;
+        self.exchange(request, client_id).await.0
+    }
+
+    /// Builds a request with `build` and sends it with a DPoP proof signed by `dpop` (RFC 9449
+    /// §5) when there is one: the origin's latest nonce goes in the proof, the answer's
+    /// `DPoP-Nonce` is kept, and a `use_dpop_nonce` error that brings a nonce (§8) is answered
+    /// by one more request, built anew, with it. Then the token type is checked: a DPoP
+    /// request wants a `DPoP` token (a `Bearer` one only if the key allows it), and a request
+    /// without a proof a bearer token.
+    pub(crate) async fn send_bound(
+        &self,
+        build: impl Fn() -> Result<TokenRequest, Error>,
+        dpop: Option<&en_auth_core::Dpop>,
+        client_id: &str,
+    ) -> Result<Token, Error> {
+        let Some(dpop) = dpop else {
+            let token = self.send(build()?, client_id).await?;
+            if token.is_dpop() {
+                return Err(InvalidResponseError::new(
+                    &self.endpoint,
+                    Some(200),
+                    "the token endpoint answered a DPoP-bound token (token_type DPoP) to a \
+                     request without a DPoP proof; set `dpop = true` to bind tokens to a key",
+                )
+                .into());
+            }
+            return Ok(token);
+        };
+        let mut retried = false;
+        loop {
+            let mut request = build()?;
+            request.header(
+                en_auth_core::dpop::DPOP_HEADER,
+                dpop.proof(&http::Method::POST, &self.url, None)?,
+            );
+            let (result, nonce) = self.exchange(request, client_id).await;
+            let fresh_nonce = dpop.remember_nonce(&self.url, &nonce);
+            match result {
+                Err(Error::Authorization(error))
+                    if error.code.as_deref() == Some(en_auth_core::dpop::USE_DPOP_NONCE)
+                        && fresh_nonce
+                        && !retried =>
+                {
+                    tracing::debug!(
+                        endpoint = %self.endpoint,
+                        "the token endpoint asked for a DPoP nonce; asking again with it"
+                    );
+                    retried = true;
+                }
+                Ok(token) if !token.is_dpop() && !dpop.bearer_allowed() => {
+                    return Err(InvalidResponseError::new(
+                        &self.endpoint,
+                        Some(200),
+                        format!(
+                            "the token endpoint answered token_type `{}` to a DPoP token \
+                             request: the token is not bound to the client's key (RFC 9449 §5); \
+                             set `dpop_allow_bearer = true` to accept such tokens",
+                            en_auth_core::printable(token.token_type(), 32)
+                        ),
+                    )
+                    .into());
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Posts `request`; the answer read, and its `DPoP-Nonce` header (RFC 9449 §8) if any.
+    async fn exchange(
+        &self,
+        request: TokenRequest,
+        client_id: &str,
+    ) -> (Result<Token, Error>, http::HeaderMap) {
+        let http_request = match request.into_http(&self.url) {
+            Ok(request) => request,
+            Err(e) => {
+                return (
+                    Err(HttpError::Request(e).into_error(&self.endpoint)),
+                    http::HeaderMap::new(),
+                )
+            }
+        };
         let exchange = Exchange::new(self.http.clone(), self.timeout, self.max_response_bytes);
         let requested_at = Instant::now();
         let result = match exchange.send(http_request).await {
@@ -159,12 +238,13 @@ impl TokenEndpoint {
             }
             Err(e) => Err(e.into_error(&self.endpoint)),
         };
-        result.map_err(|e| match e {
+        let result = result.map_err(|e| match e {
             Error::Authorization(a) => {
                 Error::Authorization(a.with_retry_after(exchange.retry_after()))
             }
             other => other,
-        })
+        });
+        (result, exchange.dpop_nonce())
     }
 }
 
@@ -232,7 +312,6 @@ impl TokenRequest {
 
     /// Sets a header (a proof-of-possession header, say); a sensitive value should be marked
     /// so ([`HeaderValue::set_sensitive`]).
-    #[allow(dead_code)] // The hook DPoP (RFC 9449) plugs into.
     pub(crate) fn header(&mut self, name: HeaderName, value: HeaderValue) {
         self.headers.insert(name, value);
     }

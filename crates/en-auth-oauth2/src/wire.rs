@@ -200,12 +200,16 @@ impl WireTokenResponse {
             .into());
         }
         let token_type = self.token_type.0.trim();
-        if !token_type.is_empty() && !token_type.eq_ignore_ascii_case("bearer") {
+        if !token_type.is_empty()
+            && !token_type.eq_ignore_ascii_case("bearer")
+            && !token_type.eq_ignore_ascii_case("dpop")
+        {
             return Err(InvalidResponseError::new(
                 endpoint,
                 Some(status),
                 format!(
-                    "unsupported token_type `{}` (only Bearer tokens, RFC 6750, can be sent)",
+                    "unsupported token_type `{}` (only Bearer tokens, RFC 6750, and DPoP-bound \
+                     tokens, RFC 9449, can be sent)",
                     printable(token_type, 32)
                 ),
             )

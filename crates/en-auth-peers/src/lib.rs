@@ -130,6 +130,63 @@ pub fn oidc_mtls() -> &'static Value {
     unwrap(result)
 }
 
+/// An oidc-provider with DPoP (RFC 9449) that requires a server nonce in every proof
+/// (`peers/oidc/dpop.mjs`, a configuration of its own): the client `svc-dpop` (`clients/dpop`)
+/// gets DPoP-bound tokens only, and `resource-server` (`clients/introspector`) may introspect
+/// them (`cnf.jkt`). Started on first use.
+///
+/// # Panics
+/// As [`oidc`].
+pub fn oidc_dpop() -> &'static Value {
+    static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
+    let dir = peers_dir();
+    let result = PEER.get_or_init(|| {
+        if !dir.join("oidc/node_modules/oidc-provider").is_dir() {
+            return Err(not_installed("oidc-provider"));
+        }
+        let mut command = Command::new("node");
+        command.arg(dir.join("oidc/dpop.mjs"));
+        start("oidc-provider-dpop", command)
+    });
+    unwrap(result)
+}
+
+/// A resource server that checks DPoP proofs with jwcrypto (`peers/dpop/resource.py`, in the
+/// peers' virtualenv) and the tokens by the introspection of [`oidc_dpop`] (`cnf.jkt` must be
+/// the proof key's thumbprint); it requires its own nonce in every proof. Started on first
+/// use; its JSON has its `url`. Its nonce is per first path segment (`/a/…`), so that tests
+/// running in parallel disturb only their own: `POST /_rotate_nonce?prefix=/a/` makes a new
+/// nonce for `/a/…`; `GET /_stats?prefix=/a/` counts the outcomes of the requests under `/a/`
+/// (`ok`, `use_dpop_nonce`, `invalid_dpop_proof`, `invalid_token`).
+///
+/// # Panics
+/// If the virtualenv is not installed or the server does not start.
+pub fn dpop_resource() -> &'static Value {
+    static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
+    let dir = peers_dir();
+    let result = PEER.get_or_init(|| {
+        let python = dir.join(".venv/bin/python");
+        if !python.is_file() {
+            return Err(not_installed("the DPoP resource server (jwcrypto)"));
+        }
+        let oidc = oidc_dpop();
+        let mut command = Command::new(python);
+        command
+            .arg(dir.join("dpop/resource.py"))
+            .env("INTROSPECTION_URL", field(oidc, "introspection_endpoint"))
+            .env(
+                "INTROSPECTION_CLIENT_ID",
+                field(oidc, "clients/introspector/id"),
+            )
+            .env(
+                "INTROSPECTION_CLIENT_SECRET",
+                field(oidc, "clients/introspector/secret"),
+            );
+        start("dpop-resource", command)
+    });
+    unwrap(result)
+}
+
 /// ministack (PyPI, a local AWS emulator whose Cognito verifies SRP proofs and serves the
 /// user-pool `/oauth2/token` endpoint), with a user pool, app clients and a user created through
 /// the AWS API, started on first use. See `peers/README.md` for the JSON it prints.

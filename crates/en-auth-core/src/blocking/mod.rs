@@ -245,9 +245,19 @@ impl<P: TokenProvider> BlockingAuthorizer<P> {
     /// sending a bearer token anywhere but `https` or loopback.
     ///
     /// # Errors
-    /// As [`access_token`](Self::access_token); `headers` is left unchanged on error.
+    /// As [`access_token`](Self::access_token); [`Error::Configuration`] for a DPoP-bound
+    /// token (RFC 9449), whose proof signs the request's method and URL, which headers alone
+    /// do not tell (use [`authorize_request`](Self::authorize_request) or
+    /// [`send`](Self::send)). `headers` is left unchanged on error.
     pub fn authorize(&self, headers: &mut http::HeaderMap) -> Result<u64, Error> {
         let token = self.access_token()?;
+        if token.is_dpop() {
+            return Err(crate::ConfigurationError::new(
+                "a DPoP-bound token needs a proof of the request's method and URL: authorize \
+                 the whole request (authorize_request or send), not its headers",
+            )
+            .into());
+        }
         self.inner.apply_headers(headers, &token);
         Ok(token.generation())
     }

@@ -59,8 +59,8 @@ impl<P: TokenProvider> BlockingAuthorizer<P> {
     pub fn authorize_request(&self, request: &mut Request) -> Result<Ticket, Error> {
         self.inner.check_target(request.target())?;
         let token = self.access_token()?;
-        self.inner.apply_headers(request.headers_mut(), &token);
-        Ok(Ticket::first(&token))
+        let origin = self.inner.write_headers(request, &token)?;
+        Ok(Ticket::first(&token).with_origin(origin))
     }
 
     /// Builds and sends `request` with the token's headers (the Rust counterpart of the Python
@@ -128,7 +128,7 @@ impl<P: TokenProvider> BlockingAuthorizer<P> {
             return Ok(response);
         };
         let renewal = self.access_token();
-        let Some(renewed) = authorizer.replay_ticket(&ticket, renewal, replay.headers_mut()) else {
+        let Some(renewed) = authorizer.replay_ticket(&ticket, renewal, &mut replay) else {
             return Ok(response);
         };
         drop(response);
