@@ -253,17 +253,21 @@ impl Endpoints {
     }
 
     /// Passes on the `result` of a token request sent with `metadata`; when the endpoint failed
-    /// it (any error but [`Error::Configuration`]: a request that could not be made, such as a
-    /// missing token file, says nothing about the endpoint), the next request fetches the
-    /// metadata again.
+    /// it, the next request fetches the metadata again. Not failures of the endpoint: an
+    /// [`Error::Configuration`] (a request that could not be made, such as a missing token
+    /// file) and an OAuth 2.0 error answer about the grant ([`Error::Authorization`] with an
+    /// error code, [`Error::RefreshRefused`]: `invalid_grant`, a device grant's
+    /// `authorization_pending` and `slow_down`), which a working endpoint gives.
     pub(crate) async fn settle<T>(
         &self,
         environment: &Environment,
         metadata: Option<&Arc<Metadata>>,
         result: Result<T, Error>,
     ) -> Result<T, Error> {
-        if matches!(&result, Err(e) if !matches!(e, Error::Configuration(_))) {
-            self.failed(environment, metadata).await;
+        if let Err(error) = &result {
+            if endpoint_failed(error) {
+                self.failed(environment, metadata).await;
+            }
         }
         result
     }
@@ -273,6 +277,18 @@ impl Endpoints {
         if let (Some(metadata), Some(issuer)) = (metadata, self.issuer(environment)) {
             invalidate(issuer, self.scope, metadata).await;
         }
+    }
+}
+
+/// Whether a token request's `error` says the endpoint may have moved or broken (see
+/// [`Endpoints::settle`]).
+fn endpoint_failed(error: &Error) -> bool {
+    match error {
+        Error::Configuration(_) | Error::RefreshRefused(_) => false,
+        // An OAuth 2.0 error code (RFC 6749 §5.2) comes from a token endpoint at work; a bare
+        // status (a 404 where the endpoint was) does not.
+        Error::Authorization(e) => e.code.is_none(),
+        _ => true,
     }
 }
 

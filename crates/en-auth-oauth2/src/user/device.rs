@@ -19,6 +19,17 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 /// How much longer to wait after `slow_down` (RFC 8628 §3.5): 5 seconds.
 const SLOW_DOWN: Duration = Duration::from_secs(5);
 
+/// The shortest polling interval taken from a server: 1 second (an `interval` of 0 is read as
+/// this).
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The longest polling interval: 5 minutes (a larger `interval` is read as this).
+const MAX_INTERVAL: Duration = Duration::from_secs(300);
+
+/// The longest a device code is waited for: 1 hour, whatever `expires_in` says (RFC 8628's
+/// example is 30 minutes).
+const MAX_EXPIRES_IN: Duration = Duration::from_secs(3600);
+
 /// What the person is shown to approve the sign-in on another device (RFC 8628 §3.2, §3.3):
 /// the URL to open and the code to enter there. The device code itself stays inside.
 #[derive(Debug, Clone)]
@@ -31,9 +42,10 @@ pub struct DeviceAuthorization {
     /// The same page with the code filled in (`verification_uri_complete`), for a link or a QR
     /// code, when the server sends it.
     pub verification_uri_complete: Option<String>,
-    /// How long the codes live (`expires_in`).
+    /// How long the codes live (`expires_in`, at most 1 hour).
     pub expires_in: Duration,
-    /// How long to wait between token requests (`interval`; 5 s when absent).
+    /// How long to wait between token requests (`interval`; 5 s when absent; between 1 s and
+    /// 5 minutes whatever the server says).
     pub interval: Duration,
 }
 
@@ -125,10 +137,13 @@ impl UserSignIn {
                     "the device authorization response has no `verification_uri`",
                 ))
             })?;
+        // The server's numbers bounded: an `interval` of 0 would poll without pause, a huge
+        // `expires_in` or `interval` overflow the deadline's arithmetic.
         let mut interval = response
             .interval
-            .map_or(DEFAULT_INTERVAL, Duration::from_secs);
-        let expires_in = Duration::from_secs(response.expires_in);
+            .map_or(DEFAULT_INTERVAL, Duration::from_secs)
+            .clamp(MIN_INTERVAL, MAX_INTERVAL);
+        let expires_in = Duration::from_secs(response.expires_in).min(MAX_EXPIRES_IN);
         let shown_to_user = DeviceAuthorization {
             user_code: printable(&response.user_code, 64),
             verification_uri: printable(&verification_uri, 2048),
@@ -162,7 +177,7 @@ impl UserSignIn {
             match error_code(&error) {
                 Some("authorization_pending") => {}
                 Some("slow_down") => {
-                    interval += SLOW_DOWN;
+                    interval = (interval + SLOW_DOWN).min(MAX_INTERVAL);
                     tracing::debug!(
                         interval_s = interval.as_secs(),
                         "slow_down: polling less often"
