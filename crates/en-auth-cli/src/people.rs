@@ -119,6 +119,24 @@ fn person(
     user: Option<&str>,
     cx: &Context<'_>,
 ) -> Result<Person, Failure> {
+    person_for(environment, client, user, cx, Purpose::Use)
+}
+
+/// What a [`Person`] is made for: a sign-out forgets what it can when no session key can be
+/// had (the sealed session is then left alone, with a warning), as the Cognito sign-out does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Use,
+    SignOut,
+}
+
+fn person_for(
+    environment: Environment,
+    client: &ClientArgs,
+    user: Option<&str>,
+    cx: &Context<'_>,
+    purpose: Purpose,
+) -> Result<Person, Failure> {
     let user = user.unwrap_or(PERSON).to_owned();
     let issuer = environment
         .issuer()
@@ -140,11 +158,19 @@ fn person(
         &[],
         None,
     );
-    let store = match cx.cache {
-        Some(cache) => cache
+    let store = match (cx.cache, purpose) {
+        (Some(cache), Purpose::Use) => cache
             .sessions(cx.notes)
             .map_err(|why| Failure::new(Exit::Configuration, &subject, why))?,
-        None => None,
+        (Some(cache), Purpose::SignOut) => match cache.sealed() {
+            Ok(store) => Some(store),
+            Err(why) => {
+                cx.notes
+                    .warn(&format!("{why}: the sealed session is left alone"));
+                None
+            }
+        },
+        (None, _) => None,
     };
     let sealed = store.map(|store| {
         Arc::new(Sealed {
@@ -226,9 +252,16 @@ async fn keep(
         Some(sealed) => session.with_store(Arc::clone(sealed) as Arc<dyn UserSessionStore>),
         None => session,
     };
-    if let Err(e) = session.save().await {
-        cx.notes
-            .warn(&format!("the session could not be sealed: {e}"));
+    // A session kept nowhere would be a sign-in that `en-auth token` cannot use: an error,
+    // not a warning after which "signed in" is printed.
+    if p.sealed.is_some() {
+        session.save().await.map_err(|e| {
+            Failure::new(
+                Exit::Other,
+                &p.subject,
+                format!("the session could not be sealed, so it is not kept: {e}"),
+            )
+        })?;
     }
     let entry =
         entry(&token, session.refresh_token()).map_err(|e| Failure::from_error(&e, &p.subject))?;
@@ -357,6 +390,17 @@ async fn renew(
     ));
     match session.authorize().await {
         Ok(token) => {
+            // The rotated refresh token must be sealed before anything is printed: if it
+            // cannot be, the stored one is spent (a server that detects its reuse would end
+            // the whole session), so the stored session is forgotten and the next run signs in.
+            if let Some(sealed) = &p.sealed {
+                if let Err(e) = session.save().await {
+                    let _ = sealed.delete().await;
+                    cx.notes.warn(&format!(
+                        "the renewed session could not be sealed ({e}): it is forgotten, and                          the next run signs in again"
+                    ));
+                }
+            }
             let entry = entry(&token, session.refresh_token())
                 .map_err(|e| Failure::from_error(&e, &p.subject))?;
             store(cx, &p.request, &entry);
@@ -404,7 +448,7 @@ pub async fn logout(
     no_revoke: bool,
     cx: &Context<'_>,
 ) -> Result<String, Failure> {
-    let p = person(environment, client, user, cx)?;
+    let p = person_for(environment, client, user, cx, Purpose::SignOut)?;
     let cached = lookup(cx, &p.request);
     let stored = match &p.sealed {
         Some(sealed) => sealed

@@ -268,3 +268,28 @@ async fn a_person_session_in_an_environment_that_also_names_a_user_pool() {
     out.ok();
     assert!(out.stderr().contains("revoked"), "{}", out.stderr());
 }
+
+/// A person's sign-out when the session key cannot be had (here: its file holds no key) still
+/// forgets the cached token, with a warning that the sealed session is left alone — it used to
+/// fail with exit 3 before forgetting anything (review finding), unlike the Cognito sign-out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_without_a_usable_session_key_still_forgets_the_cached_token() {
+    let sandbox = sandbox("people-logout-badkey");
+    let client_id = field(oidc_people(), "client_id");
+    login_with_the_device(&sandbox).await;
+    assert_eq!(sandbox.cache_files().len(), 1, "the cached token");
+    std::fs::write(sandbox.session_key_file(), "not-a-key").unwrap();
+    let out = sandbox
+        .cmd(["logout", "--env", "people", "--no-revoke"])
+        .env("CLIENT_ID", client_id)
+        .run()
+        .await;
+    out.ok();
+    assert!(
+        out.stderr().contains("the sealed session is left alone"),
+        "{}",
+        out.stderr()
+    );
+    assert!(!out.stderr().contains("not-a-key"), "{}", out.stderr());
+    assert!(sandbox.cache_files().is_empty(), "the cached token forgotten");
+}
