@@ -291,5 +291,8 @@ async fn logout_without_a_usable_session_key_still_forgets_the_cached_token() {
         out.stderr()
     );
     assert!(!out.stderr().contains("not-a-key"), "{}", out.stderr());
-    assert!(sandbox.cache_files().is_empty(), "the cached token forgotten");
+    assert!(
+        sandbox.cache_files().is_empty(),
+        "the cached token forgotten"
+    );
 }

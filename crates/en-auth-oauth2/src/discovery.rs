@@ -474,19 +474,25 @@ fn read(
         .token_endpoint
         .ok_or_else(|| invalid("the metadata has no `token_endpoint`".to_owned()))?;
     let token_endpoint = endpoint_url("token_endpoint", &endpoint).map_err(invalid)?;
-    let optional = |name: &str, value: &Option<String>| -> Result<Option<Url>, Error> {
-        value
-            .as_deref()
-            .map(|v| endpoint_url(name, v).map_err(invalid))
-            .transpose()
+    // The endpoints of people's sign-in: one that is unusable (plain http to a remote host, say)
+    // is left out with a warning, not the whole document refused — the service accounts of
+    // the issuer never use it; a flow that needs it then says the metadata has none.
+    let optional = |name: &str, value: &Option<String>| -> Option<Url> {
+        match endpoint_url(name, value.as_deref()?) {
+            Ok(url) => Some(url),
+            Err(why) => {
+                tracing::warn!(document = %url, "{why}: not used");
+                None
+            }
+        }
     };
     let authorization_endpoint =
-        optional("authorization_endpoint", &document.authorization_endpoint)?;
+        optional("authorization_endpoint", &document.authorization_endpoint);
     let device_authorization_endpoint = optional(
         "device_authorization_endpoint",
         &document.device_authorization_endpoint,
-    )?;
-    let revocation_endpoint = optional("revocation_endpoint", &document.revocation_endpoint)?;
+    );
+    let revocation_endpoint = optional("revocation_endpoint", &document.revocation_endpoint);
     let mtls_token_endpoint = document
         .mtls_endpoint_aliases
         .and_then(|aliases| aliases.token_endpoint)

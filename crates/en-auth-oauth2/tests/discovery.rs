@@ -710,3 +710,25 @@ fn resources_make_different_redis_keys() {
     assert_ne!(store.redis_key(&a), store.redis_key(&b));
     assert_ne!(store.lock_key(&a), store.lock_key(&b));
 }
+
+/// An unusable endpoint that only people's sign-in uses (here a plain-http revocation endpoint
+/// on a remote host, and an authorization endpoint that is no URL) does not make the document
+/// unusable for a service account: it was refused whole, and every client-credentials
+/// authorizer of the issuer failed (review finding).
+#[tokio::test]
+async fn an_unusable_sign_in_endpoint_does_not_stop_a_service_account() {
+    let server = MockServer::start_async().await;
+    let (issuer, rfc, _) = unique(&server);
+    let mut body = document(&server, &issuer);
+    body["revocation_endpoint"] = json!("http://internal.example:8080/revoke");
+    body["authorization_endpoint"] = json!("not a url");
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path(rfc.as_str());
+            then.status(200).json_body(body);
+        })
+        .await;
+    let token = token_mock(&server).await;
+    provider(environment(&issuer)).authorize().await.unwrap();
+    assert_eq!(token.calls_async().await, 1);
+}
