@@ -238,6 +238,61 @@ mod tests {
         serde_json::from_slice(&bytes).unwrap()
     }
 
+    fn environment(extra: &str) -> Environment {
+        Environment::from_toml_str(
+            &format!("[x]\ntoken_url = \"https://as.example/token\"\ndpop = true\n{extra}\n"),
+            "x",
+        )
+        .unwrap()
+    }
+
+    /// A key given to the builder is the one used: the environment's `dpop_key_file` is not
+    /// read (a missing file failed the build although the caller had given a key — review
+    /// finding).
+    #[test]
+    fn a_key_given_in_code_is_used_and_the_environments_file_not_read() {
+        use en_auth_core::TokenProvider as _;
+        let key = DpopKey::generate(SigningAlgorithm::ES256).unwrap();
+        let thumbprint = key.jwk_thumbprint().to_owned();
+        let authorizer = crate::ServiceAccountAuthorizer::builder(
+            crate::ClientInfo::new("svc", "secret"),
+            environment("dpop_key_file = \"/nonexistent/dpop.pem\""),
+        )
+        .dpop(key)
+        .build()
+        .expect("the given key, no file read");
+        assert_eq!(
+            authorizer.provider().dpop().unwrap().jwk_thumbprint(),
+            thumbprint
+        );
+    }
+
+    /// `dpop_allow_bearer` is part of the shared-store key: a process that accepts a `Bearer`
+    /// answer must not hand it to one that refuses it (review finding).
+    #[test]
+    fn allowing_a_bearer_answer_changes_the_store_key() {
+        use en_auth_core::TokenProvider as _;
+        let file = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/test-only-ec-key.pem"
+        );
+        let key = |allow: bool| {
+            crate::ClientCredentials::new(
+                crate::ClientInfo::new("svc", "secret"),
+                environment(&format!(
+                    "dpop_key_file = \"{file}\"\ndpop_allow_bearer = {allow}"
+                )),
+                reqwest::Client::new(),
+            )
+            .unwrap()
+            .shared_identity()
+            .unwrap()
+            .key()
+        };
+        assert_eq!(key(false), key(false), "one key file, one store key");
+        assert_ne!(key(false), key(true));
+    }
+
     #[test]
     fn a_proof_has_the_rfc_9449_header_and_claims() {
         for alg in [SigningAlgorithm::ES256, SigningAlgorithm::EdDSA] {
@@ -270,8 +325,17 @@ mod tests {
                 .unwrap();
             assert!(part(&plain, 1).get("nonce").is_none());
             assert!(part(&plain, 1).get("ath").is_none());
-            assert!(!format!("{key:?}").contains(&one));
         }
         assert!(DpopKey::generate(SigningAlgorithm::RS256).is_err());
+        // The private key is in no Debug line: a key read from a test-only PEM file, none of
+        // whose base64 lines appears (the check before looked for a proof, which a key's
+        // Debug could never hold).
+        let pem = include_str!("../tests/data/test-only-ec-key.pem");
+        let key = DpopKey::from_private_key(SigningAlgorithm::ES256, pem.as_bytes()).unwrap();
+        let debug = format!("{key:?}");
+        for line in pem.lines().filter(|l| !l.starts_with("-----")) {
+            assert!(!debug.contains(line), "{debug}");
+        }
+        assert!(debug.contains(key.jwk_thumbprint()), "{debug}");
     }
 }

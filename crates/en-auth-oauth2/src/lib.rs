@@ -436,23 +436,18 @@ impl ServiceAccountAuthorizerBuilder {
         let authentication = signer.map(client_auth::ClientAuthentication::with_signer);
         #[cfg(not(feature = "jwt"))]
         let authentication = None;
+        // A key given in code, with the environment's `dpop_allow_bearer`; the environment's
+        // own key is then neither read nor generated.
+        let allow_bearer = environment.dpop().is_some_and(|config| config.allow_bearer);
+        let dpop = self.dpop.map(|dpop| dpop.with_bearer_allowed(allow_bearer));
         let provider = ClientCredentials::build(
             self.client_info,
             environment,
             http,
             authentication,
             tls_identity,
+            dpop,
         )?;
-        let provider = match self.dpop {
-            Some(dpop) => {
-                let allow = provider
-                    .environment()
-                    .dpop()
-                    .is_some_and(|config| config.allow_bearer);
-                provider.with_dpop(dpop.with_bearer_allowed(allow))
-            }
-            None => provider,
-        };
         let provider = provider
             .with_timeout(self.settings.timeout_setting())
             .with_max_response_bytes(self.max_response_bytes)

@@ -79,7 +79,7 @@ impl ClientCredentials {
         http: reqwest::Client,
     ) -> Result<Self, Error> {
         let tls_identity = TlsClientIdentity::from_environment(&environment)?;
-        Self::build(client_info, environment, http, None, tls_identity)
+        Self::build(client_info, environment, http, None, tls_identity, None)
     }
 
     /// A provider whose client authenticates with `signer`'s assertions (`private_key_jwt`, or
@@ -102,17 +102,20 @@ impl ClientCredentials {
             http,
             Some(ClientAuthentication::with_signer(signer)),
             tls_identity,
+            None,
         )
     }
 
-    /// The provider, with the authentication given (else the environment's) and the TLS client
-    /// identity `http` presents.
+    /// The provider, with the authentication given (else the environment's), the TLS client
+    /// identity `http` presents, and the DPoP key given (else the environment's: a key given
+    /// in code means the environment's `dpop_key_file` is not read, nor a key generated).
     pub(crate) fn build(
         client_info: ClientInfo,
         environment: Environment,
         http: reqwest::Client,
         authentication: Option<ClientAuthentication>,
         tls_identity: Option<TlsClientIdentity>,
+        dpop: Option<en_auth_core::Dpop>,
     ) -> Result<Self, Error> {
         let mut endpoints = Endpoints::new(&environment, http)?;
         endpoints.set_mutual_tls(tls_identity.is_some());
@@ -136,7 +139,10 @@ impl ClientCredentials {
                 tls_identity.as_ref(),
             )?,
         };
-        let dpop = dpop_from_config(&environment)?;
+        let dpop = match dpop {
+            Some(given) => Some(given),
+            None => dpop_from_config(&environment)?,
+        };
         Ok(Self {
             client_info,
             environment,
@@ -374,6 +380,10 @@ impl TokenProvider for ClientCredentials {
         // hold the same key (a key file; a generated key is the process's own).
         if let Some(dpop) = &self.dpop {
             identity = identity.with("dpop_jkt", dpop.jwk_thumbprint());
+            // A process that accepts a `Bearer` answer must not hand it to one that refuses it.
+            if dpop.bearer_allowed() {
+                identity = identity.with("dpop_allow_bearer", "true");
+            }
         }
         Some(identity)
     }
