@@ -101,20 +101,20 @@ pub(crate) struct Endpoints {
 
 /// Which providers share an issuer's fetched metadata: those whose fetches go through the same
 /// HTTP client, as far as en-auth can know it (see the module's documentation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum FetchScope {
+#[derive(Clone)]
+enum FetchScope {
     /// The process's [`shared_token_http_client`](crate::shared_token_http_client) for this
-    /// connect timeout.
+    /// connect timeout: a slot per issuer in the process's map.
     Shared(Duration),
-    /// One provider's own client (a number no other provider has).
-    Own(u64),
+    /// One provider's own client: a slot of its own, dropped with the provider (it was an entry
+    /// in the process's map that nothing removed, one more for every provider built).
+    Own(Arc<Slot>),
 }
 
 impl FetchScope {
     /// A scope of its own.
     fn own() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        Self::Own(NEXT.fetch_add(1, Ordering::Relaxed))
+        Self::Own(Arc::default())
     }
 }
 
@@ -247,7 +247,7 @@ impl Endpoints {
             max_bytes: self.configured.max_response_bytes(),
             ttl: self.ttl,
         };
-        metadata(environment, issuer, self.scope, &fetcher)
+        metadata(environment, issuer, &self.scope, &fetcher)
             .await
             .map(Some)
     }
@@ -275,7 +275,7 @@ impl Endpoints {
     /// After a failed token request with `metadata`: the next request fetches it again.
     async fn failed(&self, environment: &Environment, metadata: Option<&Arc<Metadata>>) {
         if let (Some(metadata), Some(issuer)) = (metadata, self.issuer(environment)) {
-            invalidate(issuer, self.scope, metadata).await;
+            invalidate(issuer, &self.scope, metadata).await;
         }
     }
 }
@@ -331,17 +331,25 @@ struct State {
     last: Option<(u64, Result<Arc<Metadata>, Error>)>,
 }
 
-/// The process's slots, by issuer identifier and fetch scope.
-type Slots = Mutex<HashMap<(String, FetchScope), Arc<Slot>>>;
+/// The process's slots of the shared clients, by issuer identifier and connect timeout.
+type Slots = Mutex<HashMap<(String, Duration), Arc<Slot>>>;
 
 /// The slot of `issuer`'s metadata fetched in `scope`.
-fn slot(issuer: &str, scope: FetchScope) -> Arc<Slot> {
+fn slot(issuer: &str, scope: &FetchScope) -> Arc<Slot> {
+    let connect_timeout = match scope {
+        FetchScope::Own(slot) => return Arc::clone(slot),
+        FetchScope::Shared(connect_timeout) => *connect_timeout,
+    };
     static SLOTS: OnceLock<Slots> = OnceLock::new();
     let mut slots = SLOTS
         .get_or_init(Mutex::default)
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    Arc::clone(slots.entry((issuer.to_owned(), scope)).or_default())
+    Arc::clone(
+        slots
+            .entry((issuer.to_owned(), connect_timeout))
+            .or_default(),
+    )
 }
 
 /// The metadata of `environment`'s issuer: the outcome of a fetch that ended while the caller
@@ -353,7 +361,7 @@ fn slot(issuer: &str, scope: FetchScope) -> Arc<Slot> {
 async fn metadata(
     environment: &Environment,
     issuer: &Issuer,
-    scope: FetchScope,
+    scope: &FetchScope,
     fetcher: &Fetcher<'_>,
 ) -> Result<Arc<Metadata>, Error> {
     let slot = slot(issuer.as_str(), scope);
@@ -381,7 +389,7 @@ async fn metadata(
 
 /// Forgets `used` (the metadata a token request failed with), so that the next token request
 /// fetches the document again — unless it was already replaced.
-async fn invalidate(issuer: &Issuer, scope: FetchScope, used: &Arc<Metadata>) {
+async fn invalidate(issuer: &Issuer, scope: &FetchScope, used: &Arc<Metadata>) {
     let slot = slot(issuer.as_str(), scope);
     let mut state = slot.state.lock().await;
     if state
@@ -556,6 +564,24 @@ impl Classify for serde_json::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A provider with its own HTTP client keeps its metadata itself: nothing in the process
+    /// holds it once the provider is gone (each such provider used to add an entry to the
+    /// process's map that nothing removed — a `TokenExchange` per request grew it without
+    /// bound; review finding). The shared clients' slots stay in the map, one per issuer.
+    #[test]
+    fn an_own_scope_slot_goes_with_its_provider() {
+        let scope = FetchScope::own();
+        let own = slot("https://issuer.example", &scope);
+        drop(scope);
+        assert_eq!(Arc::strong_count(&own), 1, "held by nothing else");
+        let shared = FetchScope::Shared(Duration::from_secs(7));
+        let first = slot("https://issuer.example", &shared);
+        assert!(Arc::ptr_eq(
+            &first,
+            &slot("https://issuer.example", &shared)
+        ));
+    }
 
     fn urls(issuer: &str) -> [String; 2] {
         well_known_urls(&Url::parse(issuer).unwrap()).map(|u| u.to_string())
