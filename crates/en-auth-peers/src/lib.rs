@@ -63,6 +63,26 @@ pub fn oidc() -> &'static Value {
     unwrap(result)
 }
 
+/// Starts (once, into `peer`) oidc-provider configured by `script` (under `peers/`), its log
+/// named `name`: the configurations of their own ([`oidc_people`], [`oidc_mtls`],
+/// [`oidc_dpop`]).
+fn oidc_configuration(
+    peer: &'static OnceLock<Result<Value, String>>,
+    script: &str,
+    name: &str,
+) -> &'static Value {
+    let dir = peers_dir();
+    let result = peer.get_or_init(|| {
+        if !dir.join("oidc/node_modules/oidc-provider").is_dir() {
+            return Err(not_installed("oidc-provider"));
+        }
+        let mut command = Command::new("node");
+        command.arg(dir.join(script));
+        start(name, command)
+    });
+    unwrap(result)
+}
+
 /// A second oidc-provider whose only token endpoint authentication method is
 /// `client_secret_basic` (`CLIENT_AUTH_METHODS`; its discovery documents say so, and it has the
 /// `basic` and `introspector` clients only), started on first use: for the refusal of a method
@@ -95,16 +115,7 @@ pub fn oidc_basic_only() -> &'static Value {
 /// As [`oidc`].
 pub fn oidc_people() -> &'static Value {
     static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
-    let dir = peers_dir();
-    let result = PEER.get_or_init(|| {
-        if !dir.join("oidc/node_modules/oidc-provider").is_dir() {
-            return Err(not_installed("oidc-provider"));
-        }
-        let mut command = Command::new("node");
-        command.arg(dir.join("oidc/people.mjs"));
-        start("oidc-provider-people", command)
-    });
-    unwrap(result)
+    oidc_configuration(&PEER, "oidc/people.mjs", "oidc-provider-people")
 }
 
 /// oidc-provider with mutual TLS (RFC 8705; `peers/oidc/mtls.mjs`), started on first use: an
@@ -118,16 +129,7 @@ pub fn oidc_people() -> &'static Value {
 /// As [`oidc`].
 pub fn oidc_mtls() -> &'static Value {
     static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
-    let dir = peers_dir();
-    let result = PEER.get_or_init(|| {
-        if !dir.join("oidc/node_modules/oidc-provider").is_dir() {
-            return Err(not_installed("oidc-provider"));
-        }
-        let mut command = Command::new("node");
-        command.arg(dir.join("oidc/mtls.mjs"));
-        start("oidc-provider-mtls", command)
-    });
-    unwrap(result)
+    oidc_configuration(&PEER, "oidc/mtls.mjs", "oidc-provider-mtls")
 }
 
 /// An oidc-provider with DPoP (RFC 9449) that requires a server nonce in every proof
@@ -139,16 +141,7 @@ pub fn oidc_mtls() -> &'static Value {
 /// As [`oidc`].
 pub fn oidc_dpop() -> &'static Value {
     static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
-    let dir = peers_dir();
-    let result = PEER.get_or_init(|| {
-        if !dir.join("oidc/node_modules/oidc-provider").is_dir() {
-            return Err(not_installed("oidc-provider"));
-        }
-        let mut command = Command::new("node");
-        command.arg(dir.join("oidc/dpop.mjs"));
-        start("oidc-provider-dpop", command)
-    });
-    unwrap(result)
+    oidc_configuration(&PEER, "oidc/dpop.mjs", "oidc-provider-dpop")
 }
 
 /// A resource server that checks DPoP proofs with jwcrypto (`peers/dpop/resource.py`, in the
