@@ -264,6 +264,19 @@ fn now_unix() -> u64 {
         .unwrap_or(0)
 }
 
+/// The id token of `result` (an `AuthenticationResult`) again, with OpenID Connect's `nonce`
+/// claim (managed login's authorization code grant).
+pub(crate) fn id_token_with_nonce(result: &Value, nonce: &str) -> String {
+    let payload = result["IdToken"]
+        .as_str()
+        .and_then(|t| t.split('.').nth(1))
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+    let mut claims = payload.unwrap_or_else(|| json!({}));
+    claims["nonce"] = json!(nonce);
+    jwt(&claims)
+}
+
 fn jwt(claims: &Value) -> String {
     let header = json!({"alg": "none", "kid": "en-auth-testkit", "typ": "JWT"});
     format!(
@@ -581,7 +594,7 @@ fn check_refresh_device(
     }
 }
 
-fn initiate_auth(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
+pub(crate) fn initiate_auth(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
     let client = client(shared, request)?;
     let flow = string(request, "AuthFlow").ok_or_else(|| {
         invalid_parameter(
@@ -1359,7 +1372,7 @@ fn check_client_secret(client: &AppClient, request: &Map<String, Value>) -> Resu
 /// `UnauthorizedException`; a token the emulator never issued is accepted and changes nothing
 /// (as RFC 7009 §2.2 has it); a client with revocation off gets
 /// `UnsupportedOperationException`.
-fn revoke_token(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
+pub(crate) fn revoke_token(shared: &Shared, request: &Map<String, Value>) -> ApiResult {
     let client = client(shared, request)?;
     let token = string(request, "Token").ok_or_else(|| {
         invalid_parameter(

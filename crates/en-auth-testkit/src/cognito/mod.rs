@@ -8,6 +8,7 @@
 
 mod api;
 mod custom_auth;
+mod managed_login;
 mod srp;
 mod user_auth;
 
@@ -516,6 +517,7 @@ pub struct CognitoServerBuilder {
     device_tracking: bool,
     mfa_required: bool,
     resource_body: Option<String>,
+    identity_providers: HashMap<String, String>,
 }
 
 impl Default for CognitoServerBuilder {
@@ -534,6 +536,7 @@ impl Default for CognitoServerBuilder {
             device_tracking: false,
             mfa_required: false,
             resource_body: None,
+            identity_providers: HashMap::new(),
         }
     }
 }
@@ -654,6 +657,21 @@ impl CognitoServerBuilder {
         self
     }
 
+    /// Managed login (the user pool's `/oauth2/authorize`, `/oauth2/token`, `/oauth2/revoke` and
+    /// its OpenID Connect discovery document at `<url>/<pool id>/.well-known/openid-configuration`,
+    /// issuer `<url>/<pool id>`): the federated identity provider `name`, passed as
+    /// `identity_provider`, signs in the pool user `username` at once (no page to fill in) and
+    /// the browser is sent back with a code. The codes need PKCE S256; the tokens are the API's.
+    #[must_use]
+    pub fn federated_identity_provider(
+        mut self,
+        name: impl Into<String>,
+        username: impl Into<String>,
+    ) -> Self {
+        self.identity_providers.insert(name.into(), username.into());
+        self
+    }
+
     /// MFA required (`MfaConfiguration` `ON`): a user with no challenge of its own
     /// ([`PoolUser::challenge_after_password`]) has no MFA factor yet, so its login is asked
     /// [`ScriptedChallenge::MfaSetup`] after the password; once enrolled, `SOFTWARE_TOKEN_MFA`.
@@ -703,6 +721,7 @@ impl CognitoServerBuilder {
             .expect("bind a loopback port for the Cognito emulator");
         let addr = listener.local_addr().expect("local address");
         let shared = Arc::new(Shared {
+            identity_providers: self.identity_providers,
             pool_id: self.pool_id,
             pool_name,
             region,
@@ -738,6 +757,13 @@ impl CognitoServerBuilder {
         let app = Router::new()
             .route("/", post(api::handle))
             .route("/resource", get(api::resource).post(api::resource))
+            .route(
+                "/{pool_id}/.well-known/openid-configuration",
+                get(managed_login::openid_configuration),
+            )
+            .route("/oauth2/authorize", get(managed_login::authorize))
+            .route("/oauth2/token", post(managed_login::token))
+            .route("/oauth2/revoke", post(managed_login::revoke))
             .with_state(Arc::clone(&shared));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -945,6 +971,8 @@ pub(crate) struct State {
     user_auth: HashMap<String, user_auth::UserAuthPending>,
     /// Every one-time code sent, in order.
     one_time_codes: Vec<OneTimeCode>,
+    /// Managed login's codes, until their one exchange.
+    authorization_codes: HashMap<String, managed_login::AuthorizationCode>,
     /// Authenticator-app enrolment (`MFA_SETUP`).
     mfa: api::MfaState,
 }
@@ -961,6 +989,8 @@ impl State {
 
 pub(crate) struct Shared {
     pool_id: String,
+    /// Managed login's federated identity providers: the user each signs in.
+    identity_providers: HashMap<String, String>,
     pool_name: String,
     region: String,
     clients: HashMap<String, AppClient>,
