@@ -208,16 +208,29 @@ impl Sandbox {
     }
 }
 
-/// Runs argv[2:] on a pseudo-terminal, answers the first "(not shown)" prompt with argv[1].
+/// Runs argv[3:] on a pseudo-terminal, answers the first prompt argv[2] with argv[1]. A
+/// "(not shown)" prompt is answered once the terminal's echo is off: the prompt is printed
+/// before the echo is turned off (rpassword), and an answer typed in between is echoed by the
+/// terminal — a race the test lost on a loaded machine, not a secret shown by en-auth.
 const PTY_SCRIPT: &str = r#"
-import os, pty, select, sys, time
+import os, pty, select, sys, termios, time
 answer, prompt, argv = sys.argv[1], sys.argv[2].encode(), sys.argv[3:]
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(argv[0], argv)
 shown, sent, deadline = b"", False, time.monotonic() + 30
+
+def echo_off():
+    try:
+        return not termios.tcgetattr(fd)[3] & termios.ECHO
+    except termios.error:
+        return False
+
 while time.monotonic() < deadline:
-    ready, _, _ = select.select([fd], [], [], 0.5)
+    if not sent and prompt in shown and (b"not shown" not in prompt or echo_off()):
+        os.write(fd, answer.encode() + b"\n")
+        sent = True
+    ready, _, _ = select.select([fd], [], [], 0.05 if prompt in shown and not sent else 0.5)
     if not ready:
         continue
     try:
@@ -227,9 +240,6 @@ while time.monotonic() < deadline:
     if not data:
         break
     shown += data
-    if not sent and prompt in shown:
-        os.write(fd, answer.encode() + b"\n")
-        sent = True
 os.close(fd)
 _, status = os.waitpid(pid, 0)
 sys.stdout.buffer.write(shown)
