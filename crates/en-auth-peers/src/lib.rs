@@ -19,22 +19,20 @@
 //! process does (it watches its parent), so no server outlives the tests.
 
 pub mod cognito;
+mod launch;
 pub mod people;
 pub mod redis;
 pub mod secrecy;
 pub mod support;
 pub mod wait;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use serde_json::Value;
 
-/// How long a peer may take to print its JSON line.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
+use launch::start;
 
 /// The token lifetime, in seconds, every peer is started with.
 pub const TOKEN_TTL_SECONDS: u64 = 3;
@@ -309,65 +307,5 @@ fn unwrap(result: &'static Result<Value, String>) -> &'static Value {
     match result {
         Ok(value) => value,
         Err(message) => panic!("{message}"),
-    }
-}
-
-fn start(name: &str, mut command: Command) -> Result<Value, String> {
-    let log_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/peers");
-    std::fs::create_dir_all(&log_dir)
-        .map_err(|e| format!("cannot create {}: {e}", log_dir.display()))?;
-    let log_path = log_dir.join(format!("{name}-{}.log", std::process::id()));
-    let log = std::fs::File::create(&log_path)
-        .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
-    let mut child = command
-        .env("PORT", "0")
-        .env("TOKEN_TTL_SECONDS", TOKEN_TTL_SECONDS.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .map_err(|e| format!("cannot start {name}: {e}"))?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let result = BufReader::new(stdout).read_line(&mut line).map(|_| line);
-        let _ = tx.send(result);
-    });
-    let failure = |why: String| {
-        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        let tail: String = log
-            .lines()
-            .rev()
-            .take(30)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n");
-        format!(
-            "{name} did not start: {why}\n--- {} (last lines) ---\n{tail}",
-            log_path.display()
-        )
-    };
-    match rx.recv_timeout(STARTUP_TIMEOUT) {
-        Ok(Ok(line)) if !line.trim().is_empty() => {
-            // The child keeps running; it exits when this process does.
-            std::mem::forget(child);
-            serde_json::from_str(line.trim())
-                .map_err(|e| failure(format!("its first line is not JSON ({e})")))
-        }
-        Ok(Ok(_)) => {
-            let _ = child.kill();
-            Err(failure("it exited without printing its JSON line".into()))
-        }
-        Ok(Err(e)) => {
-            let _ = child.kill();
-            Err(failure(format!("reading its output failed: {e}")))
-        }
-        Err(_) => {
-            let _ = child.kill();
-            Err(failure(format!("no JSON line within {STARTUP_TIMEOUT:?}")))
-        }
     }
 }
