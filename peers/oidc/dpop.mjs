@@ -12,27 +12,15 @@
 // Environment: PORT, TOKEN_TTL_SECONDS, EXIT_WITH_PARENT as server.mjs. Prints exactly one
 // line of JSON on stdout once listening.
 
-import { randomBytes, generateKeyPairSync } from 'node:crypto';
-import { createServer } from 'node:http';
+import { randomBytes } from 'node:crypto';
 
-console.log = console.error;
-console.info = console.error;
-console.debug = console.error;
+import {
+  announce, plainServer, requestedPort, signingKey, stopOnSignalOrOrphaned, tokenTtl,
+} from './common.mjs';
 
-const initialParent = process.ppid;
 const { default: Provider } = await import('oidc-provider');
 
-const HOST = '127.0.0.1';
-const requestedPort = Number.parseInt(process.env.PORT || '0', 10);
-const ttl = Number.parseInt(process.env.TOKEN_TTL_SECONDS || '4', 10);
-if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65535) {
-  console.error(`invalid PORT: ${process.env.PORT}`);
-  process.exit(2);
-}
-if (!Number.isInteger(ttl) || ttl <= 0) {
-  console.error(`invalid TOKEN_TTL_SECONDS: ${process.env.TOKEN_TTL_SECONDS}`);
-  process.exit(2);
-}
+const ttl = tokenTtl();
 
 const SCOPE = 'api:read';
 const clients = {
@@ -40,17 +28,7 @@ const clients = {
   introspector: { id: 'resource-server', secret: 'introspector-secret-0123456789' },
 };
 
-let handler = (_req, res) => { res.statusCode = 503; res.end(); };
-const server = createServer((req, res) => handler(req, res));
-await new Promise((resolve, reject) => {
-  server.once('error', reject);
-  server.listen(requestedPort, HOST, resolve);
-});
-const { port } = server.address();
-const issuer = `http://${HOST}:${port}`;
-
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'en-auth-dpop-test', alg: 'RS256', use: 'sig' };
+const { server, issuer, serve } = await plainServer(requestedPort());
 
 const provider = new Provider(issuer, {
   clients: [
@@ -73,7 +51,7 @@ const provider = new Provider(issuer, {
       redirect_uris: [],
     },
   ],
-  jwks: { keys: [signingKey] },
+  jwks: { keys: [signingKey('en-auth-dpop-test')] },
   cookies: { keys: [randomBytes(32).toString('hex')] },
   scopes: [SCOPE],
   ttl: { ClientCredentials: ttl },
@@ -94,9 +72,9 @@ const provider = new Provider(issuer, {
 });
 
 provider.on('server_error', (_ctx, err) => console.error('server_error', err));
-handler = provider.callback();
+serve(provider.callback());
 
-process.stdout.write(`${JSON.stringify({
+announce({
   issuer,
   discovery_endpoint: `${issuer}/.well-known/openid-configuration`,
   token_endpoint: `${issuer}/token`,
@@ -104,23 +82,6 @@ process.stdout.write(`${JSON.stringify({
   scope: SCOPE,
   clients,
   token_ttl_seconds: ttl,
-  pid: process.pid,
-})}\n`);
+});
 
-let stopping = false;
-function shutdown(signal) {
-  if (stopping) return;
-  stopping = true;
-  console.error(`oidc dpop peer: ${signal}, shutting down`);
-  server.close(() => process.exit(0));
-  server.closeAllConnections();
-  setTimeout(() => process.exit(0), 2000).unref();
-}
-process.on('SIGTERM', () => shutdown('SIGTERM'));
-process.on('SIGINT', () => shutdown('SIGINT'));
-
-if (process.env.EXIT_WITH_PARENT !== '0' && initialParent !== 1) {
-  setInterval(() => {
-    if (process.ppid !== initialParent) shutdown('parent exited');
-  }, 500).unref();
-}
+stopOnSignalOrOrphaned('oidc dpop peer', [server]);

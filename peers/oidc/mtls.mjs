@@ -30,19 +30,13 @@ import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-console.log = console.error;
-console.info = console.error;
-console.debug = console.error;
+import {
+  announce, HOST, listen, stopOnSignalOrOrphaned, tokenTtl,
+} from './common.mjs';
 
-const initialParent = process.ppid;
 const { default: Provider } = await import('oidc-provider');
 
-const HOST = '127.0.0.1';
-const ttl = Number.parseInt(process.env.TOKEN_TTL_SECONDS || '4', 10);
-if (!Number.isInteger(ttl) || ttl <= 0) {
-  console.error(`invalid TOKEN_TTL_SECONDS: ${process.env.TOKEN_TTL_SECONDS}`);
-  process.exit(2);
-}
+const ttl = tokenTtl();
 const SCOPE = 'api:read';
 
 // ---- certificates (openssl) ----
@@ -98,10 +92,6 @@ const m2m = (extra) => ({
 
 // ---- listeners (bound first: the ports go into the metadata) ----
 let handler = (_req, res) => { res.statusCode = 503; res.end(); };
-const listen = (server) => new Promise((resolve, reject) => {
-  server.once('error', reject);
-  server.listen(0, HOST, () => resolve(server.address().port));
-});
 const tls = {
   key: readFileSync(file('server.key')),
   cert: readFileSync(file('server.pem')),
@@ -113,9 +103,9 @@ const plain = createHttpServer((req, res) => handler(req, res));
 const mutual = createHttpsServer(tls, (req, res) => handler(req, res));
 let resourceHandler = (_req, res) => { res.statusCode = 503; res.end(); };
 const resource = createHttpsServer(tls, (req, res) => resourceHandler(req, res));
-const issuer = `http://${HOST}:${await listen(plain)}`;
-const mtlsBase = `https://${HOST}:${await listen(mutual)}`;
-const resourceUrl = `https://${HOST}:${await listen(resource)}/resource`;
+const issuer = `http://${HOST}:${await listen(plain, 0)}`;
+const mtlsBase = `https://${HOST}:${await listen(mutual, 0)}`;
+const resourceUrl = `https://${HOST}:${await listen(resource, 0)}/resource`;
 
 // The certificate the client presented on this request's connection, if any.
 const peerCertificate = (socket) => {
@@ -224,7 +214,7 @@ resourceHandler = async (req, res) => {
   }
 };
 
-process.stdout.write(`${JSON.stringify({
+announce({
   issuer,
   token_endpoint: `${issuer}/token`,
   mtls_token_endpoint: `${mtlsBase}/token`,
@@ -250,28 +240,6 @@ process.stdout.write(`${JSON.stringify({
     self_signed: thumbprint(selfCert),
   },
   token_ttl_seconds: ttl,
-  pid: process.pid,
-})}\n`);
+});
 
-let stopping = false;
-function shutdown(signal) {
-  if (stopping) return;
-  stopping = true;
-  console.error(`oidc mtls peer: ${signal}, shutting down`);
-  rmSync(dir, { recursive: true, force: true });
-  for (const server of [plain, mutual, resource]) {
-    server.close();
-    server.closeAllConnections();
-  }
-  setTimeout(() => process.exit(0), 200).unref();
-}
-process.on('SIGTERM', () => shutdown('SIGTERM'));
-process.on('SIGINT', () => shutdown('SIGINT'));
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-
-if (process.env.EXIT_WITH_PARENT !== '0' && initialParent !== 1) {
-  setInterval(() => {
-    if (process.ppid !== initialParent) shutdown('parent exited');
-  }, 500).unref();
-}
-
+stopOnSignalOrOrphaned('oidc mtls peer', [plain, mutual, resource], () => rmSync(dir, { recursive: true, force: true }));

@@ -26,28 +26,16 @@
 // Prints exactly one line of JSON on stdout once listening, then serves until SIGTERM/SIGINT.
 
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
 
-console.log = console.error;
-console.info = console.error;
-console.debug = console.error;
+import {
+  announce, intFromEnv, plainServer, requestedPort, signingKey, stopOnSignalOrOrphaned,
+} from './common.mjs';
 
-const initialParent = process.ppid;
 const { default: Provider } = await import('oidc-provider');
 
-const HOST = '127.0.0.1';
-const int = (name, fallback) => {
-  const value = Number.parseInt(process.env[name] || String(fallback), 10);
-  if (!Number.isInteger(value) || value < 0) {
-    console.error(`invalid ${name}: ${process.env[name]}`);
-    process.exit(2);
-  }
-  return value;
-};
-const requestedPort = int('PORT', 0);
-const accessTtl = int('ACCESS_TOKEN_TTL_SECONDS', 4);
-const deviceTtl = int('DEVICE_CODE_TTL_SECONDS', 6);
-const interval = int('POLL_INTERVAL_SECONDS', 1);
+const accessTtl = intFromEnv('ACCESS_TOKEN_TTL_SECONDS', 4);
+const deviceTtl = intFromEnv('DEVICE_CODE_TTL_SECONDS', 6);
+const interval = intFromEnv('POLL_INTERVAL_SECONDS', 1);
 
 const SCOPE = 'openid api:read';
 // A public native client (RFC 8252): no secret, PKCE required, any port on the loopback
@@ -55,18 +43,7 @@ const SCOPE = 'openid api:read';
 const PUBLIC_CLIENT = 'people-cli';
 const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
 
-let handler = (_req, res) => { res.statusCode = 503; res.end(); };
-const server = createServer((req, res) => handler(req, res));
-await new Promise((resolve, reject) => {
-  server.once('error', reject);
-  server.listen(requestedPort, HOST, resolve);
-});
-const { port } = server.address();
-const issuer = `http://${HOST}:${port}`;
-
-const { generateKeyPairSync } = await import('node:crypto');
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'people-test', alg: 'RS256', use: 'sig' };
+const { server, issuer, serve } = await plainServer(requestedPort());
 
 const provider = new Provider(issuer, {
   clients: [{
@@ -78,7 +55,7 @@ const provider = new Provider(issuer, {
     redirect_uris: ['http://127.0.0.1/callback'],
     scope: 'openid api:read offline_access',
   }],
-  jwks: { keys: [signingKey] },
+  jwks: { keys: [signingKey('people-test')] },
   cookies: { keys: [randomBytes(32).toString('hex')] },
   scopes: ['openid', 'offline_access', 'api:read'],
   findAccount: async (_ctx, id) => ({ accountId: id, claims: async () => ({ sub: id }) }),
@@ -167,7 +144,7 @@ async function interaction(req, res) {
 }
 
 const callback = provider.callback();
-handler = (req, res) => {
+serve((req, res) => {
   if (req.url.startsWith('/interaction/')) {
     interaction(req, res).catch((err) => {
       console.error('interaction', err);
@@ -176,9 +153,9 @@ handler = (req, res) => {
     return;
   }
   callback(req, res);
-};
+});
 
-process.stdout.write(`${JSON.stringify({
+announce({
   issuer,
   discovery_endpoint: `${issuer}/.well-known/openid-configuration`,
   token_endpoint: `${issuer}/token`,
@@ -189,23 +166,6 @@ process.stdout.write(`${JSON.stringify({
   access_token_ttl_seconds: accessTtl,
   device_code_ttl_seconds: deviceTtl,
   poll_interval_seconds: interval,
-  pid: process.pid,
-})}\n`);
+});
 
-let stopping = false;
-function shutdown(signal) {
-  if (stopping) return;
-  stopping = true;
-  console.error(`oidc people peer: ${signal}, shutting down`);
-  server.close(() => process.exit(0));
-  server.closeAllConnections();
-  setTimeout(() => process.exit(0), 2000).unref();
-}
-process.on('SIGTERM', () => shutdown('SIGTERM'));
-process.on('SIGINT', () => shutdown('SIGINT'));
-
-if (process.env.EXIT_WITH_PARENT !== '0' && initialParent !== 1) {
-  setInterval(() => {
-    if (process.ppid !== initialParent) shutdown('parent exited');
-  }, 500).unref();
-}
+stopOnSignalOrOrphaned('oidc people peer', [server]);

@@ -16,32 +16,18 @@
 
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-// oidc-provider prints its NOTICEs with console.info, i.e. on stdout: keep stdout
-// for the one JSON line.
-console.log = console.error;
-console.info = console.error;
-console.debug = console.error;
+import {
+  announce, plainServer, requestedPort, signingKey, stopOnSignalOrOrphaned, tokenTtl,
+} from './common.mjs';
 
-const initialParent = process.ppid;
 const { default: Provider, errors } = await import('oidc-provider');
 // oidc-provider's own JOSE library (pinned through package-lock.json).
 const jose = await import('jose');
 
-const HOST = '127.0.0.1';
-const requestedPort = Number.parseInt(process.env.PORT || '0', 10);
-const ttl = Number.parseInt(process.env.TOKEN_TTL_SECONDS || '4', 10);
-if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65535) {
-  console.error(`invalid PORT: ${process.env.PORT}`);
-  process.exit(2);
-}
-if (!Number.isInteger(ttl) || ttl <= 0) {
-  console.error(`invalid TOKEN_TTL_SECONDS: ${process.env.TOKEN_TTL_SECONDS}`);
-  process.exit(2);
-}
+const ttl = tokenTtl();
 
 const authMethods = process.env.CLIENT_AUTH_METHODS
   ? process.env.CLIENT_AUTH_METHODS.split(',').map((m) => m.trim()).filter(Boolean)
@@ -117,18 +103,7 @@ const jwtClients = {
   public: { id: 'svc-public' },
 };
 
-// Bind first so port 0 is resolved before the issuer is fixed.
-let handler = (_req, res) => { res.statusCode = 503; res.end(); };
-const server = createServer((req, res) => handler(req, res));
-await new Promise((resolve, reject) => {
-  server.once('error', reject);
-  server.listen(requestedPort, HOST, resolve);
-});
-const { port } = server.address();
-const issuer = `http://${HOST}:${port}`;
-
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'en-auth-test', alg: 'RS256', use: 'sig' };
+const { server, issuer, serve } = await plainServer(requestedPort());
 
 // The claims an exchanged token records (token exchange, below), by token object: returned to
 // oidc-provider as the token's extra claims when it is saved, and shown by introspection.
@@ -196,7 +171,7 @@ const provider = new Provider(issuer, {
       redirect_uris: [],
     },
   ].filter(supported),
-  jwks: { keys: [signingKey] },
+  jwks: { keys: [signingKey('en-auth-test')] },
   cookies: { keys: [randomBytes(32).toString('hex')] },
   scopes: [SCOPE],
   // Exchanged tokens (the exchanger's) live an hour: a test sees them renewed only when their
@@ -305,9 +280,9 @@ provider.registerGrantType(JWT_BEARER, async (ctx) => {
   };
 }, ['assertion', 'scope']);
 
-handler = provider.callback();
+serve(provider.callback());
 
-process.stdout.write(`${JSON.stringify({
+announce({
   issuer,
   discovery_endpoint: `${issuer}/.well-known/openid-configuration`,
   token_endpoint: `${issuer}/token`,
@@ -321,26 +296,6 @@ process.stdout.write(`${JSON.stringify({
   key_files: keyFiles,
   platform_issuer: PLATFORM_ISSUER,
   token_ttl_seconds: ttl,
-  pid: process.pid,
-})}\n`);
+});
 
-let stopping = false;
-function shutdown(signal) {
-  if (stopping) return;
-  stopping = true;
-  console.error(`oidc peer: ${signal}, shutting down`);
-  rmSync(keyDir, { recursive: true, force: true });
-  server.close(() => process.exit(0));
-  server.closeAllConnections();
-  setTimeout(() => process.exit(0), 2000).unref();
-}
-process.on('SIGTERM', () => shutdown('SIGTERM'));
-process.on('SIGINT', () => shutdown('SIGINT'));
-
-// Don't outlive the process that started us (a test runner killed with SIGKILL).
-// EXIT_WITH_PARENT=0 turns this off, for starting the peer detached by hand.
-if (process.env.EXIT_WITH_PARENT !== '0' && initialParent !== 1) {
-  setInterval(() => {
-    if (process.ppid !== initialParent) shutdown('parent exited');
-  }, 500).unref();
-}
+stopOnSignalOrOrphaned('oidc peer', [server], () => rmSync(keyDir, { recursive: true, force: true }));
