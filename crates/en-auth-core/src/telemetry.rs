@@ -12,7 +12,7 @@
 //!
 //! | field | what |
 //! |---|---|
-//! | `flow` | the provider's flow (`client_credentials`, `cognito_user_srp_auth`, …) |
+//! | `flow` | the provider's flow (`client_credentials`, `cognito_user_srp_auth`, `cognito_custom_auth`, …: each provider's `TokenProvider::flow`) |
 //! | `client_id` | the client id (never its secret) |
 //! | `environment` | the environment id, or empty |
 //! | `trigger` | why the token is requested: a [`RenewalTrigger`] |

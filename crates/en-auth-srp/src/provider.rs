@@ -1172,8 +1172,10 @@ impl TokenProvider for CognitoSrp {
         &self.client_info
     }
 
+    /// `cognito_user_srp_auth`, `cognito_user_auth` or `cognito_custom_auth`: the sign-in's
+    /// `AuthFlow` ([`SignInFlow`]), the label of its spans and metrics.
     fn flow(&self) -> &'static str {
-        "cognito_user_srp_auth"
+        self.sign_in.label()
     }
 
     fn environment_id(&self) -> Option<&str> {

@@ -124,6 +124,16 @@ pub enum SignInFlow {
 }
 
 impl SignInFlow {
+    /// The flow's label in en-auth's spans and metrics (`flow`): `cognito_user_srp_auth`,
+    /// `cognito_user_auth` or `cognito_custom_auth` (with or without SRP).
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::UserSrpAuth => "cognito_user_srp_auth",
+            Self::UserAuth { .. } => "cognito_user_auth",
+            Self::CustomAuth { .. } => "cognito_custom_auth",
+        }
+    }
+
     /// The flow an environment names (`auth_flow`, `preferred_challenge`): `USER_SRP_AUTH`
     /// (the default), `USER_AUTH`, or custom authentication: `CUSTOM_WITH_SRP` /
     /// `CUSTOM_WITHOUT_SRP` (Amplify's names for `CUSTOM_AUTH` with and without the SRP

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use en_auth_srp::secrecy::ExposeSecret;
 use en_auth_srp::{
     Challenge, ChallengeResponses, ClientInfo, Environment, Error, SignInFlow, SrpAuthorizer,
-    UserCredentials, CUSTOM_CHALLENGE,
+    TokenProvider, UserCredentials, CUSTOM_CHALLENGE,
 };
 use en_auth_testkit::{AppClient, CognitoServer, PoolUser};
 
@@ -337,4 +337,25 @@ fn the_environments_file_and_the_builder_name_the_flow() {
     assert!(build(SignInFlow::CustomAuth { with_srp: false }, "").is_ok());
     let e = build(SignInFlow::CustomAuth { with_srp: true }, "").unwrap_err();
     assert!(e.to_string().contains("password"), "{e}");
+    // Spans and metrics name the flow the login runs (they said `cognito_user_srp_auth` for all).
+    for (flow, label) in [
+        (SignInFlow::UserSrpAuth, "cognito_user_srp_auth"),
+        (
+            SignInFlow::UserAuth {
+                preferred_challenge: None,
+            },
+            "cognito_user_auth",
+        ),
+        (
+            SignInFlow::CustomAuth { with_srp: true },
+            "cognito_custom_auth",
+        ),
+        (
+            SignInFlow::CustomAuth { with_srp: false },
+            "cognito_custom_auth",
+        ),
+    ] {
+        assert_eq!(flow.label(), label);
+        assert_eq!(build(flow, PASSWORD).unwrap().provider().flow(), label);
+    }
 }
