@@ -40,7 +40,12 @@ enum Attempt {
 /// Starts `command` (a peer script; `PORT=0` and the suites' token lifetime are added to its
 /// environment) and returns the JSON it prints on its first line. The child keeps running; it
 /// exits when the test process does.
-pub(crate) fn start(name: &str, mut command: Command) -> Result<Value, String> {
+pub(crate) fn start(name: &str, command: Command) -> Result<Value, String> {
+    start_within(name, command, ATTEMPT_TIMEOUT)
+}
+
+/// [`start`], each attempt waiting `timeout`.
+fn start_within(name: &str, mut command: Command, timeout: Duration) -> Result<Value, String> {
     let log_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/peers");
     std::fs::create_dir_all(&log_dir)
         .map_err(|e| format!("cannot create {}: {e}", log_dir.display()))?;
@@ -48,7 +53,8 @@ pub(crate) fn start(name: &str, mut command: Command) -> Result<Value, String> {
     if node {
         let mut options = std::env::var("NODE_OPTIONS").unwrap_or_default();
         options.push_str(&format!(
-            " --report-on-signal --report-signal={REPORT_SIGNAL} --report-directory={}",
+            // Quoted: NODE_OPTIONS splits at spaces outside double quotes.
+            " --report-on-signal --report-signal={REPORT_SIGNAL} --report-directory=\"{}\"",
             log_dir.display()
         ));
         command.env("NODE_OPTIONS", options.trim_start());
@@ -61,7 +67,7 @@ pub(crate) fn start(name: &str, mut command: Command) -> Result<Value, String> {
 
     let mut silences = Vec::new();
     for attempt in 1..=ATTEMPTS {
-        match start_once(name, &mut command, &log_dir, attempt, node) {
+        match start_once(name, &mut command, &log_dir, attempt, node, timeout) {
             Ok(value) => return Ok(value),
             Err(Attempt::Failed(message)) => return Err(message),
             Err(Attempt::Silent(message)) => {
@@ -79,6 +85,7 @@ fn start_once(
     log_dir: &Path,
     attempt: u32,
     node: bool,
+    timeout: Duration,
 ) -> Result<Value, Attempt> {
     let suffix = if attempt == 1 {
         String::new()
@@ -109,7 +116,7 @@ fn start_once(
             tail(&log_path, 30)
         )
     };
-    match rx.recv_timeout(ATTEMPT_TIMEOUT) {
+    match rx.recv_timeout(timeout) {
         Ok(Ok(line)) if !line.trim().is_empty() => {
             // The child keeps running; it exits when this process does.
             std::mem::forget(child);
@@ -133,7 +140,7 @@ fn start_once(
             stop(&mut child);
             Err(Attempt::Silent(format!(
                 "{}\n--- what it was doing ---\n{examination}",
-                failure(format!("no JSON line within {ATTEMPT_TIMEOUT:?}"))
+                failure(format!("no JSON line within {timeout:?}"))
             )))
         }
     }
@@ -316,6 +323,65 @@ mod tests {
         assert!(examination.contains("state "), "{examination}");
         assert!(examination.contains("Node.js report"), "{examination}");
         assert!(examination.contains("timer"), "{examination}");
+    }
+
+    /// A node script that prints nothing at its first start and `{"attempt":2}` at its second
+    /// (a marker file tells them apart), then exits.
+    fn silent_once(marker: &Path) -> Command {
+        let mut command = Command::new("node");
+        command.env("MARKER", marker).args([
+            "-e",
+            "const fs = require('fs');
+             if (!fs.existsSync(process.env.MARKER)) {
+               fs.writeFileSync(process.env.MARKER, '');
+               setInterval(() => {}, 1000);
+             } else {
+               process.stdout.write(JSON.stringify({ attempt: 2 }) + '\\n');
+               setTimeout(() => process.exit(0), 100);
+             }",
+        ]);
+        command
+    }
+
+    #[test]
+    fn a_peer_silent_at_its_first_start_is_started_again() {
+        let marker = std::env::temp_dir().join(format!("en-auth-silent-{}", std::process::id()));
+        let _ = std::fs::remove_file(&marker);
+        let value = start_within(
+            "launch-test-silent",
+            silent_once(&marker),
+            Duration::from_secs(3),
+        )
+        .expect("the second attempt prints its JSON");
+        std::fs::remove_file(&marker).unwrap();
+        assert_eq!(value["attempt"], 2);
+    }
+
+    #[test]
+    fn a_peer_that_exits_is_not_started_again() {
+        let marker = std::env::temp_dir().join(format!("en-auth-exits-{}", std::process::id()));
+        let mut command = Command::new("sh");
+        command.args([
+            "-c",
+            &format!(
+                "echo started >> '{}'; echo 'no such thing' >&2; exit 7",
+                marker.display()
+            ),
+        ]);
+        let message = start_within("launch-test-exits", command, Duration::from_secs(30))
+            .expect_err("it exits without its JSON");
+        let starts = std::fs::read_to_string(&marker).unwrap();
+        std::fs::remove_file(&marker).unwrap();
+        assert_eq!(starts, "started\n", "started once");
+        assert!(
+            message.contains("exited without printing its JSON line"),
+            "{message}"
+        );
+        assert!(message.contains("exit status: 7"), "{message}");
+        assert!(
+            message.contains("no such thing"),
+            "the log's tail: {message}"
+        );
     }
 
     #[test]
