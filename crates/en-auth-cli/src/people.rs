@@ -397,7 +397,8 @@ async fn renew(
                 if let Err(e) = session.save().await {
                     let _ = sealed.delete().await;
                     cx.notes.warn(&format!(
-                        "the renewed session could not be sealed ({e}): it is forgotten, and                          the next run signs in again"
+                        "the renewed session could not be sealed ({e}): it is forgotten, and \
+                         the next run signs in again"
                     ));
                 }
             }
