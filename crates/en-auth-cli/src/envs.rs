@@ -122,6 +122,7 @@ fn describe_text(out: &mut String, env: &Environment) {
         "scopes",
         (!env.scopes().is_empty()).then(|| env.scopes().join(" ")),
     );
+    field("redirect_uri", env.redirect_uri().map(ToString::to_string));
     field(
         "token_endpoint_auth_method",
         env.has_token_endpoint()
@@ -194,6 +195,7 @@ fn describe_json(env: &Environment) -> Value {
         "user_pool_id": env.user_pool_id(),
         "cognito_endpoint": env.cognito_endpoint().map(ToString::to_string),
         "scopes": env.scopes(),
+        "redirect_uri": env.redirect_uri().map(ToString::to_string),
         "token_endpoint_auth_method": auth_method(env),
         "refresh_token_rotation": env.refresh_token_rotation(),
         "tls_client_certificate_file": env.tls_client().map(|t| t.certificate_file.display().to_string()),

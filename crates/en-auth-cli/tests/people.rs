@@ -219,6 +219,40 @@ async fn login_browser_with_pkce_then_token_without_a_request() {
     );
 }
 
+/// An environment's `redirect_uri` (the one registered with the server: Cognito managed login
+/// matches it exactly) is the redirect URI sent and the port listened on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_browser_at_the_environment_s_registered_redirect_uri() {
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sandbox = Sandbox::new(
+        "people-redirect-uri",
+        &format!(
+            "[fixed]\nissuer = \"{}\"\nscopes = [\"openid\", \"api:read\"]\n\
+             redirect_uri = \"http://127.0.0.1:{port}/callback\"\n",
+            field(oidc_people(), "issuer")
+        ),
+    );
+    let text = login_with_the_browser(&sandbox, "fixed", None).await;
+    assert!(
+        text.contains(&format!(
+            "redirect_uri=http%3A%2F%2F127.0.0.1%3A{port}%2Fcallback"
+        )),
+        "{text}"
+    );
+    let described = sandbox.cmd(["envs"]).run().await;
+    assert!(
+        described
+            .ok()
+            .contains(&format!("http://127.0.0.1:{port}/callback")),
+        "{}",
+        described.ok()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn as_a_kubectl_plugin_without_interaction_no_browser_is_opened() {
     let sandbox = sandbox("people-kubectl");

@@ -16,6 +16,8 @@
 //! user_pool_id = "us-east-1_Example"
 //! # cognito_endpoint = "http://127.0.0.1:9229"   # emulators only
 //! # scopes = ["api/read"]
+//! # redirect_uri = "http://localhost:8400/callback"  # a browser sign-in's registered loopback
+//! #   redirect URI (Cognito managed login matches it exactly); default: 127.0.0.1, any port
 //! # token_endpoint_auth_method = "client_secret_post"   # default: client_secret_basic
 //! #   (or client_secret_jwt, private_key_jwt, none)
 //! # private_key_file = "keys/client.pem"                 # private_key_jwt: PEM or JWK file
@@ -283,6 +285,7 @@ pub struct Environment {
     preferred_challenge: Option<String>,
     cognito_endpoint: Option<Url>,
     scopes: Vec<String>,
+    redirect_uri: Option<Url>,
     extra_params: Vec<(String, String)>,
     auth_method: TokenEndpointAuthMethod,
     refresh_token_rotation: bool,
@@ -313,6 +316,7 @@ impl std::fmt::Debug for Environment {
                 &self.cognito_endpoint.as_ref().map(Url::as_str),
             )
             .field("scopes", &self.scopes)
+            .field("redirect_uri", &self.redirect_uri.as_ref().map(Url::as_str))
             .field(
                 "extra_params",
                 &self
@@ -363,6 +367,7 @@ struct EnvironmentTable {
     cognito_endpoint: Option<String>,
     #[serde(default)]
     scopes: Vec<String>,
+    redirect_uri: Option<String>,
     #[serde(default)]
     extra_params: BTreeMap<String, String>,
     token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
@@ -408,6 +413,7 @@ impl EnvironmentTable {
         "preferred_challenge",
         "cognito_endpoint",
         "scopes",
+        "redirect_uri",
         "extra_params",
         "token_endpoint_auth_method",
         "refresh_token_rotation",
@@ -446,6 +452,7 @@ impl Environment {
             preferred_challenge: None,
             cognito_endpoint: None,
             scopes: Vec::new(),
+            redirect_uri: None,
             extra_params: Vec::new(),
             auth_method: TokenEndpointAuthMethod::default(),
             refresh_token_rotation: false,
@@ -587,6 +594,9 @@ impl Environment {
         env.auth_flow = table.auth_flow;
         env.preferred_challenge = table.preferred_challenge;
         env.scopes = table.scopes;
+        if let Some(uri) = table.redirect_uri {
+            env = env.with_redirect_uri(&uri)?;
+        }
         env.extra_params = table.extra_params.into_iter().collect();
         env.client_assertion = ClientAssertionConfig {
             private_key_file: table.private_key_file.map(beside),
@@ -894,6 +904,58 @@ impl Environment {
         self
     }
 
+    /// Sets the redirect URI of a person's sign-in in the browser, as registered with the
+    /// authorization server: a loopback `http` URI with its port, `http://localhost:<port>/<path>`,
+    /// `http://127.0.0.1:<port>/<path>` or `http://[::1]:<port>/<path>` (RFC 8252 §7.3). The
+    /// sign-in listens on that port and path. Without one, it listens on `127.0.0.1` on a free
+    /// port (`http://127.0.0.1:<port>/callback`), which servers that ignore a loopback
+    /// redirect's port accept (RFC 8252 §7.3, oidc-provider for native clients) and servers that
+    /// match redirect URIs exactly refuse: Cognito managed login requires one of the app
+    /// client's `CallbackURLs`, where plain `http` is allowed for `localhost` only.
+    ///
+    /// ```
+    /// use en_auth_core::Environment;
+    ///
+    /// let env = Environment::new("desktop").with_redirect_uri("http://localhost:8400/callback")?;
+    /// assert_eq!(env.redirect_uri().unwrap().port(), Some(8400));
+    /// assert!(Environment::new("x").with_redirect_uri("http://localhost/callback").is_err());
+    /// assert!(Environment::new("x").with_redirect_uri("https://app.example.com/cb").is_err());
+    /// # Ok::<(), en_auth_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] naming `redirect_uri` if `uri` is not a URL, not `http`, not to a
+    /// loopback host, has no port (or port 0), has a query or a fragment, or is not written as
+    /// it is sent (`http://localhost:8400` is sent as `http://localhost:8400/`: the server
+    /// compares the string).
+    pub fn with_redirect_uri(mut self, uri: &str) -> Result<Self, Error> {
+        let url = Url::parse(uri).map_err(|e| self.error("redirect_uri", format!("{e}")))?;
+        let why = if url.scheme() != "http" {
+            Some("must be `http` (a loopback redirect, RFC 8252 §7.3)")
+        } else if !is_loopback(&url) {
+            Some("must be to localhost, 127.0.0.1 or [::1]: the sign-in listens there")
+        } else if matches!(url.port(), None | Some(0)) {
+            Some("needs its port, as registered with the authorization server")
+        } else if url.query().is_some() || url.fragment().is_some() {
+            Some("must have no query or fragment")
+        } else if url.as_str() != uri {
+            // Sent as written, it must be what the server has registered, byte for byte.
+            return Err(self.error(
+                "redirect_uri",
+                format!(
+                    "`{uri}` is not written as a URL is sent: write `{url}` (and register that)"
+                ),
+            ));
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(self.error("redirect_uri", format!("`{uri}` {why}")));
+        }
+        self.redirect_uri = Some(url);
+        Ok(self)
+    }
+
     /// Adds a parameter sent with every token request. (`resource` and `audience` have
     /// methods of their own, [`Environment::with_resources`] and [`Environment::with_audience`],
     /// which validate them.)
@@ -1147,6 +1209,12 @@ impl Environment {
     /// The Cognito API endpoint override, if set.
     pub fn cognito_endpoint(&self) -> Option<&Url> {
         self.cognito_endpoint.as_ref()
+    }
+
+    /// The registered loopback redirect URI of a browser sign-in, if set
+    /// ([`Environment::with_redirect_uri`]).
+    pub fn redirect_uri(&self) -> Option<&Url> {
+        self.redirect_uri.as_ref()
     }
 
     /// The scopes requested with every token.

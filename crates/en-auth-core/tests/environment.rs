@@ -127,6 +127,32 @@ fn invalid_fields_are_named() {
             "extra_params.audience",
             "invalid",
         ),
+        // A browser sign-in's registered loopback redirect URI (RFC 8252 §7.3).
+        (
+            "[dev]\nredirect_uri = \"https://app.example.com/cb\"",
+            "redirect_uri",
+            "must be `http`",
+        ),
+        (
+            "[dev]\nredirect_uri = \"http://10.0.0.1:8400/cb\"",
+            "redirect_uri",
+            "localhost, 127.0.0.1 or [::1]",
+        ),
+        (
+            "[dev]\nredirect_uri = \"http://localhost/cb\"",
+            "redirect_uri",
+            "needs its port",
+        ),
+        (
+            "[dev]\nredirect_uri = \"http://localhost:8400/cb#x\"",
+            "redirect_uri",
+            "no query or fragment",
+        ),
+        (
+            "[dev]\nredirect_uri = \"http://localhost:8400\"",
+            "redirect_uri",
+            "write `http://localhost:8400/`",
+        ),
     ];
     for (text, field, needle) in cases {
         let e = config_error(Environment::from_toml_str(text, "dev"));
@@ -136,6 +162,26 @@ fn invalid_fields_are_named() {
         }
         assert!(e.to_string().contains(needle), "{text}: {e}");
     }
+}
+
+#[test]
+fn a_registered_redirect_uri_is_kept_as_written() {
+    for uri in [
+        "http://localhost:8400/callback",
+        "http://127.0.0.1:53682/",
+        "http://[::1]:8400/auth/done",
+    ] {
+        let text =
+            format!("[desktop]\nissuer = \"https://auth.example.com\"\nredirect_uri = \"{uri}\"");
+        let env = Environment::from_toml_str(&text, "desktop").unwrap();
+        assert_eq!(env.redirect_uri().map(|u| u.as_str()), Some(uri));
+        assert!(format!("{env:?}").contains(uri));
+    }
+    let env = Environment::from_toml_str(
+        "[desktop]\nissuer = \"https://auth.example.com\"",
+        "desktop",
+    );
+    assert_eq!(env.unwrap().redirect_uri(), None);
 }
 
 #[test]

@@ -12,21 +12,37 @@ use en_auth_testkit::{AppClient, CognitoServer, PoolUser};
 const POOL: &str = "eu-west-1_Managed";
 
 async fn server() -> CognitoServer {
+    server_for(AppClient::public("desktop-app")).await
+}
+
+async fn server_for(client: AppClient) -> CognitoServer {
     CognitoServer::builder()
         .pool_id(POOL)
-        .client(AppClient::public("desktop-app"))
+        .client(client)
         .user(PoolUser::new("corp_alice", "Unused-Passw0rd!").email("alice@corp.example"))
         .federated_identity_provider("Corp", "corp_alice")
         .start()
         .await
 }
 
-fn sign_in(server: &CognitoServer) -> UserSignIn {
-    let environment = Environment::new("cognito")
+fn environment(server: &CognitoServer) -> Environment {
+    Environment::new("cognito")
         .with_issuer(&format!("{}/{POOL}", server.endpoint()))
         .unwrap()
-        .with_scopes(["openid", "email"]);
-    UserSignIn::new(ClientInfo::public("desktop-app"), environment).unwrap()
+        .with_scopes(["openid", "email"])
+}
+
+fn sign_in(server: &CognitoServer) -> UserSignIn {
+    UserSignIn::new(ClientInfo::public("desktop-app"), environment(server)).unwrap()
+}
+
+/// A loopback port nobody listens on (bound, then let go).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Plays the browser: sends the authorization request, checks the redirect goes to the
@@ -142,6 +158,70 @@ async fn a_forged_state_is_refused_and_the_code_not_exchanged() {
         "{result:?}"
     );
     assert_eq!(server.tokens_issued(), 0);
+}
+
+/// Cognito accepts only a `redirect_uri` among the app client's `CallbackURLs`, string for
+/// string, and plain `http` only to `localhost`: a free-port `127.0.0.1` redirect is refused,
+/// and the environment's registered `redirect_uri` is what the sign-in sends and listens on (its
+/// port and path). That port taken is a configuration error naming the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_redirect_uri_is_sent_and_listened_on() {
+    let port = free_port();
+    let registered = format!("http://localhost:{port}/signed-in");
+    let server =
+        server_for(AppClient::public("desktop-app").callback_urls([registered.clone()])).await;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let unregistered = sign_in(&server)
+        .start_browser(BrowserSignIn::new().identity_provider("Corp"))
+        .await
+        .unwrap();
+    assert!(unregistered.redirect_uri().starts_with("http://127.0.0.1:"));
+    let answer = http
+        .get(unregistered.authorization_url().clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 400);
+    assert!(answer.text().await.unwrap().contains("redirect_mismatch"));
+    drop(unregistered);
+
+    let environment = environment(&server).with_redirect_uri(&registered).unwrap();
+    let sign_in = UserSignIn::new(ClientInfo::public("desktop-app"), environment).unwrap();
+    let pending = sign_in
+        .start_browser(BrowserSignIn::new().identity_provider("Corp"))
+        .await
+        .unwrap();
+    assert_eq!(pending.redirect_uri(), registered);
+    let sent: Vec<(String, String)> = pending
+        .authorization_url()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert!(sent.contains(&("redirect_uri".into(), registered.clone())));
+    drop(pending);
+    let token = browser(
+        &sign_in,
+        BrowserSignIn::new().identity_provider("Corp"),
+        |u| u,
+    )
+    .await
+    .expect("signed in through the registered redirect URI");
+    assert!(token.id_token().is_some());
+    assert_eq!(server.tokens_issued(), 1);
+
+    let _taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let error = sign_in
+        .start_browser(BrowserSignIn::new())
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("redirect_uri"), "{message}");
+    assert!(message.contains(&port.to_string()), "{message}");
 }
 
 /// Without `identity_provider` the emulator has no page to sign in on: the authorization

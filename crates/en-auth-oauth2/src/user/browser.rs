@@ -1,6 +1,7 @@
 //! The authorization code grant with PKCE in the person's browser (RFC 6749 §4.1, RFC 7636
 //! S256, RFC 8252 §7.3 loopback redirect, RFC 9207 `iss`, OpenID Connect `nonce`).
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -81,6 +82,7 @@ pub struct PendingBrowserSignIn {
     sign_in: UserSignIn,
     url: Url,
     redirect_uri: String,
+    callback_path: String,
     listener: TcpListener,
     state: SecretString,
     nonce: Option<SecretString>,
@@ -116,16 +118,57 @@ impl UserSignIn {
         pending.finish().await
     }
 
+    /// The loopback listener for the redirect, the `redirect_uri` to send and the path it
+    /// waits on: the environment's registered redirect URI, else 127.0.0.1 on a free port.
+    async fn listen(&self) -> Result<(TcpListener, String, String), SignInError> {
+        let Some(registered) = self.client.environment.redirect_uri() else {
+            let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+                .await
+                .map_err(|e| {
+                    super::configuration(format!(
+                        "cannot listen on 127.0.0.1 for the browser's redirect: {e}"
+                    ))
+                })?;
+            let port = listener
+                .local_addr()
+                .map_err(|e| super::configuration(format!("the loopback listener: {e}")))?
+                .port();
+            let redirect_uri = format!("http://127.0.0.1:{port}{CALLBACK_PATH}");
+            return Ok((listener, redirect_uri, CALLBACK_PATH.to_owned()));
+        };
+        // `localhost` is served on 127.0.0.1, which browsers reach for it (trying ::1 first
+        // where they do, then falling back).
+        let ip = match registered.host() {
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+            _ => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        };
+        let port = registered.port().unwrap_or_default();
+        let listener = TcpListener::bind((ip, port)).await.map_err(|e| {
+            SignInError::from(self.client.environment.error(
+                "redirect_uri",
+                format!("cannot listen on {ip} port {port} for the browser's redirect to {registered}: {e}"),
+            ))
+        })?;
+        Ok((
+            listener,
+            registered.as_str().to_owned(),
+            registered.path().to_owned(),
+        ))
+    }
+
     /// Starts a browser sign-in: listens on 127.0.0.1 on a free port (RFC 8252 §7.3) and
     /// builds the authorization request (RFC 6749 §4.1.1) to the issuer's
     /// `authorization_endpoint`: `response_type=code`, the client id, the loopback
-    /// `redirect_uri` (`http://127.0.0.1:<port>/callback`), the environment's scopes, a random
+    /// `redirect_uri` (`http://127.0.0.1:<port>/callback`; the environment's
+    /// [`redirect_uri`](en_auth_core::Environment::with_redirect_uri) instead when it has one,
+    /// listened on at its port and path), the environment's scopes, a random
     /// `state`, a PKCE S256 `code_challenge` (RFC 7636 §4.2, from the `oauth2` crate), a random
     /// `nonce` when the scopes include `openid`, `identity_provider` and extra parameters.
     ///
     /// # Errors
     /// [`SignInError::Request`]: no issuer, no `authorization_endpoint` in its metadata, no
-    /// loopback port.
+    /// loopback port (the registered redirect URI's port in use: a configuration error naming
+    /// `redirect_uri`).
     pub async fn start_browser(
         &self,
         options: BrowserSignIn,
@@ -137,16 +180,7 @@ impl UserSignIn {
             "authorization_endpoint",
             metadata.authorization_endpoint.as_ref(),
         )?;
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| {
-            super::configuration(format!(
-                "cannot listen on 127.0.0.1 for the browser's redirect: {e}"
-            ))
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| super::configuration(format!("the loopback listener: {e}")))?
-            .port();
-        let redirect_uri = format!("http://127.0.0.1:{port}{CALLBACK_PATH}");
+        let (listener, redirect_uri, callback_path) = self.listen().await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let state = CsrfToken::new_random();
         let scopes = client.environment.scopes();
@@ -186,6 +220,7 @@ impl UserSignIn {
             sign_in: self.clone(),
             url,
             redirect_uri,
+            callback_path,
             listener,
             state: SecretString::from(state.secret().clone()),
             nonce: nonce.map(|n| SecretString::from(n.secret().clone())),
@@ -325,7 +360,7 @@ impl PendingBrowserSignIn {
                     .ok()
             });
             match url {
-                Some(url) if url.path() == CALLBACK_PATH => {
+                Some(url) if url.path() == self.callback_path => {
                     let query = url.query_pairs().into_owned().collect();
                     return Ok((stream, query));
                 }

@@ -88,8 +88,8 @@ pub(crate) async fn openid_configuration(
 
 /// `GET /oauth2/authorize`: with `identity_provider` naming a configured federated provider,
 /// that provider signs its user in at once and the browser is redirected to `redirect_uri`
-/// (any `http://127.0.0.1:<port>/…` or `http://localhost:<port>/…`, as a native app's loopback
-/// callback) with `code` and `state`. PKCE S256 is required. Without `identity_provider`, or
+/// (one of the client's `CallbackURLs` exactly, as Cognito; for a client without any, any
+/// `http://127.0.0.1:<port>/…` or `http://localhost:<port>/…`) with `code` and `state`. PKCE S256 is required. Without `identity_provider`, or
 /// with an unknown one, a 400 page (the emulator has no sign-in page of its own).
 pub(crate) async fn authorize(
     State(shared): State<Arc<Shared>>,
@@ -97,14 +97,22 @@ pub(crate) async fn authorize(
 ) -> Response {
     let q = params(query.as_deref().unwrap_or(""));
     let get = |name: &str| q.get(name).map(String::as_str);
-    let Some(client_id) = get("client_id").filter(|c| shared.clients.contains_key(*c)) else {
+    let Some(client) = get("client_id").and_then(|c| shared.clients.get(c)) else {
         return (
             StatusCode::BAD_REQUEST,
             "invalid_request: unknown client_id",
         )
             .into_response();
     };
-    let Some(redirect_uri) = get("redirect_uri").filter(|r| loopback_callback(r)) else {
+    let client_id = client.id.as_str();
+    let registered = |r: &str| {
+        if client.callback_urls.is_empty() {
+            loopback_callback(r)
+        } else {
+            client.callback_urls.iter().any(|url| url == r)
+        }
+    };
+    let Some(redirect_uri) = get("redirect_uri").filter(|r| registered(r)) else {
         return (StatusCode::BAD_REQUEST, "redirect_mismatch").into_response();
     };
     if get("response_type") != Some("code") {

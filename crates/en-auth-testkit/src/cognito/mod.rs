@@ -287,6 +287,7 @@ pub struct AppClient {
     rotation: Option<Duration>,
     revocation: bool,
     custom_auth: bool,
+    callback_urls: Vec<String>,
 }
 
 impl AppClient {
@@ -299,6 +300,7 @@ impl AppClient {
             rotation: None,
             revocation: true,
             custom_auth: true,
+            callback_urls: Vec::new(),
         }
     }
 
@@ -347,6 +349,17 @@ impl AppClient {
         self
     }
 
+    /// The client's `CallbackURLs`: managed login's `/oauth2/authorize` then accepts only a
+    /// `redirect_uri` equal to one of them, string for string, as Cognito does (answering
+    /// `redirect_mismatch` otherwise). Without any, the emulator accepts any loopback
+    /// `http://127.0.0.1:<port>/…` or `http://localhost:<port>/…` (a shortcut of the
+    /// emulator's: Cognito has no such default).
+    #[must_use]
+    pub fn callback_urls<S: Into<String>>(mut self, urls: impl IntoIterator<Item = S>) -> Self {
+        self.callback_urls = urls.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The client id.
     pub fn id(&self) -> &str {
         &self.id
@@ -362,6 +375,7 @@ impl fmt::Debug for AppClient {
             .field("rotation", &self.rotation)
             .field("revocation", &self.revocation)
             .field("custom_auth", &self.custom_auth)
+            .field("callback_urls", &self.callback_urls)
             .finish()
     }
 }
