@@ -180,6 +180,24 @@ def provision(endpoint: str, ttl: int) -> dict:
         IdTokenValidity=LONG_LIVED_TOKEN_SECONDS,
         TokenValidityUnits=seconds,
     )["UserPoolClient"]
+    # Managed login (the hosted sign-in page, the authorization code grant with PKCE): a public
+    # client whose one callback URL is a loopback redirect on a port free now, which the test's
+    # sign-in listens on (Cognito accepts only a registered callback URL, http only to localhost).
+    managed_login_redirect = f"http://localhost:{free_port()}/callback"
+    managed_login = idp.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName="en-auth-managed-login",
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_REFRESH_TOKEN_AUTH"],
+        AllowedOAuthFlows=["code"],
+        AllowedOAuthScopes=["openid", "email", "aws.cognito.signin.user.admin"],
+        AllowedOAuthFlowsUserPoolClient=True,
+        SupportedIdentityProviders=["COGNITO"],
+        CallbackURLs=[managed_login_redirect],
+        AccessTokenValidity=ttl,
+        IdTokenValidity=ttl,
+        TokenValidityUnits=seconds,
+    )["UserPoolClient"]
     no_srp = idp.create_user_pool_client(
         UserPoolId=pool_id,
         ClientName="en-auth-no-srp",
@@ -236,6 +254,12 @@ def provision(endpoint: str, ttl: int) -> dict:
             "no_srp_client_id": no_srp["ClientId"],
             "long_lived_client_id": srp_long_lived["ClientId"],
             "long_lived_client_secret": srp_long_lived["ClientSecret"],
+        },
+        "managed_login": {
+            "client_id": managed_login["ClientId"],
+            "redirect_uri": managed_login_redirect,
+            "authorization_endpoint": f"{endpoint}/oauth2/authorize",
+            "login_endpoint": f"{endpoint}/login",
         },
         "user": {"username": USERNAME, "email": EMAIL, "password": PASSWORD},
         "new_password_user": {"username": NEW_USER, "temporary_password": NEW_USER_TEMPORARY_PASSWORD},

@@ -123,6 +123,19 @@ fn describe_text(out: &mut String, env: &Environment) {
         (!env.scopes().is_empty()).then(|| env.scopes().join(" ")),
     );
     field("redirect_uri", env.redirect_uri().map(ToString::to_string));
+    let urls = env.sign_in_urls();
+    field(
+        "authorization_url",
+        urls.authorization.as_ref().map(ToString::to_string),
+    );
+    field(
+        "device_authorization_url",
+        urls.device_authorization.as_ref().map(ToString::to_string),
+    );
+    field(
+        "revocation_url",
+        urls.revocation.as_ref().map(ToString::to_string),
+    );
     field(
         "token_endpoint_auth_method",
         env.has_token_endpoint()
@@ -196,6 +209,9 @@ fn describe_json(env: &Environment) -> Value {
         "cognito_endpoint": env.cognito_endpoint().map(ToString::to_string),
         "scopes": env.scopes(),
         "redirect_uri": env.redirect_uri().map(ToString::to_string),
+        "authorization_url": env.sign_in_urls().authorization.as_ref().map(ToString::to_string),
+        "device_authorization_url": env.sign_in_urls().device_authorization.as_ref().map(ToString::to_string),
+        "revocation_url": env.sign_in_urls().revocation.as_ref().map(ToString::to_string),
         "token_endpoint_auth_method": auth_method(env),
         "refresh_token_rotation": env.refresh_token_rotation(),
         "tls_client_certificate_file": env.tls_client().map(|t| t.certificate_file.display().to_string()),

@@ -24,10 +24,29 @@ use crate::token::IssuedToken;
 /// The user name a person's session is cached under when `--user` is not given.
 pub const PERSON: &str = "person";
 
-/// Whether `environment` signs people in with OpenID Connect: it names an `issuer` and no
+/// Whether `environment` signs people in with OpenID Connect: it names an `issuer` (or, for a
+/// server without discovery, an `authorization_url` or `device_authorization_url`) and no
 /// Cognito user pool.
 pub fn is_people_environment(environment: &Environment) -> bool {
-    environment.issuer().is_some() && environment.user_pool_id().is_none()
+    names_sign_in(environment) && environment.user_pool_id().is_none()
+}
+
+/// Whether `environment` names where a person signs in: an `issuer`, or sign-in URLs.
+fn names_sign_in(environment: &Environment) -> bool {
+    let urls = environment.sign_in_urls();
+    environment.issuer().is_some()
+        || urls.authorization.is_some()
+        || urls.device_authorization.is_some()
+}
+
+/// The server a person's session belongs to, in cache and session keys: the `issuer`, else (no
+/// discovery) the `token_url`.
+fn authority(environment: &Environment) -> String {
+    environment
+        .issuer()
+        .map(ToString::to_string)
+        .or_else(|| environment.token_url().map(ToString::to_string))
+        .unwrap_or_default()
 }
 
 /// Whether a person's session (of `user`, else [`PERSON`]) is cached for this environment and
@@ -40,13 +59,10 @@ pub fn has_session(
     cx: &Context<'_>,
 ) -> bool {
     let Some(cache) = cx.cache else { return false };
-    if environment.issuer().is_none() {
+    if !names_sign_in(environment) {
         return false;
     }
-    let issuer = environment
-        .issuer()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    let issuer = authority(environment);
     let request = Request::new(
         environment.id(),
         &issuer,
@@ -71,10 +87,7 @@ pub enum Method {
 
 /// A session's place in the session store: the issuer, the client, the person's name.
 fn session_key(environment: &Environment, client_id: &str, user: &str) -> SessionKey {
-    let issuer = environment
-        .issuer()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    let issuer = authority(environment);
     SessionKey::new(issuer.clone(), issuer, client_id, format!("oidc:{user}"))
 }
 
@@ -138,10 +151,7 @@ fn person_for(
     purpose: Purpose,
 ) -> Result<Person, Failure> {
     let user = user.unwrap_or(PERSON).to_owned();
-    let issuer = environment
-        .issuer()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    let issuer = authority(&environment);
     let subject = Subject {
         client_id: Some(client.client_id.clone()),
         environment: Some(client.environment.clone()),

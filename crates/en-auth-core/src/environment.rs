@@ -18,6 +18,9 @@
 //! # scopes = ["api/read"]
 //! # redirect_uri = "http://localhost:8400/callback"  # a browser sign-in's registered loopback
 //! #   redirect URI (Cognito managed login matches it exactly); default: 127.0.0.1, any port
+//! # authorization_url = "https://auth.example.com/authorize"  # a person's sign-in without
+//! # device_authorization_url = "https://auth.example.com/device"  #   discovery (or instead
+//! # revocation_url = "https://auth.example.com/revoke"         #   of what it names)
 //! # token_endpoint_auth_method = "client_secret_post"   # default: client_secret_basic
 //! #   (or client_secret_jwt, private_key_jwt, none)
 //! # private_key_file = "keys/client.pem"                 # private_key_jwt: PEM or JWK file
@@ -286,6 +289,7 @@ pub struct Environment {
     cognito_endpoint: Option<Url>,
     scopes: Vec<String>,
     redirect_uri: Option<Url>,
+    sign_in_urls: SignInUrls,
     extra_params: Vec<(String, String)>,
     auth_method: TokenEndpointAuthMethod,
     refresh_token_rotation: bool,
@@ -317,6 +321,7 @@ impl std::fmt::Debug for Environment {
             )
             .field("scopes", &self.scopes)
             .field("redirect_uri", &self.redirect_uri.as_ref().map(Url::as_str))
+            .field("sign_in_urls", &self.sign_in_urls)
             .field(
                 "extra_params",
                 &self
@@ -368,6 +373,9 @@ struct EnvironmentTable {
     #[serde(default)]
     scopes: Vec<String>,
     redirect_uri: Option<String>,
+    authorization_url: Option<String>,
+    device_authorization_url: Option<String>,
+    revocation_url: Option<String>,
     #[serde(default)]
     extra_params: BTreeMap<String, String>,
     token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
@@ -414,6 +422,9 @@ impl EnvironmentTable {
         "cognito_endpoint",
         "scopes",
         "redirect_uri",
+        "authorization_url",
+        "device_authorization_url",
+        "revocation_url",
         "extra_params",
         "token_endpoint_auth_method",
         "refresh_token_rotation",
@@ -453,6 +464,7 @@ impl Environment {
             cognito_endpoint: None,
             scopes: Vec::new(),
             redirect_uri: None,
+            sign_in_urls: SignInUrls::default(),
             extra_params: Vec::new(),
             auth_method: TokenEndpointAuthMethod::default(),
             refresh_token_rotation: false,
@@ -596,6 +608,16 @@ impl Environment {
         env.scopes = table.scopes;
         if let Some(uri) = table.redirect_uri {
             env = env.with_redirect_uri(&uri)?;
+        }
+        if let Some(url) = table.authorization_url {
+            env.sign_in_urls.authorization = Some(env.checked_url("authorization_url", &url)?);
+        }
+        if let Some(url) = table.device_authorization_url {
+            env.sign_in_urls.device_authorization =
+                Some(env.checked_url("device_authorization_url", &url)?);
+        }
+        if let Some(url) = table.revocation_url {
+            env.sign_in_urls.revocation = Some(env.checked_url("revocation_url", &url)?);
         }
         env.extra_params = table.extra_params.into_iter().collect();
         env.client_assertion = ClientAssertionConfig {
@@ -956,6 +978,47 @@ impl Environment {
         Ok(self)
     }
 
+    /// Sets the endpoints of a person's sign-in for a server without discovery (with a
+    /// `token_url` and no `issuer`), or instead of those its metadata names: the authorization
+    /// endpoint (RFC 6749 §3.1, the browser sign-in), the device authorization endpoint
+    /// (RFC 8628 §3.1) and the revocation endpoint (RFC 7009 §2). `None` leaves one as it is.
+    ///
+    /// ```
+    /// use en_auth_core::Environment;
+    ///
+    /// let env = Environment::new("github")
+    ///     .with_token_url("https://github.com/login/oauth/access_token")?
+    ///     .with_sign_in_urls(
+    ///         Some("https://github.com/login/oauth/authorize"),
+    ///         Some("https://github.com/login/device/code"),
+    ///         None,
+    ///     )?;
+    /// assert!(env.sign_in_urls().authorization.is_some());
+    /// # Ok::<(), en_auth_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] naming `authorization_url`, `device_authorization_url` or
+    /// `revocation_url` if it is not a URL, or is `http` to a non-loopback host.
+    pub fn with_sign_in_urls(
+        mut self,
+        authorization: Option<&str>,
+        device_authorization: Option<&str>,
+        revocation: Option<&str>,
+    ) -> Result<Self, Error> {
+        if let Some(url) = authorization {
+            self.sign_in_urls.authorization = Some(self.checked_url("authorization_url", url)?);
+        }
+        if let Some(url) = device_authorization {
+            self.sign_in_urls.device_authorization =
+                Some(self.checked_url("device_authorization_url", url)?);
+        }
+        if let Some(url) = revocation {
+            self.sign_in_urls.revocation = Some(self.checked_url("revocation_url", url)?);
+        }
+        Ok(self)
+    }
+
     /// Adds a parameter sent with every token request. (`resource` and `audience` have
     /// methods of their own, [`Environment::with_resources`] and [`Environment::with_audience`],
     /// which validate them.)
@@ -1217,6 +1280,12 @@ impl Environment {
         self.redirect_uri.as_ref()
     }
 
+    /// The endpoints of a person's sign-in named in the environment
+    /// ([`Environment::with_sign_in_urls`]).
+    pub fn sign_in_urls(&self) -> &SignInUrls {
+        &self.sign_in_urls
+    }
+
     /// The scopes requested with every token.
     pub fn scopes(&self) -> &[String] {
         &self.scopes
@@ -1420,6 +1489,20 @@ pub(crate) fn plain_http_refusal(url: &Url) -> String {
     } else {
         format!("http is only allowed for loopback hosts; use https for {host}")
     }
+}
+
+/// The endpoints of a person's sign-in named in an environment (`authorization_url`,
+/// `device_authorization_url`, `revocation_url`): for a server without discovery, or instead of
+/// what its metadata names. See [`Environment::with_sign_in_urls`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SignInUrls {
+    /// The authorization endpoint (RFC 6749 §3.1): the browser sign-in.
+    pub authorization: Option<Url>,
+    /// The device authorization endpoint (RFC 8628 §3.1).
+    pub device_authorization: Option<Url>,
+    /// The revocation endpoint (RFC 7009 §2).
+    pub revocation: Option<Url>,
 }
 
 /// Whether the URL's host is `localhost` or a loopback address.

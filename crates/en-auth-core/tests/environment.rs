@@ -127,6 +127,21 @@ fn invalid_fields_are_named() {
             "extra_params.audience",
             "invalid",
         ),
+        (
+            "[dev]\nauthorization_url = \"http://auth.example.com/authorize\"",
+            "authorization_url",
+            "loopback",
+        ),
+        (
+            "[dev]\ndevice_authorization_url = \"not a url\"",
+            "device_authorization_url",
+            "not a URL",
+        ),
+        (
+            "[dev]\nrevocation_url = \"http://auth.example.com/revoke\"",
+            "revocation_url",
+            "loopback",
+        ),
         // A browser sign-in's registered loopback redirect URI (RFC 8252 §7.3).
         (
             "[dev]\nredirect_uri = \"https://app.example.com/cb\"",
@@ -182,6 +197,28 @@ fn a_registered_redirect_uri_is_kept_as_written() {
         "desktop",
     );
     assert_eq!(env.unwrap().redirect_uri(), None);
+}
+
+#[test]
+fn sign_in_urls_are_read_for_a_server_without_discovery() {
+    let text = "[gh]\ntoken_url = \"https://auth.example.com/token\"\n\
+                authorization_url = \"https://auth.example.com/authorize\"\n\
+                device_authorization_url = \"https://auth.example.com/device\"\n\
+                revocation_url = \"http://127.0.0.1:9/revoke\"";
+    let env = Environment::from_toml_str(text, "gh").unwrap();
+    let urls = env.sign_in_urls();
+    assert_eq!(
+        urls.authorization.as_ref().map(|u| u.as_str()),
+        Some("https://auth.example.com/authorize")
+    );
+    assert_eq!(
+        urls.device_authorization.as_ref().map(|u| u.as_str()),
+        Some("https://auth.example.com/device")
+    );
+    assert_eq!(
+        urls.revocation.as_ref().map(|u| u.as_str()),
+        Some("http://127.0.0.1:9/revoke")
+    );
 }
 
 #[test]

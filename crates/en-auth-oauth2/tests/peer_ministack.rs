@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use en_auth_oauth2::{ClientInfo, Environment, Error, ServiceAccountAuthorizer};
+use en_auth_oauth2::{
+    BrowserSignIn, ClientInfo, Environment, Error, ServiceAccountAuthorizer, UserSignIn,
+};
 use en_auth_peers::{field, ministack, TOKEN_TTL_SECONDS};
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use secrecy::ExposeSecret;
@@ -127,4 +129,78 @@ async fn tokens_are_renewed_across_expiries_and_each_verifies() {
     let last = auth.access_token().await.unwrap();
     assert!(!seen.contains(&last.secret().expose_secret().to_owned()));
     assert_eq!(auth.token_requests(), 4);
+}
+
+/// Cognito managed login as ministack serves it (issue 20): the browser sign-in with PKCE at
+/// the app client's one registered callback URL (`redirect_uri`: a `localhost` port, as Cognito
+/// requires) and endpoints named in the environment (ministack's discovery document names the
+/// AWS issuer, not its own URL). The person signs in on ministack's hosted page, played over
+/// HTTP (`en_auth_peers::cognito::hosted_ui_sign_in`); the code is exchanged with the PKCE
+/// verifier, the id token carries this sign-in's `nonce` (checked by `finish`), GetUser takes
+/// the access token, and the session renews with the refresh token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_login_with_pkce_at_the_registered_callback_then_renewal() {
+    let info = ministack();
+    let redirect_uri = field(info, "managed_login/redirect_uri");
+    let environment = Environment::new("ministack-managed-login")
+        .with_token_url(field(info, "token_endpoint"))
+        .unwrap()
+        .with_sign_in_urls(
+            Some(field(info, "managed_login/authorization_endpoint")),
+            None,
+            None,
+        )
+        .unwrap()
+        .with_redirect_uri(redirect_uri)
+        .unwrap()
+        // GetUser takes an access token of managed login only with this scope, as Cognito.
+        .with_scopes(["openid", "email", "aws.cognito.signin.user.admin"]);
+    let client = ClientInfo::public(field(info, "managed_login/client_id"));
+    let sign_in = UserSignIn::new(client, environment).unwrap();
+    let pending = sign_in.start_browser(BrowserSignIn::new()).await.unwrap();
+    assert_eq!(pending.redirect_uri(), redirect_uri);
+    let authorization = pending.authorization_url().to_string();
+    let finish = tokio::spawn(pending.finish());
+
+    let location = en_auth_peers::cognito::hosted_ui_sign_in(
+        &authorization,
+        field(info, "managed_login/login_endpoint"),
+        field(info, "user/username"),
+        field(info, "user/password"),
+    )
+    .await
+    .expect("signed in on the hosted page");
+    assert!(location.starts_with(redirect_uri), "{location}");
+    let delivered = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(&location)
+        .send()
+        .await
+        .unwrap();
+    assert!(delivered.status().is_success());
+    let token = finish.await.unwrap().expect("the code exchanged");
+    assert!(token.id_token().is_some(), "openid: an id token");
+    let user = en_auth_peers::ministack_get_user(token.access_token().expose_secret()).await;
+    assert_eq!(user.as_deref(), Ok(field(info, "user/username")));
+
+    // The session hands out the sign-in's token first, then renews with the refresh token.
+    let authorizer = sign_in.session_from(token.clone()).unwrap().authorizer();
+    let first = authorizer
+        .access_token()
+        .await
+        .expect("the sign-in's token");
+    assert_eq!(
+        first.secret().expose_secret(),
+        token.access_token().expose_secret()
+    );
+    authorizer.forget();
+    let renewed = authorizer.access_token().await.expect("renewed");
+    assert_ne!(
+        renewed.secret().expose_secret(),
+        token.access_token().expose_secret()
+    );
+    let user = en_auth_peers::ministack_get_user(renewed.secret().expose_secret()).await;
+    assert_eq!(user.as_deref(), Ok(field(info, "user/username")));
 }

@@ -174,11 +174,12 @@ impl UserSignIn {
         options: BrowserSignIn,
     ) -> Result<PendingBrowserSignIn, SignInError> {
         let client = &self.client;
-        let metadata = client.metadata().await?;
+        let endpoints = client.sign_in_endpoints().await?;
         let mut url = client.required(
-            &metadata,
+            &endpoints,
+            endpoints.authorization.as_ref(),
             "authorization_endpoint",
-            metadata.authorization_endpoint.as_ref(),
+            "authorization_url",
         )?;
         let (listener, redirect_uri, callback_path) = self.listen().await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -226,7 +227,7 @@ impl UserSignIn {
             nonce: nonce.map(|n| SecretString::from(n.secret().clone())),
             verifier,
             issuer,
-            iss_required: metadata.iss_parameter_supported,
+            iss_required: endpoints.iss_parameter_supported,
             timeout: options.timeout.unwrap_or(DEFAULT_BROWSER_TIMEOUT),
         })
     }

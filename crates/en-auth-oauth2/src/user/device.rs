@@ -93,11 +93,12 @@ impl UserSignIn {
         show: impl FnOnce(&DeviceAuthorization) + Send,
     ) -> Result<Token, SignInError> {
         let client = &self.client;
-        let metadata = client.metadata().await?;
+        let endpoints = client.sign_in_endpoints().await?;
         let url = client.required(
-            &metadata,
+            &endpoints,
+            endpoints.device_authorization.as_ref(),
             "device_authorization_endpoint",
-            metadata.device_authorization_endpoint.as_ref(),
+            "device_authorization_url",
         )?;
         let shown = shown_url(&url);
         let (endpoint, _) = client.token_endpoint().await?;

@@ -104,6 +104,17 @@ impl SignInError {
     }
 }
 
+/// The endpoints of a person's sign-in, from the environment or its issuer's metadata.
+pub(crate) struct SignInEndpoints {
+    pub(crate) authorization: Option<Url>,
+    pub(crate) device_authorization: Option<Url>,
+    pub(crate) revocation: Option<Url>,
+    /// `authorization_response_iss_parameter_supported` (RFC 9207 §3) in the metadata.
+    pub(crate) iss_parameter_supported: bool,
+    /// Where the metadata was read, if it was.
+    document_url: Option<Url>,
+}
+
 /// What a sign-in and a session share: the client, the environment, where its endpoints are
 /// and how the client authenticates.
 pub(crate) struct Client {
@@ -114,33 +125,61 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    /// The issuer's metadata.
+    /// Where a person's sign-in goes: each endpoint the environment names
+    /// ([`Environment::with_sign_in_urls`]), else the one its issuer's metadata names.
     ///
     /// # Errors
-    /// [`Error::Configuration`] when the environment names no `issuer`; discovery's errors.
-    async fn metadata(&self) -> Result<Arc<Metadata>, Error> {
-        self.endpoints
-            .discover(&self.environment)
-            .await?
-            .ok_or_else(|| {
-                self.environment.error(
-                    "issuer",
-                    "missing; a person's sign-in discovers its endpoints from the environment's \
-                     `issuer` (its token_url alone names no authorization or device endpoint)",
-                )
-            })
+    /// [`Error::Configuration`] when the environment names neither an `issuer` nor any sign-in
+    /// endpoint; discovery's errors.
+    async fn sign_in_endpoints(&self) -> Result<SignInEndpoints, Error> {
+        let named = self.environment.sign_in_urls();
+        let metadata = self.endpoints.discover(&self.environment).await?;
+        let named_any = named.authorization.is_some()
+            || named.device_authorization.is_some()
+            || named.revocation.is_some();
+        if metadata.is_none() && !named_any {
+            return Err(self.environment.error(
+                "issuer",
+                "missing; a person's sign-in discovers its endpoints from the environment's \
+                 `issuer`, or takes them from `authorization_url`, `device_authorization_url` \
+                 and `revocation_url` (a `token_url` alone names none of them)",
+            ));
+        }
+        let pick = |own: &Option<Url>, discovered: fn(&Metadata) -> Option<&Url>| {
+            own.clone()
+                .or_else(|| metadata.as_deref().and_then(discovered).cloned())
+        };
+        Ok(SignInEndpoints {
+            authorization: pick(&named.authorization, |m| m.authorization_endpoint.as_ref()),
+            device_authorization: pick(&named.device_authorization, |m| {
+                m.device_authorization_endpoint.as_ref()
+            }),
+            revocation: pick(&named.revocation, |m| m.revocation_endpoint.as_ref()),
+            iss_parameter_supported: metadata.as_ref().is_some_and(|m| m.iss_parameter_supported),
+            document_url: metadata.map(|m| m.document_url.clone()),
+        })
     }
 
-    /// The endpoint `name` of the metadata, or a configuration error naming it.
-    fn required(&self, metadata: &Metadata, name: &str, url: Option<&Url>) -> Result<Url, Error> {
+    /// The endpoint `url` (the metadata's `name`, the environment's `field`), or a
+    /// configuration error naming the field.
+    fn required(
+        &self,
+        endpoints: &SignInEndpoints,
+        url: Option<&Url>,
+        name: &str,
+        field: &str,
+    ) -> Result<Url, Error> {
         url.cloned().ok_or_else(|| {
-            self.environment.error(
-                "issuer",
-                format!(
-                    "the authorization server's metadata ({}) names no `{name}`",
-                    metadata.document_url
+            let message = match &endpoints.document_url {
+                Some(document) => format!(
+                    "the authorization server's metadata ({document}) names no `{name}`, and \
+                     the environment no `{field}`"
                 ),
-            )
+                None => {
+                    format!("missing: the environment names no `issuer` to discover `{name}` from")
+                }
+            };
+            self.environment.error(field, message)
         })
     }
 
@@ -302,11 +341,12 @@ impl UserSignIn {
     /// [`Error::InvalidClient`] / [`Error::Authorization`] when it refuses (RFC 7009 §2.2.1).
     pub async fn revoke(&self, refresh_token: &SecretString) -> Result<(), Error> {
         let client = &self.client;
-        let metadata = client.metadata().await?;
+        let endpoints = client.sign_in_endpoints().await?;
         let url = client.required(
-            &metadata,
+            &endpoints,
+            endpoints.revocation.as_ref(),
             "revocation_endpoint",
-            metadata.revocation_endpoint.as_ref(),
+            "revocation_url",
         )?;
         let (endpoint, _) = client.token_endpoint().await?;
         let mut form = endpoint.form();
