@@ -609,16 +609,11 @@ impl Environment {
         if let Some(uri) = table.redirect_uri {
             env = env.with_redirect_uri(&uri)?;
         }
-        if let Some(url) = table.authorization_url {
-            env.sign_in_urls.authorization = Some(env.checked_url("authorization_url", &url)?);
-        }
-        if let Some(url) = table.device_authorization_url {
-            env.sign_in_urls.device_authorization =
-                Some(env.checked_url("device_authorization_url", &url)?);
-        }
-        if let Some(url) = table.revocation_url {
-            env.sign_in_urls.revocation = Some(env.checked_url("revocation_url", &url)?);
-        }
+        env = env.with_sign_in_urls(
+            table.authorization_url.as_deref(),
+            table.device_authorization_url.as_deref(),
+            table.revocation_url.as_deref(),
+        )?;
         env.extra_params = table.extra_params.into_iter().collect();
         env.client_assertion = ClientAssertionConfig {
             private_key_file: table.private_key_file.map(beside),
