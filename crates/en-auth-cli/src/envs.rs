@@ -91,6 +91,10 @@ fn flows(env: &Environment) -> Vec<&'static str> {
     if env.require_user_pool_id().is_ok() && env.require_region().is_ok() {
         flows.push("cognito srp");
     }
+    // `en-auth login --device` / `--browser`.
+    if crate::people::is_people_environment(env) && env.token_exchange().is_none() {
+        flows.push("person sign-in");
+    }
     flows
 }
 
@@ -123,18 +127,17 @@ fn describe_text(out: &mut String, env: &Environment) {
         (!env.scopes().is_empty()).then(|| env.scopes().join(" ")),
     );
     field("redirect_uri", env.redirect_uri().map(ToString::to_string));
-    let urls = env.sign_in_urls();
     field(
         "authorization_url",
-        urls.authorization.as_ref().map(ToString::to_string),
+        env.authorization_url().map(ToString::to_string),
     );
     field(
         "device_authorization_url",
-        urls.device_authorization.as_ref().map(ToString::to_string),
+        env.device_authorization_url().map(ToString::to_string),
     );
     field(
         "revocation_url",
-        urls.revocation.as_ref().map(ToString::to_string),
+        env.revocation_url().map(ToString::to_string),
     );
     field(
         "token_endpoint_auth_method",
@@ -209,9 +212,9 @@ fn describe_json(env: &Environment) -> Value {
         "cognito_endpoint": env.cognito_endpoint().map(ToString::to_string),
         "scopes": env.scopes(),
         "redirect_uri": env.redirect_uri().map(ToString::to_string),
-        "authorization_url": env.sign_in_urls().authorization.as_ref().map(ToString::to_string),
-        "device_authorization_url": env.sign_in_urls().device_authorization.as_ref().map(ToString::to_string),
-        "revocation_url": env.sign_in_urls().revocation.as_ref().map(ToString::to_string),
+        "authorization_url": env.authorization_url().map(ToString::to_string),
+        "device_authorization_url": env.device_authorization_url().map(ToString::to_string),
+        "revocation_url": env.revocation_url().map(ToString::to_string),
         "token_endpoint_auth_method": auth_method(env),
         "refresh_token_rotation": env.refresh_token_rotation(),
         "tls_client_certificate_file": env.tls_client().map(|t| t.certificate_file.display().to_string()),

@@ -32,11 +32,10 @@ pub fn is_people_environment(environment: &Environment) -> bool {
 }
 
 /// Whether `environment` names where a person signs in: an `issuer`, or sign-in URLs.
-fn names_sign_in(environment: &Environment) -> bool {
-    let urls = environment.sign_in_urls();
+pub(crate) fn names_sign_in(environment: &Environment) -> bool {
     environment.issuer().is_some()
-        || urls.authorization.is_some()
-        || urls.device_authorization.is_some()
+        || environment.authorization_url().is_some()
+        || environment.device_authorization_url().is_some()
 }
 
 /// The server a person's session belongs to, in cache and session keys: the `issuer`, else (no

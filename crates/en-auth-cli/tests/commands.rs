@@ -95,7 +95,10 @@ subject_token_file = "/var/run/secrets/tokens/subject"
         serde_json::json!(["https://api.example.com/v1", "urn:example:reports"])
     );
     assert_eq!(json[0]["audience"], "https://api.example.com");
-    assert_eq!(json[0]["flows"], serde_json::json!(["client credentials"]));
+    assert_eq!(
+        json[0]["flows"],
+        serde_json::json!(["client credentials", "person sign-in"])
+    );
     assert_eq!(json[1]["flows"], serde_json::json!(["token exchange"]));
 }
 

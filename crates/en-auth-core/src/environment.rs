@@ -289,7 +289,9 @@ pub struct Environment {
     cognito_endpoint: Option<Url>,
     scopes: Vec<String>,
     redirect_uri: Option<Url>,
-    sign_in_urls: SignInUrls,
+    authorization_url: Option<Url>,
+    device_authorization_url: Option<Url>,
+    revocation_url: Option<Url>,
     extra_params: Vec<(String, String)>,
     auth_method: TokenEndpointAuthMethod,
     refresh_token_rotation: bool,
@@ -321,7 +323,18 @@ impl std::fmt::Debug for Environment {
             )
             .field("scopes", &self.scopes)
             .field("redirect_uri", &self.redirect_uri.as_ref().map(Url::as_str))
-            .field("sign_in_urls", &self.sign_in_urls)
+            .field(
+                "authorization_url",
+                &self.authorization_url.as_ref().map(Url::as_str),
+            )
+            .field(
+                "device_authorization_url",
+                &self.device_authorization_url.as_ref().map(Url::as_str),
+            )
+            .field(
+                "revocation_url",
+                &self.revocation_url.as_ref().map(Url::as_str),
+            )
             .field(
                 "extra_params",
                 &self
@@ -464,7 +477,9 @@ impl Environment {
             cognito_endpoint: None,
             scopes: Vec::new(),
             redirect_uri: None,
-            sign_in_urls: SignInUrls::default(),
+            authorization_url: None,
+            device_authorization_url: None,
+            revocation_url: None,
             extra_params: Vec::new(),
             auth_method: TokenEndpointAuthMethod::default(),
             refresh_token_rotation: false,
@@ -609,11 +624,15 @@ impl Environment {
         if let Some(uri) = table.redirect_uri {
             env = env.with_redirect_uri(&uri)?;
         }
-        env = env.with_sign_in_urls(
-            table.authorization_url.as_deref(),
-            table.device_authorization_url.as_deref(),
-            table.revocation_url.as_deref(),
-        )?;
+        if let Some(url) = table.authorization_url {
+            env = env.with_authorization_url(&url)?;
+        }
+        if let Some(url) = table.device_authorization_url {
+            env = env.with_device_authorization_url(&url)?;
+        }
+        if let Some(url) = table.revocation_url {
+            env = env.with_revocation_url(&url)?;
+        }
         env.extra_params = table.extra_params.into_iter().collect();
         env.client_assertion = ClientAssertionConfig {
             private_key_file: table.private_key_file.map(beside),
@@ -924,7 +943,10 @@ impl Environment {
     /// Sets the redirect URI of a person's sign-in in the browser, as registered with the
     /// authorization server: a loopback `http` URI with its port, `http://localhost:<port>/<path>`,
     /// `http://127.0.0.1:<port>/<path>` or `http://[::1]:<port>/<path>` (RFC 8252 §7.3). The
-    /// sign-in listens on that port and path. Without one, it listens on `127.0.0.1` on a free
+    /// sign-in listens on that port and path: at the address written, and for `localhost` on
+    /// both 127.0.0.1 and ::1 (where the machine has IPv6), so that no other program can take
+    /// the redirect on the family the browser tries first (RFC 8252 §8.3 prefers the IP
+    /// literals; Cognito takes only `localhost`). Without one, it listens on `127.0.0.1` on a free
     /// port (`http://127.0.0.1:<port>/callback`), which servers that ignore a loopback
     /// redirect's port accept (RFC 8252 §7.3, oidc-provider for native clients) and servers that
     /// match redirect URIs exactly refuse: Cognito managed login requires one of the app
@@ -942,19 +964,21 @@ impl Environment {
     ///
     /// # Errors
     /// [`Error::Configuration`] naming `redirect_uri` if `uri` is not a URL, not `http`, not to a
-    /// loopback host, has no port (or port 0), has a query or a fragment, or is not written as
-    /// it is sent (`http://localhost:8400` is sent as `http://localhost:8400/`: the server
-    /// compares the string).
+    /// loopback host, has no port (or port 0), has a query, a fragment or credentials, or is not
+    /// written as it is sent (`http://localhost:8400` is sent as `http://localhost:8400/`: the
+    /// server compares the string).
     pub fn with_redirect_uri(mut self, uri: &str) -> Result<Self, Error> {
         let url = Url::parse(uri).map_err(|e| self.error("redirect_uri", format!("{e}")))?;
         let why = if url.scheme() != "http" {
             Some("must be `http` (a loopback redirect, RFC 8252 §7.3)")
         } else if !is_loopback(&url) {
-            Some("must be to localhost, 127.0.0.1 or [::1]: the sign-in listens there")
+            Some("must be to a loopback host (localhost, 127.0.0.1, [::1]): the sign-in listens there")
         } else if matches!(url.port(), None | Some(0)) {
             Some("needs its port, as registered with the authorization server")
         } else if url.query().is_some() || url.fragment().is_some() {
             Some("must have no query or fragment")
+        } else if !url.username().is_empty() || url.password().is_some() {
+            Some("must carry no user name or password")
         } else if url.as_str() != uri {
             // Sent as written, it must be what the server has registered, byte for byte.
             return Err(self.error(
@@ -973,44 +997,50 @@ impl Environment {
         Ok(self)
     }
 
-    /// Sets the endpoints of a person's sign-in for a server without discovery (with a
-    /// `token_url` and no `issuer`), or instead of those its metadata names: the authorization
-    /// endpoint (RFC 6749 §3.1, the browser sign-in), the device authorization endpoint
-    /// (RFC 8628 §3.1) and the revocation endpoint (RFC 7009 §2). `None` leaves one as it is.
+    /// Sets the authorization endpoint (RFC 6749 §3.1) of a person's browser sign-in: for a
+    /// server without discovery (with a `token_url` and no `issuer`), or instead of the one the
+    /// issuer's metadata names.
     ///
     /// ```
     /// use en_auth_core::Environment;
     ///
     /// let env = Environment::new("github")
     ///     .with_token_url("https://github.com/login/oauth/access_token")?
-    ///     .with_sign_in_urls(
-    ///         Some("https://github.com/login/oauth/authorize"),
-    ///         Some("https://github.com/login/device/code"),
-    ///         None,
-    ///     )?;
-    /// assert!(env.sign_in_urls().authorization.is_some());
+    ///     .with_authorization_url("https://github.com/login/oauth/authorize")?
+    ///     .with_device_authorization_url("https://github.com/login/device/code")?;
+    /// assert_eq!(
+    ///     env.authorization_url().map(|u| u.as_str()),
+    ///     Some("https://github.com/login/oauth/authorize")
+    /// );
+    /// assert!(Environment::new("x").with_revocation_url("http://auth.example.com/r").is_err());
     /// # Ok::<(), en_auth_core::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`Error::Configuration`] naming `authorization_url`, `device_authorization_url` or
-    /// `revocation_url` if it is not a URL, or is `http` to a non-loopback host.
-    pub fn with_sign_in_urls(
-        mut self,
-        authorization: Option<&str>,
-        device_authorization: Option<&str>,
-        revocation: Option<&str>,
-    ) -> Result<Self, Error> {
-        if let Some(url) = authorization {
-            self.sign_in_urls.authorization = Some(self.checked_url("authorization_url", url)?);
-        }
-        if let Some(url) = device_authorization {
-            self.sign_in_urls.device_authorization =
-                Some(self.checked_url("device_authorization_url", url)?);
-        }
-        if let Some(url) = revocation {
-            self.sign_in_urls.revocation = Some(self.checked_url("revocation_url", url)?);
-        }
+    /// [`Error::Configuration`] naming `authorization_url` if `url` is not a URL, or is `http`
+    /// to a non-loopback host.
+    pub fn with_authorization_url(mut self, url: &str) -> Result<Self, Error> {
+        self.authorization_url = Some(self.checked_url("authorization_url", url)?);
+        Ok(self)
+    }
+
+    /// Sets the device authorization endpoint (RFC 8628 §3.1) of a person's device sign-in, as
+    /// [`Environment::with_authorization_url`].
+    ///
+    /// # Errors
+    /// As [`Environment::with_authorization_url`], naming `device_authorization_url`.
+    pub fn with_device_authorization_url(mut self, url: &str) -> Result<Self, Error> {
+        self.device_authorization_url = Some(self.checked_url("device_authorization_url", url)?);
+        Ok(self)
+    }
+
+    /// Sets the revocation endpoint (RFC 7009 §2) a person's sign-out revokes the refresh token
+    /// at, as [`Environment::with_authorization_url`].
+    ///
+    /// # Errors
+    /// As [`Environment::with_authorization_url`], naming `revocation_url`.
+    pub fn with_revocation_url(mut self, url: &str) -> Result<Self, Error> {
+        self.revocation_url = Some(self.checked_url("revocation_url", url)?);
         Ok(self)
     }
 
@@ -1275,10 +1305,22 @@ impl Environment {
         self.redirect_uri.as_ref()
     }
 
-    /// The endpoints of a person's sign-in named in the environment
-    /// ([`Environment::with_sign_in_urls`]).
-    pub fn sign_in_urls(&self) -> &SignInUrls {
-        &self.sign_in_urls
+    /// The authorization endpoint named in the environment
+    /// ([`Environment::with_authorization_url`]), if any.
+    pub fn authorization_url(&self) -> Option<&Url> {
+        self.authorization_url.as_ref()
+    }
+
+    /// The device authorization endpoint named in the environment
+    /// ([`Environment::with_device_authorization_url`]), if any.
+    pub fn device_authorization_url(&self) -> Option<&Url> {
+        self.device_authorization_url.as_ref()
+    }
+
+    /// The revocation endpoint named in the environment ([`Environment::with_revocation_url`]),
+    /// if any.
+    pub fn revocation_url(&self) -> Option<&Url> {
+        self.revocation_url.as_ref()
     }
 
     /// The scopes requested with every token.
@@ -1484,20 +1526,6 @@ pub(crate) fn plain_http_refusal(url: &Url) -> String {
     } else {
         format!("http is only allowed for loopback hosts; use https for {host}")
     }
-}
-
-/// The endpoints of a person's sign-in named in an environment (`authorization_url`,
-/// `device_authorization_url`, `revocation_url`): for a server without discovery, or instead of
-/// what its metadata names. See [`Environment::with_sign_in_urls`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SignInUrls {
-    /// The authorization endpoint (RFC 6749 §3.1): the browser sign-in.
-    pub authorization: Option<Url>,
-    /// The device authorization endpoint (RFC 8628 §3.1).
-    pub device_authorization: Option<Url>,
-    /// The revocation endpoint (RFC 7009 §2).
-    pub revocation: Option<Url>,
 }
 
 /// Whether the URL's host is `localhost` or a loopback address.

@@ -61,8 +61,8 @@ pub use contract::{OutgoingRequest, RequestTarget, Ticket, Verdict, GRPC_STATUS_
 pub use dpop::{Dpop, DpopClaims, DpopSigner};
 pub use environment::{
     is_loopback, ClientAssertionConfig, DpopConfig, Environment, GrantType, IntoEnvironment,
-    Issuer, SignInUrls, SigningAlgorithm, TlsClientConfig, TokenEndpointAuthMethod,
-    TokenExchangeConfig, ENVIRONMENTS_VAR,
+    Issuer, SigningAlgorithm, TlsClientConfig, TokenEndpointAuthMethod, TokenExchangeConfig,
+    ENVIRONMENTS_VAR,
 };
 pub use error::{
     AccountError, AuthorizationError, ChallengeError, ConfigurationError, Cooldown, Error,

@@ -151,12 +151,17 @@ fn invalid_fields_are_named() {
         (
             "[dev]\nredirect_uri = \"http://10.0.0.1:8400/cb\"",
             "redirect_uri",
-            "localhost, 127.0.0.1 or [::1]",
+            "must be to a loopback host",
         ),
         (
             "[dev]\nredirect_uri = \"http://localhost/cb\"",
             "redirect_uri",
             "needs its port",
+        ),
+        (
+            "[dev]\nredirect_uri = \"http://me:pw@localhost:8400/cb\"",
+            "redirect_uri",
+            "no user name or password",
         ),
         (
             "[dev]\nredirect_uri = \"http://localhost:8400/cb#x\"",
@@ -206,18 +211,22 @@ fn sign_in_urls_are_read_for_a_server_without_discovery() {
                 device_authorization_url = \"https://auth.example.com/device\"\n\
                 revocation_url = \"http://127.0.0.1:9/revoke\"";
     let env = Environment::from_toml_str(text, "gh").unwrap();
-    let urls = env.sign_in_urls();
     assert_eq!(
-        urls.authorization.as_ref().map(|u| u.as_str()),
+        env.authorization_url().map(|u| u.as_str()),
         Some("https://auth.example.com/authorize")
     );
     assert_eq!(
-        urls.device_authorization.as_ref().map(|u| u.as_str()),
+        env.device_authorization_url().map(|u| u.as_str()),
         Some("https://auth.example.com/device")
     );
     assert_eq!(
-        urls.revocation.as_ref().map(|u| u.as_str()),
+        env.revocation_url().map(|u| u.as_str()),
         Some("http://127.0.0.1:9/revoke")
+    );
+    let shown = format!("{env:?}");
+    assert!(
+        shown.contains("authorization_url: Some(\"https://auth.example.com/authorize\")"),
+        "{shown}"
     );
 }
 

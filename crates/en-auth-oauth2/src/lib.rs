@@ -59,10 +59,10 @@ pub use en_auth_core::{
     CacheMiss, ClientAssertionConfig, ClientInfo, ConfigurationError, Cooldown, CurrentToken, Dpop,
     DpopConfig, Environment, Error, GrantType, InternalError, IntoEnvironment, InvalidClientError,
     InvalidResponseError, Issuer, LocalStore, OutgoingRequest, RenewalPolicy, RenewalTrigger,
-    RequestPolicy, SharedStore, SharedStoreSettings, SignInUrls, SigningAlgorithm, Ticket,
-    TlsClientConfig, Token, TokenEndpointAuthMethod, TokenExchangeConfig, TokenProvider,
-    TokenUnavailable, TransportError, TransportErrorKind, Verdict, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_TIMEOUT, ENVIRONMENTS_VAR,
+    RequestPolicy, SharedStore, SharedStoreSettings, SigningAlgorithm, Ticket, TlsClientConfig,
+    Token, TokenEndpointAuthMethod, TokenExchangeConfig, TokenProvider, TokenUnavailable,
+    TransportError, TransportErrorKind, Verdict, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
+    ENVIRONMENTS_VAR,
 };
 pub use en_auth_core::{reqwest_middleware, secrecy, telemetry};
 #[cfg(feature = "blocking")]

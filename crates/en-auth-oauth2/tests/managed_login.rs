@@ -214,14 +214,39 @@ async fn a_registered_redirect_uri_is_sent_and_listened_on() {
     assert!(token.id_token().is_some());
     assert_eq!(server.tokens_issued(), 1);
 
-    let _taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-    let error = sign_in
-        .start_browser(BrowserSignIn::new())
+    // The port taken on either loopback address `localhost` may reach (RFC 8252 §8.3: another
+    // program would receive the code): a configuration error naming the field and the address.
+    for taken in ["127.0.0.1", "::1"] {
+        let _holder = std::net::TcpListener::bind((taken, port)).unwrap();
+        let error = sign_in
+            .start_browser(BrowserSignIn::new())
+            .await
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("redirect_uri"), "{message}");
+        assert!(
+            message.contains(&format!("{taken} port {port}")),
+            "{message}"
+        );
+    }
+}
+
+/// A registered redirect URI on another loopback address is listened on at that address.
+#[tokio::test]
+async fn a_redirect_uri_on_another_loopback_address_is_listened_on_there() {
+    let port = free_port();
+    let registered = format!("http://127.0.0.2:{port}/cb");
+    let server = server().await;
+    let environment = environment(&server).with_redirect_uri(&registered).unwrap();
+    let sign_in = UserSignIn::new(ClientInfo::public("desktop-app"), environment).unwrap();
+    let pending = sign_in
+        .start_browser(BrowserSignIn::new().identity_provider("Corp"))
         .await
-        .unwrap_err();
-    let message = error.to_string();
-    assert!(message.contains("redirect_uri"), "{message}");
-    assert!(message.contains(&port.to_string()), "{message}");
+        .unwrap();
+    assert_eq!(pending.redirect_uri(), registered);
+    tokio::net::TcpStream::connect(("127.0.0.2", port))
+        .await
+        .expect("the sign-in listens on 127.0.0.2");
 }
 
 /// Without `identity_provider` the emulator has no page to sign in on: the authorization

@@ -145,11 +145,7 @@ async fn managed_login_with_pkce_at_the_registered_callback_then_renewal() {
     let environment = Environment::new("ministack-managed-login")
         .with_token_url(field(info, "token_endpoint"))
         .unwrap()
-        .with_sign_in_urls(
-            Some(field(info, "managed_login/authorization_endpoint")),
-            None,
-            None,
-        )
+        .with_authorization_url(field(info, "managed_login/authorization_endpoint"))
         .unwrap()
         .with_redirect_uri(redirect_uri)
         .unwrap()
@@ -179,8 +175,8 @@ async fn managed_login_with_pkce_at_the_registered_callback_then_renewal() {
         .send()
         .await
         .unwrap();
-    assert!(delivered.status().is_success());
     let token = finish.await.unwrap().expect("the code exchanged");
+    assert!(delivered.status().is_success());
     assert!(token.id_token().is_some(), "openid: an id token");
     let user = en_auth_peers::ministack_get_user(token.access_token().expose_secret()).await;
     assert_eq!(user.as_deref(), Ok(field(info, "user/username")));

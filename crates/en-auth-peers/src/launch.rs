@@ -26,6 +26,9 @@ const ATTEMPTS: u32 = 2;
 /// How long the examination waits for Node.js to write its diagnostic report.
 const REPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a stopped peer has to exit after SIGTERM, and after SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
 /// The signal Node.js peers write their diagnostic report on (`--report-signal`).
 const REPORT_SIGNAL: &str = "SIGUSR2";
 
@@ -51,13 +54,7 @@ fn start_within(name: &str, mut command: Command, timeout: Duration) -> Result<V
         .map_err(|e| format!("cannot create {}: {e}", log_dir.display()))?;
     let node = command.get_program() == "node";
     if node {
-        let mut options = std::env::var("NODE_OPTIONS").unwrap_or_default();
-        options.push_str(&format!(
-            // Quoted: NODE_OPTIONS splits at spaces outside double quotes.
-            " --report-on-signal --report-signal={REPORT_SIGNAL} --report-directory=\"{}\"",
-            log_dir.display()
-        ));
-        command.env("NODE_OPTIONS", options.trim_start());
+        command.env("NODE_OPTIONS", node_options(&log_dir));
     }
     command
         .env("PORT", "0")
@@ -69,7 +66,10 @@ fn start_within(name: &str, mut command: Command, timeout: Duration) -> Result<V
     for attempt in 1..=ATTEMPTS {
         match start_once(name, &mut command, &log_dir, attempt, node, timeout) {
             Ok(value) => return Ok(value),
-            Err(Attempt::Failed(message)) => return Err(message),
+            Err(Attempt::Failed(message)) => {
+                silences.push(message);
+                return Err(silences.join("\n\n"));
+            }
             Err(Attempt::Silent(message)) => {
                 eprintln!("{message}\n(attempt {attempt} of {ATTEMPTS})");
                 silences.push(message);
@@ -146,13 +146,39 @@ fn start_once(
     }
 }
 
-/// Kills `child` (if it still runs) and reaps it: its exit status, as text.
+/// The `NODE_OPTIONS` of a Node.js peer: the caller's, and a diagnostic report written to
+/// `log_dir` on [`REPORT_SIGNAL`].
+fn node_options(log_dir: &Path) -> String {
+    let mut options = std::env::var("NODE_OPTIONS").unwrap_or_default();
+    options.push_str(&format!(
+        // Quoted: NODE_OPTIONS splits at spaces outside double quotes.
+        " --report-on-signal --report-signal={REPORT_SIGNAL} --report-directory=\"{}\"",
+        log_dir.display()
+    ));
+    options.trim_start().to_owned()
+}
+
+/// Stops `child` and reaps it: SIGTERM first, so that a peer removes what it made (key
+/// directories), SIGKILL after [`STOP_GRACE`]; its exit status, as text. Gives up waiting after
+/// [`STOP_GRACE`] more (a process stuck in the kernel): never a hang.
 fn stop(child: &mut Child) -> String {
-    let _ = child.kill();
-    match child.wait() {
-        Ok(status) => status.to_string(),
-        Err(e) => format!("its exit status is unknown: {e}"),
+    let exited = |child: &mut Child| {
+        let deadline = Instant::now() + STOP_GRACE;
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return Some(status.to_string()),
+                Err(e) => return Some(format!("its exit status is unknown: {e}")),
+                Ok(None) if Instant::now() >= deadline => return None,
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    };
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    if let Some(status) = exited(child) {
+        return status;
     }
+    let _ = child.kill();
+    exited(child).unwrap_or_else(|| format!("still running {STOP_GRACE:?} after SIGKILL"))
 }
 
 /// The last `lines` lines of the file at `path` (empty if it cannot be read).
@@ -200,6 +226,27 @@ fn threads(pid: u32) -> String {
 
 /// Asks Node.js process `pid` for its diagnostic report ([`REPORT_SIGNAL`]) and summarizes it.
 fn node_report(pid: u32, log_dir: &Path) -> String {
+    let marker = format!(".{pid}.");
+    // This process's reports: those already there (a pid reused since an earlier run) are not
+    // the one asked for.
+    let reports = || -> Vec<PathBuf> {
+        std::fs::read_dir(log_dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|entry| entry.path())
+                    .filter(|path| {
+                        path.file_name()
+                            .and_then(|name| name.to_str())
+                            .is_some_and(|name| {
+                                name.starts_with("report.") && name.contains(&marker)
+                            })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let earlier = reports();
     let signalled = Command::new("kill")
         .args([
             format!("-{}", REPORT_SIGNAL.trim_start_matches("SIG")),
@@ -209,16 +256,9 @@ fn node_report(pid: u32, log_dir: &Path) -> String {
     if !matches!(signalled, Ok(status) if status.success()) {
         return format!("no diagnostic report: `kill -{REPORT_SIGNAL} {pid}` failed\n");
     }
-    let marker = format!(".{pid}.");
     let deadline = Instant::now() + REPORT_TIMEOUT;
     loop {
-        let report = std::fs::read_dir(log_dir).ok().and_then(|entries| {
-            entries.flatten().map(|entry| entry.path()).find(|path| {
-                path.file_name()
-                    .and_then(|name| name.to_str())
-                    .is_some_and(|name| name.starts_with("report.") && name.contains(&marker))
-            })
-        });
+        let report = reports().into_iter().find(|path| !earlier.contains(path));
         // The report is complete once it parses.
         let parsed = report.as_ref().and_then(|path| {
             let text = std::fs::read_to_string(path).ok()?;
@@ -300,12 +340,11 @@ mod tests {
     /// Node.js, brings back the diagnostic report's JavaScript stack.
     #[test]
     fn a_silent_node_process_is_examined() {
-        let log_dir = std::env::temp_dir().join(format!("en-auth-launch-{}", std::process::id()));
+        // A space in the path: NODE_OPTIONS quotes it.
+        let log_dir = std::env::temp_dir().join(format!("en-auth launch-{}", std::process::id()));
         std::fs::create_dir_all(&log_dir).unwrap();
         let mut child = Command::new("node")
-            .arg("--report-on-signal")
-            .arg(format!("--report-signal={REPORT_SIGNAL}"))
-            .arg(format!("--report-directory={}", log_dir.display()))
+            .env("NODE_OPTIONS", node_options(&log_dir))
             .args(["-e", "function waitingHere() { setInterval(() => {}, 1000); } waitingHere(); process.stdout.write('ready\\n');"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

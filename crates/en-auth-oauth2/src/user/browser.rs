@@ -1,7 +1,8 @@
 //! The authorization code grant with PKCE in the person's browser (RFC 6749 §4.1, RFC 7636
 //! S256, RFC 8252 §7.3 loopback redirect, RFC 9207 `iss`, OpenID Connect `nonce`).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::task::Poll;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -21,6 +22,10 @@ pub const DEFAULT_BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The path of the loopback redirect URI.
 const CALLBACK_PATH: &str = "/callback";
+
+/// What [`UserSignIn::listen`] gives: the listener, one on ::1 for `localhost`, the
+/// `redirect_uri`, the callback path.
+type Listening = (TcpListener, Option<TcpListener>, String, String);
 
 /// The largest redirect request read from the browser.
 const MAX_REQUEST_BYTES: usize = 16 * 1024;
@@ -84,6 +89,8 @@ pub struct PendingBrowserSignIn {
     redirect_uri: String,
     callback_path: String,
     listener: TcpListener,
+    /// For a `localhost` redirect URI, the same port on ::1.
+    listener_v6: Option<TcpListener>,
     state: SecretString,
     nonce: Option<SecretString>,
     verifier: PkceCodeVerifier,
@@ -118,9 +125,10 @@ impl UserSignIn {
         pending.finish().await
     }
 
-    /// The loopback listener for the redirect, the `redirect_uri` to send and the path it
-    /// waits on: the environment's registered redirect URI, else 127.0.0.1 on a free port.
-    async fn listen(&self) -> Result<(TcpListener, String, String), SignInError> {
+    /// The loopback listeners for the redirect (for `localhost`, a second one on ::1), the
+    /// `redirect_uri` to send and the path it waits on: the environment's registered redirect
+    /// URI, else 127.0.0.1 on a free port.
+    async fn listen(&self) -> Result<Listening, SignInError> {
         let Some(registered) = self.client.environment.redirect_uri() else {
             let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
                 .await
@@ -134,39 +142,60 @@ impl UserSignIn {
                 .map_err(|e| super::configuration(format!("the loopback listener: {e}")))?
                 .port();
             let redirect_uri = format!("http://127.0.0.1:{port}{CALLBACK_PATH}");
-            return Ok((listener, redirect_uri, CALLBACK_PATH.to_owned()));
-        };
-        // `localhost` is served on 127.0.0.1, which browsers reach for it (trying ::1 first
-        // where they do, then falling back).
-        let ip = match registered.host() {
-            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
-            _ => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            return Ok((listener, None, redirect_uri, CALLBACK_PATH.to_owned()));
         };
         let port = registered.port().unwrap_or_default();
-        let listener = TcpListener::bind((ip, port)).await.map_err(|e| {
+        let refused = |ip: IpAddr, e: std::io::Error| {
             SignInError::from(self.client.environment.error(
                 "redirect_uri",
-                format!("cannot listen on {ip} port {port} for the browser's redirect to {registered}: {e}"),
+                format!(
+                    "cannot listen on {ip} port {port} for the browser's redirect to \
+                     {registered}: {e}"
+                ),
             ))
-        })?;
+        };
+        let bind = |ip: IpAddr| async move {
+            TcpListener::bind((ip, port))
+                .await
+                .map_err(|e| refused(ip, e))
+        };
+        let (listener, listener_v6) = match registered.host() {
+            Some(url::Host::Ipv4(ip)) => (bind(IpAddr::V4(ip)).await?, None),
+            Some(url::Host::Ipv6(ip)) => (bind(IpAddr::V6(ip)).await?, None),
+            // `localhost`: browsers try ::1 and 127.0.0.1, so both are held (RFC 8252 §8.3: no
+            // other program may answer on either). A machine without IPv6 has only the one.
+            _ => {
+                let v4 = bind(IpAddr::V4(Ipv4Addr::LOCALHOST)).await?;
+                let v6 = match TcpListener::bind((Ipv6Addr::LOCALHOST, port)).await {
+                    Ok(listener) => Some(listener),
+                    Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                        return Err(refused(IpAddr::V6(Ipv6Addr::LOCALHOST), e));
+                    }
+                    // No IPv6 on this machine: nobody can listen there either.
+                    Err(_) => None,
+                };
+                (v4, v6)
+            }
+        };
         Ok((
             listener,
+            listener_v6,
             registered.as_str().to_owned(),
             registered.path().to_owned(),
         ))
     }
 
-    /// Starts a browser sign-in: listens on 127.0.0.1 on a free port (RFC 8252 §7.3) and
-    /// builds the authorization request (RFC 6749 §4.1.1) to the issuer's
-    /// `authorization_endpoint`: `response_type=code`, the client id, the loopback
-    /// `redirect_uri` (`http://127.0.0.1:<port>/callback`; the environment's
-    /// [`redirect_uri`](en_auth_core::Environment::with_redirect_uri) instead when it has one,
-    /// listened on at its port and path), the environment's scopes, a random
-    /// `state`, a PKCE S256 `code_challenge` (RFC 7636 §4.2, from the `oauth2` crate), a random
-    /// `nonce` when the scopes include `openid`, `identity_provider` and extra parameters.
+    /// Starts a browser sign-in: listens for the redirect — on 127.0.0.1 on a free port
+    /// (RFC 8252 §7.3), or at the environment's registered
+    /// [`redirect_uri`](en_auth_core::Environment::with_redirect_uri), its port and path — and
+    /// builds the authorization request (RFC 6749 §4.1.1) to the `authorization_endpoint` (the
+    /// environment's `authorization_url`, else the issuer's metadata): `response_type=code`, the
+    /// client id, the `redirect_uri`, the environment's scopes, a random `state`, a PKCE S256
+    /// `code_challenge` (RFC 7636 §4.2, from the `oauth2` crate), a random `nonce` when the
+    /// scopes include `openid`, `identity_provider` and extra parameters.
     ///
     /// # Errors
-    /// [`SignInError::Request`]: no issuer, no `authorization_endpoint` in its metadata, no
+    /// [`SignInError::Request`]: no authorization endpoint (neither named nor discovered), no
     /// loopback port (the registered redirect URI's port in use: a configuration error naming
     /// `redirect_uri`).
     pub async fn start_browser(
@@ -181,7 +210,7 @@ impl UserSignIn {
             "authorization_endpoint",
             "authorization_url",
         )?;
-        let (listener, redirect_uri, callback_path) = self.listen().await?;
+        let (listener, listener_v6, redirect_uri, callback_path) = self.listen().await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let state = CsrfToken::new_random();
         let scopes = client.environment.scopes();
@@ -223,6 +252,7 @@ impl UserSignIn {
             redirect_uri,
             callback_path,
             listener,
+            listener_v6,
             state: SecretString::from(state.secret().clone()),
             nonce: nonce.map(|n| SecretString::from(n.secret().clone())),
             verifier,
@@ -239,7 +269,8 @@ impl PendingBrowserSignIn {
         &self.url
     }
 
-    /// The loopback redirect URI (`http://127.0.0.1:<port>/callback`).
+    /// The loopback redirect URI: `http://127.0.0.1:<port>/callback`, or the environment's
+    /// registered one ([`Environment::with_redirect_uri`](en_auth_core::Environment::with_redirect_uri)).
     pub fn redirect_uri(&self) -> &str {
         &self.redirect_uri
     }
@@ -248,7 +279,8 @@ impl PendingBrowserSignIn {
     /// `/favicon.ico`, get a 404 and the wait goes on), answers the browser with a short page,
     /// checks the redirect — `state` first (RFC 6749 §10.12), then `iss` (RFC 9207 §2.4: it must
     /// be the issuer when present, and present when the metadata says
-    /// `authorization_response_iss_parameter_supported`), then `error` — and exchanges the
+    /// `authorization_response_iss_parameter_supported`; not checked for an environment without
+    /// an `issuer`, which names its endpoints itself), then `error` — and exchanges the
     /// `code` with the PKCE `code_verifier` at the token endpoint (RFC 6749 §4.1.3). When a
     /// `nonce` was sent, the id token's `nonce` claim must be it (read from the id token as the
     /// token endpoint sent it over TLS or loopback, OpenID Connect Core §3.1.3.7).
@@ -303,6 +335,8 @@ impl PendingBrowserSignIn {
             return Err(SignInError::StateMismatch);
         }
         match value("iss") {
+            // Without an `issuer` in the environment there is none to compare with.
+            _ if self.issuer.is_empty() => {}
             Some(iss) if iss == self.issuer => {}
             None if !self.iss_required => {}
             received => {
@@ -350,7 +384,17 @@ impl PendingBrowserSignIn {
     /// once the sign-in completes) and its query.
     async fn redirect(&self) -> Result<(TcpStream, Vec<(String, String)>), SignInError> {
         loop {
-            let (mut stream, _) = self.listener.accept().await.map_err(|e| {
+            let accepted = std::future::poll_fn(|cx| {
+                if let Poll::Ready(accepted) = self.listener.poll_accept(cx) {
+                    return Poll::Ready(accepted);
+                }
+                match &self.listener_v6 {
+                    Some(v6) => v6.poll_accept(cx),
+                    None => Poll::Pending,
+                }
+            })
+            .await;
+            let (mut stream, _) = accepted.map_err(|e| {
                 SignInError::from(super::configuration(format!(
                     "the loopback listener failed: {e}"
                 )))

@@ -7,7 +7,10 @@
 //!
 //! The endpoints come from the environment's issuer (RFC 8414 / OpenID Connect Discovery 1.0
 //! metadata: `authorization_endpoint`, `device_authorization_endpoint`, `token_endpoint`,
-//! `revocation_endpoint`); the client is usually public ([`ClientInfo::public`]).
+//! `revocation_endpoint`), or, for a server without discovery, from the environment's
+//! `token_url`, `authorization_url`, `device_authorization_url` and `revocation_url` (each of
+//! which also overrides what the metadata names); the client is usually public
+//! ([`ClientInfo::public`]).
 
 mod browser;
 mod device;
@@ -126,38 +129,63 @@ pub(crate) struct Client {
 
 impl Client {
     /// Where a person's sign-in goes: each endpoint the environment names
-    /// ([`Environment::with_sign_in_urls`]), else the one its issuer's metadata names.
+    /// ([`Environment::with_authorization_url`] and its siblings), else the one its issuer's
+    /// metadata names.
     ///
     /// # Errors
-    /// [`Error::Configuration`] when the environment names neither an `issuer` nor any sign-in
-    /// endpoint; discovery's errors.
+    /// [`Error::Configuration`] when nothing names any sign-in endpoint: no `issuer` to discover
+    /// them from (or a `token_url` beside it, which turns discovery off) and none in the
+    /// environment; discovery's errors.
     async fn sign_in_endpoints(&self) -> Result<SignInEndpoints, Error> {
-        let named = self.environment.sign_in_urls();
-        let metadata = self.endpoints.discover(&self.environment).await?;
-        let named_any = named.authorization.is_some()
-            || named.device_authorization.is_some()
-            || named.revocation.is_some();
+        let env = &self.environment;
+        let metadata = self.endpoints.discover(env).await?;
+        let named_any = env.authorization_url().is_some()
+            || env.device_authorization_url().is_some()
+            || env.revocation_url().is_some();
         if metadata.is_none() && !named_any {
-            return Err(self.environment.error(
-                "issuer",
-                "missing; a person's sign-in discovers its endpoints from the environment's \
-                 `issuer`, or takes them from `authorization_url`, `device_authorization_url` \
-                 and `revocation_url` (a `token_url` alone names none of them)",
+            return Err(env.error(
+                self.undiscovered_field(),
+                self.undiscovered("its endpoints"),
             ));
         }
-        let pick = |own: &Option<Url>, discovered: fn(&Metadata) -> Option<&Url>| {
-            own.clone()
-                .or_else(|| metadata.as_deref().and_then(discovered).cloned())
+        let pick = |own: Option<&Url>, discovered: fn(&Metadata) -> Option<&Url>| {
+            own.or_else(|| metadata.as_deref().and_then(discovered))
+                .cloned()
         };
         Ok(SignInEndpoints {
-            authorization: pick(&named.authorization, |m| m.authorization_endpoint.as_ref()),
-            device_authorization: pick(&named.device_authorization, |m| {
+            authorization: pick(env.authorization_url(), |m| {
+                m.authorization_endpoint.as_ref()
+            }),
+            device_authorization: pick(env.device_authorization_url(), |m| {
                 m.device_authorization_endpoint.as_ref()
             }),
-            revocation: pick(&named.revocation, |m| m.revocation_endpoint.as_ref()),
+            revocation: pick(env.revocation_url(), |m| m.revocation_endpoint.as_ref()),
             iss_parameter_supported: metadata.as_ref().is_some_and(|m| m.iss_parameter_supported),
             document_url: metadata.map(|m| m.document_url.clone()),
         })
+    }
+
+    /// The field to name when nothing was discovered: `token_url` when it turned discovery off
+    /// beside an `issuer`, else `issuer`.
+    fn undiscovered_field(&self) -> &'static str {
+        if self.environment.issuer().is_some() {
+            "token_url"
+        } else {
+            "issuer"
+        }
+    }
+
+    /// Why `what` was not discovered, and what to name instead.
+    fn undiscovered(&self, what: &str) -> String {
+        let why = if self.environment.issuer().is_some() {
+            "a `token_url` beside the `issuer` turns discovery off"
+        } else {
+            "the environment names no `issuer` to discover them from"
+        };
+        format!(
+            "a person's sign-in needs {what}: {why}; name them with `authorization_url`, \
+             `device_authorization_url` and `revocation_url`"
+        )
     }
 
     /// The endpoint `url` (the metadata's `name`, the environment's `field`), or a
@@ -172,12 +200,10 @@ impl Client {
         url.cloned().ok_or_else(|| {
             let message = match &endpoints.document_url {
                 Some(document) => format!(
-                    "the authorization server's metadata ({document}) names no `{name}`, and \
-                     the environment no `{field}`"
+                    "missing: the authorization server's metadata ({document}) names no \
+                     `{name}`"
                 ),
-                None => {
-                    format!("missing: the environment names no `issuer` to discover `{name}` from")
-                }
+                None => format!("missing: {}", self.undiscovered(&format!("its `{name}`"))),
             };
             self.environment.error(field, message)
         })
@@ -265,7 +291,9 @@ impl std::fmt::Debug for UserSignIn {
 
 impl UserSignIn {
     /// A sign-in for `client_info` (usually [`ClientInfo::public`]) in `environment` (an
-    /// [`Environment`] with an `issuer`, or an id to load from the environments file), its
+    /// [`Environment`] with an `issuer` — or, for a server without discovery, a `token_url` and
+    /// the sign-in endpoints, [`Environment::with_authorization_url`] and its siblings — or an
+    /// id to load from the environments file), its
     /// requests sent with the shared token-request client
     /// ([`shared_token_http_client`](crate::shared_token_http_client)).
     ///

@@ -350,8 +350,9 @@ impl AppClient {
     }
 
     /// The client's `CallbackURLs`: managed login's `/oauth2/authorize` then accepts only a
-    /// `redirect_uri` equal to one of them, string for string, as Cognito does (answering
-    /// `redirect_mismatch` otherwise). Without any, the emulator accepts any loopback
+    /// `redirect_uri` equal to one of them, string for string, as Cognito compares them
+    /// (answering `redirect_mismatch` otherwise; the emulator does not check the URLs themselves,
+    /// which Cognito does when the client is created: `https`, or `http` to `localhost`). Without any, the emulator accepts any loopback
     /// `http://127.0.0.1:<port>/…` or `http://localhost:<port>/…` (a shortcut of the
     /// emulator's: Cognito has no such default).
     #[must_use]
