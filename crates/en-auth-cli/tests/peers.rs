@@ -1,7 +1,8 @@
 //! `en-auth` against the real peers: oidc-provider (client credentials, a secret with special
 //! characters from a file, tokens checked by RFC 7662 introspection, discovery, token exchange
 //! from a subject token file) and ministack (Cognito SRP login, and the session renewed with the
-//! refresh token by a later process; the user-pool token endpoint for a machine client). A peer
+//! refresh token by a later process; the user-pool token endpoint for a machine client; managed
+//! login in the browser). A peer
 //! that is not installed fails the test (`cargo xtask peers install`).
 
 mod common;
@@ -326,6 +327,94 @@ async fn ministack_user_pool_token_endpoint_for_a_machine_client() {
     assert!(common::is_rfc3339_utc(
         cred["status"]["expirationTimestamp"].as_str().unwrap()
     ));
+}
+
+/// `en-auth login --browser` at ministack's Cognito managed login, from an environments file
+/// that names the endpoints itself (ministack publishes the AWS issuer, not its own URL) and
+/// the app client's one registered callback (`redirect_uri`): the person signs in on the hosted
+/// page (played over HTTP), then `en-auth token` hands out the session's access token from the
+/// cache, which GetUser takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ministack_managed_login_in_the_browser_then_token_from_the_cache() {
+    use std::io::{BufRead, BufReader};
+    let info = ministack();
+    let sandbox = Sandbox::new(
+        "ministack-managed-login",
+        &format!(
+            "[managed]\ntoken_url = \"{}\"\nauthorization_url = \"{}\"\n\
+             redirect_uri = \"{}\"\n\
+             scopes = [\"openid\", \"email\", \"aws.cognito.signin.user.admin\"]\n",
+            field(info, "token_endpoint"),
+            field(info, "managed_login/authorization_endpoint"),
+            field(info, "managed_login/redirect_uri"),
+        ),
+    );
+    let client_id = field(info, "managed_login/client_id");
+    // Stdin is not a terminal: no browser is opened, the URL is printed.
+    let mut child = sandbox
+        .cmd(["login", "--env", "managed", "--browser"])
+        .env("CLIENT_ID", client_id)
+        .into_command()
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (url_tx, url_rx) = tokio::sync::oneshot::channel();
+    let reader = std::thread::spawn(move || {
+        let mut url_tx = Some(url_tx);
+        let mut text = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            if line.starts_with("http://") {
+                if let Some(tx) = url_tx.take() {
+                    let _ = tx.send(line.trim().to_owned());
+                }
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    let url = url_rx.await.expect("the authorization URL is printed");
+    let location = en_auth_peers::cognito::hosted_ui_sign_in(
+        &url,
+        field(info, "managed_login/login_endpoint"),
+        field(info, "user/username"),
+        field(info, "user/password"),
+    )
+    .await
+    .expect("signed in on the hosted page");
+    let delivered = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(&location)
+        .send()
+        .await
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    let text = reader.join().unwrap();
+    assert!(status.success(), "{text}");
+    assert!(delivered.status().is_success(), "{text}");
+
+    let token = || {
+        sandbox
+            .cmd(["token", "--env", "managed", "-v"])
+            .env("CLIENT_ID", client_id)
+    };
+    let access = token().run().await.ok();
+    assert_eq!(
+        en_auth_peers::ministack_get_user(access.trim())
+            .await
+            .as_deref(),
+        Ok(field(info, "user/username"))
+    );
+    let again = token().run().await;
+    assert_eq!(again.ok(), access, "{}", again.stderr());
+    assert!(again.stderr().contains("cached"), "{}", again.stderr());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
