@@ -336,7 +336,6 @@ async fn ministack_user_pool_token_endpoint_for_a_machine_client() {
 /// cache, which GetUser takes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ministack_managed_login_in_the_browser_then_token_from_the_cache() {
-    use std::io::{BufRead, BufReader};
     let info = ministack();
     let sandbox = Sandbox::new(
         "ministack-managed-login",
@@ -350,33 +349,11 @@ async fn ministack_managed_login_in_the_browser_then_token_from_the_cache() {
         ),
     );
     let client_id = field(info, "managed_login/client_id");
-    // Stdin is not a terminal: no browser is opened, the URL is printed.
-    let mut child = sandbox
+    let mut login = sandbox
         .cmd(["login", "--env", "managed", "--browser"])
         .env("CLIENT_ID", client_id)
-        .into_command()
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (url_tx, url_rx) = tokio::sync::oneshot::channel();
-    let reader = std::thread::spawn(move || {
-        let mut url_tx = Some(url_tx);
-        let mut text = String::new();
-        for line in BufReader::new(stderr).lines() {
-            let line = line.unwrap();
-            if line.starts_with("http://") {
-                if let Some(tx) = url_tx.take() {
-                    let _ = tx.send(line.trim().to_owned());
-                }
-            }
-            text.push_str(&line);
-            text.push('\n');
-        }
-        text
-    });
-    let url = url_rx.await.expect("the authorization URL is printed");
+        .spawn_browser_login();
+    let url = login.url().await;
     let location = en_auth_peers::cognito::hosted_ui_sign_in(
         &url,
         field(info, "managed_login/login_endpoint"),
@@ -385,20 +362,7 @@ async fn ministack_managed_login_in_the_browser_then_token_from_the_cache() {
     )
     .await
     .expect("signed in on the hosted page");
-    let delivered = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
-        .get(&location)
-        .send()
-        .await
-        .unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
-    let text = reader.join().unwrap();
-    assert!(status.success(), "{text}");
-    assert!(delivered.status().is_success(), "{text}");
+    login.finish(&location).await;
 
     let token = || {
         sandbox

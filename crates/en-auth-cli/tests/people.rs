@@ -143,33 +143,11 @@ async fn login_with_the_browser(sandbox: &Sandbox, env: &str, user: Option<&str>
     if let Some(user) = user {
         args.extend(["--user", user]);
     }
-    // Stdin is not a terminal: no browser is opened, the URL is printed.
-    let mut child = sandbox
+    let mut login = sandbox
         .cmd(args)
         .env("CLIENT_ID", field(oidc_people(), "client_id"))
-        .into_command()
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (url_tx, url_rx) = tokio::sync::oneshot::channel();
-    let reader = std::thread::spawn(move || {
-        let mut url_tx = Some(url_tx);
-        let mut text = String::new();
-        for line in BufReader::new(stderr).lines() {
-            let line = line.unwrap();
-            if line.starts_with("http://") {
-                if let Some(tx) = url_tx.take() {
-                    let _ = tx.send(line.trim().to_owned());
-                }
-            }
-            text.push_str(&line);
-            text.push('\n');
-        }
-        text
-    });
-    let url = url_rx.await.expect("the authorization URL is printed");
+        .spawn_browser_login();
+    let url = login.url().await;
     assert!(url.contains("code_challenge_method=S256"), "{url}");
     let redirect = Browser::new(field(oidc_people(), "issuer"))
         .authorize(&url, "alice", true)
@@ -179,21 +157,7 @@ async fn login_with_the_browser(sandbox: &Sandbox, env: &str, user: Option<&str>
         redirect.as_str().starts_with("http://127.0.0.1:"),
         "{redirect}"
     );
-    let page = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
-        .get(redirect)
-        .send()
-        .await
-        .unwrap();
-    assert!(page.status().is_success());
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
-    let text = reader.join().unwrap();
-    assert!(status.success(), "{text}");
-    text
+    login.finish(redirect.as_str()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -223,11 +187,7 @@ async fn login_browser_with_pkce_then_token_without_a_request() {
 /// matches it exactly) is the redirect URI sent and the port listened on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_browser_at_the_environment_s_registered_redirect_uri() {
-    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = en_auth_peers::support::free_port();
     let sandbox = Sandbox::new(
         "people-redirect-uri",
         &format!(

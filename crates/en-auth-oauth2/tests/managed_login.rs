@@ -36,13 +36,30 @@ fn sign_in(server: &CognitoServer) -> UserSignIn {
     UserSignIn::new(ClientInfo::public("desktop-app"), environment(server)).unwrap()
 }
 
-/// A loopback port nobody listens on (bound, then let go).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
+/// A sign-in of the environment with the registered `redirect_uri`, started through the
+/// federated provider: it sends that redirect URI.
+async fn registered_sign_in(
+    server: &CognitoServer,
+    registered: &str,
+) -> (UserSignIn, en_auth_oauth2::PendingBrowserSignIn) {
+    let environment = environment(server).with_redirect_uri(registered).unwrap();
+    let sign_in = UserSignIn::new(ClientInfo::public("desktop-app"), environment).unwrap();
+    let pending = sign_in
+        .start_browser(BrowserSignIn::new().identity_provider("Corp"))
+        .await
+        .unwrap();
+    assert_eq!(pending.redirect_uri(), registered);
+    (sign_in, pending)
+}
+
+/// An HTTP client that shows redirects instead of following them (the browser's part is
+/// played step by step).
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
         .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Plays the browser: sends the authorization request, checks the redirect goes to the
@@ -56,11 +73,7 @@ async fn browser(
     let authorization = pending.authorization_url().clone();
     let redirect_uri = pending.redirect_uri().to_owned();
     let finish = tokio::spawn(pending.finish());
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = no_redirects();
     let answer = http.get(authorization).send().await.unwrap();
     assert_eq!(answer.status(), 302, "{:?}", answer.text().await);
     let location = answer.headers()["location"].to_str().unwrap().to_owned();
@@ -166,15 +179,11 @@ async fn a_forged_state_is_refused_and_the_code_not_exchanged() {
 /// port and path). That port taken is a configuration error naming the field.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registered_redirect_uri_is_sent_and_listened_on() {
-    let port = free_port();
+    let port = en_auth_peers::support::free_port();
     let registered = format!("http://localhost:{port}/signed-in");
     let server =
         server_for(AppClient::public("desktop-app").callback_urls([registered.clone()])).await;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = no_redirects();
 
     let unregistered = sign_in(&server)
         .start_browser(BrowserSignIn::new().identity_provider("Corp"))
@@ -190,13 +199,7 @@ async fn a_registered_redirect_uri_is_sent_and_listened_on() {
     assert!(answer.text().await.unwrap().contains("redirect_mismatch"));
     drop(unregistered);
 
-    let environment = environment(&server).with_redirect_uri(&registered).unwrap();
-    let sign_in = UserSignIn::new(ClientInfo::public("desktop-app"), environment).unwrap();
-    let pending = sign_in
-        .start_browser(BrowserSignIn::new().identity_provider("Corp"))
-        .await
-        .unwrap();
-    assert_eq!(pending.redirect_uri(), registered);
+    let (sign_in, pending) = registered_sign_in(&server, &registered).await;
     let sent: Vec<(String, String)> = pending
         .authorization_url()
         .query_pairs()
@@ -234,16 +237,11 @@ async fn a_registered_redirect_uri_is_sent_and_listened_on() {
 /// A registered redirect URI on another loopback address is listened on at that address.
 #[tokio::test]
 async fn a_redirect_uri_on_another_loopback_address_is_listened_on_there() {
-    let port = free_port();
+    let port = en_auth_peers::support::free_port();
     let registered = format!("http://127.0.0.2:{port}/cb");
     let server = server().await;
-    let environment = environment(&server).with_redirect_uri(&registered).unwrap();
-    let sign_in = UserSignIn::new(ClientInfo::public("desktop-app"), environment).unwrap();
-    let pending = sign_in
-        .start_browser(BrowserSignIn::new().identity_provider("Corp"))
-        .await
-        .unwrap();
-    assert_eq!(pending.redirect_uri(), registered);
+    // Held while the connection is made: its listener lives as long as it does.
+    let (_sign_in, _pending) = registered_sign_in(&server, &registered).await;
     tokio::net::TcpStream::connect(("127.0.0.2", port))
         .await
         .expect("the sign-in listens on 127.0.0.2");
@@ -270,11 +268,7 @@ async fn the_pool_publishes_its_managed_login_endpoints() {
         format!("{}/oauth2/authorize", server.endpoint())
     );
     assert_eq!(document["code_challenge_methods_supported"][0], "S256");
-    let refused = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    let refused = no_redirects()
         .get(format!(
             "{}/oauth2/authorize?response_type=code&client_id=desktop-app\
              &redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback\

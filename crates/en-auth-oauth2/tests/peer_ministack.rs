@@ -167,16 +167,9 @@ async fn managed_login_with_pkce_at_the_registered_callback_then_renewal() {
     .await
     .expect("signed in on the hosted page");
     assert!(location.starts_with(redirect_uri), "{location}");
-    let delivered = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
-        .get(&location)
-        .send()
-        .await
-        .unwrap();
+    let delivered = en_auth_peers::people::deliver_redirect(&location).await;
     let token = finish.await.unwrap().expect("the code exchanged");
-    assert!(delivered.status().is_success());
+    assert!(delivered.is_success());
     assert!(token.id_token().is_some(), "openid: an id token");
     let user = en_auth_peers::ministack_get_user(token.access_token().expose_secret()).await;
     assert_eq!(user.as_deref(), Ok(field(info, "user/username")));

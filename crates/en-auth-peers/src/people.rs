@@ -292,3 +292,20 @@ fn hidden(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     attribute(html, &marker)
 }
+
+/// Delivers a redirect to the client's loopback listener as the browser would (`GET location`,
+/// no proxy): the status the listener answered.
+///
+/// # Panics
+/// If the listener cannot be reached.
+pub async fn deliver_redirect(location: &str) -> reqwest::StatusCode {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("an HTTP client")
+        .get(location)
+        .send()
+        .await
+        .expect("the loopback listener answers")
+        .status()
+}

@@ -283,6 +283,66 @@ impl Invocation {
     pub fn into_command(self) -> Command {
         self.command
     }
+
+    /// Spawns `en-auth login --browser` (stdin not a terminal: no browser is opened, the
+    /// authorization URL is printed), its stderr read on a thread.
+    pub fn spawn_browser_login(mut self) -> BrowserLogin {
+        let mut child = self
+            .command
+            .stderr(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start en-auth");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (url_tx, url) = tokio::sync::oneshot::channel();
+        let reader = std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut url_tx = Some(url_tx);
+            let mut text = String::new();
+            for line in std::io::BufReader::new(stderr).lines() {
+                let line = line.expect("stderr is text");
+                if line.starts_with("http://") {
+                    if let Some(tx) = url_tx.take() {
+                        let _ = tx.send(line.trim().to_owned());
+                    }
+                }
+                text.push_str(&line);
+                text.push('\n');
+            }
+            text
+        });
+        BrowserLogin { child, url, reader }
+    }
+}
+
+/// A running `en-auth login --browser` ([`Invocation::spawn_browser_login`]).
+pub struct BrowserLogin {
+    child: std::process::Child,
+    url: tokio::sync::oneshot::Receiver<String>,
+    reader: std::thread::JoinHandle<String>,
+}
+
+impl BrowserLogin {
+    /// The authorization URL, once printed.
+    pub async fn url(&mut self) -> String {
+        (&mut self.url)
+            .await
+            .expect("the authorization URL is printed")
+    }
+
+    /// Delivers the browser's redirect (`location`, the provider's answer) to the loopback
+    /// listener, then waits for the login to end: its stderr, the login having succeeded.
+    pub async fn finish(self, location: &str) -> String {
+        let page = en_auth_peers::people::deliver_redirect(location).await;
+        let mut child = self.child;
+        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap();
+        let text = self.reader.join().unwrap();
+        assert!(status.success(), "{text}");
+        assert!(page.is_success(), "{text}");
+        text
+    }
 }
 
 /// A finished invocation.
