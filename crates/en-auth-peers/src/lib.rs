@@ -49,25 +49,17 @@ pub fn peers_dir() -> PathBuf {
 /// If the peer is not installed or does not start: the calling test fails.
 pub fn oidc() -> &'static Value {
     static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
-    let dir = peers_dir();
-    let result = PEER.get_or_init(|| {
-        if !dir.join("oidc/node_modules/oidc-provider").is_dir() {
-            return Err(not_installed("oidc-provider"));
-        }
-        let mut command = Command::new("node");
-        command.arg(dir.join("oidc/server.mjs"));
-        start("oidc-provider", command)
-    });
-    unwrap(result)
+    oidc_configuration(&PEER, "oidc/server.mjs", "oidc-provider", |_| {})
 }
 
 /// Starts (once, into `peer`) oidc-provider configured by `script` (under `peers/`), its log
-/// named `name`: the configurations of their own ([`oidc_people`], [`oidc_mtls`],
-/// [`oidc_dpop`]).
+/// named `name`, `configure` adding to its command: [`oidc`], [`oidc_basic_only`] and the
+/// configurations of their own ([`oidc_people`], [`oidc_mtls`], [`oidc_dpop`]).
 fn oidc_configuration(
     peer: &'static OnceLock<Result<Value, String>>,
     script: &str,
     name: &str,
+    configure: impl FnOnce(&mut Command),
 ) -> &'static Value {
     let dir = peers_dir();
     let result = peer.get_or_init(|| {
@@ -76,6 +68,31 @@ fn oidc_configuration(
         }
         let mut command = Command::new("node");
         command.arg(dir.join(script));
+        configure(&mut command);
+        start(name, command)
+    });
+    unwrap(result)
+}
+
+/// Starts (once, into `peer`) the Python script `script` (under `peers/`) in the peers'
+/// virtualenv, its log named `name`, `configure` adding to its command; `what` names the
+/// package in the message when the virtualenv is not installed.
+fn python_peer(
+    peer: &'static OnceLock<Result<Value, String>>,
+    script: &str,
+    name: &str,
+    what: &str,
+    configure: impl FnOnce(&mut Command),
+) -> &'static Value {
+    let dir = peers_dir();
+    let result = peer.get_or_init(|| {
+        let python = dir.join(".venv/bin/python");
+        if !python.is_file() {
+            return Err(not_installed(what));
+        }
+        let mut command = Command::new(python);
+        command.arg(dir.join(script));
+        configure(&mut command);
         start(name, command)
     });
     unwrap(result)
@@ -90,18 +107,14 @@ fn oidc_configuration(
 /// As [`oidc`].
 pub fn oidc_basic_only() -> &'static Value {
     static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
-    let dir = peers_dir();
-    let result = PEER.get_or_init(|| {
-        if !dir.join("oidc/node_modules/oidc-provider").is_dir() {
-            return Err(not_installed("oidc-provider"));
-        }
-        let mut command = Command::new("node");
-        command
-            .arg(dir.join("oidc/server.mjs"))
-            .env("CLIENT_AUTH_METHODS", "client_secret_basic");
-        start("oidc-provider-basic-only", command)
-    });
-    unwrap(result)
+    oidc_configuration(
+        &PEER,
+        "oidc/server.mjs",
+        "oidc-provider-basic-only",
+        |command| {
+            command.env("CLIENT_AUTH_METHODS", "client_secret_basic");
+        },
+    )
 }
 
 /// oidc-provider configured for people at a terminal (`peers/oidc/people.mjs`): a public native
@@ -113,7 +126,7 @@ pub fn oidc_basic_only() -> &'static Value {
 /// As [`oidc`].
 pub fn oidc_people() -> &'static Value {
     static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
-    oidc_configuration(&PEER, "oidc/people.mjs", "oidc-provider-people")
+    oidc_configuration(&PEER, "oidc/people.mjs", "oidc-provider-people", |_| {})
 }
 
 /// oidc-provider with mutual TLS (RFC 8705; `peers/oidc/mtls.mjs`), started on first use: an
@@ -127,7 +140,7 @@ pub fn oidc_people() -> &'static Value {
 /// As [`oidc`].
 pub fn oidc_mtls() -> &'static Value {
     static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
-    oidc_configuration(&PEER, "oidc/mtls.mjs", "oidc-provider-mtls")
+    oidc_configuration(&PEER, "oidc/mtls.mjs", "oidc-provider-mtls", |_| {})
 }
 
 /// An oidc-provider with DPoP (RFC 9449) that requires a server nonce in every proof
@@ -139,7 +152,7 @@ pub fn oidc_mtls() -> &'static Value {
 /// As [`oidc`].
 pub fn oidc_dpop() -> &'static Value {
     static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
-    oidc_configuration(&PEER, "oidc/dpop.mjs", "oidc-provider-dpop")
+    oidc_configuration(&PEER, "oidc/dpop.mjs", "oidc-provider-dpop", |_| {})
 }
 
 /// A resource server that checks DPoP proofs with jwcrypto (`peers/dpop/resource.py`, in the
@@ -154,28 +167,25 @@ pub fn oidc_dpop() -> &'static Value {
 /// If the virtualenv is not installed or the server does not start.
 pub fn dpop_resource() -> &'static Value {
     static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
-    let dir = peers_dir();
-    let result = PEER.get_or_init(|| {
-        let python = dir.join(".venv/bin/python");
-        if !python.is_file() {
-            return Err(not_installed("the DPoP resource server (jwcrypto)"));
-        }
-        let oidc = oidc_dpop();
-        let mut command = Command::new(python);
-        command
-            .arg(dir.join("dpop/resource.py"))
-            .env("INTROSPECTION_URL", field(oidc, "introspection_endpoint"))
-            .env(
-                "INTROSPECTION_CLIENT_ID",
-                field(oidc, "clients/introspector/id"),
-            )
-            .env(
-                "INTROSPECTION_CLIENT_SECRET",
-                field(oidc, "clients/introspector/secret"),
-            );
-        start("dpop-resource", command)
-    });
-    unwrap(result)
+    python_peer(
+        &PEER,
+        "dpop/resource.py",
+        "dpop-resource",
+        "the DPoP resource server (jwcrypto)",
+        |command| {
+            let oidc = oidc_dpop();
+            command
+                .env("INTROSPECTION_URL", field(oidc, "introspection_endpoint"))
+                .env(
+                    "INTROSPECTION_CLIENT_ID",
+                    field(oidc, "clients/introspector/id"),
+                )
+                .env(
+                    "INTROSPECTION_CLIENT_SECRET",
+                    field(oidc, "clients/introspector/secret"),
+                );
+        },
+    )
 }
 
 /// ministack (PyPI, a local AWS emulator whose Cognito verifies SRP proofs and serves the
@@ -186,17 +196,13 @@ pub fn dpop_resource() -> &'static Value {
 /// If the peer is not installed or does not start: the calling test fails.
 pub fn ministack() -> &'static Value {
     static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
-    let dir = peers_dir();
-    let result = PEER.get_or_init(|| {
-        let python = dir.join(".venv/bin/python");
-        if !python.is_file() {
-            return Err(not_installed("ministack"));
-        }
-        let mut command = Command::new(python);
-        command.arg(dir.join("ministack/start.py"));
-        start("ministack", command)
-    });
-    unwrap(result)
+    python_peer(
+        &PEER,
+        "ministack/start.py",
+        "ministack",
+        "ministack",
+        |_| {},
+    )
 }
 
 /// A second ministack whose extra user pool runs custom authentication (`CUSTOM_AUTH`)
@@ -208,17 +214,13 @@ pub fn ministack() -> &'static Value {
 /// As [`ministack`].
 pub fn ministack_custom_auth() -> &'static Value {
     static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
-    let dir = peers_dir();
-    let result = PEER.get_or_init(|| {
-        let python = dir.join(".venv/bin/python");
-        if !python.is_file() {
-            return Err(not_installed("ministack"));
-        }
-        let mut command = Command::new(python);
-        command.arg(dir.join("ministack/custom_auth.py"));
-        start("ministack-custom-auth", command)
-    });
-    unwrap(result)
+    python_peer(
+        &PEER,
+        "ministack/custom_auth.py",
+        "ministack-custom-auth",
+        "ministack",
+        |_| {},
+    )
 }
 
 /// django-oauth-toolkit (PyPI, an OAuth2 server on Django; served by Hypercorn) with a sqlite
@@ -229,17 +231,13 @@ pub fn ministack_custom_auth() -> &'static Value {
 /// If the peer is not installed or does not start: the calling test fails.
 pub fn dot() -> &'static Value {
     static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
-    let dir = peers_dir();
-    let result = PEER.get_or_init(|| {
-        let python = dir.join(".venv/bin/python");
-        if !python.is_file() {
-            return Err(not_installed("django-oauth-toolkit"));
-        }
-        let mut command = Command::new(python);
-        command.arg(dir.join("dot/start.py"));
-        start("django-oauth-toolkit", command)
-    });
-    unwrap(result)
+    python_peer(
+        &PEER,
+        "dot/start.py",
+        "django-oauth-toolkit",
+        "django-oauth-toolkit",
+        |_| {},
+    )
 }
 
 /// Authlib (PyPI, pinned in `peers/requirements.txt`): a token endpoint authenticating clients
@@ -251,17 +249,7 @@ pub fn dot() -> &'static Value {
 /// If the peer is not installed or does not start: the calling test fails.
 pub fn authlib() -> &'static Value {
     static PEER: OnceLock<Result<Value, String>> = OnceLock::new();
-    let dir = peers_dir();
-    let result = PEER.get_or_init(|| {
-        let python = dir.join(".venv/bin/python");
-        if !python.is_file() {
-            return Err(not_installed("Authlib"));
-        }
-        let mut command = Command::new(python);
-        command.arg(dir.join("authlib/server.py"));
-        start("Authlib", command)
-    });
-    unwrap(result)
+    python_peer(&PEER, "authlib/server.py", "Authlib", "Authlib", |_| {})
 }
 
 /// ministack's Cognito `GetUser` with `access_token`: the user the token belongs to, or the
