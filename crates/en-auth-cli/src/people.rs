@@ -376,16 +376,7 @@ async fn renew(
         Some(entry) => Some(entry),
         None => cached,
     };
-    let stored = match &p.sealed {
-        Some(sealed) => sealed
-            .store
-            .load(&sealed.key)
-            .await
-            .ok()
-            .flatten()
-            .map(|s| s.refresh_token().clone()),
-        None => None,
-    };
+    let stored = stored_refresh_token(p).await;
     let Some(refresh_token) = stored.or_else(|| cached.and_then(|e| e.refresh_token)) else {
         return sign_in_again(p, cx, not_signed_in(p)).await;
     };
@@ -438,6 +429,13 @@ async fn renew(
     }
 }
 
+/// The refresh token of the person's sealed session, if one is stored and opens.
+async fn stored_refresh_token(p: &Person) -> Option<SecretString> {
+    let sealed = p.sealed.as_ref()?;
+    let session = sealed.store.load(&sealed.key).await.ok().flatten()?;
+    Some(session.refresh_token().clone())
+}
+
 fn not_signed_in(p: &Person) -> Failure {
     Failure::new(
         Exit::InteractionNeeded,
@@ -460,16 +458,7 @@ pub async fn logout(
 ) -> Result<String, Failure> {
     let p = person_for(environment, client, user, cx, Purpose::SignOut)?;
     let cached = lookup(cx, &p.request);
-    let stored = match &p.sealed {
-        Some(sealed) => sealed
-            .store
-            .load(&sealed.key)
-            .await
-            .ok()
-            .flatten()
-            .map(|s| s.refresh_token().clone()),
-        None => None,
-    };
+    let stored = stored_refresh_token(&p).await;
     let refresh_token = stored.or_else(|| cached.as_ref().and_then(|e| e.refresh_token.clone()));
     let revoked = match (&refresh_token, no_revoke) {
         (Some(token), false) => Some(p.sign_in.revoke(token).await),

@@ -258,8 +258,17 @@ pub fn authlib() -> &'static Value {
 /// # Panics
 /// If ministack cannot be reached or answers something that is not JSON.
 pub async fn ministack_get_user(access_token: &str) -> Result<String, String> {
+    get_user_at(field(ministack(), "endpoint"), access_token).await
+}
+
+/// As [`ministack_get_user`], at the ministack whose endpoint is `endpoint` (such as
+/// [`ministack_custom_auth`]'s).
+///
+/// # Panics
+/// As [`ministack_get_user`].
+pub async fn get_user_at(endpoint: &str, access_token: &str) -> Result<String, String> {
     let response = reqwest::Client::new()
-        .post(field(ministack(), "endpoint"))
+        .post(endpoint)
         .header("content-type", "application/x-amz-json-1.1")
         .header("x-amz-target", "AWSCognitoIdentityProviderService.GetUser")
         .body(serde_json::json!({ "AccessToken": access_token }).to_string())

@@ -72,23 +72,10 @@ fn authorizer(
 
 /// ministack's `GetUser`: whose the access token is.
 async fn get_user(access_token: &str) -> String {
-    let response = reqwest::Client::new()
-        .post(field(ministack_custom_auth(), "endpoint"))
-        .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amz-target", "AWSCognitoIdentityProviderService.GetUser")
-        .body(serde_json::json!({ "AccessToken": access_token }).to_string())
-        .send()
+    let endpoint = field(ministack_custom_auth(), "endpoint");
+    en_auth_peers::get_user_at(endpoint, access_token)
         .await
-        .expect("GetUser request to ministack");
-    assert!(
-        response.status().is_success(),
-        "GetUser: {}",
-        response.status()
-    );
-    let body: serde_json::Value =
-        serde_json::from_slice(&response.bytes().await.expect("GetUser body"))
-            .expect("GetUser JSON");
-    body["Username"].as_str().unwrap_or_default().to_owned()
+        .unwrap_or_else(|refused| panic!("GetUser refused the token: {refused}"))
 }
 
 fn password() -> &'static str {
